@@ -1,0 +1,3 @@
+"""kubefort: Kubernetes security checks with one finding model across every input."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""Baseline files: the fingerprints of accepted findings, so CI reports only new ones."""
+
+from __future__ import annotations
+
+import orjson
+
+from kubefort import __version__
+from kubefort.model import ScanResult, Status
+
+FORMAT = "kubefort-baseline/v1"
+
+
+def read(path: str) -> set[str]:
+    with open(path, "rb") as fh:
+        data = orjson.loads(fh.read())
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("findings"), list):
+        raise ValueError(f"not a {FORMAT} file")
+    fps = set()
+    for f in data["findings"]:
+        if not isinstance(f, dict) or not isinstance(f.get("fingerprint"), str):
+            raise ValueError("every finding needs a string 'fingerprint'")
+        fps.add(f["fingerprint"])
+    return fps
+
+
+def write(path: str, result: ScanResult) -> int:
+    """Record current failures (and baseline-suppressed ones, so rewriting keeps them)."""
+    rows = []
+    for o in result.outcomes:
+        if o.status is Status.FAILED or (o.status is Status.SUPPRESSED and o.suppression and o.suppression.kind == "baseline"):
+            rows.append(
+                {
+                    "fingerprint": o.fingerprint,
+                    "check_id": o.check_id,
+                    "resource": str(o.resource) if o.resource else None,
+                    "container": o.container,
+                    "file": o.source.file if o.source else None,
+                }
+            )
+    rows.sort(key=lambda r: (r["file"] or "", r["check_id"], r["resource"] or "", r["container"] or ""))
+    doc = {"format": FORMAT, "tool_version": __version__, "findings": rows}
+    with open(path, "wb") as fh:
+        fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    return len(rows)

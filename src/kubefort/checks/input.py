@@ -1,0 +1,128 @@
+"""KF-INPUT: inputs that could not be evaluated at all.
+
+These checks have no function: loaders report the problems and the engine records them as
+not-evaluated outcomes of these IDs, so a broken file can never look like a clean one.
+"""
+
+from kubefort.model import Severity
+from kubefort.registry import check
+
+
+@check(
+    id="KF-INPUT-001",
+    name="unparsable-input",
+    title="Input file could not be read or parsed",
+    severity=Severity.HIGH,
+    target="input",
+    remediation="Fix the YAML/JSON error at the reported line, or exclude the file with --exclude.",
+)
+def unparsable_input() -> None:
+    """
+    ## What it does
+    Reports every input that kubefort could not turn into Kubernetes objects: a YAML or JSON
+    syntax error, invalid UTF-8, a binary file, a file over `--max-file-size`, an unsupported
+    YAML tag (such as `!!python/object/apply`), or a YAML alias bomb. The outcome is
+    *not evaluated*, with the file, line and column of the problem.
+
+    ## Why is this bad?
+    A scanner that skips a file it cannot read reports the objects in it as clean. Whatever is
+    in that file is exactly what nobody has checked, and the API server may still accept it
+    (or reject it at deploy time, after the review).
+
+    ## Example
+    ```yaml
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: web
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+         securityContext: {}   # bad indentation
+    ```
+
+    ## How to fix
+    Correct the syntax at the reported position (`kubectl apply --dry-run=client -f FILE` shows
+    the same error), or, if the file is not a manifest, exclude it: `--exclude 'testdata/*'`.
+    kubefort never constructs tagged YAML objects: remove tags such as `!!python/object`.
+
+    ## References
+    - YAML 1.1 and go-yaml v2, as used by sigs.k8s.io/yaml in kubectl and the API server
+    """
+
+
+@check(
+    id="KF-INPUT-002",
+    name="render-failure",
+    title="Helm chart or Kustomize directory could not be rendered",
+    severity=Severity.HIGH,
+    target="input",
+    remediation="Make `helm template` / `kustomize build` succeed for this directory (install the tool, vendor chart dependencies, avoid remote bases), or scan its rendered output.",
+)
+def render_failure() -> None:
+    """
+    ## What it does
+    Reports a Helm chart (a directory with `Chart.yaml`) or a Kustomize directory (with
+    `kustomization.yaml`) whose rendering failed: the renderer is not installed, it exited with
+    an error, it timed out, or it would need the network (remote bases, unvendored chart
+    dependencies). The outcome is *not evaluated* and carries the renderer's error.
+
+    ## Why is this bad?
+    Without the rendered objects, none of the checks ran on anything the chart deploys. Tools
+    that skip such directories report a clean scan of an unscanned application.
+
+    ## Example
+    ```text
+    charts/web/Chart.yaml           # helm not on PATH -> not evaluated
+    overlays/prod/kustomization.yaml: resources: [github.com/org/base?ref=v1]  # needs the network
+    ```
+
+    ## How to fix
+    Install `helm` (charts) or `kustomize` / `kubectl` (Kustomize) on the machine that scans,
+    vendor chart dependencies with `helm dependency build`, or render yourself and pipe the
+    result in: `helm template web charts/web | kubefort scan -`.
+
+    ## References
+    - https://helm.sh/docs/helm/helm_template/
+    - https://kubectl.docs.kubernetes.io/references/kustomize/cmd/build/
+    """
+
+
+@check(
+    id="KF-INPUT-003",
+    name="malformed-object",
+    title="Document looks like a Kubernetes object but is malformed",
+    severity=Severity.MEDIUM,
+    target="input",
+    remediation="Give the object a string `apiVersion` and `kind`, a mapping `metadata`, and string `name`/`namespace`.",
+)
+def malformed_object() -> None:
+    """
+    ## What it does
+    Reports a YAML document that has `apiVersion` or `kind` but cannot be a Kubernetes object:
+    `kind` or `apiVersion` missing or not a string, `metadata` not a mapping, `metadata.name`
+    not a string, or a `List` whose `items` is not a list. No check runs on such a document.
+
+    ## Why is this bad?
+    The API server would reject the object, and every check that should have looked at it
+    would otherwise pass by omission.
+
+    ## Example
+    ```yaml
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: web      # must be a mapping
+    ```
+
+    ## How to fix
+    ```yaml
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+    ```
+
+    ## References
+    - https://kubernetes.io/docs/concepts/overview/working-with-objects/
+    """

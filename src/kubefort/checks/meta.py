@@ -1,0 +1,68 @@
+"""KF-META: kubefort's own annotations on scanned objects."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from kubefort.config import ANNOTATION, parse_ignore_annotation
+from kubefort.kube.pods import find_pods
+from kubefort.model import NotEvaluated, Resource, Severity, Violation
+from kubefort.registry import REGISTRY, check
+
+
+def _ann_value(meta: Any) -> Any:
+    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+        return meta["annotations"].get(ANNOTATION)
+    return None
+
+
+@check(
+    id="KF-META-001",
+    name="invalid-ignore-annotation",
+    title="kubefort.io/ignore annotation is malformed",
+    severity=Severity.MEDIUM,
+    target="object",
+    remediation="Write each entry as CHECK[containers]=reason, separated by ';' or new lines, with a known check ID or name.",
+)
+def invalid_ignore_annotation(res: Resource, ctx: object) -> Iterator[Violation]:
+    """
+    ## What it does
+    Validates the `kubefort.io/ignore` annotation on the object and on its pod template. Each
+    entry names a check (ID or name), optionally the containers it applies to, and a reason:
+    `KF-POD-001=reason`, `privileged-container[vpn]=reason`. Entries are separated by `;` or
+    new lines. An entry without a reason or naming an unknown check is reported here and
+    suppresses nothing.
+
+    ## Why is this bad?
+    An exception without a reason cannot be reviewed, and one with a typo in the check ID
+    silently suppresses nothing, so the author believes a finding is accepted when it is not.
+
+    ## Example
+    ```yaml
+    metadata:
+      annotations:
+        kubefort.io/ignore: "KF-POD-01"   # unknown ID, and no reason
+    ```
+
+    ## How to fix
+    ```yaml
+    metadata:
+      annotations:
+        kubefort.io/ignore: "KF-POD-001[vpn]=needs NET_ADMIN on the node, reviewed in SEC-142"
+    ```
+
+    ## References
+    - docs/exceptions.md
+    """
+    values = [(("metadata", "annotations", ANNOTATION), _ann_value(res.obj.get("metadata")))]
+    try:
+        pods = find_pods(res)
+    except NotEvaluated:
+        pods = []
+    for p in pods:
+        if p.meta is not None:
+            values.append((p.meta.path + ("annotations", ANNOTATION), _ann_value(p.meta.data)))
+    for path, v in values:
+        if v is None:
+            continue
+        for err in parse_ignore_annotation(v, REGISTRY)[1]:
+            yield Violation(f"{ANNOTATION}: {err}", path)

@@ -1,0 +1,268 @@
+"""Command line: argument parsing, reporter choice and exit codes. No analysis happens here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kubefort import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  no failed check at or above --fail-on, and every target was evaluated
+  1  at least one failed check at or above --fail-on (default: high)
+  2  usage error: bad option, unknown check ID, invalid config or baseline
+  3  scan incomplete: some targets were not evaluated (unparsable file,
+     failed render, malformed object); --allow-incomplete turns this into 0/1
+"""
+
+
+def _registry() -> Any:
+    from kubefort.registry import load_builtin_checks
+
+    return load_builtin_checks()
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _size(text: str) -> int:
+    t = text.strip().upper()
+    mult = 1
+    for suffix, m in (("KIB", 1024), ("MIB", 1024**2), ("GIB", 1024**3), ("KB", 1000), ("MB", 1000**2), ("GB", 1000**3), ("K", 1024), ("M", 1024**2), ("G", 1024**3)):
+        if t.endswith(suffix):
+            t, mult = t[: -len(suffix)], m
+            break
+    try:
+        return int(float(t) * mult)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size (e.g. 32MiB)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="kubefort")
+def cli() -> None:
+    """kubefort: Kubernetes security checks with one finding model.
+
+    \b
+    Start with:
+      kubefort scan k8s/                 scan manifests, charts and kustomizations
+      kubefort checks                    list every check
+      kubefort explain KF-POD-001        what a check looks for and how to fix it
+    """
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=FILE]",
+              help="Report format: table (default), json, sarif, junit. Repeat for several; FORMAT=FILE writes to a file.")
+@click.option("--output-file", type=click.Path(dir_okay=False, writable=True), help="Write the (single) report to FILE instead of stdout.")
+@click.option("--include-passed", is_flag=True, help="Also list passed outcomes (json/table; junit always has them).")
+@click.option("--checks", "select", multiple=True, metavar="IDS", help="Run only these checks: IDs, names or ID prefixes (KF-POD), comma-separated.")
+@click.option("--skip-checks", "skip", multiple=True, metavar="IDS", help="Do not run these checks.")
+@click.option("--severity", "min_severity", metavar="LEVEL", help="Run only checks of at least this severity (info|low|medium|high|critical).")
+@click.option("--fail-on", metavar="LEVEL", help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.")
+@click.option("--allow-incomplete", is_flag=True, help="Do not exit 3 when some targets could not be evaluated.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
+@click.option("-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable).")
+@click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable).")
+@click.option("-n", "--namespace", help="Release namespace for Helm charts.")
+@click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: nearest .kubefort.yaml above the first PATH).")
+@click.option("--no-config", is_flag=True, help="Ignore .kubefort.yaml files.")
+@click.option("--baseline", type=click.Path(dir_okay=False), help="Suppress findings whose fingerprints are in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False), help="Write the fingerprints of current findings to this file.")
+@click.option("--max-file-size", default="32MiB", show_default=True, help="Refuse (as not evaluated) files larger than this.")
+@click.option("-j", "--jobs", type=int, default=0, help="Worker processes (default: one per CPU; 1 disables parallelism).")
+@click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary lines on stderr.")
+def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | None, include_passed: bool, select: tuple[str, ...],
+         skip: tuple[str, ...], min_severity: str | None, fail_on: str | None, allow_incomplete: bool, exclude: tuple[str, ...],
+         helm_values: tuple[str, ...], helm_set: tuple[str, ...], namespace: str | None, no_render: bool, config_path: str | None,
+         no_config: bool, baseline: str | None, write_baseline: str | None, max_file_size: str, jobs: int, color: bool | None,
+         quiet: bool) -> None:
+    """Scan manifests: files, directories, '-' for stdin, Helm charts, Kustomize directories.
+
+    Every check on every object ends as passed, failed, suppressed or not evaluated; the
+    report says which, with file:line:column for everything that is not a pass.
+    """
+    from kubefort import baseline as baseline_mod
+    from kubefort import engine, reporters
+    from kubefort.config import Config, ConfigError, find_config, load_config
+    from kubefort.loaders.manifests import LoadOptions, UsageError, discover
+    from kubefort.model import Severity, Status
+
+    reg = _registry()
+    # --- configuration -------------------------------------------------------------------
+    config: Config | None = None
+    try:
+        if not no_config:
+            cpath = Path(config_path) if config_path else find_config(next((p for p in paths if p != "-"), None))
+            if config_path and not Path(config_path).is_file():
+                raise click.BadParameter(f"config file {config_path!r} does not exist", param_hint="--config")
+            if cpath is not None:
+                config = load_config(cpath, reg)
+    except ConfigError as exc:
+        raise click.UsageError(f"invalid config: {exc}") from None
+
+    try:
+        chosen = reg.select(_split(select)) if select else (reg.select(config.select) if config and config.select else list(reg))
+        skipped = {m.id for m in reg.select(_split(skip))} | set(config.ignore if config else [])
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    input_ids = {m.id for m in reg if m.target == "input"}
+    if skipped & input_ids:
+        raise click.UsageError(f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently")
+    if min_severity:
+        try:
+            floor = Severity.parse(min_severity)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--severity") from None
+        sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in reg}
+        chosen = [m for m in chosen if sev_of[m.id] >= floor or m.id in input_ids]
+    check_ids = tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
+    threshold: Severity | None
+    fail_text = fail_on or (config.fail_on.label if config and config.fail_on else "high")
+    if fail_text.lower() in ("never", "none"):
+        threshold = None
+    else:
+        try:
+            threshold = Severity.parse(fail_text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fail-on") from None
+
+    # --- outputs ---------------------------------------------------------------------------
+    targets: list[tuple[str, str | None]] = []
+    for o in outputs or ("table",):
+        fmt, _, dest = o.partition("=")
+        fmt = fmt.strip().lower()
+        if fmt not in reporters.FORMATS:
+            raise click.BadParameter(f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output")
+        targets.append((fmt, dest or None))
+    if output_file:
+        free = [i for i, (_, d) in enumerate(targets) if d is None]
+        if len(free) != 1:
+            raise click.UsageError("--output-file needs exactly one -o FORMAT without =FILE")
+        targets[free[0]] = (targets[free[0]][0], output_file)
+
+    base_fps: set[str] | None = None
+    if baseline:
+        try:
+            base_fps = baseline_mod.read(baseline)
+        except (OSError, ValueError) as exc:
+            raise click.UsageError(f"cannot read baseline {baseline}: {exc}") from None
+
+    # --- inputs ---------------------------------------------------------------------------
+    try:
+        specs = discover(paths, exclude, render_dirs=not no_render)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    stdin_data = sys.stdin.buffer.read() if any(s.kind == "stdin" for s in specs) else None
+    settings = engine.EngineSettings(
+        check_ids=check_ids,
+        load=LoadOptions(max_file_size=_size(max_file_size), helm_values=helm_values, helm_set=helm_set, namespace=namespace),
+        pod_template_paths=config.pod_template_paths if config else {},
+        severity=config.severity if config else {},
+    )
+    err_tty = sys.stderr.isatty() and not quiet
+    progress = None
+    bar = None
+    if err_tty and len(specs) > 50:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True, console=None)
+        task = bar.add_task("scanning", total=len(specs))
+        bar.start()
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+    try:
+        result = engine.scan(specs, settings, config=config, baseline=base_fps, jobs=jobs or None, stdin_data=stdin_data, progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if config is not None:
+        result.extras["config"] = config.path
+    for msg in result.unused_exceptions:
+        result.warnings.append(f"unused exception: {msg}")
+    for msg in result.expired_exceptions:
+        result.warnings.append(f"expired exception: {msg}")
+
+    if write_baseline:
+        n = baseline_mod.write(write_baseline, result)
+        if not quiet:
+            click.echo(f"kubefort: wrote {n} fingerprint(s) to {write_baseline}", err=True)
+
+    use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    for fmt, dest in targets:
+        text = reporters.render(fmt, result, reg, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
+        if dest is None:
+            click.echo(text, nl=not text.endswith("\n"))
+        else:
+            Path(dest).write_text(text, encoding="utf-8")
+
+    # --- exit code -------------------------------------------------------------------------
+    failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
+    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED]
+    code = EXIT_OK
+    if failing:
+        code = EXIT_FINDINGS
+    if incomplete and not allow_incomplete:
+        code = EXIT_INCOMPLETE
+    if not quiet:
+        parts = []
+        if failing:
+            parts.append(f"{len(failing)} failed check(s) at or above {threshold.label if threshold else '-'}")
+        if incomplete:
+            parts.append(f"{len(incomplete)} target(s) not evaluated" + (" (allowed)" if allow_incomplete else ""))
+        click.echo(f"kubefort: exit {code}" + (": " + "; ".join(parts) if parts else ": clean"), err=True)
+    sys.exit(code)
+
+
+@cli.command("checks")
+@click.option("--area", help="Only this area (POD, IMG, SEC, INPUT, META ...).")
+@click.option("--severity", "min_severity", help="Only checks of at least this severity.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def checks_cmd(area: str | None, min_severity: str | None, fmt: str) -> None:
+    """List every check with its ID, name, severity and peer IDs."""
+    from kubefort import docs
+    from kubefort.model import Severity
+
+    reg = _registry()
+    metas = list(reg)
+    if area:
+        metas = [m for m in metas if m.area.upper() == area.upper().removeprefix("KF-")]
+    if min_severity:
+        try:
+            floor = Severity.parse(min_severity)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--severity") from None
+        metas = [m for m in metas if m.severity >= floor]
+    click.echo(docs.catalog(metas, fmt), nl=False)
+
+
+@cli.command()
+@click.argument("check")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+def explain(check: str, fmt: str) -> None:
+    """Explain a check (by ID or name): what it does, why, example, fix, references."""
+    from kubefort import docs
+
+    reg = _registry()
+    try:
+        meta = reg.get(check)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    click.echo(docs.explain(meta, fmt), nl=False)
+
+
+def main() -> None:
+    cli(prog_name="kubefort")

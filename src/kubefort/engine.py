@@ -1,0 +1,322 @@
+"""The engine: run the selected checks on loaded resources and record one outcome per target.
+
+Targets: (check, object) for object checks, (check, object, pod) for pod checks and
+(check, object, container) for container checks. Each ends in exactly one outcome: passed,
+failed, suppressed (annotation, config exception or baseline) or not-evaluated (with the
+reason). Input problems (unreadable or unparsable files, failed renders, malformed objects)
+become not-evaluated outcomes of the KF-INPUT checks, so nothing is ever skipped silently.
+
+Large scans use a process pool over inputs; workers load, check and locate, and send back
+compact outcomes. Exceptions from the config file and the baseline are applied afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubefort import __version__
+from kubefort.config import ANNOTATION, Config, InlineIgnore, inline_suppression, parse_ignore_annotation
+from kubefort.kube.pods import PodView, find_pods
+from kubefort.loaders.manifests import InputSpec, LoadedInput, LoadOptions, LoadProblem, load
+from kubefort.locate import Locator
+from kubefort.model import (
+    InputRecord,
+    Location,
+    NotEvaluated,
+    Outcome,
+    Path_,
+    Resource,
+    ResourceId,
+    ScanResult,
+    Severity,
+    Source,
+    Status,
+    Suppression,
+    Violation,
+    fingerprint,
+)
+from kubefort.registry import REGISTRY, CheckMeta, Registry
+
+INPUT_CHECKS = {"read": "KF-INPUT-001", "parse": "KF-INPUT-001", "render": "KF-INPUT-002", "invalid": "KF-INPUT-003"}
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    check_ids: tuple[str, ...]
+    load: LoadOptions = LoadOptions()
+    pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
+    severity: dict[str, Severity] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CheckContext:
+    """Read-only settings a check may consult (options, pod-template paths)."""
+
+    settings: EngineSettings
+
+
+@dataclass(slots=True)
+class _Plan:
+    obj: list[CheckMeta]
+    pod: list[CheckMeta]
+    cont: list[CheckMeta]
+    settings: EngineSettings
+    severity: dict[str, Severity]
+
+
+def _plan(settings: EngineSettings, registry: Registry) -> _Plan:
+    metas = [registry.get(i) for i in settings.check_ids]
+    sev = {m.id: settings.severity.get(m.id, m.severity) for m in registry}
+    return _Plan(
+        obj=[m for m in metas if m.target == "object"],
+        pod=[m for m in metas if m.target == "pod"],
+        cont=[m for m in metas if m.target == "container"],
+        settings=settings,
+        severity=sev,
+    )
+
+
+def _annotations(meta: Any) -> Any:
+    if isinstance(meta, dict):
+        ann = meta.get("annotations")
+        if isinstance(ann, dict):
+            return ann.get(ANNOTATION)
+    return None
+
+
+def inline_ignores(res: Resource, pods: Iterable[PodView], registry: Registry) -> list[InlineIgnore]:
+    """Valid entries of kubefort.io/ignore on the object and on its pod templates."""
+    entries: list[InlineIgnore] = []
+    values = [_annotations(res.obj.get("metadata"))]
+    values += [_annotations(p.meta.data) if p.meta is not None else None for p in pods]
+    for v in values:
+        if v is not None:
+            entries.extend(parse_ignore_annotation(v, registry)[0])
+    return entries
+
+
+class _Recorder:
+    """Turns check results into outcomes for one input, locating only what is shown."""
+
+    def __init__(self, li: LoadedInput, plan: _Plan) -> None:
+        self.li = li
+        self.plan = plan
+        self.outcomes: list[Outcome] = []
+        self.locator = Locator(li.data)
+
+    def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
+        try:
+            violations = list(meta.func(*args))  # type: ignore[misc]
+        except NotEvaluated as exc:
+            self.add(meta, res, Status.NOT_EVALUATED, container, exc.reason, exc.path)
+            return
+        except Exception as exc:  # a bug in a check must not end the scan, nor pass silently
+            self.add(meta, res, Status.NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base)
+            return
+        if not violations:
+            self.add(meta, res, Status.PASSED, container, "", base)
+            return
+        v0: Violation = violations[0]
+        message = v0.message if len(violations) == 1 else "; ".join(v.message for v in violations)
+        supp = inline_suppression(ignores, meta.id, container) if ignores else None
+        status = Status.SUPPRESSED if supp is not None else Status.FAILED
+        self.add(meta, res, status, container or v0.container, message, v0.path or base, supp)
+
+    def add(self, meta: CheckMeta, res: Resource, status: Status, container: str | None, message: str, path: Path_, supp: Suppression | None = None) -> None:
+        src = res.source
+        o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.plan.severity[meta.id])
+        if status is not Status.PASSED:
+            o.location = self.locate(src, path)
+            o.fingerprint = fingerprint(meta.id, res.id, container, path, src.file)
+        self.outcomes.append(o)
+
+    def locate(self, src: Source, path: Path_) -> Location:
+        if src.rendered_by is not None:
+            return Location(src.file)  # lines of rendered output do not exist in any file
+        pos = self.locator.find(src.doc_index, src.item_path + tuple(path)) if self.li.data is not None else None
+        if pos is None:
+            return Location(src.file, src.line)
+        return Location(src.file, pos[0], pos[1])
+
+
+def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY) -> list[Outcome]:
+    rec = _Recorder(li, plan)
+    ctx = CheckContext(plan.settings)
+    for p in li.problems:
+        rec.outcomes.append(problem_outcome(p, plan))
+    need_pods = bool(plan.pod or plan.cont)
+    for res in li.resources:
+        pods: list[PodView] = []
+        pod_error: NotEvaluated | None = None
+        if need_pods:
+            try:
+                pods = find_pods(res, plan.settings.pod_template_paths)
+            except NotEvaluated as exc:
+                pod_error = exc
+        ignores = inline_ignores(res, pods, registry)
+        for m in plan.obj:
+            if m.kinds is None or res.id.kind in m.kinds:
+                rec.run(m, res, (res, ctx), None, (), ignores)
+        if pod_error is not None:
+            for m in plan.pod + plan.cont:
+                rec.add(m, res, Status.NOT_EVALUATED, None, pod_error.reason, pod_error.path)
+            continue
+        for pod in pods:
+            for m in plan.pod:
+                rec.run(m, res, (pod, ctx), None, pod.path, ignores)
+            if not plan.cont:
+                continue
+            try:
+                containers = list(pod.containers())
+            except NotEvaluated as exc:
+                for m in plan.cont:
+                    rec.add(m, res, Status.NOT_EVALUATED, None, exc.reason, exc.path)
+                continue
+            for c in containers:
+                for m in plan.cont:
+                    rec.run(m, res, (pod, c, ctx), c.name, c.path, ignores)
+    return rec.outcomes
+
+
+def problem_outcome(p: LoadProblem, plan: _Plan | None = None) -> Outcome:
+    cid = INPUT_CHECKS[p.kind]
+    src = p.source or Source(p.file, p.doc_index or 0, p.line)
+    sev = plan.severity[cid] if plan is not None else REGISTRY.get(cid).severity
+    o = Outcome(cid, Status.NOT_EVALUATED, p.resource, src, None, p.message, (), Location(p.file, p.line, p.column), "", None, sev)
+    o.fingerprint = fingerprint(cid, p.resource, None, (), p.file)
+    return o
+
+
+# ---------------------------------------------------------------------------------------------
+# running over many inputs
+# ---------------------------------------------------------------------------------------------
+_worker_plan: _Plan | None = None
+
+
+def _init_worker(settings: EngineSettings) -> None:
+    global _worker_plan
+    from kubefort.registry import load_builtin_checks
+
+    load_builtin_checks()
+    _worker_plan = _plan(settings, REGISTRY)
+
+
+def _scan_spec(spec: InputSpec) -> tuple[InputRecord, list[Outcome], list[tuple[ResourceId, Source]]]:
+    assert _worker_plan is not None
+    li = load(spec, _worker_plan.settings.load)
+    outs = evaluate(li, _worker_plan)
+    return li.record, outs, [(r.id, r.source) for r in li.resources]
+
+
+def run(
+    specs: Sequence[InputSpec],
+    settings: EngineSettings,
+    *,
+    jobs: int | None = None,
+    stdin_data: bytes | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[InputRecord], list[Outcome], list[tuple[ResourceId, Source]]]:
+    """Load and check every input; results keep the order of `specs`."""
+    global _worker_plan
+    _init_worker(settings)
+    records: list[InputRecord] = []
+    outcomes: list[Outcome] = []
+    resources: list[tuple[ResourceId, Source]] = []
+    total_bytes = sum(s.size for s in specs)
+    ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or any(s.kind in ("helm", "kustomize") for s in specs) and len(specs) > 2)
+    parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
+    done = 0
+    if parallel:
+        files = [s for s in specs if s.kind != "stdin"]
+        # big files first so that no worker is left with the largest at the end
+        order = sorted(range(len(files)), key=lambda i: -files[i].size)
+        chunk = max(1, min(64, len(files) // (ncpu * 8) or 1))
+        results: list[Any] = [None] * len(files)
+        with ProcessPoolExecutor(max_workers=ncpu, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker, initargs=(settings,)) as ex:
+            for i, r in zip(order, ex.map(_scan_spec, [files[i] for i in order], chunksize=chunk)):
+                results[i] = r
+                done += 1
+                if progress:
+                    progress(done, len(specs))
+        it = iter(results)
+        merged = [next(it) if s.kind != "stdin" else None for s in specs]
+    else:
+        merged = [None] * len(specs)
+    for i, s in enumerate(specs):
+        r = merged[i]
+        if r is None:
+            li = load(s, settings.load, stdin_data if s.kind == "stdin" else None)
+            assert _worker_plan is not None
+            r = (li.record, evaluate(li, _worker_plan), [(x.id, x.source) for x in li.resources])
+            done += 1
+            if progress:
+                progress(done, len(specs))
+        records.append(r[0])
+        outcomes.extend(r[1])
+        resources.extend(r[2])
+    return records, outcomes, resources
+
+
+def apply_exceptions(outcomes: list[Outcome], config: Config | None, baseline: set[str] | None, today: dt.date | None = None) -> tuple[list[str], list[str]]:
+    """Config exceptions and the baseline turn failures into suppressions. Returns (unused, expired)."""
+    today = today or dt.date.today()
+    rules = config.exceptions if config else []
+    live = [r for r in rules if not r.expired(today)]
+    expired = [r for r in rules if r.expired(today)]
+    expired_hits: set[int] = set()
+    for o in outcomes:
+        if o.status is not Status.FAILED:
+            continue
+        for r in live:
+            if r.matches(o):
+                r.used += 1
+                o.status = Status.SUPPRESSED
+                o.suppression = Suppression("config", r.reason, r.expires.isoformat() if r.expires else None, r.where)
+                break
+        else:
+            for j, r in enumerate(expired):
+                if r.matches(o):
+                    expired_hits.add(j)
+            if baseline and o.fingerprint in baseline:
+                o.status = Status.SUPPRESSED
+                o.suppression = Suppression("baseline", "present in the baseline", None, "--baseline")
+    unused = [r.describe() for r in live if r.used == 0]
+    expired_msgs = [
+        f"{r.describe()} expired on {r.expires.isoformat() if r.expires else '?'}" + (" and no longer suppresses matching findings" if j in expired_hits else "")
+        for j, r in enumerate(expired)
+    ]
+    return unused, expired_msgs
+
+
+def scan(
+    specs: Sequence[InputSpec],
+    settings: EngineSettings,
+    *,
+    config: Config | None = None,
+    baseline: set[str] | None = None,
+    jobs: int | None = None,
+    stdin_data: bytes | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    t0 = time.perf_counter()
+    records, outcomes, resources = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
+    unused, expired = apply_exceptions(outcomes, config, baseline)
+    return ScanResult(
+        tool_version=__version__,
+        outcomes=outcomes,
+        inputs=records,
+        resources=resources,
+        checks_run=list(settings.check_ids),
+        unused_exceptions=unused,
+        expired_exceptions=expired,
+        duration_s=time.perf_counter() - t0,
+    )

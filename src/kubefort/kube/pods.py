@@ -1,0 +1,271 @@
+"""Read-only views of pod specs, wherever an object carries one.
+
+Known kinds use the exact paths of the Kubernetes API. Custom resources (Argo Rollouts, Knative
+Services, OpenKruise CloneSets, Argo Workflows ...) are searched by a generic walker for
+embedded pod specs (a mapping with a `containers` list of container mappings), and users can add
+exact paths per kind in `.kubefort.yaml` (`pod_template_paths`).
+
+Views do the defensive work: an accessor returns a value of the type the API declares, or raises
+NotEvaluated naming the field and what was found instead, so checks never guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubefort.model import NotEvaluated, Path_, Resource, format_path
+
+# kind -> path of the PodSpec and of the pod metadata
+KNOWN_POD_PATHS: dict[str, tuple[Path_, Path_ | None]] = {
+    "Pod": (("spec",), ("metadata",)),
+    "PodTemplate": (("template", "spec"), ("template", "metadata")),
+    "Deployment": (("spec", "template", "spec"), ("spec", "template", "metadata")),
+    "ReplicaSet": (("spec", "template", "spec"), ("spec", "template", "metadata")),
+    "ReplicationController": (("spec", "template", "spec"), ("spec", "template", "metadata")),
+    "StatefulSet": (("spec", "template", "spec"), ("spec", "template", "metadata")),
+    "DaemonSet": (("spec", "template", "spec"), ("spec", "template", "metadata")),
+    "Job": (("spec", "template", "spec"), ("spec", "template", "metadata")),
+    "CronJob": (("spec", "jobTemplate", "spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "metadata")),
+}
+POD_BEARING_KINDS = frozenset(KNOWN_POD_PATHS)
+
+# API groups whose kinds are all known: no generic walk there (it would only cost time)
+BUILTIN_GROUPS = frozenset(
+    {
+        "", "apps", "batch", "autoscaling", "policy", "rbac.authorization.k8s.io", "networking.k8s.io",
+        "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
+        "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "certificates.k8s.io",
+        "flowcontrol.apiserver.k8s.io", "events.k8s.io", "apiregistration.k8s.io", "resource.k8s.io",
+        "authentication.k8s.io", "authorization.k8s.io", "storagemigration.k8s.io", "internal.apiserver.k8s.io",
+        "extensions",
+    }
+)
+
+CONTAINER_KINDS = (("containers", "container"), ("initContainers", "init container"), ("ephemeralContainers", "ephemeral container"))
+MAX_WALK_NODES = 200_000
+
+
+def type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return type(v).__name__
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], what: str, path: Path_) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise NotEvaluated(f"{format_path(path)} is {type_name(value)}, expected {what}", path)
+
+
+class _Fields:
+    """Typed access to a mapping at a known path."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: Mapping[str, Any], path: Path_) -> None:
+        self.data = data
+        self.path = path
+
+    def at(self, *keys: str) -> Path_:
+        return self.path + keys
+
+    def get(self, *keys: str) -> Any:
+        """The raw value at keys (None when any step is absent or null); wrong container types raise."""
+        cur: Any = self.data
+        for i, k in enumerate(keys):
+            if cur is None:
+                return None
+            if not isinstance(cur, dict):
+                raise NotEvaluated(
+                    f"{format_path(self.path + keys[:i])} is {type_name(cur)}, expected a mapping", self.path + keys[:i]
+                )
+            cur = cur.get(k)
+        return cur
+
+    def mapping(self, *keys: str) -> dict[str, Any]:
+        v = self.get(*keys)
+        if v is None:
+            return {}
+        _expect(v, dict, "a mapping", self.at(*keys))
+        return v
+
+    def bool(self, *keys: str) -> bool | None:
+        v = self.get(*keys)
+        if v is None:
+            return None
+        if not isinstance(v, bool):
+            raise NotEvaluated(
+                f"{format_path(self.at(*keys))} is {type_name(v)} ({v!r}), expected a boolean; the API server rejects it",
+                self.at(*keys),
+            )
+        return v
+
+    def int(self, *keys: str) -> int | None:
+        v = self.get(*keys)
+        if v is None:
+            return None
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        _expect(v, int, "an integer", self.at(*keys))
+        return v
+
+    def str(self, *keys: str) -> str | None:
+        v = self.get(*keys)
+        if v is None:
+            return None
+        _expect(v, str, "a string", self.at(*keys))
+        return v
+
+    def list(self, *keys: str) -> list[Any]:
+        v = self.get(*keys)
+        if v is None:
+            return []
+        _expect(v, list, "a list", self.at(*keys))
+        return v
+
+    def str_list(self, *keys: str) -> list[str]:
+        out = self.list(*keys)
+        for i, x in enumerate(out):
+            if not isinstance(x, str):
+                raise NotEvaluated(f"{format_path(self.at(*keys))}[{i}] is {type_name(x)}, expected a string", self.at(*keys) + (i,))
+        return out
+
+
+class ContainerView(_Fields):
+    __slots__ = ("name", "kind", "index", "list_key")
+
+    def __init__(self, data: dict[str, Any], path: Path_, name: str, kind: str, list_key: str, index: int) -> None:
+        super().__init__(data, path)
+        self.name = name
+        self.kind = kind  # "container" | "init container" | "ephemeral container"
+        self.list_key = list_key
+        self.index = index
+
+    def label(self) -> str:
+        return f"{self.kind} {self.name!r}"
+
+
+@dataclass(slots=True)
+class PodView:
+    """A pod spec found in an object, with its metadata (labels, annotations) when it has one."""
+
+    resource: Resource
+    spec: _Fields
+    meta: _Fields | None
+    origin: str  # "known" | "walker" | "config"
+
+    @property
+    def path(self) -> Path_:
+        return self.spec.path
+
+    def containers(self) -> Iterator[ContainerView]:
+        """Every container of every kind. Raises NotEvaluated on malformed lists or entries."""
+        for key, kind in CONTAINER_KINDS:
+            items = self.spec.list(key)
+            for i, c in enumerate(items):
+                p = self.spec.path + (key, i)
+                if not isinstance(c, dict):
+                    raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
+                name = c.get("name")
+                if not isinstance(name, str):
+                    name = f"#{i}" if name is None else str(name)
+                yield ContainerView(c, p, name, kind, key, i)
+
+    def annotations(self) -> dict[str, Any]:
+        return self.meta.mapping("annotations") if self.meta is not None else {}
+
+
+def _at(obj: Any, path: Path_) -> Any:
+    cur = obj
+    for k in path:
+        if isinstance(k, int):
+            if not isinstance(cur, list) or k >= len(cur):
+                return None
+            cur = cur[k]
+        else:
+            if not isinstance(cur, dict):
+                return None
+            cur = cur.get(k)
+    return cur
+
+
+def _is_container_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(c, dict) and ("image" in c or "name" in c) for c in v)
+
+
+def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]]]:
+    """Embedded pod specs in a custom resource: mappings whose `containers` is a list of containers."""
+    stack: list[tuple[Path_, Any]] = [((), obj)]
+    seen = 0
+    while stack:
+        path, node = stack.pop()
+        seen += 1
+        if seen > MAX_WALK_NODES:
+            raise NotEvaluated(f"object too large to search for pod templates (>{MAX_WALK_NODES:,} nodes)")
+        if isinstance(node, dict):
+            if _is_container_list(node.get("containers")):
+                yield path, node
+                continue
+            for k, v in node.items():
+                if isinstance(v, (dict, list)):
+                    stack.append((path + (k,), v))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if isinstance(v, (dict, list)):
+                    stack.append((path + (i,), v))
+
+
+def api_group(api_version: str) -> str:
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None = None) -> list[PodView]:
+    """Every pod spec the object carries (empty for objects that carry none).
+
+    Raises NotEvaluated when the object is of a pod-bearing kind but its pod spec is malformed.
+    """
+    kind = res.id.kind
+    obj = res.obj
+    if kind in KNOWN_POD_PATHS and api_group(res.id.api_version) in BUILTIN_GROUPS:
+        spec_path, meta_path = KNOWN_POD_PATHS[kind]
+        spec = _at(obj, spec_path)
+        if not isinstance(spec, dict):
+            # find the first step that is missing or mistyped, for a precise reason
+            for n in range(1, len(spec_path) + 1):
+                v = _at(obj, spec_path[:n])
+                if not isinstance(v, dict):
+                    raise NotEvaluated(f"{format_path(spec_path[:n])} is {type_name(v)}, expected a mapping", spec_path[:n])
+        meta = _at(obj, meta_path) if meta_path else None
+        if meta is not None and not isinstance(meta, dict):
+            raise NotEvaluated(f"{format_path(meta_path or ())} is {type_name(meta)}, expected a mapping", meta_path or ())
+        if "containers" not in spec or spec.get("containers") is None:
+            raise NotEvaluated(f"{format_path(spec_path + ('containers',))} is missing; a pod needs containers", spec_path)
+        return [PodView(res, _Fields(spec, spec_path), _Fields(meta, meta_path) if isinstance(meta, dict) else None, "known")]
+    pods: list[PodView] = []
+    if extra_paths and kind in extra_paths:
+        for sp in extra_paths[kind]:
+            spec = _at(obj, sp)
+            if isinstance(spec, dict):
+                mp = sp[:-1] + ("metadata",) if sp and sp[-1] == "spec" else None
+                meta = _at(obj, mp) if mp else None
+                pods.append(PodView(res, _Fields(spec, sp), _Fields(meta, mp) if isinstance(meta, dict) and mp else None, "config"))
+        if pods:
+            return pods
+    if api_group(res.id.api_version) in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
+        return []
+    for path, spec in _walk_pod_specs(obj):
+        mp = path[:-1] + ("metadata",) if path and path[-1] == "spec" else None
+        meta = _at(obj, mp) if mp else None
+        pods.append(PodView(res, _Fields(spec, path), _Fields(meta, mp) if isinstance(meta, dict) and mp else None, "walker"))
+    return pods

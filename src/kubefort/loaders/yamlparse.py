@@ -1,0 +1,513 @@
+"""Parse Kubernetes YAML exactly the way the API server does, fast.
+
+The API server (and kubectl) read YAML with sigs.k8s.io/yaml, which uses go-yaml v2: YAML 1.1
+plain-scalar resolution (`yes`/`on`/`y` are booleans, `0755` is octal, `1_000` is 1000, `08` is
+the float 8.0, timestamps stay strings), merge keys, last-wins duplicate keys, and it ignores
+unknown tags. kubefort differs in one deliberate way: a document carrying a non-standard tag
+(`!!python/object/apply`, `!Ref` ...) is refused as not evaluated, because kubefort never
+constructs tagged objects and a tag in a manifest is either a mistake or an attack on a tool.
+
+Two paths give identical objects:
+
+* the fast path: rapidyaml (C++) parses and emits JSON, orjson builds Python objects. It is
+  taken only when a conservative lexical pre-scan finds nothing rapidyaml would read
+  differently from go-yaml v2 (YAML 1.1 words, non-canonical numbers, tags, anchors, aliases,
+  directives); `tests/test_yaml_semantics.py` proves the agreement on the benchmark corpus;
+* the exact path: libyaml's C parser with a resolver and constructor that follow go-yaml v2
+  rule for rule (`_plain_tag`, `_go_int`), bounded against alias bombs and recursion.
+
+Nothing here reads files; `parse_stream` takes bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+try:  # rapidyaml is a hard dependency, but stay usable if its wheel is missing on a platform
+    import ryml  # type: ignore[import-untyped]
+except Exception:  # pragma: no cover
+    ryml = None
+
+# ---------------------------------------------------------------------------------------------
+# go-yaml v2 plain-scalar resolution
+# ---------------------------------------------------------------------------------------------
+T_STR = "tag:yaml.org,2002:str"
+T_INT = "tag:yaml.org,2002:int"
+T_FLOAT = "tag:yaml.org,2002:float"
+T_BOOL = "tag:yaml.org,2002:bool"
+T_NULL = "tag:yaml.org,2002:null"
+T_MAP = "tag:yaml.org,2002:map"
+T_SEQ = "tag:yaml.org,2002:seq"
+T_MERGE = "tag:yaml.org,2002:merge"
+T_BINARY = "tag:yaml.org,2002:binary"
+T_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+_GO_MAP: dict[str, tuple[str, Any]] = {}
+for _words, _val, _tag in (
+    (("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), True, T_BOOL),
+    (("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), False, T_BOOL),
+    (("", "~", "null", "Null", "NULL"), None, T_NULL),
+    ((".nan", ".NaN", ".NAN"), float("nan"), T_FLOAT),
+    ((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf"), T_FLOAT),
+    (("-.inf", "-.Inf", "-.INF"), float("-inf"), T_FLOAT),
+    (("<<",), "<<", T_MERGE),
+):
+    for _w in _words:
+        _GO_MAP[_w] = (_tag, _val)
+
+_HINT_MAP = set("yYnNtTfFoO~")
+_HINT_NUM = set("+-0123456789")
+_INT_RE = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
+_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_DOTFLOAT_RE = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+def _go_int(plain: str) -> int | float | None:
+    """strconv.ParseInt/ParseUint(plain, 0, 64) as go-yaml v2 applies them (underscores removed)."""
+    m = _INT_RE.match(plain)
+    if not m:
+        return None
+    sign, digits = m.groups()
+    if digits[:2] in ("0x", "0X"):
+        v = int(digits[2:], 16)
+    elif digits[:2] in ("0o", "0O"):
+        v = int(digits[2:], 8)
+    elif digits[:2] in ("0b", "0B"):
+        v = int(digits[2:], 2)
+    elif len(digits) > 1 and digits[0] == "0":
+        v = int(digits[1:], 8)
+    else:
+        v = int(digits)
+    if sign == "-":
+        v = -v
+    if _INT64_MIN <= v <= _UINT64_MAX:
+        return v
+    # out of range: go-yaml tries the float syntax next, then a big integer
+    if _FLOAT_RE.match(plain):
+        return float(plain)
+    return v
+
+
+def resolve_plain(value: str) -> tuple[str, Any]:
+    """The (tag, value) go-yaml v2 gives an untagged plain scalar."""
+    if value in _GO_MAP:
+        return _GO_MAP[value]
+    c = value[0]
+    if c in _HINT_NUM:
+        plain = value.replace("_", "")
+        iv = _go_int(plain)
+        if iv is not None:
+            return (T_FLOAT if isinstance(iv, float) else T_INT), iv
+        if _FLOAT_RE.match(plain):
+            return T_FLOAT, float(plain)
+        if plain.startswith("-0b") and re.fullmatch(r"-0b[01]+", plain):
+            return T_INT, -int(plain[3:], 2)
+    elif c == ".":
+        if _DOTFLOAT_RE.match(value):
+            return T_FLOAT, float(value)
+    return T_STR, value
+
+
+class UnsupportedTag(yaml.constructor.ConstructorError):
+    pass
+
+
+class _GoResolver:
+    """Resolver with go-yaml v2's rules; replaces PyYAML's YAML 1.1 regex table entirely."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                return resolve_plain(value)[0]
+            return T_STR
+        if kind is SequenceNode:
+            return T_SEQ
+        return T_MAP
+
+    # PyYAML's composer calls these; we have no path resolvers
+    def descend_resolver(self, *a: Any) -> None:
+        pass
+
+    def ascend_resolver(self, *a: Any) -> None:
+        pass
+
+
+def _key_to_json(key: Any) -> str:
+    """sigs.k8s.io/yaml turns non-string keys into strings on the way to JSON."""
+    if isinstance(key, str):
+        return key
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        r = repr(key)
+        return r[:-2] if r.endswith(".0") else r
+    raise yaml.constructor.ConstructorError(None, None, f"unsupported mapping key of type {type(key).__name__}")
+
+
+class _GoConstructor(yaml.constructor.SafeConstructor):
+    yaml_constructors: dict[Any, Any] = {}
+    yaml_multi_constructors: dict[Any, Any] = {}
+
+    def construct_go_scalar(self, node: ScalarNode) -> Any:
+        tag, value = node.tag, node.value
+        if tag == T_STR:
+            return value
+        if tag in (T_BOOL, T_INT, T_FLOAT, T_NULL):
+            rtag, v = resolve_plain(value) if value else (T_NULL, None)
+            if node.style is None and rtag == tag:  # the common, implicit case
+                return v
+            # explicit tag (`!!int "12"`): go-yaml resolves the text and insists on the type
+            rtag, v = resolve_plain(value)
+            if rtag == tag:
+                return v
+            if tag == T_FLOAT and rtag == T_INT:
+                return float(v)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot decode {rtag.rsplit(':', 1)[1]} {value!r} as a {tag.rsplit(':', 1)[1]}", node.start_mark
+            )
+        raise AssertionError(tag)  # pragma: no cover
+
+    def construct_go_binary(self, node: ScalarNode) -> str:
+        try:
+            raw = base64.b64decode("".join(node.value.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"invalid !!binary: {exc}", node.start_mark) from None
+        return base64.b64encode(raw).decode()
+
+    def construct_go_timestamp(self, node: ScalarNode) -> str:
+        return node.value  # go-yaml keeps timestamp-looking text as a string for interface{} targets
+
+    def construct_go_map(self, node: MappingNode) -> Any:
+        data: dict[str, Any] = {}
+        yield data
+        self.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = _key_to_json(self.construct_object(key_node, deep=False))
+            data[key] = self.construct_object(value_node, deep=False)
+
+    def construct_go_seq(self, node: SequenceNode) -> Any:
+        data: list[Any] = []
+        yield data
+        data.extend(self.construct_sequence(node))
+
+    def construct_unsupported(self, node: Any) -> Any:
+        raise UnsupportedTag(
+            None,
+            None,
+            f"unsupported YAML tag {node.tag!r}: kubefort never constructs tagged objects",
+            node.start_mark,
+        )
+
+
+for _t in (T_STR, T_BOOL, T_INT, T_FLOAT, T_NULL):
+    _GoConstructor.add_constructor(_t, _GoConstructor.construct_go_scalar)
+_GoConstructor.add_constructor(T_BINARY, _GoConstructor.construct_go_binary)
+_GoConstructor.add_constructor(T_TIMESTAMP, _GoConstructor.construct_go_timestamp)
+_GoConstructor.add_constructor(T_MAP, _GoConstructor.construct_go_map)
+_GoConstructor.add_constructor(T_SEQ, _GoConstructor.construct_go_seq)
+_GoConstructor.add_constructor(None, _GoConstructor.construct_unsupported)
+
+try:
+    from yaml._yaml import CParser as _CParser  # libyaml; `yaml.CParser` is not exported
+except ImportError:  # pragma: no cover
+    _CParser = None
+
+
+if _CParser is not None:
+
+    class GoLoader(_CParser, _GoConstructor, _GoResolver):  # type: ignore[misc, valid-type]
+        def __init__(self, stream: Any) -> None:
+            _CParser.__init__(self, stream)
+            _GoConstructor.__init__(self)
+
+else:  # pragma: no cover - PyYAML without libyaml
+
+    class GoLoader(  # type: ignore[no-redef]
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _GoConstructor, _GoResolver
+    ):
+        def __init__(self, stream: Any) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _GoConstructor.__init__(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------
+MAX_EXPANDED_NODES = 1_000_000  # alias expansion bound (billion-laughs); go-yaml has a similar guard
+MAX_ALIAS_RATIO = 10
+
+
+@dataclass(slots=True)
+class ParseError:
+    message: str
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based
+    doc_index: int | None = None  # the document it belongs to, when known
+
+
+@dataclass(slots=True)
+class ParsedStream:
+    docs: list[Any] = field(default_factory=list)  # one entry per YAML document (None for empty ones)
+    doc_lines: list[int] = field(default_factory=list)  # 1-based first line of each document
+    doc_errors: dict[int, ParseError] = field(default_factory=dict)  # per-document failures (others still usable)
+    error: ParseError | None = None  # a failure that ends the stream: later documents are unknown
+    fast: bool = False  # which path parsed it (for benchmarks and tests)
+
+
+# ---------------------------------------------------------------------------------------------
+# the lexical pre-scan that decides whether the fast path is exact
+# ---------------------------------------------------------------------------------------------
+# rapidyaml's JSON emitter keeps plain scalars as written, so every plain scalar that go-yaml v2
+# reads as something else than rapidyaml appears in its JSON output as one whole JSON string:
+# YAML 1.1 words (`yes`, `On`, `~`), numbers that are not canonical JSON numbers (`0755`, `08`,
+# `1_000`, `0x1F`), `nan`/`inf` spellings (rapidyaml rewrites `nan` as `.nan`), the merge key
+# `<<`, and unresolved aliases (`*name`). Finding none of those strings in the JSON proves the
+# fast path exact for scalars. Quoted text that looks the same only costs a fallback.
+_WORDS = (
+    rb"y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|True|TRUE|False|FALSE|~|Null|NULL|<<"
+    rb"|[-+]?\.?(?:[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+)
+_ODDNUM = (
+    rb"\+[0-9.][^\"\\]*"  # leading plus
+    rb"|-?0[0-9xXoObB_][^\"\\]*"  # leading zero, base prefixes
+    rb"|-?\.[0-9][^\"\\]*"  # leading dot
+    rb"|-?[0-9][0-9.]*_[^\"\\]*"  # underscores
+    rb"|-?[0-9]+\.(?:[eE][^\"\\]*)?"  # trailing dot
+)
+_RISKY_JSON = re.compile((rb'"(?:' + _WORDS + rb"|" + _ODDNUM + rb')"').decode())  # emit_json gives str
+# Tags, anchors, aliases and directives are dropped (or left unresolved) by the emitter. A text
+# scan finds `!`, `&`, `*` or `%` where a node may start; only then is the tree asked whether a
+# node really carries one (prose such as CEL's `!has(self.x)` in a block scalar is not a tag).
+_STRUCT = re.compile(rb"(?:^[ \t]*(?:[-?][ \t]+)*|:[ \t]*|[\[{,][ \t]*)[!&*](?=[^\s,\]}])|^%", re.M)
+_DOC_SEP = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)
+_SKIP = re.compile(rb"(?:[ \t\r\n]|#[^\n]*)*")
+
+
+def _doc_start_lines(data: bytes, ndocs: int) -> list[int]:
+    """1-based line of each document's first node, as libyaml reports it (comments skipped)."""
+    starts = [m.end() for m in _DOC_SEP.finditer(data)]
+    first_sep = starts[0] - 3 if starts else len(data)
+    head_end = _SKIP.match(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0).end()
+    if head_end < first_sep:  # content before the first '---': an implicit first document
+        starts.insert(0, 0)
+    if len(starts) != ndocs:
+        return []  # disagreement: the caller falls back to the exact path
+    lines: list[int] = []
+    line, last = 1, 0
+    for s in starts:
+        pos = _SKIP.match(data, s).end()
+        line += data.count(b"\n", last, pos)
+        last = pos
+        lines.append(line)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------------------------
+def parse_stream(data: bytes, *, allow_fast: bool = True) -> ParsedStream:
+    """Parse a (multi-document) YAML or JSON byte stream. Never raises for bad input."""
+    if allow_fast:
+        res = _parse_fast(data)
+        if res is not None:
+            return res
+    return _parse_exact(data)
+
+
+_devnull_fd: int | None = None
+
+
+_NODE_FLAGS = 0
+if ryml is not None:
+    _NODE_FLAGS = ryml.KEYTAG | ryml.VALTAG | ryml.KEYANCH | ryml.VALANCH | ryml.KEYREF | ryml.VALREF
+_VAL_NOT_PLAIN = _KEY_NOT_PLAIN = 0
+if ryml is not None:
+    _VAL_NOT_PLAIN = ryml.VAL_SQUO | ryml.VAL_DQUO | ryml.VAL_LITERAL | ryml.VAL_FOLDED
+    _KEY_NOT_PLAIN = ryml.KEY_SQUO | ryml.KEY_DQUO | ryml.KEY_LITERAL | ryml.KEY_FOLDED
+
+
+def _plain_in_tree(tree: Any, tokens: set[bytes]) -> bool:
+    """Is any of these texts a plain (unquoted, non-block) key or value in the tree?"""
+    has = tree.type_has_any
+    VAL, KEY = ryml.VAL, ryml.KEY
+    for i in range(tree.size()):
+        if has(i, VAL) and not has(i, _VAL_NOT_PLAIN) and bytes(tree.val(i)) in tokens:
+            return True
+        if has(i, KEY) and not has(i, _KEY_NOT_PLAIN) and bytes(tree.key(i)) in tokens:
+            return True
+    return False
+
+
+def _parse_fast(data: bytes) -> ParsedStream | None:
+    """rapidyaml -> JSON -> orjson. Returns None whenever it cannot prove the result exact."""
+    global _devnull_fd
+    if ryml is None or not data.endswith(b"\n"):
+        # rapidyaml keeps a line break that libyaml drops at the very end of a stream without a
+        # final newline (clip-chomped block scalars), so such streams take the exact path
+        return None
+    # rapidyaml prints its own error text to stderr before raising; keep the user's terminal clean
+    if _devnull_fd is None:
+        _devnull_fd = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    os.dup2(_devnull_fd, 2)
+    try:
+        tree = ryml.parse_in_arena(data)
+        if _STRUCT.search(data) is not None:
+            # the text has a `!`, `&` or `%` where a node may start: ask the tree itself whether any
+            # node really carries a tag, an anchor or an alias
+            has_any = tree.type_has_any
+            if any(has_any(i, _NODE_FLAGS) for i in range(tree.size())):
+                return None
+        js = ryml.emit_json(tree)
+        root = tree.root_id()
+        is_stream = tree.is_stream(root)
+        # a string in the JSON that go-yaml could read as a bool/null/number: was it plain?
+        risky = {m.group(0)[1:-1].encode() for m in _RISKY_JSON.finditer(js)}
+        if risky and _plain_in_tree(tree, risky):
+            return None
+    except Exception:
+        return None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    try:
+        value = orjson.loads(js)
+    except orjson.JSONDecodeError:
+        return None
+    docs = value if is_stream else [value]
+    if not is_stream and not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        docs = []
+    lines = _doc_start_lines(data, len(docs))
+    if not lines and docs:
+        return None
+    return ParsedStream(docs=docs, doc_lines=lines, fast=True)
+
+
+def _mark(m: Any) -> tuple[int | None, int | None]:
+    if m is None:
+        return None, None
+    return m.line + 1, m.column + 1
+
+
+def _expanded_size(root: Any) -> int:
+    """Nodes after alias expansion, without expanding (memoised by identity); -1 on recursion."""
+    memo: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        node, state = stack.pop()
+        nid = id(node)
+        if state == 0:
+            if nid in memo:
+                continue
+            if nid in on_stack:
+                return -1
+            on_stack.add(nid)
+            stack.append((node, 1))
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    stack.append((k, 0))
+                    stack.append((v, 0))
+            elif isinstance(node, SequenceNode):
+                for v in node.value:
+                    stack.append((v, 0))
+        else:
+            total = 1
+            if isinstance(node, MappingNode):
+                for k, v in node.value:
+                    total += memo.get(id(k), 1) + memo.get(id(v), 1)
+            elif isinstance(node, SequenceNode):
+                for v in node.value:
+                    total += memo.get(id(v), 1)
+            memo[nid] = total
+            on_stack.discard(nid)
+    return memo.get(id(root), 1)
+
+
+def _parse_exact(data: bytes) -> ParsedStream:
+    out = ParsedStream()
+    check_aliases = b"*" in data
+    try:
+        loader = GoLoader(data)
+    except Exception as exc:  # pragma: no cover - construction of the C parser itself
+        out.error = ParseError(f"cannot read YAML: {exc}")
+        return out
+    try:
+        while True:
+            idx = len(out.docs)
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+            except yaml.MarkedYAMLError as exc:
+                line, col = _mark(exc.problem_mark or exc.context_mark)
+                out.error = ParseError(_yaml_msg(exc), line, col, idx)
+                break
+            except (yaml.YAMLError, ValueError, UnicodeError) as exc:
+                out.error = ParseError(f"YAML error: {exc}", None, None, idx)
+                break
+            except RecursionError:
+                out.error = ParseError("YAML nesting too deep", None, None, idx)
+                break
+            start = node.start_mark.line + 1 if node is not None else None
+            out.doc_lines.append(start or 1)
+            if check_aliases and node is not None:
+                size = _expanded_size(node)
+                if size < 0:
+                    out.docs.append(None)
+                    out.doc_errors[idx] = ParseError("recursive YAML alias (an alias that contains itself)", start, 1, idx)
+                    continue
+                if size > MAX_EXPANDED_NODES:
+                    out.docs.append(None)
+                    out.doc_errors[idx] = ParseError(
+                        f"excessive YAML aliasing: the document expands to {size:,} nodes "
+                        f"(limit {MAX_EXPANDED_NODES:,}; a 'billion laughs' alias bomb?)",
+                        start,
+                        1,
+                        idx,
+                    )
+                    continue
+            try:
+                doc = loader.construct_document(node) if node is not None else None
+            except yaml.MarkedYAMLError as exc:
+                line, col = _mark(exc.problem_mark or exc.context_mark)
+                out.docs.append(None)
+                out.doc_errors[idx] = ParseError(_yaml_msg(exc), line, col, idx)
+                loader.constructed_objects = {}
+                loader.recursive_objects = {}
+                continue
+            except RecursionError:
+                out.docs.append(None)
+                out.doc_errors[idx] = ParseError("YAML nesting too deep", start, 1, idx)
+                continue
+            out.docs.append(doc)
+    finally:
+        try:
+            loader.dispose()
+        except Exception:  # pragma: no cover
+            pass
+    return out
+
+
+def _yaml_msg(exc: yaml.MarkedYAMLError) -> str:
+    parts = [p for p in (exc.context, exc.problem) if p]
+    return "YAML error: " + (": ".join(parts) if parts else str(exc).splitlines()[0])

@@ -1,0 +1,190 @@
+"""The finding model: frozen data that flows from loaders through the engine to reporters.
+
+load -> Resource -> engine runs checks -> Outcome -> ScanResult -> reporters.
+Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+Path_ = tuple[str | int, ...]  # a path inside a Kubernetes object: ("spec", "containers", 0, "image")
+
+
+class Severity(enum.IntEnum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            choices = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r} (choose one of: {choices})") from None
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    NOT_EVALUATED = "not-evaluated"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a resource came from: a file (and the document inside it), stdin, or a renderer."""
+
+    file: str  # path as given by the user (relative when the user gave a relative path), or "-"
+    doc_index: int = 0  # 0-based YAML document index inside the file (or rendered stream)
+    line: int | None = None  # 1-based line where the document (or List item) starts
+    item_path: Path_ = ()  # path of the object inside its document (("items", 3) for List members)
+    rendered_by: str | None = None  # "helm" / "kustomize" when the text was rendered
+    template: str | None = None  # helm: the template file from the "# Source:" comment
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceId:
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
+
+
+@dataclass(slots=True)
+class Resource:
+    """One Kubernetes object as loaded, with where it came from."""
+
+    id: ResourceId
+    obj: dict[str, Any]
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """What a check yields: a message and the path of the offending field (relative to the object)."""
+
+    message: str
+    path: Path_ = ()
+    container: str | None = None
+
+
+class NotEvaluated(Exception):
+    """Raised by views and checks when an object cannot be judged (wrong types, missing data)."""
+
+    def __init__(self, reason: str, path: Path_ = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    kind: str  # "annotation" | "config" | "baseline"
+    reason: str
+    expires: str | None = None
+    where: str | None = None  # e.g. ".kubefort.yaml:12" or the annotation key
+
+
+@dataclass(slots=True)
+class Outcome:
+    check_id: str
+    status: Status
+    resource: ResourceId | None
+    source: Source | None
+    container: str | None = None
+    message: str = ""
+    path: Path_ = ()
+    location: Location | None = None
+    fingerprint: str = ""
+    suppression: Suppression | None = None
+    severity: Severity = Severity.INFO
+
+
+def format_path(path: Path_) -> str:
+    """("spec", "containers", 0, "image") -> "spec.containers[0].image"."""
+    out: list[str] = []
+    for p in path:
+        if isinstance(p, int):
+            out.append(f"[{p}]")
+        else:
+            out.append(("." if out else "") + str(p))
+    return "".join(out)
+
+
+def fingerprint(check_id: str, rid: ResourceId | None, container: str | None, path: Path_, file: str | None) -> str:
+    """A stable identity for a finding: it ignores line numbers and message wording.
+
+    List indexes inside the path are kept only where no container name disambiguates, so
+    moving unrelated lines, re-ordering documents or editing other fields never changes it.
+    """
+    parts = [check_id, file or ""]
+    if rid is not None:
+        parts += [rid.kind, rid.namespace or "", rid.name]
+    parts.append(container or "")
+    parts.append(format_path(path) if container is None else format_path(_strip_container_prefix(path)))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def _strip_container_prefix(path: Path_) -> Path_:
+    # drop "...containers[3]" so that re-ordering containers does not change the fingerprint
+    for i in range(len(path) - 1, 0, -1):
+        if isinstance(path[i], int) and path[i - 1] in ("containers", "initContainers", "ephemeralContainers"):
+            return (path[i - 1],) + tuple(path[i + 1 :])
+    return path
+
+
+@dataclass(slots=True)
+class InputRecord:
+    """One input the user named (or that was found under a directory) and what became of it."""
+
+    path: str
+    kind: str  # "file" | "stdin" | "helm" | "kustomize"
+    documents: int = 0
+    objects: int = 0
+    skipped: list[str] = field(default_factory=list)  # documents that were not Kubernetes objects, with reason
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    tool_version: str
+    outcomes: list[Outcome]
+    inputs: list[InputRecord]
+    resources: list[tuple[ResourceId, Source]]
+    checks_run: list[str]
+    warnings: list[str] = field(default_factory=list)
+    unused_exceptions: list[str] = field(default_factory=list)
+    expired_exceptions: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        c = {s.value: 0 for s in Status}
+        for o in self.outcomes:
+            c[o.status.value] += 1
+        return c

@@ -1,0 +1,180 @@
+"""The check registry: every check is a small pure function registered with metadata.
+
+Find any check from its ID: `kubefort explain KF-POD-001`, or grep for the ID; each area
+module in `kubefort/checks/` holds the checks of one ID prefix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubefort.model import Severity, Violation
+
+ID_RE = re.compile(r"^KF-[A-Z]+-\d{3}$")
+NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+# What a check function receives, declared by `target`:
+#   "object"    -> (resource: Resource, ctx)          runs once per object of the listed kinds
+#   "pod"       -> (pod: PodView, ctx)                runs once per pod spec found in the object
+#   "container" -> (pod: PodView, c: ContainerView, ctx)  runs once per container (all container kinds)
+#   "input"     -> never called: outcomes come from loaders (parse / render failures)
+TARGETS = ("object", "pod", "container", "input")
+
+
+@dataclass(frozen=True, slots=True)
+class Mappings:
+    cis: tuple[str, ...] = ()
+    nsa: tuple[str, ...] = ()
+    pss: tuple[str, ...] = ()
+    mitre: tuple[str, ...] = ()
+    owasp: tuple[str, ...] = ()
+    trivy: tuple[str, ...] = ()
+    checkov: tuple[str, ...] = ()
+    kubescape: tuple[str, ...] = ()
+    kube_linter: tuple[str, ...] = ()
+    polaris: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: list(getattr(self, k)) for k in self.__slots__ if getattr(self, k)}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckMeta:
+    id: str
+    name: str
+    title: str
+    severity: Severity
+    area: str
+    target: str
+    kinds: frozenset[str] | None  # None = every kind (for "object"); pod-bearing checks ignore it
+    mappings: Mappings
+    doc: str
+    remediation: str
+    func: Callable[..., Iterable[Violation]] | None = field(compare=False, default=None)
+    source: str = ""  # "kubefort/checks/pod_security.py:42"
+
+    def sections(self) -> dict[str, str]:
+        """The doc split into its '## Heading' sections (ruff-style rule docs)."""
+        out: dict[str, str] = {}
+        current = None
+        for line in self.doc.splitlines():
+            m = re.match(r"^##\s+(.*)$", line)
+            if m:
+                current = m.group(1).strip()
+                out[current] = ""
+            elif current is not None:
+                out[current] += line + "\n"
+        return {k: v.strip("\n") for k, v in out.items()}
+
+
+REQUIRED_SECTIONS = ("What it does", "Why is this bad?", "Example", "How to fix", "References")
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._by_id: dict[str, CheckMeta] = {}
+        self._by_name: dict[str, CheckMeta] = {}
+
+    def add(self, meta: CheckMeta) -> None:
+        if not ID_RE.match(meta.id):
+            raise ValueError(f"check ID {meta.id!r} does not match KF-<AREA>-<NNN>")
+        if not NAME_RE.match(meta.name):
+            raise ValueError(f"check name {meta.name!r} is not kebab-case")
+        if meta.id in self._by_id:
+            raise ValueError(f"duplicate check ID {meta.id}")
+        if meta.name in self._by_name:
+            raise ValueError(f"duplicate check name {meta.name}")
+        if meta.target not in TARGETS:
+            raise ValueError(f"{meta.id}: unknown target {meta.target!r}")
+        self._by_id[meta.id] = meta
+        self._by_name[meta.name] = meta
+
+    def __iter__(self) -> Iterator[CheckMeta]:
+        return iter(sorted(self._by_id.values(), key=lambda m: m.id))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, key: str) -> CheckMeta:
+        """Look a check up by ID or name; raises KeyError with a helpful message."""
+        k = key.strip()
+        meta = self._by_id.get(k.upper()) or self._by_name.get(k.lower())
+        if meta is None:
+            raise KeyError(f"unknown check {key!r} (see `kubefort checks`)")
+        return meta
+
+    def select(self, keys: Iterable[str]) -> list[CheckMeta]:
+        """IDs, names or ID prefixes ("KF-POD", "KF-POD-00"). Unknown keys raise KeyError."""
+        out: dict[str, CheckMeta] = {}
+        for key in keys:
+            k = key.strip()
+            if not k:
+                continue
+            if k.upper() in self._by_id or k.lower() in self._by_name:
+                m = self.get(k)
+                out[m.id] = m
+                continue
+            pref = [m for i, m in self._by_id.items() if i.startswith(k.upper()) and k.upper().startswith("KF-")]
+            if not pref:
+                raise KeyError(f"unknown check {key!r} (see `kubefort checks`)")
+            for m in pref:
+                out[m.id] = m
+        return sorted(out.values(), key=lambda m: m.id)
+
+
+REGISTRY = Registry()
+
+
+def check(
+    *,
+    id: str,
+    name: str,
+    title: str,
+    severity: Severity,
+    target: str,
+    kinds: Iterable[str] | None = None,
+    mappings: Mappings = Mappings(),
+    remediation: str,
+    registry: Registry | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a check. The function's docstring is its documentation (ruff-style sections)."""
+
+    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
+        doc = inspect.cleandoc(func.__doc__ or "")
+        area = id.split("-")[1]
+        try:
+            src = inspect.getsourcefile(func) or ""
+            line = inspect.getsourcelines(func)[1]
+            src = src[src.rfind("kubefort/") :] + f":{line}" if "kubefort/" in src else f"{src}:{line}"
+        except (OSError, TypeError):
+            src = ""
+        meta = CheckMeta(
+            id=id,
+            name=name,
+            title=title,
+            severity=severity,
+            area=area,
+            target=target,
+            kinds=frozenset(kinds) if kinds is not None else None,
+            mappings=mappings,
+            doc=doc,
+            remediation=remediation,
+            func=func,
+            source=src,
+        )
+        (registry or REGISTRY).add(meta)
+        func.meta = meta  # type: ignore[attr-defined]
+        return func
+
+    return deco
+
+
+def load_builtin_checks() -> Registry:
+    """Import every check module (explicitly, as yamllint does) and return the registry."""
+    import kubefort.checks  # noqa: F401  (imports register the checks)
+
+    return REGISTRY

@@ -1,0 +1,140 @@
+"""Reporters: turn a finished ScanResult into text. No filtering, no re-analysis, no exit policy.
+
+`render(fmt, result, registry)` picks the module for a format name. Every renderer returns the whole
+report as one string ending in exactly one newline; write it out as is (no extra newline).
+
+The small helpers below are shared by the format modules: where an outcome points, how outcomes are
+ordered, and the check metadata to show for an ID the registry may not know.
+"""
+
+from __future__ import annotations
+
+from kubefort.model import Outcome, ResourceId, ScanResult, Severity, Source, Status, fingerprint, format_path
+from kubefort.registry import CheckMeta, Mappings, Registry
+
+__all__ = ["FORMATS", "render", "outcome_location", "outcome_fingerprint", "sort_outcomes", "check_meta"]
+
+FORMATS = {"table", "json", "sarif", "junit"}
+
+
+def render(
+    fmt: str,
+    result: ScanResult,
+    registry: Registry,
+    *,
+    include_passed: bool = False,
+    color: bool = False,
+    width: int | None = None,
+) -> str:
+    """Render `result` in format `fmt` (one of FORMATS).
+
+    include_passed adds passed outcomes to the table and JSON reports (SARIF never lists them,
+    JUnit always does). color and width apply to the table only.
+    """
+    if fmt == "table":
+        from kubefort.reporters import table
+
+        return table.render(result, registry, include_passed=include_passed, color=color, width=width)
+    if fmt == "json":
+        from kubefort.reporters import json
+
+        return json.render(result, registry, include_passed=include_passed)
+    if fmt == "sarif":
+        from kubefort.reporters import sarif
+
+        return sarif.render(result, registry)
+    if fmt == "junit":
+        from kubefort.reporters import junit
+
+        return junit.render(result, registry)
+    raise ValueError(f"unknown output format {fmt!r} (choose one of: {', '.join(sorted(FORMATS))})")
+
+
+def outcome_location(o: Outcome) -> tuple[str | None, int | None, int | None]:
+    """(file, line, column) of an outcome: its precise location, else the start of its document."""
+    if o.location is not None:
+        line = o.location.line
+        col = o.location.column
+        if line is None and o.source is not None and o.source.file == o.location.file:
+            return o.location.file, o.source.line, None
+        return o.location.file, line, col if line is not None else None
+    if o.source is not None:
+        return o.source.file, o.source.line, None
+    return None, None, None
+
+
+def outcome_fingerprint(o: Outcome) -> str:
+    """The engine's fingerprint, or the model's recipe when the engine left it empty."""
+    if o.fingerprint:
+        return o.fingerprint
+    file = o.source.file if o.source is not None else (o.location.file if o.location else None)
+    return fingerprint(o.check_id, o.resource, o.container, o.path, file)
+
+
+def sort_key(o: Outcome) -> tuple[object, ...]:
+    """Deterministic report order: file, line, column, check ID, then the rest as tie-breakers."""
+    file, line, col = outcome_location(o)
+    return (
+        file or "",
+        line if line is not None else 0,
+        col if col is not None else 0,
+        o.check_id,
+        str(o.resource) if o.resource is not None else "",
+        o.container or "",
+        format_path(o.path),
+        o.message,
+        _STATUS_ORDER[o.status],
+    )
+
+
+def sort_outcomes(outcomes: list[Outcome]) -> list[Outcome]:
+    return sorted(outcomes, key=sort_key)
+
+
+def resource_sort_key(rid: ResourceId, src: Source) -> tuple[object, ...]:
+    return (src.file, src.line if src.line is not None else 0, src.doc_index, str(rid))
+
+
+def check_meta(registry: Registry, check_id: str) -> CheckMeta:
+    """Metadata for a check ID; a stand-in (name from the ID, no docs) when the registry lacks it."""
+    try:
+        return registry.get(check_id)
+    except KeyError:
+        parts = check_id.split("-")
+        return CheckMeta(
+            id=check_id,
+            name=check_id.lower(),
+            title=check_id,
+            severity=Severity.INFO,
+            area=parts[1] if len(parts) > 2 else "",
+            target="object",
+            kinds=None,
+            mappings=Mappings(),
+            doc="",
+            remediation="",
+        )
+
+
+def checks_in_report(result: ScanResult) -> list[str]:
+    """IDs of the checks that ran plus any that only appear in outcomes, sorted."""
+    return sorted(set(result.checks_run) | {o.check_id for o in result.outcomes})
+
+
+def severity_counts(result: ScanResult, status: Status = Status.FAILED) -> dict[str, int]:
+    """{critical: n, high: n, ...} over the outcomes with `status`, most severe first."""
+    out = {s.label: 0 for s in sorted(Severity, reverse=True)}
+    for o in result.outcomes:
+        if o.status is status:
+            out[o.severity.label] += 1
+    return out
+
+
+def is_complete(result: ScanResult) -> bool:
+    """True when every input loaded and every (check, target) pair could be judged."""
+    return not any(i.error for i in result.inputs) and not any(
+        o.status is Status.NOT_EVALUATED for o in result.outcomes
+    )
+
+
+_STATUS_ORDER = {Status.FAILED: 0, Status.NOT_EVALUATED: 1, Status.SUPPRESSED: 2, Status.PASSED: 3}
+

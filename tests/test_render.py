@@ -1,0 +1,559 @@
+"""Rendering Helm charts and Kustomize directories with the real tools.
+
+helm and kustomize are found through KUBEFORT_HELM / KUBEFORT_KUSTOMIZE, then
+$KUBEFORT_TOOLS_DIR/bin (default ~/.cache/kubefort/tools/bin, filled by
+tools/install-test-tools.sh), then PATH. Tests that need a tool skip when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from kubefort.loaders.render import (
+    RenderResult,
+    is_helm_chart,
+    is_kustomization,
+    render_helm,
+    render_kustomize,
+    split_helm_sources,
+)
+
+INSTALL_HINT = "run tools/install-test-tools.sh to install it"
+
+
+def _tools_bin() -> Path:
+    base = os.environ.get("KUBEFORT_TOOLS_DIR") or str(Path.home() / ".cache" / "kubefort" / "tools")
+    return Path(base) / "bin"
+
+
+def _locate(name: str, env_var: str) -> str | None:
+    explicit = os.environ.get(env_var)
+    if explicit:
+        found = explicit if os.sep in explicit else shutil.which(explicit)
+        return found if found and os.access(found, os.X_OK) else None
+    cached = _tools_bin() / name
+    if cached.is_file() and os.access(cached, os.X_OK):
+        return str(cached)
+    return shutil.which(name)
+
+
+HELM = _locate("helm", "KUBEFORT_HELM")
+KUSTOMIZE = _locate("kustomize", "KUBEFORT_KUSTOMIZE")
+
+
+@pytest.fixture
+def helm(monkeypatch: pytest.MonkeyPatch) -> str:
+    if HELM is None:
+        pytest.skip(f"real helm binary not found (KUBEFORT_HELM, {_tools_bin()}, PATH); {INSTALL_HINT}")
+    monkeypatch.setenv("KUBEFORT_HELM", HELM)
+    return HELM
+
+
+@pytest.fixture
+def kustomize(monkeypatch: pytest.MonkeyPatch) -> str:
+    if KUSTOMIZE is None:
+        pytest.skip(
+            f"real kustomize binary not found (KUBEFORT_KUSTOMIZE, {_tools_bin()}, PATH); {INSTALL_HINT}"
+        )
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", KUSTOMIZE)
+    return KUSTOMIZE
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def fake_tool(path: Path, body: str) -> str:
+    """A stand-in executable, used only where a real tool cannot misbehave on demand."""
+    write(path, f"#!/bin/sh\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+def make_chart(root: Path, name: str = "demo") -> Path:
+    chart = root / name
+    write(chart / "Chart.yaml", f"""
+        apiVersion: v2
+        name: {name}
+        version: 0.1.0
+        """)
+    write(chart / "values.yaml", """
+        image: nginx:1.25
+        replicas: 1
+        """)
+    write(chart / "templates" / "deployment.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ .Release.Name }}-web
+          namespace: {{ .Release.Namespace }}
+        spec:
+          replicas: {{ .Values.replicas }}
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: {{ .Values.image | quote }}
+        """)
+    write(chart / "templates" / "service.yaml", """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: {{ .Release.Name }}-svc
+          namespace: {{ .Release.Namespace }}
+        spec:
+          selector: {app: web}
+          ports:
+            - port: 80
+        """)
+    write(chart / "templates" / "NOTES.txt", "installed {{ .Release.Name }}\n")
+    return chart
+
+
+def docs_by_source(result: RenderResult) -> dict[str, str]:
+    assert result.ok, result.error
+    return {src: doc for src, doc in split_helm_sources(result.text)}
+
+
+# ------------------------------------------------------------------------------------------
+# detection
+
+
+def test_detection(tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    assert is_helm_chart(chart)
+    assert not is_helm_chart(tmp_path)
+    assert not is_helm_chart(chart / "Chart.yaml")
+    assert not is_kustomization(chart)
+    for i, name in enumerate(("kustomization.yaml", "kustomization.yml", "Kustomization")):
+        d = tmp_path / f"k{i}"
+        write(d / name, "resources: []\n")
+        assert is_kustomization(d)
+        assert not is_helm_chart(d)
+
+
+# ------------------------------------------------------------------------------------------
+# helm
+
+
+def test_helm_renders_two_templates_with_sources(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    r = render_helm(chart)
+    assert r.ok, r.error
+    assert r.error == ""
+    assert r.tool == "helm"
+    assert r.command[0] == helm
+    assert r.command[1:4] == ["template", "kubefort", str(chart)]
+    pairs = split_helm_sources(r.text)
+    # helm sorts by kind: the Service is installed before the Deployment
+    assert [src for src, _ in pairs] == ["demo/templates/service.yaml", "demo/templates/deployment.yaml"]
+    docs = dict(pairs)
+    assert "kind: Service" in docs["demo/templates/service.yaml"]
+    assert "name: kubefort-svc" in docs["demo/templates/service.yaml"]
+    deploy = docs["demo/templates/deployment.yaml"]
+    assert "kind: Deployment" in deploy and "name: kubefort-web" in deploy
+    assert 'image: "nginx:1.25"' in deploy and "replicas: 1" in deploy
+    assert "# Source:" not in deploy
+    assert "installed" not in r.text  # NOTES.txt is not a manifest
+
+
+def test_helm_release_name(helm: str, tmp_path: Path) -> None:
+    docs = docs_by_source(render_helm(make_chart(tmp_path), release="prod"))
+    assert "name: prod-svc" in docs["demo/templates/service.yaml"]
+
+
+def test_helm_set_and_values_files(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    vfile = write(tmp_path / "override.yaml", "image: registry.local/web:2.0\nreplicas: 3\n")
+    r = render_helm(chart, values=[str(vfile)])
+    deploy = docs_by_source(r)["demo/templates/deployment.yaml"]
+    assert 'image: "registry.local/web:2.0"' in deploy and "replicas: 3" in deploy
+    assert f"--values={vfile}" in r.command
+
+    # --set wins over -f, later -f wins over earlier
+    vfile2 = write(tmp_path / "second.yaml", "replicas: 5\n")
+    r = render_helm(chart, values=[str(vfile), str(vfile2)], set_values=["image=busybox:latest"])
+    deploy = docs_by_source(r)["demo/templates/deployment.yaml"]
+    assert 'image: "busybox:latest"' in deploy and "replicas: 5" in deploy
+    assert "--set=image=busybox:latest" in r.command
+
+
+def test_helm_namespace(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    docs = docs_by_source(render_helm(chart))
+    assert "namespace: default" in docs["demo/templates/service.yaml"]
+    r = render_helm(chart, namespace="payments")
+    assert "--namespace=payments" in r.command
+    for doc in docs_by_source(r).values():
+        assert "namespace: payments" in doc
+
+
+def test_helm_broken_template(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    write(chart / "templates" / "broken.yaml", """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ .Values.name | nosuchfunction }}
+        """)
+    r = render_helm(chart)
+    assert not r.ok
+    assert r.text == ""
+    assert r.tool == "helm"
+    assert "broken.yaml" in r.error
+    assert "exit code 1" in r.error
+    assert "nosuchfunction" in r.error
+
+
+def test_helm_template_yaml_error(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    write(chart / "templates" / "badyaml.yaml", "kind: ConfigMap\nmetadata: [unclosed\n")
+    r = render_helm(chart)
+    assert not r.ok and "badyaml.yaml" in r.error
+
+
+def test_helm_missing_dependency_is_render_failure(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    with (chart / "Chart.yaml").open("a") as fh:
+        fh.write(textwrap.dedent("""
+            dependencies:
+              - name: redis
+                version: 1.2.3
+                repository: https://charts.example.invalid
+            """))
+    r = render_helm(chart, timeout=60)
+    assert not r.ok
+    assert "redis" in r.error or "dependenc" in r.error.lower()
+
+
+def test_helm_vendored_subchart(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    make_chart(chart / "charts", name="sub")
+    sources = [src for src, _ in split_helm_sources(render_helm(chart).text)]
+    assert "demo/charts/sub/templates/service.yaml" in sources
+    assert "demo/templates/service.yaml" in sources
+
+
+def test_helm_chart_missing(tmp_path: Path) -> None:
+    r = render_helm(tmp_path / "nope")
+    assert not r.ok and "does not exist" in r.error
+
+
+def test_helm_remote_values_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("KUBEFORT_HELM", fake_tool(tmp_path / "helm", f"touch {marker}"))
+    r = render_helm(make_chart(tmp_path), values=["https://example.invalid/values.yaml"])
+    assert not r.ok and "offline-first" in r.error
+    assert not marker.exists()
+
+
+def test_helm_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEFORT_HELM", str(tmp_path / "no" / "such" / "helm"))
+    r = render_helm(make_chart(tmp_path))
+    assert not r.ok
+    assert "not found" in r.error and "KUBEFORT_HELM" in r.error
+    assert r.text == "" and r.tool == "helm"
+
+
+def test_helm_not_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBEFORT_HELM", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    r = render_helm(make_chart(tmp_path))
+    assert not r.ok and r.error == "helm not found on PATH"
+
+
+def test_helm_binary_not_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notexec = write(tmp_path / "helm", "not a program\n")
+    monkeypatch.setenv("KUBEFORT_HELM", str(notexec))
+    r = render_helm(make_chart(tmp_path))
+    assert not r.ok and "not found" in r.error
+
+
+def test_helm_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the child 'sleep' keeps the output pipe open: the whole process group must be killed
+    monkeypatch.setenv("KUBEFORT_HELM", fake_tool(tmp_path / "helm", "sleep 60; echo late"))
+    start = time.monotonic()
+    r = render_helm(make_chart(tmp_path), timeout=0.5)
+    elapsed = time.monotonic() - start
+    assert not r.ok
+    assert "timed out after 0.5s" in r.error and "helm template" in r.error
+    assert r.text == ""
+    assert elapsed < 10
+
+
+def test_helm_undecodable_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEFORT_HELM", fake_tool(tmp_path / "helm", r"printf 'kind: \377\376\n'"))
+    r = render_helm(make_chart(tmp_path))
+    assert not r.ok and "not UTF-8" in r.error
+
+
+def test_helm_killed_by_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEFORT_HELM", fake_tool(tmp_path / "helm", "kill -9 $$"))
+    r = render_helm(make_chart(tmp_path))
+    assert not r.ok and "signal 9" in r.error
+
+
+def test_helm_no_shell_and_odd_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "argv"
+    monkeypatch.setenv(
+        "KUBEFORT_HELM",
+        fake_tool(tmp_path / "helm", f'for a in "$@"; do printf "%s\\n" "$a"; done > {out}'),
+    )
+    chart = make_chart(tmp_path, name="-dash")
+    monkeypatch.chdir(tmp_path)
+    r = render_helm(Path("-dash"), set_values=["x=$(touch pwned); y"], values=["-v.yaml"])
+    assert r.ok, r.error
+    argv = out.read_text().splitlines()
+    assert argv == ["template", "kubefort", "./-dash", "--values=-v.yaml", "--set=x=$(touch pwned); y"]
+    assert not (tmp_path / "pwned").exists()
+    assert chart.exists()
+
+
+# ------------------------------------------------------------------------------------------
+# split_helm_sources
+
+
+def test_split_helm_sources_edge_cases() -> None:
+    text = (
+        "---\n"
+        "# Source: c/templates/a.yaml\n"
+        "a: 1\n"
+        "---\n"
+        "---\n"
+        "b: 2\n"
+        "--- # comment\n"
+        "# Source: c/templates/hooks/h.yaml\n"
+        "# a comment kept\n"
+        "h: 3\n"
+        "...\n"
+        "--- {inline: 4}\n"
+        "---\r\n"
+        "# Source: c/templates/crlf.yaml\r\n"
+        "c: 5\r\n"
+    )
+    assert split_helm_sources(text) == [
+        ("c/templates/a.yaml", "a: 1\n"),
+        (None, "b: 2\n"),
+        ("c/templates/hooks/h.yaml", "# a comment kept\nh: 3\n"),
+        (None, "{inline: 4}\n"),
+        ("c/templates/crlf.yaml", "c: 5\n"),
+    ]
+    assert split_helm_sources("") == []
+    assert split_helm_sources("x: 1\n") == [(None, "x: 1\n")]
+    # '----' and '---x' are not document markers
+    assert split_helm_sources("a: |\n  ----\n  ---x\n") == [(None, "a: |\n  ----\n  ---x\n")]
+
+
+# ------------------------------------------------------------------------------------------
+# kustomize
+
+
+def make_base(root: Path) -> Path:
+    base = root / "base"
+    write(base / "kustomization.yaml", """
+        resources:
+          - deployment.yaml
+        """)
+    write(base / "deployment.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          replicas: 1
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: nginx:1.25
+        """)
+    return base
+
+
+def test_kustomize_with_patch(kustomize: str, tmp_path: Path) -> None:
+    make_base(tmp_path)
+    overlay = tmp_path / "overlay"
+    write(overlay / "kustomization.yaml", """
+        namespace: prod
+        namePrefix: prod-
+        resources:
+        - ../base
+        patches:
+          - path: privileged.yaml
+        """)
+    write(overlay / "privileged.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          replicas: 4
+          template:
+            spec:
+              containers:
+                - name: web
+                  securityContext:
+                    privileged: true
+        """)
+    r = render_kustomize(overlay)
+    assert r.ok, r.error
+    assert r.tool == "kustomize"
+    assert r.command == [kustomize, "build", str(overlay)]
+    assert "name: prod-web" in r.text and "namespace: prod" in r.text
+    assert "replicas: 4" in r.text and "privileged: true" in r.text
+    assert "image: nginx:1.25" in r.text
+
+
+def test_kustomize_build_error(kustomize: str, tmp_path: Path) -> None:
+    d = tmp_path / "k"
+    write(d / "kustomization.yaml", "resources:\n  - missing.yaml\n")
+    r = render_kustomize(d)
+    assert not r.ok and r.text == ""
+    assert "kustomize build" in r.error and "exit code" in r.error
+    assert "missing.yaml" in r.error
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "github.com/kubernetes-sigs/kustomize/examples/multibases?ref=v1.0.6",
+        "https://github.com/org/repo//deploy?ref=main",
+        "git@github.com:org/repo.git",
+        "'https://raw.example.org/manifests/app.yaml'",
+        "ssh://git@example.org/org/repo.git",
+        "git::https://example.org/org/repo",
+        "example.org/team/repo/path",
+    ],
+)
+def test_kustomize_remote_base_refused(
+    entry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", fake_tool(tmp_path / "kustomize", f"touch {marker}"))
+    d = tmp_path / "k"
+    write(d / "kustomization.yaml", f"""
+        # a comment: https://example.org/not-an-entry
+        namespace: x
+        resources:
+          - local.yaml   # a local file
+          - {entry}
+        """)
+    write(d / "local.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    r = render_kustomize(d)
+    assert not r.ok
+    assert r.error == (
+        f"remote kustomize base {entry.strip(chr(39))} needs the network; kubefort is offline-first "
+        "(render it yourself and scan the output)"
+    )
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "kfile",
+    [
+        "bases:\n- github.com/org/repo/base?ref=v1\n",
+        "components: [../comp, 'https://example.org/c']\n",
+        "resources:\n  - path: https://example.org/x\n",
+    ],
+)
+def test_kustomize_remote_other_fields(kfile: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", fake_tool(tmp_path / "kustomize", "exit 0"))
+    d = tmp_path / "k"
+    write(d / "kustomization.yaml", kfile)
+    r = render_kustomize(d)
+    assert not r.ok and r.error.startswith("remote kustomize base ")
+
+
+def test_kustomize_remote_in_local_base_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", fake_tool(tmp_path / "kustomize", f"touch {marker}"))
+    write(tmp_path / "base" / "kustomization.yaml", "resources:\n- github.com/org/repo?ref=v2\n")
+    write(tmp_path / "overlay" / "kustomization.yml", "resources:\n- ../base\n")
+    r = render_kustomize(tmp_path / "overlay")
+    assert not r.ok and "github.com/org/repo?ref=v2" in r.error
+    assert not marker.exists()
+
+
+def test_kustomize_url_outside_reference_fields_ok(kustomize: str, tmp_path: Path) -> None:
+    make_base(tmp_path)
+    d = tmp_path / "overlay"
+    write(d / "kustomization.yaml", """
+        resources:
+          - ../base
+        commonAnnotations:
+          docs: https://example.org/runbook
+        """)
+    r = render_kustomize(d)
+    assert r.ok, r.error
+    assert "docs: https://example.org/runbook" in r.text
+
+
+def test_kustomize_not_a_kustomization(tmp_path: Path) -> None:
+    r = render_kustomize(tmp_path)
+    assert not r.ok and "not a kustomization" in r.error
+
+
+def test_kustomize_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", str(tmp_path / "missing" / "kustomize"))
+    make_base(tmp_path)
+    r = render_kustomize(tmp_path / "base")
+    assert not r.ok and "not found" in r.error and r.tool == "kustomize"
+
+
+def test_kustomize_nothing_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBEFORT_KUSTOMIZE", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    make_base(tmp_path)
+    r = render_kustomize(tmp_path / "base")
+    assert not r.ok and "kustomize not found on PATH" in r.error
+
+
+def test_kubectl_kustomize_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not on PATH")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "kubectl").symlink_to(kubectl)
+    monkeypatch.delenv("KUBEFORT_KUSTOMIZE", raising=False)
+    monkeypatch.setenv("PATH", str(bindir))
+    base = make_base(tmp_path)
+    r = render_kustomize(base)
+    assert r.tool == "kubectl kustomize"
+    assert r.command == [str(bindir / "kubectl"), "kustomize", str(base)]
+    assert r.ok, r.error
+    assert "name: web" in r.text
+
+
+def test_kustomize_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", fake_tool(tmp_path / "kustomize", "sleep 60"))
+    make_base(tmp_path)
+    start = time.monotonic()
+    r = render_kustomize(tmp_path / "base", timeout=0.3)
+    assert not r.ok and "timed out" in r.error and "kustomize build" in r.error
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")
+def test_result_is_frozen() -> None:
+    r = RenderResult(True, "", "", "helm", [])
+    with pytest.raises(AttributeError):
+        r.ok = False  # type: ignore[misc]

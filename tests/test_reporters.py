@@ -1,0 +1,595 @@
+"""Reporters: every format over one synthetic scan that holds every kind of outcome.
+
+The scan uses a local Registry, so these tests depend on nothing but the model and the reporters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from kubefort.model import (
+    InputRecord,
+    Location,
+    Outcome,
+    ResourceId,
+    ScanResult,
+    Severity,
+    Source,
+    Status,
+    Suppression,
+    fingerprint,
+)
+from kubefort.registry import CheckMeta, Mappings, Registry
+from kubefort.reporters import FORMATS, render
+
+SRC_ROOT = Path(__file__).resolve().parents[1] / "src" / "kubefort"
+REPORT_SCHEMA = SRC_ROOT / "schemas" / "report.schema.json"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+DOC = """## What it does
+Flags {what}.
+
+## Why is this bad?
+It is bad.
+
+## Example
+```yaml
+kind: Pod
+```
+
+## How to fix
+{fix}
+
+## References
+- Kubernetes documentation
+"""
+
+
+def _meta(id: str, name: str, title: str, sev: Severity, target: str, fix: str, **maps: tuple[str, ...]) -> CheckMeta:
+    return CheckMeta(
+        id=id,
+        name=name,
+        title=title,
+        severity=sev,
+        area=id.split("-")[1],
+        target=target,
+        kinds=None,
+        mappings=Mappings(**maps),
+        doc=DOC.format(what=title.lower(), fix=fix),
+        remediation=fix,
+    )
+
+
+@pytest.fixture
+def registry() -> Registry:
+    reg = Registry()
+    reg.add(
+        _meta(
+            "KF-POD-001", "privileged-container", "Privileged container", Severity.CRITICAL, "container",
+            "Set securityContext.privileged to false.",
+            cis=("5.2.2",), pss=("baseline/privileged",), trivy=("KSV-0017",),
+        )
+    )
+    reg.add(
+        _meta(
+            "KF-IMG-001", "image-tag-mutable", "Image uses a mutable tag", Severity.MEDIUM, "container",
+            "Pin the image by digest.", checkov=("CKV_K8S_43",),
+        )
+    )
+    reg.add(
+        _meta("KF-INPUT-001", "input-unparseable", "Input could not be parsed", Severity.HIGH, "input",
+              "Fix the YAML syntax.")
+    )
+    return reg
+
+
+WEB = ResourceId("apps/v1", "Deployment", "prod", "web")
+DEBUG = ResourceId("v1", "Pod", None, "debug")  # from stdin
+CRON = ResourceId("batch/v1", "CronJob", "batch", "nightly")
+
+WEB_SRC = Source("deploy/web.yaml", 0, 1)
+DEBUG_SRC = Source("-", 0, None)  # stdin, line unknown
+CRON_SRC = Source("deploy/cron.yaml", 0, 3)
+BROKEN_SRC = Source("deploy/broken.yaml", 0, 1)
+
+
+def _o(check: str, status: Status, rid: ResourceId | None, src: Source, sev: Severity, **kw: object) -> Outcome:
+    o = Outcome(check_id=check, status=status, resource=rid, source=src, severity=sev, **kw)  # type: ignore[arg-type]
+    o.fingerprint = fingerprint(check, rid, o.container, o.path, src.file)
+    return o
+
+
+def _outcomes() -> list[Outcome]:
+    priv_path = ("spec", "template", "spec", "containers", 0, "securityContext", "privileged")
+    return [
+        _o("KF-POD-001", Status.FAILED, WEB, WEB_SRC, Severity.CRITICAL, container="app",
+           message="container 'app' is privileged", path=priv_path, location=Location("deploy/web.yaml", 21, 13)),
+        _o("KF-IMG-001", Status.FAILED, WEB, WEB_SRC, Severity.MEDIUM, container="app",
+           message="image 'nginx:latest' uses the mutable tag 'latest'",
+           path=("spec", "template", "spec", "containers", 0, "image"), location=Location("deploy/web.yaml", 18, 16)),
+        _o("KF-IMG-001", Status.FAILED, DEBUG, DEBUG_SRC, Severity.MEDIUM, container="shell",
+           message="image 'busybox' has no tag", path=("spec", "containers", 0, "image")),
+        _o("KF-POD-001", Status.SUPPRESSED, DEBUG, DEBUG_SRC, Severity.CRITICAL, container="shell",
+           message="container 'shell' is privileged", path=("spec", "containers", 0, "securityContext", "privileged"),
+           suppression=Suppression("annotation", "debug pod, deleted after use",
+                                   where="kubefort.dev/ignore.KF-POD-001")),
+        _o("KF-IMG-001", Status.SUPPRESSED, CRON, CRON_SRC, Severity.MEDIUM, container="sidecar",
+           message="image 'proxy:1' uses the mutable tag '1'", location=Location("deploy/cron.yaml", 30, 20),
+           suppression=Suppression("config", "vendor image, tracked in OPS-12", expires="2031-01-01",
+                                   where=".kubefort.yaml:12")),
+        _o("KF-POD-001", Status.NOT_EVALUATED, CRON, CRON_SRC, Severity.CRITICAL,
+           message="spec.jobTemplate.spec.template.spec.containers is a str, not a list",
+           path=("spec", "jobTemplate", "spec", "template", "spec", "containers"),
+           location=Location("deploy/cron.yaml", 9, 7)),
+        _o("KF-IMG-001", Status.PASSED, CRON, CRON_SRC, Severity.MEDIUM, container="main",
+           location=Location("deploy/cron.yaml", 12, 9)),
+        _o("KF-INPUT-001", Status.FAILED, None, BROKEN_SRC, Severity.HIGH,
+           message="could not parse YAML: mapping values are not allowed here",
+           location=Location("deploy/broken.yaml", 4, 3)),
+    ]
+
+
+def _result(outcomes: list[Outcome] | None = None) -> ScanResult:
+    return ScanResult(
+        tool_version="0.1.0",
+        outcomes=_outcomes() if outcomes is None else outcomes,
+        inputs=[
+            InputRecord("deploy/web.yaml", "file", documents=1, objects=1),
+            InputRecord("deploy/cron.yaml", "file", documents=2, objects=1,
+                        skipped=["document 2: not a Kubernetes object (no kind)"]),
+            InputRecord("-", "stdin", documents=1, objects=1),
+            InputRecord("deploy/broken.yaml", "file", error="could not parse YAML: mapping values are not allowed here"),
+        ],
+        resources=[(WEB, WEB_SRC), (CRON, CRON_SRC), (DEBUG, DEBUG_SRC)],
+        checks_run=["KF-POD-001", "KF-IMG-001", "KF-INPUT-001"],
+        warnings=["helm not found: skipped charts/app"],
+        unused_exceptions=["KF-POD-001 for Deployment/prod/old (.kubefort.yaml:7)"],
+        expired_exceptions=["KF-IMG-001 for Deployment/prod/api (.kubefort.yaml:19, expired 2024-01-01)"],
+        duration_s=0.1234,
+        extras={"pss": {"Deployment/prod/web": "privileged"}},
+    )
+
+
+def _clean_result() -> ScanResult:
+    """A scan with nothing wrong: only passed outcomes."""
+    return ScanResult(
+        tool_version="0.1.0",
+        outcomes=[
+            _o("KF-POD-001", Status.PASSED, WEB, WEB_SRC, Severity.CRITICAL, container="app"),
+            _o("KF-IMG-001", Status.PASSED, WEB, WEB_SRC, Severity.MEDIUM, container="app"),
+        ],
+        inputs=[InputRecord("deploy/web.yaml", "file", documents=1, objects=1)],
+        resources=[(WEB, WEB_SRC)],
+        checks_run=["KF-POD-001", "KF-IMG-001"],
+    )
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def test_formats_and_dispatch(registry: Registry) -> None:
+    assert FORMATS == {"table", "json", "sarif", "junit"}
+    for fmt in FORMATS:
+        out = render(fmt, _result(), registry)
+        assert isinstance(out, str) and out.endswith("\n") and not out.endswith("\n\n")
+    with pytest.raises(ValueError, match="unknown output format"):
+        render("html", _result(), registry)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_output_is_deterministic(registry: Registry, fmt: str) -> None:
+    shuffled = _outcomes()
+    random.Random(7).shuffle(shuffled)
+    assert render(fmt, _result(shuffled), registry) == render(fmt, _result(), registry)
+
+
+def test_unknown_check_id_does_not_crash(registry: Registry) -> None:
+    o = _o("KF-XYZ-999", Status.FAILED, WEB, WEB_SRC, Severity.LOW, message="from a plugin")
+    for fmt in FORMATS:
+        assert "KF-XYZ-999" in render(fmt, _result([o]), registry)
+
+
+# ---------------------------------------------------------------- json
+
+
+def _json(registry: Registry, result: ScanResult | None = None, **kw: bool) -> dict:
+    doc = json.loads(render("json", result or _result(), registry, **kw))
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    return doc
+
+
+def test_json_schema_id() -> None:
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    assert schema["$id"] == "https://kubefort.dev/schemas/report/v1.json"
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_json_summary_and_top_level(registry: Registry) -> None:
+    doc = _json(registry)
+    assert list(doc) == [
+        "schema_version", "tool", "inputs", "summary", "checks", "objects", "results", "exceptions", "warnings",
+        "extras",
+    ]
+    assert doc["schema_version"] == "1"
+    assert doc["tool"] == {"name": "kubefort", "version": "0.1.0"}
+    s = doc["summary"]
+    assert s["outcomes"] == {"passed": 1, "failed": 4, "suppressed": 2, "not-evaluated": 1}
+    assert s["failed_by_severity"] == {"critical": 1, "high": 1, "medium": 2, "low": 0, "info": 0}
+    assert (s["checks"], s["objects"], s["complete"], s["duration_s"]) == (3, 3, False, 0.123)
+    assert [c["id"] for c in doc["checks"]] == ["KF-IMG-001", "KF-INPUT-001", "KF-POD-001"]
+    pod = doc["checks"][2]
+    assert pod == {
+        "id": "KF-POD-001", "name": "privileged-container", "title": "Privileged container", "severity": "critical",
+        "area": "POD", "mappings": {"cis": ["5.2.2"], "pss": ["baseline/privileged"], "trivy": ["KSV-0017"]},
+    }
+    assert doc["objects"] == [
+        {"apiVersion": "v1", "kind": "Pod", "namespace": None, "name": "debug", "file": "-", "line": None},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "namespace": "batch", "name": "nightly",
+         "file": "deploy/cron.yaml", "line": 3},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "prod", "name": "web",
+         "file": "deploy/web.yaml", "line": 1},
+    ]
+    assert doc["inputs"][1] == {
+        "path": "deploy/cron.yaml", "kind": "file", "documents": 2, "objects": 1,
+        "skipped": ["document 2: not a Kubernetes object (no kind)"], "error": None,
+    }
+    assert doc["inputs"][3]["error"].startswith("could not parse YAML")
+    assert doc["exceptions"]["unused"] == ["KF-POD-001 for Deployment/prod/old (.kubefort.yaml:7)"]
+    assert len(doc["exceptions"]["expired"]) == 1
+    assert doc["warnings"] == ["helm not found: skipped charts/app"]
+    assert doc["extras"] == {"pss": {"Deployment/prod/web": "privileged"}}
+
+
+def test_json_results(registry: Registry) -> None:
+    doc = _json(registry)
+    results = doc["results"]
+    assert len(results) == 7  # passed left out
+    assert [(r["file"], r["line"], r["check_id"]) for r in results] == [
+        ("-", None, "KF-IMG-001"),
+        ("-", None, "KF-POD-001"),
+        ("deploy/broken.yaml", 4, "KF-INPUT-001"),
+        ("deploy/cron.yaml", 9, "KF-POD-001"),
+        ("deploy/cron.yaml", 30, "KF-IMG-001"),
+        ("deploy/web.yaml", 18, "KF-IMG-001"),
+        ("deploy/web.yaml", 21, "KF-POD-001"),
+    ]
+    priv = results[-1]
+    assert priv == {
+        "check_id": "KF-POD-001",
+        "check_name": "privileged-container",
+        "severity": "critical",
+        "outcome": "failed",
+        "resource": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "prod", "name": "web"},
+        "container": "app",
+        "file": "deploy/web.yaml",
+        "line": 21,
+        "column": 13,
+        "path": "spec.template.spec.containers[0].securityContext.privileged",
+        "message": "container 'app' is privileged",
+        "remediation": "Set securityContext.privileged to false.",
+        "fingerprint": fingerprint("KF-POD-001", WEB, "app", _outcomes()[0].path, "deploy/web.yaml"),
+        "suppression": None,
+    }
+    stdin = results[0]
+    assert (stdin["file"], stdin["line"], stdin["column"], stdin["outcome"]) == ("-", None, None, "failed")
+    assert results[1]["suppression"] == {
+        "kind": "annotation", "reason": "debug pod, deleted after use", "expires": None,
+        "where": "kubefort.dev/ignore.KF-POD-001",
+    }
+    assert results[4]["suppression"]["expires"] == "2031-01-01"
+    assert results[3]["outcome"] == "not-evaluated"
+    broken = results[2]
+    assert broken["resource"] is None and broken["container"] is None and broken["path"] is None
+    assert len({r["fingerprint"] for r in results}) == len(results)
+
+
+def test_json_include_passed(registry: Registry) -> None:
+    doc = _json(registry, include_passed=True)
+    passed = [r for r in doc["results"] if r["outcome"] == "passed"]
+    assert len(doc["results"]) == 8 and len(passed) == 1
+    assert passed[0]["container"] == "main" and passed[0]["suppression"] is None
+
+
+def test_json_clean_scan_is_complete(registry: Registry) -> None:
+    doc = _json(registry, _clean_result())
+    assert doc["summary"]["complete"] is True
+    assert doc["summary"]["outcomes"] == {"passed": 2, "failed": 0, "suppressed": 0, "not-evaluated": 0}
+    assert doc["results"] == []
+
+
+def test_json_schema_rejects_bad_documents(registry: Registry) -> None:
+    doc = _json(registry)
+    validator = jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text()))
+    doc["results"][1]["suppression"] = None  # a suppressed result must say why
+    assert not validator.is_valid(doc)
+    doc = _json(registry)
+    doc["objects"][0]["pss"] = {"level": "baseline"}  # objects may grow members
+    assert validator.is_valid(doc)
+    doc["results"][0]["severity"] = "urgent"
+    assert not validator.is_valid(doc)
+
+
+# ---------------------------------------------------------------- sarif
+
+
+def _shared_dir() -> Path:
+    env = os.environ.get("KUBEFORT_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _sarif(registry: Registry, result: ScanResult | None = None) -> dict:
+    return json.loads(render("sarif", result or _result(), registry))
+
+
+def test_sarif_validates_against_official_schema(registry: Registry) -> None:
+    schema_file = _shared_dir() / "schemas" / "sarif-schema-2.1.0.json"
+    if not schema_file.is_file():
+        pytest.skip(f"SARIF schema not found at {schema_file} (set KUBEFORT_SHARED)")
+    schema = json.loads(schema_file.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    for result in (_result(), _clean_result(), _result([])):
+        errors = sorted(validator.iter_errors(_sarif(registry, result)), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_sarif_github_constraints(registry: Registry) -> None:
+    log = _sarif(registry)
+    assert log["version"] == "2.1.0" and log["$schema"]
+    assert len(log["runs"]) == 1
+    run = log["runs"][0]
+    driver = run["tool"]["driver"]
+    assert (driver["name"], driver["version"]) == ("kubefort", "0.1.0")
+    assert driver["informationUri"] == "https://github.com/kubefort/kubefort"
+    rules = driver["rules"]
+    assert [r["id"] for r in rules] == ["KF-IMG-001", "KF-INPUT-001", "KF-POD-001"]
+    for rule in rules:
+        sev = rule["properties"]["security-severity"]
+        assert isinstance(sev, str) and 0.0 <= float(sev) <= 10.0
+        assert rule["properties"]["precision"] == "high"
+        assert "security" in rule["properties"]["tags"]
+        assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+        assert rule["help"]["text"] and rule["help"]["markdown"]
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", rule["name"])
+    pod = rules[2]
+    assert pod["name"] == "PrivilegedContainer"
+    assert pod["properties"]["kubefort-name"] == "privileged-container"
+    assert pod["properties"]["security-severity"] == "9.0"
+    assert pod["defaultConfiguration"]["level"] == "error"
+    assert {"POD".lower(), "cis:5.2.2", "trivy:KSV-0017"} <= set(pod["properties"]["tags"])
+    assert pod["fullDescription"]["text"] == "Flags privileged container."
+    assert "## How to fix" in pod["help"]["markdown"] and "##" not in pod["help"]["text"]
+    assert rules[0]["defaultConfiguration"]["level"] == "warning"
+    assert rules[0]["properties"]["security-severity"] == "5.0"
+
+    results = run["results"]
+    assert len(results) == 6  # 4 failed + 2 suppressed; no passed, no not-evaluated
+    for res in results:
+        assert res["ruleId"] and rules[res["ruleIndex"]]["id"] == res["ruleId"]
+        assert res["message"]["text"]
+        assert res["locations"] and res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        fp = res["partialFingerprints"]["kubefortFingerprint/v1"]
+        assert isinstance(fp, str) and fp
+        assert res["level"] in {"error", "warning", "note"}
+    assert sum("suppressions" in r for r in results) == 2
+
+
+def test_sarif_locations(registry: Registry) -> None:
+    results = _sarif(registry)["runs"][0]["results"]
+    by_key = {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]): r for r in results}
+
+    web = by_key[("KF-POD-001", "deploy/web.yaml")]
+    phys = web["locations"][0]["physicalLocation"]
+    assert phys["artifactLocation"] == {"uri": "deploy/web.yaml", "uriBaseId": "%SRCROOT%"}
+    assert phys["region"] == {"startLine": 21, "startColumn": 13}
+    assert web["level"] == "error"
+    assert web["message"]["text"] == "Deployment/prod/web: container 'app' is privileged"
+    assert web["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "Deployment/prod/web"
+
+    stdin = by_key[("KF-IMG-001", "stdin")]
+    phys = stdin["locations"][0]["physicalLocation"]
+    assert phys["artifactLocation"] == {"uri": "stdin"}
+    assert "region" not in phys  # line unknown
+    assert stdin["level"] == "warning"
+
+    broken = by_key[("KF-INPUT-001", "deploy/broken.yaml")]
+    assert broken["locations"][0]["physicalLocation"]["region"] == {"startLine": 4, "startColumn": 3}
+    assert "logicalLocations" not in broken["locations"][0]
+
+
+def test_sarif_suppressions_and_notifications(registry: Registry) -> None:
+    run = _sarif(registry)["runs"][0]
+    sup = {r["ruleId"]: r["suppressions"][0] for r in run["results"] if "suppressions" in r}
+    assert sup["KF-POD-001"]["kind"] == "inSource"
+    assert sup["KF-POD-001"]["justification"] == "debug pod, deleted after use"
+    assert sup["KF-IMG-001"]["kind"] == "external"
+    assert sup["KF-IMG-001"]["properties"]["expires"] == "2031-01-01"
+
+    inv = run["invocations"][0]
+    assert inv["executionSuccessful"] is False
+    notes = inv["toolExecutionNotifications"]
+    not_eval = [n for n in notes if n.get("associatedRule")]
+    assert len(not_eval) == 1
+    assert not_eval[0]["level"] == "warning"
+    assert not_eval[0]["associatedRule"]["id"] == "KF-POD-001"
+    assert "is a str" in not_eval[0]["message"]["text"]
+    region = not_eval[0]["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 9, "startColumn": 7}
+    assert any(n["level"] == "error" and "deploy/broken.yaml" in n["message"]["text"] for n in notes)
+    assert len(inv["toolConfigurationNotifications"]) == 2
+
+
+def test_sarif_clean_scan(registry: Registry) -> None:
+    run = _sarif(registry, _clean_result())["runs"][0]
+    assert run["results"] == []
+    assert run["invocations"][0] == {"executionSuccessful": True}
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["KF-IMG-001", "KF-POD-001"]
+
+
+def test_sarif_uris() -> None:
+    from kubefort.reporters.sarif import artifact_uri, pascal_case
+
+    assert artifact_uri("-") == ("stdin", None)
+    assert artifact_uri("./k8s/app.yaml") == ("k8s/app.yaml", "%SRCROOT%")
+    assert artifact_uri("k8s\\my app.yaml") == ("k8s/my%20app.yaml", "%SRCROOT%")
+    assert artifact_uri("/srv/k8s/app.yaml") == ("file:///srv/k8s/app.yaml", None)
+    assert artifact_uri("C:\\k8s\\app.yaml") == ("file:///C:/k8s/app.yaml", None)
+    assert pascal_case("host-pid-namespace") == "HostPidNamespace"
+
+
+def test_sarif_uses_effective_severity(registry: Registry) -> None:
+    # configuration lowered KF-POD-001 to low: the rule follows the outcomes, not the default
+    o = _o("KF-POD-001", Status.FAILED, WEB, WEB_SRC, Severity.LOW, container="app", message="privileged")
+    run = _sarif(registry, _result([o]))["runs"][0]
+    rule = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == "KF-POD-001")
+    assert rule["properties"]["security-severity"] == "3.0"
+    assert rule["defaultConfiguration"]["level"] == "note"
+    assert run["results"][0]["level"] == "note"
+
+
+# ---------------------------------------------------------------- junit
+
+
+def _junit(registry: Registry, result: ScanResult | None = None) -> ET.Element:
+    text = render("junit", result or _result(), registry)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    return ET.fromstring(text.encode())
+
+
+def test_junit_counts(registry: Registry) -> None:
+    root = _junit(registry)
+    assert root.tag == "testsuites"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert list(suites) == ["KF-IMG-001 image-tag-mutable", "KF-INPUT-001 input-unparseable",
+                            "KF-POD-001 privileged-container"]
+    # KF-IMG-001: web/app failed, debug/shell failed, nightly/sidecar suppressed, nightly/main passed
+    # KF-INPUT-001: broken.yaml failed
+    # KF-POD-001: web/app failed, debug/shell suppressed, nightly not evaluated
+    expected = {
+        "KF-IMG-001 image-tag-mutable": (4, 2, 0, 1),
+        "KF-INPUT-001 input-unparseable": (1, 1, 0, 0),
+        "KF-POD-001 privileged-container": (3, 1, 1, 1),
+    }
+    for name, (tests, failures, errors, skipped) in expected.items():
+        s = suites[name]
+        cases = s.findall("testcase")
+        assert len(cases) == tests == int(s.get("tests"))
+        assert sum(c.find("failure") is not None for c in cases) == failures == int(s.get("failures"))
+        assert sum(c.find("error") is not None for c in cases) == errors == int(s.get("errors"))
+        assert sum(c.find("skipped") is not None for c in cases) == skipped == int(s.get("skipped"))
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("8", "4", "1", "2")
+    assert root.get("time") == "0.123"
+
+
+def test_junit_testcases(registry: Registry) -> None:
+    root = _junit(registry)
+    pod = root.find("testsuite[@name='KF-POD-001 privileged-container']")
+    cases = {c.get("name"): c for c in pod.findall("testcase")}
+    web = cases["Deployment/prod/web (container: app)"]
+    assert web.get("classname") == "deploy/web.yaml" and web.get("line") == "21"
+    failure = web.find("failure")
+    assert failure.get("type") == "critical" and failure.get("message") == "container 'app' is privileged"
+    assert "fix: Set securityContext.privileged to false." in failure.text
+    assert "deploy/web.yaml:21:13" in failure.text
+    debug = cases["Pod/debug (container: shell)"]
+    assert debug.get("classname") == "stdin"
+    assert debug.find("skipped").get("message") == "suppressed: debug pod, deleted after use"
+    cron = cases["CronJob/batch/nightly"]
+    assert cron.find("error").get("type") == "not-evaluated"
+    assert cron.find("error").get("message").startswith("not evaluated: spec.jobTemplate")
+
+    img = root.find("testsuite[@name='KF-IMG-001 image-tag-mutable']")
+    passed = [c for c in img.findall("testcase") if len(c) == 0]
+    assert [c.get("name") for c in passed] == ["CronJob/batch/nightly (container: main)"]
+    broken = root.find("testsuite[@name='KF-INPUT-001 input-unparseable']/testcase")
+    assert broken.get("name") == "deploy/broken.yaml" and broken.find("failure").get("type") == "high"
+
+
+def test_junit_one_testcase_per_check_object_container(registry: Registry) -> None:
+    outcomes = [
+        _o("KF-IMG-001", Status.FAILED, WEB, WEB_SRC, Severity.MEDIUM, container="app", message="tag latest",
+           path=("spec", "containers", 0, "image")),
+        _o("KF-IMG-001", Status.SUPPRESSED, WEB, WEB_SRC, Severity.MEDIUM, container="app", message="other",
+           suppression=Suppression("config", "ok")),
+        _o("KF-IMG-001", Status.FAILED, WEB, WEB_SRC, Severity.MEDIUM, container="side", message="tag \x00 bad"),
+    ]
+    root = _junit(registry, _result(outcomes))
+    suite = root.find("testsuite[@name='KF-IMG-001 image-tag-mutable']")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["Deployment/prod/web (container: app)",
+                                               "Deployment/prod/web (container: side)"]
+    assert all(c.find("failure") is not None for c in cases)
+    assert "suppressed: ok" in cases[0].find("failure").text
+    # checks that ran but produced no outcome still get an (empty) suite
+    assert root.find("testsuite[@name='KF-POD-001 privileged-container']").get("tests") == "0"
+
+
+# ---------------------------------------------------------------- table
+
+
+def test_table_content(registry: Registry) -> None:
+    out = render("table", _result(), registry, width=200)
+    assert not ANSI.search(out)
+    for check_id in ("KF-POD-001", "KF-IMG-001", "KF-INPUT-001"):
+        assert check_id in out
+    assert "Deployment/prod/web  deploy/web.yaml:1" in out
+    assert "deploy/web.yaml:21:13" in out and "deploy/web.yaml:18:16" in out
+    assert "Pod/debug  stdin" in out
+    assert "fix: Set securityContext.privileged to false." in out
+    assert "container=app" in out and "privileged-container" in out
+    assert "suppressed by annotation (kubefort.dev/ignore.KF-POD-001): debug pod, deleted after use" in out
+    assert "expires 2031-01-01" in out
+    assert "not-evaluated" in out and "is a str, not a list" in out
+    assert "container=main" not in out  # the passed outcome
+    assert "4 failed, 2 suppressed, 1 not-evaluated, 1 passed" in out
+    assert "1 critical, 1 high, 2 medium, 0 low, 0 info" in out
+    assert "3 checks × 3 objects" in out
+    assert "deploy/broken.yaml: could not parse YAML" in out
+    assert "KF-POD-001 for Deployment/prod/old" in out and "expired 2024-01-01" in out
+    assert "helm not found" in out and "not a Kubernetes object" in out
+    assert "4 failed checks" in out and "no failed checks" not in out
+
+
+def test_table_order(registry: Registry) -> None:
+    out = render("table", _result(), registry, width=200)
+    headers = [line.split("  ")[0] for line in out.splitlines() if line and not line.startswith(" ")]
+    assert headers[:4] == ["Pod/debug", "deploy/broken.yaml", "CronJob/batch/nightly", "Deployment/prod/web"]
+    web = out[out.index("Deployment/prod/web") :]
+    assert web.index("KF-IMG-001") < web.index("KF-POD-001")  # line 18 before line 21
+
+
+def test_table_include_passed(registry: Registry) -> None:
+    out = render("table", _result(), registry, include_passed=True, width=200)
+    assert "container=main" in out and "passed" in out
+
+
+def test_table_color(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # the caller decides; the environment does not override
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert ANSI.search(render("table", _result(), registry, color=True))
+    plain = render("table", _result(), registry, color=False)
+    assert not ANSI.search(plain)
+    assert ANSI.sub("", render("table", _result(), registry, color=True)) == plain
+
+
+def test_table_width(registry: Registry) -> None:
+    out = render("table", _result(), registry, width=80)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "KF-POD-001" in out
+
+
+def test_table_clean_scan(registry: Registry) -> None:
+    out = render("table", _clean_result(), registry)
+    assert "no failed checks" in out
+    assert "KF-POD-001" not in out  # passed outcomes hidden by default
+    assert "0 failed, 0 suppressed, 0 not-evaluated, 2 passed" in out
+    assert "incomplete" not in out
