@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from rich.cells import cell_len
 
 from kubefort.model import (
     InputRecord,
@@ -73,20 +74,37 @@ def registry() -> Registry:
     reg = Registry()
     reg.add(
         _meta(
-            "KF-POD-001", "privileged-container", "Privileged container", Severity.CRITICAL, "container",
+            "KF-POD-001",
+            "privileged-container",
+            "Privileged container",
+            Severity.CRITICAL,
+            "container",
             "Set securityContext.privileged to false.",
-            cis=("5.2.2",), pss=("baseline/privileged",), trivy=("KSV-0017",),
+            cis=("5.2.2",),
+            pss=("baseline/privileged",),
+            trivy=("KSV-0017",),
         )
     )
     reg.add(
         _meta(
-            "KF-IMG-001", "image-tag-mutable", "Image uses a mutable tag", Severity.MEDIUM, "container",
-            "Pin the image by digest.", checkov=("CKV_K8S_43",),
+            "KF-IMG-001",
+            "image-tag-mutable",
+            "Image uses a mutable tag",
+            Severity.MEDIUM,
+            "container",
+            "Pin the image by digest.",
+            checkov=("CKV_K8S_43",),
         )
     )
     reg.add(
-        _meta("KF-INPUT-001", "input-unparseable", "Input could not be parsed", Severity.HIGH, "input",
-              "Fix the YAML syntax.")
+        _meta(
+            "KF-INPUT-001",
+            "input-unparseable",
+            "Input could not be parsed",
+            Severity.HIGH,
+            "input",
+            "Fix the YAML syntax.",
+        )
     )
     return reg
 
@@ -110,30 +128,92 @@ def _o(check: str, status: Status, rid: ResourceId | None, src: Source, sev: Sev
 def _outcomes() -> list[Outcome]:
     priv_path = ("spec", "template", "spec", "containers", 0, "securityContext", "privileged")
     return [
-        _o("KF-POD-001", Status.FAILED, WEB, WEB_SRC, Severity.CRITICAL, container="app",
-           message="container 'app' is privileged", path=priv_path, location=Location("deploy/web.yaml", 21, 13)),
-        _o("KF-IMG-001", Status.FAILED, WEB, WEB_SRC, Severity.MEDIUM, container="app",
-           message="image 'nginx:latest' uses the mutable tag 'latest'",
-           path=("spec", "template", "spec", "containers", 0, "image"), location=Location("deploy/web.yaml", 18, 16)),
-        _o("KF-IMG-001", Status.FAILED, DEBUG, DEBUG_SRC, Severity.MEDIUM, container="shell",
-           message="image 'busybox' has no tag", path=("spec", "containers", 0, "image")),
-        _o("KF-POD-001", Status.SUPPRESSED, DEBUG, DEBUG_SRC, Severity.CRITICAL, container="shell",
-           message="container 'shell' is privileged", path=("spec", "containers", 0, "securityContext", "privileged"),
-           suppression=Suppression("annotation", "debug pod, deleted after use",
-                                   where="kubefort.dev/ignore.KF-POD-001")),
-        _o("KF-IMG-001", Status.SUPPRESSED, CRON, CRON_SRC, Severity.MEDIUM, container="sidecar",
-           message="image 'proxy:1' uses the mutable tag '1'", location=Location("deploy/cron.yaml", 30, 20),
-           suppression=Suppression("config", "vendor image, tracked in OPS-12", expires="2031-01-01",
-                                   where=".kubefort.yaml:12")),
-        _o("KF-POD-001", Status.NOT_EVALUATED, CRON, CRON_SRC, Severity.CRITICAL,
-           message="spec.jobTemplate.spec.template.spec.containers is a str, not a list",
-           path=("spec", "jobTemplate", "spec", "template", "spec", "containers"),
-           location=Location("deploy/cron.yaml", 9, 7)),
-        _o("KF-IMG-001", Status.PASSED, CRON, CRON_SRC, Severity.MEDIUM, container="main",
-           location=Location("deploy/cron.yaml", 12, 9)),
-        _o("KF-INPUT-001", Status.FAILED, None, BROKEN_SRC, Severity.HIGH,
-           message="could not parse YAML: mapping values are not allowed here",
-           location=Location("deploy/broken.yaml", 4, 3)),
+        _o(
+            "KF-POD-001",
+            Status.FAILED,
+            WEB,
+            WEB_SRC,
+            Severity.CRITICAL,
+            container="app",
+            message="container 'app' is privileged",
+            path=priv_path,
+            location=Location("deploy/web.yaml", 21, 13),
+        ),
+        _o(
+            "KF-IMG-001",
+            Status.FAILED,
+            WEB,
+            WEB_SRC,
+            Severity.MEDIUM,
+            container="app",
+            message="image 'nginx:latest' uses the mutable tag 'latest'",
+            path=("spec", "template", "spec", "containers", 0, "image"),
+            location=Location("deploy/web.yaml", 18, 16),
+        ),
+        _o(
+            "KF-IMG-001",
+            Status.FAILED,
+            DEBUG,
+            DEBUG_SRC,
+            Severity.MEDIUM,
+            container="shell",
+            message="image 'busybox' has no tag",
+            path=("spec", "containers", 0, "image"),
+        ),
+        _o(
+            "KF-POD-001",
+            Status.SUPPRESSED,
+            DEBUG,
+            DEBUG_SRC,
+            Severity.CRITICAL,
+            container="shell",
+            message="container 'shell' is privileged",
+            path=("spec", "containers", 0, "securityContext", "privileged"),
+            suppression=Suppression(
+                "annotation", "debug pod, deleted after use", where="kubefort.dev/ignore.KF-POD-001"
+            ),
+        ),
+        _o(
+            "KF-IMG-001",
+            Status.SUPPRESSED,
+            CRON,
+            CRON_SRC,
+            Severity.MEDIUM,
+            container="sidecar",
+            message="image 'proxy:1' uses the mutable tag '1'",
+            location=Location("deploy/cron.yaml", 30, 20),
+            suppression=Suppression(
+                "config", "vendor image, tracked in OPS-12", expires="2031-01-01", where=".kubefort.yaml:12"
+            ),
+        ),
+        _o(
+            "KF-POD-001",
+            Status.NOT_EVALUATED,
+            CRON,
+            CRON_SRC,
+            Severity.CRITICAL,
+            message="spec.jobTemplate.spec.template.spec.containers is a str, not a list",
+            path=("spec", "jobTemplate", "spec", "template", "spec", "containers"),
+            location=Location("deploy/cron.yaml", 9, 7),
+        ),
+        _o(
+            "KF-IMG-001",
+            Status.PASSED,
+            CRON,
+            CRON_SRC,
+            Severity.MEDIUM,
+            container="main",
+            location=Location("deploy/cron.yaml", 12, 9),
+        ),
+        _o(
+            "KF-INPUT-001",
+            Status.FAILED,
+            None,
+            BROKEN_SRC,
+            Severity.HIGH,
+            message="could not parse YAML: mapping values are not allowed here",
+            location=Location("deploy/broken.yaml", 4, 3),
+        ),
     ]
 
 
@@ -143,10 +223,17 @@ def _result(outcomes: list[Outcome] | None = None) -> ScanResult:
         outcomes=_outcomes() if outcomes is None else outcomes,
         inputs=[
             InputRecord("deploy/web.yaml", "file", documents=1, objects=1),
-            InputRecord("deploy/cron.yaml", "file", documents=2, objects=1,
-                        skipped=["document 2: not a Kubernetes object (no kind)"]),
+            InputRecord(
+                "deploy/cron.yaml",
+                "file",
+                documents=2,
+                objects=1,
+                skipped=["document 2: not a Kubernetes object (no kind)"],
+            ),
             InputRecord("-", "stdin", documents=1, objects=1),
-            InputRecord("deploy/broken.yaml", "file", error="could not parse YAML: mapping values are not allowed here"),
+            InputRecord(
+                "deploy/broken.yaml", "file", error="could not parse YAML: mapping values are not allowed here"
+            ),
         ],
         resources=[(WEB, WEB_SRC), (CRON, CRON_SRC), (DEBUG, DEBUG_SRC)],
         checks_run=["KF-POD-001", "KF-IMG-001", "KF-INPUT-001"],
@@ -176,7 +263,7 @@ def _clean_result() -> ScanResult:
 
 
 def test_formats_and_dispatch(registry: Registry) -> None:
-    assert FORMATS == {"table", "json", "sarif", "junit"}
+    assert {"table", "json", "sarif", "junit"} == FORMATS
     for fmt in FORMATS:
         out = render(fmt, _result(), registry)
         assert isinstance(out, str) and out.endswith("\n") and not out.endswith("\n\n")
@@ -217,7 +304,15 @@ def test_json_schema_id() -> None:
 def test_json_summary_and_top_level(registry: Registry) -> None:
     doc = _json(registry)
     assert list(doc) == [
-        "schema_version", "tool", "inputs", "summary", "checks", "objects", "results", "exceptions", "warnings",
+        "schema_version",
+        "tool",
+        "inputs",
+        "summary",
+        "checks",
+        "objects",
+        "results",
+        "exceptions",
+        "warnings",
         "extras",
     ]
     assert doc["schema_version"] == "1"
@@ -229,19 +324,39 @@ def test_json_summary_and_top_level(registry: Registry) -> None:
     assert [c["id"] for c in doc["checks"]] == ["KF-IMG-001", "KF-INPUT-001", "KF-POD-001"]
     pod = doc["checks"][2]
     assert pod == {
-        "id": "KF-POD-001", "name": "privileged-container", "title": "Privileged container", "severity": "critical",
-        "area": "POD", "mappings": {"cis": ["5.2.2"], "pss": ["baseline/privileged"], "trivy": ["KSV-0017"]},
+        "id": "KF-POD-001",
+        "name": "privileged-container",
+        "title": "Privileged container",
+        "severity": "critical",
+        "area": "POD",
+        "mappings": {"cis": ["5.2.2"], "pss": ["baseline/privileged"], "trivy": ["KSV-0017"]},
     }
     assert doc["objects"] == [
         {"apiVersion": "v1", "kind": "Pod", "namespace": None, "name": "debug", "file": "-", "line": None},
-        {"apiVersion": "batch/v1", "kind": "CronJob", "namespace": "batch", "name": "nightly",
-         "file": "deploy/cron.yaml", "line": 3},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "prod", "name": "web",
-         "file": "deploy/web.yaml", "line": 1},
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "namespace": "batch",
+            "name": "nightly",
+            "file": "deploy/cron.yaml",
+            "line": 3,
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "namespace": "prod",
+            "name": "web",
+            "file": "deploy/web.yaml",
+            "line": 1,
+        },
     ]
     assert doc["inputs"][1] == {
-        "path": "deploy/cron.yaml", "kind": "file", "documents": 2, "objects": 1,
-        "skipped": ["document 2: not a Kubernetes object (no kind)"], "error": None,
+        "path": "deploy/cron.yaml",
+        "kind": "file",
+        "documents": 2,
+        "objects": 1,
+        "skipped": ["document 2: not a Kubernetes object (no kind)"],
+        "error": None,
     }
     assert doc["inputs"][3]["error"].startswith("could not parse YAML")
     assert doc["exceptions"]["unused"] == ["KF-POD-001 for Deployment/prod/old (.kubefort.yaml:7)"]
@@ -283,7 +398,9 @@ def test_json_results(registry: Registry) -> None:
     stdin = results[0]
     assert (stdin["file"], stdin["line"], stdin["column"], stdin["outcome"]) == ("-", None, None, "failed")
     assert results[1]["suppression"] == {
-        "kind": "annotation", "reason": "debug pod, deleted after use", "expires": None,
+        "kind": "annotation",
+        "reason": "debug pod, deleted after use",
+        "expires": None,
         "where": "kubefort.dev/ignore.KF-POD-001",
     }
     assert results[4]["suppression"]["expires"] == "2031-01-01"
@@ -469,8 +586,11 @@ def test_junit_counts(registry: Registry) -> None:
     root = _junit(registry)
     assert root.tag == "testsuites"
     suites = {s.get("name"): s for s in root.findall("testsuite")}
-    assert list(suites) == ["KF-IMG-001 image-tag-mutable", "KF-INPUT-001 input-unparseable",
-                            "KF-POD-001 privileged-container"]
+    assert list(suites) == [
+        "KF-IMG-001 image-tag-mutable",
+        "KF-INPUT-001 input-unparseable",
+        "KF-POD-001 privileged-container",
+    ]
     # KF-IMG-001: web/app failed, debug/shell failed, nightly/sidecar suppressed, nightly/main passed
     # KF-INPUT-001: broken.yaml failed
     # KF-POD-001: web/app failed, debug/shell suppressed, nightly not evaluated
@@ -516,17 +636,35 @@ def test_junit_testcases(registry: Registry) -> None:
 
 def test_junit_one_testcase_per_check_object_container(registry: Registry) -> None:
     outcomes = [
-        _o("KF-IMG-001", Status.FAILED, WEB, WEB_SRC, Severity.MEDIUM, container="app", message="tag latest",
-           path=("spec", "containers", 0, "image")),
-        _o("KF-IMG-001", Status.SUPPRESSED, WEB, WEB_SRC, Severity.MEDIUM, container="app", message="other",
-           suppression=Suppression("config", "ok")),
+        _o(
+            "KF-IMG-001",
+            Status.FAILED,
+            WEB,
+            WEB_SRC,
+            Severity.MEDIUM,
+            container="app",
+            message="tag latest",
+            path=("spec", "containers", 0, "image"),
+        ),
+        _o(
+            "KF-IMG-001",
+            Status.SUPPRESSED,
+            WEB,
+            WEB_SRC,
+            Severity.MEDIUM,
+            container="app",
+            message="other",
+            suppression=Suppression("config", "ok"),
+        ),
         _o("KF-IMG-001", Status.FAILED, WEB, WEB_SRC, Severity.MEDIUM, container="side", message="tag \x00 bad"),
     ]
     root = _junit(registry, _result(outcomes))
     suite = root.find("testsuite[@name='KF-IMG-001 image-tag-mutable']")
     cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == ["Deployment/prod/web (container: app)",
-                                               "Deployment/prod/web (container: side)"]
+    assert [c.get("name") for c in cases] == [
+        "Deployment/prod/web (container: app)",
+        "Deployment/prod/web (container: side)",
+    ]
     assert all(c.find("failure") is not None for c in cases)
     assert "suppressed: ok" in cases[0].find("failure").text
     # checks that ran but produced no outcome still get an (empty) suite
@@ -593,3 +731,41 @@ def test_table_clean_scan(registry: Registry) -> None:
     assert "KF-POD-001" not in out  # passed outcomes hidden by default
     assert "0 failed, 0 suppressed, 0 not-evaluated, 2 passed" in out
     assert "incomplete" not in out
+
+
+def test_table_folds_long_words_and_wide_characters(registry: Registry) -> None:
+    long_value = "x" * 150
+    o = _o(
+        "KF-IMG-001",
+        Status.FAILED,
+        WEB,
+        WEB_SRC,
+        Severity.MEDIUM,
+        container="app",
+        message=f"image 'registry.example/{long_value}' 镜像标签可变 uses a mutable tag",
+        location=Location("deploy/web.yaml", 18, 16),
+    )
+    out = render("table", _result([o]), registry, width=80)
+    lines = out.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    assert all(line == line.rstrip() for line in lines)
+    joined = "".join(line.strip() for line in lines)
+    assert long_value in joined  # folded, never truncated
+    assert "镜像标签可变" in joined and "deploy/web.yaml:18:16" in joined
+
+
+def test_table_neutralises_control_characters(registry: Registry) -> None:
+    o = _o(
+        "KF-INPUT-001",
+        Status.FAILED,
+        None,
+        BROKEN_SRC,
+        Severity.HIGH,
+        message='could not parse YAML: mapping values\n  in "broken.yaml", line 4\x1b[31m evil',
+        location=Location("deploy/broken.yaml", 4, 3),
+    )
+    for color in (False, True):
+        out = render("table", _result([o]), registry, color=color)
+        assert "\x1b[31m evil" not in out
+        line = next(ln for ln in ANSI.sub("", out).splitlines() if "mapping values" in ln)
+        assert 'mapping values in "broken.yaml", line 4\ufffd[31m evil' in line

@@ -110,7 +110,7 @@ class _Recorder:
         self.li = li
         self.plan = plan
         self.outcomes: list[Outcome] = []
-        self.locator = Locator(li.data)
+        self.locator = Locator(li.data, li.doc_lines)
 
     def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
         try:

@@ -59,6 +59,7 @@ class LoadedInput:
     resources: list[Resource] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
     data: bytes | None = None  # the raw text the resources' lines refer to (None for rendered input)
+    doc_lines: list[int] = field(default_factory=list)  # first line of each document in data
 
 
 class UsageError(Exception):
@@ -97,15 +98,16 @@ def _walk(root: Path, exclude: Sequence[str], render_dirs: bool) -> list[InputSp
         ds = str(d)
         if d != root and _excluded(ds, exclude):
             continue
-        if render_dirs and render.is_helm_chart(d):
-            out.append(InputSpec("helm", ds))
-            continue
-        if render_dirs and render.is_kustomization(d):
-            out.append(InputSpec("kustomize", ds))
-            continue
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
         except OSError:
+            continue
+        names = {e.name for e in entries}
+        if render_dirs and "Chart.yaml" in names:
+            out.append(InputSpec("helm", ds))
+            continue
+        if render_dirs and names.intersection(render.KUSTOMIZATION_FILES):
+            out.append(InputSpec("kustomize", ds))
             continue
         subdirs = []
         for e in entries:
@@ -149,6 +151,7 @@ def load(spec: InputSpec, opts: LoadOptions = LoadOptions(), stdin_data: bytes |
         return _fail(li, "read", msg, line)
     li.data = data
     parsed = _parse(data, spec.path)
+    li.doc_lines = parsed.doc_lines
     _objects(li, parsed, spec.path)
     return li
 

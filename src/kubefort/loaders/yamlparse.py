@@ -293,18 +293,21 @@ _ODDNUM = (
     rb"|-?[0-9][0-9.]*_[^\"\\]*"  # underscores
     rb"|-?[0-9]+\.(?:[eE][^\"\\]*)?"  # trailing dot
 )
-_RISKY_JSON = re.compile((rb'"(?:' + _WORDS + rb"|" + _ODDNUM + rb')"').decode())  # emit_json gives str
+_RISKY_JSON = re.compile((rb'"(?=[yYnNoOtTfF~<+\-.0-9iI])(?:' + _WORDS + rb"|" + _ODDNUM + rb')"').decode())  # emit_json gives str
 # Tags, anchors, aliases and directives are dropped (or left unresolved) by the emitter. A text
 # scan finds `!`, `&`, `*` or `%` where a node may start; only then is the tree asked whether a
 # node really carries one (prose such as CEL's `!has(self.x)` in a block scalar is not a tag).
-_STRUCT = re.compile(rb"(?:^[ \t]*(?:[-?][ \t]+)*|:[ \t]*|[\[{,][ \t]*)[!&*](?=[^\s,\]}])|^%", re.M)
-_DOC_SEP = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)
+_STRUCT = re.compile(rb"[\s\[{,:][!&*][^\s,\]}]|\A[!&*%]|\n%")
+_DOC_SEP = re.compile(rb"\n---(?=[ \t\r\n]|\Z)")
+_ALIAS = re.compile(rb"[\s\[{,:]\*[^\s,\]}]|\A\*")
 _SKIP = re.compile(rb"(?:[ \t\r\n]|#[^\n]*)*")
 
 
 def _doc_start_lines(data: bytes, ndocs: int) -> list[int]:
     """1-based line of each document's first node, as libyaml reports it (comments skipped)."""
     starts = [m.end() for m in _DOC_SEP.finditer(data)]
+    if data.startswith(b"---") and (len(data) == 3 or data[3:4] in b" \t\r\n"):
+        starts.insert(0, 3)
     first_sep = starts[0] - 3 if starts else len(data)
     head_end = _SKIP.match(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0).end()
     if head_end < first_sep:  # content before the first '---': an implicit first document
@@ -345,6 +348,22 @@ if ryml is not None:
     _KEY_NOT_PLAIN = ryml.KEY_SQUO | ryml.KEY_DQUO | ryml.KEY_LITERAL | ryml.KEY_FOLDED
 
 
+# where a plain scalar can end, and what may stand before one on its line (a superset: a `,`
+# also matches inside prose, which the tree then rules out)
+_PLAIN_END = rb"[ \t\r]*(?:$|#|[,\]}]|:(?:[ \t\r]|$))"
+_BEFORE_PLAIN = re.compile(rb"(?:[ \t]*(?:(?:-|\?|---)[ \t]+)*|.*?(?::|[\[{,])[ \t]*)\Z", re.S)
+
+
+def _maybe_plain(data: bytes, token: bytes) -> bool:
+    """Could `token` stand as a whole plain scalar somewhere in the text?"""
+    for m in re.finditer(re.escape(token) + _PLAIN_END, data, re.M):
+        start = m.start()
+        line_start = data.rfind(b"\n", 0, start) + 1
+        if _BEFORE_PLAIN.match(data, line_start, start):
+            return True
+    return False
+
+
 def _plain_in_tree(tree: Any, tokens: set[bytes]) -> bool:
     """Is any of these texts a plain (unquoted, non-block) key or value in the tree?"""
     has = tree.type_has_any
@@ -382,8 +401,10 @@ def _parse_fast(data: bytes) -> ParsedStream | None:
         is_stream = tree.is_stream(root)
         # a string in the JSON that go-yaml could read as a bool/null/number: was it plain?
         risky = {m.group(0)[1:-1].encode() for m in _RISKY_JSON.finditer(js)}
-        if risky and _plain_in_tree(tree, risky):
-            return None
+        if risky:
+            maybe = {t for t in risky if _maybe_plain(data, t)}
+            if maybe and _plain_in_tree(tree, maybe):
+                return None
     except Exception:
         return None
     finally:
@@ -445,7 +466,7 @@ def _expanded_size(root: Any) -> int:
 
 def _parse_exact(data: bytes) -> ParsedStream:
     out = ParsedStream()
-    check_aliases = b"*" in data
+    check_aliases = _ALIAS.search(data) is not None
     try:
         loader = GoLoader(data)
     except Exception as exc:  # pragma: no cover - construction of the C parser itself

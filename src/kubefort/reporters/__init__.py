@@ -51,13 +51,13 @@ def render(
 
 
 def outcome_location(o: Outcome) -> tuple[str | None, int | None, int | None]:
-    """(file, line, column) of an outcome: its precise location, else the start of its document."""
+    """(file, line, column) of an outcome: the engine's location as given, else where its document starts.
+
+    A location without a line stays without one (the engine leaves lines out for rendered Helm or
+    Kustomize output, whose lines exist in no file).
+    """
     if o.location is not None:
-        line = o.location.line
-        col = o.location.column
-        if line is None and o.source is not None and o.source.file == o.location.file:
-            return o.location.file, o.source.line, None
-        return o.location.file, line, col if line is not None else None
+        return o.location.file, o.location.line, o.location.column if o.location.line is not None else None
     if o.source is not None:
         return o.source.file, o.source.line, None
     return None, None, None
@@ -137,4 +137,3 @@ def is_complete(result: ScanResult) -> bool:
 
 
 _STATUS_ORDER = {Status.FAILED: 0, Status.NOT_EVALUATED: 1, Status.SUPPRESSED: 2, Status.PASSED: 3}
-

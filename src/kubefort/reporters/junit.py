@@ -117,4 +117,3 @@ def _display(file: str) -> str:
 
 def _clean(text: str) -> str:
     return _INVALID_XML.sub("\ufffd", text)
-

@@ -47,7 +47,11 @@ def build(result: ScanResult, registry: Registry) -> dict[str, Any]:
     """The SARIF log as a plain dict (what `render` serialises)."""
     check_ids = checks_in_report(result)
     rule_index = {cid: i for i, cid in enumerate(check_ids)}
-    rules = [_rule(check_meta(registry, cid), _effective_severity(result, cid, registry)) for cid in check_ids]
+    effective = _effective_severities(result)
+    rules = []
+    for cid in check_ids:
+        meta = check_meta(registry, cid)
+        rules.append(_rule(meta, effective.get(cid, meta.severity)))
 
     results: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []
@@ -140,10 +144,17 @@ def _display(file: str) -> str:
     return "stdin" if file == "-" else file
 
 
-def _effective_severity(result: ScanResult, check_id: str, registry: Registry) -> Severity:
-    # configuration may override a check's severity; the outcomes carry the effective one
-    seen = [o.severity for o in result.outcomes if o.check_id == check_id and o.status is not Status.PASSED]
-    return max(seen) if seen else check_meta(registry, check_id).severity
+def _effective_severities(result: ScanResult) -> dict[str, Severity]:
+    """Per check, the highest severity its non-passed outcomes carry.
+
+    Configuration may override a check's severity and the outcomes carry the effective one; GitHub
+    reads security-severity from the rule only, so the rule follows the outcomes.
+    """
+    out: dict[str, Severity] = {}
+    for o in result.outcomes:
+        if o.status is not Status.PASSED and o.severity > out.get(o.check_id, -1):
+            out[o.check_id] = o.severity
+    return out
 
 
 def _rule(meta: CheckMeta, severity: Severity) -> dict[str, Any]:
@@ -188,9 +199,7 @@ def _location(o: Outcome) -> dict[str, Any]:
         phys["region"] = region
     loc: dict[str, Any] = {"physicalLocation": phys}
     if o.resource is not None:
-        loc["logicalLocations"] = [
-            {"name": o.resource.name, "fullyQualifiedName": str(o.resource), "kind": "resource"}
-        ]
+        loc["logicalLocations"] = [{"name": o.resource.name, "fullyQualifiedName": str(o.resource), "kind": "resource"}]
     return loc
 
 
