@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +144,40 @@ class _GoResolver:
         pass
 
 
+def go_format_float32(f: float) -> str:
+    """strconv.FormatFloat(f, 'g', -1, 32), as sigs.k8s.io/yaml formats float mapping keys."""
+    if math.isnan(f):
+        return ".nan"
+    try:
+        f32 = struct.unpack("f", struct.pack("f", f))[0]
+    except OverflowError:
+        f32 = math.inf if f > 0 else -math.inf
+    if math.isinf(f32):
+        return ".inf" if f32 > 0 else "-.inf"
+    if f32 == 0:
+        return "-0" if math.copysign(1, f32) < 0 else "0"
+    for prec in range(1, 10):  # the shortest digits that read back as the same float32
+        text = "%.*e" % (prec - 1, f32)
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == f32:
+            break
+    mant, exp_s = text.split("e")
+    sign = "-" if mant.startswith("-") else ""
+    digits = mant.lstrip("-").replace(".", "").rstrip("0") or "0"
+    exp = int(exp_s)
+    nd, dp = len(digits), exp + 1
+    eprec = 6
+    if eprec > nd and nd >= dp:
+        eprec = nd
+    if exp < -4 or exp >= eprec:
+        m = digits[0] + ("." + digits[1:] if nd > 1 else "")
+        return f"{sign}{m}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if dp <= 0:
+        return f"{sign}0.{'0' * -dp}{digits}"
+    if dp >= nd:
+        return sign + digits + "0" * (dp - nd)
+    return f"{sign}{digits[:dp]}.{digits[dp:]}"
+
+
 def _key_to_json(key: Any) -> str:
     """sigs.k8s.io/yaml turns non-string keys into strings on the way to JSON."""
     if isinstance(key, str):
@@ -155,8 +191,7 @@ def _key_to_json(key: Any) -> str:
     if isinstance(key, int):
         return str(key)
     if isinstance(key, float):
-        r = repr(key)
-        return r[:-2] if r.endswith(".0") else r
+        return go_format_float32(key)
     raise yaml.constructor.ConstructorError(None, None, f"unsupported mapping key of type {type(key).__name__}")
 
 
@@ -299,6 +334,9 @@ _RISKY_JSON = re.compile((rb'"(?=[yYnNoOtTfF~<+\-.0-9iI])(?:' + _WORDS + rb"|" +
 # node really carries one (prose such as CEL's `!has(self.x)` in a block scalar is not a tag).
 _STRUCT = re.compile(rb"[\s\[{,:][!&*][^\s,\]}]|\A[!&*%]|\n%")
 _DOC_SEP = re.compile(rb"\n---(?=[ \t\r\n]|\Z)")
+_NUM_KEY = re.compile(r'"([-+]?[0-9.][0-9._eE+-]*)"\s*:')
+_CANON_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")
+_NAN_INF = re.compile(rb"[-+]?\.?(?:[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)")
 _ALIAS = re.compile(rb"[\s\[{,:]\*[^\s,\]}]|\A\*")
 _SKIP = re.compile(rb"(?:[ \t\r\n]|#[^\n]*)*")
 
@@ -401,7 +439,12 @@ def _parse_fast(data: bytes) -> ParsedStream | None:
         is_stream = tree.is_stream(root)
         # a string in the JSON that go-yaml could read as a bool/null/number: was it plain?
         risky = {m.group(0)[1:-1].encode() for m in _RISKY_JSON.finditer(js)}
+        for m in _NUM_KEY.finditer(js):
+            if not _CANON_INT.fullmatch(m.group(1)):
+                return None  # go-yaml reads it as a float key, formatted the Go way: exact path
         if risky:
+            if any(_NAN_INF.fullmatch(t) for t in risky):
+                return None  # rapidyaml rewrites some of these (`nan` -> `.nan`): no text to compare with
             maybe = {t for t in risky if _maybe_plain(data, t)}
             if maybe and _plain_in_tree(tree, maybe):
                 return None

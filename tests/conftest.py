@@ -1,0 +1,48 @@
+"""Shared test helpers: run kubefort in-process on text or files, find ../shared."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kubefort.engine import EngineSettings, _plan, evaluate
+from kubefort.loaders.manifests import InputSpec, LoadOptions, load
+from kubefort.model import Outcome
+from kubefort.registry import REGISTRY, load_builtin_checks
+
+load_builtin_checks()
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_dir() -> Path | None:
+    p = Path(os.environ.get("KUBEFORT_SHARED", ROOT.parent / "shared"))
+    return p if p.is_dir() else None
+
+
+def all_check_ids() -> tuple[str, ...]:
+    return tuple(m.id for m in REGISTRY)
+
+
+def scan_file(path: Path | str, checks: tuple[str, ...] | None = None, **load_opts: object) -> list[Outcome]:
+    ids = tuple(checks) if checks else all_check_ids()
+    ids = tuple(sorted(set(ids) | {m.id for m in REGISTRY if m.target == "input"}))
+    settings = EngineSettings(check_ids=ids, load=LoadOptions(**load_opts))  # type: ignore[arg-type]
+    li = load(InputSpec("file", str(path), os.path.getsize(path)), settings.load)
+    return evaluate(li, _plan(settings, REGISTRY))
+
+
+def scan_text(tmp_path: Path, text: str | bytes, name: str = "in.yaml", checks: tuple[str, ...] | None = None) -> list[Outcome]:
+    p = tmp_path / name
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    return scan_file(p, checks)
+
+
+@pytest.fixture
+def shared() -> Path:
+    d = shared_dir()
+    if d is None:
+        pytest.skip("../shared is not present (a fresh clone has none)")
+    return d
