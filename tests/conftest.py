@@ -46,3 +46,10 @@ def shared() -> Path:
     if d is None:
         pytest.skip("../shared is not present (a fresh clone has none)")
     return d
+
+
+def tool_missing(msg: str) -> None:
+    """Skip a test whose external tool is absent; in CI (KUBEFORT_REQUIRE_TOOLS=1) fail instead."""
+    if os.environ.get("KUBEFORT_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"required test tool missing: {msg}")
+    pytest.skip(msg)

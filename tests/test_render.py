@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import tool_missing
+
 from kubefort.loaders.render import (
     RenderResult,
     is_helm_chart,
@@ -52,7 +54,7 @@ KUSTOMIZE = _locate("kustomize", "KUBEFORT_KUSTOMIZE")
 @pytest.fixture
 def helm(monkeypatch: pytest.MonkeyPatch) -> str:
     if HELM is None:
-        pytest.skip(f"real helm binary not found (KUBEFORT_HELM, {_tools_bin()}, PATH); {INSTALL_HINT}")
+        tool_missing(f"real helm binary not found (KUBEFORT_HELM, {_tools_bin()}, PATH); {INSTALL_HINT}")
     monkeypatch.setenv("KUBEFORT_HELM", HELM)
     return HELM
 
@@ -60,9 +62,7 @@ def helm(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture
 def kustomize(monkeypatch: pytest.MonkeyPatch) -> str:
     if KUSTOMIZE is None:
-        pytest.skip(
-            f"real kustomize binary not found (KUBEFORT_KUSTOMIZE, {_tools_bin()}, PATH); {INSTALL_HINT}"
-        )
+        tool_missing(f"real kustomize binary not found (KUBEFORT_KUSTOMIZE, {_tools_bin()}, PATH); {INSTALL_HINT}")
     monkeypatch.setenv("KUBEFORT_KUSTOMIZE", KUSTOMIZE)
     return KUSTOMIZE
 

@@ -151,7 +151,11 @@ def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY) -> lis
     rec = _Recorder(li, plan)
     ctx = CheckContext(plan.settings)
     for p in li.problems:
-        rec.outcomes.append(problem_outcome(p, plan))
+        o = problem_outcome(p, plan)
+        if p.source is not None and p.path:
+            o.location = rec.locate(p.source, p.path)
+            o.path = p.path
+        rec.outcomes.append(o)
     need_pods = bool(plan.pod or plan.cont)
     for res in li.resources:
         pods: list[PodView] = []

@@ -51,6 +51,7 @@ class LoadProblem:
     doc_index: int | None = None
     resource: ResourceId | None = None
     source: Source | None = None
+    path: tuple[str | int, ...] = ()  # the offending field inside the object (malformed objects)
 
 
 @dataclass(slots=True)
@@ -223,26 +224,26 @@ def _add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
         li.record.skipped.append(f"{where}: no apiVersion or kind, not a Kubernetes object")
         return
     kind, av, meta = doc.get("kind"), doc.get("apiVersion"), doc.get("metadata")
-    problem = None
+    problem, field_path = None, ()
     if not isinstance(kind, str) or not kind:
-        problem = f"kind is {kind!r}, expected a non-empty string"
+        problem, field_path = f"kind is {kind!r}, expected a non-empty string", ("kind",)
     elif not isinstance(av, str) or not av:
-        problem = f"apiVersion is {av!r}, expected a non-empty string"
+        problem, field_path = f"apiVersion is {av!r}, expected a non-empty string", ("apiVersion",)
     elif meta is not None and not isinstance(meta, dict):
-        problem = f"metadata is {type(meta).__name__}, expected a mapping"
+        problem, field_path = f"metadata is {type(meta).__name__}, expected a mapping", ("metadata",)
     if problem is None and isinstance(meta, dict):
         for key in ("name", "namespace"):
             if meta.get(key) is not None and not isinstance(meta.get(key), str):
-                problem = f"metadata.{key} is {meta.get(key)!r}, expected a string"
+                problem, field_path = f"metadata.{key} is {meta.get(key)!r}, expected a string", ("metadata", key)
     if problem is not None:
         rid = ResourceId(str(av or "?"), str(kind or "?"), None, "?")
-        li.problems.append(LoadProblem("invalid", file, f"{where}: malformed object: {problem}", src.line, None, src.doc_index, rid, src))
+        li.problems.append(LoadProblem("invalid", file, f"{where}: malformed object: {problem}", src.line, None, src.doc_index, rid, src, field_path))
         return
     if kind.endswith("List") and "items" in doc and not src.item_path:
         items = doc.get("items")
         if not isinstance(items, list):
             rid = ResourceId(av, kind, None, "?")
-            li.problems.append(LoadProblem("invalid", file, f"{where}: {kind}.items is {type(items).__name__}, expected a list", src.line, None, src.doc_index, rid, src))
+            li.problems.append(LoadProblem("invalid", file, f"{where}: {kind}.items is {type(items).__name__}, expected a list", src.line, None, src.doc_index, rid, src, ("items",)))
             return
         for j, item in enumerate(items):
             _add_object(li, item, Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template), file)

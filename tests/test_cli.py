@@ -1,0 +1,296 @@
+"""The CLI end to end: exit codes, selection, config, exceptions, baselines, outputs, inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, tool_missing
+
+PRIV_POD = textwrap.dedent(
+    """\
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: web
+      namespace: shop
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        securityContext:
+          privileged: true
+          allowPrivilegeEscalation: false
+          runAsNonRoot: true
+    """
+)
+CLEAN_POD = PRIV_POD.replace("privileged: true", "privileged: false")
+
+
+def kf(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "kubefort", *args], capture_output=True, cwd=cwd, input=stdin, timeout=300, env=e)
+
+
+def report(p: subprocess.CompletedProcess) -> dict:
+    return json.loads(p.stdout)
+
+
+def write(tmp: Path, name: str, text: str) -> Path:
+    f = tmp / name
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(text)
+    return f
+
+
+def test_version_and_help():
+    from kubefort import __version__
+
+    assert kf("--version").stdout.decode().strip().endswith(__version__)
+    h = kf("scan", "--help").stdout.decode()
+    for word in ("--fail-on", "--baseline", "--checks", "Exit codes", "not evaluated"):
+        assert word in h
+
+
+def test_exit_codes(tmp_path):
+    bad = write(tmp_path, "bad.yaml", PRIV_POD)
+    good = write(tmp_path, "good.yaml", CLEAN_POD)
+    broken = write(tmp_path, "broken.yaml", "a: [1\n")
+    assert kf("scan", str(good), "-q").returncode == 0
+    assert kf("scan", str(bad), "-q").returncode == 1
+    assert kf("scan", str(bad), "-q", "--fail-on", "never").returncode == 0
+    assert kf("scan", str(good), "-q", "--checks", "KF-POD-001", "--fail-on", "critical").returncode == 0
+    assert kf("scan", str(broken), "-q").returncode == 3
+    assert kf("scan", str(broken), "-q", "--allow-incomplete").returncode == 0
+    assert kf("scan", str(broken), str(bad), "-q", "--allow-incomplete").returncode == 1
+    assert kf("scan", str(tmp_path / "missing.yaml"), "-q").returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--checks", "KF-POD-999"], "unknown check"),
+        (["--skip-checks", "not-a-check"], "unknown check"),
+        (["--skip-checks", "KF-INPUT-001"], "cannot be skipped"),
+        (["--fail-on", "urgent"], "unknown severity"),
+        (["-o", "xml"], "unknown format"),
+        (["--baseline", "/nonexistent/baseline.json"], "cannot read baseline"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, args, needle):
+    f = write(tmp_path, "p.yaml", CLEAN_POD)
+    p = kf("scan", str(f), *args)
+    assert p.returncode == 2 and needle in p.stderr.decode()
+
+
+def test_selection_by_prefix_name_and_severity(tmp_path):
+    f = write(tmp_path, "p.yaml", PRIV_POD)
+    ids = lambda p: {m["id"] for m in report(p)["checks"]}  # noqa: E731
+    assert ids(kf("scan", str(f), "-o", "json", "--checks", "KF-POD-00")) >= {"KF-POD-001", "KF-POD-006"}
+    assert "KF-IMG-001" not in ids(kf("scan", str(f), "-o", "json", "--checks", "KF-POD"))
+    only = ids(kf("scan", str(f), "-o", "json", "--checks", "privileged-container"))
+    assert {i for i in only if not i.startswith("KF-INPUT")} == {"KF-POD-001"}
+    crit = ids(kf("scan", str(f), "-o", "json", "--severity", "critical"))
+    assert {i for i in crit if not i.startswith("KF-INPUT")} == {"KF-POD-001"}
+
+
+def test_multiple_outputs_and_output_file(tmp_path):
+    f = write(tmp_path, "p.yaml", PRIV_POD)
+    p = kf("scan", str(f), "-o", "table", "-o", f"json={tmp_path/'r.json'}", "-o", f"sarif={tmp_path/'r.sarif'}", "-o", f"junit={tmp_path/'r.xml'}")
+    assert p.returncode == 1 and b"KF-POD-001" in p.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["outcomes"]["failed"] == 1
+    assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+    assert (tmp_path / "r.xml").read_text().startswith("<?xml")
+    kf("scan", str(f), "-o", "json", "--output-file", str(tmp_path / "o.json"))
+    assert json.loads((tmp_path / "o.json").read_text())["tool"]["name"] == "kubefort"
+
+
+def test_stdin_json_and_list(tmp_path):
+    p = kf("scan", "-", "-o", "json", stdin=PRIV_POD.encode())
+    rep = report(p)
+    (fail,) = [r for r in rep["results"] if r["outcome"] == "failed"]
+    assert fail["file"] == "-" and fail["line"] == 11
+    lst = {"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
+           "spec": {"containers": [{"name": "c", "image": "x:1", "securityContext": {"privileged": True}}]}}]}
+    f = write(tmp_path, "list.json", json.dumps(lst, indent=1))
+    rep = report(kf("scan", str(f), "-o", "json", "--checks", "KF-POD-001"))
+    (fail,) = [r for r in rep["results"] if r["outcome"] == "failed"]
+    assert fail["resource"]["name"] == "a" and fail["line"] == 17
+
+
+def test_directory_walk_and_exclude(tmp_path):
+    write(tmp_path, "a/p.yaml", PRIV_POD)
+    write(tmp_path, "a/b/q.yml", PRIV_POD.replace("name: web", "name: q"))
+    write(tmp_path, "a/testdata/r.yaml", PRIV_POD.replace("name: web", "name: r"))
+    write(tmp_path, "a/.hidden/s.yaml", PRIV_POD.replace("name: web", "name: s"))
+    write(tmp_path, "a/notes.txt", "not yaml")
+    rep = report(kf("scan", str(tmp_path / "a"), "-o", "json", "--exclude", "testdata"))
+    assert sorted(o["name"] for o in rep["objects"]) == ["q", "web"]
+
+
+def test_config_exceptions_expiry_and_unused(tmp_path):
+    write(tmp_path, "p.yaml", PRIV_POD)
+    write(
+        tmp_path,
+        ".kubefort.yaml",
+        textwrap.dedent(
+            """\
+            exceptions:
+              - checks: [privileged-container]
+                namespaces: [shop]
+                names: ["we*"]
+                reason: VPN gateway needs /dev/net/tun
+                expires: 2999-01-01
+              - checks: [KF-POD-002]
+                reason: nothing matches this one
+              - checks: [KF-IMG-001]
+                reason: expired long ago
+                expires: 2001-01-01
+            """
+        ),
+    )
+    p = kf("scan", str(tmp_path), "-o", "json")
+    rep = report(p)
+    assert p.returncode == 0
+    (s,) = [r for r in rep["results"] if r["outcome"] == "suppressed"]
+    assert s["check_id"] == "KF-POD-001" and s["suppression"]["kind"] == "config" and s["suppression"]["expires"] == "2999-01-01"
+    assert any("KF-POD-002" in u for u in rep["exceptions"]["unused"])
+    assert any("KF-IMG-001" in e for e in rep["exceptions"]["expired"])
+    assert kf("scan", str(tmp_path), "-o", "json", "--no-config").returncode == 1
+
+
+@pytest.mark.parametrize(
+    "cfg,needle",
+    [
+        ("exceptions: [{checks: [KF-POD-001]}]\n", "reason"),
+        ("exceptions: [{checks: [KF-NOPE-001], reason: x}]\n", "unknown check"),
+        ("exceptions: [{checks: [KF-POD-001], reason: x, expires: someday}]\n", "YYYY-MM-DD"),
+        ("exceptions: [{checks: [KF-POD-001], reason: x, namespace: y}]\n", "unknown key"),
+        ("colour: red\n", "unknown key"),
+        ("a: [1\n", "YAML error"),
+    ],
+)
+def test_invalid_config_is_a_usage_error(tmp_path, cfg, needle):
+    write(tmp_path, "p.yaml", PRIV_POD)
+    write(tmp_path, ".kubefort.yaml", cfg)
+    p = kf("scan", str(tmp_path / "p.yaml"))
+    assert p.returncode == 2 and needle in p.stderr.decode(), p.stderr.decode()
+
+
+def test_baseline_round_trip_and_stable_fingerprints(tmp_path):
+    f = write(tmp_path, "p.yaml", PRIV_POD)
+    base = tmp_path / "baseline.json"
+    assert kf("scan", str(f), "-q", "--write-baseline", str(base)).returncode == 1
+    assert kf("scan", str(f), "-q", "--baseline", str(base)).returncode == 0
+    # unrelated lines move: the fingerprint stays, the finding stays baselined
+    f.write_text("# a new comment\n\n" + PRIV_POD.replace("metadata:\n", "metadata:\n  labels: {team: a}\n"))
+    rep = report(kf("scan", str(f), "-o", "json", "--baseline", str(base)))
+    assert [r["outcome"] for r in rep["results"] if r["check_id"] == "KF-POD-001"] == ["suppressed"]
+    # a new finding is not in the baseline
+    f.write_text(PRIV_POD.replace("image: nginx:1.27", "image: nginx"))
+    p = kf("scan", str(f), "-o", "json", "--baseline", str(base), "--fail-on", "medium")
+    assert p.returncode == 1
+    assert [r["check_id"] for r in report(p)["results"] if r["outcome"] == "failed"] == ["KF-IMG-001"]
+
+
+def test_crd_workloads_by_walker_and_by_config(tmp_path):
+    write(
+        tmp_path,
+        "crds.yaml",
+        textwrap.dedent(
+            """\
+            apiVersion: serving.knative.dev/v1
+            kind: Service
+            metadata: {name: kn}
+            spec:
+              template:
+                spec:
+                  containers:
+                  - image: ghcr.io/x/y:1
+                    securityContext: {privileged: true}
+            ---
+            apiVersion: example.com/v1
+            kind: Runner
+            metadata: {name: runner}
+            spec:
+              podTemplate:
+                body:
+                  containers:
+                  - {name: r, image: "x:1", securityContext: {privileged: true}}
+            """
+        ),
+    )
+    rep = report(kf("scan", str(tmp_path / "crds.yaml"), "-o", "json", "--checks", "KF-POD-001"))
+    assert sorted((r["resource"]["name"], r["line"]) for r in rep["results"] if r["outcome"] == "failed") == [("kn", 9), ("runner", 18)]
+    write(tmp_path, ".kubefort.yaml", "pod_template_paths:\n  - kind: Runner\n    paths: [spec.podTemplate.body]\n")
+    rep = report(kf("scan", str(tmp_path / "crds.yaml"), "-o", "json", "--checks", "KF-POD-001"))
+    assert len([r for r in rep["results"] if r["outcome"] == "failed"]) == 2
+
+
+def test_parallel_and_serial_scans_agree(tmp_path):
+    for i in range(40):
+        write(tmp_path, f"d/p{i:02}.yaml", PRIV_POD.replace("name: web", f"name: web{i}") + "# " + "x" * 200_000 + "\n")
+    serial = report(kf("scan", str(tmp_path / "d"), "-o", "json", "-j", "1"))
+    parallel = report(kf("scan", str(tmp_path / "d"), "-o", "json", "-j", "2"))
+    for r in (serial, parallel):
+        r["summary"].pop("duration_s", None)
+    assert serial["results"] == parallel["results"] and serial["summary"] == parallel["summary"]
+
+
+def test_checks_and_explain():
+    p = kf("checks", "-o", "json")
+    ids = [c["id"] for c in json.loads(p.stdout)]
+    assert "KF-POD-001" in ids and ids == sorted(ids)
+    e = kf("explain", "privileged-container", "-o", "markdown").stdout.decode()
+    for section in ("## What it does", "## Why is this bad?", "## Example", "## How to fix", "## References", "CKV_K8S_16"):
+        assert section in e
+    assert kf("explain", "KF-NOPE-001").returncode == 2
+
+
+def _tool(name: str, env: str) -> str | None:
+    import shutil
+
+    cand = os.environ.get(env) or str(Path(os.environ.get("KUBEFORT_TOOLS_DIR", Path.home() / ".cache/kubefort/tools")) / "bin" / name)
+    return cand if os.path.isfile(cand) else shutil.which(name)
+
+
+def test_helm_chart_is_rendered_and_findings_point_at_the_template(tmp_path):
+    helm = _tool("helm", "KUBEFORT_HELM")
+    if helm is None:
+        tool_missing("helm not found")
+    write(tmp_path, "chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    write(tmp_path, "chart/values.yaml", "privileged: false\n")
+    write(tmp_path, "chart/templates/pod.yaml", PRIV_POD.replace("privileged: true", "privileged: {{ .Values.privileged }}"))
+    env = {"KUBEFORT_HELM": helm}
+    assert kf("scan", str(tmp_path / "chart"), "-q", "--checks", "KF-POD-001", env=env).returncode == 0
+    p = kf("scan", str(tmp_path / "chart"), "-o", "json", "--checks", "KF-POD-001", "--set", "privileged=true", env=env)
+    (fail,) = [r for r in report(p)["results"] if r["outcome"] == "failed"]
+    assert fail["file"].endswith("chart/templates/pod.yaml") and fail["line"] is None
+    p = kf("scan", str(tmp_path / "chart"), "-q", env={"KUBEFORT_HELM": str(tmp_path / "no-helm")})
+    assert p.returncode == 3
+
+
+def test_kustomize_directory_is_rendered(tmp_path):
+    kz = _tool("kustomize", "KUBEFORT_KUSTOMIZE")
+    if kz is None:
+        tool_missing("kustomize not found")
+    write(tmp_path, "k/pod.yaml", CLEAN_POD)
+    write(tmp_path, "k/kustomization.yaml", "resources: [pod.yaml]\nnamespace: prod\n")
+    rep = report(kf("scan", str(tmp_path / "k"), "-o", "json", env={"KUBEFORT_KUSTOMIZE": kz}))
+    assert [(o["name"], o["namespace"]) for o in rep["objects"]] == [("web", "prod")]
+    assert rep["inputs"][0]["kind"] == "kustomize"
+
+
+def test_make_demo_examples():
+    clean = kf("scan", str(ROOT / "examples" / "hardened-app"), "-q")
+    assert clean.returncode == 0, clean.stdout.decode()
+    dirty = kf("scan", str(ROOT / "examples" / "insecure-app"), "-o", "json")
+    assert dirty.returncode == 1
+    failed = {r["check_id"] for r in report(dirty)["results"] if r["outcome"] == "failed"}
+    assert {"KF-POD-001", "KF-POD-002", "KF-POD-004", "KF-SEC-001", "KF-IMG-001"} <= failed
