@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench tools clean
+.PHONY: demo test install bench tools clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+
+## docs: regenerate docs/checks.md from the check registry
+docs: $(STAMP)
+	$(BIN)/python -c "from kubefort import docs; from kubefort.registry import load_builtin_checks as l; open('docs/checks.md','w').write(docs.checks_page(list(l())))"

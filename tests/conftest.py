@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubefort.engine import EngineSettings, _plan, evaluate
+from kubefort.engine import EngineSettings, _plan, evaluate, run_cluster_checks
 from kubefort.loaders.manifests import InputSpec, LoadOptions, load
 from kubefort.model import Outcome
 from kubefort.registry import REGISTRY, load_builtin_checks
@@ -26,12 +26,16 @@ def all_check_ids() -> tuple[str, ...]:
     return tuple(m.id for m in REGISTRY)
 
 
-def scan_file(path: Path | str, checks: tuple[str, ...] | None = None, **load_opts: object) -> list[Outcome]:
+def scan_file(path: Path | str, checks: tuple[str, ...] | None = None, options: dict | None = None, **load_opts: object) -> list[Outcome]:
+    """Load one file and run the checks on it, cross-object (cluster) checks included."""
     ids = tuple(checks) if checks else all_check_ids()
     ids = tuple(sorted(set(ids) | {m.id for m in REGISTRY if m.target == "input"}))
-    settings = EngineSettings(check_ids=ids, load=LoadOptions(**load_opts))  # type: ignore[arg-type]
+    settings = EngineSettings(check_ids=ids, load=LoadOptions(**load_opts), options=options or {})  # type: ignore[arg-type]
     li = load(InputSpec("file", str(path), os.path.getsize(path)), settings.load)
-    return evaluate(li, _plan(settings, REGISTRY))
+    plan = _plan(settings, REGISTRY)
+    collected: list = []
+    outs = evaluate(li, plan, collect=collected)
+    return outs + run_cluster_checks(plan, collected, None)
 
 
 def scan_text(tmp_path: Path, text: str | bytes, name: str = "in.yaml", checks: tuple[str, ...] | None = None) -> list[Outcome]:

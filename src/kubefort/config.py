@@ -6,9 +6,11 @@ date is a usage error (exit 2), never a silently ignored setting.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,9 +79,53 @@ class Config:
     fail_on: Severity | None = None
     exceptions: list[ExceptionRule] = field(default_factory=list)
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # check ID -> its options dataclass instance
 
 
-_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths"}
+_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options"}
+
+
+def make_options(meta: Any, raw: Any, where: str) -> Any:
+    """Build a check's options dataclass from config, rejecting unknown keys and wrong types."""
+    if meta.options is None:
+        raise ConfigError(f"{where}: {meta.id} takes no options")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of option -> value")
+    hints = typing.get_type_hints(meta.options)
+    names = {f.name for f in dataclasses.fields(meta.options)}
+    unknown = set(raw) - names
+    if unknown:
+        raise ConfigError(f"{where}: unknown option(s) {sorted(unknown)} for {meta.id} (allowed: {sorted(names)})")
+    values: dict[str, Any] = {}
+    for key, v in raw.items():
+        t = hints[key]
+        origin = typing.get_origin(t)
+        if origin in (tuple, list) or t in (tuple, list):
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ConfigError(f"{where}: {key}: expected a list of strings, got {v!r}")
+            values[key] = tuple(v)
+        elif t is bool:
+            if not isinstance(v, bool):
+                raise ConfigError(f"{where}: {key}: expected true or false, got {v!r}")
+            values[key] = v
+        elif t is int:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ConfigError(f"{where}: {key}: expected an integer, got {v!r}")
+            values[key] = v
+        elif t is float:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ConfigError(f"{where}: {key}: expected a number, got {v!r}")
+            values[key] = float(v)
+        elif t is str:
+            if not isinstance(v, str):
+                raise ConfigError(f"{where}: {key}: expected a string, got {v!r}")
+            values[key] = v
+        else:  # pragma: no cover - a check declared an option type config cannot express
+            raise ConfigError(f"{where}: {key}: unsupported option type {t}")
+    try:
+        return meta.options(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 _EXC = {"checks", "reason", "kinds", "namespaces", "names", "containers", "files", "expires"}
 
 
@@ -194,6 +240,12 @@ def load_config(path: Path, registry: Registry) -> Config:
                 expires=expires,
             )
         )
+    opts = doc.get("options") or {}
+    if not isinstance(opts, dict):
+        raise ConfigError(f"{path}: options: expected a mapping of check -> options")
+    for key, raw in opts.items():
+        for cid in ids((str(key),), f"{path}: options"):
+            cfg.options[cid] = make_options(registry.get(cid), raw, f"{path.name} options.{key}")
     ptp = doc.get("pod_template_paths") or []
     if not isinstance(ptp, list):
         raise ConfigError(f"{path}: pod_template_paths: expected a list of {{kind, paths}}")

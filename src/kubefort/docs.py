@@ -77,3 +77,19 @@ def catalog(metas: Sequence[CheckMeta], fmt: str) -> str:
     Console(file=buf, force_terminal=sys.stdout.isatty(), width=120).print(t)
     buf.write(f"\n{len(metas)} check(s). `kubefort explain ID` for details.\n")
     return buf.getvalue()
+
+
+def checks_page(metas: Sequence[CheckMeta]) -> str:
+    """docs/checks.md: the catalog table, then every check's documentation."""
+    parts = [
+        "# Checks",
+        "",
+        "Generated from the code by `make docs` (`kubefort checks -o markdown` and `kubefort explain ID -o markdown`);",
+        "a test fails when this file is stale.",
+        "",
+        catalog(metas, "markdown").rstrip("\n"),
+        "",
+    ]
+    for m in metas:
+        parts += ["---", "", markdown(m).replace("# " + m.id, "## " + m.id, 1).replace("\n## ", "\n### ").rstrip("\n"), ""]
+    return "\n".join(parts)

@@ -29,6 +29,7 @@ from kubefort.locate import Locator
 from kubefort.model import (
     InputRecord,
     Location,
+    NotApplicable,
     NotEvaluated,
     Outcome,
     Path_,
@@ -54,13 +55,15 @@ class EngineSettings:
     load: LoadOptions = LoadOptions()
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # check ID -> options dataclass instance
 
 
 @dataclass(slots=True)
 class CheckContext:
-    """Read-only settings a check may consult (options, pod-template paths)."""
+    """What a check may consult besides its target: its options and the engine settings."""
 
     settings: EngineSettings
+    options: Any = None
 
 
 @dataclass(slots=True)
@@ -68,19 +71,35 @@ class _Plan:
     obj: list[CheckMeta]
     pod: list[CheckMeta]
     cont: list[CheckMeta]
+    cluster: list[CheckMeta]
     settings: EngineSettings
     severity: dict[str, Severity]
+    ctx: dict[str, CheckContext]
+    collect_kinds: frozenset[str]  # kinds the cluster checks need shipped back from workers
+    collect_pods: bool  # ... and every object that carries a pod spec
 
 
 def _plan(settings: EngineSettings, registry: Registry) -> _Plan:
     metas = [registry.get(i) for i in settings.check_ids]
     sev = {m.id: settings.severity.get(m.id, m.severity) for m in registry}
+    ctx = {
+        m.id: CheckContext(settings, settings.options.get(m.id) or (m.options() if m.options is not None else None))
+        for m in metas
+    }
+    cluster = [m for m in metas if m.target == "cluster"]
+    kinds: set[str] = set()
+    for m in cluster:
+        kinds |= set(m.kinds or ()) | set(m.needs)
     return _Plan(
         obj=[m for m in metas if m.target == "object"],
         pod=[m for m in metas if m.target == "pod"],
         cont=[m for m in metas if m.target == "container"],
+        cluster=cluster,
         settings=settings,
         severity=sev,
+        ctx=ctx,
+        collect_kinds=frozenset(kinds - {"@pods"}),
+        collect_pods="@pods" in kinds,
     )
 
 
@@ -104,19 +123,20 @@ def inline_ignores(res: Resource, pods: Iterable[PodView], registry: Registry) -
 
 
 class _Recorder:
-    """Turns check results into outcomes for one input, locating only what is shown."""
+    """Turns check results into outcomes, locating only what is shown."""
 
-    def __init__(self, li: LoadedInput, plan: _Plan) -> None:
-        self.li = li
+    def __init__(self, plan: _Plan, locator_for: Callable[[Source], Locator | None]) -> None:
         self.plan = plan
         self.outcomes: list[Outcome] = []
-        self.locator = Locator(li.data, li.doc_lines)
+        self.locator_for = locator_for
 
     def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
         try:
             violations = list(meta.func(*args))  # type: ignore[misc]
         except NotEvaluated as exc:
             self.add(meta, res, Status.NOT_EVALUATED, container, exc.reason, exc.path)
+            return
+        except NotApplicable:
             return
         except Exception as exc:  # a bug in a check must not end the scan, nor pass silently
             self.add(meta, res, Status.NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base)
@@ -141,22 +161,25 @@ class _Recorder:
     def locate(self, src: Source, path: Path_) -> Location:
         if src.rendered_by is not None:
             return Location(src.file)  # lines of rendered output do not exist in any file
-        pos = self.locator.find(src.doc_index, src.item_path + tuple(path)) if self.li.data is not None else None
+        loc = self.locator_for(src)
+        pos = loc.find(src.doc_index, src.item_path + tuple(path)) if loc is not None else None
         if pos is None:
             return Location(src.file, src.line)
         return Location(src.file, pos[0], pos[1])
 
 
-def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY) -> list[Outcome]:
-    rec = _Recorder(li, plan)
-    ctx = CheckContext(plan.settings)
+def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY, collect: list[tuple[Resource, bool]] | None = None) -> list[Outcome]:
+    """Run the per-object checks on one input. Objects the cluster checks need go to `collect`."""
+    locator = Locator(li.data, li.doc_lines) if li.data is not None else None
+    rec = _Recorder(plan, lambda src: locator)
+    ctx = plan.ctx
     for p in li.problems:
         o = problem_outcome(p, plan)
         if p.source is not None and p.path:
             o.location = rec.locate(p.source, p.path)
             o.path = p.path
         rec.outcomes.append(o)
-    need_pods = bool(plan.pod or plan.cont)
+    need_pods = bool(plan.pod or plan.cont or plan.collect_pods)
     for res in li.resources:
         pods: list[PodView] = []
         pod_error: NotEvaluated | None = None
@@ -165,17 +188,19 @@ def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY) -> lis
                 pods = find_pods(res, plan.settings.pod_template_paths)
             except NotEvaluated as exc:
                 pod_error = exc
+        if collect is not None and (res.id.kind in plan.collect_kinds or (plan.collect_pods and (pods or pod_error))):
+            collect.append((res, bool(pods or pod_error)))
         ignores = inline_ignores(res, pods, registry)
         for m in plan.obj:
             if m.kinds is None or res.id.kind in m.kinds:
-                rec.run(m, res, (res, ctx), None, (), ignores)
+                rec.run(m, res, (res, ctx[m.id]), None, (), ignores)
         if pod_error is not None:
             for m in plan.pod + plan.cont:
                 rec.add(m, res, Status.NOT_EVALUATED, None, pod_error.reason, pod_error.path)
             continue
         for pod in pods:
             for m in plan.pod:
-                rec.run(m, res, (pod, ctx), None, pod.path, ignores)
+                rec.run(m, res, (pod, ctx[m.id]), None, pod.path, ignores)
             if not plan.cont:
                 continue
             try:
@@ -186,7 +211,7 @@ def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY) -> lis
                 continue
             for c in containers:
                 for m in plan.cont:
-                    rec.run(m, res, (pod, c, ctx), c.name, c.path, ignores)
+                    rec.run(m, res, (pod, c, ctx[m.id]), c.name, c.path, ignores)
     return rec.outcomes
 
 
@@ -213,11 +238,18 @@ def _init_worker(settings: EngineSettings) -> None:
     _worker_plan = _plan(settings, REGISTRY)
 
 
-def _scan_spec(spec: InputSpec) -> tuple[InputRecord, list[Outcome], list[tuple[ResourceId, Source]]]:
+_Scanned = tuple[InputRecord, list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]]]
+
+
+def _scan_loaded(li: LoadedInput, plan: _Plan) -> _Scanned:
+    collected: list[tuple[Resource, bool]] = []
+    outs = evaluate(li, plan, collect=collected if plan.cluster else None)
+    return li.record, outs, [(r.id, r.source) for r in li.resources], collected
+
+
+def _scan_spec(spec: InputSpec) -> _Scanned:
     assert _worker_plan is not None
-    li = load(spec, _worker_plan.settings.load)
-    outs = evaluate(li, _worker_plan)
-    return li.record, outs, [(r.id, r.source) for r in li.resources]
+    return _scan_loaded(load(spec, _worker_plan.settings.load), _worker_plan)
 
 
 def run(
@@ -227,13 +259,14 @@ def run(
     jobs: int | None = None,
     stdin_data: bytes | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[InputRecord], list[Outcome], list[tuple[ResourceId, Source]]]:
+) -> tuple[list[InputRecord], list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]]]:
     """Load and check every input; results keep the order of `specs`."""
     global _worker_plan
     _init_worker(settings)
     records: list[InputRecord] = []
     outcomes: list[Outcome] = []
     resources: list[tuple[ResourceId, Source]] = []
+    collected: list[tuple[Resource, bool]] = []
     total_bytes = sum(s.size for s in specs)
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or any(s.kind in ("helm", "kustomize") for s in specs) and len(specs) > 2)
@@ -260,14 +293,71 @@ def run(
         if r is None:
             li = load(s, settings.load, stdin_data if s.kind == "stdin" else None)
             assert _worker_plan is not None
-            r = (li.record, evaluate(li, _worker_plan), [(x.id, x.source) for x in li.resources])
+            r = _scan_loaded(li, _worker_plan)
             done += 1
             if progress:
                 progress(done, len(specs))
         records.append(r[0])
         outcomes.extend(r[1])
         resources.extend(r[2])
-    return records, outcomes, resources
+        collected.extend(r[3])
+    return records, outcomes, resources, collected
+
+
+class ClusterIndex:
+    """Objects from every input, for cross-object checks (Namespaces, quotas, workloads ...)."""
+
+    def __init__(self, collected: list[tuple[Resource, bool]]) -> None:
+        self.resources = [r for r, _ in collected]
+        self.pod_bearing = [r for r, has in collected if has]
+        self.by_kind: dict[str, list[Resource]] = {}
+        for r in self.resources:
+            self.by_kind.setdefault(r.id.kind, []).append(r)
+
+    def kind(self, kind: str) -> list[Resource]:
+        return self.by_kind.get(kind, [])
+
+    def namespace(self, name: str | None) -> Resource | None:
+        if name is None:
+            return None
+        return next((r for r in self.kind("Namespace") if r.id.name == name and r.id.api_version == "v1"), None)
+
+    def in_namespace(self, kind: str, namespace: str) -> list[Resource]:
+        return [r for r in self.kind(kind) if r.id.namespace == namespace]
+
+
+def run_cluster_checks(plan: _Plan, collected: list[tuple[Resource, bool]], stdin_data: bytes | None, registry: Registry = REGISTRY) -> list[Outcome]:
+    """Cross-object checks, after every input was loaded. Files are re-read only to locate failures."""
+    if not plan.cluster:
+        return []
+    index = ClusterIndex(collected)
+    locators: dict[str, Locator | None] = {}
+
+    def locator_for(src: Source) -> Locator | None:
+        if src.file not in locators:
+            data: bytes | None = None
+            if src.file == "-":
+                data = stdin_data
+            else:
+                try:
+                    with open(src.file, "rb") as fh:
+                        data = fh.read()
+                except OSError:
+                    data = None
+            locators[src.file] = Locator(data) if data is not None else None
+        return locators[src.file]
+
+    rec = _Recorder(plan, locator_for)
+    for m in plan.cluster:
+        kinds = m.kinds or frozenset()
+        targets = index.pod_bearing if "@pods" in kinds else [r for r in index.resources if r.id.kind in kinds]
+        for res in targets:
+            try:
+                pods = find_pods(res, plan.settings.pod_template_paths)
+            except NotEvaluated:
+                pods = []
+            rec.run(m, res, (res, index, plan.ctx[m.id]), None, (), inline_ignores(res, pods, registry))
+    return rec.outcomes
 
 
 def apply_exceptions(outcomes: list[Outcome], config: Config | None, baseline: set[str] | None, today: dt.date | None = None) -> tuple[list[str], list[str]]:
@@ -312,7 +402,9 @@ def scan(
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
     t0 = time.perf_counter()
-    records, outcomes, resources = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
+    records, outcomes, resources, collected = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
+    assert _worker_plan is not None
+    outcomes.extend(run_cluster_checks(_worker_plan, collected, stdin_data))
     unused, expired = apply_exceptions(outcomes, config, baseline)
     return ScanResult(
         tool_version=__version__,

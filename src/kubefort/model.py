@@ -93,6 +93,10 @@ class Violation:
     container: str | None = None
 
 
+class NotApplicable(Exception):
+    """Raised by a cross-object check when its target is outside its documented scope."""
+
+
 class NotEvaluated(Exception):
     """Raised by views and checks when an object cannot be judged (wrong types, missing data)."""
 
@@ -182,6 +186,8 @@ class ScanResult:
     expired_exceptions: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    # per-object additions to the report's `objects` list (for example the `pss` verdict)
+    object_extra: dict[tuple[ResourceId, Source], dict[str, Any]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         c = {s.value: 0 for s in Status}

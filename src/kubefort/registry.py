@@ -6,6 +6,7 @@ module in `kubefort/checks/` holds the checks of one ID prefix.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -21,8 +22,11 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #   "object"    -> (resource: Resource, ctx)          runs once per object of the listed kinds
 #   "pod"       -> (pod: PodView, ctx)                runs once per pod spec found in the object
 #   "container" -> (pod: PodView, c: ContainerView, ctx)  runs once per container (all container kinds)
+#   "cluster"   -> (resource: Resource, index: ClusterIndex, ctx)  runs once per object of `kinds`
+#                  after every input is loaded; the index holds the objects of `kinds` + `needs`
+#                  ("@pods" in `needs` = every object that carries a pod spec)
 #   "input"     -> never called: outcomes come from loaders (parse / render failures)
-TARGETS = ("object", "pod", "container", "input")
+TARGETS = ("object", "pod", "container", "cluster", "input")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ class CheckMeta:
     remediation: str
     func: Callable[..., Iterable[Violation]] | None = field(compare=False, default=None)
     source: str = ""  # "kubefort/checks/pod_security.py:42"
+    options: type | None = None  # a dataclass of settings, filled from `.kubefort.yaml` options
+    needs: frozenset[str] = frozenset()  # cluster checks: other kinds the index must hold
 
     def sections(self) -> dict[str, str]:
         """The doc split into its '## Heading' sections (ruff-style rule docs)."""
@@ -90,6 +96,10 @@ class Registry:
             raise ValueError(f"duplicate check name {meta.name}")
         if meta.target not in TARGETS:
             raise ValueError(f"{meta.id}: unknown target {meta.target!r}")
+        if meta.target == "cluster" and not meta.kinds:
+            raise ValueError(f"{meta.id}: a cluster check needs target kinds")
+        if meta.options is not None and not dataclasses.is_dataclass(meta.options):
+            raise ValueError(f"{meta.id}: options must be a dataclass")
         self._by_id[meta.id] = meta
         self._by_name[meta.name] = meta
 
@@ -139,6 +149,8 @@ def check(
     kinds: Iterable[str] | None = None,
     mappings: Mappings = Mappings(),
     remediation: str,
+    options: type | None = None,
+    needs: Iterable[str] = (),
     registry: Registry | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a check. The function's docstring is its documentation (ruff-style sections)."""
@@ -165,6 +177,8 @@ def check(
             remediation=remediation,
             func=func,
             source=src,
+            options=options,
+            needs=frozenset(needs),
         )
         (registry or REGISTRY).add(meta)
         func.meta = meta  # type: ignore[attr-defined]
