@@ -70,6 +70,9 @@ def cli() -> None:
 @click.option("--severity", "min_severity", metavar="LEVEL", help="Run only checks of at least this severity (info|low|medium|high|critical).")
 @click.option("--fail-on", metavar="LEVEL", help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.")
 @click.option("--allow-incomplete", is_flag=True, help="Do not exit 3 when some targets could not be evaluated.")
+@click.option("--pss", "pss_level", type=click.Choice(["baseline", "restricted"]),
+              help="Judge workloads at this Pod Security level only (KF-PSS-001 or -002) and add the admission verdict to every pod-bearing object in the JSON report.")
+@click.option("--pss-version", default=None, metavar="vX.Y", help="Pod Security policy version for the PSS checks: latest (default) or v1.N.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
 @click.option("-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable).")
 @click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable).")
@@ -84,7 +87,8 @@ def cli() -> None:
 @click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary lines on stderr.")
 def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | None, include_passed: bool, select: tuple[str, ...],
-         skip: tuple[str, ...], min_severity: str | None, fail_on: str | None, allow_incomplete: bool, exclude: tuple[str, ...],
+         skip: tuple[str, ...], min_severity: str | None, fail_on: str | None, allow_incomplete: bool, pss_level: str | None,
+         pss_version: str | None, exclude: tuple[str, ...],
          helm_values: tuple[str, ...], helm_set: tuple[str, ...], namespace: str | None, no_render: bool, config_path: str | None,
          no_config: bool, baseline: str | None, write_baseline: str | None, max_file_size: str, jobs: int, color: bool | None,
          quiet: bool) -> None:
@@ -127,6 +131,22 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
             raise click.BadParameter(str(exc), param_hint="--severity") from None
         sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in reg}
         chosen = [m for m in chosen if sev_of[m.id] >= floor or m.id in input_ids]
+    options = dict(config.options) if config else {}
+    if pss_version is not None or pss_level:
+        from kubefort.checks.pss import PSSOptions
+
+        version = pss_version or getattr(options.get("KF-PSS-002") or options.get("KF-PSS-001"), "version", "latest")
+        try:
+            opts = PSSOptions(version=version)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--pss-version") from None
+        options["KF-PSS-001"] = options["KF-PSS-002"] = opts
+    if pss_level:
+        # one level: its verdict check only (restricted includes every baseline control)
+        keep = "KF-PSS-001" if pss_level == "baseline" else "KF-PSS-002"
+        chosen = [m for m in chosen if not m.id.startswith("KF-PSS-") or m.id == keep]
+        if keep not in {m.id for m in chosen}:
+            chosen.append(reg.get(keep))
     check_ids = tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
     threshold: Severity | None
     fail_text = fail_on or (config.fail_on.label if config and config.fail_on else "high")
@@ -170,6 +190,9 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         load=LoadOptions(max_file_size=_size(max_file_size), helm_values=helm_values, helm_set=helm_set, namespace=namespace),
         pod_template_paths=config.pod_template_paths if config else {},
         severity=config.severity if config else {},
+        options=options,
+        pss_level=pss_level,
+        pss_version=(options["KF-PSS-001"].version if "KF-PSS-001" in options else "latest"),
     )
     err_tty = sys.stderr.isatty() and not quiet
     progress = None

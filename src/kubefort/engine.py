@@ -56,6 +56,8 @@ class EngineSettings:
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # check ID -> options dataclass instance
+    pss_level: str | None = None  # `--pss LEVEL`: add the admission verdict to every pod-bearing object
+    pss_version: str = "latest"
 
 
 @dataclass(slots=True)
@@ -168,8 +170,32 @@ class _Recorder:
         return Location(src.file, pos[0], pos[1])
 
 
-def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY, collect: list[tuple[Resource, bool]] | None = None) -> list[Outcome]:
-    """Run the per-object checks on one input. Objects the cluster checks need go to `collect`."""
+def pss_summary(pods: list[PodView], level: str, version: str) -> dict[str, Any]:
+    """The `pss` member of a JSON report object: would admission at LEVEL:VERSION accept it?"""
+    from kubefort.checks.pss import field_path, verdict
+    from kubefort.model import format_path
+
+    out: dict[str, Any] = {"level": level, "version": version, "allowed": True, "violations": []}
+    try:
+        for pod in pods:
+            for v in verdict(pod, level, version):
+                out["allowed"] = False
+                out["violations"].append({"control": v.control, "field": format_path(field_path(pod, v.field)), "value": v.value})
+    except NotEvaluated as exc:
+        out["allowed"] = None
+        out["error"] = exc.reason
+    return out
+
+
+def evaluate(
+    li: LoadedInput,
+    plan: _Plan,
+    registry: Registry = REGISTRY,
+    collect: list[tuple[Resource, bool]] | None = None,
+    extra: dict[tuple[ResourceId, Source], dict[str, Any]] | None = None,
+) -> list[Outcome]:
+    """Run the per-object checks on one input. Objects the cluster checks need go to `collect`;
+    per-object report additions (the `--pss` verdict) go to `extra`."""
     locator = Locator(li.data, li.doc_lines) if li.data is not None else None
     rec = _Recorder(plan, lambda src: locator)
     ctx = plan.ctx
@@ -179,7 +205,8 @@ def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY, collec
             o.location = rec.locate(p.source, p.path)
             o.path = p.path
         rec.outcomes.append(o)
-    need_pods = bool(plan.pod or plan.cont or plan.collect_pods)
+    pss_level = plan.settings.pss_level
+    need_pods = bool(plan.pod or plan.cont or plan.collect_pods or pss_level)
     for res in li.resources:
         pods: list[PodView] = []
         pod_error: NotEvaluated | None = None
@@ -190,6 +217,11 @@ def evaluate(li: LoadedInput, plan: _Plan, registry: Registry = REGISTRY, collec
                 pod_error = exc
         if collect is not None and (res.id.kind in plan.collect_kinds or (plan.collect_pods and (pods or pod_error))):
             collect.append((res, bool(pods or pod_error)))
+        if pss_level and extra is not None and (pods or pod_error):
+            if pod_error is not None:
+                extra[(res.id, res.source)] = {"pss": {"level": pss_level, "version": plan.settings.pss_version, "allowed": None, "error": pod_error.reason, "violations": []}}
+            else:
+                extra[(res.id, res.source)] = {"pss": pss_summary(pods, pss_level, plan.settings.pss_version)}
         ignores = inline_ignores(res, pods, registry)
         for m in plan.obj:
             if m.kinds is None or res.id.kind in m.kinds:
@@ -238,13 +270,16 @@ def _init_worker(settings: EngineSettings) -> None:
     _worker_plan = _plan(settings, REGISTRY)
 
 
-_Scanned = tuple[InputRecord, list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]]]
+_Scanned = tuple[
+    InputRecord, list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]], dict[tuple[ResourceId, Source], dict[str, Any]]
+]
 
 
 def _scan_loaded(li: LoadedInput, plan: _Plan) -> _Scanned:
     collected: list[tuple[Resource, bool]] = []
-    outs = evaluate(li, plan, collect=collected if plan.cluster else None)
-    return li.record, outs, [(r.id, r.source) for r in li.resources], collected
+    extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
+    outs = evaluate(li, plan, collect=collected if plan.cluster else None, extra=extra)
+    return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra
 
 
 def _scan_spec(spec: InputSpec) -> _Scanned:
@@ -259,7 +294,7 @@ def run(
     jobs: int | None = None,
     stdin_data: bytes | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[InputRecord], list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]]]:
+) -> tuple[list[InputRecord], list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]], dict[tuple[ResourceId, Source], dict[str, Any]]]:
     """Load and check every input; results keep the order of `specs`."""
     global _worker_plan
     _init_worker(settings)
@@ -267,6 +302,7 @@ def run(
     outcomes: list[Outcome] = []
     resources: list[tuple[ResourceId, Source]] = []
     collected: list[tuple[Resource, bool]] = []
+    extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
     total_bytes = sum(s.size for s in specs)
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or any(s.kind in ("helm", "kustomize") for s in specs) and len(specs) > 2)
@@ -301,7 +337,8 @@ def run(
         outcomes.extend(r[1])
         resources.extend(r[2])
         collected.extend(r[3])
-    return records, outcomes, resources, collected
+        extra.update(r[4])
+    return records, outcomes, resources, collected, extra
 
 
 class ClusterIndex:
@@ -402,7 +439,7 @@ def scan(
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
     t0 = time.perf_counter()
-    records, outcomes, resources, collected = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
+    records, outcomes, resources, collected, extra = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
     assert _worker_plan is not None
     outcomes.extend(run_cluster_checks(_worker_plan, collected, stdin_data))
     unused, expired = apply_exceptions(outcomes, config, baseline)
@@ -415,4 +452,5 @@ def scan(
         unused_exceptions=unused,
         expired_exceptions=expired,
         duration_s=time.perf_counter() - t0,
+        object_extra=extra,
     )

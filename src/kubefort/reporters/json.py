@@ -56,6 +56,7 @@ def build(result: ScanResult, registry: Registry, *, include_passed: bool = Fals
                 **rid.as_dict(),
                 "file": src.file,
                 "line": src.line,
+                **result.object_extra.get((rid, src), {}),
             }
             for rid, src in sorted(result.resources, key=lambda rs: resource_sort_key(*rs))
         ],
