@@ -7,6 +7,8 @@
 | pod_security.py   | KF-POD-*     | pod and container security settings                 |
 | images.py         | KF-IMG-*     | container image references                          |
 | secrets.py        | KF-SEC-*     | credentials in manifests                            |
+| pss.py            | KF-PSS-*     | Pod Security admission verdicts (exact, versioned)  |
+| psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
 """
 
-from kubefort.checks import images, input, meta, pod_security, secrets  # noqa: F401
+from kubefort.checks import images, input, meta, pod_security, psa, pss, secrets  # noqa: F401
