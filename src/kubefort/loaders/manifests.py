@@ -278,3 +278,25 @@ def _load_rendered(spec: InputSpec, opts: LoadOptions, tool: str) -> LoadedInput
         parsed = parse_stream(rr.text.encode())
         _objects(li, parsed, spec.path, "kustomize", None)
     return li
+
+
+def load_resources(
+    paths: Sequence[str], exclude: Sequence[str] = (), opts: LoadOptions = LoadOptions(), render_dirs: bool = True
+) -> tuple[list[Resource], list[LoadProblem], list[InputRecord]]:
+    """Every object under PATHs (for analysis commands such as `kubefort rbac` and `kubefort netpol`).
+
+    Raises UsageError for a path that does not exist. Problems are returned, never dropped: a
+    command must report them (and exit 3) rather than analyse a partial set silently.
+    """
+    resources: list[Resource] = []
+    problems: list[LoadProblem] = []
+    records: list[InputRecord] = []
+    stdin = None
+    for spec in discover(paths, exclude, render_dirs):
+        if spec.kind == "stdin" and stdin is None:
+            stdin = sys.stdin.buffer.read()
+        li = load(spec, opts, stdin if spec.kind == "stdin" else None)
+        resources.extend(li.resources)
+        problems.extend(li.problems)
+        records.append(li.record)
+    return resources, problems, records
