@@ -79,6 +79,7 @@ class _Plan:
     ctx: dict[str, CheckContext]
     collect_kinds: frozenset[str]  # kinds the cluster checks need shipped back from workers
     collect_pods: bool  # ... and every object that carries a pod spec
+    collect_ns_pods: bool  # ... or only those that name their namespace
 
 
 def _plan(settings: EngineSettings, registry: Registry) -> _Plan:
@@ -100,8 +101,9 @@ def _plan(settings: EngineSettings, registry: Registry) -> _Plan:
         settings=settings,
         severity=sev,
         ctx=ctx,
-        collect_kinds=frozenset(kinds - {"@pods"}),
+        collect_kinds=frozenset(kinds - {"@pods", "@namespaced-pods"}),
         collect_pods="@pods" in kinds,
+        collect_ns_pods="@namespaced-pods" in kinds,
     )
 
 
@@ -206,7 +208,7 @@ def evaluate(
             o.path = p.path
         rec.outcomes.append(o)
     pss_level = plan.settings.pss_level
-    need_pods = bool(plan.pod or plan.cont or plan.collect_pods or pss_level)
+    need_pods = bool(plan.pod or plan.cont or plan.collect_pods or plan.collect_ns_pods or pss_level)
     for res in li.resources:
         pods: list[PodView] = []
         pod_error: NotEvaluated | None = None
@@ -215,7 +217,11 @@ def evaluate(
                 pods = find_pods(res, plan.settings.pod_template_paths)
             except NotEvaluated as exc:
                 pod_error = exc
-        if collect is not None and (res.id.kind in plan.collect_kinds or (plan.collect_pods and (pods or pod_error))):
+        carries = bool(pods or pod_error)
+        if collect is not None and (
+            res.id.kind in plan.collect_kinds
+            or (carries and (plan.collect_pods or (plan.collect_ns_pods and res.id.namespace is not None)))
+        ):
             collect.append((res, bool(pods or pod_error)))
         if pss_level and extra is not None and (pods or pod_error):
             if pod_error is not None:
@@ -387,7 +393,12 @@ def run_cluster_checks(plan: _Plan, collected: list[tuple[Resource, bool]], stdi
     rec = _Recorder(plan, locator_for)
     for m in plan.cluster:
         kinds = m.kinds or frozenset()
-        targets = index.pod_bearing if "@pods" in kinds else [r for r in index.resources if r.id.kind in kinds]
+        if "@pods" in kinds:
+            targets = index.pod_bearing
+        elif "@namespaced-pods" in kinds:
+            targets = [r for r in index.pod_bearing if r.id.namespace is not None]
+        else:
+            targets = [r for r in index.resources if r.id.kind in kinds]
         for res in targets:
             try:
                 pods = find_pods(res, plan.settings.pod_template_paths)

@@ -24,7 +24,8 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #   "container" -> (pod: PodView, c: ContainerView, ctx)  runs once per container (all container kinds)
 #   "cluster"   -> (resource: Resource, index: ClusterIndex, ctx)  runs once per object of `kinds`
 #                  after every input is loaded; the index holds the objects of `kinds` + `needs`
-#                  ("@pods" in `needs` = every object that carries a pod spec)
+#                  ("@pods" = every object that carries a pod spec, "@namespaced-pods" = those
+#                  of them that name their namespace; usable in `kinds` and `needs`)
 #   "input"     -> never called: outcomes come from loaders (parse / render failures)
 TARGETS = ("object", "pod", "container", "cluster", "input")
 

@@ -364,7 +364,7 @@ def invalid_pod_security_label(res: Resource, ctx: object) -> Iterator[Violation
     title="Workload would be rejected by its own namespace's Pod Security level",
     severity=Severity.HIGH,
     target="cluster",
-    kinds=("@pods",),
+    kinds=("@namespaced-pods",),
     needs=("Namespace",),
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Fix the listed controls in the pod template, or change the namespace's level deliberately.",
