@@ -163,7 +163,7 @@ class PodView:
     resource: Resource
     spec: _Fields
     meta: _Fields | None
-    origin: str  # "known" | "walker" | "config"
+    origin: str  # "known" | "walker" | "config" | "template" (Argo-style container template)
 
     @property
     def path(self) -> Path_:
@@ -171,6 +171,9 @@ class PodView:
 
     def containers(self) -> Iterator[ContainerView]:
         """Every container of every kind. Raises NotEvaluated on malformed lists or entries."""
+        if self.origin == "template":
+            yield from self._template_containers()
+            return
         for key, kind in CONTAINER_KINDS:
             items = self.spec.list(key)
             for i, c in enumerate(items):
@@ -180,6 +183,25 @@ class PodView:
                 name = c.get("name")
                 if not isinstance(name, str):
                     name = f"#{i}" if name is None else str(name)
+                yield ContainerView(c, p, name, kind, key, i)
+
+    def _template_containers(self) -> Iterator[ContainerView]:
+        # Argo Workflows: a template runs one `container` or `script`, plus init containers and sidecars
+        for key, kind in (("container", "container"), ("script", "script container")):
+            c = self.spec.get(key)
+            if c is None:
+                continue
+            p = self.spec.path + (key,)
+            if not isinstance(c, dict):
+                raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
+            name = c.get("name") if isinstance(c.get("name"), str) else (self.spec.get("name") if isinstance(self.spec.get("name"), str) else key)
+            yield ContainerView(c, p, name, kind, key, 0)
+        for key, kind in (("initContainers", "init container"), ("sidecars", "sidecar container")):
+            for i, c in enumerate(self.spec.list(key)):
+                p = self.spec.path + (key, i)
+                if not isinstance(c, dict):
+                    raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
+                name = c.get("name") if isinstance(c.get("name"), str) else f"#{i}"
                 yield ContainerView(c, p, name, kind, key, i)
 
     def annotations(self) -> dict[str, Any]:
@@ -204,8 +226,18 @@ def _is_container_list(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(isinstance(c, dict) and ("image" in c or "name" in c) for c in v)
 
 
-def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]]]:
-    """Embedded pod specs in a custom resource: mappings whose `containers` is a list of containers."""
+def _is_container_template(node: dict[str, Any]) -> bool:
+    """An Argo-style template: a `container` or `script` mapping with an image."""
+    for key in ("container", "script"):
+        c = node.get(key)
+        if isinstance(c, dict) and "image" in c:
+            return True
+    return False
+
+
+def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any], str]]:
+    """Embedded pod specs in a custom resource: mappings whose `containers` is a list of containers
+    ("walker"), and Argo-style templates with a single `container` or `script` ("template")."""
     stack: list[tuple[Path_, Any]] = [((), obj)]
     seen = 0
     while stack:
@@ -215,7 +247,10 @@ def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]
             raise NotEvaluated(f"object too large to search for pod templates (>{MAX_WALK_NODES:,} nodes)")
         if isinstance(node, dict):
             if _is_container_list(node.get("containers")):
-                yield path, node
+                yield path, node, "walker"
+                continue
+            if _is_container_template(node):
+                yield path, node, "template"
                 continue
             for k, v in node.items():
                 if isinstance(v, (dict, list)):
@@ -264,8 +299,11 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
             return pods
     if api_group(res.id.api_version) in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
         return []
-    for path, spec in _walk_pod_specs(obj):
-        mp = path[:-1] + ("metadata",) if path and path[-1] == "spec" else None
+    for path, spec, origin in _walk_pod_specs(obj):
+        if origin == "template":
+            mp = path + ("metadata",)  # Argo templates carry their own pod metadata
+        else:
+            mp = path[:-1] + ("metadata",) if path and path[-1] == "spec" else None
         meta = _at(obj, mp) if mp else None
-        pods.append(PodView(res, _Fields(spec, path), _Fields(meta, mp) if isinstance(meta, dict) and mp else None, "walker"))
+        pods.append(PodView(res, _Fields(spec, path), _Fields(meta, mp) if isinstance(meta, dict) and mp else None, origin))
     return pods
