@@ -157,7 +157,8 @@ def namespace_enforces_privileged(res: Resource, ctx: object) -> Iterator[Violat
 def pod_security_version_unpinned(res: Resource, ctx: object) -> Iterator[Violation]:
     """
     ## What it does
-    Flags namespaces that set an enforce level but no `enforce-version`, or `latest`.
+    Flags namespaces that enforce `baseline` or `restricted` with no `enforce-version`, or with
+    `latest` (`privileged` means the same at every version, so its version is not checked).
 
     ## Why is this bad?
     An unpinned policy changes with every cluster upgrade: a control added or tightened in a
@@ -184,8 +185,8 @@ def pod_security_version_unpinned(res: Resource, ctx: object) -> Iterator[Violat
     - https://kubernetes.io/docs/concepts/security/pod-security-admission/#pod-security-admission-labels-for-namespaces
     """
     labels = _labels(res)
-    if PREFIX + "enforce" not in labels:
-        return
+    if labels.get(PREFIX + "enforce") in (None, "privileged"):
+        return  # no level, or one whose meaning no policy version changes
     v = labels.get(PREFIX + "enforce-version")
     if v is None or v == "latest":
         state = "is 'latest'" if v == "latest" else "is not set (means latest)"
@@ -247,6 +248,8 @@ def pod_security_version_stale(res: Resource, ctx: Any) -> Iterator[Violation]:
     for mode in MODES:
         key = PREFIX + mode + "-version"
         v = labels.get(key)
+        if labels.get(PREFIX + mode, "privileged") == "privileged":
+            continue  # privileged means the same at every version
         if isinstance(v, str) and _VERSION.match(v):
             minor = int(v.split(".")[1])
             if newest - minor > ctx.options.max_minor_lag:
