@@ -102,7 +102,7 @@ def test_selection_by_prefix_name_and_severity(tmp_path):
 
 def test_multiple_outputs_and_output_file(tmp_path):
     f = write(tmp_path, "p.yaml", PRIV_POD)
-    p = kf("scan", str(f), "-o", "table", "-o", f"json={tmp_path/'r.json'}", "-o", f"sarif={tmp_path/'r.sarif'}", "-o", f"junit={tmp_path/'r.xml'}")
+    p = kf("scan", str(f), "--checks", "KF-POD-001", "-o", "table", "-o", f"json={tmp_path/'r.json'}", "-o", f"sarif={tmp_path/'r.sarif'}", "-o", f"junit={tmp_path/'r.xml'}")
     assert p.returncode == 1 and b"KF-POD-001" in p.stdout
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["outcomes"]["failed"] == 1
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
@@ -112,7 +112,7 @@ def test_multiple_outputs_and_output_file(tmp_path):
 
 
 def test_stdin_json_and_list(tmp_path):
-    p = kf("scan", "-", "-o", "json", stdin=PRIV_POD.encode())
+    p = kf("scan", "-", "-o", "json", "--checks", "KF-POD-001", stdin=PRIV_POD.encode())
     rep = report(p)
     (fail,) = [r for r in rep["results"] if r["outcome"] == "failed"]
     assert fail["file"] == "-" and fail["line"] == 11
@@ -155,14 +155,14 @@ def test_config_exceptions_expiry_and_unused(tmp_path):
             """
         ),
     )
-    p = kf("scan", str(tmp_path), "-o", "json")
+    p = kf("scan", str(tmp_path), "-o", "json", "--checks", "KF-POD-001,KF-POD-002,KF-IMG-001")
     rep = report(p)
     assert p.returncode == 0
     (s,) = [r for r in rep["results"] if r["outcome"] == "suppressed"]
     assert s["check_id"] == "KF-POD-001" and s["suppression"]["kind"] == "config" and s["suppression"]["expires"] == "2999-01-01"
     assert any("KF-POD-002" in u for u in rep["exceptions"]["unused"])
     assert any("KF-IMG-001" in e for e in rep["exceptions"]["expired"])
-    assert kf("scan", str(tmp_path), "-o", "json", "--no-config").returncode == 1
+    assert kf("scan", str(tmp_path), "-o", "json", "--no-config", "--checks", "KF-POD-001").returncode == 1
 
 
 @pytest.mark.parametrize(

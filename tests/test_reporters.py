@@ -430,8 +430,14 @@ def test_json_schema_rejects_bad_documents(registry: Registry) -> None:
     doc["results"][1]["suppression"] = None  # a suppressed result must say why
     assert not validator.is_valid(doc)
     doc = _json(registry)
-    doc["objects"][0]["pss"] = {"level": "baseline"}  # objects may grow members
+    doc["objects"][0]["future_member"] = {"anything": 1}  # objects may grow members
     assert validator.is_valid(doc)
+    doc["objects"][0]["pss"] = {"level": "baseline", "version": "v1.30", "allowed": False,
+                                "violations": [{"control": "privileged", "field": "spec.containers[0]", "value": "true"}]}
+    assert validator.is_valid(doc)
+    doc["objects"][0]["pss"] = {"level": "baseline"}  # the --pss contract is strict
+    assert not validator.is_valid(doc)
+    doc = _json(registry)
     doc["results"][0]["severity"] = "urgent"
     assert not validator.is_valid(doc)
 
