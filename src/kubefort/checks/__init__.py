@@ -7,8 +7,11 @@
 | pod_security.py   | KF-POD-*     | pod and container security settings                 |
 | images.py         | KF-IMG-*     | container image references                          |
 | secrets.py        | KF-SEC-*     | credentials in manifests                            |
+| resources.py      | KF-RES-*     | resource requests, limits, quotas and LimitRanges   |
 | pss.py            | KF-PSS-*     | Pod Security admission verdicts (exact, versioned)  |
 | psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
+| workload.py       | KF-WL-*      | service account use, removed API versions           |
 """
 
 from kubefort.checks import images, input, meta, pod_security, psa, pss, secrets  # noqa: F401
+from kubefort.checks import workload  # noqa: F401
