@@ -8,18 +8,25 @@ conclude for them:
     test.kubefort.io/line: "14"                            # line of the (first) failure
     test.kubefort.io/message: "keys: password"             # substring of the message
 
+A check with options can declare them in a header comment, as `.kubefort.yaml` would:
+
+    # kubefort-test-options: {"KF-IMG-004": {"allowed_registries": ["ghcr.io/acme"]}}
+
 Objects without the annotation must get no outcome at all from that check (kinds it does not
 apply to). The fixture must contain at least one failed and one passed expectation.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from conftest import FIXTURES, scan_file
+from kubefort.config import make_options
 from kubefort.loaders.manifests import InputSpec, load
 from kubefort.registry import REGISTRY
 
@@ -43,6 +50,12 @@ def _expectations(path: Path) -> dict[str, dict[str | None, str]]:
     return out
 
 
+def _options(path: Path) -> dict:
+    m = re.search(r"^# kubefort-test-options: (.*)$", path.read_text(), re.M)
+    raw = json.loads(m.group(1)) if m else {}
+    return {cid: make_options(REGISTRY.get(cid), v, path.name) for cid, v in raw.items()}
+
+
 def _annotation(path: Path, name: str, key: str) -> str | None:
     li = load(InputSpec("file", str(path), path.stat().st_size))
     for r in li.resources:
@@ -63,7 +76,7 @@ def test_check_has_fixture_with_failed_and_passed(meta):
 def test_check_exact_outcomes(meta):
     path = CHECKS_DIR / f"{meta.id}.yaml"
     expected = _expectations(path)
-    outcomes = [o for o in scan_file(path, (meta.id,)) if o.check_id == meta.id]
+    outcomes = [o for o in scan_file(path, (meta.id,), options=_options(path)) if o.check_id == meta.id]
     actual: dict[str, dict[str | None, str]] = defaultdict(dict)
     for o in outcomes:
         assert o.resource is not None

@@ -15,3 +15,4 @@
 
 from kubefort.checks import images, input, meta, pod_security, psa, pss, secrets  # noqa: F401
 from kubefort.checks import workload  # noqa: F401
+from kubefort.checks import resources  # noqa: F401
