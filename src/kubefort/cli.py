@@ -287,5 +287,14 @@ def explain(check: str, fmt: str) -> None:
     click.echo(docs.explain(meta, fmt), nl=False)
 
 
+def _add_commands() -> None:
+    from kubefort.cli_rbac import rbac
+
+    cli.add_command(rbac)
+
+
+_add_commands()
+
+
 def main() -> None:
     cli(prog_name="kubefort")

@@ -11,8 +11,9 @@
 | pss.py            | KF-PSS-*     | Pod Security admission verdicts (exact, versioned)  |
 | psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
 | workload.py       | KF-WL-*      | service account use, removed API versions           |
+| rbac.py           | KF-RBAC-*    | risky grants and escalation paths (kube/rbac.py)     |
 """
 
-from kubefort.checks import images, input, meta, pod_security, psa, pss, secrets  # noqa: F401
+from kubefort.checks import images, input, meta, pod_security, psa, pss, rbac, secrets  # noqa: F401
 from kubefort.checks import workload  # noqa: F401
 from kubefort.checks import resources  # noqa: F401

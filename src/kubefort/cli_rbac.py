@@ -1,0 +1,239 @@
+"""`kubefort rbac`: who can do what, what a subject can do, and escalation paths. No analysis here:
+kube/rbac.py and kube/rbac_paths.py do it; this module parses arguments, loads inputs and prints.
+
+Exit codes: 0 done; 1 `paths` found at least one escalation path; 2 usage error (bad subject,
+unknown resource, missing path); 3 some input could not be loaded or some RBAC object is
+malformed (the answer may be incomplete; results are still printed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+RBAC_HELP_EPILOG = """\b
+Exit codes:
+  0  done
+  1  (paths only) at least one subject can reach cluster-admin
+  2  usage error: unknown resource, malformed SUBJECT, missing PATH
+  3  some input could not be loaded or an RBAC object is malformed:
+     results are printed but may be incomplete
+"""
+
+
+def _common(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.argument("paths", nargs=-1, required=True)(f)
+    f = click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")(f)
+    f = click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files.")(f)
+    f = click.option("--no-bootstrap", is_flag=True, help="Leave out the default roles and bindings every cluster has.")(f)
+    f = click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)(f)
+    return f
+
+
+class _Loaded:
+    def __init__(self, paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool) -> None:
+        from kubefort.kube.rbac import Policy
+        from kubefort.loaders.manifests import UsageError, load_resources
+
+        try:
+            resources, problems, _ = load_resources(paths, exclude, render_dirs=not no_render)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None
+        self.policy = Policy(resources, bootstrap=not no_bootstrap)
+        self.problems = [f"{p.file}{':' + str(p.line) if p.line else ''}: {p.message}" for p in problems]
+        for (kind, ns, name), why in sorted(self.policy.problems.items(), key=lambda kv: str(kv[0])):
+            self.problems.append(f"{kind}/{ns + '/' if ns else ''}{name} ignored: {why.reason}")
+
+    def finish(self, code: int = EXIT_OK) -> None:
+        if self.problems:
+            click.echo(f"kubefort: {len(self.problems)} input problem(s); the answer may be incomplete:", err=True)
+            for p in self.problems:
+                click.echo(f"  {p}", err=True)
+            code = EXIT_INCOMPLETE
+        sys.exit(code)
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for r in [header, *rows]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    return "\n".join(lines)
+
+
+@click.group("rbac", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def rbac() -> None:
+    """Analyse RBAC exactly as the API server's authorizer does.
+
+    \b
+    kubefort rbac who-can get secrets -n shop k8s/      which subjects can, and through what
+    kubefort rbac permissions ServiceAccount:shop:api k8s/    every rule a subject holds
+    kubefort rbac paths k8s/                             shortest escalation paths to cluster-admin
+
+    Inputs are read as `kubefort scan` reads them. The default roles and bindings of a fresh
+    cluster (cluster-admin, admin, edit, view, system:* ...) are included unless --no-bootstrap;
+    an input object of the same name replaces the built-in one.
+    """
+
+
+@rbac.command("who-can", epilog=RBAC_HELP_EPILOG)
+@click.argument("verb")
+@click.argument("resource")
+@_common
+@click.option("-n", "--namespace", help="The namespace of the request (RoleBindings of this namespace count).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="A request across all namespaces at once: only ClusterRoleBindings count.")
+@click.option("--name", default="", help="The object's name (rules with resourceNames match only named requests).")
+def who_can(verb: str, resource: str, paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool, fmt: str,
+            namespace: str | None, all_namespaces: bool, name: str) -> None:
+    """Which subjects can VERB RESOURCE[/SUBRESOURCE] (or a non-resource URL such as /metrics).
+
+    RESOURCE is what kubectl accepts: pods, po, deployments.apps, deploy, pods/exec,
+    deployments.apps/scale, widgets.example.com (CRDs in the input resolve by name too).
+
+    \b
+    -n NS         the request in namespace NS (ClusterRoleBindings + RoleBindings of NS)
+    -A            the request across all namespaces (ClusterRoleBindings only)
+    (neither)     in at least one namespace: every binding counts, each names its scope
+    Cluster-scoped resources (nodes, clusterroles ...) ignore the namespace.
+    """
+    from kubefort.kube.rbac import Request, resolve_resource
+
+    if namespace and all_namespaces:
+        raise click.UsageError("-n and -A exclude each other")
+    loaded = _Loaded(paths, exclude, no_render, no_bootstrap)
+    pol = loaded.policy
+    any_ns = False
+    if resource.startswith("/"):
+        req = Request(verb, path=resource)
+        where = ""
+    else:
+        try:
+            spec = resolve_resource(resource, pol.crds)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        ns = namespace or ""
+        if spec.resource == "namespaces" and spec.group == "" and name:
+            ns = name  # the API server puts a namespace's own name in the request's namespace
+        elif spec.namespaced is False:
+            ns = ""
+        elif not namespace and not all_namespaces:
+            any_ns = True
+        req = Request(verb, spec.group, spec.resource, spec.subresource, ns, name)
+        where = "in any namespace" if any_ns else (f"in namespace {ns!r}" if ns else ("cluster-wide" if spec.namespaced is False else "across all namespaces"))
+    found = pol.who_can(req, any_namespace=any_ns)
+    if fmt == "json":
+        _dump({
+            "request": {"verb": req.verb, "group": req.group, "resource": req.resource, "subresource": req.subresource,
+                        "namespace": req.namespace if not any_ns else None, "anyNamespace": any_ns, "name": req.name,
+                        "nonResourceURL": req.path, "bootstrap": not no_bootstrap},
+            "subjects": [dict(s.as_dict(), via=[g.as_dict() for g in grants]) for s, grants in found.items()],
+            "problems": loaded.problems,
+        })
+    else:
+        what = req.path if req.path is not None else str(resolve_resource(resource, pol.crds))
+        title = f"who can {verb} {what}" + (f" named {name!r}" if name else "") + (f" {where}" if where else "")
+        if not found:
+            click.echo(f"{title}: nobody")
+        else:
+            click.echo(f"{title}: {len(found)} subject(s)")
+            rows: list[tuple[str, ...]] = [(str(s) if i == 0 else "", g.describe()) for s, grants in found.items() for i, g in enumerate(grants)]
+            click.echo(_table(rows, ("SUBJECT", "VIA (binding -> role: rule)")))
+    loaded.finish()
+
+
+@rbac.command("permissions", epilog=RBAC_HELP_EPILOG)
+@click.argument("subject")
+@_common
+@click.option("-n", "--namespace", help="Only the rules effective in this namespace (cluster-wide ones included).")
+@click.option("--group", "groups", multiple=True, metavar="GROUP", help="Add a group to the subject (as kubectl --as-group). Repeatable.")
+def permissions(subject: str, paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool, fmt: str,
+                namespace: str | None, groups: tuple[str, ...]) -> None:
+    """Every rule SUBJECT holds, per namespace, with the binding and role that grant it.
+
+    \b
+    SUBJECT:
+      User:NAME                    a user (in system:authenticated; system:anonymous is not)
+      Group:NAME                   a member of that group (and of system:authenticated)
+      ServiceAccount:NS:NAME       also sa:NS:NAME or system:serviceaccount:NS:NAME; in the groups
+                                   system:serviceaccounts, system:serviceaccounts:NS, system:authenticated
+    """
+    from kubefort.kube.rbac import identity_of, parse_subject
+
+    try:
+        subj = parse_subject(subject)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    loaded = _Loaded(paths, exclude, no_render, no_bootstrap)
+    pol = loaded.policy
+    ident = identity_of(subj, groups)
+    by_scope: dict[str | None, list[Any]] = {}
+    for g in pol.grants_for(ident, namespace):
+        by_scope.setdefault(g.namespace, []).append(g)
+    scopes = sorted(by_scope, key=lambda s: (s is not None, s or ""))
+    if fmt == "json":
+        _dump({
+            "subject": subj.as_dict(), "user": ident.user, "groups": sorted(ident.groups), "bootstrap": not no_bootstrap,
+            "scopes": [{"namespace": s, "rules": [g.as_dict() for g in by_scope[s]]} for s in scopes],
+            "problems": loaded.problems,
+        })
+    else:
+        click.echo(f"{subj} (user {ident.user or '-'}, groups {', '.join(sorted(ident.groups))})")
+        if not scopes:
+            click.echo("no permissions")
+        rows: list[tuple[str, ...]] = []
+        for s in scopes:
+            label = "cluster-wide" if s is None else f"namespace {s}"
+            for i, g in enumerate(by_scope[s]):
+                rows.append((label if i == 0 else "", g.rule.text(), f"{g.binding.key} -> {g.role.key}" + ("" if g.rule.origin == g.role.key else f" (from {g.rule.where()})")))
+        if rows:
+            click.echo(_table(rows, ("SCOPE", "RULE", "VIA")))
+    loaded.finish()
+
+
+@rbac.command("paths", epilog=RBAC_HELP_EPILOG)
+@_common
+@click.option("--subject", "subjects", multiple=True, metavar="SUBJECT", help="Only these start subjects (as for `permissions`). Repeatable.")
+@click.option("--include-system", is_flag=True, help="Also start from control-plane identities (system: users and groups) bound in the input.")
+def paths_cmd(paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool, fmt: str,
+              subjects: tuple[str, ...], include_system: bool) -> None:
+    """Shortest privilege-escalation path to cluster-admin of every subject bound in the input.
+
+    Each hop names the action, its MITRE ATT&CK technique and the binding, role and rule that
+    allow it: creating a pod as another ServiceAccount, exec into pods with mounted tokens,
+    nodes/proxy, minting or reading tokens, impersonation, bind/escalate, hostPath
+    PersistentVolumes, CSR approval. Subjects that already are cluster-admin are not listed.
+    Exits 1 when a path exists.
+    """
+    from kubefort.kube.rbac import parse_subject
+    from kubefort.kube.rbac_paths import TECHNIQUES, find_paths
+
+    try:
+        starts = [parse_subject(s) for s in subjects] if subjects else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    loaded = _Loaded(paths, exclude, no_render, no_bootstrap)
+    found = find_paths(loaded.policy, starts, include_system)
+    if fmt == "json":
+        _dump({"bootstrap": not no_bootstrap, "paths": [p.as_dict() for p in found], "problems": loaded.problems})
+    elif not found:
+        click.echo("no subject can reach cluster-admin")
+    else:
+        for p in found:
+            click.echo(f"{p.subject} -> cluster-admin in {len(p.hops)} hop(s)")
+            for i, h in enumerate(p.hops, 1):
+                click.echo(f"  {i}. {h.src} => {h.dst}")
+                click.echo(f"     {h.action}  [{h.technique} {TECHNIQUES.get(h.technique, '')}]")
+                for g in h.via:
+                    click.echo(f"     via {g.describe()}")
+        click.echo(f"{len(found)} subject(s) can reach cluster-admin")
+    loaded.finish(EXIT_FOUND if found else EXIT_OK)
