@@ -239,6 +239,16 @@ def test_crd_workloads_by_walker_and_by_config(tmp_path):
 def test_parallel_and_serial_scans_agree(tmp_path):
     for i in range(40):
         write(tmp_path, f"d/p{i:02}.yaml", PRIV_POD.replace("name: web", f"name: web{i}") + "# " + "x" * 200_000 + "\n")
+    # enough cross-object input (RBAC, namespaces) for the cluster phase to fork as well
+    rbac = []
+    for i in range(120):
+        rbac.append(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: ns{i}}}\n")
+        rbac.append(
+            f"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: rb{i}, namespace: ns{i}}}\n"
+            f"subjects: [{{kind: ServiceAccount, name: default, namespace: ns{i}}}]\n"
+            f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {'edit' if i % 2 else 'view'}}}\n"
+        )
+    write(tmp_path, "d/rbac.yaml", "---\n".join(rbac))
     serial = report(kf("scan", str(tmp_path / "d"), "-o", "json", "-j", "1"))
     parallel = report(kf("scan", str(tmp_path / "d"), "-o", "json", "-j", "2"))
     for r in (serial, parallel):

@@ -277,7 +277,12 @@ def _init_worker(settings: EngineSettings) -> None:
 
 
 _Scanned = tuple[
-    InputRecord, list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]], dict[tuple[ResourceId, Source], dict[str, Any]]
+    InputRecord,
+    list[Outcome],
+    list[tuple[ResourceId, Source]],
+    list[tuple[Resource, bool]],
+    dict[tuple[ResourceId, Source], dict[str, Any]],
+    dict[str, list[int]],
 ]
 
 
@@ -285,7 +290,10 @@ def _scan_loaded(li: LoadedInput, plan: _Plan) -> _Scanned:
     collected: list[tuple[Resource, bool]] = []
     extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
     outs = evaluate(li, plan, collect=collected if plan.cluster else None, extra=extra)
-    return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra
+    # document start lines let the main process locate cross-object findings without composing
+    # whole files again
+    doc_lines = {li.record.path: li.doc_lines} if collected and li.data is not None else {}
+    return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra, doc_lines
 
 
 def _scan_spec(spec: InputSpec) -> _Scanned:
@@ -300,7 +308,14 @@ def run(
     jobs: int | None = None,
     stdin_data: bytes | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[InputRecord], list[Outcome], list[tuple[ResourceId, Source]], list[tuple[Resource, bool]], dict[tuple[ResourceId, Source], dict[str, Any]]]:
+) -> tuple[
+    list[InputRecord],
+    list[Outcome],
+    list[tuple[ResourceId, Source]],
+    list[tuple[Resource, bool]],
+    dict[tuple[ResourceId, Source], dict[str, Any]],
+    dict[str, list[int]],
+]:
     """Load and check every input; results keep the order of `specs`."""
     global _worker_plan
     _init_worker(settings)
@@ -309,6 +324,7 @@ def run(
     resources: list[tuple[ResourceId, Source]] = []
     collected: list[tuple[Resource, bool]] = []
     extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
+    doc_lines: dict[str, list[int]] = {}
     total_bytes = sum(s.size for s in specs)
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or any(s.kind in ("helm", "kustomize") for s in specs) and len(specs) > 2)
@@ -344,7 +360,8 @@ def run(
         resources.extend(r[2])
         collected.extend(r[3])
         extra.update(r[4])
-    return records, outcomes, resources, collected, extra
+        doc_lines.update(r[5])
+    return records, outcomes, resources, collected, extra, doc_lines
 
 
 class ClusterIndex:
@@ -369,11 +386,42 @@ class ClusterIndex:
         return [r for r in self.kind(kind) if r.id.namespace == namespace]
 
 
-def run_cluster_checks(plan: _Plan, collected: list[tuple[Resource, bool]], stdin_data: bytes | None, registry: Registry = REGISTRY) -> list[Outcome]:
-    """Cross-object checks, after every input was loaded. Files are re-read only to locate failures."""
+_cluster_state: tuple[Any, ...] | None = None
+
+
+def run_cluster_checks(
+    plan: _Plan,
+    collected: list[tuple[Resource, bool]],
+    stdin_data: bytes | None,
+    registry: Registry = REGISTRY,
+    doc_lines: dict[str, list[int]] | None = None,
+    jobs: int = 1,
+) -> list[Outcome]:
+    """Cross-object checks, after every input was loaded. Files are re-read only to locate failures.
+
+    Independent checks run in forked workers (which inherit the collected objects) when it pays;
+    results are concatenated in check order either way, so reports do not depend on it.
+    """
+    global _cluster_state
     if not plan.cluster:
         return []
-    index = ClusterIndex(collected)
+    ids = [m.id for m in plan.cluster]
+    # one index for all checks (checks may cache derived data per index, e.g. the RBAC policy)
+    _cluster_state = (plan, ClusterIndex(collected), stdin_data, registry, doc_lines or {})
+    try:
+        if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+                parts = list(ex.map(_run_cluster_check, ids))
+        else:
+            parts = [_run_cluster_check(i) for i in ids]
+    finally:
+        _cluster_state = None
+    return [o for part in parts for o in part]
+
+
+def _run_cluster_check(check_id: str) -> list[Outcome]:
+    assert _cluster_state is not None
+    plan, index, stdin_data, registry, doc_lines = _cluster_state
     locators: dict[str, Locator | None] = {}
 
     def locator_for(src: Source) -> Locator | None:
@@ -387,24 +435,24 @@ def run_cluster_checks(plan: _Plan, collected: list[tuple[Resource, bool]], stdi
                         data = fh.read()
                 except OSError:
                     data = None
-            locators[src.file] = Locator(data) if data is not None else None
+            locators[src.file] = Locator(data, doc_lines.get(src.file)) if data is not None else None
         return locators[src.file]
 
     rec = _Recorder(plan, locator_for)
-    for m in plan.cluster:
-        kinds = m.kinds or frozenset()
-        if "@pods" in kinds:
-            targets = index.pod_bearing
-        elif "@namespaced-pods" in kinds:
-            targets = [r for r in index.pod_bearing if r.id.namespace is not None]
-        else:
-            targets = [r for r in index.resources if r.id.kind in kinds]
-        for res in targets:
-            try:
-                pods = find_pods(res, plan.settings.pod_template_paths)
-            except NotEvaluated:
-                pods = []
-            rec.run(m, res, (res, index, plan.ctx[m.id]), None, (), inline_ignores(res, pods, registry))
+    m = registry.get(check_id)
+    kinds = m.kinds or frozenset()
+    if "@pods" in kinds:
+        targets = index.pod_bearing
+    elif "@namespaced-pods" in kinds:
+        targets = [r for r in index.pod_bearing if r.id.namespace is not None]
+    else:
+        targets = [r for r in index.resources if r.id.kind in kinds]
+    for res in targets:
+        try:
+            pods = find_pods(res, plan.settings.pod_template_paths)
+        except NotEvaluated:
+            pods = []
+        rec.run(m, res, (res, index, plan.ctx[m.id]), None, (), inline_ignores(res, pods, registry))
     return rec.outcomes
 
 
@@ -450,9 +498,10 @@ def scan(
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
     t0 = time.perf_counter()
-    records, outcomes, resources, collected, extra = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
+    records, outcomes, resources, collected, extra, doc_lines = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
     assert _worker_plan is not None
-    outcomes.extend(run_cluster_checks(_worker_plan, collected, stdin_data))
+    ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    outcomes.extend(run_cluster_checks(_worker_plan, collected, stdin_data, doc_lines=doc_lines, jobs=ncpu))
     unused, expired = apply_exceptions(outcomes, config, baseline)
     return ScanResult(
         tool_version=__version__,

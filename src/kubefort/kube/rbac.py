@@ -433,7 +433,12 @@ def _selectors(res: Resource) -> list[dict[str, Any]] | None:
 # built-in data
 # ------------------------------------------------------------------------------------------------
 def _data(name: str) -> Any:
-    return yaml.safe_load(importlib_resources.files("kubefort.kube").joinpath("data", name).read_text(encoding="utf-8"))
+    from kubefort.loaders.yamlparse import parse_stream  # the project's parser: fast, and API-server exact
+
+    parsed = parse_stream(importlib_resources.files("kubefort.kube").joinpath("data", name).read_bytes())
+    if parsed.error or parsed.doc_errors or not parsed.docs:
+        raise RuntimeError(f"kubefort's built-in {name} does not parse: {parsed.error or parsed.doc_errors}")
+    return parsed.docs[0]
 
 
 @functools.lru_cache(maxsize=1)
