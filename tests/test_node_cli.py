@@ -158,3 +158,18 @@ def test_dump_round_trips_through_scan(default_node, tmp_path):
 def test_empty_root_says_so(tmp_path):
     res = run("--root", str(tmp_path))
     assert res.exit_code == 0 and "no Kubernetes component found" in res.output
+
+
+def test_empty_root_is_never_clean(tmp_path):
+    """A root with no Kubernetes component evaluated nothing: exit 3, not a clean pass."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "kubefort", "node", "--root", str(tmp_path), "-o", "json"], capture_output=True, timeout=120)
+    assert p.returncode == 3, p.stderr.decode()
+    import json
+
+    rep = json.loads(p.stdout)
+    assert any("no Kubernetes component found" in w for w in rep["warnings"])
+    p = subprocess.run([sys.executable, "-m", "kubefort", "node", "--root", str(tmp_path), "-q", "--allow-incomplete"], capture_output=True, timeout=120)
+    assert p.returncode == 0

@@ -240,8 +240,12 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
         n = _dump(dump_path, loaded)
         if not quiet:
             click.echo(f"kubefort: wrote {n} object(s) to {dump_path}", err=True)
-    if not loaded.info.get("components") and not quiet:
-        click.echo(f"kubefort: no Kubernetes component found under {root}", err=True)
+    nothing_found = not loaded.info.get("components")
+    if nothing_found:
+        # nothing was evaluated: that is never a clean result
+        result.warnings.append(f"no Kubernetes component found under {root}: nothing was evaluated")
+        if not quiet:
+            click.echo(f"kubefort: no Kubernetes component found under {root}", err=True)
 
     use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     for fmt, dest in targets:
@@ -254,7 +258,7 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
     failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
     incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED]
     code = EXIT_FINDINGS if failing else EXIT_OK
-    if incomplete and not allow_incomplete:
+    if (incomplete or nothing_found) and not allow_incomplete:
         code = EXIT_INCOMPLETE
     if not quiet:
         parts = []
@@ -262,5 +266,7 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
             parts.append(f"{len(failing)} failed check(s) at or above {threshold.label if threshold else '-'}")
         if incomplete:
             parts.append(f"{len(incomplete)} setting(s) not evaluated" + (" (allowed)" if allow_incomplete else ""))
+        if nothing_found:
+            parts.append("no component found, nothing evaluated")
         click.echo(f"kubefort: exit {code}" + (": " + "; ".join(parts) if parts else ": clean"), err=True)
     sys.exit(code)
