@@ -157,7 +157,7 @@ def test_dump_round_trips_through_scan(default_node, tmp_path):
 
 def test_empty_root_says_so(tmp_path):
     res = run("--root", str(tmp_path))
-    assert res.exit_code == 0 and "no Kubernetes component found" in res.output
+    assert res.exit_code == 3 and "no Kubernetes component found" in res.output
 
 
 def test_empty_root_is_never_clean(tmp_path):
