@@ -288,10 +288,12 @@ def explain(check: str, fmt: str) -> None:
 
 
 def _add_commands() -> None:
+    from kubefort.cli_netpol import netpol
     from kubefort.cli_node import node
     from kubefort.cli_rbac import rbac
 
     cli.add_command(rbac)
+    cli.add_command(netpol)
     cli.add_command(node)
 
 

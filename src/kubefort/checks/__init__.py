@@ -12,11 +12,12 @@
 | psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
 | workload.py       | KF-WL-*      | service account use, removed API versions           |
 | rbac.py           | KF-RBAC-*    | risky grants and escalation paths (kube/rbac.py)     |
+| network.py        | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol.py) |
 | control_plane.py  | KF-CP-*      | API server, controller manager, scheduler, control-plane files, encryption, audit policy, certificates |
 | etcd.py           | KF-ETCD-*    | etcd TLS and client auth, its manifest and data dir  |
 | kubelet.py        | KF-KUBELET-* | kubelet effective settings and files, kube-proxy     |
 """
 
-from kubefort.checks import control_plane, etcd, images, input, kubelet, meta, pod_security, psa, pss, rbac, secrets  # noqa: F401
+from kubefort.checks import control_plane, etcd, images, input, kubelet, meta, network, pod_security, psa, pss, rbac, secrets  # noqa: F401
 from kubefort.checks import workload  # noqa: F401
 from kubefort.checks import resources  # noqa: F401

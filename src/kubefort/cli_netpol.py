@@ -1,0 +1,422 @@
+"""`kubefort netpol`: NetworkPolicy connectivity from manifests (matrix, explain, diff, generate).
+
+Endpoints are named `ns/kind/name` (always unique), `ns/name` (when one kind has that name),
+an external peer's name (`internet` 0.0.0.0/0, `cloud-metadata` 169.254.169.254/32, or one
+given with `--external NAME=CIDR`) or a CIDR. Objects without a namespace are in `default`.
+Exit codes: 0 done; 1 `diff --exit-code` found differences; 2 usage error; 3 some input or
+policy could not be read (the result is printed, computed without it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from typing import Any
+
+import click
+
+from kubefort.kube.netpol import (
+    ALL_PORTS,
+    DEFAULT_EXTERNALS,
+    NAME_LABEL,
+    NO_PORTS,
+    PROTOCOLS,
+    Analysis,
+    Cluster,
+    External,
+    Matrix,
+    PortSet,
+    Workload,
+    diff,
+    explain_side,
+    format_ports,
+    parse_port,
+    port_set,
+    ports_contain,
+    ports_inter,
+    ports_json,
+    ports_union,
+)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def _input_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--external", "externals", multiple=True, metavar="NAME=CIDR", help="An external peer to analyse besides internet and cloud-metadata (repeatable)."),
+        click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable)."),
+        click.option("-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable)."),
+        click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable)."),
+        click.option("-n", "--namespace", help="Release namespace for Helm charts."),
+        click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _externals(specs: tuple[str, ...]) -> list[External]:
+    out = list(DEFAULT_EXTERNALS)
+    for s in specs:
+        name, _, cidr = s.partition("=")
+        ext = External(name.strip(), cidr.strip())
+        try:
+            ext.range
+        except ValueError:
+            raise click.BadParameter(f"{s!r} is not NAME=CIDR", param_hint="--external") from None
+        out = [e for e in out if e.name != ext.name] + [ext]
+    return out
+
+
+def _load(paths: tuple[str, ...], kw: dict[str, Any], drop_policies: bool = False) -> tuple[Cluster, list[str]]:
+    """The cluster model of PATHs and every problem met (to print, then exit 3)."""
+    from kubefort.loaders.manifests import LoadOptions, UsageError, load_resources
+
+    opts = LoadOptions(helm_values=tuple(kw["helm_values"]), helm_set=tuple(kw["helm_set"]), namespace=kw["namespace"])
+    try:
+        resources, problems, _ = load_resources(paths, tuple(kw["exclude"]), opts, render_dirs=not kw["no_render"])
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    if drop_policies:
+        resources = [r for r in resources if r.id.kind != "NetworkPolicy"]
+    cluster = Cluster.from_resources(resources, _externals(tuple(kw["externals"])))
+    msgs = [f"{p.file}" + (f":{p.line}" if p.line else "") + f": {p.message}" for p in problems]
+    msgs += [str(p) for p in cluster.problems]
+    return cluster, msgs
+
+
+def _finish(problems: list[str], code: int = EXIT_OK) -> None:
+    for p in problems:
+        click.echo(f"kubefort: not analysed: {p}", err=True)
+    sys.exit(EXIT_INCOMPLETE if problems else code)
+
+
+def _endpoint(c: Cluster, text: str, hint: str) -> int | External:
+    try:
+        return c.find(text)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint=hint) from None
+
+
+@click.group("netpol", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def netpol() -> None:
+    """NetworkPolicy analysis: who can talk to whom, exactly as the API defines it.
+
+    \b
+    kubefort netpol matrix k8s/                     allowed connections, with ports
+    kubefort netpol explain shop/web shop/db k8s/   which policies and rules decide
+    kubefort netpol diff old/ new/                  connections gained and lost
+    kubefort netpol generate k8s/ --allow shop/web:shop/db:5432/TCP
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+@netpol.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json", "csv", "dot", "md"]), default="table", show_default=True)
+@_input_options
+def matrix(paths: tuple[str, ...], fmt: str, **kw: Any) -> None:
+    """Every allowed connection between workloads and external peers, with its ports.
+
+    Pairs not listed are denied. `md` prints a grid (rows: sources, columns: destinations).
+    """
+    cluster, problems = _load(paths, kw)
+    analysis = Analysis(cluster)
+    click.echo(render_matrix(analysis.matrix(), fmt, analysis), nl=False)
+    _finish(problems)
+
+
+def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
+    """The matrix in one of the output formats (only allowed pairs; md: a grid)."""
+    c = m.cluster
+    conns = [(m.name(s), m.name(d), ps) for s, d, ps in m.connections()]
+    if fmt == "json":
+        a = analysis or Analysis(c)
+        doc = {
+            "version": 1,
+            "workloads": [{"name": w.key, "namespace": w.namespace, "kind": w.kind, "labels": w.labels,
+                           "isolated": {"ingress": a.isolated(i, "ingress"), "egress": a.isolated(i, "egress")}}
+                          for i, w in enumerate(c.workloads)],
+            "externals": [{"name": e.name, "cidr": e.cidr} for e in c.externals],
+            "policies": [p.key for p in c.policies],
+            "connections": [{"source": s, "destination": d, "all": ps == ALL_PORTS, "ports": ports_json(ps)} for s, d, ps in conns],
+            "problems": [str(p) for p in c.problems],
+        }
+        return json.dumps(doc, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["source", "destination", "ports"])
+        w.writerows([s, d, format_ports(ps)] for s, d, ps in conns)
+        return buf.getvalue()
+    if fmt == "dot":
+        lines = ["digraph netpol {", "  rankdir=LR;", "  node [shape=box];"]
+        for ns in sorted({w.namespace for w in c.workloads}):
+            lines.append(f'  subgraph "cluster_{ns}" {{ label="{ns}";')
+            lines += [f'    "{w.key}" [label="{w.kind}/{w.name}"];' for w in c.workloads if w.namespace == ns]
+            lines.append("  }")
+        lines += [f'  "{e.name}" [shape=ellipse, label="{e.name}\\n{e.cidr}"];' for e in c.externals]
+        lines += [f'  "{s}" -> "{d}" [label="{format_ports(ps)}"];' for s, d, ps in conns]
+        return "\n".join(lines + ["}"]) + "\n"
+    if fmt == "md":
+        names = [w.key for w in c.workloads] + [e.name for e in c.externals]
+        cell = {(s, d): format_ports(ps) for s, d, ps in conns}
+        out = ["| from \\ to | " + " | ".join(f"`{n}`" for n in names) + " |", "|---|" + "---|" * len(names)]
+        for s in names:
+            out.append(f"| `{s}` | " + " | ".join(cell.get((s, d), "·") for d in names) + " |")
+        return "\n".join(out) + "\n"
+    width = max([len("SOURCE")] + [len(s) for s, _, _ in conns])
+    dwidth = max([len("DESTINATION")] + [len(d) for _, d, _ in conns])
+    rows = [f"{'SOURCE':<{width}}  {'DESTINATION':<{dwidth}}  PORTS"]
+    rows += [f"{s:<{width}}  {d:<{dwidth}}  {format_ports(ps)}" for s, d, ps in conns]
+    rows.append(f"{len(c.workloads)} workload(s), {len(c.policies)} polic(ies), {len(conns)} allowed connection(s); pairs not listed are denied")
+    return "\n".join(rows) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+@netpol.command()
+@click.argument("src")
+@click.argument("dst")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--port", "port_text", metavar="PORT[/PROTO]", help="Judge this port (TCP unless /UDP or /SCTP).")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_input_options
+def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, fmt: str, **kw: Any) -> None:
+    """Which policies and rules allow or deny SRC -> DST, per direction."""
+    port: tuple[int, str] | None = None
+    if port_text:
+        try:
+            port = parse_port(port_text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--port") from None
+    cluster, problems = _load(paths, kw)
+    s, d = _endpoint(cluster, src, "SRC"), _endpoint(cluster, dst, "DST")
+    if isinstance(s, External) and isinstance(d, External):
+        raise click.UsageError("SRC and DST are both external peers: no NetworkPolicy applies between them")
+    sides = [explain_side(cluster, "egress", s, d), explain_side(cluster, "ingress", d, s)]
+    total = ports_inter(sides[0].ports, sides[1].ports)
+    names = [cluster.name(s), cluster.name(d)]
+    if fmt == "json":
+        doc: dict[str, Any] = {"source": names[0], "destination": names[1], "allowed": ports_json(total), "all": total == ALL_PORTS, "directions": []}
+        for side, who in zip(sides, names):
+            doc["directions"].append({"direction": side.direction, "endpoint": who, "applies": side.applies, "isolated_by": side.isolating,
+                                      "allowed_by": [{"policy": p, "rule": f"{side.direction}[{i}]", "ports": ports_json(ps)} for p, i, ps in side.allowing],
+                                      "ports": ports_json(side.ports)})
+        if port is not None:
+            doc["query"] = {"port": port[0], "protocol": port[1], "allowed": ports_contain(total, *port)}
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(f"{names[0]} -> {names[1]}")
+        for side, who in zip(sides, names):
+            click.echo(f"  {side.direction} of {who}: " + _side_text(side, port))
+            for p, i, ps in side.allowing:
+                click.echo(f"    allowed by {p} {side.direction}[{i}]: {format_ports(ps)}")
+        click.echo(f"  result: {'denied' if total == NO_PORTS else 'allowed on ' + format_ports(total)}")
+        if port is not None:
+            click.echo(f"  {port[0]}/{port[1]}: {'allowed' if ports_contain(total, *port) else 'denied'}")
+    _finish(problems)
+
+
+def _side_text(side: Any, port: tuple[int, str] | None) -> str:
+    if not side.applies:
+        return "external peer, no NetworkPolicy applies"
+    if not side.isolating:
+        return "not isolated (no policy of this type selects it): everything allowed"
+    text = "isolated by " + ", ".join(side.isolating)
+    if not side.allowing:
+        text += "; no rule allows this peer: denied"
+    elif port is not None and not ports_contain(side.ports, *port):
+        text += f"; no rule allows {port[0]}/{port[1]}: denied"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+@netpol.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when connectivity differs (as git diff --exit-code).")
+@_input_options
+def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
+    """Connections gained (+) and lost (-) from OLD to NEW (two directories or files)."""
+    c_old, p_old = _load((old,), kw)
+    c_new, p_new = _load((new,), kw)
+    changes = diff(Analysis(c_old).matrix(), Analysis(c_new).matrix())
+    added = sorted(set(w.key for w in c_new.workloads) - set(w.key for w in c_old.workloads))
+    removed = sorted(set(w.key for w in c_old.workloads) - set(w.key for w in c_new.workloads))
+    if fmt == "json":
+        click.echo(json.dumps({"version": 1, "workloads_added": added, "workloads_removed": removed, "changes": [
+            {"source": s, "destination": d, "gained": ports_json(g), "lost": ports_json(lo)} for s, d, g, lo in changes]}, indent=2))
+    else:
+        for w in added:
+            click.echo(f"workload added: {w}")
+        for w in removed:
+            click.echo(f"workload removed: {w}")
+        for s, d, g, lo in changes:
+            if g != NO_PORTS:
+                click.echo(f"+ {s} -> {d}  {format_ports(g)}")
+            if lo != NO_PORTS:
+                click.echo(f"- {s} -> {d}  {format_ports(lo)}")
+        click.echo(f"{sum(g != NO_PORTS for _, _, g, _ in changes)} pair(s) gained, {sum(lo != NO_PORTS for _, _, _, lo in changes)} pair(s) lost", err=True)
+    _finish(p_old + p_new, EXIT_FINDINGS if exit_code and (changes or added or removed) else EXIT_OK)
+
+
+# ---------------------------------------------------------------------------------------------
+class GenerateError(Exception):
+    pass
+
+
+def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
+    """A label selector matching w and no other workload of its namespace (GenerateError if none can)."""
+    others = [o for o in c.workloads if o is not w and o.namespace == w.namespace and w.labels.items() <= o.labels.items()]
+    absent: list[str] = []
+    for o in others:
+        extra = sorted(set(o.labels) - set(w.labels))
+        if not extra:
+            raise GenerateError(f"{w.key} and {o.key} carry the same pod labels ({w.labels or 'none'}): no policy can tell them apart")
+        if not set(extra) & set(absent):
+            absent.append(extra[0])
+    sel: dict[str, Any] = {}
+    if w.labels:
+        sel["matchLabels"] = dict(sorted(w.labels.items()))
+    if absent:
+        sel["matchExpressions"] = [{"key": k, "operator": "DoesNotExist"} for k in absent]
+    return sel
+
+
+def _peer(c: Cluster, here: str, e: int | External) -> dict[str, Any]:
+    if isinstance(e, External):
+        return {"ipBlock": {"cidr": e.cidr}}
+    w = c.workloads[e]
+    peer: dict[str, Any] = {"podSelector": exact_selector(c, w)}
+    if w.namespace != here:
+        peer = {"namespaceSelector": {"matchLabels": {NAME_LABEL: w.namespace}}, **peer}
+    return peer
+
+
+def _ports_field(ps: PortSet) -> list[dict[str, Any]] | None:
+    if ps == ALL_PORTS:
+        return None
+    out: list[dict[str, Any]] = []
+    for proto, ranges in zip(PROTOCOLS, ps):
+        for lo, hi in ranges:
+            p: dict[str, Any] = {"protocol": proto, "port": lo}
+            if hi != lo:
+                p["endPort"] = hi
+            out.append(p)
+    return out
+
+
+def generate_policies(c: Cluster, intents: list[tuple[int | External, int | External, PortSet]]) -> list[dict[str, Any]]:
+    """A default deny per namespace plus, per workload, the least ingress and egress rules for `intents`."""
+    merged: dict[tuple[Any, Any], PortSet] = {}
+    for s, d, ps in intents:
+        if isinstance(s, External) and isinstance(d, External):
+            raise GenerateError(f"{s.name} -> {d.name}: both ends are external; NetworkPolicy cannot express it")
+        merged[(s, d)] = ports_union(merged.get((s, d), NO_PORTS), ps)
+    docs: list[dict[str, Any]] = []
+    for ns in sorted({w.namespace for w in c.workloads}):
+        docs.append(_np(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
+    for direction, key, peer_key in (("ingress", 1, "from"), ("egress", 0, "to")):
+        for i, w in enumerate(c.workloads):
+            by_ports: dict[PortSet, list[dict[str, Any]]] = {}  # peers sharing ports share a rule
+            for pair, ps in sorted(merged.items(), key=lambda kv: str(kv[0])):
+                if pair[key] == i:
+                    by_ports.setdefault(ps, []).append(_peer(c, w.namespace, pair[1 - key]))
+            rules = []
+            for ps, peers in by_ports.items():
+                rule: dict[str, Any] = {peer_key: peers}
+                if _ports_field(ps) is not None:
+                    rule["ports"] = _ports_field(ps)
+                rules.append(rule)
+            if rules:
+                name = f"allow-{'to' if direction == 'ingress' else 'from'}-{w.kind.lower()}-{w.name}".replace("#", "-")
+                docs.append(_np(w.namespace, name, {"podSelector": exact_selector(c, w), "policyTypes": [direction.capitalize()], direction: rules}))
+    return docs
+
+
+def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns,
+            "labels": {"app.kubernetes.io/managed-by": "kubefort"}}, "spec": spec}
+
+
+def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: list[tuple[int | External, int | External, PortSet]]) -> list[str]:
+    """Pairs whose allowed ports under `docs` differ from the intent (an external range counts when it overlaps)."""
+    from kubefort.model import Resource, ResourceId, Source
+
+    res = list({id(w.resource): w.resource for w in c.workloads if w.resource is not None}.values())
+    res += [Resource(ResourceId(d["apiVersion"], d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]), d, Source("<generated>")) for d in docs]
+    check = Cluster.from_resources(res, c.externals)
+    m = Analysis(check).matrix()
+    want: dict[tuple[str, str], PortSet] = {}
+    ends = list(range(len(check.workloads))) + list(check.externals)
+    for s, d, ps in intents:
+        for s2 in ends:
+            for d2 in ends:
+                if _covers(c, check, s, s2) and _covers(c, check, d, d2):
+                    k = (m.name(s2), m.name(d2))
+                    want[k] = ports_union(want.get(k, NO_PORTS), ps)
+    got = {(m.name(s), m.name(d)): ps for s, d, ps in m.connections()}
+    return [f"{s} -> {d}: intended {format_ports(want.get((s, d), NO_PORTS))}, generated policies allow {format_ports(got.get((s, d), NO_PORTS))}"
+            for s, d in sorted(set(want) | set(got)) if want.get((s, d), NO_PORTS) != got.get((s, d), NO_PORTS)] + [str(p) for p in check.problems]
+
+
+def _covers(c: Cluster, check: Cluster, intent_end: int | External, end: int | External) -> bool:
+    """Does an intended endpoint (of c) stand for an endpoint of the verification cluster?"""
+    if isinstance(intent_end, int) or isinstance(end, int):
+        return isinstance(intent_end, int) and isinstance(end, int) and c.name(intent_end) == check.name(end)
+    (a, b), (x, y) = intent_end.range, end.range
+    return a <= y and x <= b
+
+
+def parse_allow(c: Cluster, spec: str) -> tuple[int | External, int | External, PortSet]:
+    """SRC:DST[:PORT[/PROTO][,PORT/PROTO...]] -> (src, dst, ports)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise click.BadParameter(f"{spec!r} is not SRC:DST[:PORT/PROTO] (name IPv6 peers with --external)", param_hint="--allow")
+    ps = ALL_PORTS
+    if len(parts) == 3:
+        ps = NO_PORTS
+        for item in parts[2].split(","):
+            try:
+                n, proto = parse_port(item)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--allow") from None
+            ps = ports_union(ps, port_set(proto, n, n))
+    return _endpoint(c, parts[0], "--allow"), _endpoint(c, parts[1], "--allow"), ps
+
+
+@netpol.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--allow", "allows", multiple=True, required=True, metavar="SRC:DST[:PORT/PROTO]",
+              help="A connection to keep (repeatable); ports comma-separated, none = every port.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, writable=True), help="Write the YAML to FILE instead of stdout.")
+@_input_options
+def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | None, **kw: Any) -> None:
+    """NetworkPolicies for the workloads in PATHs: a default deny per namespace, plus the least
+    rules that keep exactly the --allow connections. NetworkPolicies already in PATHs are
+    ignored (the output replaces them). The result is verified with the engine before it is
+    printed: its matrix equals the intent.
+    """
+    import yaml
+
+    cluster, problems = _load(paths, kw, drop_policies=True)
+    intents = [parse_allow(cluster, a) for a in allows]
+    try:
+        docs = generate_policies(cluster, intents)
+    except GenerateError as exc:
+        raise click.UsageError(str(exc)) from None
+    bad = intent_mismatches(cluster, docs, intents)
+    if bad:  # a bug guard: never print policies whose effect differs from what was asked
+        for b in bad:
+            click.echo(f"kubefort: generated policies do not match the intent: {b}", err=True)
+        sys.exit(EXIT_INCOMPLETE)
+    text = yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
+    header = f"# generated by kubefort netpol generate: {len(docs)} NetworkPolicies for {len(intents)} connection(s)\n"
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as fh:
+            fh.write(header + text)
+    else:
+        click.echo(header + text, nl=False)
+    _finish(problems)

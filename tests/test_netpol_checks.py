@@ -1,0 +1,83 @@
+"""KF-NET checks against their fixtures (tests/fixtures/checks/KF-NET-*.yaml), with the same exact
+harness as tests/test_checks.py, plus the scope rules and the shared model cache.
+
+The check module is imported here (not at collection) so that this file also runs before
+`kubefort.checks.network` is registered in kubefort/checks/__init__.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from conftest import FIXTURES, scan_file, scan_text
+from test_checks import _annotation, _expectations
+
+NET_IDS = [f"KF-NET-{i:03d}" for i in range(1, 11)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _network_checks():
+    import kubefort.checks.network  # noqa: F401
+
+
+@pytest.mark.parametrize("check_id", NET_IDS)
+def test_net_check_fixture_exact_outcomes(check_id):
+    from kubefort.registry import REGISTRY
+
+    meta = REGISTRY.get(check_id)
+    path = FIXTURES / "checks" / f"{check_id}.yaml"
+    expected = _expectations(path)
+    assert {"failed", "passed"} <= {s for e in expected.values() for s in e.values()}
+    outcomes = [o for o in scan_file(path, (check_id,)) if o.check_id == check_id]
+    actual: dict[str, dict] = defaultdict(dict)
+    for o in outcomes:
+        assert None not in actual[o.resource.name], f"two outcomes for {o.resource.name}"
+        actual[o.resource.name][None] = o.status.value
+    assert dict(actual) == expected
+    for o in outcomes:
+        if o.status.value != "passed":
+            assert o.location is not None and o.location.line is not None and o.fingerprint and o.message, o
+        line = _annotation(path, o.resource.name, "test.kubefort.io/line")
+        if line and o.status.value == "failed":
+            assert o.location.line == int(line), (o.resource.name, o.location)
+        msg = _annotation(path, o.resource.name, "test.kubefort.io/message")
+        if msg and o.status.value == "failed":
+            assert msg in o.message, o.message
+    assert meta.target == "cluster"
+
+
+def test_single_deployment_scan_reports_nothing(tmp_path):
+    text = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: "nginx:1.27"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}
+"""
+    outs = [o for o in scan_text(tmp_path, text, checks=tuple(NET_IDS)) if o.check_id.startswith("KF-NET")]
+    assert outs == []
+
+
+def test_model_is_built_once_per_scan(tmp_path, monkeypatch):
+    from kubefort.checks import network
+
+    built = []
+    real = network._Model.__init__
+
+    def counting(self, index, ctx):
+        built.append(index)
+        real(self, index, ctx)
+
+    monkeypatch.setattr(network._Model, "__init__", counting)
+    text = (FIXTURES / "checks" / "KF-NET-003.yaml").read_text()
+    outs = scan_text(tmp_path, text, checks=tuple(NET_IDS))
+    assert len(built) == 1 and len([o for o in outs if o.check_id.startswith("KF-NET")]) > 10

@@ -1,0 +1,189 @@
+"""Property: for random small clusters and policies, the fast engine equals the reference evaluator.
+
+Every (src, dst, port, protocol) of every generated cluster is asked of four paths: the dense
+matrix (`Analysis.matrix`), the profile lookup (`Analysis.ports`), `explain_side` and the slow
+reference written from the API reference (`kubefort.kube.netpol_reference`). All must agree.
+KUBEFORT_NETPOL_EXAMPLES=5000 runs a longer search (the default, 300, takes about 10 s).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kubefort.kube.netpol import PROTOCOLS, Analysis, Cluster, External, explain_side, ports_contain, ports_inter
+from kubefort.kube.netpol_reference import Reference
+from kubefort.model import Resource, ResourceId, Source
+
+NAMESPACES = ["a", "b", "c"]
+KEYS = ["app", "tier"]
+VALUES = ["x", "y"]
+PORT_NUMBERS = [53, 80, 81]
+PORT_NAMES = ["http", "dns", "metrics"]
+QUERY_PORTS = [1, 52, 53, 54, 79, 80, 81, 82, 65535]
+CIDRS = [
+    ("0.0.0.0/0", ["169.254.169.254/32"]),
+    ("10.0.0.0/8", ["10.1.0.0/16"]),
+    ("10.1.2.0/24", []),
+    ("192.168.0.0/16", []),
+    ("169.254.169.254/32", []),
+    ("::/0", []),
+]
+EXTERNALS = [External("internet", "0.0.0.0/0"), External("cloud-metadata", "169.254.169.254/32"),
+             External("ten", "10.0.0.0/8"), External("host", "10.1.2.3/32")]
+
+labels_st = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=2)
+
+
+@st.composite
+def selector(draw: Any, namespaces: bool = False) -> dict[str, Any]:
+    """Pod selectors over app/tier; namespace selectors also over team and kubernetes.io/metadata.name."""
+    keys = ["team", "app", "kubernetes.io/metadata.name"] if namespaces else KEYS
+    def value(key: str) -> Any:
+        return st.sampled_from(NAMESPACES + ["undefined"] if key == "kubernetes.io/metadata.name" else VALUES)
+    sel: dict[str, Any] = {}
+    if draw(st.booleans()):
+        key = draw(st.sampled_from(keys))
+        sel["matchLabels"] = {key: draw(value(key))}
+    if draw(st.booleans()):
+        exprs = []
+        for _ in range(draw(st.integers(1, 2))):
+            op = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
+            key = draw(st.sampled_from(keys))
+            e: dict[str, Any] = {"key": key, "operator": op}
+            if op in ("In", "NotIn"):
+                e["values"] = draw(st.lists(value(key), min_size=1, max_size=2, unique=True))
+            exprs.append(e)
+        sel["matchExpressions"] = exprs
+    return sel
+
+
+@st.composite
+def peer(draw: Any) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["pod", "ns", "both", "ip"]))
+    if kind == "ip":
+        cidr, excepts = draw(st.sampled_from(CIDRS))
+        block: dict[str, Any] = {"cidr": cidr}
+        if excepts and draw(st.integers(0, 3)):
+            block["except"] = excepts
+        return {"ipBlock": block}
+    out: dict[str, Any] = {}
+    if kind in ("pod", "both"):
+        out["podSelector"] = draw(selector())
+    if kind in ("ns", "both"):
+        out["namespaceSelector"] = draw(selector(namespaces=True))
+    return out
+
+
+@st.composite
+def port(draw: Any) -> dict[str, Any]:
+    p: dict[str, Any] = {}
+    if draw(st.booleans()):
+        p["protocol"] = draw(st.sampled_from(PROTOCOLS))
+    kind = draw(st.sampled_from(["none", "number", "range", "name", "name"]))
+    if kind == "number":
+        p["port"] = draw(st.sampled_from(PORT_NUMBERS))
+    elif kind == "range":
+        lo = draw(st.sampled_from(PORT_NUMBERS))
+        p["port"], p["endPort"] = lo, draw(st.sampled_from([x for x in PORT_NUMBERS + [65535] if x >= lo]))
+    elif kind == "name":
+        p["port"] = draw(st.sampled_from(PORT_NAMES))
+    return p
+
+
+@st.composite
+def rules(draw: Any, peer_key: str) -> Any:
+    shape = draw(st.sampled_from(["absent", "empty", "rules", "rules", "rules"]))
+    if shape == "absent":
+        return None
+    if shape == "empty":
+        return []
+    out = []
+    for _ in range(draw(st.integers(1, 2))):
+        r: dict[str, Any] = {}
+        ps = draw(st.sampled_from(["absent", "empty", "list", "list", "list"]))
+        if ps == "empty":
+            r[peer_key] = []
+        elif ps == "list":
+            r[peer_key] = draw(st.lists(peer(), min_size=1, max_size=2))
+        pt = draw(st.sampled_from(["absent", "empty", "list", "list"]))
+        if pt == "empty":
+            r["ports"] = []
+        elif pt == "list":
+            r["ports"] = draw(st.lists(port(), min_size=1, max_size=2))
+        out.append(r)
+    return out
+
+
+@st.composite
+def policy(draw: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if draw(st.integers(0, 3)):
+        spec["podSelector"] = draw(selector())
+    types = draw(st.sampled_from([None, [], ["Ingress"], ["Egress"], ["Ingress", "Egress"]]))
+    if types is not None:
+        spec["policyTypes"] = types
+    for direction, key in (("ingress", "from"), ("egress", "to")):
+        r = draw(rules(key))
+        if r is not None:
+            spec[direction] = r
+    return {"namespace": draw(st.sampled_from(NAMESPACES)), "spec": spec}
+
+
+@st.composite
+def pod(draw: Any) -> dict[str, Any]:
+    names = draw(st.lists(st.sampled_from(PORT_NAMES), unique=True, max_size=3))
+    ports = [(n, draw(st.sampled_from(["TCP", "TCP", "UDP", "SCTP"])), draw(st.sampled_from(PORT_NUMBERS))) for n in names]
+    return {"namespace": draw(st.sampled_from(NAMESPACES + ["undefined"])), "labels": draw(labels_st), "ports": ports}
+
+
+cluster_st = st.tuples(
+    st.dictionaries(st.sampled_from(NAMESPACES), st.dictionaries(st.sampled_from(["team", "app", "kubernetes.io/metadata.name"]), st.sampled_from(VALUES), max_size=2), max_size=3),
+    st.lists(pod(), min_size=1, max_size=5),
+    st.lists(policy(), min_size=1, max_size=5),
+)
+
+
+def to_resources(namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any]], policies: list[dict[str, Any]]) -> list[Resource]:
+    out = []
+    for name, labels in namespaces.items():
+        out.append(Resource(ResourceId("v1", "Namespace", None, name), {"metadata": {"name": name, "labels": labels}}, Source("t")))
+    for i, p in enumerate(pods):
+        containers = [{"name": "c", "image": "x", "ports": [{"name": n, "protocol": pr, "containerPort": num} for n, pr, num in p["ports"]]}]
+        obj = {"metadata": {"name": f"p{i}", "namespace": p["namespace"], "labels": p["labels"]}, "spec": {"containers": containers}}
+        out.append(Resource(ResourceId("v1", "Pod", p["namespace"], f"p{i}"), obj, Source("t")))
+    for i, pol in enumerate(policies):
+        obj = {"metadata": {"name": f"np{i}", "namespace": pol["namespace"]}, "spec": pol["spec"]}
+        out.append(Resource(ResourceId("networking.k8s.io/v1", "NetworkPolicy", pol["namespace"], f"np{i}"), obj, Source("t")))
+    return out
+
+
+@settings(max_examples=int(os.environ.get("KUBEFORT_NETPOL_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cluster_st)
+def test_fast_engine_equals_reference(data: Any) -> None:
+    namespaces, pods, policies = data
+    cluster = Cluster.from_resources(to_resources(namespaces, pods, policies), externals=EXTERNALS)
+    assert not cluster.problems, cluster.problems
+    analysis = Analysis(cluster)
+    matrix = analysis.matrix()
+    other = analysis.matrix(block=2, full_lut_max=0)  # the path for many distinct port sets, in tiny blocks
+    ref = Reference(namespaces, pods, policies)
+    endpoints: list[Any] = list(range(len(pods))) + EXTERNALS
+    for src in endpoints:
+        for dst in endpoints:
+            if isinstance(src, External) and isinstance(dst, External):
+                continue
+            fast = matrix.ports(src, dst)
+            assert fast == other.ports(src, dst)
+            assert fast == analysis.ports(src, dst)
+            via_explain = ports_inter(explain_side(cluster, "egress", src, dst).ports, explain_side(cluster, "ingress", dst, src).ports)
+            assert fast == via_explain
+            r_src = ("pod", src) if isinstance(src, int) else ("range", src.cidr)
+            r_dst = ("pod", dst) if isinstance(dst, int) else ("range", dst.cidr)
+            for proto in PROTOCOLS:
+                for number in QUERY_PORTS:
+                    expected = ref.allowed(r_src, r_dst, number, proto)
+                    assert ports_contain(fast, number, proto) == expected, (src, dst, number, proto, policies)
