@@ -406,8 +406,9 @@ def run_cluster_checks(
     if not plan.cluster:
         return []
     ids = [m.id for m in plan.cluster]
-    # one index for all checks (checks may cache derived data per index, e.g. the RBAC policy)
-    _cluster_state = (plan, ClusterIndex(collected), stdin_data, registry, doc_lines or {})
+    # one index for all checks (checks may cache derived data per index, e.g. the RBAC policy), and
+    # one cache of locators per process, so a document is composed once whichever checks need it
+    _cluster_state = (plan, ClusterIndex(collected), stdin_data, registry, doc_lines or {}, {})
     try:
         if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
@@ -421,8 +422,7 @@ def run_cluster_checks(
 
 def _run_cluster_check(check_id: str) -> list[Outcome]:
     assert _cluster_state is not None
-    plan, index, stdin_data, registry, doc_lines = _cluster_state
-    locators: dict[str, Locator | None] = {}
+    plan, index, stdin_data, registry, doc_lines, locators = _cluster_state
 
     def locator_for(src: Source) -> Locator | None:
         if src.file not in locators:
