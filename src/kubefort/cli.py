@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,17 @@ from typing import Any
 import click
 
 from kubefort import __version__
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+from kubefort.cli_common import (  # noqa: F401  (exit codes re-exported for scripts)
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_USAGE,
+    parse_fail_on,
+    parse_outputs,
+    read_baseline,
+    report_and_exit,
+    split_ids,
+)
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -29,8 +37,7 @@ def _registry() -> Any:
     return load_builtin_checks()
 
 
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+_split = split_ids
 
 
 def _size(text: str) -> int:
@@ -98,10 +105,10 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     report says which, with file:line:column for everything that is not a pass.
     """
     from kubefort import baseline as baseline_mod
-    from kubefort import engine, reporters
+    from kubefort import engine
     from kubefort.config import Config, ConfigError, find_config, load_config
     from kubefort.loaders.manifests import LoadOptions, UsageError, discover
-    from kubefort.model import Severity, Status
+    from kubefort.model import Severity
 
     reg = _registry()
     # --- configuration -------------------------------------------------------------------
@@ -148,36 +155,9 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         if keep not in {m.id for m in chosen}:
             chosen.append(reg.get(keep))
     check_ids = tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
-    threshold: Severity | None
-    fail_text = fail_on or (config.fail_on.label if config and config.fail_on else "high")
-    if fail_text.lower() in ("never", "none"):
-        threshold = None
-    else:
-        try:
-            threshold = Severity.parse(fail_text)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--fail-on") from None
-
-    # --- outputs ---------------------------------------------------------------------------
-    targets: list[tuple[str, str | None]] = []
-    for o in outputs or ("table",):
-        fmt, _, dest = o.partition("=")
-        fmt = fmt.strip().lower()
-        if fmt not in reporters.FORMATS:
-            raise click.BadParameter(f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output")
-        targets.append((fmt, dest or None))
-    if output_file:
-        free = [i for i, (_, d) in enumerate(targets) if d is None]
-        if len(free) != 1:
-            raise click.UsageError("--output-file needs exactly one -o FORMAT without =FILE")
-        targets[free[0]] = (targets[free[0]][0], output_file)
-
-    base_fps: set[str] | None = None
-    if baseline:
-        try:
-            base_fps = baseline_mod.read(baseline)
-        except (OSError, ValueError) as exc:
-            raise click.UsageError(f"cannot read baseline {baseline}: {exc}") from None
+    threshold = parse_fail_on(fail_on, config)
+    targets = parse_outputs(outputs, output_file)
+    base_fps = read_baseline(baseline)
 
     # --- inputs ---------------------------------------------------------------------------
     try:
@@ -224,30 +204,8 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         if not quiet:
             click.echo(f"kubefort: wrote {n} fingerprint(s) to {write_baseline}", err=True)
 
-    use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    for fmt, dest in targets:
-        text = reporters.render(fmt, result, reg, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
-        if dest is None:
-            click.echo(text, nl=not text.endswith("\n"))
-        else:
-            Path(dest).write_text(text, encoding="utf-8")
-
-    # --- exit code -------------------------------------------------------------------------
-    failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
-    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED]
-    code = EXIT_OK
-    if failing:
-        code = EXIT_FINDINGS
-    if incomplete and not allow_incomplete:
-        code = EXIT_INCOMPLETE
-    if not quiet:
-        parts = []
-        if failing:
-            parts.append(f"{len(failing)} failed check(s) at or above {threshold.label if threshold else '-'}")
-        if incomplete:
-            parts.append(f"{len(incomplete)} target(s) not evaluated" + (" (allowed)" if allow_incomplete else ""))
-        click.echo(f"kubefort: exit {code}" + (": " + "; ".join(parts) if parts else ": clean"), err=True)
-    sys.exit(code)
+    report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
+                    allow_incomplete=allow_incomplete, quiet=quiet)
 
 
 @cli.command("checks")

@@ -19,7 +19,8 @@ import click
 
 from kubefort import __version__
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+from kubefort.cli_common import EXIT_OK
+from kubefort.cli_common import parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
 NODE_AREAS = ("CP", "ETCD", "KUBELET")
 
 EXIT_CODES_HELP = """\b
@@ -80,8 +81,7 @@ def manual_controls(registry: Any) -> list[dict[str, Any]]:
             for cid, title, guide in MANUAL_CONTROLS]
 
 
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+_split = split_ids
 
 
 def _node_name(root: str) -> str | None:
@@ -172,22 +172,13 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
     """
     import orjson
 
-    from kubefort import baseline as baseline_mod
-    from kubefort import reporters
     from kubefort.config import Config, ConfigError, load_config
-    from kubefort.model import Severity, Status
     from kubefort.registry import load_builtin_checks
 
     reg = load_builtin_checks()
     from kubefort.checks import control_plane, etcd, kubelet  # noqa: F401  (the node areas, whatever checks/__init__ imports)
 
-    targets: list[tuple[str, str | None]] = []
-    for o in outputs or ("table",):
-        fmt, _, dest = o.partition("=")
-        fmt = fmt.strip().lower()
-        if fmt not in reporters.FORMATS:
-            raise click.BadParameter(f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output")
-        targets.append((fmt, dest or None))
+    targets = parse_outputs(outputs)
     if list_manual:
         rows = manual_controls(reg)
         if targets[0][0] == "json":
@@ -216,19 +207,8 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
     if skipped & input_ids:
         raise click.UsageError(f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable files would then pass silently")
     check_ids = tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
-    fail_text = fail_on or (config.fail_on.label if config and config.fail_on else "high")
-    threshold: Severity | None = None
-    if fail_text.lower() not in ("never", "none"):
-        try:
-            threshold = Severity.parse(fail_text)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--fail-on") from None
-    base_fps: set[str] | None = None
-    if baseline:
-        try:
-            base_fps = baseline_mod.read(baseline)
-        except (OSError, ValueError) as exc:
-            raise click.UsageError(f"cannot read baseline {baseline}: {exc}") from None
+    threshold = parse_fail_on(fail_on, config)
+    base_fps = read_baseline(baseline)
 
     result, loaded = scan_node(root, check_ids, reg, config=config, baseline=base_fps,
                                severity=config.severity if config else None, options=dict(config.options) if config else None, proc=proc)
@@ -240,33 +220,9 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
         n = _dump(dump_path, loaded)
         if not quiet:
             click.echo(f"kubefort: wrote {n} object(s) to {dump_path}", err=True)
-    nothing_found = not loaded.info.get("components")
-    if nothing_found:
+    nothing = None
+    if not loaded.info.get("components"):
         # nothing was evaluated: that is never a clean result
-        result.warnings.append(f"no Kubernetes component found under {root}: nothing was evaluated")
-        if not quiet:
-            click.echo(f"kubefort: no Kubernetes component found under {root}", err=True)
-
-    use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    for fmt, dest in targets:
-        text = reporters.render(fmt, result, reg, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
-        if dest is None:
-            click.echo(text, nl=not text.endswith("\n"))
-        else:
-            Path(dest).write_text(text, encoding="utf-8")
-
-    failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
-    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED]
-    code = EXIT_FINDINGS if failing else EXIT_OK
-    if (incomplete or nothing_found) and not allow_incomplete:
-        code = EXIT_INCOMPLETE
-    if not quiet:
-        parts = []
-        if failing:
-            parts.append(f"{len(failing)} failed check(s) at or above {threshold.label if threshold else '-'}")
-        if incomplete:
-            parts.append(f"{len(incomplete)} setting(s) not evaluated" + (" (allowed)" if allow_incomplete else ""))
-        if nothing_found:
-            parts.append("no component found, nothing evaluated")
-        click.echo(f"kubefort: exit {code}" + (": " + "; ".join(parts) if parts else ": clean"), err=True)
-    sys.exit(code)
+        nothing = f"no Kubernetes component found under {root}: nothing was evaluated"
+    report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
+                    allow_incomplete=allow_incomplete, quiet=quiet, nothing_evaluated=nothing)

@@ -1,0 +1,106 @@
+"""What every kubefort command shares: output targets, --fail-on, baselines, reporting, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def split_ids(values: tuple[str, ...]) -> list[str]:
+    """`--checks A,B --checks C` -> [A, B, C]."""
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> list[tuple[str, str | None]]:
+    """`-o FORMAT[=FILE]` (repeatable) and `--output-file` -> [(format, file or None for stdout)]."""
+    from kubefort import reporters
+
+    targets: list[tuple[str, str | None]] = []
+    for o in outputs or ("table",):
+        fmt, _, dest = o.partition("=")
+        fmt = fmt.strip().lower()
+        if fmt not in reporters.FORMATS:
+            raise click.BadParameter(f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output")
+        targets.append((fmt, dest or None))
+    if output_file:
+        free = [i for i, (_, d) in enumerate(targets) if d is None]
+        if len(free) != 1:
+            raise click.UsageError("--output-file needs exactly one -o FORMAT without =FILE")
+        targets[free[0]] = (targets[free[0]][0], output_file)
+    return targets
+
+
+def parse_fail_on(fail_on: str | None, config: Any) -> Any:
+    """The --fail-on threshold (a Severity), or None for 'never'; the config's fail_on is the default."""
+    from kubefort.model import Severity
+
+    text = fail_on or (config.fail_on.label if config is not None and config.fail_on else "high")
+    if text.lower() in ("never", "none"):
+        return None
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-on") from None
+
+
+def read_baseline(path: str | None) -> set[str] | None:
+    from kubefort import baseline as baseline_mod
+
+    if not path:
+        return None
+    try:
+        return baseline_mod.read(path)
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"cannot read baseline {path}: {exc}") from None
+
+
+def report_and_exit(
+    result: Any,
+    registry: Any,
+    targets: list[tuple[str, str | None]],
+    *,
+    include_passed: bool,
+    color: bool | None,
+    threshold: Any,
+    allow_incomplete: bool,
+    quiet: bool,
+    nothing_evaluated: str | None = None,
+) -> None:
+    """Render every requested report, then exit with the documented code.
+
+    0 clean; 1 a failure at or above the threshold; 3 something was not evaluated (or, with
+    `nothing_evaluated`, nothing at all was) unless allow_incomplete.
+    """
+    from kubefort import reporters
+    from kubefort.model import Status
+
+    if nothing_evaluated:
+        result.warnings.append(nothing_evaluated)
+    use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    for fmt, dest in targets:
+        text = reporters.render(fmt, result, registry, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
+        if dest is None:
+            click.echo(text, nl=not text.endswith("\n"))
+        else:
+            Path(dest).write_text(text, encoding="utf-8")
+    failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
+    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED]
+    code = EXIT_FINDINGS if failing else EXIT_OK
+    if (incomplete or nothing_evaluated) and not allow_incomplete:
+        code = EXIT_INCOMPLETE
+    if not quiet:
+        parts = []
+        if failing:
+            parts.append(f"{len(failing)} failed check(s) at or above {threshold.label}")
+        if incomplete:
+            parts.append(f"{len(incomplete)} target(s) not evaluated" + (" (allowed)" if allow_incomplete else ""))
+        if nothing_evaluated:
+            parts.append(nothing_evaluated)
+        click.echo(f"kubefort: exit {code}" + (": " + "; ".join(parts) if parts else ": clean"), err=True)
+    sys.exit(code)
