@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from kubefort import __version__
-from kubefort.cli_common import (  # noqa: F401  (exit codes re-exported for scripts)
-    EXIT_FINDINGS,
-    EXIT_INCOMPLETE,
-    EXIT_OK,
-    EXIT_USAGE,
+from kubefort.cli_common import (
     parse_fail_on,
     parse_outputs,
     read_baseline,
@@ -35,9 +32,6 @@ def _registry() -> Any:
     from kubefort.registry import load_builtin_checks
 
     return load_builtin_checks()
-
-
-_split = split_ids
 
 
 def _size(text: str) -> int:
@@ -124,8 +118,8 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         raise click.UsageError(f"invalid config: {exc}") from None
 
     try:
-        chosen = reg.select(_split(select)) if select else (reg.select(config.select) if config and config.select else list(reg))
-        skipped = {m.id for m in reg.select(_split(skip))} | set(config.ignore if config else [])
+        chosen = reg.select(split_ids(select)) if select else (reg.select(config.select) if config and config.select else list(reg))
+        skipped = {m.id for m in reg.select(split_ids(skip))} | set(config.ignore if config else [])
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
     input_ids = {m.id for m in reg if m.target == "input"}
@@ -175,7 +169,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         pss_version=(options["KF-PSS-001"].version if "KF-PSS-001" in options else "latest"),
     )
     err_tty = sys.stderr.isatty() and not quiet
-    progress = None
+    progress: Callable[[int, int], None] | None = None
     bar = None
     if err_tty and len(specs) > 50:
         from rich.progress import Progress
@@ -183,9 +177,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         bar = Progress(transient=True, console=None)
         task = bar.add_task("scanning", total=len(specs))
         bar.start()
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done)
+        progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
 
     try:
         result = engine.scan(specs, settings, config=config, baseline=base_fps, jobs=jobs or None, stdin_data=stdin_data, progress=progress)

@@ -81,7 +81,6 @@ def manual_controls(registry: Any) -> list[dict[str, Any]]:
             for cid, title, guide in MANUAL_CONTROLS]
 
 
-_split = split_ids
 
 
 def _node_name(root: str) -> str | None:
@@ -199,8 +198,8 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
         except ConfigError as exc:
             raise click.UsageError(f"invalid config: {exc}") from None
     try:
-        chosen = reg.select(_split(select)) if select else [m for m in reg if m.area in NODE_AREAS]
-        skipped = {m.id for m in reg.select(_split(skip))} | set(config.ignore if config else [])
+        chosen = reg.select(split_ids(select)) if select else [m for m in reg if m.area in NODE_AREAS]
+        skipped = {m.id for m in reg.select(split_ids(skip))} | set(config.ignore if config else [])
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
     input_ids = {m.id for m in reg if m.target == "input"}

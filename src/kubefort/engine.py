@@ -317,7 +317,6 @@ def run(
     dict[str, list[int]],
 ]:
     """Load and check every input; results keep the order of `specs`."""
-    global _worker_plan
     _init_worker(settings)
     records: list[InputRecord] = []
     outcomes: list[Outcome] = []

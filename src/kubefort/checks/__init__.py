@@ -18,6 +18,4 @@
 | kubelet.py        | KF-KUBELET-* | kubelet effective settings and files, kube-proxy     |
 """
 
-from kubefort.checks import control_plane, etcd, images, input, kubelet, meta, network, pod_security, psa, pss, rbac, secrets  # noqa: F401
-from kubefort.checks import workload  # noqa: F401
-from kubefort.checks import resources  # noqa: F401
+from kubefort.checks import control_plane, etcd, images, input, kubelet, meta, network, pod_security, psa, pss, rbac, resources, secrets, workload  # noqa: F401

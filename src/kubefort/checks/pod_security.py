@@ -239,7 +239,7 @@ def privilege_escalation_allowed(pod: PodView, c: ContainerView, ctx: object) ->
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
     - CIS Kubernetes Benchmark 5.2.6
     """
-    if pod.spec.str("os", "name") == "windows":
+    if pod.is_windows():
         return
     v = c.bool("securityContext", "allowPrivilegeEscalation")
     if v is not False:
@@ -297,7 +297,7 @@ def run_as_non_root_not_enforced(pod: PodView, c: ContainerView, ctx: object) ->
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
     - CIS Kubernetes Benchmark 5.2.7
     """
-    if pod.spec.str("os", "name") == "windows":
+    if pod.is_windows():
         return
     own = c.bool("securityContext", "runAsNonRoot")
     if own is True:
@@ -305,7 +305,7 @@ def run_as_non_root_not_enforced(pod: PodView, c: ContainerView, ctx: object) ->
     if own is False:
         yield Violation(f"{c.label()} sets securityContext.runAsNonRoot=false", c.at("securityContext", "runAsNonRoot"))
         return
-    if pod.spec.bool("securityContext", "runAsNonRoot") is True:
+    if pod.scope("securityContext").bool("securityContext", "runAsNonRoot") is True:
         return
     yield Violation(
         f"{c.label()}: runAsNonRoot is set to true neither on the container nor on the pod",
@@ -321,59 +321,11 @@ import posixpath  # noqa: E402  (kept next to the helpers that use it; 001-006 a
 import re  # noqa: E402
 from typing import Any  # noqa: E402
 
-from kubefort.kube.pods import type_name  # noqa: E402
+from kubefort.kube.pods import need as _need  # noqa: E402
+from kubefort.kube.pods import optional as _opt  # noqa: E402
 from kubefort.model import NotEvaluated, Path_, format_path  # noqa: E402
 
 NSA_HOST = ("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security (host file systems and devices)",)
-
-
-def _windows(pod: PodView) -> bool:
-    """Pods declared as Windows pods (`spec.os.name: windows`); Linux-only controls skip them, as PSS does."""
-    return pod.spec.str("os", "name") == "windows"
-
-
-def _user_namespace(pod: PodView) -> bool:
-    """Pods that run in their own user namespace (`spec.hostUsers: false`): IDs inside are not IDs on the node."""
-    return pod.spec.bool("hostUsers") is False
-
-
-def pod_scopes(pod: PodView) -> list[Any]:
-    """Where pod-level fields of this pod are set, most specific first.
-
-    For ordinary pod specs, just the spec. For an Argo Workflows template (a pod view of origin
-    "template" at `...templates[i]`), also the workflow spec around it, whose `securityContext`,
-    `serviceAccountName`, `automountServiceAccountToken` and `volumes` apply to every template
-    that does not set its own."""
-    views: list[Any] = [pod.spec]
-    p = pod.spec.path
-    if pod.origin == "template" and len(p) >= 2 and p[-2] == "templates":
-        cur: Any = pod.resource.obj
-        for k in p[:-2]:
-            cur = cur.get(k) if isinstance(cur, dict) else (cur[k] if isinstance(cur, list) and isinstance(k, int) and k < len(cur) else None)
-        if isinstance(cur, dict):
-            views.append(type(pod.spec)(cur, p[:-2]))
-    return views
-
-
-def pod_scope(pod: PodView, key: str) -> Any:
-    """The view that decides the pod-level field `key`: the first scope that sets it (the spec when none does)."""
-    for view in pod_scopes(pod):
-        if view.get(key) is not None:
-            return view
-    return pod.spec
-
-
-def _need(value: Any, kind: type, what: str, path: Path_) -> Any:
-    """value if it has the type the API declares, else NotEvaluated naming the field (bools are not ints)."""
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise NotEvaluated(f"{format_path(path)} is {type_name(value)}, expected {what}", path)
-    return value
-
-
-def _opt(value: Any, kind: type, what: str, path: Path_) -> Any:
-    return None if value is None else _need(value, kind, what, path)
 
 
 def _effective_int(pod: PodView, c: ContainerView, field: str) -> tuple[int | None, Path_, bool]:
@@ -383,7 +335,7 @@ def _effective_int(pod: PodView, c: ContainerView, field: str) -> tuple[int | No
     own = c.int("securityContext", field)
     if own is not None:
         return own, c.at("securityContext", field), False
-    scope = pod_scope(pod, "securityContext")
+    scope = pod.scope("securityContext")
     inherited = scope.int("securityContext", field)
     if inherited is not None:
         return inherited, scope.at("securityContext", field), True
@@ -464,7 +416,7 @@ def writable_root_filesystem(pod: PodView, c: ContainerView, ctx: object) -> Ite
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
     - NSA-CISA Kubernetes Hardening Guide, "Immutable container file systems"
     """
-    if _windows(pod):
+    if pod.is_windows():
         return
     v = c.bool("securityContext", "readOnlyRootFilesystem")
     if v is not True:
@@ -531,7 +483,7 @@ def run_as_uid_zero(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Vio
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
     - CIS Kubernetes Benchmark 5.2.7
     """
-    if _windows(pod) or _user_namespace(pod):
+    if pod.is_windows() or pod.in_user_namespace():
         return
     uid, path, inherited = _effective_int(pod, c, "runAsUser")
     if uid == 0:
@@ -601,7 +553,7 @@ def low_uid_gid(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violati
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
     - https://kubernetes.io/docs/concepts/workloads/pods/user-namespaces/
     """
-    if _windows(pod) or _user_namespace(pod):
+    if pod.is_windows() or pod.in_user_namespace():
         return
     for field, what in (("runAsUser", "UID"), ("runAsGroup", "GID")):
         value, path, inherited = _effective_int(pod, c, field)
@@ -676,7 +628,7 @@ def capabilities_not_dropped(pod: PodView, c: ContainerView, ctx: object) -> Ite
     - https://man7.org/linux/man-pages/man7/capabilities.7.html
     - CIS Kubernetes Benchmark 5.2.9
     """
-    if _windows(pod):
+    if pod.is_windows():
         return
     drop = c.str_list("securityContext", "capabilities", "drop")
     if "ALL" not in drop:
@@ -862,7 +814,7 @@ def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: object) -> Iterator[
     A node whose kubelet runs with `seccompDefault: true` applies `RuntimeDefault` to containers
     that set nothing; kubefort cannot see node configuration, so set the profile explicitly.
     """
-    if _windows(pod):
+    if pod.is_windows():
         return
     is_set, kind, path = _profile_type(c, "securityContext", "seccompProfile")
     where = "its"
@@ -876,7 +828,7 @@ def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: object) -> Iterator[
                     yield Violation(f"{c.label()}: annotation {key} {problem}", apath)
                 return
             if pod_field_next:
-                is_set, kind, ppath = _profile_type(pod_scope(pod, "securityContext"), "securityContext", "seccompProfile")
+                is_set, kind, ppath = _profile_type(pod.scope("securityContext"), "securityContext", "seccompProfile")
                 if is_set:
                     path, where = ppath, "the pod's"
                     break
@@ -969,7 +921,7 @@ def apparmor_unconfined(pod: PodView, c: ContainerView, ctx: object) -> Iterator
             elif value not in ("", "runtime/default") and not value.startswith("localhost/"):
                 yield Violation(f"{c.label()}: annotation {APPARMOR_CONTAINER_ANNOTATION}{c.name} is {value!r}, not runtime/default or localhost/<profile>", apath)
             return
-        is_set, kind, path = _profile_type(pod_scope(pod, "securityContext"), "securityContext", "appArmorProfile")
+        is_set, kind, path = _profile_type(pod.scope("securityContext"), "securityContext", "appArmorProfile")
         where = "inherits the pod's"
         if not is_set:
             return
@@ -1099,7 +1051,7 @@ def sensitive_host_path(path: str) -> str | None:
 
 def pod_volumes(pod: PodView) -> Iterator[tuple[int, dict[str, Any], Path_]]:
     """(index, volume, path) for every volume of the pod, in every scope; wrong types raise."""
-    for view in pod_scopes(pod):
+    for view in pod.scopes():
         for i, vol in enumerate(view.list("volumes")):
             vpath = view.at("volumes") + (i,)
             yield i, _need(vol, dict, "a volume mapping", vpath), vpath
@@ -1446,7 +1398,7 @@ def unmasked_proc_mount(pod: PodView, c: ContainerView, ctx: object) -> Iterator
     mount = c.str("securityContext", "procMount")
     if mount is None or mount == "Default":
         return
-    if _user_namespace(pod):
+    if pod.in_user_namespace():
         return
     yield Violation(f"{c.label()} sets securityContext.procMount={mount!r}", c.at("securityContext", "procMount"))
 
@@ -1515,7 +1467,7 @@ def unsafe_sysctls(pod: PodView, ctx: object) -> Iterator[Violation]:
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline
     """
     bad: list[tuple[str, Path_]] = []
-    scope = pod_scope(pod, "securityContext")
+    scope = pod.scope("securityContext")
     for i, item in enumerate(scope.list("securityContext", "sysctls")):
         ipath = scope.at("securityContext", "sysctls") + (i,)
         _need(item, dict, "a sysctl mapping", ipath)
@@ -1592,7 +1544,7 @@ def selinux_custom_options(pod: PodView, ctx: object) -> Iterator[Violation]:
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/#assign-selinux-labels-to-a-container
     """
-    yield from _selinux_violations(pod_scope(pod, "securityContext"), "pod")
+    yield from _selinux_violations(pod.scope("securityContext"), "pod")
     for c in pod.containers():
         yield from _selinux_violations(c, c.label())
 
@@ -1645,7 +1597,7 @@ def windows_host_process(pod: PodView, ctx: object) -> Iterator[Violation]:
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline
     - CIS Kubernetes Benchmark 5.2.10
     """
-    scope = pod_scope(pod, "securityContext")
+    scope = pod.scope("securityContext")
     if scope.bool("securityContext", "windowsOptions", "hostProcess"):
         yield Violation("pod sets securityContext.windowsOptions.hostProcess=true", scope.at("securityContext", "windowsOptions", "hostProcess"))
     for c in pod.containers():
@@ -1706,9 +1658,9 @@ def root_group(pod: PodView, ctx: object) -> Iterator[Violation]:
     - https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/
     """
-    if _windows(pod) or _user_namespace(pod):
+    if pod.is_windows() or pod.in_user_namespace():
         return
-    scope = pod_scope(pod, "securityContext")
+    scope = pod.scope("securityContext")
     pod_group = scope.int("securityContext", "runAsGroup")
     inheriting: list[str] = []
     for c in pod.containers():

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
-from kubefort.checks.pod_security import pod_scope, pod_volumes
+from kubefort.checks.pod_security import pod_volumes
 from kubefort.kube.pods import PodView, type_name
 from kubefort.model import NotEvaluated, Path_, Resource, Severity, Violation, format_path
 from kubefort.registry import Mappings, check
@@ -85,7 +85,7 @@ def service_account_token_automounted(pod: PodView, ctx: object) -> Iterator[Vio
     set the field on the pod as well (it is explicit and survives a changed ServiceAccount), or
     suppress the finding with a reason.
     """
-    scope = pod_scope(pod, "automountServiceAccountToken")
+    scope = pod.scope("automountServiceAccountToken")
     v = scope.bool("automountServiceAccountToken")
     if v is True:
         yield Violation("pod sets automountServiceAccountToken=true", scope.at("automountServiceAccountToken"))
@@ -173,16 +173,16 @@ def default_service_account(pod: PodView, ctx: object) -> Iterator[Violation]:
     - https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
     - CIS Kubernetes Benchmark 5.1.5
     """
-    scope, field = pod_scope(pod, "serviceAccountName"), "serviceAccountName"
+    scope, field = pod.scope("serviceAccountName"), "serviceAccountName"
     name = scope.str("serviceAccountName")
     if not name:
-        legacy_scope = pod_scope(pod, "serviceAccount")
+        legacy_scope = pod.scope("serviceAccount")
         legacy = legacy_scope.str("serviceAccount")
         if legacy:
             scope, name, field = legacy_scope, legacy, "serviceAccount"
     if name and name != "default":
         return
-    if pod_scope(pod, "automountServiceAccountToken").bool("automountServiceAccountToken") is False and not _projects_token(pod):
+    if pod.scope("automountServiceAccountToken").bool("automountServiceAccountToken") is False and not _projects_token(pod):
         return
     how = f"{field}: default" if name else "serviceAccountName is unset"
     yield Violation(f"pod runs as the namespace's default ServiceAccount ({how})", scope.at(field))

@@ -765,7 +765,7 @@ class Analysis:
         full_lut_max combinations, else only those that occur)."""
         import numpy as np
 
-        n, nx = self.n, len(self.ext_ranges)
+        n = self.n
         nbytes = max(1, (n + 7) // 8)
 
         def mask(b: int) -> Any:

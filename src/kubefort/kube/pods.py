@@ -29,7 +29,6 @@ KNOWN_POD_PATHS: dict[str, tuple[Path_, Path_ | None]] = {
     "Job": (("spec", "template", "spec"), ("spec", "template", "metadata")),
     "CronJob": (("spec", "jobTemplate", "spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "metadata")),
 }
-POD_BEARING_KINDS = frozenset(KNOWN_POD_PATHS)
 
 # API groups whose kinds are all known: no generic walk there (it would only cost time)
 BUILTIN_GROUPS = frozenset(
@@ -66,6 +65,20 @@ def type_name(v: Any) -> str:
 def _expect(value: Any, kind: type | tuple[type, ...], what: str, path: Path_) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise NotEvaluated(f"{format_path(path)} is {type_name(value)}, expected {what}", path)
+
+
+def need(value: Any, kind: type, what: str, path: Path_) -> Any:
+    """value if it has the type the API declares, else NotEvaluated naming the field (bools are not
+    ints; whole floats are ints, as JSON decoding gives them)."""
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    _expect(value, kind, what, path)
+    return value
+
+
+def optional(value: Any, kind: type, what: str, path: Path_) -> Any:
+    """None when absent, else as `need`."""
+    return None if value is None else need(value, kind, what, path)
 
 
 class _Fields:
@@ -206,6 +219,36 @@ class PodView:
 
     def annotations(self) -> dict[str, Any]:
         return self.meta.mapping("annotations") if self.meta is not None else {}
+
+    def is_windows(self) -> bool:
+        """Declared a Windows pod (`spec.os.name: windows`); Linux-only controls skip it, as PSS does."""
+        return self.spec.str("os", "name") == "windows"
+
+    def in_user_namespace(self) -> bool:
+        """Runs in its own user namespace (`spec.hostUsers: false`): IDs inside are not IDs on the node."""
+        return self.spec.bool("hostUsers") is False
+
+    def scopes(self) -> list[_Fields]:
+        """Where pod-level fields of this pod are set, most specific first.
+
+        For ordinary pod specs, just the spec. For an Argo Workflows template (origin "template" at
+        `...templates[i]`), also the workflow spec around it, whose `securityContext`,
+        `serviceAccountName`, `automountServiceAccountToken` and `volumes` apply to every template
+        that does not set its own."""
+        views = [self.spec]
+        p = self.spec.path
+        if self.origin == "template" and len(p) >= 2 and p[-2] == "templates":
+            outer = _at(self.resource.obj, p[:-2])
+            if isinstance(outer, dict):
+                views.append(_Fields(outer, p[:-2]))
+        return views
+
+    def scope(self, key: str) -> _Fields:
+        """The view that decides the pod-level field `key`: the first scope that sets it (the spec when none does)."""
+        for view in self.scopes():
+            if view.get(key) is not None:
+                return view
+        return self.spec
 
 
 def _at(obj: Any, path: Path_) -> Any:

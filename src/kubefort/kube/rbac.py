@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from typing import Any
 
-import yaml
 
 from kubefort.kube.pods import api_group, find_pods, type_name
 from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, Source, format_path

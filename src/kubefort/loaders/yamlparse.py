@@ -66,7 +66,6 @@ for _words, _val, _tag in (
     for _w in _words:
         _GO_MAP[_w] = (_tag, _val)
 
-_HINT_MAP = set("yYnNtTfFoO~")
 _HINT_NUM = set("+-0123456789")
 _INT_RE = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
 _FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
@@ -288,7 +287,6 @@ else:  # pragma: no cover - PyYAML without libyaml
 # results
 # ---------------------------------------------------------------------------------------------
 MAX_EXPANDED_NODES = 1_000_000  # alias expansion bound (billion-laughs); go-yaml has a similar guard
-MAX_ALIAS_RATIO = 10
 
 
 @dataclass(slots=True)
