@@ -25,8 +25,10 @@ def test_check_metadata(m: CheckMeta):
     sections = m.sections()
     for s in REQUIRED_SECTIONS:
         assert sections.get(s), f"{m.id} lacks '## {s}'"
+    maps = m.mappings.as_dict()
+    if m.area not in ("INPUT", "META"):  # kubefort's own input and annotation checks map to no framework
+        assert set(maps) & {"cis", "nsa", "pss", "mitre", "owasp"}, f"{m.id} needs a framework mapping"
     if m.target in ("pod", "container"):
-        maps = m.mappings.as_dict()
         assert "mitre" in maps and "owasp" in maps, f"{m.id} needs MITRE and OWASP mappings"
 
 
