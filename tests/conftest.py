@@ -57,3 +57,19 @@ def tool_missing(msg: str) -> None:
     if os.environ.get("KUBEFORT_REQUIRE_TOOLS") == "1":
         pytest.fail(f"required test tool missing: {msg}")
     pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def apiserver():
+    """A real etcd + kube-apiserver on loopback (tests/kubeapi.py), one per test session."""
+    import shutil
+
+    import kubeapi
+
+    if not kubeapi.binaries_ready():
+        tool_missing(f"kube-apiserver and etcd {kubeapi.k8s_version()} are not built: run `bash tools/install-test-cluster.sh` (needs Go)")
+    if shutil.which("openssl") is None:
+        tool_missing("openssl is needed to make the test cluster's certificates")
+    cluster = kubeapi.TestCluster().start()
+    yield cluster
+    cluster.stop()
