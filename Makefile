@@ -25,17 +25,21 @@ demo: $(STAMP)
 	@$(BIN)/kubefort scan examples/insecure-app; code=$$?; \
 	  if [ $$code -eq 1 ]; then echo "(exit code 1, as expected: findings at or above --fail-on high)"; else exit $$code; fi
 
-## tools: build real helm and kustomize for the renderer tests (cached outside the repo)
+## tools: build real helm and kustomize (renderer tests) and a real kube-apiserver + etcd
+## (cluster tests), all cached outside the repo
 tools:
 	bash tools/install-test-tools.sh
+	bash tools/install-test-cluster.sh
 
 ## test: set up and run the whole suite
 test: $(STAMP)
 	bash tools/install-test-tools.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: helm/kustomize could not be built; renderer tests will skip"; }
+	bash tools/install-test-cluster.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: kube-apiserver/etcd could not be built; cluster tests will skip"; }
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scan.py
+	bash tools/install-test-cluster.sh && $(BIN)/python bench/bench_cluster.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -13,6 +13,9 @@ from kubefort.model import Outcome
 from kubefort.registry import REGISTRY, load_builtin_checks
 
 load_builtin_checks()
+# tests must see the vulnerability data shipped in the package, never a copy that `kubefort db
+# update` left in the developer's cache (subprocesses inherit this too)
+os.environ["XDG_CACHE_HOME"] = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kubefort-test-cache-{os.getpid()}")
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -333,3 +333,60 @@ def test_gaps_from_statuses_distinguish_requested_skips():
     found = gaps([ListStatus(ev, None, "skipped", message="--skip-resources"), ListStatus(pods, "a", "forbidden", message="403: no")], True)
     assert [(g.kind, g.namespace, g.requested) for g in found] == [("Event", None, True), ("Pod", "a", False)]
     assert found[1].reason == "cannot list pods in namespace a: 403: no"
+
+
+# -- controllers --------------------------------------------------------------------------------------
+def test_objects_running_their_controllers_template_are_covered_by_it(world, tmp_path):
+    """Deployment -> ReplicaSets -> Pods, with the ownerReferences the controllers would set (no
+    controller runs in the test server). Pods that run their template are covered by it; a pod
+    with an injected sidecar is checked itself; --scan-owned checks everything."""
+    ns = "owners"
+    world.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
+    dep = privileged_deployment("shop", ns)
+    _, dep = world.create(f"/apis/apps/v1/namespaces/{ns}/deployments", dep)
+    ref = lambda o, kind, api: [{"apiVersion": api, "kind": kind, "name": o["metadata"]["name"], "uid": o["metadata"]["uid"], "controller": True}]  # noqa: E731
+    tmpl = dep["spec"]["template"]
+    labels = {"app": "shop", "pod-template-hash": "abc"}
+    rs_now = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "shop-abc", "namespace": ns, "ownerReferences": ref(dep, "Deployment", "apps/v1")},
+              "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": tmpl["spec"]}}}
+    old_spec = json.loads(json.dumps(tmpl["spec"]))
+    old_spec["containers"][0]["image"] = "nginx:1.25"
+    old_labels = {"app": "shop", "pod-template-hash": "old"}
+    rs_old = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "shop-old", "namespace": ns, "ownerReferences": ref(dep, "Deployment", "apps/v1")},
+              "spec": {"replicas": 0, "selector": {"matchLabels": old_labels}, "template": {"metadata": {"labels": old_labels}, "spec": old_spec}}}
+    _, rs_now = world.create(f"/apis/apps/v1/namespaces/{ns}/replicasets", rs_now)
+    world.create(f"/apis/apps/v1/namespaces/{ns}/replicasets", rs_old)
+    same = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shop-abc-1", "namespace": ns, "ownerReferences": ref(rs_now, "ReplicaSet", "apps/v1")},
+            "spec": tmpl["spec"]}
+    injected_spec = json.loads(json.dumps(tmpl["spec"]))
+    injected_spec["containers"].append({"name": "mesh-proxy", "image": "proxy:1.0"})
+    injected = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shop-abc-2", "namespace": ns, "ownerReferences": ref(rs_now, "ReplicaSet", "apps/v1")},
+                "spec": injected_spec}
+    orphan = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": ns}, "spec": tmpl["spec"]}
+    world.apply([same, injected, orphan])
+
+    kc = world.kubeconfig(tmp_path / "kc", "admin")
+    out, owned = tmp_path / "r.json", tmp_path / "owned.json"
+    assert run("scan", "--cluster", "--kubeconfig", str(kc), "-n", ns, "-o", f"json={out}", "--fail-on", "never").returncode == 0
+    rep = report(out)
+    covered = {o["name"]: o.get("coveredBy") for o in rep["objects"] if o["namespace"] == ns}
+    assert covered == {
+        "shop": None,
+        "shop-abc": f"Deployment/{ns}/shop",
+        "shop-old": f"Deployment/{ns}/shop (an earlier revision, scaled to 0)",
+        "shop-abc-1": f"ReplicaSet/{ns}/shop-abc",
+        "shop-abc-2": None,  # runs a container its template lacks
+        "orphan": None,  # no controller
+    }
+    checked = {o["resource"]["name"] for o in rep["results"] if o["resource"] and o["resource"]["namespace"] == ns}
+    assert checked == {"shop", "shop-abc-2", "orphan"}
+    assert rep["extras"]["cluster"]["coveredByController"] == 3
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "src/kubefort/schemas/report.schema.json").read_text())
+    jsonschema.validate(rep, schema)
+
+    assert run("scan", "--cluster", "--kubeconfig", str(kc), "-n", ns, "--scan-owned", "-o", f"json={owned}", "--fail-on", "never").returncode == 0
+    rep2 = report(owned)
+    assert not any("coveredBy" in o for o in rep2["objects"])
+    assert {o["resource"]["name"] for o in rep2["results"] if o["resource"] and o["resource"]["namespace"] == ns} == set(covered)

@@ -241,6 +241,7 @@ def _result(outcomes: list[Outcome] | None = None) -> ScanResult:
         unused_exceptions=["KF-POD-001 for Deployment/prod/old (.kubefort.yaml:7)"],
         expired_exceptions=["KF-IMG-001 for Deployment/prod/api (.kubefort.yaml:19, expired 2024-01-01)"],
         duration_s=0.1234,
+        finished_at=1_700_000_000.5,
         extras={"pss": {"Deployment/prod/web": "privileged"}},
     )
 
@@ -263,7 +264,7 @@ def _clean_result() -> ScanResult:
 
 
 def test_formats_and_dispatch(registry: Registry) -> None:
-    assert {"table", "json", "sarif", "junit"} == FORMATS
+    assert {"table", "json", "sarif", "junit", "prometheus"} == FORMATS
     for fmt in FORMATS:
         out = render(fmt, _result(), registry)
         assert isinstance(out, str) and out.endswith("\n") and not out.endswith("\n\n")

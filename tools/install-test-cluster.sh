@@ -20,6 +20,16 @@ OUT="$TOOLS_DIR/testcluster/$K8S_VERSION"
 
 log() { printf 'install-test-cluster: %s\n' "$*" >&2; }
 
+# the test fixture makes its certificates with openssl
+if ! command -v openssl >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing openssl (Debian package)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    else
+        log "openssl is missing: install it to run the cluster tests"; exit 1
+    fi
+fi
+
 if [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/etcd" ]; then
     log "kube-apiserver $K8S_VERSION and etcd already built in $OUT"
     echo "$OUT"

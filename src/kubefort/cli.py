@@ -24,7 +24,8 @@ Exit codes:
   1  at least one failed check at or above --fail-on (default: high)
   2  usage error: bad option, unknown check ID, invalid config or baseline
   3  scan incomplete: some targets were not evaluated (unparsable file,
-     failed render, malformed object); --allow-incomplete turns this into 0/1
+     failed render, malformed object, cluster objects that could not be
+     listed); --allow-incomplete turns this into 0/1
 """
 
 
@@ -61,9 +62,9 @@ def cli() -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=FILE]",
-              help="Report format: table (default), json, sarif, junit. Repeat for several; FORMAT=FILE writes to a file.")
+              help="Report format: table (default), json, sarif, junit, prometheus. Repeat for several; FORMAT=FILE writes to a file.")
 @click.option("--output-file", type=click.Path(dir_okay=False, writable=True), help="Write the (single) report to FILE instead of stdout.")
 @click.option("--include-passed", is_flag=True, help="Also list passed outcomes (json/table; junit always has them).")
 @click.option("--checks", "select", multiple=True, metavar="IDS", help="Run only these checks: IDs, names or ID prefixes (KF-POD), comma-separated.")
@@ -77,7 +78,18 @@ def cli() -> None:
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
 @click.option("-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable).")
 @click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable).")
-@click.option("-n", "--namespace", help="Release namespace for Helm charts.")
+@click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
+              help="With --cluster: scan only this namespace (repeatable). For Helm charts: the release namespace.")
+@click.option("--cluster", "use_cluster", is_flag=True, help="Scan a live cluster (kubeconfig, or the pod's service account when run in a cluster).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="With --cluster: kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")
+@click.option("--context", "kube_context", help="With --cluster: kubeconfig context (default: the current context).")
+@click.option("-A", "--all-namespaces", is_flag=True, help="With --cluster: scan every namespace (the default without -n).")
+@click.option("--skip-resources", "skip_resources", multiple=True, metavar="LIST",
+              help="With --cluster: resource types not to list, e.g. secrets,configmaps or name.group (default: events).")
+@click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="With --cluster: objects per list request.")
+@click.option("--no-anonymous-probe", is_flag=True, help="With --cluster: do not ask the API server what it answers without credentials.")
+@click.option("--scan-owned", is_flag=True,
+              help="Cluster scans: also check ReplicaSets, Jobs and Pods that run the same containers as their controller's template (default: reported as covered by it).")
 @click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: nearest .kubefort.yaml above the first PATH).")
 @click.option("--no-config", is_flag=True, help="Ignore .kubefort.yaml files.")
@@ -90,21 +102,37 @@ def cli() -> None:
 def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | None, include_passed: bool, select: tuple[str, ...],
          skip: tuple[str, ...], min_severity: str | None, fail_on: str | None, allow_incomplete: bool, pss_level: str | None,
          pss_version: str | None, exclude: tuple[str, ...],
-         helm_values: tuple[str, ...], helm_set: tuple[str, ...], namespace: str | None, no_render: bool, config_path: str | None,
+         helm_values: tuple[str, ...], helm_set: tuple[str, ...], namespaces: tuple[str, ...], use_cluster: bool,
+         kubeconfig: str | None, kube_context: str | None, all_namespaces: bool, skip_resources: tuple[str, ...], page_size: int,
+         no_anonymous_probe: bool, scan_owned: bool, no_render: bool, config_path: str | None,
          no_config: bool, baseline: str | None, write_baseline: str | None, max_file_size: str, jobs: int, color: bool | None,
          quiet: bool) -> None:
-    """Scan manifests: files, directories, '-' for stdin, Helm charts, Kustomize directories.
+    """Scan manifests (files, directories, '-' for stdin, Helm charts, Kustomize directories),
+    a live cluster (--cluster), or a cluster snapshot (kubefort cluster snapshot).
 
     Every check on every object ends as passed, failed, suppressed or not evaluated; the
-    report says which, with file:line:column for everything that is not a pass.
+    report says which, with file:line:column (or the object's API path) for everything that is
+    not a pass.
     """
-    from kubefort import baseline as baseline_mod
     from kubefort import engine
     from kubefort.config import Config, ConfigError, find_config, load_config
     from kubefort.loaders.manifests import LoadOptions, UsageError, discover
     from kubefort.model import Severity
 
     reg = _registry()
+    snapshot = _snapshot_input(paths)
+    if use_cluster and paths:
+        raise click.UsageError("--cluster scans a live cluster: give no PATH with it (scan a snapshot file as a PATH instead)")
+    if not use_cluster and not paths:
+        raise click.UsageError("give PATHs to scan, or --cluster")
+    if snapshot is None and not use_cluster:
+        for flag, given in (("--kubeconfig", kubeconfig), ("--context", kube_context), ("-A", all_namespaces), ("--skip-resources", skip_resources)):
+            if given:
+                raise click.UsageError(f"{flag} needs --cluster")
+    if all_namespaces and namespaces:
+        raise click.UsageError("-A and -n exclude each other")
+    if not (use_cluster or snapshot) and len(namespaces) > 1:
+        raise click.UsageError("Helm charts take one release namespace (-n)")
     # --- configuration -------------------------------------------------------------------
     config: Config | None = None
     try:
@@ -153,6 +181,25 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)
 
+    if use_cluster or snapshot:
+        settings = engine.EngineSettings(
+            check_ids=check_ids,
+            pod_template_paths=config.pod_template_paths if config else {},
+            severity=config.severity if config else {},
+            options=options,
+            pss_level=pss_level,
+            pss_version=(options["KF-PSS-001"].version if "KF-PSS-001" in options else "latest"),
+        )
+        from kubefort.cli_cluster import scan_cluster
+
+        result = scan_cluster(settings, config=config, baseline=base_fps, jobs=jobs or None, quiet=quiet, snapshot=snapshot,
+                              kubeconfig=kubeconfig, context=kube_context, namespaces=list(namespaces) or None,
+                              skip=split_ids(skip_resources), page_size=page_size, probe=not no_anonymous_probe,
+                              fold=not scan_owned)
+        _finish(result, config, write_baseline, quiet)
+        report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
+                        allow_incomplete=allow_incomplete, quiet=quiet)
+
     # --- inputs ---------------------------------------------------------------------------
     try:
         specs = discover(paths, exclude, render_dirs=not no_render)
@@ -161,7 +208,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     stdin_data = sys.stdin.buffer.read() if any(s.kind == "stdin" for s in specs) else None
     settings = engine.EngineSettings(
         check_ids=check_ids,
-        load=LoadOptions(max_file_size=_size(max_file_size), helm_values=helm_values, helm_set=helm_set, namespace=namespace),
+        load=LoadOptions(max_file_size=_size(max_file_size), helm_values=helm_values, helm_set=helm_set, namespace=namespaces[0] if namespaces else None),
         pod_template_paths=config.pod_template_paths if config else {},
         severity=config.severity if config else {},
         options=options,
@@ -184,20 +231,34 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     finally:
         if bar is not None:
             bar.stop()
+    _finish(result, config, write_baseline, quiet)
+    report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
+                    allow_incomplete=allow_incomplete, quiet=quiet)
+
+
+def _snapshot_input(paths: tuple[str, ...]) -> str | None:
+    """The snapshot file among PATHs, if any (then it must be the only PATH)."""
+    from kubefort.cluster.source import is_snapshot
+
+    found = [p for p in paths if p != "-" and Path(p).is_file() and is_snapshot(p)]
+    if found and len(paths) > 1:
+        raise click.UsageError(f"{found[0]} is a cluster snapshot: scan it on its own")
+    return found[0] if found else None
+
+
+def _finish(result: Any, config: Any, write_baseline: str | None, quiet: bool) -> None:
+    from kubefort import baseline as baseline_mod
+
     if config is not None:
         result.extras["config"] = config.path
     for msg in result.unused_exceptions:
         result.warnings.append(f"unused exception: {msg}")
     for msg in result.expired_exceptions:
         result.warnings.append(f"expired exception: {msg}")
-
     if write_baseline:
         n = baseline_mod.write(write_baseline, result)
         if not quiet:
             click.echo(f"kubefort: wrote {n} fingerprint(s) to {write_baseline}", err=True)
-
-    report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
-                    allow_incomplete=allow_incomplete, quiet=quiet)
 
 
 @cli.command("checks")
@@ -238,6 +299,8 @@ def explain(check: str, fmt: str) -> None:
 
 
 def _add_commands() -> None:
+    from kubefort.cli_cluster import cluster_group
+    from kubefort.cli_db import db
     from kubefort.cli_netpol import netpol
     from kubefort.cli_node import node
     from kubefort.cli_rbac import rbac
@@ -245,6 +308,8 @@ def _add_commands() -> None:
     cli.add_command(rbac)
     cli.add_command(netpol)
     cli.add_command(node)
+    cli.add_command(db)
+    cli.add_command(cluster_group)
 
 
 _add_commands()

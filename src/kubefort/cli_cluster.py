@@ -58,7 +58,7 @@ class _Status:
 
 def scan_cluster(settings: Any, *, config: Any, baseline: Any, jobs: int | None, quiet: bool, snapshot: str | None,
                  kubeconfig: str | None, context: str | None, namespaces: list[str] | None, skip: list[str],
-                 page_size: int, probe: bool) -> Any:
+                 page_size: int, probe: bool, fold: bool = True) -> Any:
     from kubefort.cluster.client import ClusterError
     from kubefort.cluster.scan import scan_source
     from kubefort.cluster.source import SnapshotError, SnapshotSource
@@ -69,7 +69,7 @@ def scan_cluster(settings: Any, *, config: Any, baseline: Any, jobs: int | None,
         raise click.UsageError(str(exc)) from None
     status = _Status(quiet, f"scanning {'snapshot ' + snapshot if snapshot else 'cluster ' + source.name}")
     try:
-        result = scan_source(source, settings, config=config, baseline=baseline, jobs=jobs, progress=status)
+        result = scan_source(source, settings, config=config, baseline=baseline, jobs=jobs, progress=status, fold=fold)
     except (ClusterError, SnapshotError) as exc:
         status.stop()
         click.echo(f"kubefort: {exc}", err=True)

@@ -36,6 +36,27 @@ def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> l
     return targets
 
 
+def write_atomically(dest: str, text: str) -> None:
+    """Readers (a node-exporter textfile collector, a CI step) see the old file or the new one,
+    never half of it. Character devices such as /dev/null are written directly."""
+    import tempfile
+
+    path = Path(dest)
+    if path.exists() and not path.is_file():
+        path.write_text(text, encoding="utf-8")
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def parse_fail_on(fail_on: str | None, config: Any) -> Any:
     """The --fail-on threshold (a Severity), or None for 'never'; the config's fail_on is the default."""
     from kubefort.model import Severity
@@ -88,9 +109,10 @@ def report_and_exit(
         if dest is None:
             click.echo(text, nl=not text.endswith("\n"))
         else:
-            Path(dest).write_text(text, encoding="utf-8")
+            write_atomically(dest, text)
     failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
-    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED]
+    # not evaluated by the user's own choice (--skip-resources) does not make a scan incomplete
+    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED and o.suppression is None]
     code = EXIT_FINDINGS if failing else EXIT_OK
     if (incomplete or nothing_evaluated) and not allow_incomplete:
         code = EXIT_INCOMPLETE

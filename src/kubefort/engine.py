@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +48,9 @@ from kubefort.registry import REGISTRY, CheckMeta, Registry
 
 INPUT_CHECKS = {"read": "KF-INPUT-001", "parse": "KF-INPUT-001", "render": "KF-INPUT-002", "invalid": "KF-INPUT-003"}
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+CLUSTER_SCHEME = "cluster://"
+# what "@pods" needs to have been read completely
+POD_KINDS = ("Pod", "PodTemplate", "Deployment", "ReplicaSet", "ReplicationController", "StatefulSet", "DaemonSet", "Job", "CronJob")  # ordered: reports must not depend on hashing
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +167,8 @@ class _Recorder:
         self.outcomes.append(o)
 
     def locate(self, src: Source, path: Path_) -> Location:
-        if src.rendered_by is not None:
-            return Location(src.file)  # lines of rendered output do not exist in any file
+        if src.rendered_by is not None or src.file.startswith(CLUSTER_SCHEME):
+            return Location(src.file)  # lines of rendered output (or of a cluster's objects) do not exist in any file
         loc = self.locator_for(src)
         pos = loc.find(src.doc_index, src.item_path + tuple(path)) if loc is not None else None
         if pos is None:
@@ -296,9 +300,30 @@ def _scan_loaded(li: LoadedInput, plan: _Plan) -> _Scanned:
     return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra, doc_lines
 
 
+_OUTCOME_FIELDS = operator.attrgetter(*Outcome.__slots__)
+
+
+def pack(outcomes: list[Outcome]) -> list[tuple[Any, ...]]:
+    """Outcomes as plain tuples for the trip from a worker: pickling slotted dataclasses one by
+    one costs as much as running the checks. Passes (most outcomes) travel as 6-tuples."""
+    passed = Status.PASSED
+    return [
+        (o.check_id, o.resource, o.source, o.container, o.path, o.severity)
+        if o.status is passed and not o.message and o.location is None and o.suppression is None and not o.fingerprint
+        else _OUTCOME_FIELDS(o)
+        for o in outcomes
+    ]
+
+
+def unpack(rows: list[tuple[Any, ...]]) -> list[Outcome]:
+    passed = Status.PASSED
+    return [Outcome(r[0], passed, r[1], r[2], r[3], "", r[4], None, "", None, r[5]) if len(r) == 6 else Outcome(*r) for r in rows]
+
+
 def _scan_spec(spec: InputSpec) -> _Scanned:
     assert _worker_plan is not None
-    return _scan_loaded(load(spec, _worker_plan.settings.load), _worker_plan)
+    r = _scan_loaded(load(spec, _worker_plan.settings.load), _worker_plan)
+    return (r[0], pack(r[1]), *r[2:])  # type: ignore[return-value]
 
 
 def run(
@@ -337,7 +362,7 @@ def run(
         results: list[Any] = [None] * len(files)
         with ProcessPoolExecutor(max_workers=ncpu, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker, initargs=(settings,)) as ex:
             for i, r in zip(order, ex.map(_scan_spec, [files[i] for i in order], chunksize=chunk)):
-                results[i] = r
+                results[i] = (r[0], unpack(r[1]), *r[2:])
                 done += 1
                 if progress:
                     progress(done, len(specs))
@@ -364,9 +389,16 @@ def run(
 
 
 class ClusterIndex:
-    """Objects from every input, for cross-object checks (Namespaces, quotas, workloads ...)."""
+    """Objects from every input, for cross-object checks (Namespaces, quotas, workloads ...).
 
-    def __init__(self, collected: list[tuple[Resource, bool]]) -> None:
+    `gaps` says what could not be read from a cluster: kind -> {namespace or None (all): (reason,
+    requested)}, `requested` when the user skipped the type. A check whose `needs` touch a gap is
+    not evaluated for the targets the gap can affect.
+    """
+
+    def __init__(self, collected: list[tuple[Resource, bool]], gaps: dict[str, dict[str | None, tuple[str, bool]]] | None = None) -> None:
+        self.gaps = gaps or {}
+        self.ignores: dict[int, list[InlineIgnore]] = {}  # id(resource) -> its kubefort.io/ignore entries
         self.resources = [r for r, _ in collected]
         self.pod_bearing = [r for r, has in collected if has]
         self.by_kind: dict[str, list[Resource]] = {}
@@ -384,6 +416,27 @@ class ClusterIndex:
     def in_namespace(self, kind: str, namespace: str) -> list[Resource]:
         return [r for r in self.kind(kind) if r.id.namespace == namespace]
 
+    def gap_for(self, needs: Iterable[str], namespace: str | None) -> tuple[str, bool] | None:
+        """Why objects a check needs may be missing for a target in `namespace` (None: none missing).
+
+        A gap in one namespace affects targets in that namespace and cluster-scoped targets
+        (which look across namespaces); a gap in every namespace affects all targets."""
+        if not self.gaps:
+            return None
+        for kind in needs:
+            kinds = POD_KINDS if kind in ("@pods", "@namespaced-pods") else (kind,)
+            for k in kinds:
+                g = self.gaps.get(k)
+                if not g:
+                    continue
+                if None in g:
+                    return g[None]
+                if namespace is None:
+                    return next(iter(g.values()))
+                if namespace in g:
+                    return g[namespace]
+        return None
+
 
 _cluster_state: tuple[Any, ...] | None = None
 
@@ -395,6 +448,7 @@ def run_cluster_checks(
     registry: Registry = REGISTRY,
     doc_lines: dict[str, list[int]] | None = None,
     jobs: int = 1,
+    gaps: dict[str, dict[str | None, tuple[str, bool]]] | None = None,
 ) -> list[Outcome]:
     """Cross-object checks, after every input was loaded. Files are re-read only to locate failures.
 
@@ -407,7 +461,7 @@ def run_cluster_checks(
     ids = [m.id for m in plan.cluster]
     # one index for all checks (checks may cache derived data per index, e.g. the RBAC policy), and
     # one cache of locators per process, so a document is composed once whichever checks need it
-    _cluster_state = (plan, ClusterIndex(collected), stdin_data, registry, doc_lines or {}, {})
+    _cluster_state = (plan, ClusterIndex(collected, gaps), stdin_data, registry, doc_lines or {}, {})
     try:
         if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
             with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
@@ -426,7 +480,9 @@ def _run_cluster_check(check_id: str) -> list[Outcome]:
     def locator_for(src: Source) -> Locator | None:
         if src.file not in locators:
             data: bytes | None = None
-            if src.file == "-":
+            if src.file.startswith(CLUSTER_SCHEME):
+                pass
+            elif src.file == "-":
                 data = stdin_data
             else:
                 try:
@@ -446,12 +502,26 @@ def _run_cluster_check(check_id: str) -> list[Outcome]:
         targets = [r for r in index.pod_bearing if r.id.namespace is not None]
     else:
         targets = [r for r in index.resources if r.id.kind in kinds]
+    needs = tuple(sorted(kinds)) + tuple(m.needs)  # sorted: the reason given must not depend on hashing
     for res in targets:
-        try:
-            pods = find_pods(res, plan.settings.pod_template_paths)
-        except NotEvaluated:
-            pods = []
-        rec.run(m, res, (res, index, plan.ctx[m.id]), None, (), inline_ignores(res, pods, registry))
+        # a Namespace object is judged on what is inside it
+        missing = index.gap_for(needs, res.id.name if res.id.kind == "Namespace" and res.id.api_version == "v1" else res.id.namespace)
+        if missing is not None:
+            reason, requested = missing
+            if requested:
+                supp = Suppression("request", reason, None, "--skip-resources")
+                rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs were not read: {reason}", (), supp)
+            else:
+                rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs could not be read: {reason}", ())
+            continue
+        ignores = index.ignores.get(id(res))
+        if ignores is None:  # once per object, whichever checks target it
+            try:
+                pods = find_pods(res, plan.settings.pod_template_paths)
+            except NotEvaluated:
+                pods = []
+            ignores = index.ignores[id(res)] = inline_ignores(res, pods, registry)
+        rec.run(m, res, (res, index, plan.ctx[m.id]), None, (), ignores)
     return rec.outcomes
 
 
@@ -511,5 +581,6 @@ def scan(
         unused_exceptions=unused,
         expired_exceptions=expired,
         duration_s=time.perf_counter() - t0,
+        finished_at=time.time(),
         object_extra=extra,
     )

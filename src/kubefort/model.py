@@ -185,6 +185,7 @@ class ScanResult:
     unused_exceptions: list[str] = field(default_factory=list)
     expired_exceptions: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    finished_at: float = 0.0  # Unix time the scan ended (0: unknown, e.g. a result built by hand)
     extras: dict[str, Any] = field(default_factory=dict)
     # per-object additions to the report's `objects` list (for example the `pss` verdict)
     object_extra: dict[tuple[ResourceId, Source], dict[str, Any]] = field(default_factory=dict)

@@ -15,7 +15,8 @@
 | network.py        | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol.py) |
 | control_plane.py  | KF-CP-*      | API server, controller manager, scheduler, control-plane files, encryption, audit policy, certificates |
 | etcd.py           | KF-ETCD-*    | etcd TLS and client auth, its manifest and data dir  |
+| cluster.py        | KF-CLU-*     | live-cluster versions (end of life, CVEs, skew), runtimes, anonymous API access |
 | kubelet.py        | KF-KUBELET-* | kubelet effective settings and files, kube-proxy     |
 """
 
-from kubefort.checks import control_plane, etcd, images, input, kubelet, meta, network, pod_security, psa, pss, rbac, resources, secrets, workload  # noqa: F401
+from kubefort.checks import cluster, control_plane, etcd, images, input, kubelet, meta, network, pod_security, psa, pss, rbac, resources, secrets, workload  # noqa: F401

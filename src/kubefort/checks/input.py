@@ -126,3 +126,44 @@ def malformed_object() -> None:
     ## References
     - https://kubernetes.io/docs/concepts/overview/working-with-objects/
     """
+
+
+@check(
+    id="KF-INPUT-004",
+    name="cluster-read-incomplete",
+    title="Cluster objects could not be listed",
+    severity=Severity.HIGH,
+    target="input",
+    remediation="Grant the scanning identity get/list on the reported type and namespace (deploy/cluster-scan has a read-only ClusterRole, explained in docs/deploy.md), or limit the scan on purpose with -n or --skip-resources.",
+)
+def cluster_read_incomplete() -> None:
+    """
+    ## What it does
+    Reports every resource type (and namespace) of a live cluster, or of a cluster snapshot,
+    that kubefort could not list: the API server answered 403 Forbidden or 401, or failed with
+    another error. The outcome is *not evaluated* and carries the server's message. Checks that
+    need the missing objects (for example the NetworkPolicy checks when NetworkPolicies could not
+    be listed in a namespace) are also *not evaluated* there, with the same reason, instead of
+    passing. The scan exits with code 3 (incomplete) unless `--allow-incomplete` is given.
+
+    ## Why is this bad?
+    A scanner that treats "forbidden" as "nothing there" reports a namespace without
+    NetworkPolicies as isolated, or an RBAC graph without its ClusterRoleBindings as safe. The
+    scan is only as complete as what its credentials can read, and the report must say so.
+
+    ## Example
+    ```text
+    $ kubefort scan --cluster --context team-a
+    KF-INPUT-004  not evaluated  cluster://team-a/apis/rbac.authorization.k8s.io/v1/clusterrolebindings
+                  cannot list clusterrolebindings.rbac.authorization.k8s.io: 403: ... is forbidden
+    ```
+
+    ## How to fix
+    Scan with an identity that can list everything it should judge (the ClusterRole in
+    `deploy/cluster-scan` grants get/list and nothing else), or narrow the scan explicitly:
+    `-n team-a` for one namespace, `--skip-resources TYPE` for types you do not want read.
+    Types skipped on request are listed in the report's inputs, not reported here.
+
+    ## References
+    - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#default-roles-and-role-bindings
+    """

@@ -79,6 +79,15 @@ class Gap:
     requested: bool = False  # skipped by --skip-resources / -n, not refused by the server
 
 
+# Lists run in three phases so that an object's controller is always read before it: pods last,
+# ReplicaSets and Jobs (owned by Deployments and CronJobs) before them, everything else first.
+PHASES = {("apps", "replicasets"): 1, ("batch", "jobs"): 1, ("", "pods"): 2}
+
+
+def phase_of(t: Any) -> int:
+    return PHASES.get((t.group, t.resource), 0)
+
+
 def normalize(page: Page) -> list[dict[str, Any]]:
     """The objects of a page, each with apiVersion and kind, without managedFields or secret data."""
     body = orjson.loads(page.data)
@@ -95,6 +104,8 @@ def normalize(page: Page) -> list[dict[str, Any]]:
             if isinstance(it, dict):
                 it.setdefault("apiVersion", rt.api_version)
                 it.setdefault("kind", rt.kind)
+    if not isinstance(items, list):
+        raise ValueError(f"items is {type(items).__name__}, not a list")
     for it in items:
         meta = it.get("metadata") if isinstance(it, dict) else None
         if isinstance(meta, dict):
@@ -201,8 +212,10 @@ class Collector:
             else:
                 jobs.append((order[id(t)], t, None))
         with ThreadPoolExecutor(self.workers, thread_name_prefix="kubefort-list") as ex:
-            for st in ex.map(lambda j: self._list_with_fallback(*j), jobs):
-                self._record(st)
+            for phase in sorted({phase_of(t) for _, t, _ in jobs}):
+                todo = [j for j in jobs if phase_of(j[1]) == phase]
+                for st in ex.map(lambda j: self._list_with_fallback(*j), todo):
+                    self._record(st)
 
     def _record(self, st: ListStatus) -> None:
         with self._lock:

@@ -4,12 +4,24 @@ Pages stream from the source into a pool of forked worker processes (parse, per-
 the main process keeps only compact outcomes and the objects the cross-object checks need, so
 memory stays flat whatever the cluster's size. Results are put back in discovery order at the
 end, so the report does not depend on which page arrived first.
+
+Controlled objects are folded into their controller (unless `fold=False`, `--scan-owned`): a
+ReplicaSet whose Deployment was read, or a Pod whose ReplicaSet, Job, StatefulSet or DaemonSet
+was read, is reported as covered by it instead of repeating its findings, provided it runs the
+same containers (same names and images) as the controller's template. A pod that differs (a
+sidecar injected by an admission webhook, a rewritten image) is checked itself. So is every
+object whose controller was not read; ReplicaSets a Deployment keeps at 0 replicas (earlier
+revisions, for rollbacks) are covered by it whatever they run. Controllers are listed before
+what they control (collect.PHASES), so the decision is made as pages arrive.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,11 +31,12 @@ from typing import Any, Protocol
 import orjson
 
 from kubefort import __version__, engine
-from kubefort.cluster.collect import Gap, ListStatus, Page, gaps, normalize
+from kubefort.cluster.collect import Gap, ListStatus, Page, gaps, normalize, phase_of
+from kubefort.kube.pods import find_pods
 from kubefort.cluster.discovery import Discovery
 from kubefort.config import Config
 from kubefort.loaders.manifests import LoadedInput, LoadProblem, _add_object
-from kubefort.model import InputRecord, Location, Outcome, ResourceId, ScanResult, Source, Status, fingerprint
+from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, fingerprint
 
 Progress = Callable[[int, str], None]  # (objects so far, what is being read)
 
@@ -59,8 +72,52 @@ def object_path(page: Page, obj: Any) -> str:
 _PageResult = tuple[Any, ...]
 
 
-def _scan_page(page: Page, cluster: str) -> _PageResult:
-    """In a worker: one page -> (outcomes, ids, collected, extra, object count)."""
+Signature = tuple[tuple[str, str, str], ...]
+_fold_cache: dict[str, dict[str, tuple[str, Signature]]] = {}
+
+
+def signature(res: Resource) -> Signature | None:
+    """The containers an object runs: (list, name, image) of every container of its pod specs."""
+    try:
+        pods = find_pods(res)
+    except NotEvaluated:
+        return None
+    sig = []
+    for pod in pods:
+        for key in ("initContainers", "containers"):
+            items = pod.spec.data.get(key)
+            if isinstance(items, list):
+                sig += [(key, str(c.get("name")), str(c.get("image"))) for c in items if isinstance(c, dict)]
+    return tuple(sorted(sig)) if pods else None
+
+
+def controller_uid(obj: dict[str, Any]) -> str | None:
+    refs = (obj.get("metadata") or {}).get("ownerReferences")
+    if isinstance(refs, list):
+        for r in refs:
+            if isinstance(r, dict) and r.get("controller") is True and isinstance(r.get("uid"), str):
+                return r["uid"]
+    return None
+
+
+def _scaled_to_zero(res: Resource) -> bool:
+    """A ReplicaSet a Deployment keeps for rollbacks: it runs nothing."""
+    spec = res.obj.get("spec")
+    return res.id.kind == "ReplicaSet" and isinstance(spec, dict) and spec.get("replicas") == 0
+
+
+def _fold_map(path: str | None) -> dict[str, tuple[str, Signature]]:
+    if path is None:
+        return {}
+    if path not in _fold_cache:
+        _fold_cache.clear()
+        with open(path, "rb") as fh:
+            _fold_cache[path] = pickle.load(fh)  # written by this scan's own main process
+    return _fold_cache[path]
+
+
+def _scan_page(page: Page, cluster: str, fold_path: str | None = None) -> _PageResult:
+    """In a worker: one page -> (outcomes, ids, collected, extra, object count, controllers seen)."""
     plan = engine._worker_plan
     assert plan is not None
     listing = base(cluster) + page.rtype.path(page.namespace)
@@ -73,8 +130,30 @@ def _scan_page(page: Page, cluster: str) -> _PageResult:
     for obj in items:
         file = base(cluster) + ("/version" if page.list_index < 0 else object_path(page, obj))
         _add_object(li, obj, Source(file), file)
-    _, outs, ids, collected, extra, _ = engine._scan_loaded(li, plan)
-    return outs, ids, collected, extra, len(items)
+    fold = _fold_map(fold_path)
+    order = [(r.id, r.source) for r in li.resources]
+    folded: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
+    controllers: dict[str, tuple[str, Signature]] = {}
+    kept = []
+    for res in li.resources:
+        sig = signature(res)
+        if sig is None:
+            kept.append(res)
+            continue
+        uid = (res.obj.get("metadata") or {}).get("uid")
+        owner = fold.get(controller_uid(res.obj) or "")
+        if owner is not None and owner[1] == sig:
+            folded[(res.id, res.source)] = {"coveredBy": owner[0]}
+        elif owner is not None and _scaled_to_zero(res):
+            folded[(res.id, res.source)] = {"coveredBy": f"{owner[0]} (an earlier revision, scaled to 0)"}
+        else:
+            kept.append(res)
+        if isinstance(uid, str):
+            controllers[uid] = (str(res.id), sig)
+    li.resources = kept
+    _, outs, _ids, collected, extra, _ = engine._scan_loaded(li, plan)
+    extra.update(folded)
+    return engine.pack(outs), order, collected, extra, len(items), controllers
 
 
 def scan_source(
@@ -85,6 +164,7 @@ def scan_source(
     baseline: set[str] | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    fold: bool = True,
 ) -> ScanResult:
     t0 = time.perf_counter()
     engine._init_worker(settings)
@@ -104,10 +184,16 @@ def scan_source(
         pool.submit(int).result()
     inflight: deque[tuple[tuple[int, str, int, int], Future[_PageResult]]] = deque()
 
+    controllers: dict[str, tuple[str, Signature]] = {}
+    fold_dir = tempfile.mkdtemp(prefix="kubefort-fold-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None) if fold else None
+    fold_path: str | None = None
+    phase = 0
+
     def done(key: tuple[int, str, int, int], r: _PageResult) -> None:
         nonlocal objects
         results[key] = r
         objects += r[4]
+        controllers.update(r[5])
         if progress:
             progress(objects, "")
 
@@ -117,10 +203,19 @@ def scan_source(
             key = (page.list_index, page.namespace or "", page.attempt, page.number)
             if progress:
                 progress(objects, page.rtype.key)
+            if fold_dir is not None and phase_of(page.rtype) != phase:
+                # every controller of this phase's objects has been read: hand their map to the workers
+                while inflight:
+                    k, f = inflight.popleft()
+                    done(k, f.result())
+                phase = phase_of(page.rtype)
+                fold_path = os.path.join(fold_dir, f"phase-{phase}.pickle")
+                with open(fold_path, "wb") as fh:
+                    pickle.dump(controllers, fh, protocol=pickle.HIGHEST_PROTOCOL)
             if pool is None:
-                done(key, _scan_page(page, source.name))
+                done(key, _scan_page(page, source.name, fold_path))
                 continue
-            inflight.append((key, pool.submit(_scan_page, page, source.name)))
+            inflight.append((key, pool.submit(_scan_page, page, source.name, fold_path)))
             while len(inflight) > 2 * ncpu or (inflight and inflight[0][1].done()):
                 k, f = inflight.popleft()
                 done(k, f.result())
@@ -130,6 +225,8 @@ def scan_source(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if fold_dir is not None:
+            shutil.rmtree(fold_dir, ignore_errors=True)
 
     # a list restarted after 410 Expired: only its last attempt counts
     last: dict[tuple[int, str], int] = {}
@@ -144,8 +241,8 @@ def scan_source(
         li, ns, attempt, _n = key
         if attempt != last[(li, ns)]:
             continue
-        outs, ids, col, ext, n = results[key]
-        outcomes.extend(outs)
+        outs, ids, col, ext, n, _ = results[key]
+        outcomes.extend(engine.unpack(outs))
         resources.extend(ids)
         collected.extend(col)
         extra.update(ext)
@@ -156,12 +253,14 @@ def scan_source(
     found = gaps(statuses, source.namespaces_known)
     records = _records(source, statuses, counts, found)
     outcomes.extend(_gap_outcomes(source.name, found, plan.severity["KF-INPUT-004"]))
-    gap_map: dict[str, dict[str | None, str]] = {}
+    gap_map: dict[str, dict[str | None, tuple[str, bool]]] = {}
     for g in found:
-        gap_map.setdefault(g.kind, {})[g.namespace] = g.reason
-    outcomes.extend(engine.run_cluster_checks(plan, collected, None, jobs=ncpu, gaps=gap_map))
+        gap_map.setdefault(g.kind, {})[g.namespace] = (g.reason, g.requested)
+    # serially: forking a process that holds a whole cluster costs more than it saves
+    outcomes.extend(engine.run_cluster_checks(plan, collected, None, jobs=1, gaps=gap_map))
     unused, expired = engine.apply_exceptions(outcomes, config, baseline)
     version = (source.info.get("serverVersion") or {}).get("gitVersion") if isinstance(source.info.get("serverVersion"), dict) else None
+    covered = sum(1 for e in extra.values() if "coveredBy" in e)
     return ScanResult(
         tool_version=__version__,
         outcomes=outcomes,
@@ -171,8 +270,10 @@ def scan_source(
         unused_exceptions=unused,
         expired_exceptions=expired,
         duration_s=time.perf_counter() - t0,
+        finished_at=time.time(),
         extras={"cluster": {"name": source.name, "server": source.server, "version": version, "objects": objects,
-                            "discovery": source.discovery.method, "scope": source.scope}},
+                            "discovery": source.discovery.method, "scope": source.scope,
+                            "coveredByController": covered}},
         object_extra=extra,
     )
 

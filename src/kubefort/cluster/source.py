@@ -125,7 +125,7 @@ class SnapshotSource:
                 if line.startswith(b","):
                     line = line[1:]
                 try:
-                    head = orjson.loads(line)
+                    head = _page_head(line)
                     idx = head["list"]
                     rtype = types[idx]
                     page = Page(idx, rtype, head.get("namespace"), int(head.get("attempt", 0)), int(head.get("number", n)), line, normalized=True)
@@ -142,6 +142,23 @@ class SnapshotSource:
             self.statuses = [ListStatus.from_dict(d) for d in tail["statuses"]]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise SnapshotError(f"{self.path}: unreadable list statuses at the end ({exc})") from None
+
+
+def _page_head(line: bytes) -> dict[str, Any]:
+    """The page's own fields, without parsing its items (the worker does that): the writer puts
+    them before "items"."""
+    i = line.find(b',"items":')
+    if 0 < i < 400:
+        try:
+            head = orjson.loads(line[:i] + b"}")
+            if isinstance(head, dict):
+                return head
+        except orjson.JSONDecodeError:
+            pass
+    head = orjson.loads(line)
+    if not isinstance(head, dict):
+        raise TypeError("a page is not a JSON object")
+    return head
 
 
 def _open(path: str) -> IO[bytes]:

@@ -74,8 +74,18 @@ _KNOWN_EXAMPLES = frozenset({"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxR
 _URL_CRED = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^\s/:@'\"]+):([^\s/@'\"]+)@([A-Za-z0-9.\-\[\]_]+(?::\d+)?)")
 
 
+# one literal that every match of the patterns above must contain: most values have none, and
+# one search for all of them is much cheaper than every pattern in turn
+_MARKERS = re.compile(
+    r"AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|hooks\.slack\.com|_live_|AIza|T3BlbkFJ|sk-ant-"
+    r"|hf_|npm_|SG\.|eyJ|AccountKey=|PRIVATE KEY|://"
+)
+
+
 def find_tokens(text: str) -> list[Hit]:
     """Credential-shaped substrings of `text`, each with a redacted form; empty when none."""
+    if _MARKERS.search(text) is None:
+        return []
     hits: list[Hit] = []
     for m in _PEM_PRIVATE.finditer(text):
         body = text[m.end() : m.end() + 400]

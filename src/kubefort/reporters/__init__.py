@@ -14,7 +14,7 @@ from kubefort.registry import CheckMeta, Mappings, Registry
 
 __all__ = ["FORMATS", "render", "outcome_location", "outcome_fingerprint", "sort_outcomes", "check_meta"]
 
-FORMATS = {"table", "json", "sarif", "junit"}
+FORMATS = {"table", "json", "sarif", "junit", "prometheus"}
 
 
 def render(
@@ -29,7 +29,7 @@ def render(
     """Render `result` in format `fmt` (one of FORMATS).
 
     include_passed adds passed outcomes to the table and JSON reports (SARIF never lists them,
-    JUnit always does). color and width apply to the table only.
+    JUnit always does; Prometheus only counts them). color and width apply to the table only.
     """
     if fmt == "table":
         from kubefort.reporters import table
@@ -47,6 +47,10 @@ def render(
         from kubefort.reporters import junit
 
         return junit.render(result, registry)
+    if fmt == "prometheus":
+        from kubefort.reporters import prometheus
+
+        return prometheus.render(result, registry)
     raise ValueError(f"unknown output format {fmt!r} (choose one of: {', '.join(sorted(FORMATS))})")
 
 
@@ -130,9 +134,10 @@ def severity_counts(result: ScanResult, status: Status = Status.FAILED) -> dict[
 
 
 def is_complete(result: ScanResult) -> bool:
-    """True when every input loaded and every (check, target) pair could be judged."""
+    """True when every input loaded and every (check, target) pair could be judged, apart from
+    those the user chose not to feed (`--skip-resources`: not evaluated, by request)."""
     return not any(i.error for i in result.inputs) and not any(
-        o.status is Status.NOT_EVALUATED for o in result.outcomes
+        o.status is Status.NOT_EVALUATED and o.suppression is None for o in result.outcomes
     )
 
 

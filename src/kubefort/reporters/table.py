@@ -268,6 +268,10 @@ def _summary(out: _Writer, result: ScanResult) -> None:
         f" from {_n(len(result.inputs), 'input')} in {result.duration_s:.2f}s"
     )
     out.line([(INDENT, None)], [(scanned, None)])
+    covered = (result.extras.get("cluster") or {}).get("coveredByController")
+    if covered:
+        note = f"{_n(covered, 'object')} covered by their controllers (same containers as its template; --scan-owned checks them too)"
+        out.line([(INDENT, None)], [(note, None)])
 
     _list(out, "inputs with errors", [f"{_where(i.path, None)}: {i.error}" for i in result.inputs if i.error], "red")
     _list(
