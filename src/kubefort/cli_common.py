@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +37,21 @@ def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> l
     return targets
 
 
-def write_atomically(dest: str, text: str) -> None:
+def write_atomically(dest: str, text: str | Iterable[str]) -> None:
     """Readers (a node-exporter textfile collector, a CI step) see the old file or the new one,
     never half of it. Character devices such as /dev/null are written directly."""
     import tempfile
 
+    parts = (text,) if isinstance(text, str) else text
     path = Path(dest)
     if path.exists() and not path.is_file():
-        path.write_text(text, encoding="utf-8")
+        with path.open("w", encoding="utf-8") as fh:
+            fh.writelines(parts)
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.writelines(parts)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -105,11 +108,15 @@ def report_and_exit(
         result.warnings.append(nothing_evaluated)
     use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     for fmt, dest in targets:
-        text = reporters.render(fmt, result, registry, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
+        chunks = reporters.render_chunks(fmt, result, registry, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
         if dest is None:
-            click.echo(text, nl=not text.endswith("\n"))
+            last = ""
+            for last in chunks:
+                click.echo(last, nl=False)
+            if not last.endswith("\n"):
+                click.echo("")
         else:
-            write_atomically(dest, text)
+            write_atomically(dest, chunks)
     failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
     # not evaluated by the user's own choice (--skip-resources) does not make a scan incomplete
     incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED and o.suppression is None]

@@ -307,10 +307,9 @@ def pack(outcomes: list[Outcome]) -> list[tuple[Any, ...]]:
     """Outcomes as plain tuples for the trip from a worker: pickling slotted dataclasses one by
     one costs as much as running the checks. Passes (most outcomes) travel as 6-tuples."""
     passed = Status.PASSED
+    # a pass carries no message, location, fingerprint or suppression (_Recorder.add)
     return [
-        (o.check_id, o.resource, o.source, o.container, o.path, o.severity)
-        if o.status is passed and not o.message and o.location is None and o.suppression is None and not o.fingerprint
-        else _OUTCOME_FIELDS(o)
+        (o.check_id, o.resource, o.source, o.container, o.path, o.severity) if o.status is passed and not o.message else _OUTCOME_FIELDS(o)
         for o in outcomes
     ]
 

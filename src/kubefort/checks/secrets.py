@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import functools
 from collections.abc import Iterator
 
 from kubefort.kube import secretscan
@@ -90,6 +91,15 @@ def _a(what: str) -> str:
 
 def _value_hits(value: str, name: str) -> list[str]:
     """Why a literal env value (or single-line ConfigMap value) named `name` is a credential, redacted."""
+    return list(_value_hits_cached(value, name))
+
+
+@functools.lru_cache(maxsize=65536)  # replicas and sibling workloads repeat their env values
+def _value_hits_cached(value: str, name: str) -> tuple[str, ...]:
+    return tuple(_find_value_hits(value, name))
+
+
+def _find_value_hits(value: str, name: str) -> list[str]:
     tokens = secretscan.find_tokens(value)
     if tokens:
         return [f"{_a(t.what)} ({t.shown})" for t in tokens]
@@ -99,6 +109,8 @@ def _value_hits(value: str, name: str) -> list[str]:
     if pem is not None:  # base64 of a certificate or public key
         return []
     sens = secretscan.sensitive_name(name)
+    if sens is None and not secretscan.token_shaped(value):
+        return []  # neither a credential name nor a random-looking token: nothing below can match
     if not secretscan.literal_candidate(value, name):
         return []
     if sens is not None and sens[1]:

@@ -23,9 +23,8 @@ import pickle
 import shutil
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
 import orjson
@@ -182,7 +181,7 @@ def scan_source(
         # fork the workers now, before the listing threads start
         pool = ProcessPoolExecutor(max_workers=ncpu, mp_context=multiprocessing.get_context("fork"))
         pool.submit(int).result()
-    inflight: deque[tuple[tuple[int, str, int, int], Future[_PageResult]]] = deque()
+    inflight: dict[Future[_PageResult], tuple[int, str, int, int]] = {}
 
     controllers: dict[str, tuple[str, Signature]] = {}
     fold_dir = tempfile.mkdtemp(prefix="kubefort-fold-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None) if fold else None
@@ -205,9 +204,8 @@ def scan_source(
                 progress(objects, page.rtype.key)
             if fold_dir is not None and phase_of(page.rtype) != phase:
                 # every controller of this phase's objects has been read: hand their map to the workers
-                while inflight:
-                    k, f = inflight.popleft()
-                    done(k, f.result())
+                for f in wait(inflight).done:
+                    done(inflight.pop(f), f.result())
                 phase = phase_of(page.rtype)
                 fold_path = os.path.join(fold_dir, f"phase-{phase}.pickle")
                 with open(fold_path, "wb") as fh:
@@ -215,13 +213,14 @@ def scan_source(
             if pool is None:
                 done(key, _scan_page(page, source.name, fold_path))
                 continue
-            inflight.append((key, pool.submit(_scan_page, page, source.name, fold_path)))
-            while len(inflight) > 2 * ncpu or (inflight and inflight[0][1].done()):
-                k, f = inflight.popleft()
-                done(k, f.result())
-        while inflight:
-            k, f = inflight.popleft()
-            done(k, f.result())
+            inflight[pool.submit(_scan_page, page, source.name, fold_path)] = key
+            # a few pages queued per worker, whichever finish first: a slow page (a list of big
+            # Deployments) must not leave the other worker idle behind it
+            while len(inflight) > 3 * ncpu:
+                for f in wait(inflight, return_when=FIRST_COMPLETED).done:
+                    done(inflight.pop(f), f.result())
+        for f in wait(inflight).done:
+            done(inflight.pop(f), f.result())
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -239,9 +238,10 @@ def scan_source(
     counts: dict[tuple[int, str], int] = {}
     for key in sorted(results):
         li, ns, attempt, _n = key
+        r = results.pop(key)  # free each page's packed results as they are unpacked
         if attempt != last[(li, ns)]:
             continue
-        outs, ids, col, ext, n, _ = results[key]
+        outs, ids, col, ext, n, _ = r
         outcomes.extend(engine.unpack(outs))
         resources.extend(ids)
         collected.extend(col)

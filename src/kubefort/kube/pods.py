@@ -96,6 +96,8 @@ class _Fields:
     def get(self, *keys: str) -> Any:
         """The raw value at keys (None when any step is absent or null); wrong container types raise."""
         cur: Any = self.data
+        if len(keys) == 1 and type(cur) is dict:  # the common case, on every check's hot path
+            return cur.get(keys[0])
         for i, k in enumerate(keys):
             if cur is None:
                 return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import math
 import re
 from collections import Counter
@@ -177,6 +178,7 @@ def words(name: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=8192)  # the same variable names recur in every workload
 def sensitive_name(name: str) -> tuple[str, bool] | None:
     """(matched term, strong?) when `name` says it holds a credential, else None.
 
@@ -283,6 +285,12 @@ _B64_TOKEN = re.compile(r"^[A-Za-z0-9+/_=-]{20,}$")
 _HEX_TOKEN = re.compile(r"^[0-9a-fA-F]{20,}$")
 B64_LIMIT = 4.5
 HEX_LIMIT = 3.0
+
+
+def token_shaped(value: str) -> bool:
+    """Could `high_entropy` say yes? (one run of base64 or hex characters, 20 or more)"""
+    v = value.strip()
+    return bool(_B64_TOKEN.match(v) or _HEX_TOKEN.match(v))
 
 
 def high_entropy(value: str, allow_hex: bool = True) -> str | None:

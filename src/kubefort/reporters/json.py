@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -24,10 +25,15 @@ SCHEMA_VERSION = "1"
 SCHEMA_ID = "https://kubefort.dev/schemas/report/v1.json"
 
 
-def build(result: ScanResult, registry: Registry, *, include_passed: bool = False) -> dict[str, Any]:
-    """The report as a plain dict (what `render` serialises)."""
+_STREAMED = "@@kubefort:streamed-results@@"
+_CHUNK = 2000
+
+
+def build(result: ScanResult, registry: Registry, *, include_passed: bool = False, results: bool = True) -> dict[str, Any]:
+    """The report as a plain dict (what `render` serialises); results=False leaves a placeholder
+    where `render_chunks` streams them."""
     counts = result.counts()
-    outcomes = [o for o in result.outcomes if include_passed or o.status is not Status.PASSED]
+    outcomes = [o for o in result.outcomes if include_passed or o.status is not Status.PASSED] if results else []
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "kubefort", "version": result.tool_version},
@@ -60,7 +66,7 @@ def build(result: ScanResult, registry: Registry, *, include_passed: bool = Fals
             }
             for rid, src in sorted(result.resources, key=lambda rs: resource_sort_key(*rs))
         ],
-        "results": [_result(o, registry) for o in sort_outcomes(outcomes)],
+        "results": [_result(o, registry) for o in sort_outcomes(outcomes)] if results else _STREAMED,
         "exceptions": {
             "unused": list(result.unused_exceptions),
             "expired": list(result.expired_exceptions),
@@ -70,10 +76,34 @@ def build(result: ScanResult, registry: Registry, *, include_passed: bool = Fals
     }
 
 
+_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
 def render(result: ScanResult, registry: Registry, *, include_passed: bool = False) -> str:
-    data = build(result, registry, include_passed=include_passed)
-    opts = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-    return orjson.dumps(data, option=opts, default=_default).decode()
+    return "".join(render_chunks(result, registry, include_passed=include_passed))
+
+
+def render_chunks(result: ScanResult, registry: Registry, *, include_passed: bool = False) -> Iterator[str]:
+    """The report's text in pieces, byte for byte what one `orjson.dumps` of `build()` gives, but
+    the results (a cluster can have 100,000) are turned into dicts and text 2,000 at a time, so
+    the report never exists twice in memory as objects."""
+    text = orjson.dumps(build(result, registry, include_passed=include_passed, results=False), option=_OPTS, default=_default).decode()
+    marker = f'"{_STREAMED}"'
+    at = text.index(marker)
+    line = text.rfind("\n", 0, at) + 1
+    pad = " " * (len(text[line:at]) - len(text[line:at].lstrip(" ")))
+    yield text[:at]
+    outcomes = sort_outcomes([o for o in result.outcomes if include_passed or o.status is not Status.PASSED])
+    if not outcomes:
+        yield "[]"
+    else:
+        yield "[\n"
+        for i in range(0, len(outcomes), _CHUNK):
+            body = orjson.dumps([_result(o, registry) for o in outcomes[i : i + _CHUNK]], option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=_default).decode()
+            # "[\n  {...},\n  {...}\n]" -> the items, indented one level deeper (JSON strings hold no raw newlines)
+            yield ("" if i == 0 else ",\n") + pad + body[2:-2].replace("\n", "\n" + pad)
+        yield "\n" + pad + "]"
+    yield text[at + len(marker) :]
 
 
 def _check(registry: Registry, check_id: str) -> dict[str, Any]:
