@@ -182,10 +182,10 @@ def _readline(fh: IO[bytes], path: str) -> bytes:
 
 
 def is_snapshot(path: str) -> bool:
-    """A gzip file, or a JSON file whose first bytes name the snapshot kind."""
+    """A (gzipped) JSON file that starts as kubefort writes snapshots: {"kind":"KubefortClusterSnapshot"."""
     try:
         with _open(path) as fh:
-            return SNAPSHOT_KIND.encode() in fh.read(256)
+            return fh.read(64).lstrip().startswith(b'{"kind":"' + SNAPSHOT_KIND.encode() + b'"')
     except (SnapshotError, OSError, EOFError, gzip.BadGzipFile):
         return False
 
