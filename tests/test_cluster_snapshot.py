@@ -24,7 +24,7 @@ def header() -> dict:
     return {"kind": "KubefortClusterSnapshot", "version": 1, "kubefortVersion": "test", "created": "2026-11-25T00:00:00+00:00",
             "cluster": {"name": "lab", "server": "https://127.0.0.1:6443"},
             "info": cluster_info("lab", "https://127.0.0.1:6443", {"gitVersion": "v1.37.2", "major": "1", "minor": "37"}, None),
-            "discovery": Discovery([PODS, SECRETS, CRB], "aggregated").as_dict(), "scope": {"namespaces": None, "skip": []}}
+            "discovery": Discovery([PODS, SECRETS, CRB], "aggregated").as_dict(), "scope": {"namespaces": None, "skip": [], "anonymousProbe": False}}
 
 
 def pod(name: str, **spec: object) -> dict:
@@ -130,3 +130,31 @@ def test_hostile_yaml_tags_in_snapshot_strings_are_just_strings(tmp_path):
                  [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")])
     scan(path, "--fail-on", "never")
     assert not Path("/tmp/kubefort-pwned").exists()
+
+
+def test_namespace_posture_across_the_cluster(tmp_path):
+    ns_t = ResourceType("", "v1", "namespaces", "Namespace", False, ("list",))
+    np_t = ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("list",))
+    rq_t = ResourceType("", "v1", "resourcequotas", "ResourceQuota", True, ("list",))
+    lr_t = ResourceType("", "v1", "limitranges", "LimitRange", True, ("list",))
+    h = header()
+    h["discovery"] = Discovery([ns_t, np_t, rq_t, lr_t, PODS], "aggregated").as_dict()
+    w = SnapshotWriter(str(tmp_path / "p.json"), h)
+    w.page(page(ns_t, [
+        {"metadata": {"name": "shop", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
+        {"metadata": {"name": "lab"}},
+    ], 0))
+    w.page(page(np_t, [{"metadata": {"name": "deny", "namespace": "shop"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}], 1))
+    w.page(page(rq_t, [{"metadata": {"name": "q", "namespace": "shop"}, "spec": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "8", "limits.memory": "16Gi", "pods": "20"}}}], 2))
+    w.page(page(lr_t, [{"metadata": {"name": "l", "namespace": "shop"}, "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "100m", "memory": "128Mi"}}]}}], 3))
+    w.close([ListStatus(t, None, "ok") for t in (ns_t, np_t, rq_t, lr_t, PODS)])
+    code, rep, err = scan(tmp_path / "p.json", "--fail-on", "never")
+    assert code == 0, err
+    assert rep["extras"]["cluster"]["namespaces"] == {
+        "lab": {"podSecurityEnforce": None, "defaultDenyIngress": False, "defaultDenyEgress": False, "resourceQuota": False, "limitRange": False},
+        "shop": {"podSecurityEnforce": "restricted", "defaultDenyIngress": True, "defaultDenyEgress": True, "resourceQuota": True, "limitRange": True},
+    }
+    table = subprocess.run([sys.executable, "-m", "kubefort", "scan", str(tmp_path / "p.json"), "--fail-on", "never", "--no-color"],
+                           capture_output=True, text=True, timeout=120).stdout
+    assert "namespaces: 2; Pod Security enforce: restricted 1, no label 1" in table
+    assert "with default-deny ingress 1/2, default-deny egress 1/2, ResourceQuota 1/2, LimitRange 1/2" in table

@@ -35,7 +35,7 @@ from kubefort.kube.pods import find_pods
 from kubefort.cluster.discovery import Discovery
 from kubefort.config import Config
 from kubefort.loaders.manifests import LoadedInput, LoadProblem, _add_object
-from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, fingerprint
+from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, Suppression, fingerprint
 
 Progress = Callable[[int, str], None]  # (objects so far, what is being read)
 
@@ -258,7 +258,13 @@ def scan_source(
         gap_map.setdefault(g.kind, {})[g.namespace] = (g.reason, g.requested)
     # serially: forking a process that holds a whole cluster costs more than it saves
     outcomes.extend(engine.run_cluster_checks(plan, collected, None, jobs=1, gaps=gap_map))
+    if source.scope.get("anonymousProbe") is False:
+        # --no-anonymous-probe: the checks that need the probe are not evaluated, by request
+        for o in outcomes:
+            if o.status is Status.NOT_EVALUATED and o.check_id in PROBE_CHECKS:
+                o.suppression = Suppression("request", "the unauthenticated probe was not run", None, "--no-anonymous-probe")
     unused, expired = engine.apply_exceptions(outcomes, config, baseline)
+    posture = namespace_posture(outcomes, collected)
     version = (source.info.get("serverVersion") or {}).get("gitVersion") if isinstance(source.info.get("serverVersion"), dict) else None
     covered = sum(1 for e in extra.values() if "coveredBy" in e)
     return ScanResult(
@@ -273,9 +279,38 @@ def scan_source(
         finished_at=time.time(),
         extras={"cluster": {"name": source.name, "server": source.server, "version": version, "objects": objects,
                             "discovery": source.discovery.method, "scope": source.scope,
-                            "coveredByController": covered}},
+                            "coveredByController": covered, "namespaces": posture}},
         object_extra=extra,
     )
+
+
+PROBE_CHECKS = frozenset({"KF-CLU-007", "KF-CLU-008"})  # they read ClusterInfo.anonymous
+# the namespace-level checks whose outcomes make up the posture table
+POSTURE = {"KF-NET-001": "defaultDenyIngress", "KF-NET-002": "defaultDenyEgress", "KF-RES-006": "resourceQuota", "KF-RES-007": "limitRange"}
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def namespace_posture(outcomes: list[Outcome], collected: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per namespace: its Pod Security enforce level, and whether it has default-deny ingress and
+    egress policies, a ResourceQuota and a LimitRange: true (passed), false (failed or suppressed),
+    null (not evaluated: objects were missing), "n/a" (outside the check's scope, such as
+    kube-system for quotas, or the check was not run)."""
+    status: dict[tuple[str, str], Status] = {}
+    for o in outcomes:
+        if o.check_id in POSTURE and o.resource is not None and o.resource.kind == "Namespace":
+            status[(o.check_id, o.resource.name)] = o.status
+    out: dict[str, dict[str, Any]] = {}
+    for res, _ in sorted(collected, key=lambda rc: rc[0].id.name):
+        if res.id.kind != "Namespace" or res.id.api_version != "v1":
+            continue
+        labels = (res.obj.get("metadata") or {}).get("labels")
+        level = labels.get(PSA_ENFORCE) if isinstance(labels, dict) else None
+        row: dict[str, Any] = {"podSecurityEnforce": level if isinstance(level, str) else None}
+        for cid, key in POSTURE.items():
+            st = status.get((cid, res.id.name))
+            row[key] = "n/a" if st is None else None if st is Status.NOT_EVALUATED else st is Status.PASSED
+        out[res.id.name] = row
+    return out
 
 
 class _InfoType:

@@ -51,7 +51,7 @@ class LiveSource:
         self.cluster = cluster
         self.name = cluster.name
         self.server = cluster.server
-        self.scope = {"namespaces": namespaces, "skip": list(skip)}
+        self.scope = {"namespaces": namespaces, "skip": list(skip), "anonymousProbe": probe}
         v = cluster.get("/version")
         version = v.json() if v.status == 200 else None
         anonymous = cluster.probe_anonymous() if probe else None

@@ -19,6 +19,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from rich.cells import cell_len, chop_cells
 from rich.color import ColorSystem
@@ -272,6 +273,10 @@ def _summary(out: _Writer, result: ScanResult) -> None:
     if covered:
         note = f"{_n(covered, 'object')} covered by their controllers (same containers as its template; --scan-owned checks them too)"
         out.line([(INDENT, None)], [(note, None)])
+    posture = (result.extras.get("cluster") or {}).get("namespaces")
+    if posture:
+        for line in posture_lines(posture):
+            out.line([(INDENT, None)], [(line, None)])
 
     _list(out, "inputs with errors", [f"{_where(i.path, None)}: {i.error}" for i in result.inputs if i.error], "red")
     _list(
@@ -297,6 +302,22 @@ def _summary(out: _Writer, result: ScanResult) -> None:
         out.line([], [("no failed checks", "bold green")])
     if not is_complete(result):
         out.line([], [("scan incomplete: some inputs or objects could not be evaluated (see above)", "yellow")])
+
+
+def posture_lines(posture: dict[str, dict[str, Any]]) -> list[str]:
+    """The cluster's namespaces at a glance: Pod Security levels and how many have each control."""
+    n = len(posture)
+    levels = Counter(row.get("podSecurityEnforce") or "no label" for row in posture.values())
+    shown = ", ".join(f"{lvl} {levels[lvl]}" for lvl in ("restricted", "baseline", "privileged", "no label") if levels[lvl])
+    others = sum(v for k, v in levels.items() if k not in ("restricted", "baseline", "privileged", "no label"))
+    parts = []
+    for key, label in (("defaultDenyIngress", "default-deny ingress"), ("defaultDenyEgress", "default-deny egress"),
+                       ("resourceQuota", "ResourceQuota"), ("limitRange", "LimitRange")):
+        yes = sum(1 for row in posture.values() if row.get(key) is True)
+        judged = sum(1 for row in posture.values() if isinstance(row.get(key), bool))
+        unknown = sum(1 for row in posture.values() if key in row and row[key] is None)
+        parts.append(f"{label} {yes}/{judged}" + (f" ({unknown} not evaluated)" if unknown else ""))
+    return [f"namespaces: {n}; Pod Security enforce: {shown}" + (f", other {others}" if others else ""), "  with " + ", ".join(parts)]
 
 
 def _list(out: _Writer, title: str, items: list[str], style: str) -> None:
