@@ -56,6 +56,7 @@ def cli() -> None:
     \b
     Start with:
       kubefort scan k8s/                 scan manifests, charts and kustomizations
+      kubefort scan --cluster            scan the cluster of the current kubeconfig context
       kubefort checks                    list every check
       kubefort explain KF-POD-001        what a check looks for and how to fix it
     """
