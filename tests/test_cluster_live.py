@@ -390,3 +390,53 @@ def test_objects_running_their_controllers_template_are_covered_by_it(world, tmp
     rep2 = report(owned)
     assert not any("coveredBy" in o for o in rep2["objects"])
     assert {o["resource"]["name"] for o in rep2["results"] if o["resource"] and o["resource"]["namespace"] == ns} == set(covered)
+
+
+def test_in_cluster_service_account_config(world, tmp_path, monkeypatch):
+    """Inside a pod: no kubeconfig, a projected service-account token, the cluster CA and the
+    KUBERNETES_SERVICE_* variables. The token is a real one from the TokenRequest API."""
+    import kubernetes.config.incluster_config as incluster
+
+    from kubefort.cluster import client as client_mod
+
+    ns = "kubefort-system"
+    world.apply([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "scanner", "namespace": ns}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "kubefort-test-pods"},
+         "rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "kubefort-test-pods"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubefort-test-pods"},
+         "subjects": [{"kind": "ServiceAccount", "name": "scanner", "namespace": ns}]},
+    ])
+    status, body = world.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/scanner/token",
+                                 {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+    assert status == 201, body
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text(body["status"]["token"])
+    (sa / "ca.crt").write_bytes(world.ca_file.read_bytes())
+    (sa / "namespace").write_text(ns)
+    monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(sa / "token"))
+    monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", str(sa / "ca.crt"))
+    monkeypatch.setattr(client_mod, "IN_CLUSTER_TOKEN", str(sa / "token"))
+    monkeypatch.setattr(client_mod, "IN_CLUSTER_NAMESPACE", str(sa / "namespace"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(world.port))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+
+    deadline = time.monotonic() + 10  # the authorizer learns the new binding through an informer
+    while True:
+        cluster = Cluster()
+        assert cluster.in_cluster and cluster.name == "in-cluster" and cluster.default_namespace == ns
+        col = Collector(cluster, discover(cluster))
+        pods = [o for p in col.pages() if p.rtype.key == "pods" for o in normalize(p)]
+        statuses = {s.rtype.key: s for s in col.statuses if s.namespace is None}
+        if statuses["pods"].status == "ok" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert statuses["pods"].status == "ok" and statuses["namespaces"].status == "ok"
+    assert statuses["configmaps"].status == "forbidden"
+    assert "system:serviceaccount:kubefort-system:scanner" in statuses["configmaps"].message
+    assert isinstance(pods, list)
