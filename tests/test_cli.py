@@ -307,3 +307,21 @@ def test_make_demo_examples():
     assert dirty.returncode == 1
     failed = {r["check_id"] for r in report(dirty)["results"] if r["outcome"] == "failed"}
     assert {"KF-POD-001", "KF-POD-002", "KF-POD-004", "KF-SEC-001", "KF-IMG-001"} <= failed
+
+
+def test_passes_are_counted_the_same_whether_or_not_they_are_listed(tmp_path: Path) -> None:
+    """Without --include-passed or a JUnit report, passes are counted, not kept as objects: the
+    summary, the findings and the exit code must not change."""
+    def scan(*extra: str) -> tuple[int, dict]:
+        out = tmp_path / f"r{len(extra)}.json"
+        r = subprocess.run([sys.executable, "-m", "kubefort", "scan", str(ROOT / "examples"), "-o", f"json={out}", "-q", *extra],
+                           capture_output=True, text=True, timeout=120)
+        return r.returncode, json.loads(out.read_text())
+
+    code_a, lean = scan()
+    code_b, full = scan("--include-passed", "-o", f"junit={tmp_path / 'j.xml'}")
+    assert code_a == code_b
+    assert lean["summary"]["outcomes"] == full["summary"]["outcomes"]
+    assert lean["summary"]["outcomes"]["passed"] > 0
+    assert lean["results"] == [r for r in full["results"] if r["outcome"] != "passed"]
+    assert (tmp_path / "j.xml").read_text().count("<testcase") == sum(full["summary"]["outcomes"].values())

@@ -182,9 +182,12 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)
 
+    # passes are only listed by --include-passed and JUnit; otherwise they are counted, not kept
+    keep_passed = include_passed or any(fmt == "junit" for fmt, _ in targets)
     if use_cluster or snapshot:
         settings = engine.EngineSettings(
             check_ids=check_ids,
+            keep_passed=keep_passed,
             pod_template_paths=config.pod_template_paths if config else {},
             severity=config.severity if config else {},
             options=options,
@@ -209,6 +212,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     stdin_data = sys.stdin.buffer.read() if any(s.kind == "stdin" for s in specs) else None
     settings = engine.EngineSettings(
         check_ids=check_ids,
+        keep_passed=keep_passed,
         load=LoadOptions(max_file_size=_size(max_file_size), helm_values=helm_values, helm_set=helm_set, namespace=namespaces[0] if namespaces else None),
         pod_template_paths=config.pod_template_paths if config else {},
         severity=config.severity if config else {},

@@ -62,6 +62,9 @@ class EngineSettings:
     options: dict[str, Any] = field(default_factory=dict)  # check ID -> options dataclass instance
     pss_level: str | None = None  # `--pss LEVEL`: add the admission verdict to every pod-bearing object
     pss_version: str = "latest"
+    # False: per-object passes are counted, not kept (no report lists them); saves most of the
+    # outcomes of a large scan. Cross-object checks always keep theirs.
+    keep_passed: bool = True
 
 
 @dataclass(slots=True)
@@ -133,10 +136,12 @@ def inline_ignores(res: Resource, pods: Iterable[PodView], registry: Registry) -
 class _Recorder:
     """Turns check results into outcomes, locating only what is shown."""
 
-    def __init__(self, plan: _Plan, locator_for: Callable[[Source], Locator | None]) -> None:
+    def __init__(self, plan: _Plan, locator_for: Callable[[Source], Locator | None], keep_passed: bool = True) -> None:
         self.plan = plan
         self.outcomes: list[Outcome] = []
         self.locator_for = locator_for
+        self.keep_passed = keep_passed
+        self.omitted = 0  # passes counted, not kept
 
     def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
         try:
@@ -159,6 +164,9 @@ class _Recorder:
         self.add(meta, res, status, container or v0.container, message, v0.path or base, supp)
 
     def add(self, meta: CheckMeta, res: Resource, status: Status, container: str | None, message: str, path: Path_, supp: Suppression | None = None) -> None:
+        if status is Status.PASSED and not self.keep_passed:
+            self.omitted += 1
+            return
         src = res.source
         o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.plan.severity[meta.id])
         if status is not Status.PASSED:
@@ -199,11 +207,13 @@ def evaluate(
     registry: Registry = REGISTRY,
     collect: list[tuple[Resource, bool]] | None = None,
     extra: dict[tuple[ResourceId, Source], dict[str, Any]] | None = None,
+    omitted: list[int] | None = None,
 ) -> list[Outcome]:
     """Run the per-object checks on one input. Objects the cluster checks need go to `collect`;
-    per-object report additions (the `--pss` verdict) go to `extra`."""
+    per-object report additions (the `--pss` verdict) go to `extra`; passes not kept
+    (`keep_passed=False`) are added up in `omitted[0]`."""
     locator = Locator(li.data, li.doc_lines) if li.data is not None else None
-    rec = _Recorder(plan, lambda src: locator)
+    rec = _Recorder(plan, lambda src: locator, plan.settings.keep_passed)
     ctx = plan.ctx
     for p in li.problems:
         o = problem_outcome(p, plan)
@@ -254,6 +264,8 @@ def evaluate(
             for c in containers:
                 for m in plan.cont:
                     rec.run(m, res, (pod, c, ctx[m.id]), c.name, c.path, ignores)
+    if omitted is not None:
+        omitted[0] += rec.omitted
     return rec.outcomes
 
 
@@ -287,17 +299,19 @@ _Scanned = tuple[
     list[tuple[Resource, bool]],
     dict[tuple[ResourceId, Source], dict[str, Any]],
     dict[str, list[int]],
+    int,  # passes counted, not kept
 ]
 
 
 def _scan_loaded(li: LoadedInput, plan: _Plan) -> _Scanned:
     collected: list[tuple[Resource, bool]] = []
     extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
-    outs = evaluate(li, plan, collect=collected if plan.cluster else None, extra=extra)
+    omitted = [0]
+    outs = evaluate(li, plan, collect=collected if plan.cluster else None, extra=extra, omitted=omitted)
     # document start lines let the main process locate cross-object findings without composing
     # whole files again
     doc_lines = {li.record.path: li.doc_lines} if collected and li.data is not None else {}
-    return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra, doc_lines
+    return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra, doc_lines, omitted[0]
 
 
 _OUTCOME_FIELDS = operator.attrgetter(*Outcome.__slots__)
@@ -339,6 +353,7 @@ def run(
     list[tuple[Resource, bool]],
     dict[tuple[ResourceId, Source], dict[str, Any]],
     dict[str, list[int]],
+    int,
 ]:
     """Load and check every input; results keep the order of `specs`."""
     _init_worker(settings)
@@ -348,6 +363,7 @@ def run(
     collected: list[tuple[Resource, bool]] = []
     extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
     doc_lines: dict[str, list[int]] = {}
+    omitted = 0
     total_bytes = sum(s.size for s in specs)
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or any(s.kind in ("helm", "kustomize") for s in specs) and len(specs) > 2)
@@ -384,7 +400,8 @@ def run(
         collected.extend(r[3])
         extra.update(r[4])
         doc_lines.update(r[5])
-    return records, outcomes, resources, collected, extra, doc_lines
+        omitted += r[6]
+    return records, outcomes, resources, collected, extra, doc_lines, omitted
 
 
 class ClusterIndex:
@@ -566,7 +583,7 @@ def scan(
     progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
     t0 = time.perf_counter()
-    records, outcomes, resources, collected, extra, doc_lines = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
+    records, outcomes, resources, collected, extra, doc_lines, omitted = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
     assert _worker_plan is not None
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     outcomes.extend(run_cluster_checks(_worker_plan, collected, stdin_data, doc_lines=doc_lines, jobs=ncpu))
@@ -581,5 +598,6 @@ def scan(
         expired_exceptions=expired,
         duration_s=time.perf_counter() - t0,
         finished_at=time.time(),
+        passed_omitted=omitted,
         object_extra=extra,
     )

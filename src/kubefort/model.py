@@ -186,6 +186,8 @@ class ScanResult:
     expired_exceptions: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     finished_at: float = 0.0  # Unix time the scan ended (0: unknown, e.g. a result built by hand)
+    # passes counted but not kept as objects (no report asked to list them: EngineSettings.keep_passed)
+    passed_omitted: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
     # per-object additions to the report's `objects` list (for example the `pss` verdict)
     object_extra: dict[tuple[ResourceId, Source], dict[str, Any]] = field(default_factory=dict)
@@ -194,4 +196,5 @@ class ScanResult:
         c = {s.value: 0 for s in Status}
         for o in self.outcomes:
             c[o.status.value] += 1
+        c[Status.PASSED.value] += self.passed_omitted
         return c

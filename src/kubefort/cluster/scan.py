@@ -150,9 +150,9 @@ def _scan_page(page: Page, cluster: str, fold_path: str | None = None) -> _PageR
         if isinstance(uid, str):
             controllers[uid] = (str(res.id), sig)
     li.resources = kept
-    _, outs, _ids, collected, extra, _ = engine._scan_loaded(li, plan)
+    _, outs, _ids, collected, extra, _, omitted = engine._scan_loaded(li, plan)
     extra.update(folded)
-    return engine.pack(outs), order, collected, extra, len(items), controllers
+    return engine.pack(outs), order, collected, extra, len(items), controllers, omitted
 
 
 def scan_source(
@@ -236,12 +236,14 @@ def scan_source(
     collected: list[Any] = []
     extra: dict[Any, Any] = {}
     counts: dict[tuple[int, str], int] = {}
+    passed_omitted = 0
     for key in sorted(results):
         li, ns, attempt, _n = key
         r = results.pop(key)  # free each page's packed results as they are unpacked
         if attempt != last[(li, ns)]:
             continue
-        outs, ids, col, ext, n, _ = r
+        outs, ids, col, ext, n, _, omitted = r
+        passed_omitted += omitted
         outcomes.extend(engine.unpack(outs))
         resources.extend(ids)
         collected.extend(col)
@@ -277,6 +279,7 @@ def scan_source(
         expired_exceptions=expired,
         duration_s=time.perf_counter() - t0,
         finished_at=time.time(),
+        passed_omitted=passed_omitted,
         extras={"cluster": {"name": source.name, "server": source.server, "version": version, "objects": objects,
                             "discovery": source.discovery.method, "scope": source.scope,
                             "coveredByController": covered, "namespaces": posture}},
