@@ -7,6 +7,7 @@ Nothing here performs I/O.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,11 @@ class Outcome:
 
 def format_path(path: Path_) -> str:
     """("spec", "containers", 0, "image") -> "spec.containers[0].image"."""
+    return _format_path(path if type(path) is tuple else tuple(path))
+
+
+@functools.lru_cache(maxsize=65536)  # the same field paths recur in every object
+def _format_path(path: Path_) -> str:
     out: list[str] = []
     for p in path:
         if isinstance(p, int):
@@ -150,10 +156,12 @@ def fingerprint(check_id: str, rid: ResourceId | None, container: str | None, pa
     if rid is not None:
         parts += [rid.kind, rid.namespace or "", rid.name]
     parts.append(container or "")
+    path = path if type(path) is tuple else tuple(path)
     parts.append(format_path(path) if container is None else format_path(_strip_container_prefix(path)))
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
+@functools.lru_cache(maxsize=65536)
 def _strip_container_prefix(path: Path_) -> Path_:
     # drop "...containers[3]" so that re-ordering containers does not change the fingerprint
     for i in range(len(path) - 1, 0, -1):
