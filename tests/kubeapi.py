@@ -58,6 +58,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+try:  # loaded here, not in the forked child, where importing could deadlock
+    import ctypes
+
+    _PRCTL = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: Linux kills it when the test process dies, however it dies, so
+    no API server outlives a killed test run (SIGKILL: a graceful API server shutdown would wait
+    for an etcd that is gone)."""
+    if _PRCTL is not None:
+        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
@@ -96,7 +112,7 @@ class TestCluster:
             "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
             "--initial-cluster", f"test=http://127.0.0.1:{etcd_peer}", "--unsafe-no-fsync", "--log-level", "warn",
             "--quota-backend-bytes", str(4 * 1024**3),
-        ], stdout=etcd_log, stderr=subprocess.STDOUT))
+        ], stdout=etcd_log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         api_log = open(d / "apiserver.log", "wb")
         self.procs.append(subprocess.Popen([
             str(self.bin / "kube-apiserver"),
@@ -114,7 +130,7 @@ class TestCluster:
             # PodTemplates bypass the watch cache, so their continue tokens come from etcd and expire
             # when etcd is compacted (tests of the 410 Gone restart use them)
             "--watch-cache-sizes=podtemplates#0",
-        ], stdout=api_log, stderr=subprocess.STDOUT))
+        ], stdout=api_log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         deadline = time.monotonic() + timeout
         while True:
             for p in self.procs:
