@@ -126,7 +126,6 @@ def test_expired_continue_token_restarts_the_list(world, tmp_path):
     assert sorted(final) == sorted([f"t-{i}" for i in range(6)] + ["t-late"])
 
     # through the whole scan: the abandoned attempt's objects are not counted twice
-    out = tmp_path / "r.json"
     cluster2 = Compacting(str(world.kubeconfig(tmp_path / "kc2", "admin")))
     Compacting.compacted = 0
     from kubefort.cluster.scan import scan_source
@@ -139,7 +138,6 @@ def test_expired_continue_token_restarts_the_list(world, tmp_path):
     tmpl_ids = [rid for rid, _ in result.resources if rid.kind == "PodTemplate"]
     assert Compacting.compacted == 1
     assert len(tmpl_ids) == len(set(tmpl_ids)) == 7
-    del out
 
 
 def test_secrets_are_read_as_metadata_only(world, tmp_path):

@@ -158,3 +158,13 @@ def test_namespace_posture_across_the_cluster(tmp_path):
                            capture_output=True, text=True, timeout=120).stdout
     assert "namespaces: 2; Pod Security enforce: restricted 1, no label 1" in table
     assert "with default-deny ingress 1/2, default-deny egress 1/2, ResourceQuota 1/2, LimitRange 1/2" in table
+
+
+def test_a_skip_name_that_matches_nothing_is_a_warning(tmp_path):
+    h = header()
+    h["scope"]["skip"] = ["secret", "events", "pods"]  # a typo, a default, a real type
+    w = SnapshotWriter(str(tmp_path / "s.json"), h)
+    w.close([ListStatus(PODS, None, "skipped", message="--skip-resources"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")])
+    code, rep, err = scan(tmp_path / "s.json", "--fail-on", "never")
+    assert code == 0, err
+    assert rep["warnings"] == ["--skip-resources 'secret' matches no resource type the server serves (use plural names, name.group for other groups)"]

@@ -73,7 +73,7 @@ class Gap:
 
     kind: str
     api_version: str
-    resource: str
+    path: str  # the list's API path, e.g. /apis/apps/v1/namespaces/shop/deployments
     namespace: str | None
     reason: str
     requested: bool = False  # skipped by --skip-resources / -n, not refused by the server
@@ -319,7 +319,7 @@ def gaps(statuses: list[ListStatus], namespaces_known: bool) -> list[Gap]:
         if st.status == "ok":
             continue
         if st.status == "skipped":
-            out.append(Gap(t.kind, t.api_version, t.key, None, f"not listed: {t.key} is in --skip-resources", True))
+            out.append(Gap(t.kind, t.api_version, t.path(), None, f"not listed: {t.key} is in --skip-resources", True))
             continue
         if st.namespace is None and st.fallback:
             if namespaces_known:
@@ -329,5 +329,5 @@ def gaps(statuses: list[ListStatus], namespaces_known: bool) -> list[Gap]:
         else:
             where = f" in namespace {st.namespace}" if st.namespace else (" in all namespaces" if t.namespaced else "")
             reason = f"cannot list {t.key}{where}: {st.message}"
-        out.append(Gap(t.kind, t.api_version, t.key, st.namespace, reason))
+        out.append(Gap(t.kind, t.api_version, t.path(st.namespace), st.namespace, reason))
     return out

@@ -30,10 +30,10 @@ from typing import Any, Protocol
 import orjson
 
 from kubefort import __version__, engine
-from kubefort.cluster.collect import Gap, ListStatus, Page, gaps, normalize, phase_of
-from kubefort.kube.pods import find_pods
-from kubefort.cluster.discovery import Discovery
+from kubefort.cluster.collect import DEFAULT_SKIP, Gap, ListStatus, Page, gaps, normalize, phase_of
+from kubefort.cluster.discovery import Discovery, ResourceType
 from kubefort.config import Config
+from kubefort.kube.pods import find_pods
 from kubefort.loaders.manifests import LoadedInput, LoadProblem, _add_object
 from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, Suppression, fingerprint
 
@@ -251,9 +251,10 @@ def scan_source(
         counts[(li, ns)] = counts.get((li, ns), 0) + n
 
     # in discovery order, whichever list finished first
-    statuses = sorted(source.statuses, key=lambda st: (_type_index(source.discovery, st), st.namespace or ""))
+    type_index = {(t.group, t.resource): i for i, t in enumerate(source.discovery.types)}
+    statuses = sorted(source.statuses, key=lambda st: (type_index.get((st.rtype.group, st.rtype.resource), -1), st.namespace or ""))
     found = gaps(statuses, source.namespaces_known)
-    records = _records(source, statuses, counts, found)
+    records = _records(source.name, statuses, counts, type_index)
     outcomes.extend(_gap_outcomes(source.name, found, plan.severity["KF-INPUT-004"]))
     gap_map: dict[str, dict[str | None, tuple[str, bool]]] = {}
     for g in found:
@@ -273,6 +274,7 @@ def scan_source(
         tool_version=__version__,
         outcomes=outcomes,
         inputs=records,
+        warnings=_unknown_skips(source),
         resources=resources,
         checks_run=list(settings.check_ids),
         unused_exceptions=unused,
@@ -316,25 +318,15 @@ def namespace_posture(outcomes: list[Outcome], collected: list[Any]) -> dict[str
     return out
 
 
-class _InfoType:
-    """Stands in for a ResourceType for the ClusterInfo object."""
-
-    group, version, resource, kind, namespaced, verbs = "kubefort.io", "v1alpha1", "clusterinfo", "ClusterInfo", False, ()
-    api_version = "kubefort.io/v1alpha1"
-    key = "clusterinfo.kubefort.io"
-
-    def path(self, namespace: str | None = None) -> str:
-        return "/version"
+# the ClusterInfo object is checked like a listed one; its file is the server's /version
+_INFO_TYPE = ResourceType("kubefort.io", "v1alpha1", "clusterinfo", "ClusterInfo", False)
 
 
-_INFO_TYPE: Any = _InfoType()
-
-
-def _records(source: ClusterSource, statuses: list[ListStatus], counts: dict[tuple[int, str], int], found: list[Gap]) -> list[InputRecord]:
+def _records(name: str, statuses: list[ListStatus], counts: dict[tuple[int, str], int], type_index: dict[tuple[str, str], int]) -> list[InputRecord]:
     out = []
     for st in statuses:
-        rec = InputRecord(base(source.name) + st.rtype.path(st.namespace), "cluster")
-        i = _type_index(source.discovery, st)
+        rec = InputRecord(base(name) + st.rtype.path(st.namespace), "cluster")
+        i = type_index.get((st.rtype.group, st.rtype.resource), -1)
         rec.objects = counts.get((i, st.namespace or ""), 0)
         if st.fallback:
             rec.objects += sum(counts.get((i, n), 0) for n in st.covered_by)
@@ -346,11 +338,11 @@ def _records(source: ClusterSource, statuses: list[ListStatus], counts: dict[tup
     return out
 
 
-def _type_index(d: Discovery, st: ListStatus) -> int:
-    for i, t in enumerate(d.types):
-        if t.group == st.rtype.group and t.resource == st.rtype.resource:
-            return i
-    return -1
+def _unknown_skips(source: ClusterSource) -> list[str]:
+    """A --skip-resources name that matches no served type (a typo such as `secret`) skips nothing."""
+    served = {t.key.lower() for t in source.discovery.types} | {t.resource for t in source.discovery.types if not t.group}
+    skip = [s for s in source.scope.get("skip") or [] if s.lower() not in served and s not in DEFAULT_SKIP]
+    return [f"--skip-resources {s!r} matches no resource type the server serves (use plural names, name.group for other groups)" for s in skip]
 
 
 def _gap_outcomes(name: str, found: list[Gap], severity: Any) -> list[Outcome]:
@@ -359,15 +351,9 @@ def _gap_outcomes(name: str, found: list[Gap], severity: Any) -> list[Outcome]:
         if g.requested:
             continue
         rid = ResourceId(g.api_version, g.kind, g.namespace, "*")
-        file = base(name) + _gap_path(g)
+        file = base(name) + g.path
         o = Outcome("KF-INPUT-004", Status.NOT_EVALUATED, rid, Source(file), None, g.reason, (), Location(file), "", None, severity)
         o.fingerprint = fingerprint("KF-INPUT-004", rid, None, (), file)
         out.append(o)
     return out
 
-
-def _gap_path(g: Gap) -> str:
-    group, _, version = g.api_version.rpartition("/")
-    basepath = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    resource = g.resource.split(".", 1)[0]
-    return f"{basepath}/namespaces/{g.namespace}/{resource}" if g.namespace else f"{basepath}/{resource}"

@@ -45,6 +45,13 @@ def cluster_info(name: str, server: str, version: Any, anonymous: Any) -> dict[s
             "server": server, "serverVersion": version, "anonymous": anonymous}
 
 
+def namespaces_known(scope: dict[str, Any], statuses: list[ListStatus]) -> bool:
+    """Whether every namespace's name is known: given with -n, or listed."""
+    if scope.get("namespaces") is not None:
+        return True
+    return any(s.rtype.group == "" and s.rtype.resource == "namespaces" and s.status == "ok" for s in statuses)
+
+
 class LiveSource:
     def __init__(self, cluster: Cluster, *, namespaces: list[str] | None = None, skip: tuple[str, ...] = DEFAULT_SKIP,
                  page_size: int = 500, probe: bool = True, workers: int = 8) -> None:
@@ -68,9 +75,7 @@ class LiveSource:
 
     @property
     def namespaces_known(self) -> bool:
-        if self.scope["namespaces"] is not None:
-            return True
-        return any(s.rtype.group == "" and s.rtype.resource == "namespaces" and s.status == "ok" for s in self.statuses)
+        return namespaces_known(self.scope, self.statuses)
 
     def header(self) -> dict[str, Any]:
         return {"kind": SNAPSHOT_KIND, "version": SNAPSHOT_VERSION, "kubefortVersion": __version__,
@@ -107,9 +112,7 @@ class SnapshotSource:
 
     @property
     def namespaces_known(self) -> bool:
-        if self.scope.get("namespaces") is not None:
-            return True
-        return any(s.rtype.group == "" and s.rtype.resource == "namespaces" and s.status == "ok" for s in self.statuses)
+        return namespaces_known(self.scope, self.statuses)
 
     def pages(self) -> Iterator[Page]:
         types = self.discovery.types
