@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kubefort import __version__
 from kubefort.config import ANNOTATION, Config, InlineIgnore, inline_suppression, parse_ignore_annotation
@@ -33,6 +33,7 @@ from kubefort.model import (
     NotApplicable,
     NotEvaluated,
     Outcome,
+    CheckContext,
     Path_,
     Resource,
     ResourceId,
@@ -50,6 +51,7 @@ INPUT_CHECKS = {"read": "KF-INPUT-001", "parse": "KF-INPUT-001", "render": "KF-I
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 CLUSTER_SCHEME = "cluster://"
 # what "@pods" needs to have been read completely
+T = TypeVar("T")
 POD_KINDS = ("Pod", "PodTemplate", "Deployment", "ReplicaSet", "ReplicationController", "StatefulSet", "DaemonSet", "Job", "CronJob")  # ordered: reports must not depend on hashing
 
 
@@ -68,14 +70,6 @@ class EngineSettings:
 
 
 @dataclass(slots=True)
-class CheckContext:
-    """What a check may consult besides its target: its options and the engine settings."""
-
-    settings: EngineSettings
-    options: Any = None
-
-
-@dataclass(slots=True)
 class _Plan:
     obj: list[CheckMeta]
     pod: list[CheckMeta]
@@ -83,7 +77,7 @@ class _Plan:
     cluster: list[CheckMeta]
     settings: EngineSettings
     severity: dict[str, Severity]
-    ctx: dict[str, CheckContext]
+    ctx: dict[str, CheckContext[Any]]
     collect_kinds: frozenset[str]  # kinds the cluster checks need shipped back from workers
     collect_pods: bool  # ... and every object that carries a pod spec
     collect_ns_pods: bool  # ... or only those that name their namespace
@@ -93,7 +87,7 @@ def _plan(settings: EngineSettings, registry: Registry) -> _Plan:
     metas = [registry.get(i) for i in settings.check_ids]
     sev = {m.id: settings.severity.get(m.id, m.severity) for m in registry}
     ctx = {
-        m.id: CheckContext(settings, settings.options.get(m.id) or (m.options() if m.options is not None else None))
+        m.id: CheckContext(settings.options.get(m.id) or (m.options() if m.options is not None else None), settings.pod_template_paths)
         for m in metas
     }
     cluster = [m for m in metas if m.target == "cluster"]
@@ -420,6 +414,12 @@ class ClusterIndex:
         self.by_kind: dict[str, list[Resource]] = {}
         for r in self.resources:
             self.by_kind.setdefault(r.id.kind, []).append(r)
+        self._derived: dict[str, Any] = {}
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]  # type: ignore[no-any-return]
 
     def kind(self, kind: str) -> list[Resource]:
         return self.by_kind.get(kind, [])

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 Path_ = tuple[str | int, ...]  # a path inside a Kubernetes object: ("spec", "containers", 0, "image")
 
@@ -206,3 +207,49 @@ class ScanResult:
             c[o.status.value] += 1
         c[Status.PASSED.value] += self.passed_omitted
         return c
+
+
+# ---------------------------------------------------------------------------------------------
+# what a check receives besides its target (the typed check interface)
+# ---------------------------------------------------------------------------------------------
+OptionsT = TypeVar("OptionsT")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext(Generic[OptionsT]):
+    """What a check may consult besides its target.
+
+    `options` is the check's options dataclass (filled from `.kubefort.yaml`, or its defaults);
+    checks without options get `CheckContext[None]`. `pod_template_paths` are the user's extra
+    pod-template locations per kind (for checks that look for pods in other objects).
+    """
+
+    options: OptionsT
+    pod_template_paths: Mapping[str, Sequence[Path_]] = field(default_factory=dict)
+
+
+class ClusterIndex(Protocol):
+    """The objects a cross-object (`target="cluster"`) check may look at: those of its `kinds` and
+    `needs`, from every input of the scan unit."""
+
+    @property
+    def resources(self) -> Sequence[Resource]: ...
+
+    @property
+    def pod_bearing(self) -> Sequence[Resource]:
+        """Every collected object that carries a pod spec."""
+        ...
+
+    def kind(self, kind: str) -> Sequence[Resource]: ...
+
+    def namespace(self, name: str | None) -> Resource | None:
+        """The v1 Namespace object of that name, if it was read."""
+        ...
+
+    def in_namespace(self, kind: str, namespace: str) -> Sequence[Resource]: ...
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """Data derived once per index and shared by every check of the scan (an RBAC policy, a
+        NetworkPolicy model): `build()` runs on the first call with `key`."""
+        ...

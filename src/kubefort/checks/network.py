@@ -8,7 +8,6 @@ holding a NetworkPolicy the API server would reject is not evaluated. See docs/n
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,14 +22,13 @@ OWASP = ("K07",)  # OWASP Kubernetes Top 10: Missing Network Segmentation Contro
 NEEDS = ("Namespace", "NetworkPolicy", "Service", "@pods")
 METADATA = External("cloud-metadata", "169.254.169.254/32")
 DNS = ports_union(port_set("TCP", 53, 53), port_set("UDP", 53, 53))
-_MODELS: "weakref.WeakKeyDictionary[Any, _Model]" = weakref.WeakKeyDictionary()
 
 
 class _Model:
     """The engine over one scan's index, built once and shared by every KF-NET check."""
 
     def __init__(self, index: Any, ctx: Any) -> None:
-        paths = getattr(getattr(ctx, "settings", None), "pod_template_paths", None)
+        paths = ctx.pod_template_paths
         resources = index.kind("Namespace") + index.kind("NetworkPolicy") + index.pod_bearing
         self.c = Cluster.from_resources(resources, pod_template_paths=paths)
         self.a = Analysis(self.c)
@@ -67,9 +65,7 @@ class _Model:
 
 
 def _model(index: Any, ctx: Any) -> _Model:
-    if index not in _MODELS:
-        _MODELS[index] = _Model(index, ctx)
-    return _MODELS[index]
+    return index.derived("netpol-model", lambda: _Model(index, ctx))  # type: ignore[no-any-return]
 
 
 def _labels_path(res: Resource) -> Path_:

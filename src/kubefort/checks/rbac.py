@@ -8,7 +8,6 @@ A binding whose role is neither in the scan nor a bootstrap role cannot be judge
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,15 +34,11 @@ ROLES = ("Role", "ClusterRole")
 NEEDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 MAX_LISTED = 4
 
-_POLICIES: weakref.WeakKeyDictionary[Any, Policy] = weakref.WeakKeyDictionary()
 
 
 def policy_for(index: Any) -> Policy:
     """One Policy per cluster index (built once, shared by every RBAC check of a scan)."""
-    p = _POLICIES.get(index)
-    if p is None:
-        p = _POLICIES[index] = Policy(index.resources)
-    return p
+    return index.derived("rbac-policy", lambda: Policy(index.resources))  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------------
