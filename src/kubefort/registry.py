@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from kubefort.model import Severity, Violation
+from kubefort.kube.pods import ContainerView, PodView
+from kubefort.model import CheckContext, ClusterIndex, Resource, Severity, Violation
 
 ID_RE = re.compile(r"^KF-[A-Z]+-\d{3}$")
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -28,6 +30,16 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #                  of them that name their namespace; usable in `kinds` and `needs`)
 #   "input"     -> never called: outcomes come from loaders (parse / render failures)
 TARGETS = ("object", "pod", "container", "cluster", "input")
+
+# The check function of each target. The registry holds checks of every options type, so the
+# context's options type is erased here (`Any`); each check annotates its own `CheckContext[...]`.
+ObjectCheck = Callable[[Resource, CheckContext[Any]], Iterable[Violation]]
+PodCheck = Callable[[PodView, CheckContext[Any]], Iterable[Violation]]
+ContainerCheck = Callable[[PodView, ContainerView, CheckContext[Any]], Iterable[Violation]]
+ClusterCheck = Callable[[Resource, ClusterIndex, CheckContext[Any]], Iterable[Violation]]
+InputCheck = Callable[[], Iterable[Violation]]  # never called: it only carries the documentation
+CheckFunc = ObjectCheck | PodCheck | ContainerCheck | ClusterCheck | InputCheck
+CheckFuncT = TypeVar("CheckFuncT", bound=CheckFunc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +71,15 @@ class CheckMeta:
     mappings: Mappings
     doc: str
     remediation: str
-    func: Callable[..., Iterable[Violation]] | None = field(compare=False, default=None)
-    source: str = ""  # "kubefort/checks/pod_security.py:42"
-    options: type | None = None  # a dataclass of settings, filled from `.kubefort.yaml` options
+    func: CheckFunc | None = field(compare=False, default=None)
+    source: str = ""  # "kubefort/checks/pod_security/privileges.py:42": where the check is defined
+    options: type[object] | None = None  # a dataclass of settings, filled from `.kubefort.yaml` options
     needs: frozenset[str] = frozenset()  # cluster checks: other kinds the index must hold
 
     def sections(self) -> dict[str, str]:
         """The doc split into its '## Heading' sections (ruff-style rule docs)."""
         out: dict[str, str] = {}
-        current = None
+        current: str | None = None
         for line in self.doc.splitlines():
             m = re.match(r"^##\s+(.*)$", line)
             if m:
@@ -140,6 +152,19 @@ class Registry:
 REGISTRY = Registry()
 
 
+def source_of(filename: str, line: int) -> str:
+    """"kubefort/checks/etcd.py:42" for a definition in `filename` at `line`."""
+    src = filename.replace("\\", "/")
+    return f"{src[src.rfind('kubefort/') :]}:{line}" if "kubefort/" in src else f"{src}:{line}"
+
+
+def caller_source(depth: int = 1) -> str:
+    """The `source` of the call `depth` frames up from the caller: a family helper (one call per
+    check, with literal arguments) passes `caller_source()` so that a check's source is its call."""
+    frame = sys._getframe(depth + 1)
+    return source_of(frame.f_code.co_filename, frame.f_lineno)
+
+
 def check(
     *,
     id: str,
@@ -150,23 +175,28 @@ def check(
     kinds: Iterable[str] | None = None,
     mappings: Mappings = Mappings(),
     remediation: str,
-    options: type | None = None,
+    options: type[object] | None = None,
     needs: Iterable[str] = (),
+    doc: str | None = None,
+    source: str | None = None,
     registry: Registry | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a check. The function's docstring is its documentation (ruff-style sections)."""
+) -> Callable[[CheckFuncT], CheckFuncT]:
+    """Register a check: the one way checks enter the registry.
 
-    def deco(func: Callable[..., Any]) -> Callable[..., Any]:
-        doc = inspect.cleandoc(func.__doc__ or "")
+    The documentation is `doc` when given (family helpers compose it), else the function's
+    docstring (ruff-style sections). `source` is where the check is defined, by default the
+    decorated function (its first decorator line); family helpers pass the line of their call.
+    """
+
+    def deco(func: CheckFuncT) -> CheckFuncT:
+        text = inspect.cleandoc(doc if doc is not None else func.__doc__ or "")
         area = id.split("-")[1]
-        # the code object knows where the definition starts (its first decorator): reading the
-        # source with inspect would cost every command a third of a second at start-up
-        code = getattr(func, "__code__", None)
-        if code is not None:
-            src, line = code.co_filename.replace("\\", "/"), code.co_firstlineno
-            src = src[src.rfind("kubefort/") :] + f":{line}" if "kubefort/" in src else f"{src}:{line}"
-        else:
-            src = ""
+        src = source
+        if src is None:
+            # the code object knows where the definition starts (its first decorator): reading the
+            # source with inspect would cost every command a third of a second at start-up
+            code = getattr(func, "__code__", None)
+            src = source_of(code.co_filename, code.co_firstlineno) if code is not None else ""
         meta = CheckMeta(
             id=id,
             name=name,
@@ -176,7 +206,7 @@ def check(
             target=target,
             kinds=frozenset(kinds) if kinds is not None else None,
             mappings=mappings,
-            doc=doc,
+            doc=text,
             remediation=remediation,
             func=func,
             source=src,
@@ -184,7 +214,7 @@ def check(
             needs=frozenset(needs),
         )
         (registry or REGISTRY).add(meta)
-        func.meta = meta  # type: ignore[attr-defined]
+        func.meta = meta  # type: ignore[union-attr]
         return func
 
     return deco

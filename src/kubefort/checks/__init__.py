@@ -1,10 +1,14 @@
-"""Every built-in check, imported explicitly (one module per ID area).
+"""Every built-in check, imported explicitly (one module or package per ID area).
+
+Find a check from its ID: grep the literal ID (`grep -rn '"KF-CP-023"' src/kubefort/checks`), run
+`kubefort explain KF-CP-023` (its `Source:` is the file and line), or read the tables below (the
+two packages list their modules per ID in their `__init__.py`).
 
 | module            | IDs          | what it looks at                                   |
 |-------------------|--------------|----------------------------------------------------|
 | input.py          | KF-INPUT-*   | files that cannot be read, parsed or rendered       |
 | meta.py           | KF-META-*    | kubefort's own annotations on objects               |
-| pod_security.py   | KF-POD-*     | pod and container security settings                 |
+| pod_security/     | KF-POD-*     | pod and container security settings: privileges.py (001, 005), host_namespaces.py (002-004, 016, 017, 021), users.py (006, 008, 009, 022), filesystem.py (007, 014, 015), capabilities.py (010, 011), confinement.py (012, 013, 020), kernel.py (018, 019) |
 | images.py         | KF-IMG-*     | container image references                          |
 | secrets.py        | KF-SEC-*     | credentials in manifests                            |
 | resources.py      | KF-RES-*     | resource requests, limits, quotas and LimitRanges   |
@@ -13,10 +17,27 @@
 | workload.py       | KF-WL-*      | service account use, removed API versions           |
 | rbac.py           | KF-RBAC-*    | risky grants and escalation paths (kube/rbac.py)     |
 | network.py        | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol.py) |
-| control_plane.py  | KF-CP-*      | API server, controller manager, scheduler, control-plane files, encryption, audit policy, certificates |
+| control_plane/    | KF-CP-*      | control-plane files: files.py (001-017); API server: apiserver_access.py (018, 019, 023-025, 032, 037, 038, 046), apiserver_admission.py (020, 026-031); tls.py (021, 022, 039-042, 045, 060, 061); encryption.py (043, 044, 059); audit.py (033-036, 056-058); controller_manager_scheduler.py (047-055) |
 | etcd.py           | KF-ETCD-*    | etcd TLS and client auth, its manifest and data dir  |
 | cluster.py        | KF-CLU-*     | live-cluster versions (end of life, CVEs, skew), runtimes, anonymous API access |
 | kubelet.py        | KF-KUBELET-* | kubelet effective settings and files, kube-proxy     |
+| node_common.py    | (helpers)    | shared by KF-CP, KF-ETCD, KF-KUBELET: `node_meta`, `file_mode_check`, `file_owner_check` |
 """
 
-from kubefort.checks import cluster, control_plane, etcd, images, input, kubelet, meta, network, pod_security, psa, pss, rbac, resources, secrets, workload  # noqa: F401
+from kubefort.checks import (  # noqa: F401
+    cluster,
+    control_plane,
+    etcd,
+    images,
+    input,
+    kubelet,
+    meta,
+    network,
+    pod_security,
+    psa,
+    pss,
+    rbac,
+    resources,
+    secrets,
+    workload,
+)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubefort import vulndb
-from kubefort.model import NotEvaluated, Path_, Resource, Severity, Violation
+from kubefort.model import CheckContext, ClusterIndex, NotEvaluated, Path_, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 from kubefort.vulndb import AFFECTED, Version
 
@@ -50,8 +50,8 @@ class SkewOptions:
     max_kubelet_skew: int = 3  # minors a kubelet may trail the API server (the policy allows 3 since 1.28, 2 before)
 
 
-def _today(ctx: Any) -> dt.date:
-    text = getattr(ctx.options, "today", "") or ""
+def _today(options: EolOptions) -> dt.date:
+    text = options.today
     if not text:
         return dt.date.today()
     try:
@@ -95,13 +95,13 @@ def _eol_violation(what: str, v: Version, today: dt.date, path: Path_) -> Iterat
                         f"(release data of {data.releases_generated})", path)
 
 
-def _cve_violation(component: str, v: Version, ctx: Any, path: Path_) -> Iterator[Violation]:
+def _cve_violation(component: str, v: Version, options: CveOptions, path: Path_) -> Iterator[Violation]:
     data = vulndb.load()
     known = data.cve_minors_known()
     if Version(v.major, v.minor) > known:
         raise NotEvaluated(f"CVE data of {data.cves_generated} does not know v{v.minor_str}", path)
     hits = [(r, s) for r, s in vulndb.cves_for(component, v, data)
-            if ctx.options.include_unfixed or not r.get("unfixed")]
+            if options.include_unfixed or not r.get("unfixed")]
     affected = [r["id"] for r, s in hits if s == AFFECTED]
     unsure = [r["id"] for r, s in hits if s != AFFECTED]
     note = f"(CVE data of {data.cves_generated}{'' if data.cves.get('complete', True) else ', partial'})"
@@ -124,7 +124,7 @@ def _cve_violation(component: str, v: Version, ctx: Any, path: Path_) -> Iterato
     mappings=Mappings(nsa=NSA_UPGRADE, mitre=("T1190",), owasp=("K10",), kubescape=("C-0273",)),
     remediation="Upgrade the control plane to a supported Kubernetes minor (one minor at a time), then the nodes.",
 )
-def kubernetes_version_end_of_life(res: Resource, ctx: Any) -> Iterator[Violation]:
+def kubernetes_version_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Reads the API server's version from the cluster's `/version` answer (`ClusterInfo.serverVersion`)
@@ -163,7 +163,7 @@ def kubernetes_version_end_of_life(res: Resource, ctx: Any) -> Iterator[Violatio
     - https://kubernetes.io/releases/
     - https://kubernetes.io/releases/patch-releases/
     """
-    yield from _eol_violation("the API server", server_version(res), _today(ctx), GIT_VERSION)
+    yield from _eol_violation("the API server", server_version(res), _today(ctx.options), GIT_VERSION)
 
 
 @check(
@@ -177,7 +177,7 @@ def kubernetes_version_end_of_life(res: Resource, ctx: Any) -> Iterator[Violatio
     mappings=Mappings(nsa=NSA_UPGRADE, mitre=("T1190", "T1068"), owasp=("K10",), kubescape=("C-0089",)),
     remediation="Upgrade the API server to a patch release that fixes the listed CVEs (see each advisory's fixed versions).",
 )
-def kube_apiserver_known_cves(res: Resource, ctx: Any) -> Iterator[Violation]:
+def kube_apiserver_known_cves(res: Resource, ctx: CheckContext[CveOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Compares the API server's version (`ClusterInfo.serverVersion`) with the affected version
@@ -216,7 +216,7 @@ def kube_apiserver_known_cves(res: Resource, ctx: Any) -> Iterator[Violation]:
     ## References
     - https://kubernetes.io/docs/reference/issues-security/official-cve-feed/
     """
-    yield from _cve_violation("kube-apiserver", server_version(res), ctx, GIT_VERSION)
+    yield from _cve_violation("kube-apiserver", server_version(res), ctx.options, GIT_VERSION)
 
 
 @check(
@@ -230,7 +230,7 @@ def kube_apiserver_known_cves(res: Resource, ctx: Any) -> Iterator[Violation]:
     mappings=Mappings(nsa=NSA_UPGRADE, mitre=("T1068",), owasp=("K10",), kubescape=("C-0273",)),
     remediation="Upgrade the node (drain, upgrade the kubelet package or replace the node image, uncordon) to a supported minor.",
 )
-def kubelet_version_end_of_life(res: Resource, ctx: Any) -> Iterator[Violation]:
+def kubelet_version_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags a Node whose `status.nodeInfo.kubeletVersion` is a Kubernetes minor past its upstream
@@ -260,7 +260,7 @@ def kubelet_version_end_of_life(res: Resource, ctx: Any) -> Iterator[Violation]:
     - https://kubernetes.io/releases/
     - https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/upgrading-linux-nodes/
     """
-    yield from _eol_violation(f"node {res.id.name!r}: kubelet", kubelet_version(res), _today(ctx), KUBELET_VERSION)
+    yield from _eol_violation(f"node {res.id.name!r}: kubelet", kubelet_version(res), _today(ctx.options), KUBELET_VERSION)
 
 
 @check(
@@ -274,7 +274,7 @@ def kubelet_version_end_of_life(res: Resource, ctx: Any) -> Iterator[Violation]:
     mappings=Mappings(nsa=NSA_UPGRADE, mitre=("T1611", "T1068"), owasp=("K10",), kubescape=("C-0058",)),
     remediation="Upgrade the node's kubelet to a patch release that fixes the listed CVEs.",
 )
-def kubelet_known_cves(res: Resource, ctx: Any) -> Iterator[Violation]:
+def kubelet_known_cves(res: Resource, ctx: CheckContext[CveOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Compares each Node's `status.nodeInfo.kubeletVersion` with the affected version ranges of the
@@ -309,7 +309,7 @@ def kubelet_known_cves(res: Resource, ctx: Any) -> Iterator[Violation]:
     ## References
     - https://kubernetes.io/docs/reference/issues-security/official-cve-feed/
     """
-    yield from _cve_violation("kubelet", kubelet_version(res), ctx, KUBELET_VERSION)
+    yield from _cve_violation("kubelet", kubelet_version(res), ctx.options, KUBELET_VERSION)
 
 
 @check(
@@ -324,7 +324,7 @@ def kubelet_known_cves(res: Resource, ctx: Any) -> Iterator[Violation]:
     mappings=Mappings(nsa=NSA_UPGRADE, owasp=("K10",)),
     remediation="Upgrade the node to within the supported skew of the API server (never newer than it).",
 )
-def kubelet_version_skew(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def kubelet_version_skew(res: Resource, index: ClusterIndex, ctx: CheckContext[SkewOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Compares each Node's kubelet minor with the API server's (from `ClusterInfo`). Flags kubelets
@@ -382,7 +382,7 @@ def kubelet_version_skew(res: Resource, index: Any, ctx: Any) -> Iterator[Violat
     mappings=Mappings(nsa=NSA_UPGRADE, mitre=("T1611",), owasp=("K10",)),
     remediation="Move the node to a supported containerd or CRI-O release (replace the node image or upgrade the runtime package).",
 )
-def container_runtime_end_of_life(res: Resource, ctx: Any) -> Iterator[Violation]:
+def container_runtime_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Reads `status.nodeInfo.containerRuntimeVersion` (`containerd://1.7.2`, `cri-o://1.28.1`,
@@ -435,7 +435,7 @@ def container_runtime_end_of_life(res: Resource, ctx: Any) -> Iterator[Violation
     if runtime not in ("containerd", "cri-o") or v is None:
         raise NotEvaluated(f"{node}: no support data for container runtime {raw!r}", RUNTIME_VERSION)
     data = vulndb.load()
-    eol = vulndb.runtime_eol(runtime, v, _today(ctx), data)
+    eol = vulndb.runtime_eol(runtime, v, _today(ctx.options), data)
     if eol is None:
         raise NotEvaluated(f"release data of {data.releases_generated} does not know {runtime} {v.minor_str}", RUNTIME_VERSION)
     if eol["past_eol"] is None:
@@ -472,7 +472,7 @@ def _answered(answer: Any) -> int | None:
                       trivy=("KCV-0001",), checkov=("CKV_K8S_68",), kubescape=("C-0113", "C-0262")),
     remediation="Set --anonymous-auth=false (or an AuthenticationConfiguration that allows anonymous only for /healthz, /livez and /readyz) and remove RBAC bindings to system:anonymous and system:unauthenticated.",
 )
-def api_server_anonymous_access(res: Resource, ctx: object) -> Iterator[Violation]:
+def api_server_anonymous_access(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Reads the unauthenticated probe that the live scan made (`ClusterInfo.anonymous`: the HTTP
@@ -532,7 +532,7 @@ def api_server_anonymous_access(res: Resource, ctx: object) -> Iterator[Violatio
     mappings=Mappings(nsa=NSA_AUTHN, mitre=("T1592.002",), owasp=("K06",)),
     remediation="Remove system:unauthenticated from the system:public-info-viewer ClusterRoleBinding (or turn anonymous authentication off), keeping /healthz, /livez and /readyz reachable if load balancers need them.",
 )
-def api_server_version_anonymous(res: Resource, ctx: object) -> Iterator[Violation]:
+def api_server_version_anonymous(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags a 2xx answer of `/version` to the unauthenticated probe (`ClusterInfo.anonymous`).

@@ -7,11 +7,12 @@ command-line flag wins over its `ETCD_<NAME>` environment variable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from kubefort.checks.control_plane import NODE_KINDS, file_mode_check, file_owner_check, node_check, pod_example, viol
+from kubefort.checks.node_common import NODE_KINDS, file_mode_check, file_owner_check, node_meta, pod_example, viol
 from kubefort.kube.flags import component_view, etcd_bool, etcd_str
-from kubefort.model import Resource, Severity, Violation
+from kubefort.model import CheckContext, Resource, Severity, Violation
+from kubefort.registry import check
 
 ETCD_REF = "https://etcd.io/docs/v3.5/op-guide/configuration/"
 SEC_REF = "https://etcd.io/docs/v3.5/op-guide/security/"
@@ -37,103 +38,153 @@ file_owner_check(id="KF-ETCD-004", name="etcd-data-dir-not-etcd-owned", title="e
                  cis=("1.1.12",), peers={"kubescape": ("C-0103",), "trivy": ("KCV-0059",)}, example_path="/var/lib/etcd", mitre=())
 
 
-def _etcd_set(*flags: str) -> Callable[[Resource, object], Iterator[Violation]]:
-    def fn(res: Resource, ctx: object) -> Iterator[Violation]:
-        v = component_view(res, "etcd")
-        for f in flags:
-            value, p = etcd_str(v, f)
-            if not value:
-                yield viol(v, f"--{f} is not set (nor its ETCD_ variable or config-file key)", p)
-    return fn
+def etcd_flags_set(res: Resource, *flags: str) -> Iterator[Violation]:
+    """Each of `flags` must be set (as a flag, an ETCD_ variable or a config-file key)."""
+    v = component_view(res, "etcd")
+    for f in flags:
+        value, p = etcd_str(v, f)
+        if not value:
+            yield viol(v, f"--{f} is not set (nor its ETCD_ variable or config-file key)", p)
 
 
-def _etcd_true(flag: str) -> Callable[[Resource, object], Iterator[Violation]]:
-    def fn(res: Resource, ctx: object) -> Iterator[Violation]:
-        v = component_view(res, "etcd")
-        on, p = etcd_bool(v, flag, False)
-        if not on:
-            who = "peers" if flag.startswith("peer-") else "clients"
-            yield viol(v, f"--{flag} is not true: etcd accepts {who} without a certificate", p)
-    return fn
+def etcd_flag_true(res: Resource, flag: str) -> Iterator[Violation]:
+    """A client-certificate flag (default false) must be true."""
+    v = component_view(res, "etcd")
+    on, p = etcd_bool(v, flag, False)
+    if not on:
+        who = "peers" if flag.startswith("peer-") else "clients"
+        yield viol(v, f"--{flag} is not true: etcd accepts {who} without a certificate", p)
 
 
-def _etcd_false(flag: str) -> Callable[[Resource, object], Iterator[Violation]]:
-    def fn(res: Resource, ctx: object) -> Iterator[Violation]:
-        v = component_view(res, "etcd")
-        on, p = etcd_bool(v, flag, False)
-        if on:
-            yield viol(v, f"--{flag}=true: etcd generates self-signed certificates", p)
-    return fn
+def etcd_flag_false(res: Resource, flag: str) -> Iterator[Violation]:
+    """An auto-TLS flag (default false) must not be true."""
+    v = component_view(res, "etcd")
+    on, p = etcd_bool(v, flag, False)
+    if on:
+        yield viol(v, f"--{flag}=true: etcd generates self-signed certificates", p)
 
 
-node_check(
-    id="KF-ETCD-005", name="etcd-tls-cert-missing", title="etcd serves clients without a configured certificate", severity=Severity.HIGH,
-    kinds=NODE_KINDS, cis=("2.1",), peers={"trivy": ("KCV-0042",), "checkov": ("CKV_K8S_116",), "kubescape": ("C-0153",)}, nsa=NSA_ETCD, mitre=("T1557",),
+@check(
+    id="KF-ETCD-005", name="etcd-tls-cert-missing", title="etcd serves clients without a configured certificate",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
     remediation="Set --cert-file and --key-file (and serve https:// client URLs).",
-    what="Flags etcd without `--cert-file` or `--key-file` (nor `ETCD_CERT_FILE`/`ETCD_KEY_FILE`, nor the config file's "
-         "`client-transport-security`).",
-    why="Without a certificate etcd talks plain HTTP: every Secret the API server reads or writes crosses the network in clear text.",
-    example=pod_example("etcd", "--listen-client-urls=http://0.0.0.0:2379"),
-    fix=pod_example("etcd", "--cert-file=/etc/kubernetes/pki/etcd/server.crt", "--key-file=/etc/kubernetes/pki/etcd/server.key",
-                    "--listen-client-urls=https://127.0.0.1:2379"),
-    refs=(SEC_REF, ETCD_REF),
-)(_etcd_set("cert-file", "key-file"))
-node_check(
-    id="KF-ETCD-006", name="etcd-client-cert-auth-disabled", title="etcd accepts clients without certificates", severity=Severity.CRITICAL,
-    kinds=NODE_KINDS, cis=("2.2",), peers={"trivy": ("KCV-0043",), "checkov": ("CKV_K8S_117",), "kubescape": ("C-0154",)}, nsa=NSA_ETCD,
-    mitre=("T1552",), owasp=("K06", "K09"),
+    **node_meta(
+        cis=("2.1",), peers={"trivy": ("KCV-0042",), "checkov": ("CKV_K8S_116",), "kubescape": ("C-0153",)}, nsa=NSA_ETCD, mitre=("T1557",),
+        what="Flags etcd without `--cert-file` or `--key-file` (nor `ETCD_CERT_FILE`/`ETCD_KEY_FILE`, nor the config file's "
+             "`client-transport-security`).",
+        why="Without a certificate etcd talks plain HTTP: every Secret the API server reads or writes crosses the network in clear text.",
+        example=pod_example("etcd", "--listen-client-urls=http://0.0.0.0:2379"),
+        fix=pod_example("etcd", "--cert-file=/etc/kubernetes/pki/etcd/server.crt", "--key-file=/etc/kubernetes/pki/etcd/server.key",
+                        "--listen-client-urls=https://127.0.0.1:2379"),
+        refs=(SEC_REF, ETCD_REF),
+    ),
+)
+def etcd_tls_cert_missing(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flags_set(res, "cert-file", "key-file")
+
+
+@check(
+    id="KF-ETCD-006", name="etcd-client-cert-auth-disabled", title="etcd accepts clients without certificates",
+    severity=Severity.CRITICAL, target="object", kinds=NODE_KINDS,
     remediation="Set --client-cert-auth=true and --trusted-ca-file.",
-    what="Flags etcd whose `--client-cert-auth` is false or absent (default false).",
-    why="Anyone who reaches etcd's client port reads and writes the whole cluster state, Secrets and RBAC included, "
-        "bypassing the API server's authentication, authorization and audit.",
-    example=pod_example("etcd", "--cert-file=/etc/kubernetes/pki/etcd/server.crt"),
-    fix=pod_example("etcd", "--client-cert-auth=true", "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"), refs=(SEC_REF,),
-)(_etcd_true("client-cert-auth"))
-node_check(
-    id="KF-ETCD-007", name="etcd-auto-tls", title="etcd uses self-signed client certificates (auto-tls)", severity=Severity.HIGH,
-    kinds=NODE_KINDS, cis=("2.3",), peers={"trivy": ("KCV-0044",), "checkov": ("CKV_K8S_118",), "kubescape": ("C-0155",)}, nsa=NSA_ETCD, mitre=("T1557",),
+    **node_meta(
+        cis=("2.2",), peers={"trivy": ("KCV-0043",), "checkov": ("CKV_K8S_117",), "kubescape": ("C-0154",)}, nsa=NSA_ETCD, mitre=("T1552",), owasp=("K06", "K09"),
+        what="Flags etcd whose `--client-cert-auth` is false or absent (default false).",
+        why="Anyone who reaches etcd's client port reads and writes the whole cluster state, Secrets and RBAC included, "
+            "bypassing the API server's authentication, authorization and audit.",
+        example=pod_example("etcd", "--cert-file=/etc/kubernetes/pki/etcd/server.crt"),
+        fix=pod_example("etcd", "--client-cert-auth=true", "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
+        refs=(SEC_REF,),
+    ),
+)
+def etcd_client_cert_auth_disabled(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flag_true(res, "client-cert-auth")
+
+
+@check(
+    id="KF-ETCD-007", name="etcd-auto-tls", title="etcd uses self-signed client certificates (auto-tls)",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
     remediation="Remove --auto-tls (or set it to false) and configure --cert-file/--key-file from the etcd CA.",
-    what="Flags etcd with `--auto-tls=true`.",
-    why="Auto-generated certificates cannot be verified by clients, so TLS gives no protection against impersonation.",
-    example=pod_example("etcd", "--auto-tls=true"), fix=pod_example("etcd", "--auto-tls=false", "--cert-file=/etc/kubernetes/pki/etcd/server.crt"),
-    refs=(SEC_REF,),
-)(_etcd_false("auto-tls"))
-node_check(
-    id="KF-ETCD-008", name="etcd-peer-tls-cert-missing", title="etcd peers talk without a configured certificate", severity=Severity.HIGH,
-    kinds=NODE_KINDS, cis=("2.4",), peers={"trivy": ("KCV-0045",), "checkov": ("CKV_K8S_119",), "kubescape": ("C-0156",)}, nsa=NSA_ETCD, mitre=("T1557",),
+    **node_meta(
+        cis=("2.3",), peers={"trivy": ("KCV-0044",), "checkov": ("CKV_K8S_118",), "kubescape": ("C-0155",)}, nsa=NSA_ETCD, mitre=("T1557",),
+        what="Flags etcd with `--auto-tls=true`.",
+        why="Auto-generated certificates cannot be verified by clients, so TLS gives no protection against impersonation.",
+        example=pod_example("etcd", "--auto-tls=true"),
+        fix=pod_example("etcd", "--auto-tls=false", "--cert-file=/etc/kubernetes/pki/etcd/server.crt"),
+        refs=(SEC_REF,),
+    ),
+)
+def etcd_auto_tls(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flag_false(res, "auto-tls")
+
+
+@check(
+    id="KF-ETCD-008", name="etcd-peer-tls-cert-missing", title="etcd peers talk without a configured certificate",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
     remediation="Set --peer-cert-file and --peer-key-file.",
-    what="Flags etcd without `--peer-cert-file` or `--peer-key-file` (nor their ETCD_ variables or config-file keys).",
-    why="Peer traffic replicates every write; without TLS it crosses the network in clear text.",
-    example=pod_example("etcd", "--listen-peer-urls=http://10.0.0.10:2380"),
-    fix=pod_example("etcd", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt", "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key"), refs=(SEC_REF,),
-)(_etcd_set("peer-cert-file", "peer-key-file"))
-node_check(
-    id="KF-ETCD-009", name="etcd-peer-client-cert-auth-disabled", title="etcd accepts peers without certificates", severity=Severity.HIGH,
-    kinds=NODE_KINDS, cis=("2.5",), peers={"trivy": ("KCV-0046",), "checkov": ("CKV_K8S_121",), "kubescape": ("C-0157",)}, nsa=NSA_ETCD,
+    **node_meta(
+        cis=("2.4",), peers={"trivy": ("KCV-0045",), "checkov": ("CKV_K8S_119",), "kubescape": ("C-0156",)}, nsa=NSA_ETCD, mitre=("T1557",),
+        what="Flags etcd without `--peer-cert-file` or `--peer-key-file` (nor their ETCD_ variables or config-file keys).",
+        why="Peer traffic replicates every write; without TLS it crosses the network in clear text.",
+        example=pod_example("etcd", "--listen-peer-urls=http://10.0.0.10:2380"),
+        fix=pod_example("etcd", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt", "--peer-key-file=/etc/kubernetes/pki/etcd/peer.key"),
+        refs=(SEC_REF,),
+    ),
+)
+def etcd_peer_tls_cert_missing(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flags_set(res, "peer-cert-file", "peer-key-file")
+
+
+@check(
+    id="KF-ETCD-009", name="etcd-peer-client-cert-auth-disabled", title="etcd accepts peers without certificates",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
     remediation="Set --peer-client-cert-auth=true and --peer-trusted-ca-file.",
-    what="Flags etcd whose `--peer-client-cert-auth` is false or absent (default false).",
-    why="Anyone who reaches the peer port can join the cluster as a member and receive every write.",
-    example=pod_example("etcd", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt"),
-    fix=pod_example("etcd", "--peer-client-cert-auth=true", "--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"), refs=(SEC_REF,),
-)(_etcd_true("peer-client-cert-auth"))
-node_check(
-    id="KF-ETCD-010", name="etcd-peer-auto-tls", title="etcd uses self-signed peer certificates (peer-auto-tls)", severity=Severity.HIGH,
-    kinds=NODE_KINDS, cis=("2.6",), peers={"trivy": ("KCV-0047",), "kubescape": ("C-0158",)}, nsa=NSA_ETCD, mitre=("T1557",),
+    **node_meta(
+        cis=("2.5",), peers={"trivy": ("KCV-0046",), "checkov": ("CKV_K8S_121",), "kubescape": ("C-0157",)}, nsa=NSA_ETCD,
+        what="Flags etcd whose `--peer-client-cert-auth` is false or absent (default false).",
+        why="Anyone who reaches the peer port can join the cluster as a member and receive every write.",
+        example=pod_example("etcd", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt"),
+        fix=pod_example("etcd", "--peer-client-cert-auth=true", "--peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
+        refs=(SEC_REF,),
+    ),
+)
+def etcd_peer_client_cert_auth_disabled(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flag_true(res, "peer-client-cert-auth")
+
+
+@check(
+    id="KF-ETCD-010", name="etcd-peer-auto-tls", title="etcd uses self-signed peer certificates (peer-auto-tls)",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
     remediation="Remove --peer-auto-tls (or set it to false) and configure peer certificates from the etcd CA.",
-    what="Flags etcd with `--peer-auto-tls=true`.",
-    why="Self-signed peer certificates cannot be verified, so a rogue member is indistinguishable from a real one.",
-    example=pod_example("etcd", "--peer-auto-tls=true"), fix=pod_example("etcd", "--peer-auto-tls=false", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt"),
-    refs=(SEC_REF,),
-)(_etcd_false("peer-auto-tls"))
-node_check(
-    id="KF-ETCD-011", name="etcd-trusted-ca-missing", title="etcd trusts no client CA", severity=Severity.MEDIUM, kinds=NODE_KINDS,
-    cis=("2.7",), manual=True, peers={"kubescape": ("C-0159",)}, nsa=NSA_ETCD,
+    **node_meta(
+        cis=("2.6",), peers={"trivy": ("KCV-0047",), "kubescape": ("C-0158",)}, nsa=NSA_ETCD, mitre=("T1557",),
+        what="Flags etcd with `--peer-auto-tls=true`.",
+        why="Self-signed peer certificates cannot be verified, so a rogue member is indistinguishable from a real one.",
+        example=pod_example("etcd", "--peer-auto-tls=true"),
+        fix=pod_example("etcd", "--peer-auto-tls=false", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt"),
+        refs=(SEC_REF,),
+    ),
+)
+def etcd_peer_auto_tls(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flag_false(res, "peer-auto-tls")
+
+
+@check(
+    id="KF-ETCD-011", name="etcd-trusted-ca-missing", title="etcd trusts no client CA",
+    severity=Severity.MEDIUM, target="object", kinds=NODE_KINDS,
     remediation="Set --trusted-ca-file to a CA dedicated to etcd (not the cluster CA).",
-    what="Flags etcd without `--trusted-ca-file` (nor `ETCD_TRUSTED_CA_FILE` or the config-file key).",
-    why="Client-certificate authentication needs a CA to verify against; if it is the cluster CA, every certificate the "
-        "cluster issues (kubelets, users) also opens etcd.",
-    example=pod_example("etcd", "--client-cert-auth=true"), fix=pod_example("etcd", "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
-    refs=(SEC_REF,),
-    extra="CIS also asks that this CA be separate from the Kubernetes CA; kubefort lists that half as a manual control "
-          "(`kubefort node --list-manual`).",
-)(_etcd_set("trusted-ca-file"))
+    **node_meta(
+        cis=("2.7",), manual=True, peers={"kubescape": ("C-0159",)}, nsa=NSA_ETCD,
+        what="Flags etcd without `--trusted-ca-file` (nor `ETCD_TRUSTED_CA_FILE` or the config-file key).",
+        why="Client-certificate authentication needs a CA to verify against; if it is the cluster CA, every certificate the "
+            "cluster issues (kubelets, users) also opens etcd.",
+        example=pod_example("etcd", "--client-cert-auth=true"),
+        fix=pod_example("etcd", "--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt"),
+        refs=(SEC_REF,),
+        extra="CIS also asks that this CA be separate from the Kubernetes CA; kubefort lists that half as a manual control "
+              "(`kubefort node --list-manual`).",
+    ),
+)
+def etcd_trusted_ca_missing(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from etcd_flags_set(res, "trusted-ca-file")
+

@@ -5,9 +5,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kubefort.kube.pods import ContainerView, PodView
-from kubefort.model import NotApplicable, NotEvaluated, Severity, Violation
+from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Severity, Violation
 from kubefort.registry import Mappings, check
-
 
 # `${IMAGE}`, `$(IMAGE)`, `{{ .Values.image }}`, `<your-image>`: not an image reference yet
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\$\([^)]*\)|\{\{.*?\}\}|<[^>]+>")
@@ -47,7 +46,7 @@ def parse_image(ref: str) -> ImageRef:
     ),
     remediation="Reference an explicit version tag, or better a digest: image: registry.example.com/app:1.4.2@sha256:<digest>.",
 )
-def mutable_image_tag(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def mutable_image_tag(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers whose image has no tag or the tag `latest`, unless the image is pinned
@@ -153,7 +152,7 @@ def is_mutable(ref: ImageRef) -> bool:
     ),
     remediation="Pin every image by digest, keeping the tag for readers: image: registry.example.com/app:1.4.2@sha256:<digest>.",
 )
-def image_not_pinned_by_digest(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def image_not_pinned_by_digest(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers (init and ephemeral containers too) whose image carries no `@sha256:...`
@@ -217,7 +216,7 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
     ),
     remediation="Pin the image to a version tag or digest; while it uses latest or no tag, set imagePullPolicy: Always (or leave it unset, which defaults to Always for such images).",
 )
-def mutable_tag_not_always_pulled(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def mutable_tag_not_always_pulled(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers whose image has a mutable reference (tag `latest` or no tag, and no
@@ -331,7 +330,7 @@ def registry_allowed(name: str, allowed: tuple[str, ...]) -> str | None:
     ),
     remediation="Mirror the image into an allowed registry and reference it from there, or add its registry to allowed_registries after review.",
 )
-def image_registry_not_allowed(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def image_registry_not_allowed(pod: PodView, c: ContainerView, ctx: CheckContext[ImageAllowOptions]) -> Iterator[Violation]:
     """
     ## What it does
     **Off until configured.** With `allowed_registries` empty (the default) this check records
@@ -392,7 +391,7 @@ def image_registry_not_allowed(pod: PodView, c: ContainerView, ctx: object) -> I
     - https://open-policy-agent.github.io/gatekeeper-library/website/validation/allowedrepos/
     - OWASP Kubernetes Top 10 K04: Lack of Centralized Policy Enforcement
     """
-    opts = ctx.options if isinstance(getattr(ctx, "options", None), ImageAllowOptions) else ImageAllowOptions()
+    opts = ctx.options
     if not opts.allowed_registries:
         raise NotApplicable("KF-IMG-004 is off: no allowed_registries configured")
     found = container_image(c)
@@ -439,7 +438,7 @@ def deprecated_registry(name: str) -> DeprecatedRegistry | None:
     ),
     remediation="Pull the image from the registry that replaced the retired one (for k8s.gcr.io and gcr.io/google-containers: registry.k8s.io, same image names) and move to a currently patched version.",
 )
-def deprecated_image_registry(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def deprecated_image_registry(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers (init and ephemeral containers too) whose image comes from a registry or

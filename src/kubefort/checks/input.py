@@ -4,7 +4,9 @@ These checks have no function: loaders report the problems and the engine record
 not-evaluated outcomes of these IDs, so a broken file can never look like a clean one.
 """
 
-from kubefort.model import Severity
+from collections.abc import Iterable
+
+from kubefort.model import Severity, Violation
 from kubefort.registry import check
 
 
@@ -16,7 +18,7 @@ from kubefort.registry import check
     target="input",
     remediation="Fix the YAML/JSON error at the reported line, or exclude the file with --exclude.",
 )
-def unparsable_input() -> None:
+def unparsable_input() -> Iterable[Violation]:
     """
     ## What it does
     Reports every input that kubefort could not turn into Kubernetes objects: a YAML or JSON
@@ -50,6 +52,7 @@ def unparsable_input() -> None:
     ## References
     - YAML 1.1 and go-yaml v2, as used by sigs.k8s.io/yaml in kubectl and the API server
     """
+    return ()  # never called: the outcomes come from the loaders
 
 
 @check(
@@ -60,7 +63,7 @@ def unparsable_input() -> None:
     target="input",
     remediation="Make `helm template` / `kustomize build` succeed for this directory (install the tool, vendor chart dependencies, avoid remote bases), or scan its rendered output.",
 )
-def render_failure() -> None:
+def render_failure() -> Iterable[Violation]:
     """
     ## What it does
     Reports a Helm chart (a directory with `Chart.yaml`) or a Kustomize directory (with
@@ -87,6 +90,7 @@ def render_failure() -> None:
     - https://helm.sh/docs/helm/helm_template/
     - https://kubectl.docs.kubernetes.io/references/kustomize/cmd/build/
     """
+    return ()  # never called: the outcomes come from the loaders
 
 
 @check(
@@ -97,7 +101,7 @@ def render_failure() -> None:
     target="input",
     remediation="Give the object a string `apiVersion` and `kind`, a mapping `metadata`, and string `name`/`namespace`.",
 )
-def malformed_object() -> None:
+def malformed_object() -> Iterable[Violation]:
     """
     ## What it does
     Reports a YAML document that has `apiVersion` or `kind` but cannot be a Kubernetes object:
@@ -126,6 +130,7 @@ def malformed_object() -> None:
     ## References
     - https://kubernetes.io/docs/concepts/overview/working-with-objects/
     """
+    return ()  # never called: the outcomes come from the loaders
 
 
 @check(
@@ -136,7 +141,7 @@ def malformed_object() -> None:
     target="input",
     remediation="Grant the scanning identity get/list on the reported type and namespace (deploy/cluster-scan has a read-only ClusterRole, explained in docs/deploy.md), or limit the scan on purpose with -n or --skip-resources.",
 )
-def cluster_read_incomplete() -> None:
+def cluster_read_incomplete() -> Iterable[Violation]:
     """
     ## What it does
     Reports every resource type (and namespace) of a live cluster, or of a cluster snapshot,
@@ -167,3 +172,4 @@ def cluster_read_incomplete() -> None:
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#default-roles-and-role-bindings
     """
+    return ()  # never called: the outcomes come from the loaders

@@ -5,7 +5,7 @@ from typing import Any
 
 from kubefort.config import ANNOTATION, parse_ignore_annotation
 from kubefort.kube.pods import find_pods
-from kubefort.model import NotEvaluated, Resource, Severity, Violation
+from kubefort.model import CheckContext, NotEvaluated, Path_, Resource, Severity, Violation
 from kubefort.registry import REGISTRY, check
 
 
@@ -23,7 +23,7 @@ def _ann_value(meta: Any) -> Any:
     target="object",
     remediation="Write each entry as CHECK[containers]=reason, separated by ';' or new lines, with a known check ID or name.",
 )
-def invalid_ignore_annotation(res: Resource, ctx: object) -> Iterator[Violation]:
+def invalid_ignore_annotation(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Validates the `kubefort.io/ignore` annotation on the object and on its pod template. Each
@@ -53,7 +53,7 @@ def invalid_ignore_annotation(res: Resource, ctx: object) -> Iterator[Violation]
     ## References
     - docs/exceptions.md
     """
-    values = [(("metadata", "annotations", ANNOTATION), _ann_value(res.obj.get("metadata")))]
+    values: list[tuple[Path_, Any]] = [(("metadata", "annotations", ANNOTATION), _ann_value(res.obj.get("metadata")))]
     try:
         pods = find_pods(res)
     except NotEvaluated:

@@ -11,10 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubefort.kube.netpol import (NAME_LABEL, NO_PORTS, SYSTEM_NAMESPACES, Analysis, Cluster, External, Policy, Rule,
-                                  Selector, bit_indexes, explain_side, format_ports, port_set, ports_minus, ports_union)
+from kubefort.kube.netpol import (
+    NAME_LABEL,
+    NO_PORTS,
+    SYSTEM_NAMESPACES,
+    Analysis,
+    Cluster,
+    External,
+    Policy,
+    Rule,
+    Selector,
+    bit_indexes,
+    explain_side,
+    format_ports,
+    port_set,
+    ports_minus,
+    ports_union,
+)
 from kubefort.kube.pods import find_pods
-from kubefort.model import NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
+from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
 NSA = ("NSA-CISA Kubernetes Hardening Guide: Network separation and hardening",)
@@ -27,9 +42,9 @@ DNS = ports_union(port_set("TCP", 53, 53), port_set("UDP", 53, 53))
 class _Model:
     """The engine over one scan's index, built once and shared by every KF-NET check."""
 
-    def __init__(self, index: Any, ctx: Any) -> None:
+    def __init__(self, index: ClusterIndex, ctx: CheckContext[None]) -> None:
         paths = ctx.pod_template_paths
-        resources = index.kind("Namespace") + index.kind("NetworkPolicy") + index.pod_bearing
+        resources = [*index.kind("Namespace"), *index.kind("NetworkPolicy"), *index.pod_bearing]
         self.c = Cluster.from_resources(resources, pod_template_paths=paths)
         self.a = Analysis(self.c)
         self.scoped = self.c.defined_namespaces | {r.id.namespace or "default" for r in index.kind("NetworkPolicy")}
@@ -64,8 +79,8 @@ class _Model:
         return next(p for p in self.c.policies if p.resource is res)
 
 
-def _model(index: Any, ctx: Any) -> _Model:
-    return index.derived("netpol-model", lambda: _Model(index, ctx))  # type: ignore[no-any-return]
+def _model(index: ClusterIndex, ctx: CheckContext[None]) -> _Model:
+    return index.derived("netpol-model", lambda: _Model(index, ctx))
 
 
 def _labels_path(res: Resource) -> Path_:
@@ -89,7 +104,7 @@ def _pods(pol: Policy) -> str:
     return f"pods {pol.selector}" if not pol.selector.empty else f"every pod of {pol.namespace!r}"
 
 
-def _default_deny(res: Resource, index: Any, ctx: Any, direction: str) -> Iterator[Violation]:
+def _default_deny(res: Resource, index: ClusterIndex, ctx: CheckContext[None], direction: str) -> Iterator[Violation]:
     m = _model(index, ctx)
     ns = res.id.name
     m.check_namespace(ns)
@@ -111,7 +126,7 @@ def _default_deny(res: Resource, index: Any, ctx: Any, direction: str) -> Iterat
     mappings=Mappings(cis=("5.3.2",), nsa=NSA, mitre=("T1210", "T1046"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")),
     remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] to the namespace, then allow what each workload needs.",
 )
-def namespace_without_default_deny_ingress(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def namespace_without_default_deny_ingress(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For every Namespace in the scan, looks for a NetworkPolicy there whose `podSelector` is
@@ -152,7 +167,7 @@ def namespace_without_default_deny_ingress(res: Resource, index: Any, ctx: Any) 
     mappings=Mappings(cis=("5.3.2",), nsa=NSA, mitre=("T1041", "T1210"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")),
     remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Egress] to the namespace, then allow DNS and what each workload needs.",
 )
-def namespace_without_default_deny_egress(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def namespace_without_default_deny_egress(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For every Namespace in the scan, looks for a NetworkPolicy there with an empty `podSelector`
@@ -192,7 +207,7 @@ def namespace_without_default_deny_egress(res: Resource, index: Any, ctx: Any) -
                       kube_linter=("non-isolated-pod",), polaris=("missingNetworkPolicy",)),
     remediation="Select the workload's pods with a NetworkPolicy (a namespace default deny does it for every pod) and allow only the traffic it needs.",
 )
-def non_isolated_workload(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags pod-bearing objects whose pod template no NetworkPolicy of their namespace selects,
@@ -231,7 +246,7 @@ def non_isolated_workload(res: Resource, index: Any, ctx: Any) -> Iterator[Viola
     mappings=Mappings(nsa=NSA, mitre=("T1190",), owasp=OWASP, trivy=("KSV-0038",)),
     remediation="Name the sources (podSelector / namespaceSelector / a narrow ipBlock) and the ports the workload serves.",
 )
-def networkpolicy_allows_all_ingress(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def networkpolicy_allows_all_ingress(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ingress rules (of policies whose `policyTypes` include Ingress) that allow every
@@ -276,7 +291,7 @@ def networkpolicy_allows_all_ingress(res: Resource, index: Any, ctx: Any) -> Ite
     mappings=Mappings(nsa=NSA, mitre=("T1041", "T1048"), owasp=OWASP, trivy=("KSV-0038",)),
     remediation="List the destinations the workload needs (namespaces, pods, narrow ipBlocks, or an egress gateway) instead of every address.",
 )
-def networkpolicy_allows_egress_to_internet(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def networkpolicy_allows_egress_to_internet(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags egress rules (of policies whose `policyTypes` include Egress) whose destinations are
@@ -323,7 +338,7 @@ def networkpolicy_allows_egress_to_internet(res: Resource, index: Any, ctx: Any)
     mappings=Mappings(nsa=NSA, mitre=("T1552.005",), owasp=OWASP, kubescape=("C-0052",)),
     remediation="Isolate egress and exclude 169.254.169.254/32 from every ipBlock that covers it (except: [169.254.169.254/32]).",
 )
-def cloud_metadata_reachable(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def cloud_metadata_reachable(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Computes, with the exact policy engine, whether the workload's pods may open a connection
@@ -395,7 +410,7 @@ def _reaches_kube_system(m: _Model, w: int) -> list[str]:
     mappings=Mappings(nsa=NSA, mitre=("T1210",), owasp=OWASP),
     remediation="Isolate egress and allow kube-system only for DNS (UDP/TCP 53 to k8s-app=kube-dns), by namespaceSelector and podSelector together.",
 )
-def workload_reaches_kube_system(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def workload_reaches_kube_system(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For workloads outside kube-system, kube-public and kube-node-lease (of in-scope
@@ -453,7 +468,7 @@ def _namespace_workloads(m: _Model, pol: Policy) -> int:
     mappings=Mappings(owasp=OWASP, kubescape=("C-0299",), kube_linter=("dangling-networkpolicy", "dangling-networkpolicypeer-podselector")),
     remediation="Fix the selector's labels (or remove the policy) so that it selects the pods it was written for.",
 )
-def dangling_networkpolicy(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def dangling_networkpolicy(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For policies in a namespace with workloads in the scan: fails when a non-empty
@@ -497,7 +512,7 @@ def dangling_networkpolicy(res: Resource, index: Any, ctx: Any) -> Iterator[Viol
     mappings=Mappings(owasp=OWASP),
     remediation="Use the containerPort name (and protocol) the destination pods declare, or the port number.",
 )
-def networkpolicy_named_port_unresolved(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def networkpolicy_named_port_unresolved(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     A named port in a rule resolves on the destination pods: for ingress, the pods the policy
@@ -550,7 +565,7 @@ def networkpolicy_named_port_unresolved(res: Resource, index: Any, ctx: Any) -> 
     mappings=Mappings(nsa=NSA, mitre=("T1190",), owasp=OWASP, kubescape=("C-0256", "C-0266"), kube_linter=("exposed-services",)),
     remediation="Select the exposed pods with an ingress NetworkPolicy that allows the Service's ports from the expected sources only.",
 )
-def exposed_service_without_ingress_policy(res: Resource, index: Any, ctx: Any) -> Iterator[Violation]:
+def exposed_service_without_ingress_policy(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For Services of type NodePort or LoadBalancer whose `selector` matches workloads in the

@@ -10,7 +10,7 @@ from typing import Any
 from kubefort.checks.pss import field_path, verdict
 from kubefort.kube import pss
 from kubefort.kube.pods import find_pods
-from kubefort.model import NotApplicable, NotEvaluated, Resource, Severity, Violation
+from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
 PREFIX = "pod-security.kubernetes.io/"
@@ -62,7 +62,7 @@ def namespace_policy(res: Resource) -> dict[str, tuple[str, str]]:
     mappings=Mappings(cis=("5.2.1",), nsa=NSA, pss=("admission",), mitre=("T1610",), owasp=("K01", "K04"), kubescape=("C-0193",)),
     remediation="Label the namespace pod-security.kubernetes.io/enforce=restricted (or baseline) with a pinned enforce-version.",
 )
-def namespace_without_enforce_label(res: Resource, ctx: object) -> Iterator[Violation]:
+def namespace_without_enforce_label(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags `Namespace` objects without a `pod-security.kubernetes.io/enforce` label.
@@ -109,7 +109,7 @@ def namespace_without_enforce_label(res: Resource, ctx: object) -> Iterator[Viol
     mappings=Mappings(cis=("5.2.1",), nsa=NSA, pss=("admission",), mitre=("T1610", "T1611"), owasp=("K01",)),
     remediation="Enforce baseline or restricted; keep privileged only for system namespaces, with an exception that says why.",
 )
-def namespace_enforces_privileged(res: Resource, ctx: object) -> Iterator[Violation]:
+def namespace_enforces_privileged(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags namespaces labelled `pod-security.kubernetes.io/enforce: privileged`.
@@ -154,7 +154,7 @@ def namespace_enforces_privileged(res: Resource, ctx: object) -> Iterator[Violat
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Set pod-security.kubernetes.io/enforce-version to the Kubernetes minor version the workloads were tested against (v1.N).",
 )
-def pod_security_version_unpinned(res: Resource, ctx: object) -> Iterator[Violation]:
+def pod_security_version_unpinned(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags namespaces that enforce `baseline` or `restricted` with no `enforce-version`, or with
@@ -210,7 +210,7 @@ class StaleOptions:
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Check the workloads against a newer policy (kubefort scan --pss LEVEL --pss-version v1.N) and raise the pinned version.",
 )
-def pod_security_version_stale(res: Resource, ctx: Any) -> Iterator[Violation]:
+def pod_security_version_stale(res: Resource, ctx: CheckContext[StaleOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags pinned `enforce-version`, `audit-version` or `warn-version` labels more than
@@ -266,7 +266,7 @@ def pod_security_version_stale(res: Resource, ctx: Any) -> Iterator[Violation]:
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Once warnings and audit events are clean, raise enforce to the warn/audit level.",
 )
-def pod_security_enforce_weaker_than_warn(res: Resource, ctx: object) -> Iterator[Violation]:
+def pod_security_enforce_weaker_than_warn(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags namespaces whose `enforce` level is less strict than their `warn` or `audit`
@@ -317,7 +317,7 @@ def pod_security_enforce_weaker_than_warn(res: Resource, ctx: object) -> Iterato
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Use privileged, baseline or restricted for levels, and latest or v1.N for versions.",
 )
-def invalid_pod_security_label(res: Resource, ctx: object) -> Iterator[Violation]:
+def invalid_pod_security_label(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags `pod-security.kubernetes.io/*` labels whose value the admission plugin cannot
@@ -372,7 +372,7 @@ def invalid_pod_security_label(res: Resource, ctx: object) -> Iterator[Violation
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Fix the listed controls in the pod template, or change the namespace's level deliberately.",
 )
-def workload_rejected_by_namespace_policy(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def workload_rejected_by_namespace_policy(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For every pod-bearing object whose Namespace is part of the scan and carries an enforce

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kubefort.kube import pss
 from kubefort.kube.pods import PodView
-from kubefort.model import NotEvaluated, Path_, Severity, Violation
+from kubefort.model import CheckContext, NotEvaluated, Path_, Severity, Violation
 from kubefort.registry import Mappings, check
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^\]]+)\]")
@@ -42,7 +42,7 @@ def field_path(pod: PodView, field: str) -> Path_:
 
 def verdict(pod: PodView, level: str, version: str) -> list[pss.PSSViolation]:
     try:
-        return pss.evaluate(pod.meta.data if pod.meta is not None else None, dict(pod.spec.data), level, version)
+        return pss.evaluate(dict(pod.meta.data) if pod.meta is not None else None, dict(pod.spec.data), level, version)
     except pss.PSSInputError as exc:
         raise NotEvaluated(f"Pod Security Standards cannot judge this pod: {exc}") from None
 
@@ -74,7 +74,7 @@ def _report(pod: PodView, level: str, version: str) -> Iterator[Violation]:
     ),
     remediation="Fix each listed control (see `kubefort explain` of the matching KF-POD check), or run the workload in a namespace whose policy is deliberately privileged.",
 )
-def pss_baseline_violation(pod: PodView, ctx) -> Iterator[Violation]:
+def pss_baseline_violation(pod: PodView, ctx: CheckContext[PSSOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Evaluates the pod (or pod template) exactly as the Kubernetes Pod Security admission
@@ -135,7 +135,7 @@ def pss_baseline_violation(pod: PodView, ctx) -> Iterator[Violation]:
     ),
     remediation="Run as non-root, drop ALL capabilities, set allowPrivilegeEscalation: false and seccompProfile RuntimeDefault, and use only the allowed volume types.",
 )
-def pss_restricted_violation(pod: PodView, ctx) -> Iterator[Violation]:
+def pss_restricted_violation(pod: PodView, ctx: CheckContext[PSSOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Evaluates the pod exactly as the Pod Security admission plugin does at the **restricted**

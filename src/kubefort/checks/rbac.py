@@ -8,7 +8,7 @@ A binding whose role is neither in the scan nor a bootstrap role cannot be judge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from kubefort.kube.rbac import (
     identity_of,
     is_bootstrap,
 )
-from kubefort.model import NotApplicable, NotEvaluated, Resource, Severity, Violation
+from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
 NSA = ("NSA-CISA Kubernetes Hardening Guide: Authentication and authorization",)
@@ -35,10 +35,9 @@ NEEDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 MAX_LISTED = 4
 
 
-
-def policy_for(index: Any) -> Policy:
+def policy_for(index: ClusterIndex) -> Policy:
     """One Policy per cluster index (built once, shared by every RBAC check of a scan)."""
-    return index.derived("rbac-policy", lambda: Policy(index.resources))  # type: ignore[no-any-return]
+    return index.derived("rbac-policy", lambda: Policy(index.resources))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -146,7 +145,7 @@ def risky(grants: Iterable[Grant], memo: dict[Any, bool] | None = None) -> list[
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-def resolve(res: Resource, index: Any) -> tuple[Policy, Binding, Role]:
+def resolve(res: Resource, index: ClusterIndex) -> tuple[Policy, Binding, Role]:
     """The binding and its role; NotApplicable for bootstrap defaults, NotEvaluated when unknowable."""
     pol = policy_for(index)
     prob = pol.problem(res)
@@ -182,7 +181,7 @@ def grants_text(grants: list[Grant]) -> str:
     return "; ".join(g.describe() for g in grants[:MAX_LISTED]) + more
 
 
-def permission_violation(res: Resource, index: Any, risks: tuple[Risk, ...], what: str) -> Iterator[Violation]:
+def permission_violation(res: Resource, index: ClusterIndex, risks: tuple[Risk, ...], what: str) -> Iterator[Violation]:
     pol, b, _ = resolve(res, index)
     subjects = [s for s in b.subjects if s.key is not None]
     if not subjects:
@@ -201,25 +200,18 @@ def _at(obj: Any, path: tuple[Any, ...]) -> Any:
     return obj
 
 
-def _binding_check(**kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    kw.setdefault("target", "cluster")
-    kw.setdefault("kinds", BINDINGS)
-    kw.setdefault("needs", NEEDS)
-    return check(**kw)
-
-
 # ------------------------------------------------------------------------------------------------
 # the checks
 # ------------------------------------------------------------------------------------------------
-@_binding_check(
+@check(
     id="KF-RBAC-001", name="cluster-admin-binding", title="Binding grants cluster-admin (or */*/*) to a non-system subject",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.1",), nsa=NSA, mitre=("T1078", "T1098"), owasp=("K03",), trivy=("KSV-0111",),
                       kubescape=("C-0035", "C-0185"), kube_linter=("cluster-admin-role-binding",),
                       polaris=("clusterrolebindingClusterAdmin", "rolebindingClusterAdminClusterRole")),
     remediation="Bind a role with only the verbs and resources the subject needs, scoped to its namespaces.",
 )
-def cluster_admin_binding(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags a RoleBinding or ClusterRoleBinding whose role grants every verb on every resource of
@@ -261,7 +253,7 @@ def cluster_admin_binding(res: Resource, index: Any, ctx: object) -> Iterator[Vi
                       checkov=("CKV_K8S_49",), kubescape=("C-0187",), kube_linter=("wildcard-in-rules",), polaris=("rolebindingClusterAdminRole",)),
     remediation="List the exact verbs, resources and API groups the role needs.",
 )
-def wildcard_rbac_rule(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags a Role or ClusterRole with a rule whose verbs, resources or apiGroups contain `*`
@@ -307,14 +299,14 @@ def wildcard_rbac_rule(res: Resource, index: Any, ctx: object) -> Iterator[Viola
             yield Violation(f"{where} uses a wildcard ({shown}): {r.text()}", path)
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-003", name="rbac-escalate-bind", title="Binding grants escalate or bind on roles",
-    severity=Severity.CRITICAL,
+    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.8",), nsa=NSA, mitre=("T1098",), owasp=("K03",), trivy=("KSV-0050", "KSV-0051", "KSV-0052"),
                       checkov=("CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_1"), kubescape=("C-0191",)),
     remediation="Remove the escalate and bind verbs; let administrators create roles and bindings.",
 )
-def rbac_escalate_bind(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `escalate` on roles or clusterroles, or `bind` on them. `bind` on
@@ -340,14 +332,14 @@ def rbac_escalate_bind(res: Resource, index: Any, ctx: object) -> Iterator[Viola
     return permission_violation(res, index, (ESCALATE_BIND,), "escalate or bind roles")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-004", name="rbac-impersonate", title="Binding grants impersonation of users, groups or ServiceAccounts",
-    severity=Severity.CRITICAL,
+    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.8",), nsa=NSA, mitre=("T1078",), owasp=("K03",), trivy=("KSV-0043",), checkov=("CKV2_K8S_3",),
                       kubescape=("C-0065", "C-0191")),
     remediation="Remove the impersonate verb, or restrict it with resourceNames to the identities needed.",
 )
-def rbac_impersonate(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def rbac_impersonate(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `impersonate` on users, groups or uids (cluster-wide), or on
@@ -372,20 +364,20 @@ def rbac_impersonate(res: Resource, index: Any, ctx: object) -> Iterator[Violati
     return permission_violation(res, index, (IMPERSONATE,), "impersonate other identities")
 
 
-def _secrets(res: Resource, index: Any, cluster: bool) -> Iterator[Violation]:
+def _secrets(res: Resource, index: ClusterIndex, cluster: bool) -> Iterator[Violation]:
     if (res.id.kind == "ClusterRoleBinding") != cluster:
         raise NotApplicable()
     return permission_violation(res, index, (SECRETS_READ,), "read every Secret")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-005", name="secrets-read-cluster-wide", title="ClusterRoleBinding grants read of Secrets in every namespace",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.2",), nsa=NSA, mitre=("T1552.007", "T1528"), owasp=("K03",), trivy=("KSV-0041",),
                       checkov=("CKV2_K8S_5",), kubescape=("C-0015", "C-0186"), kube_linter=("access-to-secrets",)),
     remediation="Grant Secret access per namespace, restricted with resourceNames to the Secrets needed.",
 )
-def secrets_read_cluster_wide(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def secrets_read_cluster_wide(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting get, list or watch on Secrets without resourceNames.
@@ -410,14 +402,14 @@ def secrets_read_cluster_wide(res: Resource, index: Any, ctx: object) -> Iterato
     return _secrets(res, index, True)
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-006", name="secrets-read-namespaced", title="RoleBinding grants read of every Secret in a namespace",
-    severity=Severity.MEDIUM,
+    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.2",), nsa=NSA, mitre=("T1552.007", "T1528"), owasp=("K03",), trivy=("KSV-0113",),
                       checkov=("CKV2_K8S_5",), kubescape=("C-0015", "C-0186"), kube_linter=("access-to-secrets",)),
     remediation="Restrict the rule with resourceNames to the Secrets needed, verb get only.",
 )
-def secrets_read_namespaced(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags RoleBindings granting get, list or watch on Secrets of their namespace without
@@ -443,14 +435,14 @@ def secrets_read_namespaced(res: Resource, index: Any, ctx: object) -> Iterator[
     return _secrets(res, index, False)
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-007", name="workload-create-access", title="Binding grants creating or changing pods or pod controllers",
-    severity=Severity.MEDIUM,
+    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.4",), nsa=NSA, mitre=("T1610",), owasp=("K03",), trivy=("KSV-0048",), kubescape=("C-0188",),
                       kube_linter=("access-to-create-pods",)),
     remediation="Let a deployment pipeline hold these rights; give people read access and namespaces with a restricted Pod Security level.",
 )
-def workload_create_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting create, update or patch on pods, ReplicationControllers,
@@ -477,15 +469,15 @@ def workload_create_access(res: Resource, index: Any, ctx: object) -> Iterator[V
     return permission_violation(res, index, (WORKLOAD_WRITE,), "create or change pods and pod controllers")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-008", name="pods-exec-attach-access", title="Binding grants pods/exec or pods/attach",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1609",), owasp=("K03",), trivy=("KSV-0053", "KSV-0054"), checkov=("CKV2_K8S_2",),
                       kubescape=("C-0002",), polaris=("clusterrolePodExecAttach", "rolePodExecAttach", "clusterrolebindingPodExecAttach",
                                                       "rolebindingClusterRolePodExecAttach", "rolebindingRolePodExecAttach")),
     remediation="Remove pods/exec and pods/attach; use ephemeral debug containers under an audited break-glass role.",
 )
-def pods_exec_attach_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def pods_exec_attach_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `create` (or `get`, which older API servers accepted over
@@ -509,13 +501,13 @@ def pods_exec_attach_access(res: Resource, index: Any, ctx: object) -> Iterator[
     return permission_violation(res, index, (EXEC_ATTACH,), "run commands in containers")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-009", name="pods-portforward-access", title="Binding grants pods/portforward",
-    severity=Severity.MEDIUM,
+    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1572",), owasp=("K03",), kubescape=("C-0063",)),
     remediation="Remove pods/portforward from everyday roles.",
 )
-def pods_portforward_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def pods_portforward_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `create` or `get` on `pods/portforward`.
@@ -538,14 +530,14 @@ def pods_portforward_access(res: Resource, index: Any, ctx: object) -> Iterator[
     return permission_violation(res, index, (PORT_FORWARD,), "port-forward into pods")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-010", name="nodes-proxy-access", title="ClusterRoleBinding grants nodes/proxy",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.10",), nsa=NSA, mitre=("T1609",), owasp=("K03",), trivy=("KSV-0047",), checkov=("CKV2_K8S_2",),
                       kubescape=("C-0279",)),
     remediation="Remove nodes/proxy; scrape metrics through nodes/metrics and nodes/stats instead.",
 )
-def nodes_proxy_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting any verb on `nodes/proxy` (a RoleBinding cannot grant
@@ -570,13 +562,13 @@ def nodes_proxy_access(res: Resource, index: Any, ctx: object) -> Iterator[Viola
     return permission_violation(res, index, (NODES_PROXY,), "reach the kubelet API through nodes/proxy")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-011", name="serviceaccount-token-create-access", title="Binding grants serviceaccounts/token create",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.13",), nsa=NSA, mitre=("T1528",), owasp=("K03",), kubescape=("C-0282",)),
     remediation="Remove serviceaccounts/token create, or restrict it with resourceNames.",
 )
-def serviceaccount_token_create_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def serviceaccount_token_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `create` on `serviceaccounts/token` (the TokenRequest API).
@@ -600,13 +592,13 @@ def serviceaccount_token_create_access(res: Resource, index: Any, ctx: object) -
     return permission_violation(res, index, (SA_TOKEN,), "mint ServiceAccount tokens")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-012", name="csr-approval-access", title="ClusterRoleBinding grants approval of certificate signing requests",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.11",), nsa=NSA, mitre=("T1649",), owasp=("K03",), checkov=("CKV_K8S_156",), kubescape=("C-0280",)),
     remediation="Leave CSR approval to the controller manager and dedicated approvers with signer resourceNames.",
 )
-def csr_approval_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def csr_approval_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting both update (or patch) on
@@ -642,14 +634,14 @@ def csr_approval_access(res: Resource, index: Any, ctx: object) -> Iterator[Viol
         yield Violation(f"{subjects_text(subjects)} can approve certificate signing requests: {grants_text(approval + signers)}", ("roleRef", "name"))
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-013", name="webhook-config-write-access", title="ClusterRoleBinding grants writing admission webhook configurations",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.12",), nsa=NSA, mitre=("T1562.001", "T1610"), owasp=("K03",), trivy=("KSV-0114",),
                       checkov=("CKV_K8S_155",), kubescape=("C-0281",)),
     remediation="Keep webhook configurations to the cluster administrators and the operators that own them, by resourceNames.",
 )
-def webhook_config_write_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def webhook_config_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting create, update, patch, delete or deletecollection on
@@ -674,13 +666,13 @@ def webhook_config_write_access(res: Resource, index: Any, ctx: object) -> Itera
     return permission_violation(res, index, (WEBHOOK_WRITE,), "change admission webhooks")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-014", name="pv-create-access", title="ClusterRoleBinding grants creating PersistentVolumes",
-    severity=Severity.MEDIUM,
+    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.9",), nsa=NSA, mitre=("T1611",), owasp=("K03",), kubescape=("C-0278",)),
     remediation="Let a StorageClass provisioner create volumes; give people PersistentVolumeClaims.",
 )
-def pv_create_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def pv_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting `create` on PersistentVolumes.
@@ -704,13 +696,13 @@ def pv_create_access(res: Resource, index: Any, ctx: object) -> Iterator[Violati
     return permission_violation(res, index, (PV_CREATE,), "create PersistentVolumes")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-015", name="rbac-write-access", title="Binding grants writing roles or bindings",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1098",), owasp=("K03",)),
     remediation="Keep RBAC changes to administrators and GitOps; remove write verbs on RBAC resources from other roles.",
 )
-def rbac_write_access(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def rbac_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting create, update, patch, delete or deletecollection on Roles,
@@ -735,7 +727,7 @@ def rbac_write_access(res: Resource, index: Any, ctx: object) -> Iterator[Violat
     return permission_violation(res, index, (RBAC_WRITE,), "change RBAC objects")
 
 
-def _subject_violations(res: Resource, index: Any, pick: Any, what: str) -> Iterator[Violation]:
+def _subject_violations(res: Resource, index: ClusterIndex, pick: Any, what: str) -> Iterator[Violation]:
     pol = policy_for(index)
     prob = pol.problem(res)
     if prob is not None:
@@ -751,13 +743,13 @@ def _subject_violations(res: Resource, index: Any, pick: Any, what: str) -> Iter
             yield Violation(f"binds {role} {scope_text(b)} to {what} {s}", ("subjects", i))
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-016", name="anonymous-user-binding", title="Binding grants permissions to unauthenticated callers",
-    severity=Severity.CRITICAL,
+    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1078.001",), owasp=("K03", "K06"), trivy=("KSV-0122",), kubescape=("C-0262",)),
     remediation="Remove system:anonymous and system:unauthenticated from the binding's subjects.",
 )
-def anonymous_user_binding(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def anonymous_user_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings whose subjects include the user `system:anonymous` or the group
@@ -781,13 +773,13 @@ def anonymous_user_binding(res: Resource, index: Any, ctx: object) -> Iterator[V
     return _subject_violations(res, index, lambda s: (s.kind, s.name) in (("User", ANONYMOUS), ("Group", UNAUTHENTICATED)), "unauthenticated")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-017", name="system-authenticated-binding", title="Binding grants permissions to every authenticated identity",
-    severity=Severity.HIGH,
+    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1078",), owasp=("K03",), trivy=("KSV-01011",), kubescape=("C-0265",)),
     remediation="Bind the groups that need the role instead of system:authenticated or system:serviceaccounts.",
 )
-def system_authenticated_binding(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def system_authenticated_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings whose subjects include the group `system:authenticated` (every user and
@@ -812,13 +804,13 @@ def system_authenticated_binding(res: Resource, index: Any, ctx: object) -> Iter
     return _subject_violations(res, index, lambda s: s.kind == "Group" and s.name in (AUTHENTICATED, ALL_SERVICE_ACCOUNTS), "every identity of")
 
 
-@_binding_check(
+@check(
     id="KF-RBAC-018", name="default-service-account-binding", title="Binding grants permissions to a default ServiceAccount",
-    severity=Severity.MEDIUM,
+    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
     mappings=Mappings(cis=("5.1.5",), nsa=NSA, mitre=("T1078", "T1528"), owasp=("K03",), checkov=("CKV_K8S_42",), kubescape=("C-0189",)),
     remediation="Create a dedicated ServiceAccount for the workload and bind that instead.",
 )
-def default_service_account_binding(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def default_service_account_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings whose subjects include a namespace's `default` ServiceAccount.
@@ -850,7 +842,7 @@ def default_service_account_binding(res: Resource, index: Any, ctx: object) -> I
     mappings=Mappings(nsa=NSA, mitre=("T1528", "T1552.007"), owasp=("K03", "K01"), kubescape=("C-0272", "C-0267", "C-0053")),
     remediation="Set automountServiceAccountToken: false where the app does not call the API; otherwise trim the ServiceAccount's roles.",
 )
-def workload_with_privileged_rbac(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def workload_with_privileged_rbac(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For every pod-bearing object, resolves the ServiceAccount each pod runs as, whether its token
@@ -921,7 +913,7 @@ def path_text(p: Any) -> str:
     mappings=Mappings(nsa=NSA, mitre=("T1078", "T1098", "T1528", "T1552.007", "T1609", "T1610", "T1611", "T1649"), owasp=("K03",)),
     remediation="Break the path at its first hop: remove that permission or the binding that grants it (see `kubefort rbac paths`).",
 )
-def escalation_path_to_cluster_admin(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def escalation_path_to_cluster_admin(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Builds the privilege graph of the scanned objects (see `kubefort rbac paths` and

@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubefort.kube.pods import ContainerView, PodView, type_name
-from kubefort.model import NotApplicable, NotEvaluated, Resource, Severity, Violation, format_path
+from kubefort.model import (
+    CheckContext,
+    ClusterIndex,
+    NotApplicable,
+    NotEvaluated,
+    Resource,
+    Severity,
+    Violation,
+    format_path,
+)
 from kubefort.registry import Mappings, check
 
 NSA_RES = ("NSA-CISA Kubernetes Hardening Guide: Namespaces (resource policies)",)
@@ -71,7 +80,7 @@ def _missing(pod: PodView, c: ContainerView, section: str, resource: str) -> Ite
     ),
     remediation="Set resources.requests.cpu to what the container needs at steady state, for example cpu: 250m.",
 )
-def cpu_request_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def cpu_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers without `resources.requests.cpu`. A CPU limit alone passes (the request
@@ -129,7 +138,7 @@ def cpu_request_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator
     ),
     remediation="Set resources.requests.memory to the container's working set, for example memory: 256Mi (equal to the memory limit for predictable behaviour).",
 )
-def memory_request_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def memory_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers without `resources.requests.memory`. A memory limit alone passes (the
@@ -188,7 +197,7 @@ def memory_request_missing(pod: PodView, c: ContainerView, ctx: object) -> Itera
     ),
     remediation="Set resources.limits.memory, usually equal to requests.memory, for example memory: 256Mi.",
 )
-def memory_limit_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def memory_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers without `resources.limits.memory`, unless the pod sets a pod-level
@@ -249,7 +258,7 @@ def memory_limit_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterato
     ),
     remediation="Where CPU must be capped (shared or multi-tenant nodes, untrusted code), set resources.limits.cpu; otherwise keep accurate CPU requests and accept this finding.",
 )
-def cpu_limit_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def cpu_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers without `resources.limits.cpu`, unless the pod sets a pod-level CPU
@@ -308,7 +317,7 @@ def cpu_limit_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator[V
     mappings=Mappings(nsa=NSA_RES, mitre=MITRE_DOS, owasp=("K01",)),
     remediation="Set resources.limits.ephemeral-storage (and a matching request) to what the container may write to its writable layer, logs and emptyDir volumes, for example ephemeral-storage: 1Gi.",
 )
-def ephemeral_storage_limit_missing(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def ephemeral_storage_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers without `resources.limits.ephemeral-storage`. Only the limit is checked:
@@ -410,7 +419,7 @@ def _quota_caps(r: Resource) -> tuple[bool, str]:
     mappings=Mappings(nsa=NSA_RES, mitre=MITRE_DOS_HIJACK, owasp=("K01",), trivy=("KSV-0040",)),
     remediation="Add a ResourceQuota to the namespace that caps requests.cpu, requests.memory, limits.memory and the pod count.",
 )
-def namespace_without_resourcequota(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def namespace_without_resourcequota(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For each core `Namespace` object in the scanned set, looks for a `ResourceQuota` in that
@@ -496,7 +505,7 @@ def namespace_without_resourcequota(res: Resource, index: Any, ctx: object) -> I
     mappings=Mappings(nsa=NSA_RES, mitre=MITRE_DOS, owasp=("K01",), trivy=("KSV-0039",)),
     remediation="Add a LimitRange of type Container to the namespace with defaultRequest and default values for cpu and memory (and max where useful).",
 )
-def namespace_without_limitrange(res: Resource, index: Any, ctx: object) -> Iterator[Violation]:
+def namespace_without_limitrange(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     For each core `Namespace` object in the scanned set, looks for a `LimitRange` in that

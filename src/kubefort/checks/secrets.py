@@ -7,8 +7,13 @@ from collections.abc import Iterator
 
 from kubefort.kube import secretscan
 from kubefort.kube.pods import ContainerView, PodView, type_name
-from kubefort.model import NotEvaluated, Resource, Severity, Violation, format_path
+from kubefort.model import CheckContext, NotEvaluated, Path_, Resource, Severity, Violation, format_path
 from kubefort.registry import Mappings, check
+
+
+def item_path(c: ContainerView, field: str, i: int, *keys: str) -> Path_:
+    """The path of `field[i].keys...` in the container (`at` takes field names only)."""
+    return c.at(field) + (i, *keys)
 
 
 @check(
@@ -23,7 +28,7 @@ from kubefort.registry import Mappings, check
     ),
     remediation="Keep secret values out of the repository: use an external secret store (External Secrets, Secrets Store CSI), SealedSecrets or SOPS, and commit only the reference.",
 )
-def secret_data_in_manifest(res: Resource, ctx: object) -> Iterator[Violation]:
+def secret_data_in_manifest(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags `Secret` objects (core `v1`) whose `data` or `stringData` holds at least one key.
@@ -134,7 +139,7 @@ def _find_value_hits(value: str, name: str) -> list[str]:
     ),
     remediation="Move the value into a Secret (created outside the repository) and reference it with valueFrom.secretKeyRef, or better mount it as a file; then rotate the exposed credential.",
 )
-def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags `env[].value` literals of any container (init and ephemeral containers too) that
@@ -219,15 +224,15 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: object) -> It
     """
     for i, e in enumerate(c.list("env")):
         if not isinstance(e, dict):
-            raise NotEvaluated(f"{format_path(c.at('env', i))} is {type_name(e)}, expected a mapping", c.at("env", i))
+            raise NotEvaluated(f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i))
         name, value = e.get("name"), e.get("value")
         if value is None:
             continue
         if not isinstance(value, str):
-            raise NotEvaluated(f"{format_path(c.at('env', i, 'value'))} is {type_name(value)}, expected a string; the API server rejects it", c.at("env", i, "value"))
+            raise NotEvaluated(f"{format_path(item_path(c, 'env', i, 'value'))} is {type_name(value)}, expected a string; the API server rejects it", item_path(c, "env", i, "value"))
         shown_name = name if isinstance(name, str) else f"#{i}"
         for why in _value_hits(value, shown_name):
-            yield Violation(f"{c.label()}: env {shown_name} holds {why}", c.at("env", i, "value"))
+            yield Violation(f"{c.label()}: env {shown_name} holds {why}", item_path(c, "env", i, "value"))
 
 
 @check(
@@ -242,7 +247,7 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: object) -> It
     ),
     remediation="Mount the Secret as a read-only volume and have the application read the file (many images accept a *_FILE variable pointing at it).",
 )
-def secret_in_env_var(pod: PodView, c: ContainerView, ctx: object) -> Iterator[Violation]:
+def secret_in_env_var(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers (init and ephemeral containers too) that take Secret data into their
@@ -290,24 +295,24 @@ def secret_in_env_var(pod: PodView, c: ContainerView, ctx: object) -> Iterator[V
     """
     for i, e in enumerate(c.list("env")):
         if not isinstance(e, dict):
-            raise NotEvaluated(f"{format_path(c.at('env', i))} is {type_name(e)}, expected a mapping", c.at("env", i))
+            raise NotEvaluated(f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i))
         vf = e.get("valueFrom")
         ref = vf.get("secretKeyRef") if isinstance(vf, dict) else None
         if isinstance(ref, dict):
             yield Violation(
                 f"{c.label()}: env {e.get('name')} reads key {ref.get('key')!r} of Secret {ref.get('name')!r}",
-                c.at("env", i, "valueFrom", "secretKeyRef"),
+                item_path(c, "env", i, "valueFrom", "secretKeyRef"),
             )
     for i, e in enumerate(c.list("envFrom")):
         if not isinstance(e, dict):
-            raise NotEvaluated(f"{format_path(c.at('envFrom', i))} is {type_name(e)}, expected a mapping", c.at("envFrom", i))
+            raise NotEvaluated(f"{format_path(item_path(c, 'envFrom', i))} is {type_name(e)}, expected a mapping", item_path(c, "envFrom", i))
         ref = e.get("secretRef")
         if isinstance(ref, dict):
             prefix = e.get("prefix")
             yield Violation(
                 f"{c.label()}: envFrom imports every key of Secret {ref.get('name')!r} as variables"
                 + (f" (prefix {prefix!r})" if isinstance(prefix, str) and prefix else ""),
-                c.at("envFrom", i, "secretRef"),
+                item_path(c, "envFrom", i, "secretRef"),
             )
 
 
@@ -355,7 +360,7 @@ def _configmap_hits(key: str, value: str) -> list[str]:
     ),
     remediation="Move the credential into a Secret created outside the repository (External Secrets, SealedSecrets, SOPS) and keep only non-secret settings in the ConfigMap; then rotate the exposed credential.",
 )
-def credential_in_configmap(res: Resource, ctx: object) -> Iterator[Violation]:
+def credential_in_configmap(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags `ConfigMap` objects (core `v1`) whose `data` holds a credential, with the detectors

@@ -5,7 +5,7 @@ from typing import Any
 
 from kubefort.checks.pod_security import pod_volumes
 from kubefort.kube.pods import PodView, type_name
-from kubefort.model import NotEvaluated, Path_, Resource, Severity, Violation, format_path
+from kubefort.model import CheckContext, NotEvaluated, Path_, Resource, Severity, Violation, format_path
 from kubefort.registry import Mappings, check
 
 NSA_SA = ("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security (protecting Pod service account tokens)",)
@@ -30,7 +30,7 @@ def _need(value: Any, kind: type, what: str, path: Path_) -> Any:
     ),
     remediation="Set spec.automountServiceAccountToken: false on pods that do not call the Kubernetes API (and on their ServiceAccount); pods that do should mount a short-lived projected token.",
 )
-def service_account_token_automounted(pod: PodView, ctx: object) -> Iterator[Violation]:
+def service_account_token_automounted(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags pods whose `spec.automountServiceAccountToken` is not `false`. Unset counts as
@@ -124,7 +124,7 @@ def _projects_token(pod: PodView) -> bool:
     ),
     remediation="Create a ServiceAccount for the workload, grant it only the roles it needs, and set spec.serviceAccountName to it.",
 )
-def default_service_account(pod: PodView, ctx: object) -> Iterator[Violation]:
+def default_service_account(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags pods that run as the `default` ServiceAccount of their namespace:
@@ -273,7 +273,7 @@ REMOVED_API_KINDS = frozenset(kind for _v, kind in REMOVED_APIS)
     ),
     remediation="Move the object to the replacement apiVersion named in the message (kubectl convert can help) and review the field changes listed in the Kubernetes deprecated API migration guide.",
 )
-def removed_api_version(res: Resource, ctx: object) -> Iterator[Violation]:
+def removed_api_version(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags built-in objects whose `apiVersion` and `kind` name an API version that Kubernetes

@@ -1,0 +1,260 @@
+"""KF-CP: auditing: the API server's audit log and policy flags (033..036, 056) and the audit Policy (057, 058)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubefort.checks.control_plane.common import API_REF, flags_set, int_at_least
+from kubefort.checks.node_common import NODE_KINDS, node_meta, pod_example
+from kubefort.kube.pods import type_name
+from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
+from kubefort.registry import check
+
+AUDIT_LOG_REF = "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#log-backend"
+
+
+@check(
+    id="KF-CP-033", name="apiserver-audit-log-missing", title="API server writes no audit log",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
+    remediation="Set --audit-log-path (and --audit-policy-file) so the API server records who did what.",
+    **node_meta(
+        cis=("1.2.16",), peers={"trivy": ("KCV-0019",), "checkov": ("CKV_K8S_91",), "kubescape": ("C-0130", "C-0067")}, owasp=("K05",),
+        what="Flags an API server without `--audit-log-path`.",
+        why="Without an audit log there is no record of who read Secrets, exec'ed into pods or changed RBAC, so an incident cannot be investigated.",
+        example=pod_example("kube-apiserver", "--authorization-mode=Node,RBAC"),
+        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-policy-file=/etc/kubernetes/audit-policy.yaml"),
+        refs=(API_REF, "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/"),
+    ),
+)
+def apiserver_audit_log_missing(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from flags_set(res, "kube-apiserver", "audit-log-path")
+
+
+@check(
+    id="KF-CP-034", name="apiserver-audit-log-maxage-low", title="API server keeps audit logs for less than 30 days",
+    severity=Severity.LOW, target="object", kinds=NODE_KINDS,
+    remediation="Set --audit-log-maxage=30 or higher.",
+    **node_meta(
+        cis=("1.2.17",), peers={"trivy": ("KCV-0020",), "checkov": ("CKV_K8S_92",), "kubescape": ("C-0131",)}, owasp=("K05",),
+        what="Flags an API server whose `--audit-log-maxage` is absent or below 30.",
+        why="Investigations often start weeks after the event; old audit files must still be there.",
+        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=15"),
+        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=30"),
+        refs=(API_REF, AUDIT_LOG_REF),
+    ),
+)
+def apiserver_audit_log_maxage_low(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from int_at_least(res, "kube-apiserver", "audit-log-maxage", 30)
+
+
+@check(
+    id="KF-CP-035", name="apiserver-audit-log-maxbackup-low", title="API server keeps fewer than 10 rotated audit logs",
+    severity=Severity.LOW, target="object", kinds=NODE_KINDS,
+    remediation="Set --audit-log-maxbackup=10 or higher.",
+    **node_meta(
+        cis=("1.2.18",), peers={"trivy": ("KCV-0021",), "checkov": ("CKV_K8S_93",), "kubescape": ("C-0132",)}, owasp=("K05",),
+        what="Flags an API server whose `--audit-log-maxbackup` is absent or below 10.",
+        why="Too few rotated files means a busy cluster overwrites the evidence within hours.",
+        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=5"),
+        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=10"),
+        refs=(API_REF, AUDIT_LOG_REF),
+    ),
+)
+def apiserver_audit_log_maxbackup_low(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from int_at_least(res, "kube-apiserver", "audit-log-maxbackup", 10)
+
+
+@check(
+    id="KF-CP-036", name="apiserver-audit-log-maxsize-low", title="API server rotates audit logs below 100 MB",
+    severity=Severity.LOW, target="object", kinds=NODE_KINDS,
+    remediation="Set --audit-log-maxsize=100 or higher.",
+    **node_meta(
+        cis=("1.2.19",), peers={"trivy": ("KCV-0022",), "checkov": ("CKV_K8S_94",), "kubescape": ("C-0133",)}, owasp=("K05",),
+        what="Flags an API server whose `--audit-log-maxsize` is absent or below 100.",
+        why="Small files rotate constantly; with a bounded backup count that shortens the history kept.",
+        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxsize=50"),
+        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxsize=100"),
+        refs=(API_REF, AUDIT_LOG_REF),
+    ),
+)
+def apiserver_audit_log_maxsize_low(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from int_at_least(res, "kube-apiserver", "audit-log-maxsize", 100)
+
+
+@check(
+    id="KF-CP-056", name="apiserver-audit-policy-missing", title="API server loads no audit policy",
+    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
+    remediation="Set --audit-policy-file to a policy that records at least the events listed in KF-CP-057.",
+    **node_meta(
+        cis=("3.2.1",), manual=True, peers={"kubescape": ("C-0160",)}, owasp=("K05",),
+        what="Flags an API server without `--audit-policy-file`: without a policy no audit event is recorded, whatever the backend.",
+        why="Audit logs are the only record of who read Secrets, exec'ed into pods or changed RBAC.",
+        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log"),
+        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-policy-file=/etc/kubernetes/audit-policy.yaml"),
+        refs=(API_REF, "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#audit-policy"),
+    ),
+)
+def apiserver_audit_policy_missing(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    yield from flags_set(res, "kube-apiserver", "audit-policy-file")
+
+AUDIT_LEVELS = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
+_ALL_STAGES = {"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    """A request the audit policy is asked about (as the API server's policy checker sees it)."""
+
+    label: str
+    verb: str
+    group: str
+    resource: str
+    subresource: str = ""
+    namespace: str = "default"
+    user: str = "jane@example.com"
+    groups: tuple[str, ...] = ("system:authenticated",)
+
+
+def _strs(v: Any) -> list[str]:
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def _rule_matches(rule: dict[str, Any], r: AuditRequest) -> bool:
+    """k8s.io/apiserver/pkg/audit/policy checker: users, userGroups, verbs, then namespaces/resources."""
+    if _strs(rule.get("users")) and r.user not in _strs(rule.get("users")):
+        return False
+    if _strs(rule.get("userGroups")) and not set(_strs(rule.get("userGroups"))) & set(r.groups):
+        return False
+    if _strs(rule.get("verbs")) and r.verb not in _strs(rule.get("verbs")):
+        return False
+    namespaces, resources = rule.get("namespaces"), rule.get("resources")
+    if namespaces or resources:
+        if _strs(namespaces) and r.namespace not in _strs(namespaces):
+            return False
+        if not isinstance(resources, list) or not resources:
+            return True
+        combined = r.resource + (f"/{r.subresource}" if r.subresource else "")
+        for gr in resources:
+            if not isinstance(gr, dict) or gr.get("group", "") != r.group:
+                continue
+            names = _strs(gr.get("resources"))
+            if not names:
+                return True
+            if _strs(gr.get("resourceNames")):
+                continue  # limited to named objects: not every request
+            for n in names:
+                if n in (combined, "*") or (r.subresource and n == f"*/{r.subresource}") or (n.endswith("/*") and n[:-2] == r.resource):
+                    return True
+        return False
+    if rule.get("nonResourceURLs"):
+        return False  # our requests are resource requests
+    return True
+
+
+def audit_level(policy: dict[str, Any], r: AuditRequest) -> tuple[int, Path_]:
+    """(level, path of the deciding rule) for a request: the first matching rule wins; no match is None."""
+    rules = policy.get("rules")
+    if not isinstance(rules, list):
+        raise NotEvaluated(f"rules is {type_name(rules)}, expected a list; the API server refuses the policy", ("rules",))
+    omitted = set(_strs(policy.get("omitStages")))
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict) or rule.get("level") not in AUDIT_LEVELS:
+            raise NotEvaluated(f"rules[{i}] has no valid level (None, Metadata, Request, RequestResponse)", ("rules", i))
+        if _rule_matches(rule, r):
+            level = AUDIT_LEVELS[rule["level"]]
+            if _ALL_STAGES <= omitted | set(_strs(rule.get("omitStages"))):
+                level = 0
+            return level, ("rules", i)
+    return 0, ("rules",)
+
+
+def audit_policy(res: Resource) -> dict[str, Any]:
+    if res.id.kind != "Policy" or not res.id.api_version.startswith("audit.k8s.io/"):
+        raise NotApplicable()
+    return res.obj
+
+
+KEY_EVENTS = (
+    AuditRequest("reading Secrets", "get", "", "secrets"),
+    AuditRequest("exec into pods", "create", "", "pods", "exec"),
+    AuditRequest("attaching to pods", "create", "", "pods", "attach"),
+    AuditRequest("port-forwarding to pods", "create", "", "pods", "portforward"),
+    AuditRequest("proxying to pods", "get", "", "pods", "proxy"),
+    AuditRequest("proxying to services", "get", "", "services", "proxy"),
+    AuditRequest("creating pods", "create", "", "pods"),
+    AuditRequest("changing Deployments", "patch", "apps", "deployments"),
+    AuditRequest("binding cluster roles", "create", "rbac.authorization.k8s.io", "clusterrolebindings", namespace=""),
+    AuditRequest("changing roles", "update", "rbac.authorization.k8s.io", "roles"),
+)
+SENSITIVE = (
+    (AuditRequest("creating Secrets", "create", "", "secrets"), 1),
+    (AuditRequest("updating Secrets", "update", "", "secrets"), 1),
+    (AuditRequest("reading Secrets", "get", "", "secrets"), 2),
+    (AuditRequest("updating ConfigMaps", "update", "", "configmaps"), 1),
+    (AuditRequest("TokenReviews", "create", "authentication.k8s.io", "tokenreviews", namespace=""), 1),
+    (AuditRequest("TokenRequests", "create", "", "serviceaccounts", "token"), 2),
+)
+_POLICY_EXAMPLE = "```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n```"
+_POLICY_FIX = ("```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+               "- level: Metadata            # never bodies: they hold the secret values\n  resources:\n"
+               "  - {group: \"\", resources: [secrets, configmaps, serviceaccounts/token]}\n"
+               "  - {group: authentication.k8s.io, resources: [tokenreviews]}\n"
+               "- level: RequestResponse\n  resources:\n  - {group: \"\", resources: [pods/exec, pods/attach, pods/portforward, pods/proxy, services/proxy]}\n"
+               "  - {group: rbac.authorization.k8s.io}\n- level: Request\n  verbs: [create, update, patch, delete]\n"
+               "- level: Metadata\n```")
+
+
+@check(
+    id="KF-CP-057", name="audit-policy-misses-key-events", title="Audit policy does not record key security events",
+    severity=Severity.MEDIUM, target="object", kinds=("Policy",),
+    remediation="Add rules that log at least Metadata for Secrets, pods/exec|attach|portforward|proxy, services/proxy, pod and Deployment changes and RBAC changes.",
+    **node_meta(
+        cis=("3.2.2",), manual=True, peers={"kubescape": ("C-0161",)}, owasp=("K05",),
+        what="Evaluates an audit `Policy` (`audit.k8s.io`, in `kubefort scan` input or the file named by `--audit-policy-file`) the "
+             "way the API server does (first matching rule wins, no match means None) for the events CIS 3.2.2 lists, and flags "
+             "the policy when any of them is not recorded: " + ", ".join(e.label for e in KEY_EVENTS) + ". The request is from an "
+             "ordinary authenticated user in namespace `default`.",
+        why="A policy that records nothing (or only some noise) gives an audit log in which the attack is missing.",
+        example=_POLICY_EXAMPLE,
+        fix=_POLICY_FIX,
+        refs=("https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#audit-policy",),
+        extra="Authentication failures cannot be selected by a policy rule; they are logged by any rule that matches the request.",
+    ),
+)
+def audit_policy_misses_key_events(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    policy = audit_policy(res)
+    missing: list[tuple[str, Path_]] = []
+    for ev in KEY_EVENTS:
+        level, path = audit_level(policy, ev)
+        if level == 0:
+            missing.append((ev.label, path))
+    if missing:
+        yield Violation(f"the policy records nothing for: {', '.join(m for m, _ in missing)}", missing[0][1])
+
+
+@check(
+    id="KF-CP-058", name="audit-policy-logs-secret-payloads", title="Audit policy writes secret values into the audit log",
+    severity=Severity.HIGH, target="object", kinds=("Policy",),
+    remediation="Log Secrets, ConfigMaps, TokenReviews and TokenRequests at Metadata level only, in a rule placed before broader Request/RequestResponse rules.",
+    **node_meta(
+        cis=("3.2.2",), manual=True, peers={}, mitre=("T1552",), owasp=("K05", "K08"),
+        what="Evaluates an audit `Policy` like KF-CP-057 and flags it when a request carrying a credential is logged with its body: "
+             "creating or updating Secrets or ConfigMaps, TokenReviews at `Request` or above, reading Secrets or requesting tokens at `RequestResponse`.",
+        why="The audit log is usually shipped to a log platform that many people can read: Secret values, service-account tokens "
+            "and reviewed bearer tokens end up there in clear text.",
+        example="```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse   # every body, Secrets included\n```",
+        fix=_POLICY_FIX,
+        refs=("https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#audit-policy", "CIS Kubernetes Benchmark 3.2.2 (Metadata level for Secrets, ConfigMaps and TokenReviews)"),
+    ),
+)
+def audit_policy_logs_secret_payloads(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    policy = audit_policy(res)
+    leaks: list[tuple[str, Path_]] = []
+    for ev, limit in SENSITIVE:
+        level, path = audit_level(policy, ev)
+        if level > limit:
+            leaks.append((f"{ev.label} at {next(k for k, n in AUDIT_LEVELS.items() if n == level)}", path))
+    if leaks:
+        yield Violation(f"the policy logs request or response bodies for: {', '.join(x for x, _ in leaks)}", leaks[0][1])
