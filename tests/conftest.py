@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kubefort.engine import EngineSettings, _plan, evaluate, run_cluster_checks
+from kubefort.engine import Engine, EngineSettings
 from kubefort.loaders.manifests import InputSpec, LoadOptions, load
 from kubefort.model import Outcome
 from kubefort.registry import REGISTRY, load_builtin_checks
@@ -35,10 +35,9 @@ def scan_file(path: Path | str, checks: tuple[str, ...] | None = None, options: 
     ids = tuple(sorted(set(ids) | {m.id for m in REGISTRY if m.target == "input"}))
     settings = EngineSettings(check_ids=ids, load=LoadOptions(**load_opts), options=options or {})  # type: ignore[arg-type]
     li = load(InputSpec("file", str(path), os.path.getsize(path)), settings.load)
-    plan = _plan(settings, REGISTRY)
-    collected: list = []
-    outs = evaluate(li, plan, collect=collected)
-    return outs + run_cluster_checks(plan, collected, None)
+    engine = Engine(settings, REGISTRY)
+    part = engine.evaluate(li)
+    return part.outcomes + engine.cross_object(part.collected)
 
 
 def scan_text(tmp_path: Path, text: str | bytes, name: str = "in.yaml", checks: tuple[str, ...] | None = None) -> list[Outcome]:
@@ -76,3 +75,18 @@ def apiserver():
     cluster = kubeapi.TestCluster().start()
     yield cluster
     cluster.stop()
+
+
+# Markers (registered in pyproject.toml, --strict-markers): `cluster` and `tools` follow from the
+# fixtures a test uses, so a new test needs no decorator; `slow` is written on the tests.
+_CLUSTER_FIXTURES = frozenset({"apiserver", "scan_cluster"})  # a real kube-apiserver + etcd
+_TOOLS_FIXTURES = frozenset({"helm", "kustomize"})  # real binaries from tools/install-test-tools.sh
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _CLUSTER_FIXTURES:
+            item.add_marker(pytest.mark.cluster)
+        if names & _TOOLS_FIXTURES:
+            item.add_marker(pytest.mark.tools)

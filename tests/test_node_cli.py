@@ -126,7 +126,7 @@ def test_config_exceptions_and_severity(default_node, tmp_path):
 
 def test_baseline_is_stable_across_process_restarts(default_node, tmp_path):
     from kubefort import baseline as baseline_mod
-    from kubefort.cli_node import scan_node
+    from kubefort.drivers.node import scan_node
 
     ids = tuple(m.id for m in REGISTRY if m.area in ("CP", "ETCD", "KUBELET", "INPUT"))
     result, _ = scan_node(str(default_node), ids, REGISTRY)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import shared_dir
-from kubefort.engine import EngineSettings, scan
+from kubefort.drivers.manifests import scan
+from kubefort.engine import EngineSettings
 from kubefort.loaders.manifests import discover
 from kubefort.registry import REGISTRY
 

@@ -74,7 +74,7 @@ def test_rbac_check_metadata(registry):
 def test_one_policy_per_scan(registry, tmp_path: Path):
     """Every RBAC check of a scan shares one Policy (built once per cluster index)."""
     from kubefort.checks import rbac as checks
-    from kubefort.engine import ClusterIndex
+    from kubefort.engine import Index as ClusterIndex
     from kubefort.kube.rbac import Policy
 
     built = []

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import ROOT
 
 from kubefort import __version__, engine
+from kubefort.drivers import manifests as manifest_driver
 from kubefort.loaders.manifests import LoadOptions, discover
 from kubefort.model import ScanResult, Status
 from kubefort.registry import REGISTRY
@@ -34,7 +35,7 @@ STATUSES = ("passed", "failed", "suppressed", "not-evaluated")
 
 def _scan(path: Path, baseline: set[str] | None = None) -> ScanResult:
     settings = engine.EngineSettings(check_ids=tuple(sorted(m.id for m in REGISTRY)), load=LoadOptions())
-    return engine.scan(discover([str(path)]), settings, baseline=baseline, jobs=1)
+    return manifest_driver.scan(discover([str(path)]), settings, baseline=baseline, jobs=1)
 
 
 def _parse(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

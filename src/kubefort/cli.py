@@ -116,6 +116,8 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     not a pass.
     """
     from kubefort import engine
+    from kubefort.drivers import manifests as manifest_driver
+    from kubefort.engine.selection import SelectionError, select_checks
     from kubefort.config import Config, ConfigError, find_config, load_config
     from kubefort.loaders.manifests import LoadOptions, UsageError, discover
     from kubefort.model import Severity
@@ -146,21 +148,12 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     except ConfigError as exc:
         raise click.UsageError(f"invalid config: {exc}") from None
 
-    try:
-        chosen = reg.select(split_ids(select)) if select else (reg.select(config.select) if config and config.select else list(reg))
-        skipped = {m.id for m in reg.select(split_ids(skip))} | set(config.ignore if config else [])
-    except KeyError as exc:
-        raise click.UsageError(str(exc.args[0])) from None
-    input_ids = {m.id for m in reg if m.target == "input"}
-    if skipped & input_ids:
-        raise click.UsageError(f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently")
+    floor = None
     if min_severity:
         try:
             floor = Severity.parse(min_severity)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--severity") from None
-        sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in reg}
-        chosen = [m for m in chosen if sev_of[m.id] >= floor or m.id in input_ids]
     options = dict(config.options) if config else {}
     if pss_version is not None or pss_level:
         from kubefort.checks.pss import PSSOptions
@@ -171,13 +164,21 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--pss-version") from None
         options["KF-PSS-001"] = options["KF-PSS-002"] = opts
+    adjust = None
     if pss_level:
         # one level: its verdict check only (restricted includes every baseline control)
         keep = "KF-PSS-001" if pss_level == "baseline" else "KF-PSS-002"
-        chosen = [m for m in chosen if not m.id.startswith("KF-PSS-") or m.id == keep]
-        if keep not in {m.id for m in chosen}:
-            chosen.append(reg.get(keep))
-    check_ids = tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
+
+        def adjust(chosen: list[Any]) -> list[Any]:
+            chosen = [m for m in chosen if not m.id.startswith("KF-PSS-") or m.id == keep]
+            if keep not in {m.id for m in chosen}:
+                chosen.append(reg.get(keep))
+            return chosen
+
+    try:
+        check_ids = select_checks(reg, split_ids(select), split_ids(skip), config=config, min_severity=floor, adjust=adjust)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
     threshold = parse_fail_on(fail_on, config)
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)
@@ -232,7 +233,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
 
     try:
-        result = engine.scan(specs, settings, config=config, baseline=base_fps, jobs=jobs or None, stdin_data=stdin_data, progress=progress)
+        result = manifest_driver.scan(specs, settings, config=config, baseline=base_fps, jobs=jobs or None, stdin_data=stdin_data, progress=progress)
     finally:
         if bar is not None:
             bar.stop()

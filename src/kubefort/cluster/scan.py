@@ -29,12 +29,12 @@ from typing import Any, Protocol
 
 import orjson
 
-from kubefort import __version__, engine
 from kubefort.cluster.collect import DEFAULT_SKIP, Gap, ListStatus, Page, gaps, normalize, phase_of
 from kubefort.cluster.discovery import Discovery, ResourceType
 from kubefort.config import Config
+from kubefort.engine import CLUSTER_SCHEME, Engine, EngineSettings, Gaps, Partial
 from kubefort.kube.pods import find_pods
-from kubefort.loaders.manifests import LoadedInput, LoadProblem, _add_object
+from kubefort.loaders.manifests import LoadedInput, LoadProblem, add_object
 from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, Suppression, fingerprint
 
 Progress = Callable[[int, str], None]  # (objects so far, what is being read)
@@ -57,7 +57,7 @@ class ClusterSource(Protocol):
 
 
 def base(name: str) -> str:
-    return f"{engine.CLUSTER_SCHEME}{name}"
+    return f"{CLUSTER_SCHEME}{name}"
 
 
 def object_path(page: Page, obj: Any) -> str:
@@ -68,7 +68,9 @@ def object_path(page: Page, obj: Any) -> str:
     return page.rtype.path(ns if isinstance(ns, str) else None) + "/" + (name if isinstance(name, str) else "?")
 
 
-_PageResult = tuple[Any, ...]
+# a page's Partial, how many objects it listed, and the controllers it holds (uid -> (name, containers))
+_PageResult = tuple[Partial, int, dict[str, tuple[str, "Signature"]]]
+_engine: Engine | None = None  # the engine forked workers inherit
 
 
 Signature = tuple[tuple[str, str, str], ...]
@@ -116,9 +118,8 @@ def _fold_map(path: str | None) -> dict[str, tuple[str, Signature]]:
 
 
 def _scan_page(page: Page, cluster: str, fold_path: str | None = None) -> _PageResult:
-    """In a worker: one page -> (outcomes, ids, collected, extra, object count, controllers seen)."""
-    plan = engine._worker_plan
-    assert plan is not None
+    """In a worker: one page -> (its Partial, object count, controllers seen)."""
+    assert _engine is not None
     listing = base(cluster) + page.rtype.path(page.namespace)
     li = LoadedInput(InputRecord(listing, "cluster"))
     try:
@@ -128,7 +129,7 @@ def _scan_page(page: Page, cluster: str, fold_path: str | None = None) -> _PageR
         items = []
     for obj in items:
         file = base(cluster) + ("/version" if page.list_index < 0 else object_path(page, obj))
-        _add_object(li, obj, Source(file), file)
+        add_object(li, obj, Source(file), file)
     fold = _fold_map(fold_path)
     order = [(r.id, r.source) for r in li.resources]
     folded: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
@@ -150,14 +151,15 @@ def _scan_page(page: Page, cluster: str, fold_path: str | None = None) -> _PageR
         if isinstance(uid, str):
             controllers[uid] = (str(res.id), sig)
     li.resources = kept
-    _, outs, _ids, collected, extra, _, omitted = engine._scan_loaded(li, plan)
-    extra.update(folded)
-    return engine.pack(outs), order, collected, extra, len(items), controllers, omitted
+    part = _engine.evaluate(li)
+    part.resources = order  # folded objects were read too
+    part.object_extra.update(folded)
+    return part, len(items), controllers
 
 
 def scan_source(
     source: ClusterSource,
-    settings: engine.EngineSettings,
+    settings: EngineSettings,
     *,
     config: Config | None = None,
     baseline: set[str] | None = None,
@@ -165,10 +167,9 @@ def scan_source(
     progress: Progress | None = None,
     fold: bool = True,
 ) -> ScanResult:
+    global _engine
     t0 = time.perf_counter()
-    engine._init_worker(settings)
-    plan = engine._worker_plan
-    assert plan is not None
+    engine = _engine = Engine(settings)
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     results: dict[tuple[int, str, int, int], _PageResult] = {}
     objects = 0
@@ -191,8 +192,8 @@ def scan_source(
     def done(key: tuple[int, str, int, int], r: _PageResult) -> None:
         nonlocal objects
         results[key] = r
-        objects += r[4]
-        controllers.update(r[5])
+        objects += r[1]
+        controllers.update(r[2])
         if progress:
             progress(objects, "")
 
@@ -222,6 +223,7 @@ def scan_source(
         for f in wait(inflight).done:
             done(inflight.pop(f), f.result())
     finally:
+        _engine = None
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         if fold_dir is not None:
@@ -231,23 +233,14 @@ def scan_source(
     last: dict[tuple[int, str], int] = {}
     for (li, ns, attempt, _n) in results:
         last[(li, ns)] = max(attempt, last.get((li, ns), 0))
-    outcomes: list[Outcome] = []
-    resources: list[tuple[ResourceId, Source]] = []
-    collected: list[Any] = []
-    extra: dict[Any, Any] = {}
+    merged = Partial()
     counts: dict[tuple[int, str], int] = {}
-    passed_omitted = 0
     for key in sorted(results):
         li, ns, attempt, _n = key
-        r = results.pop(key)  # free each page's packed results as they are unpacked
+        part, n, _ = results.pop(key)
         if attempt != last[(li, ns)]:
             continue
-        outs, ids, col, ext, n, _, omitted = r
-        passed_omitted += omitted
-        outcomes.extend(engine.unpack(outs))
-        resources.extend(ids)
-        collected.extend(col)
-        extra.update(ext)
+        merged.merge(part)
         counts[(li, ns)] = counts.get((li, ns), 0) + n
 
     # in discovery order, whichever list finished first
@@ -255,38 +248,30 @@ def scan_source(
     statuses = sorted(source.statuses, key=lambda st: (type_index.get((st.rtype.group, st.rtype.resource), -1), st.namespace or ""))
     found = gaps(statuses, source.namespaces_known)
     records = _records(source.name, statuses, counts, type_index)
-    outcomes.extend(_gap_outcomes(source.name, found, plan.severity["KF-INPUT-004"]))
-    gap_map: dict[str, dict[str | None, tuple[str, bool]]] = {}
+    gap_map: Gaps = {}
     for g in found:
         gap_map.setdefault(g.kind, {})[g.namespace] = (g.reason, g.requested)
-    # serially: forking a process that holds a whole cluster costs more than it saves
-    outcomes.extend(engine.run_cluster_checks(plan, collected, None, jobs=1, gaps=gap_map))
-    if source.scope.get("anonymousProbe") is False:
-        # --no-anonymous-probe: the checks that need the probe are not evaluated, by request
-        for o in outcomes:
-            if o.status is Status.NOT_EVALUATED and o.check_id in PROBE_CHECKS:
-                o.suppression = Suppression("request", "the unauthenticated probe was not run", None, "--no-anonymous-probe")
-    unused, expired = engine.apply_exceptions(outcomes, config, baseline)
-    posture = namespace_posture(outcomes, collected)
+
+    def probe_by_request(outcomes: list[Outcome]) -> None:
+        if source.scope.get("anonymousProbe") is False:
+            # --no-anonymous-probe: the checks that need the probe are not evaluated, by request
+            for o in outcomes:
+                if o.status is Status.NOT_EVALUATED and o.check_id in PROBE_CHECKS:
+                    o.suppression = Suppression("request", "the unauthenticated probe was not run", None, "--no-anonymous-probe")
+
     version = (source.info.get("serverVersion") or {}).get("gitVersion") if isinstance(source.info.get("serverVersion"), dict) else None
-    covered = sum(1 for e in extra.values() if "coveredBy" in e)
-    return ScanResult(
-        tool_version=__version__,
-        outcomes=outcomes,
-        inputs=records,
-        warnings=_unknown_skips(source),
-        resources=resources,
-        checks_run=list(settings.check_ids),
-        unused_exceptions=unused,
-        expired_exceptions=expired,
-        duration_s=time.perf_counter() - t0,
-        finished_at=time.time(),
-        passed_omitted=passed_omitted,
+    covered = sum(1 for e in merged.object_extra.values() if "coveredBy" in e)
+    collected = merged.collected
+    # cross-object checks serially: forking a process that holds a whole cluster costs more than it saves
+    result = engine.finish(
+        merged, extra_outcomes=_gap_outcomes(source.name, found, engine.severity["KF-INPUT-004"]), gaps=gap_map, jobs=1,
+        config=config, baseline=baseline, started=t0, warnings=_unknown_skips(source), records=records, after_cross=probe_by_request,
         extras={"cluster": {"name": source.name, "server": source.server, "version": version, "objects": objects,
-                            "discovery": source.discovery.method, "scope": source.scope,
-                            "coveredByController": covered, "namespaces": posture}},
-        object_extra=extra,
+                            "discovery": source.discovery.method, "scope": source.scope, "coveredByController": covered}},
     )
+    result.extras["cluster"]["namespaces"] = namespace_posture(result.outcomes, collected)
+    result.duration_s = time.perf_counter() - t0
+    return result
 
 
 PROBE_CHECKS = frozenset({"KF-CLU-007", "KF-CLU-008"})  # they read ClusterInfo.anonymous

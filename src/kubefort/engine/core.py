@@ -1,39 +1,46 @@
-"""The engine: run the selected checks on loaded resources and record one outcome per target.
+"""The engine: run the selected checks and record exactly one outcome per target.
 
 Targets: (check, object) for object checks, (check, object, pod) for pod checks and
-(check, object, container) for container checks. Each ends in exactly one outcome: passed,
-failed, suppressed (annotation, config exception or baseline) or not-evaluated (with the
-reason). Input problems (unreadable or unparsable files, failed renders, malformed objects)
-become not-evaluated outcomes of the KF-INPUT checks, so nothing is ever skipped silently.
+(check, object, container) for container checks, and (check, object) for cross-object checks
+once every input is in. Each ends as passed, failed, suppressed (annotation, config exception
+or baseline) or not-evaluated (with the reason). Input problems (unreadable or unparsable
+files, failed renders, malformed objects) become not-evaluated outcomes of the KF-INPUT
+checks, so nothing is ever skipped silently.
 
-Large scans use a process pool over inputs; workers load, check and locate, and send back
-compact outcomes. Exceptions from the config file and the baseline are applied afterwards.
+The engine does no I/O of its own except reading a file back to locate a cross-object finding;
+drivers (manifest scans, cluster scans, node scans, admission) feed it loaded inputs:
+
+    engine = Engine(settings)
+    part = engine.evaluate(loaded_input)      # per-object checks: a Partial (mergeable, picklable)
+    part.merge(engine.evaluate(other_input))  # ... from this process or from workers
+    result = engine.finish(part, config=config, baseline=fingerprints, started=t0)
+    outcomes = engine.check_object(obj)       # one object, per-object checks only (admission)
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import multiprocessing
 import operator
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from kubefort import __version__
-from kubefort.config import ANNOTATION, Config, InlineIgnore, inline_suppression, parse_ignore_annotation
+from kubefort.config import Config, InlineIgnore, inline_suppression
+from kubefort.engine.exceptions import apply_exceptions, inline_ignores
+from kubefort.engine.index import Gaps, Index
 from kubefort.kube.pods import PodView, find_pods
-from kubefort.loaders.manifests import InputSpec, LoadedInput, LoadOptions, LoadProblem, load
+from kubefort.loaders.manifests import LoadedInput, LoadOptions, LoadProblem, add_object
 from kubefort.locate import Locator
 from kubefort.model import (
+    CheckContext,
     InputRecord,
     Location,
     NotApplicable,
     NotEvaluated,
     Outcome,
-    CheckContext,
     Path_,
     Resource,
     ResourceId,
@@ -44,15 +51,14 @@ from kubefort.model import (
     Suppression,
     Violation,
     fingerprint,
+    format_path,
 )
-from kubefort.registry import REGISTRY, CheckMeta, Registry
+from kubefort.registry import CheckMeta, Registry, load_builtin_checks
 
 INPUT_CHECKS = {"read": "KF-INPUT-001", "parse": "KF-INPUT-001", "render": "KF-INPUT-002", "invalid": "KF-INPUT-003"}
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 CLUSTER_SCHEME = "cluster://"
-# what "@pods" needs to have been read completely
-T = TypeVar("T")
-POD_KINDS = ("Pod", "PodTemplate", "Deployment", "ReplicaSet", "ReplicationController", "StatefulSet", "DaemonSet", "Job", "CronJob")  # ordered: reports must not depend on hashing
+
+ObjectKey = tuple[ResourceId, Source]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,77 +75,77 @@ class EngineSettings:
     keep_passed: bool = True
 
 
-@dataclass(slots=True)
-class _Plan:
-    obj: list[CheckMeta]
-    pod: list[CheckMeta]
-    cont: list[CheckMeta]
-    cluster: list[CheckMeta]
-    settings: EngineSettings
-    severity: dict[str, Severity]
-    ctx: dict[str, CheckContext[Any]]
-    collect_kinds: frozenset[str]  # kinds the cluster checks need shipped back from workers
-    collect_pods: bool  # ... and every object that carries a pod spec
-    collect_ns_pods: bool  # ... or only those that name their namespace
+# ---------------------------------------------------------------------------------------------
+# partial results
+# ---------------------------------------------------------------------------------------------
+_OUTCOME_FIELDS = operator.attrgetter(*Outcome.__slots__)
+PackedOutcome = tuple[Any, ...]
 
 
-def _plan(settings: EngineSettings, registry: Registry) -> _Plan:
-    metas = [registry.get(i) for i in settings.check_ids]
-    sev = {m.id: settings.severity.get(m.id, m.severity) for m in registry}
-    ctx = {
-        m.id: CheckContext(settings.options.get(m.id) or (m.options() if m.options is not None else None), settings.pod_template_paths)
-        for m in metas
-    }
-    cluster = [m for m in metas if m.target == "cluster"]
-    kinds: set[str] = set()
-    for m in cluster:
-        kinds |= set(m.kinds or ()) | set(m.needs)
-    return _Plan(
-        obj=[m for m in metas if m.target == "object"],
-        pod=[m for m in metas if m.target == "pod"],
-        cont=[m for m in metas if m.target == "container"],
-        cluster=cluster,
-        settings=settings,
-        severity=sev,
-        ctx=ctx,
-        collect_kinds=frozenset(kinds - {"@pods", "@namespaced-pods"}),
-        collect_pods="@pods" in kinds,
-        collect_ns_pods="@namespaced-pods" in kinds,
-    )
+def pack(outcomes: list[Outcome]) -> list[PackedOutcome]:
+    """Outcomes as plain tuples for the trip between processes: pickling slotted dataclasses one
+    by one costs as much as running the checks. Passes (most outcomes) travel as 6-tuples."""
+    passed = Status.PASSED
+    # a pass carries no message, location, fingerprint or suppression (Recorder.add)
+    return [
+        (o.check_id, o.resource, o.source, o.container, o.path, o.severity) if o.status is passed and not o.message else _OUTCOME_FIELDS(o)
+        for o in outcomes
+    ]
 
 
-def _annotations(meta: Any) -> Any:
-    if isinstance(meta, dict):
-        ann = meta.get("annotations")
-        if isinstance(ann, dict):
-            return ann.get(ANNOTATION)
-    return None
+def unpack(rows: list[PackedOutcome]) -> list[Outcome]:
+    passed = Status.PASSED
+    return [Outcome(r[0], passed, r[1], r[2], r[3], "", r[4], None, "", None, r[5]) if len(r) == 6 else Outcome(*r) for r in rows]
 
 
-def inline_ignores(res: Resource, pods: Iterable[PodView], registry: Registry) -> list[InlineIgnore]:
-    """Valid entries of kubefort.io/ignore on the object and on its pod templates."""
-    entries: list[InlineIgnore] = []
-    values = [_annotations(res.obj.get("metadata"))]
-    values += [_annotations(p.meta.data) if p.meta is not None else None for p in pods]
-    for v in values:
-        if v is not None:
-            entries.extend(parse_ignore_annotation(v, registry)[0])
-    return entries
+@dataclass
+class Partial:
+    """What per-object evaluation of some inputs produced. Partials merge (in input order) and
+    pickle compactly, so workers, streams and single objects all feed the same `finish`."""
+
+    records: list[InputRecord] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    resources: list[ObjectKey] = field(default_factory=list)  # every object read, in order
+    collected: list[tuple[Resource, bool]] = field(default_factory=list)  # for cross-object checks (object, carries pods)
+    object_extra: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)  # per-object report additions
+    doc_lines: dict[str, list[int]] = field(default_factory=dict)  # file -> document start lines (to locate later)
+    passed_omitted: int = 0  # passes counted, not kept
+
+    def merge(self, other: Partial) -> Partial:
+        self.records.extend(other.records)
+        self.outcomes.extend(other.outcomes)
+        self.resources.extend(other.resources)
+        self.collected.extend(other.collected)
+        self.object_extra.update(other.object_extra)
+        self.doc_lines.update(other.doc_lines)
+        self.passed_omitted += other.passed_omitted
+        return self
+
+    def __reduce__(self) -> tuple[Callable[..., Partial], tuple[Any, ...]]:
+        return _unpickle_partial, (self.records, pack(self.outcomes), self.resources, self.collected, self.object_extra, self.doc_lines, self.passed_omitted)
 
 
-class _Recorder:
+def _unpickle_partial(records: list[InputRecord], packed: list[PackedOutcome], *rest: Any) -> Partial:
+    return Partial(records, unpack(packed), *rest)
+
+
+# ---------------------------------------------------------------------------------------------
+# recording outcomes
+# ---------------------------------------------------------------------------------------------
+class Recorder:
     """Turns check results into outcomes, locating only what is shown."""
 
-    def __init__(self, plan: _Plan, locator_for: Callable[[Source], Locator | None], keep_passed: bool = True) -> None:
-        self.plan = plan
+    def __init__(self, severity: dict[str, Severity], locator_for: Callable[[Source], Locator | None], keep_passed: bool = True) -> None:
+        self.severity = severity
         self.outcomes: list[Outcome] = []
         self.locator_for = locator_for
         self.keep_passed = keep_passed
         self.omitted = 0  # passes counted, not kept
 
     def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
+        assert meta.func is not None
         try:
-            violations = list(meta.func(*args))  # type: ignore[misc]
+            violations = list(meta.func(*args))
         except NotEvaluated as exc:
             self.add(meta, res, Status.NOT_EVALUATED, container, exc.reason, exc.path)
             return
@@ -162,7 +168,7 @@ class _Recorder:
             self.omitted += 1
             return
         src = res.source
-        o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.plan.severity[meta.id])
+        o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.severity[meta.id])
         if status is not Status.PASSED:
             o.location = self.locate(src, path)
             o.fingerprint = fingerprint(meta.id, res.id, container, path, src.file)
@@ -181,7 +187,6 @@ class _Recorder:
 def pss_summary(pods: list[PodView], level: str, version: str) -> dict[str, Any]:
     """The `pss` member of a JSON report object: would admission at LEVEL:VERSION accept it?"""
     from kubefort.checks.pss import field_path, verdict
-    from kubefort.model import format_path
 
     out: dict[str, Any] = {"level": level, "version": version, "allowed": True, "violations": []}
     try:
@@ -195,409 +200,250 @@ def pss_summary(pods: list[PodView], level: str, version: str) -> dict[str, Any]
     return out
 
 
-def evaluate(
-    li: LoadedInput,
-    plan: _Plan,
-    registry: Registry = REGISTRY,
-    collect: list[tuple[Resource, bool]] | None = None,
-    extra: dict[tuple[ResourceId, Source], dict[str, Any]] | None = None,
-    omitted: list[int] | None = None,
-) -> list[Outcome]:
-    """Run the per-object checks on one input. Objects the cluster checks need go to `collect`;
-    per-object report additions (the `--pss` verdict) go to `extra`; passes not kept
-    (`keep_passed=False`) are added up in `omitted[0]`."""
-    locator = Locator(li.data, li.doc_lines) if li.data is not None else None
-    rec = _Recorder(plan, lambda src: locator, plan.settings.keep_passed)
-    ctx = plan.ctx
-    for p in li.problems:
-        o = problem_outcome(p, plan)
-        if p.source is not None and p.path:
-            o.location = rec.locate(p.source, p.path)
-            o.path = p.path
-        rec.outcomes.append(o)
-    pss_level = plan.settings.pss_level
-    need_pods = bool(plan.pod or plan.cont or plan.collect_pods or plan.collect_ns_pods or pss_level)
-    for res in li.resources:
+# cross-object checks run in forked workers share this state (set by the parent before forking)
+_cross_state: tuple[Engine, Index, bytes | None, dict[str, list[int]], dict[str, Locator | None]] | None = None
+
+
+class Engine:
+    """Runs a selection of checks (`settings.check_ids`) from a registry; the one API every
+    driver uses. Building one costs a few milliseconds; it holds no per-scan state."""
+
+    def __init__(self, settings: EngineSettings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry if registry is not None else load_builtin_checks()
+        metas = [self.registry.get(i) for i in settings.check_ids]
+        self.severity = {m.id: settings.severity.get(m.id, m.severity) for m in self.registry}
+        self.ctx: dict[str, CheckContext[Any]] = {
+            m.id: CheckContext(settings.options.get(m.id) or (m.options() if m.options is not None else None), settings.pod_template_paths)
+            for m in metas
+        }
+        self.object_checks = [m for m in metas if m.target == "object"]
+        self.pod_checks = [m for m in metas if m.target == "pod"]
+        self.container_checks = [m for m in metas if m.target == "container"]
+        self.cross_checks = [m for m in metas if m.target == "cluster"]
+        kinds: set[str] = set()
+        for m in self.cross_checks:
+            kinds |= set(m.kinds or ()) | set(m.needs)
+        # what the cross-object checks need collected from per-object evaluation
+        self.collect_kinds = frozenset(kinds - {"@pods", "@namespaced-pods"})
+        self.collect_pods = "@pods" in kinds
+        self.collect_ns_pods = "@namespaced-pods" in kinds
+        self.need_pods = bool(self.pod_checks or self.container_checks or self.collect_pods or self.collect_ns_pods or settings.pss_level)
+
+    # -- per object -------------------------------------------------------------------------
+    def evaluate(self, li: LoadedInput, *, collect: bool = True) -> Partial:
+        """Run the per-object checks on one loaded input (a file, a rendered chart, a page of a
+        cluster list). The objects cross-object checks need are collected unless `collect=False`."""
+        locator = Locator(li.data, li.doc_lines) if li.data is not None else None
+        rec = Recorder(self.severity, lambda src: locator, self.settings.keep_passed)
+        part = Partial(records=[li.record], resources=[(r.id, r.source) for r in li.resources])
+        for p in li.problems:
+            o = self.problem_outcome(p)
+            if p.source is not None and p.path:
+                o.location = rec.locate(p.source, p.path)
+                o.path = p.path
+            rec.outcomes.append(o)
+        collect = collect and bool(self.cross_checks)
+        for res in li.resources:
+            self._evaluate_resource(res, rec, part if collect else None, part.object_extra)
+        part.outcomes = rec.outcomes
+        part.passed_omitted = rec.omitted
+        # document start lines let the main process locate cross-object findings without
+        # composing whole files again
+        if part.collected and li.data is not None:
+            part.doc_lines[li.record.path] = li.doc_lines
+        return part
+
+    def check_object(self, obj: Any, source: Source | None = None) -> list[Outcome]:
+        """The per-object checks on one decoded object, in this process (admission control):
+        a malformed object gives a KF-INPUT-003 outcome, never an exception. Cross-object checks
+        are not run: they need the other objects of a scan."""
+        src = source or Source("-")
+        li = LoadedInput(InputRecord(src.file, "object"))
+        add_object(li, obj, src, src.file)
+        rec = Recorder(self.severity, lambda s: None, self.settings.keep_passed)
+        rec.outcomes.extend(self.problem_outcome(p) for p in li.problems)
+        for res in li.resources:
+            self._evaluate_resource(res, rec, None, None)
+        return rec.outcomes
+
+    def _evaluate_resource(self, res: Resource, rec: Recorder, collect: Partial | None, extra: dict[ObjectKey, dict[str, Any]] | None) -> None:
+        settings = self.settings
+        ctx = self.ctx
         pods: list[PodView] = []
         pod_error: NotEvaluated | None = None
-        if need_pods:
+        if self.need_pods:
             try:
-                pods = find_pods(res, plan.settings.pod_template_paths)
+                pods = find_pods(res, settings.pod_template_paths)
             except NotEvaluated as exc:
                 pod_error = exc
         carries = bool(pods or pod_error)
         if collect is not None and (
-            res.id.kind in plan.collect_kinds
-            or (carries and (plan.collect_pods or (plan.collect_ns_pods and res.id.namespace is not None)))
+            res.id.kind in self.collect_kinds
+            or (carries and (self.collect_pods or (self.collect_ns_pods and res.id.namespace is not None)))
         ):
-            collect.append((res, bool(pods or pod_error)))
-        if pss_level and extra is not None and (pods or pod_error):
+            collect.collected.append((res, carries))
+        pss_level = settings.pss_level
+        if pss_level and extra is not None and carries:
             if pod_error is not None:
-                extra[(res.id, res.source)] = {"pss": {"level": pss_level, "version": plan.settings.pss_version, "allowed": None, "error": pod_error.reason, "violations": []}}
+                extra[(res.id, res.source)] = {"pss": {"level": pss_level, "version": settings.pss_version, "allowed": None, "error": pod_error.reason, "violations": []}}
             else:
-                extra[(res.id, res.source)] = {"pss": pss_summary(pods, pss_level, plan.settings.pss_version)}
-        ignores = inline_ignores(res, pods, registry)
-        for m in plan.obj:
+                extra[(res.id, res.source)] = {"pss": pss_summary(pods, pss_level, settings.pss_version)}
+        ignores = inline_ignores(res, pods, self.registry)
+        for m in self.object_checks:
             if m.kinds is None or res.id.kind in m.kinds:
                 rec.run(m, res, (res, ctx[m.id]), None, (), ignores)
         if pod_error is not None:
-            for m in plan.pod + plan.cont:
+            for m in self.pod_checks + self.container_checks:
                 rec.add(m, res, Status.NOT_EVALUATED, None, pod_error.reason, pod_error.path)
-            continue
+            return
         for pod in pods:
-            for m in plan.pod:
+            for m in self.pod_checks:
                 rec.run(m, res, (pod, ctx[m.id]), None, pod.path, ignores)
-            if not plan.cont:
+            if not self.container_checks:
                 continue
             try:
                 containers = list(pod.containers())
             except NotEvaluated as exc:
-                for m in plan.cont:
+                for m in self.container_checks:
                     rec.add(m, res, Status.NOT_EVALUATED, None, exc.reason, exc.path)
                 continue
             for c in containers:
-                for m in plan.cont:
+                for m in self.container_checks:
                     rec.run(m, res, (pod, c, ctx[m.id]), c.name, c.path, ignores)
-    if omitted is not None:
-        omitted[0] += rec.omitted
-    return rec.outcomes
 
+    def problem_outcome(self, p: LoadProblem) -> Outcome:
+        """A loader's problem as the not-evaluated outcome of its KF-INPUT check."""
+        cid = INPUT_CHECKS[p.kind]
+        src = p.source or Source(p.file, p.doc_index or 0, p.line)
+        o = Outcome(cid, Status.NOT_EVALUATED, p.resource, src, None, p.message, (), Location(p.file, p.line, p.column), "", None, self.severity[cid])
+        o.fingerprint = fingerprint(cid, p.resource, None, (), p.file)
+        return o
 
-def problem_outcome(p: LoadProblem, plan: _Plan | None = None) -> Outcome:
-    cid = INPUT_CHECKS[p.kind]
-    src = p.source or Source(p.file, p.doc_index or 0, p.line)
-    sev = plan.severity[cid] if plan is not None else REGISTRY.get(cid).severity
-    o = Outcome(cid, Status.NOT_EVALUATED, p.resource, src, None, p.message, (), Location(p.file, p.line, p.column), "", None, sev)
-    o.fingerprint = fingerprint(cid, p.resource, None, (), p.file)
-    return o
+    # -- across objects ---------------------------------------------------------------------
+    def cross_object(
+        self,
+        collected: list[tuple[Resource, bool]],
+        *,
+        gaps: Gaps | None = None,
+        stdin_data: bytes | None = None,
+        doc_lines: dict[str, list[int]] | None = None,
+        jobs: int = 1,
+    ) -> list[Outcome]:
+        """Cross-object checks, after every input was loaded. Files are re-read only to locate failures.
 
-
-# ---------------------------------------------------------------------------------------------
-# running over many inputs
-# ---------------------------------------------------------------------------------------------
-_worker_plan: _Plan | None = None
-
-
-def _init_worker(settings: EngineSettings) -> None:
-    global _worker_plan
-    from kubefort.registry import load_builtin_checks
-
-    load_builtin_checks()
-    _worker_plan = _plan(settings, REGISTRY)
-
-
-_Scanned = tuple[
-    InputRecord,
-    list[Outcome],
-    list[tuple[ResourceId, Source]],
-    list[tuple[Resource, bool]],
-    dict[tuple[ResourceId, Source], dict[str, Any]],
-    dict[str, list[int]],
-    int,  # passes counted, not kept
-]
-
-
-def _scan_loaded(li: LoadedInput, plan: _Plan) -> _Scanned:
-    collected: list[tuple[Resource, bool]] = []
-    extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
-    omitted = [0]
-    outs = evaluate(li, plan, collect=collected if plan.cluster else None, extra=extra, omitted=omitted)
-    # document start lines let the main process locate cross-object findings without composing
-    # whole files again
-    doc_lines = {li.record.path: li.doc_lines} if collected and li.data is not None else {}
-    return li.record, outs, [(r.id, r.source) for r in li.resources], collected, extra, doc_lines, omitted[0]
-
-
-_OUTCOME_FIELDS = operator.attrgetter(*Outcome.__slots__)
-
-
-def pack(outcomes: list[Outcome]) -> list[tuple[Any, ...]]:
-    """Outcomes as plain tuples for the trip from a worker: pickling slotted dataclasses one by
-    one costs as much as running the checks. Passes (most outcomes) travel as 6-tuples."""
-    passed = Status.PASSED
-    # a pass carries no message, location, fingerprint or suppression (_Recorder.add)
-    return [
-        (o.check_id, o.resource, o.source, o.container, o.path, o.severity) if o.status is passed and not o.message else _OUTCOME_FIELDS(o)
-        for o in outcomes
-    ]
-
-
-def unpack(rows: list[tuple[Any, ...]]) -> list[Outcome]:
-    passed = Status.PASSED
-    return [Outcome(r[0], passed, r[1], r[2], r[3], "", r[4], None, "", None, r[5]) if len(r) == 6 else Outcome(*r) for r in rows]
-
-
-def _scan_spec(spec: InputSpec) -> _Scanned:
-    assert _worker_plan is not None
-    r = _scan_loaded(load(spec, _worker_plan.settings.load), _worker_plan)
-    return (r[0], pack(r[1]), *r[2:])  # type: ignore[return-value]
-
-
-def run(
-    specs: Sequence[InputSpec],
-    settings: EngineSettings,
-    *,
-    jobs: int | None = None,
-    stdin_data: bytes | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[
-    list[InputRecord],
-    list[Outcome],
-    list[tuple[ResourceId, Source]],
-    list[tuple[Resource, bool]],
-    dict[tuple[ResourceId, Source], dict[str, Any]],
-    dict[str, list[int]],
-    int,
-]:
-    """Load and check every input; results keep the order of `specs`."""
-    _init_worker(settings)
-    records: list[InputRecord] = []
-    outcomes: list[Outcome] = []
-    resources: list[tuple[ResourceId, Source]] = []
-    collected: list[tuple[Resource, bool]] = []
-    extra: dict[tuple[ResourceId, Source], dict[str, Any]] = {}
-    doc_lines: dict[str, list[int]] = {}
-    omitted = 0
-    total_bytes = sum(s.size for s in specs)
-    ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
-    parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or any(s.kind in ("helm", "kustomize") for s in specs) and len(specs) > 2)
-    parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
-    done = 0
-    if parallel:
-        files = [s for s in specs if s.kind != "stdin"]
-        # big files first so that no worker is left with the largest at the end
-        order = sorted(range(len(files)), key=lambda i: -files[i].size)
-        chunk = max(1, min(64, len(files) // (ncpu * 8) or 1))
-        results: list[Any] = [None] * len(files)
-        with ProcessPoolExecutor(max_workers=ncpu, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker, initargs=(settings,)) as ex:
-            for i, r in zip(order, ex.map(_scan_spec, [files[i] for i in order], chunksize=chunk)):
-                results[i] = (r[0], unpack(r[1]), *r[2:])
-                done += 1
-                if progress:
-                    progress(done, len(specs))
-        it = iter(results)
-        merged = [next(it) if s.kind != "stdin" else None for s in specs]
-    else:
-        merged = [None] * len(specs)
-    for i, s in enumerate(specs):
-        r = merged[i]
-        if r is None:
-            li = load(s, settings.load, stdin_data if s.kind == "stdin" else None)
-            assert _worker_plan is not None
-            r = _scan_loaded(li, _worker_plan)
-            done += 1
-            if progress:
-                progress(done, len(specs))
-        records.append(r[0])
-        outcomes.extend(r[1])
-        resources.extend(r[2])
-        collected.extend(r[3])
-        extra.update(r[4])
-        doc_lines.update(r[5])
-        omitted += r[6]
-    return records, outcomes, resources, collected, extra, doc_lines, omitted
-
-
-class ClusterIndex:
-    """Objects from every input, for cross-object checks (Namespaces, quotas, workloads ...).
-
-    `gaps` says what could not be read from a cluster: kind -> {namespace or None (all): (reason,
-    requested)}, `requested` when the user skipped the type. A check whose `needs` touch a gap is
-    not evaluated for the targets the gap can affect.
-    """
-
-    def __init__(self, collected: list[tuple[Resource, bool]], gaps: dict[str, dict[str | None, tuple[str, bool]]] | None = None) -> None:
-        self.gaps = gaps or {}
-        self.ignores: dict[int, list[InlineIgnore]] = {}  # id(resource) -> its kubefort.io/ignore entries
-        self.resources = [r for r, _ in collected]
-        self.pod_bearing = [r for r, has in collected if has]
-        self.by_kind: dict[str, list[Resource]] = {}
-        for r in self.resources:
-            self.by_kind.setdefault(r.id.kind, []).append(r)
-        self._derived: dict[str, Any] = {}
-
-    def derived(self, key: str, build: Callable[[], T]) -> T:
-        if key not in self._derived:
-            self._derived[key] = build()
-        return self._derived[key]  # type: ignore[no-any-return]
-
-    def kind(self, kind: str) -> list[Resource]:
-        return self.by_kind.get(kind, [])
-
-    def namespace(self, name: str | None) -> Resource | None:
-        if name is None:
-            return None
-        return next((r for r in self.kind("Namespace") if r.id.name == name and r.id.api_version == "v1"), None)
-
-    def in_namespace(self, kind: str, namespace: str) -> list[Resource]:
-        return [r for r in self.kind(kind) if r.id.namespace == namespace]
-
-    def gap_for(self, needs: Iterable[str], namespace: str | None) -> tuple[str, bool] | None:
-        """Why objects a check needs may be missing for a target in `namespace` (None: none missing).
-
-        A gap in one namespace affects targets in that namespace and cluster-scoped targets
-        (which look across namespaces); a gap in every namespace affects all targets."""
-        if not self.gaps:
-            return None
-        for kind in needs:
-            kinds = POD_KINDS if kind in ("@pods", "@namespaced-pods") else (kind,)
-            for k in kinds:
-                g = self.gaps.get(k)
-                if not g:
-                    continue
-                if None in g:
-                    return g[None]
-                if namespace is None:
-                    return next(iter(g.values()))
-                if namespace in g:
-                    return g[namespace]
-        return None
-
-
-_cluster_state: tuple[Any, ...] | None = None
-
-
-def run_cluster_checks(
-    plan: _Plan,
-    collected: list[tuple[Resource, bool]],
-    stdin_data: bytes | None,
-    registry: Registry = REGISTRY,
-    doc_lines: dict[str, list[int]] | None = None,
-    jobs: int = 1,
-    gaps: dict[str, dict[str | None, tuple[str, bool]]] | None = None,
-) -> list[Outcome]:
-    """Cross-object checks, after every input was loaded. Files are re-read only to locate failures.
-
-    Independent checks run in forked workers (which inherit the collected objects) when it pays;
-    results are concatenated in check order either way, so reports do not depend on it.
-    """
-    global _cluster_state
-    if not plan.cluster:
-        return []
-    ids = [m.id for m in plan.cluster]
-    # one index for all checks (checks may cache derived data per index, e.g. the RBAC policy), and
-    # one cache of locators per process, so a document is composed once whichever checks need it
-    _cluster_state = (plan, ClusterIndex(collected, gaps), stdin_data, registry, doc_lines or {}, {})
-    try:
-        if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-                parts = list(ex.map(_run_cluster_check, ids))
-        else:
-            parts = [_run_cluster_check(i) for i in ids]
-    finally:
-        _cluster_state = None
-    return [o for part in parts for o in part]
-
-
-def _run_cluster_check(check_id: str) -> list[Outcome]:
-    assert _cluster_state is not None
-    plan, index, stdin_data, registry, doc_lines, locators = _cluster_state
-
-    def locator_for(src: Source) -> Locator | None:
-        if src.file not in locators:
-            data: bytes | None = None
-            if src.file.startswith(CLUSTER_SCHEME):
-                pass
-            elif src.file == "-":
-                data = stdin_data
+        Independent checks run in forked workers (which inherit the collected objects) when it
+        pays; results are concatenated in check order either way, so reports do not depend on it.
+        """
+        global _cross_state
+        if not self.cross_checks:
+            return []
+        ids = [m.id for m in self.cross_checks]
+        # one index for all checks (checks derive data once per index, e.g. the RBAC policy), and
+        # one cache of locators per process, so a document is composed once whichever checks need it
+        _cross_state = (self, Index(collected, gaps), stdin_data, doc_lines or {}, {})
+        try:
+            if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
+                with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
+                    parts = list(ex.map(_run_cross_check, ids))
             else:
+                parts = [_run_cross_check(i) for i in ids]
+        finally:
+            _cross_state = None
+        return [o for part in parts for o in part]
+
+    def _cross_check(self, check_id: str, index: Index, stdin_data: bytes | None, doc_lines: dict[str, list[int]], locators: dict[str, Locator | None]) -> list[Outcome]:
+        def locator_for(src: Source) -> Locator | None:
+            if src.file not in locators:
+                data: bytes | None = None
+                if src.file.startswith(CLUSTER_SCHEME):
+                    pass
+                elif src.file == "-":
+                    data = stdin_data
+                else:
+                    try:
+                        with open(src.file, "rb") as fh:
+                            data = fh.read()
+                    except OSError:
+                        data = None
+                locators[src.file] = Locator(data, doc_lines.get(src.file)) if data is not None else None
+            return locators[src.file]
+
+        rec = Recorder(self.severity, locator_for)
+        m = self.registry.get(check_id)
+        kinds = m.kinds or frozenset()
+        if "@pods" in kinds:
+            targets = index.pod_bearing
+        elif "@namespaced-pods" in kinds:
+            targets = [r for r in index.pod_bearing if r.id.namespace is not None]
+        else:
+            targets = [r for r in index.resources if r.id.kind in kinds]
+        needs = tuple(sorted(kinds)) + tuple(m.needs)  # sorted: the reason given must not depend on hashing
+        for res in targets:
+            # a Namespace object is judged on what is inside it
+            missing = index.gap_for(needs, res.id.name if res.id.kind == "Namespace" and res.id.api_version == "v1" else res.id.namespace)
+            if missing is not None:
+                reason, requested = missing
+                if requested:
+                    supp = Suppression("request", reason, None, "--skip-resources")
+                    rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs were not read: {reason}", (), supp)
+                else:
+                    rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs could not be read: {reason}", ())
+                continue
+            ignores = index.ignores.get(id(res))
+            if ignores is None:  # once per object, whichever checks target it
                 try:
-                    with open(src.file, "rb") as fh:
-                        data = fh.read()
-                except OSError:
-                    data = None
-            locators[src.file] = Locator(data, doc_lines.get(src.file)) if data is not None else None
-        return locators[src.file]
+                    pods = find_pods(res, self.settings.pod_template_paths)
+                except NotEvaluated:
+                    pods = []
+                ignores = index.ignores[id(res)] = inline_ignores(res, pods, self.registry)
+            rec.run(m, res, (res, index, self.ctx[m.id]), None, (), ignores)
+        return rec.outcomes
 
-    rec = _Recorder(plan, locator_for)
-    m = registry.get(check_id)
-    kinds = m.kinds or frozenset()
-    if "@pods" in kinds:
-        targets = index.pod_bearing
-    elif "@namespaced-pods" in kinds:
-        targets = [r for r in index.pod_bearing if r.id.namespace is not None]
-    else:
-        targets = [r for r in index.resources if r.id.kind in kinds]
-    needs = tuple(sorted(kinds)) + tuple(m.needs)  # sorted: the reason given must not depend on hashing
-    for res in targets:
-        # a Namespace object is judged on what is inside it
-        missing = index.gap_for(needs, res.id.name if res.id.kind == "Namespace" and res.id.api_version == "v1" else res.id.namespace)
-        if missing is not None:
-            reason, requested = missing
-            if requested:
-                supp = Suppression("request", reason, None, "--skip-resources")
-                rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs were not read: {reason}", (), supp)
-            else:
-                rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs could not be read: {reason}", ())
-            continue
-        ignores = index.ignores.get(id(res))
-        if ignores is None:  # once per object, whichever checks target it
-            try:
-                pods = find_pods(res, plan.settings.pod_template_paths)
-            except NotEvaluated:
-                pods = []
-            ignores = index.ignores[id(res)] = inline_ignores(res, pods, registry)
-        rec.run(m, res, (res, index, plan.ctx[m.id]), None, (), ignores)
-    return rec.outcomes
-
-
-def apply_exceptions(outcomes: list[Outcome], config: Config | None, baseline: set[str] | None, today: dt.date | None = None) -> tuple[list[str], list[str]]:
-    """Config exceptions and the baseline turn failures into suppressions. Returns (unused, expired)."""
-    today = today or dt.date.today()
-    rules = config.exceptions if config else []
-    live = [r for r in rules if not r.expired(today)]
-    expired = [r for r in rules if r.expired(today)]
-    expired_hits: set[int] = set()
-    for o in outcomes:
-        if o.status is not Status.FAILED:
-            continue
-        for r in live:
-            if r.matches(o):
-                r.used += 1
-                o.status = Status.SUPPRESSED
-                o.suppression = Suppression("config", r.reason, r.expires.isoformat() if r.expires else None, r.where)
-                break
-        else:
-            for j, r in enumerate(expired):
-                if r.matches(o):
-                    expired_hits.add(j)
-            if baseline and o.fingerprint in baseline:
-                o.status = Status.SUPPRESSED
-                o.suppression = Suppression("baseline", "present in the baseline", None, "--baseline")
-    unused = [r.describe() for r in live if r.used == 0]
-    expired_msgs = [
-        f"{r.describe()} expired on {r.expires.isoformat() if r.expires else '?'}" + (" and no longer suppresses matching findings" if j in expired_hits else "")
-        for j, r in enumerate(expired)
-    ]
-    return unused, expired_msgs
+    # -- the end ----------------------------------------------------------------------------
+    def finish(
+        self,
+        part: Partial,
+        *,
+        extra_outcomes: Iterable[Outcome] = (),
+        gaps: Gaps | None = None,
+        stdin_data: bytes | None = None,
+        jobs: int = 1,
+        config: Config | None = None,
+        baseline: set[str] | None = None,
+        started: float | None = None,
+        extras: dict[str, Any] | None = None,
+        warnings: Sequence[str] = (),
+        records: list[InputRecord] | None = None,
+        after_cross: Callable[[list[Outcome]], None] | None = None,
+    ) -> ScanResult:
+        """Cross-object checks on everything collected, then exceptions and the baseline: the
+        finished result. `extra_outcomes` (a driver's own, such as unlisted cluster types) come
+        after the per-object outcomes; `records` replace the partial's input records."""
+        outcomes = part.outcomes
+        outcomes.extend(extra_outcomes)
+        outcomes.extend(self.cross_object(part.collected, gaps=gaps, stdin_data=stdin_data, doc_lines=part.doc_lines, jobs=jobs))
+        if after_cross is not None:
+            after_cross(outcomes)
+        unused, expired = apply_exceptions(outcomes, config, baseline)
+        return ScanResult(
+            tool_version=__version__,
+            outcomes=outcomes,
+            inputs=records if records is not None else part.records,
+            resources=part.resources,
+            checks_run=list(self.settings.check_ids),
+            warnings=list(warnings),
+            unused_exceptions=unused,
+            expired_exceptions=expired,
+            duration_s=time.perf_counter() - started if started is not None else 0.0,
+            finished_at=time.time(),
+            passed_omitted=part.passed_omitted,
+            extras=extras or {},
+            object_extra=part.object_extra,
+        )
 
 
-def scan(
-    specs: Sequence[InputSpec],
-    settings: EngineSettings,
-    *,
-    config: Config | None = None,
-    baseline: set[str] | None = None,
-    jobs: int | None = None,
-    stdin_data: bytes | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> ScanResult:
-    t0 = time.perf_counter()
-    records, outcomes, resources, collected, extra, doc_lines, omitted = run(specs, settings, jobs=jobs, stdin_data=stdin_data, progress=progress)
-    assert _worker_plan is not None
-    ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
-    outcomes.extend(run_cluster_checks(_worker_plan, collected, stdin_data, doc_lines=doc_lines, jobs=ncpu))
-    unused, expired = apply_exceptions(outcomes, config, baseline)
-    return ScanResult(
-        tool_version=__version__,
-        outcomes=outcomes,
-        inputs=records,
-        resources=resources,
-        checks_run=list(settings.check_ids),
-        unused_exceptions=unused,
-        expired_exceptions=expired,
-        duration_s=time.perf_counter() - t0,
-        finished_at=time.time(),
-        passed_omitted=omitted,
-        object_extra=extra,
-    )
+def _run_cross_check(check_id: str) -> list[Outcome]:
+    assert _cross_state is not None
+    engine, index, stdin_data, doc_lines, locators = _cross_state
+    return engine._cross_check(check_id, index, stdin_data, doc_lines, locators)

@@ -205,7 +205,7 @@ def _objects(li: LoadedInput, parsed: ParsedStream, file: str, rendered_by: str 
             continue  # an empty document
         rec.documents += 1
         src = Source(file, idx, line, (), rendered_by, template)
-        _add_object(li, doc, src, file)
+        add_object(li, doc, src, file)
     if parsed.error is not None:
         e = parsed.error
         more = "; the rest of the file was not read" if parsed.docs else ""
@@ -213,7 +213,9 @@ def _objects(li: LoadedInput, parsed: ParsedStream, file: str, rendered_by: str 
         rec.error = e.message
 
 
-def _add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
+def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
+    """Validate one decoded document and add it to `li`: a Resource (List members one by one),
+    a LoadProblem for a malformed object, or a `skipped` note for what is not a Kubernetes object."""
     where = f"document {src.doc_index + 1}" + (f" (line {src.line})" if src.line else "")
     if src.item_path:
         where += f" {src.item_path[0]}[{src.item_path[1]}]"
@@ -246,7 +248,7 @@ def _add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
             li.problems.append(LoadProblem("invalid", file, f"{where}: {kind}.items is {type(items).__name__}, expected a list", src.line, None, src.doc_index, rid, src, ("items",)))
             return
         for j, item in enumerate(items):
-            _add_object(li, item, Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template), file)
+            add_object(li, item, Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template), file)
         return
     meta = meta or {}
     name = meta.get("name") or (f"{meta['generateName']}*" if isinstance(meta.get("generateName"), str) else "(no name)")

@@ -1,0 +1,54 @@
+"""Which checks a run executes: one rule for every command.
+
+`--checks` (or the config's `select`, or the command's default set) minus `--skip-checks` and the
+config's `ignore`, optionally at or above a severity floor; the KF-INPUT checks always run and
+cannot be skipped, since unreadable input would otherwise pass silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from kubefort.config import Config
+from kubefort.model import Severity
+from kubefort.registry import CheckMeta, Registry
+
+
+class SelectionError(ValueError):
+    """An unknown check ID, name or prefix, or an attempt to skip an input check."""
+
+
+def select_checks(
+    registry: Registry,
+    select: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    *,
+    config: Config | None = None,
+    default: Callable[[CheckMeta], bool] | None = None,
+    min_severity: Severity | None = None,
+    adjust: Callable[[list[CheckMeta]], list[CheckMeta]] | None = None,
+    config_select: bool = True,
+) -> tuple[str, ...]:
+    """The sorted check IDs to run. `default` picks the checks when neither `select` nor the
+    config's `select` names any (all by default); `adjust` may rewrite the chosen list before
+    skips apply (for example `--pss LEVEL` keeping one level's check). `config_select=False`
+    ignores the config's `select` (a command whose checks are a different family, like `node`)."""
+    try:
+        if select:
+            chosen = registry.select(select)
+        elif config_select and config is not None and config.select:
+            chosen = registry.select(config.select)
+        else:
+            chosen = [m for m in registry if default is None or default(m)]
+        skipped = {m.id for m in registry.select(skip)} | set(config.ignore if config else [])
+    except KeyError as exc:
+        raise SelectionError(str(exc.args[0])) from None
+    input_ids = {m.id for m in registry if m.target == "input"}
+    if skipped & input_ids:
+        raise SelectionError(f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently")
+    if min_severity is not None:
+        sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in registry}
+        chosen = [m for m in chosen if sev_of[m.id] >= min_severity or m.id in input_ids]
+    if adjust is not None:
+        chosen = adjust(chosen)
+    return tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
