@@ -9,18 +9,16 @@ Registered in `cli.py` with `cli.add_command(node)`.
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from kubefort import __version__
 
 from kubefort.cli_common import EXIT_OK
 from kubefort.cli_common import parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
+from kubefort.kube.cis import manual_controls
 NODE_AREAS = ("CP", "ETCD", "KUBELET")
 
 EXIT_CODES_HELP = """\b
@@ -31,103 +29,6 @@ Exit codes:
   3  scan incomplete: a file a component uses could not be read, or a setting
      cannot be determined (k3s built-ins); --allow-incomplete turns this into 0/1
 """
-
-# CIS 1.x-4.x controls that need a person's judgement. Never reported as passed: kubefort lists them
-# with guidance and names the checks that cover their mechanical part.
-MANUAL_CONTROLS: tuple[tuple[str, str, str], ...] = (
-    ("1.1.9", "CNI configuration file permissions are 600 or stricter",
-     "Check every file under the CNI configuration directory and /var/lib/cni/networks: the mode part is checked by KF-CP-007 for /etc/cni/net.d."),
-    ("1.1.10", "CNI configuration files are owned by root:root", "As 1.1.9, for ownership."),
-    ("1.1.20", "PKI certificate files are 644 or stricter", "Checked for /etc/kubernetes/pki/*.crt; review certificates kept elsewhere."),
-    ("1.1.21", "PKI private key files are 600 or stricter", "Checked for /etc/kubernetes/pki/*.key; review keys kept elsewhere (HSM, external CA)."),
-    ("1.2.1", "--anonymous-auth is false", "Decide whether load balancers need anonymous health checks; if so allow them for /healthz, /livez and /readyz only (AuthenticationConfiguration anonymous.conditions)."),
-    ("1.2.3", "DenyServiceExternalIPs is enabled", "Enable it unless Services legitimately use externalIPs; then restrict the field with a validating admission policy."),
-    ("1.2.9", "EventRateLimit is enabled", "Choose limits that fit the cluster and set them in the admission control config file."),
-    ("1.2.11", "AlwaysPullImages is enabled", "Required on multi-tenant clusters; on single-tenant ones document the exception."),
-    ("1.2.20", "--request-timeout is appropriate", "Keep the default (60s) unless large list or watch calls need more; no automated test exists."),
-    ("1.2.27", "--encryption-provider-config is set", "Plan key storage and rotation (KMS v2 recommended)."),
-    ("1.2.28", "Encryption providers are appropriately configured", "Review which resources are covered beyond Secrets and how keys are rotated."),
-    ("1.2.29", "The API server uses strong cipher suites only", "Check that every client (old kubectl, load balancers, webhooks) supports the list."),
-    ("1.3.1", "--terminated-pod-gc-threshold is appropriate", "Choose a threshold that fits the cluster's job churn."),
-    ("2.7", "etcd uses a CA of its own", "Confirm that --trusted-ca-file is not the Kubernetes cluster CA (/etc/kubernetes/pki/ca.crt): kubeadm's etcd/ca.crt is separate."),
-    ("3.1.1", "No client-certificate authentication for users", "Authenticate people with OIDC or webhook tokens; client certificates cannot be revoked. Review who holds certificates signed by the cluster CA."),
-    ("3.1.2", "No service-account-token authentication for users", "Check that people do not use service-account tokens (kubeconfigs with long-lived tokens)."),
-    ("3.1.3", "No bootstrap-token authentication for users", "Bootstrap tokens are for node join only; delete expired ones (kube-system Secrets of type bootstrap.kubernetes.io/token)."),
-    ("3.2.1", "A minimal audit policy is created", "Also ship the audit log off the node and watch it."),
-    ("3.2.2", "The audit policy covers key security concerns", "Review the policy against the cluster's threat model; KF-CP-057/058 check the common events and payload levels."),
-    ("4.1.3", "kube-proxy kubeconfig permissions are 600 or stricter", "kubeadm keeps it in a ConfigMap mounted into the kube-proxy pod: review that ConfigMap's RBAC."),
-    ("4.1.4", "kube-proxy kubeconfig is owned by root:root", "As 4.1.3."),
-    ("4.1.7", "Client CA file permissions are 644 or stricter", "Checked for the file the kubelet names; review copies kept elsewhere."),
-    ("4.1.8", "Client CA file is owned by root:root", "As 4.1.7."),
-    ("4.2.4", "The read-only port is 0", "Confirm that monitoring no longer scrapes port 10255."),
-    ("4.2.5", "--streaming-connection-idle-timeout is not 0", "Choose a timeout that suits interactive use (5m-4h)."),
-    ("4.2.7", "--hostname-override is not set", "Some cloud providers need it: document the exception."),
-    ("4.2.8", "eventRecordQPS captures events appropriately", "Choose a rate that keeps important events (the default 50 is usually fine; 0 means unlimited)."),
-    ("4.2.9", "The kubelet's serving certificate is set as appropriate", "Prefer serverTLSBootstrap with an approver for kubelet-serving CSRs."),
-    ("4.2.11", "RotateKubeletServerCertificate is enabled", "Also enable serverTLSBootstrap, or rotation has nothing to do."),
-    ("4.2.12", "The kubelet uses strong cipher suites only", "Check that the API server and monitoring agents support the list."),
-    ("4.2.13", "A pod PID limit is set", "Choose a limit that fits the heaviest legitimate workload."),
-    ("4.2.14", "seccompDefault is enabled", "Test workloads under RuntimeDefault before turning it on node by node."),
-)
-
-
-def manual_controls(registry: Any) -> list[dict[str, Any]]:
-    """The manual controls with their guidance and the checks that cover their mechanical part."""
-    by_cis: dict[str, list[str]] = {}
-    for m in registry:
-        for c in m.mappings.cis:
-            by_cis.setdefault(c, []).append(m.id)
-    return [{"cis": cid, "title": title, "status": "manual", "guidance": guide, "checked_by": sorted(by_cis.get(cid, []))}
-            for cid, title, guide in MANUAL_CONTROLS]
-
-
-
-
-def _node_name(root: str) -> str | None:
-    if os.environ.get("NODE_NAME"):
-        return os.environ["NODE_NAME"]
-    try:
-        name = Path(root, "etc/hostname").read_text(encoding="utf-8").strip()
-        if name:
-            return name
-    except OSError:
-        pass
-    return socket.gethostname() if os.path.abspath(root) == "/" else None
-
-
-def scan_node(root: str, check_ids: tuple[str, ...], registry: Any, *, config: Any = None, baseline: set[str] | None = None,
-              severity: dict[str, Any] | None = None, options: dict[str, Any] | None = None, proc: str | None = None) -> tuple[Any, Any]:
-    """Load the node at `root`, run `check_ids` through the engine, place findings where the settings came from."""
-    from kubefort import engine
-    from kubefort.loaders.node import load_node
-    from kubefort.model import ScanResult, Status
-
-    t0 = time.perf_counter()
-    loaded = load_node(root, proc)
-    settings = engine.EngineSettings(check_ids=check_ids, severity=severity or {}, options=options or {})
-    plan = engine._plan(settings, registry)
-    outcomes = []
-    for li in loaded.inputs:
-        for o in engine.evaluate(li, plan, registry):
-            if o.status is not Status.PASSED and o.resource is not None and o.resource.kind == "NodeComponent":
-                where = loaded.relocate(o.resource, o.source.file if o.source else None, o.path)
-                if where is not None:
-                    o.location = where
-            outcomes.append(o)
-    unused, expired = engine.apply_exceptions(outcomes, config, baseline)
-    result = ScanResult(
-        tool_version=__version__,
-        outcomes=outcomes,
-        inputs=[li.record for li in loaded.inputs],
-        resources=[(r.id, r.source) for li in loaded.inputs for r in li.resources],
-        checks_run=list(check_ids),
-        warnings=list(loaded.warnings),
-        unused_exceptions=unused,
-        expired_exceptions=expired,
-        duration_s=time.perf_counter() - t0,
-        extras={"node": {"name": _node_name(root), **loaded.info, "cis_manual": manual_controls(registry)}},
-    )
-    return result, loaded
 
 
 def _dump(path: str, loaded: Any) -> int:
@@ -197,17 +98,17 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
             config = load_config(Path(config_path), reg)
         except ConfigError as exc:
             raise click.UsageError(f"invalid config: {exc}") from None
+    from kubefort.engine.selection import SelectionError, select_checks
+
     try:
-        chosen = reg.select(split_ids(select)) if select else [m for m in reg if m.area in NODE_AREAS]
-        skipped = {m.id for m in reg.select(split_ids(skip))} | set(config.ignore if config else [])
-    except KeyError as exc:
-        raise click.UsageError(str(exc.args[0])) from None
-    input_ids = {m.id for m in reg if m.target == "input"}
-    if skipped & input_ids:
-        raise click.UsageError(f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable files would then pass silently")
-    check_ids = tuple(sorted({m.id for m in chosen if m.id not in skipped} | input_ids))
+        check_ids = select_checks(reg, split_ids(select), split_ids(skip), config=config,
+                                  default=lambda m: m.area in NODE_AREAS, config_select=False)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
     threshold = parse_fail_on(fail_on, config)
     base_fps = read_baseline(baseline)
+
+    from kubefort.drivers.node import scan_node
 
     result, loaded = scan_node(root, check_ids, reg, config=config, baseline=base_fps,
                                severity=config.severity if config else None, options=dict(config.options) if config else None, proc=proc)

@@ -346,7 +346,7 @@ def binary_component(word: str) -> str | None:
     return base if base in COMPONENTS else None
 
 
-def _find_in_argv(argv: list[str]) -> tuple[str, int] | None:
+def find_in_argv(argv: list[str]) -> tuple[str, int] | None:
     """(component, index of its binary) in an argv; understands hyperkube and k3s-style wrappers."""
     if not argv:
         return None
@@ -361,7 +361,8 @@ def _find_in_argv(argv: list[str]) -> tuple[str, int] | None:
     return None
 
 
-def _pod_views(res: Resource) -> Iterator[ComponentView]:
+def pod_views(res: Resource) -> Iterator[ComponentView]:
+    """A view of every container of a Pod that runs a Kubernetes component (command, args, env, image)."""
     spec = res.obj.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("containers"), list):
         return
@@ -383,7 +384,7 @@ def _pod_views(res: Resource) -> Iterator[ComponentView]:
         argv = cmd + args
         paths: list[Path_] = [base + ("command", j) for j in range(len(cmd))] + [base + ("args", j) for j in range(len(args))]
         image = c.get("image") if isinstance(c.get("image"), str) else None
-        found = _find_in_argv(argv)
+        found = find_in_argv(argv)
         if found is None and len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash", "ash", "dash") and argv[1] == "-c":
             # `sh -c "exec kube-apiserver --flag ..."`: the words after the binary, up to a shell operator
             try:
@@ -449,7 +450,7 @@ def _cached_pod_views(res: Resource) -> list[ComponentView]:
     global _last_pod
     if _last_pod is not None and _last_pod[0] is res.obj:
         return _last_pod[1]
-    views = list(_pod_views(res))
+    views = list(pod_views(res))
     _last_pod = (res.obj, views)
     return views
 
