@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import shared_dir
+from kubefort.checks import pss
 from kubefort.drivers.manifests import scan
 from kubefort.engine import EngineSettings
 from kubefort.loaders.manifests import discover
@@ -30,7 +31,7 @@ def _dirs():
 def test_fixture_directory(level, version):
     root = DATA / level / version
     ids = tuple(m.id for m in REGISTRY if m.target == "input") + ("KF-PSS-001" if level == "baseline" else "KF-PSS-002",)
-    res = scan(discover([str(root)]), EngineSettings(check_ids=ids, pss_level=level, pss_version=version), jobs=1)
+    res = scan(discover([str(root)]), EngineSettings(check_ids=ids, object_report=pss.object_report(level, version)), jobs=1)
     assert not [o for o in res.outcomes if o.check_id.startswith("KF-INPUT")], "every fixture must load"
     seen = 0
     for (rid, src), extra in res.object_extra.items():

@@ -75,6 +75,12 @@ class CheckMeta:
     source: str = ""  # "kubefort/checks/pod_security/privileges.py:42": where the check is defined
     options: type[object] | None = None  # a dataclass of settings, filled from `.kubefort.yaml` options
     needs: frozenset[str] = frozenset()  # cluster checks: other kinds the index must hold
+    # facts a driver may leave out on request (e.g. "anonymous-probe"): when one was, a
+    # not-evaluated outcome of this check is "not evaluated by request" (EngineSettings.skipped_facts)
+    facts: frozenset[str] = frozenset()
+    # a namespace-level check whose outcome is a column of the cluster's namespace posture table
+    # (JSON `extras.cluster.namespaces.<ns>.<posture>`): true passed, false failed, null not evaluated
+    posture: str | None = None
 
     def sections(self) -> dict[str, str]:
         """The doc split into its '## Heading' sections (ruff-style rule docs)."""
@@ -177,6 +183,8 @@ def check(
     remediation: str,
     options: type[object] | None = None,
     needs: Iterable[str] = (),
+    facts: Iterable[str] = (),
+    posture: str | None = None,
     doc: str | None = None,
     source: str | None = None,
     registry: Registry | None = None,
@@ -212,6 +220,8 @@ def check(
             source=src,
             options=options,
             needs=frozenset(needs),
+            facts=frozenset(facts),
+            posture=posture,
         )
         (registry or REGISTRY).add(meta)
         func.meta = meta  # type: ignore[union-attr]

@@ -447,6 +447,11 @@ def container_runtime_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) 
                         f"(release data of {data.releases_generated})", RUNTIME_VERSION)
 
 
+# the fact KF-CLU-007/008 read: a cluster scan made without it (--no-anonymous-probe) makes them
+# "not evaluated by request"
+ANONYMOUS_PROBE = "anonymous-probe"
+
+
 def _anonymous(res: Resource) -> dict[str, Any]:
     anon = res.obj.get("anonymous")
     if anon is None:
@@ -468,6 +473,7 @@ def _answered(answer: Any) -> int | None:
     severity=Severity.HIGH,
     target="object",
     kinds=CLUSTER_INFO,
+    facts=(ANONYMOUS_PROBE,),
     mappings=Mappings(cis=("1.2.1",), nsa=NSA_AUTHN, mitre=("T1190", "T1613"), owasp=("K06",),
                       trivy=("KCV-0001",), checkov=("CKV_K8S_68",), kubescape=("C-0113", "C-0262")),
     remediation="Set --anonymous-auth=false (or an AuthenticationConfiguration that allows anonymous only for /healthz, /livez and /readyz) and remove RBAC bindings to system:anonymous and system:unauthenticated.",
@@ -528,6 +534,7 @@ def api_server_anonymous_access(res: Resource, ctx: CheckContext[None]) -> Itera
     title="The API server discloses its version to unauthenticated clients",
     severity=Severity.LOW,
     target="object",
+    facts=(ANONYMOUS_PROBE,),
     kinds=CLUSTER_INFO,
     mappings=Mappings(nsa=NSA_AUTHN, mitre=("T1592.002",), owasp=("K06",)),
     remediation="Remove system:unauthenticated from the system:public-info-viewer ClusterRoleBinding (or turn anonymous authentication off), keeping /healthz, /livez and /readyz reachable if load balancers need them.",

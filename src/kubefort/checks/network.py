@@ -122,7 +122,7 @@ def _default_deny(res: Resource, index: ClusterIndex, ctx: CheckContext[None], d
 
 @check(
     id="KF-NET-001", name="namespace-without-default-deny-ingress", title="Namespace has no default-deny ingress NetworkPolicy",
-    severity=Severity.MEDIUM, target="cluster", kinds=("Namespace",), needs=NEEDS,
+    severity=Severity.MEDIUM, target="cluster", kinds=("Namespace",), needs=NEEDS, posture="defaultDenyIngress",
     mappings=Mappings(cis=("5.3.2",), nsa=NSA, mitre=("T1210", "T1046"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")),
     remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] to the namespace, then allow what each workload needs.",
 )
@@ -163,7 +163,7 @@ def namespace_without_default_deny_ingress(res: Resource, index: ClusterIndex, c
 
 @check(
     id="KF-NET-002", name="namespace-without-default-deny-egress", title="Namespace has no default-deny egress NetworkPolicy",
-    severity=Severity.MEDIUM, target="cluster", kinds=("Namespace",), needs=NEEDS,
+    severity=Severity.MEDIUM, target="cluster", kinds=("Namespace",), needs=NEEDS, posture="defaultDenyEgress",
     mappings=Mappings(cis=("5.3.2",), nsa=NSA, mitre=("T1041", "T1210"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")),
     remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Egress] to the namespace, then allow DNS and what each workload needs.",
 )

@@ -8,14 +8,16 @@ adds the verdict to every pod-bearing object in the JSON report.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from kubefort.kube import pss
 from kubefort.kube.pods import PodView
-from kubefort.model import CheckContext, NotEvaluated, Path_, Severity, Violation
-from kubefort.registry import Mappings, check
+from kubefort.model import CheckContext, NotEvaluated, Path_, Severity, Violation, format_path
+from kubefort.registry import CheckMeta, Mappings, Registry, check
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^\]]+)\]")
 
@@ -179,3 +181,62 @@ def pss_restricted_violation(pod: PodView, ctx: CheckContext[PSSOptions]) -> Ite
     - https://kubernetes.io/docs/concepts/security/pod-security-admission/
     """
     return _report(pod, "restricted", ctx.options.version)
+
+
+# ---------------------------------------------------------------------------------------------
+# `kubefort scan --pss LEVEL [--pss-version vX.Y]`: one level's check, and its verdict per object
+# ---------------------------------------------------------------------------------------------
+LEVELS = ("baseline", "restricted")
+_LEVEL_CHECK = {"baseline": pss_baseline_violation, "restricted": pss_restricted_violation}
+
+
+def check_ids() -> tuple[str, ...]:
+    """The IDs of the PSS verdict checks (they share one `version` option)."""
+    return tuple(_LEVEL_CHECK[level].meta.id for level in LEVELS)  # type: ignore[attr-defined]
+
+
+def with_version(options: dict[str, object], version: str | None) -> dict[str, object]:
+    """`options` with one policy version for every PSS check: `version`, else the one the config
+    gives either check, else latest. Raises ValueError for a version that does not exist."""
+    ids = check_ids()
+    if version is None:
+        given = next((o for o in (options.get(i) for i in reversed(ids)) if isinstance(o, PSSOptions)), None)
+        version = given.version if given is not None else "latest"
+    opts = PSSOptions(version=version)
+    return {**options, **{i: opts for i in ids}}
+
+
+def select_level(level: str, registry: Registry) -> Callable[[list[CheckMeta]], list[CheckMeta]]:
+    """A selection rewrite for `--pss LEVEL`: that level's check only (restricted includes every
+    baseline control), added when the selection did not have it."""
+    keep = _LEVEL_CHECK[level].meta.id  # type: ignore[attr-defined]
+    ids = set(check_ids())
+
+    def adjust(chosen: list[CheckMeta]) -> list[CheckMeta]:
+        chosen = [m for m in chosen if m.id not in ids or m.id == keep]
+        if keep not in {m.id for m in chosen}:
+            chosen.append(registry.get(keep))
+        return chosen
+
+    return adjust
+
+
+def admission_summary(pods: list[PodView], error: NotEvaluated | None, *, level: str, version: str) -> dict[str, Any]:
+    """The `pss` member of a JSON report object: would admission at LEVEL:VERSION accept it?"""
+    if error is not None:
+        return {"pss": {"level": level, "version": version, "allowed": None, "error": error.reason, "violations": []}}
+    out: dict[str, Any] = {"level": level, "version": version, "allowed": True, "violations": []}
+    try:
+        for pod in pods:
+            for v in verdict(pod, level, version):
+                out["allowed"] = False
+                out["violations"].append({"control": v.control, "field": format_path(field_path(pod, v.field)), "value": v.value})
+    except NotEvaluated as exc:
+        out["allowed"] = None
+        out["error"] = exc.reason
+    return {"pss": out}
+
+
+def object_report(level: str, version: str) -> Callable[[list[PodView], NotEvaluated | None], dict[str, Any]]:
+    """The per-object report addition of `--pss LEVEL` (EngineSettings.object_report)."""
+    return functools.partial(admission_summary, level=level, version=version)

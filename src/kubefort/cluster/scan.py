@@ -17,6 +17,7 @@ what they control (collect.PHASES), so the decision is made as pages arrive.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import pickle
@@ -31,11 +32,13 @@ import orjson
 
 from kubefort.cluster.collect import DEFAULT_SKIP, Gap, ListStatus, Page, gaps, normalize, phase_of
 from kubefort.cluster.discovery import Discovery, ResourceType
+from kubefort.checks.cluster import ANONYMOUS_PROBE
 from kubefort.config import Config
 from kubefort.engine import CLUSTER_SCHEME, Engine, EngineSettings, Gaps, Partial
 from kubefort.kube.pods import find_pods
 from kubefort.loaders.manifests import LoadedInput, LoadProblem, add_object
-from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, Suppression, fingerprint
+from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, fingerprint
+from kubefort.registry import Registry
 
 Progress = Callable[[int, str], None]  # (objects so far, what is being read)
 
@@ -169,6 +172,9 @@ def scan_source(
 ) -> ScanResult:
     global _engine
     t0 = time.perf_counter()
+    if source.scope.get("anonymousProbe") is False:
+        skipped = ("the unauthenticated probe was not run", "--no-anonymous-probe")
+        settings = dataclasses.replace(settings, skipped_facts={**settings.skipped_facts, ANONYMOUS_PROBE: skipped})
     engine = _engine = Engine(settings)
     ncpu = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     results: dict[tuple[int, str, int, int], _PageResult] = {}
@@ -252,42 +258,33 @@ def scan_source(
     for g in found:
         gap_map.setdefault(g.kind, {})[g.namespace] = (g.reason, g.requested)
 
-    def probe_by_request(outcomes: list[Outcome]) -> None:
-        if source.scope.get("anonymousProbe") is False:
-            # --no-anonymous-probe: the checks that need the probe are not evaluated, by request
-            for o in outcomes:
-                if o.status is Status.NOT_EVALUATED and o.check_id in PROBE_CHECKS:
-                    o.suppression = Suppression("request", "the unauthenticated probe was not run", None, "--no-anonymous-probe")
-
     version = (source.info.get("serverVersion") or {}).get("gitVersion") if isinstance(source.info.get("serverVersion"), dict) else None
     covered = sum(1 for e in merged.object_extra.values() if "coveredBy" in e)
     collected = merged.collected
     # cross-object checks serially: forking a process that holds a whole cluster costs more than it saves
     result = engine.finish(
         merged, extra_outcomes=_gap_outcomes(source.name, found, engine.severity["KF-INPUT-004"]), gaps=gap_map, jobs=1,
-        config=config, baseline=baseline, started=t0, warnings=_unknown_skips(source), records=records, after_cross=probe_by_request,
+        config=config, baseline=baseline, started=t0, warnings=_unknown_skips(source), records=records,
         extras={"cluster": {"name": source.name, "server": source.server, "version": version, "objects": objects,
                             "discovery": source.discovery.method, "scope": source.scope, "coveredByController": covered}},
     )
-    result.extras["cluster"]["namespaces"] = namespace_posture(result.outcomes, collected)
+    result.extras["cluster"]["namespaces"] = namespace_posture(result.outcomes, collected, engine.registry)
     result.duration_s = time.perf_counter() - t0
     return result
 
 
-PROBE_CHECKS = frozenset({"KF-CLU-007", "KF-CLU-008"})  # they read ClusterInfo.anonymous
-# the namespace-level checks whose outcomes make up the posture table
-POSTURE = {"KF-NET-001": "defaultDenyIngress", "KF-NET-002": "defaultDenyEgress", "KF-RES-006": "resourceQuota", "KF-RES-007": "limitRange"}
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
 
-def namespace_posture(outcomes: list[Outcome], collected: list[Any]) -> dict[str, dict[str, Any]]:
-    """Per namespace: its Pod Security enforce level, and whether it has default-deny ingress and
-    egress policies, a ResourceQuota and a LimitRange: true (passed), false (failed or suppressed),
-    null (not evaluated: objects were missing), "n/a" (outside the check's scope, such as
-    kube-system for quotas, or the check was not run)."""
+def namespace_posture(outcomes: list[Outcome], collected: list[tuple[Resource, bool]], registry: Registry) -> dict[str, dict[str, Any]]:
+    """Per namespace: its Pod Security enforce level, and the outcome of every check that declares
+    a `posture` column (default-deny ingress and egress policies, a ResourceQuota, a LimitRange):
+    true (passed), false (failed or suppressed), null (not evaluated: objects were missing), "n/a"
+    (outside the check's scope, such as kube-system for quotas, or the check was not run)."""
+    posture = {m.id: m.posture for m in registry if m.posture is not None}  # in ID order
     status: dict[tuple[str, str], Status] = {}
     for o in outcomes:
-        if o.check_id in POSTURE and o.resource is not None and o.resource.kind == "Namespace":
+        if o.check_id in posture and o.resource is not None and o.resource.kind == "Namespace":
             status[(o.check_id, o.resource.name)] = o.status
     out: dict[str, dict[str, Any]] = {}
     for res, _ in sorted(collected, key=lambda rc: rc[0].id.name):
@@ -296,7 +293,7 @@ def namespace_posture(outcomes: list[Outcome], collected: list[Any]) -> dict[str
         labels = (res.obj.get("metadata") or {}).get("labels")
         level = labels.get(PSA_ENFORCE) if isinstance(labels, dict) else None
         row: dict[str, Any] = {"podSecurityEnforce": level if isinstance(level, str) else None}
-        for cid, key in POSTURE.items():
+        for cid, key in posture.items():
             st = status.get((cid, res.id.name))
             row[key] = "n/a" if st is None else None if st is Status.NOT_EVALUATED else st is Status.PASSED
         out[res.id.name] = row

@@ -51,7 +51,6 @@ from kubefort.model import (
     Suppression,
     Violation,
     fingerprint,
-    format_path,
 )
 from kubefort.registry import CheckMeta, Registry, load_builtin_checks
 
@@ -59,6 +58,7 @@ INPUT_CHECKS = {"read": "KF-INPUT-001", "parse": "KF-INPUT-001", "render": "KF-I
 CLUSTER_SCHEME = "cluster://"
 
 ObjectKey = tuple[ResourceId, Source]
+ObjectReport = Callable[[list[PodView], NotEvaluated | None], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +68,15 @@ class EngineSettings:
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # check ID -> options dataclass instance
-    pss_level: str | None = None  # `--pss LEVEL`: add the admission verdict to every pod-bearing object
-    pss_version: str = "latest"
+    # adds members to every pod-bearing object of the JSON report (`--pss LEVEL`: the admission
+    # verdict); called with the object's pod views, or the reason they cannot be read
+    object_report: ObjectReport | None = None
     # False: per-object passes are counted, not kept (no report lists them); saves most of the
     # outcomes of a large scan. Cross-object checks always keep theirs.
     keep_passed: bool = True
+    # facts the driver left out on request: name -> (reason, the option that asked); the checks
+    # that declare one in `facts` are then "not evaluated by request" when they cannot judge
+    skipped_facts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,8 +139,15 @@ def _unpickle_partial(records: list[InputRecord], packed: list[PackedOutcome], *
 class Recorder:
     """Turns check results into outcomes, locating only what is shown."""
 
-    def __init__(self, severity: dict[str, Severity], locator_for: Callable[[Source], Locator | None], keep_passed: bool = True) -> None:
+    def __init__(
+        self,
+        severity: dict[str, Severity],
+        locator_for: Callable[[Source], Locator | None],
+        keep_passed: bool = True,
+        by_request: dict[str, Suppression] | None = None,
+    ) -> None:
         self.severity = severity
+        self.by_request = by_request or {}  # check ID -> the suppression of its not-evaluated outcomes
         self.outcomes: list[Outcome] = []
         self.locator_for = locator_for
         self.keep_passed = keep_passed
@@ -168,6 +179,8 @@ class Recorder:
             self.omitted += 1
             return
         src = res.source
+        if status is Status.NOT_EVALUATED and supp is None and self.by_request:
+            supp = self.by_request.get(meta.id)
         o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.severity[meta.id])
         if status is not Status.PASSED:
             o.location = self.locate(src, path)
@@ -182,22 +195,6 @@ class Recorder:
         if pos is None:
             return Location(src.file, src.line)
         return Location(src.file, pos[0], pos[1])
-
-
-def pss_summary(pods: list[PodView], level: str, version: str) -> dict[str, Any]:
-    """The `pss` member of a JSON report object: would admission at LEVEL:VERSION accept it?"""
-    from kubefort.checks.pss import field_path, verdict
-
-    out: dict[str, Any] = {"level": level, "version": version, "allowed": True, "violations": []}
-    try:
-        for pod in pods:
-            for v in verdict(pod, level, version):
-                out["allowed"] = False
-                out["violations"].append({"control": v.control, "field": format_path(field_path(pod, v.field)), "value": v.value})
-    except NotEvaluated as exc:
-        out["allowed"] = None
-        out["error"] = exc.reason
-    return out
 
 
 # cross-object checks run in forked workers share this state (set by the parent before forking)
@@ -228,14 +225,20 @@ class Engine:
         self.collect_kinds = frozenset(kinds - {"@pods", "@namespaced-pods"})
         self.collect_pods = "@pods" in kinds
         self.collect_ns_pods = "@namespaced-pods" in kinds
-        self.need_pods = bool(self.pod_checks or self.container_checks or self.collect_pods or self.collect_ns_pods or settings.pss_level)
+        self.by_request = {
+            m.id: Suppression("request", settings.skipped_facts[f][0], None, settings.skipped_facts[f][1])
+            for m in metas
+            for f in sorted(m.facts)
+            if f in settings.skipped_facts
+        }
+        self.need_pods = bool(self.pod_checks or self.container_checks or self.collect_pods or self.collect_ns_pods or settings.object_report is not None)
 
     # -- per object -------------------------------------------------------------------------
     def evaluate(self, li: LoadedInput, *, collect: bool = True) -> Partial:
         """Run the per-object checks on one loaded input (a file, a rendered chart, a page of a
         cluster list). The objects cross-object checks need are collected unless `collect=False`."""
         locator = Locator(li.data, li.doc_lines) if li.data is not None else None
-        rec = Recorder(self.severity, lambda src: locator, self.settings.keep_passed)
+        rec = Recorder(self.severity, lambda src: locator, self.settings.keep_passed, self.by_request)
         part = Partial(records=[li.record], resources=[(r.id, r.source) for r in li.resources])
         for p in li.problems:
             o = self.problem_outcome(p)
@@ -261,7 +264,7 @@ class Engine:
         src = source or Source("-")
         li = LoadedInput(InputRecord(src.file, "object"))
         add_object(li, obj, src, src.file)
-        rec = Recorder(self.severity, lambda s: None, self.settings.keep_passed)
+        rec = Recorder(self.severity, lambda s: None, self.settings.keep_passed, self.by_request)
         rec.outcomes.extend(self.problem_outcome(p) for p in li.problems)
         for res in li.resources:
             self._evaluate_resource(res, rec, None, None)
@@ -283,12 +286,8 @@ class Engine:
             or (carries and (self.collect_pods or (self.collect_ns_pods and res.id.namespace is not None)))
         ):
             collect.collected.append((res, carries))
-        pss_level = settings.pss_level
-        if pss_level and extra is not None and carries:
-            if pod_error is not None:
-                extra[(res.id, res.source)] = {"pss": {"level": pss_level, "version": settings.pss_version, "allowed": None, "error": pod_error.reason, "violations": []}}
-            else:
-                extra[(res.id, res.source)] = {"pss": pss_summary(pods, pss_level, settings.pss_version)}
+        if settings.object_report is not None and extra is not None and carries:
+            extra[(res.id, res.source)] = settings.object_report(pods, pod_error)
         ignores = inline_ignores(res, pods, self.registry)
         for m in self.object_checks:
             if m.kinds is None or res.id.kind in m.kinds:
@@ -369,7 +368,7 @@ class Engine:
                 locators[src.file] = Locator(data, doc_lines.get(src.file)) if data is not None else None
             return locators[src.file]
 
-        rec = Recorder(self.severity, locator_for)
+        rec = Recorder(self.severity, locator_for, by_request=self.by_request)
         m = self.registry.get(check_id)
         kinds = m.kinds or frozenset()
         if "@pods" in kinds:
@@ -415,7 +414,6 @@ class Engine:
         extras: dict[str, Any] | None = None,
         warnings: Sequence[str] = (),
         records: list[InputRecord] | None = None,
-        after_cross: Callable[[list[Outcome]], None] | None = None,
     ) -> ScanResult:
         """Cross-object checks on everything collected, then exceptions and the baseline: the
         finished result. `extra_outcomes` (a driver's own, such as unlisted cluster types) come
@@ -423,8 +421,6 @@ class Engine:
         outcomes = part.outcomes
         outcomes.extend(extra_outcomes)
         outcomes.extend(self.cross_object(part.collected, gaps=gaps, stdin_data=stdin_data, doc_lines=part.doc_lines, jobs=jobs))
-        if after_cross is not None:
-            after_cross(outcomes)
         unused, expired = apply_exceptions(outcomes, config, baseline)
         return ScanResult(
             tool_version=__version__,
