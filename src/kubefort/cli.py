@@ -155,25 +155,17 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--severity") from None
     options = dict(config.options) if config else {}
+    adjust = object_report = None
     if pss_version is not None or pss_level:
-        from kubefort.checks.pss import PSSOptions
+        from kubefort.checks import pss
 
-        version = pss_version or getattr(options.get("KF-PSS-002") or options.get("KF-PSS-001"), "version", "latest")
         try:
-            opts = PSSOptions(version=version)
+            options = pss.with_version(options, pss_version)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--pss-version") from None
-        options["KF-PSS-001"] = options["KF-PSS-002"] = opts
-    adjust = None
-    if pss_level:
-        # one level: its verdict check only (restricted includes every baseline control)
-        keep = "KF-PSS-001" if pss_level == "baseline" else "KF-PSS-002"
-
-        def adjust(chosen: list[Any]) -> list[Any]:
-            chosen = [m for m in chosen if not m.id.startswith("KF-PSS-") or m.id == keep]
-            if keep not in {m.id for m in chosen}:
-                chosen.append(reg.get(keep))
-            return chosen
+        if pss_level:
+            adjust = pss.select_level(pss_level, reg)
+            object_report = pss.object_report(pss_level, options[pss.check_ids()[0]].version)  # type: ignore[attr-defined]
 
     try:
         check_ids = select_checks(reg, split_ids(select), split_ids(skip), config=config, min_severity=floor, adjust=adjust)
@@ -192,8 +184,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
             pod_template_paths=config.pod_template_paths if config else {},
             severity=config.severity if config else {},
             options=options,
-            pss_level=pss_level,
-            pss_version=(options["KF-PSS-001"].version if "KF-PSS-001" in options else "latest"),
+            object_report=object_report,
         )
         from kubefort.cli_cluster import scan_cluster
 
@@ -218,8 +209,7 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         pod_template_paths=config.pod_template_paths if config else {},
         severity=config.severity if config else {},
         options=options,
-        pss_level=pss_level,
-        pss_version=(options["KF-PSS-001"].version if "KF-PSS-001" in options else "latest"),
+        object_report=object_report,
     )
     err_tty = sys.stderr.isatty() and not quiet
     progress: Callable[[int, int], None] | None = None
