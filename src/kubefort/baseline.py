@@ -12,10 +12,10 @@ FORMAT = "kubefort-baseline/v1"
 
 def read(path: str) -> set[str]:
     with open(path, "rb") as fh:
-        data = orjson.loads(fh.read())
+        data: object = orjson.loads(fh.read())
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("findings"), list):
         raise ValueError(f"not a {FORMAT} file")
-    fps = set()
+    fps: set[str] = set()
     for f in data["findings"]:
         if not isinstance(f, dict) or not isinstance(f.get("fingerprint"), str):
             raise ValueError("every finding needs a string 'fingerprint'")
@@ -25,7 +25,7 @@ def read(path: str) -> set[str]:
 
 def write(path: str, result: ScanResult) -> int:
     """Record current failures (and baseline-suppressed ones, so rewriting keeps them)."""
-    rows = []
+    rows: list[dict[str, str | None]] = []
     for o in result.outcomes:
         if o.status is Status.FAILED or (o.status is Status.SUPPRESSED and o.suppression and o.suppression.kind == "baseline"):
             rows.append(

@@ -13,11 +13,10 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kubefort.loaders.yamlparse import parse_stream
 from kubefort.model import Outcome, Path_, Severity, Suppression
-from kubefort.registry import Registry
+from kubefort.registry import CheckMeta, Registry
 
 CONFIG_NAMES = (".kubefort.yaml", ".kubefort.yml")
 ANNOTATION = "kubefort.io/ignore"
@@ -79,24 +78,27 @@ class Config:
     fail_on: Severity | None = None
     exceptions: list[ExceptionRule] = field(default_factory=list)
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)  # check ID -> its options dataclass instance
+    options: dict[str, object] = field(default_factory=dict)  # check ID -> its options dataclass instance
 
 
 _TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options"}
 
 
-def make_options(meta: Any, raw: Any, where: str) -> Any:
+def make_options(meta: CheckMeta, raw: object, where: str) -> object:
     """Build a check's options dataclass from config, rejecting unknown keys and wrong types."""
-    if meta.options is None:
+    options = meta.options
+    if options is None:
         raise ConfigError(f"{where}: {meta.id} takes no options")
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping of option -> value")
-    hints = typing.get_type_hints(meta.options)
-    names = {f.name for f in dataclasses.fields(meta.options)}
+    if not dataclasses.is_dataclass(options):  # Registry.add refuses such checks
+        raise TypeError(f"{meta.id}: options must be a dataclass")
+    hints = typing.get_type_hints(options)
+    names = {f.name for f in dataclasses.fields(options)}
     unknown = set(raw) - names
     if unknown:
         raise ConfigError(f"{where}: unknown option(s) {sorted(unknown)} for {meta.id} (allowed: {sorted(names)})")
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for key, v in raw.items():
         t = hints[key]
         origin = typing.get_origin(t)
@@ -123,7 +125,7 @@ def make_options(meta: Any, raw: Any, where: str) -> Any:
         else:  # pragma: no cover - a check declared an option type config cannot express
             raise ConfigError(f"{where}: {key}: unsupported option type {t}")
     try:
-        return meta.options(**values)
+        return options(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 _EXC = {"checks", "reason", "kinds", "namespaces", "names", "containers", "files", "expires"}
@@ -141,7 +143,7 @@ def find_config(start: str | None) -> Path | None:
     return None
 
 
-def _strs(v: Any, where: str) -> tuple[str, ...]:
+def _strs(v: object, where: str) -> tuple[str, ...]:
     if isinstance(v, str):
         return (v,)
     if isinstance(v, list) and all(isinstance(x, str) for x in v):
@@ -269,7 +271,7 @@ class InlineIgnore:
     reason: str
 
 
-def parse_ignore_annotation(value: Any, registry: Registry) -> tuple[list[InlineIgnore], list[str]]:
+def parse_ignore_annotation(value: object, registry: Registry) -> tuple[list[InlineIgnore], list[str]]:
     """`KF-POD-001=reason; privileged-container[app,sidecar]=reason` -> (entries, errors)."""
     if not isinstance(value, str):
         return [], [f"{ANNOTATION} must be a string, got {type(value).__name__}"]

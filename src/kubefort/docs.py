@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import orjson
 
@@ -15,7 +16,23 @@ _MAP_LABELS = {
 }
 
 
-def as_dict(m: CheckMeta) -> dict:
+class CheckDoc(TypedDict):
+    """A check's documentation as data (`kubefort explain -o json`, `kubefort checks -o json`)."""
+
+    id: str
+    name: str
+    title: str
+    severity: str
+    area: str
+    target: str
+    kinds: list[str] | None
+    mappings: dict[str, list[str]]
+    remediation: str
+    doc: dict[str, str]
+    source: str
+
+
+def as_dict(m: CheckMeta) -> CheckDoc:
     return {
         "id": m.id, "name": m.name, "title": m.title, "severity": m.severity.label, "area": m.area, "target": m.target,
         "kinds": sorted(m.kinds) if m.kinds else None, "mappings": m.mappings.as_dict(), "remediation": m.remediation,

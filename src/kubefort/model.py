@@ -62,7 +62,7 @@ class ResourceId:
     namespace: str | None
     name: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, str | None]:
         return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name}
 
     def __str__(self) -> str:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 import orjson
@@ -32,21 +33,31 @@ class ClusterError(Exception):
     """The cluster could not be reached or its credentials could not be loaded (a usage error)."""
 
 
+class ProbeAnswer(TypedDict):
+    """What one path answered to the unauthenticated probe (status 0: no HTTP answer at all)."""
+
+    status: int
+    body: str  # the first 200 bytes, or why there was no answer
+
+
 @dataclass(slots=True)
 class Response:
     status: int
     data: bytes
     reason: str = ""
 
-    def json(self) -> Any:
+    def json(self) -> object:
+        """The body as parsed JSON (any JSON value: callers narrow it)."""
         return orjson.loads(self.data)
 
     def message(self) -> str:
         """The Status message of an error answer (or the first bytes of the body)."""
         try:
-            body = orjson.loads(self.data)
-            if isinstance(body, dict) and isinstance(body.get("message"), str):
-                return body["message"]
+            body: object = orjson.loads(self.data)
+            if isinstance(body, dict):
+                message = body.get("message")
+                if isinstance(message, str):
+                    return message
         except orjson.JSONDecodeError:
             pass
         return self.data[:200].decode("utf-8", "replace").strip() or self.reason
@@ -64,7 +75,8 @@ class Cluster:
         self.default_namespace: str | None = None
         try:
             if kubeconfig is None and context is None and _running_in_pod():
-                config.load_incluster_config(client_configuration=cfg)
+                # kubernetes.config's functions carry no annotations
+                config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
                 self.in_cluster = True
                 self.name = "in-cluster"
                 try:
@@ -77,14 +89,19 @@ class Cluster:
                 path = os.path.expanduser(path)
                 if not os.path.isfile(path):
                     raise ClusterError(f"kubeconfig {path} not found (use --kubeconfig, KUBECONFIG, or run inside a pod)")
-                contexts, current = config.list_kube_config_contexts(config_file=path)
+                # the kubeconfig's contexts as parsed from YAML (kubernetes.config carries no annotations)
+                contexts: list[dict[str, Any]]
+                current: dict[str, Any] | None
+                contexts, current = config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
                 chosen = context or (current or {}).get("name")
                 ctx = next((c for c in contexts if c.get("name") == chosen), None)
                 if ctx is None:
                     names = ", ".join(c.get("name", "?") for c in contexts) or "none"
                     raise ClusterError(f"context {chosen!r} not found in {path} (contexts: {names})")
-                config.load_kube_config(config_file=path, context=chosen, client_configuration=cfg, persist_config=False)
-                self.name = chosen
+                config.load_kube_config(  # type: ignore[no-untyped-call]  # kubernetes.config carries no annotations
+                    config_file=path, context=chosen, client_configuration=cfg, persist_config=False
+                )
+                self.name = str(chosen)  # a context name; str() only for YAML oddities such as `name: 123`
                 self.default_namespace = (ctx.get("context") or {}).get("namespace")
         except ConfigException as exc:
             raise ClusterError(f"cannot load cluster credentials: {exc}") from None
@@ -100,9 +117,13 @@ class Cluster:
         # auth_settings() runs the client's refresh hook (exec plugins, expiring tokens)
         with self._lock:
             settings = self.cfg.auth_settings()
-        return {s["key"]: s["value"] for s in settings.values() if s.get("in") == "header" and s.get("value")}
+        headers: dict[str, str] = {}
+        for s in settings.values():  # TypedDict values are `object` to mypy; each is a dict
+            if isinstance(s, dict) and s.get("in") == "header" and s.get("value"):
+                headers[s["key"]] = s["value"]
+        return headers
 
-    def get(self, path: str, params: dict[str, Any] | None = None, accept: str = "application/json") -> Response:
+    def get(self, path: str, params: Mapping[str, str | int] | None = None, accept: str = "application/json") -> Response:
         import urllib3
 
         url = self.server + path + ("?" + urlencode(params) if params else "")
@@ -113,7 +134,7 @@ class Cluster:
             raise ClusterError(f"cannot reach {self.server}: {_short(exc)}") from None
         return Response(r.status, r.data, r.reason or "")
 
-    def probe_anonymous(self, paths: tuple[str, ...] = PROBE_PATHS) -> dict[str, dict[str, Any]]:
+    def probe_anonymous(self, paths: tuple[str, ...] = PROBE_PATHS) -> dict[str, ProbeAnswer]:
         """What each path answers without any credentials (same TLS trust, no token, no client cert)."""
         import ssl
 
@@ -124,7 +145,7 @@ class Cluster:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         pool = urllib3.PoolManager(ssl_context=ctx, num_pools=1)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, ProbeAnswer] = {}
         for p in paths:
             try:
                 r = pool.request("GET", self.server + p, headers={"User-Agent": USER_AGENT}, timeout=urllib3.Timeout(connect=5, read=10), retries=False)

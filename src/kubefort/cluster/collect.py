@@ -84,13 +84,13 @@ class Gap:
 PHASES = {("apps", "replicasets"): 1, ("batch", "jobs"): 1, ("", "pods"): 2}
 
 
-def phase_of(t: Any) -> int:
+def phase_of(t: ResourceType) -> int:
     return PHASES.get((t.group, t.resource), 0)
 
 
 def normalize(page: Page) -> list[dict[str, Any]]:
     """The objects of a page, each with apiVersion and kind, without managedFields or secret data."""
-    body = orjson.loads(page.data)
+    body: object = orjson.loads(page.data)
     if not isinstance(body, dict):
         raise ValueError(f"list answer is {type(body).__name__}, not an object")
     rt = page.rtype
@@ -118,7 +118,7 @@ def normalize(page: Page) -> list[dict[str, Any]]:
 def _table_objects(body: dict[str, Any], rt: ResourceType) -> list[dict[str, Any]]:
     cols = [c.get("name", "").lower() for c in body.get("columnDefinitions") or []]
     type_col = cols.index("type") if "type" in cols else None
-    out = []
+    out: list[dict[str, Any]] = []
     for row in body.get("rows") or []:
         meta = (row.get("object") or {}).get("metadata") or {}
         obj: dict[str, Any] = {"apiVersion": rt.api_version, "kind": rt.kind, "metadata": meta}
@@ -237,7 +237,7 @@ class Collector:
     def _get_namespaces(self, idx: int, t: ResourceType) -> ListStatus:
         """With -n: read just the named Namespace objects (their labels carry the PSA levels)."""
         st = ListStatus(t, None, "ok")
-        items = []
+        items: list[object] = []
         for n in self.namespaces or []:
             r = self.cluster.get(t.path() + "/" + n)
             if r.status == 200:
@@ -265,7 +265,7 @@ class Collector:
         path = t.path(ns)
         attempt, number, cont = 0, 0, None
         while not self._cancel.is_set():
-            params: dict[str, Any] = {"limit": self.page_size}
+            params: dict[str, str | int] = {"limit": self.page_size}
             if table:
                 params["includeObject"] = "Metadata"
             if cont:

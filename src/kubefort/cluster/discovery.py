@@ -71,16 +71,23 @@ def discover(cluster: Cluster) -> Discovery:
         raise ClusterError(f"discovery refused ({core.status}): {core.message()}")
     if core.status != 200:
         raise ClusterError(f"GET /api answered {core.status}: {core.message()}")
-    body = core.json()
+    body = _json_object(core.json(), "/api")
     if body.get("kind") == "APIGroupDiscoveryList":
         apis = cluster.get("/apis", accept=AGGREGATED)
         if apis.status != 200:
             raise ClusterError(f"GET /apis answered {apis.status}: {apis.message()}")
         d = Discovery([], "aggregated")
-        for doc in (body, apis.json()):
+        for doc in (body, _json_object(apis.json(), "/apis")):
             _aggregated(doc, d)
         return _dedupe(d)
     return _legacy(cluster, body)
+
+
+def _json_object(body: object, path: str) -> dict[str, Any]:
+    """A discovery answer, which is a JSON object (its contents are read leniently, with .get)."""
+    if not isinstance(body, dict):
+        raise ClusterError(f"GET {path} answered {type(body).__name__}, not a JSON object")
+    return body
 
 
 def _aggregated(doc: dict[str, Any], d: Discovery) -> None:
@@ -105,17 +112,18 @@ def _legacy(cluster: Cluster, core: dict[str, Any]) -> Discovery:
     apis = cluster.get("/apis")
     if apis.status != 200:
         raise ClusterError(f"GET /apis answered {apis.status}: {apis.message()}")
-    for rank_g, g in enumerate(apis.json().get("groups") or []):
+    for rank_g, g in enumerate(_json_object(apis.json(), "/apis").get("groups") or []):
         pref = (g.get("preferredVersion") or {}).get("version")
         versions = [v.get("version") for v in g.get("versions") or []]
         ordered = ([pref] if pref else []) + [v for v in versions if v != pref]
         gvs += [(g.get("name", ""), v, i) for i, v in enumerate(ordered)]
     d = Discovery([], "legacy")
 
-    def fetch(gv: tuple[str, str, int]) -> tuple[tuple[str, str, int], Any]:
+    def fetch(gv: tuple[str, str, int]) -> tuple[tuple[str, str, int], dict[str, Any] | str]:
         g, v, _ = gv
-        r = cluster.get(f"/apis/{g}/{v}" if g else f"/api/{v}")
-        return gv, (r.json() if r.status == 200 else f"{g or 'core'}/{v}: {r.status} {r.message()}")
+        path = f"/apis/{g}/{v}" if g else f"/api/{v}"
+        r = cluster.get(path)
+        return gv, (_json_object(r.json(), path) if r.status == 200 else f"{g or 'core'}/{v}: {r.status} {r.message()}")
 
     with ThreadPoolExecutor(8) as ex:
         results = list(ex.map(fetch, gvs))
@@ -135,7 +143,7 @@ def _legacy(cluster: Cluster, core: dict[str, Any]) -> Discovery:
 
 def _dedupe(d: Discovery) -> Discovery:
     seen: set[tuple[str, str]] = set()
-    out = []
+    out: list[ResourceType] = []
     for t in d.types:
         if (t.group, t.resource) not in seen:
             seen.add((t.group, t.resource))

@@ -154,9 +154,8 @@ class Recorder:
         self.omitted = 0  # passes counted, not kept
 
     def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
-        assert meta.func is not None
         try:
-            violations = list(meta.func(*args))
+            violations = list(meta.func(*args))  # type: ignore[misc]  # a registered check always has one
         except NotEvaluated as exc:
             self.add(meta, res, Status.NOT_EVALUATED, container, exc.reason, exc.path)
             return
@@ -166,7 +165,10 @@ class Recorder:
             self.add(meta, res, Status.NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base)
             return
         if not violations:
-            self.add(meta, res, Status.PASSED, container, "", base)
+            if self.keep_passed:
+                self.add(meta, res, Status.PASSED, container, "", base)
+            else:
+                self.omitted += 1
             return
         v0: Violation = violations[0]
         message = v0.message if len(violations) == 1 else "; ".join(v.message for v in violations)
@@ -218,6 +220,7 @@ class Engine:
         self.pod_checks = [m for m in metas if m.target == "pod"]
         self.container_checks = [m for m in metas if m.target == "container"]
         self.cross_checks = [m for m in metas if m.target == "cluster"]
+        self._object_checks: dict[str, list[CheckMeta]] = {}  # kind -> the object checks that target it
         kinds: set[str] = set()
         for m in self.cross_checks:
             kinds |= set(m.kinds or ()) | set(m.needs)
@@ -289,9 +292,12 @@ class Engine:
         if settings.object_report is not None and extra is not None and carries:
             extra[(res.id, res.source)] = settings.object_report(pods, pod_error)
         ignores = inline_ignores(res, pods, self.registry)
-        for m in self.object_checks:
-            if m.kinds is None or res.id.kind in m.kinds:
-                rec.run(m, res, (res, ctx[m.id]), None, (), ignores)
+        object_checks = self._object_checks.get(res.id.kind)
+        if object_checks is None:
+            kind = res.id.kind
+            object_checks = self._object_checks[kind] = [m for m in self.object_checks if m.kinds is None or kind in m.kinds]
+        for m in object_checks:
+            rec.run(m, res, (res, ctx[m.id]), None, (), ignores)
         if pod_error is not None:
             for m in self.pod_checks + self.container_checks:
                 rec.add(m, res, Status.NOT_EVALUATED, None, pod_error.reason, pod_error.path)

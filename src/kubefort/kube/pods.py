@@ -11,9 +11,10 @@ NotEvaluated naming the field and what was found instead, so checks never guess.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kubefort.model import NotEvaluated, Path_, Resource, format_path
 
@@ -45,8 +46,10 @@ BUILTIN_GROUPS = frozenset(
 CONTAINER_KINDS = (("containers", "container"), ("initContainers", "init container"), ("ephemeralContainers", "ephemeral container"))
 MAX_WALK_NODES = 200_000
 
+T = TypeVar("T")
 
-def type_name(v: Any) -> str:
+
+def type_name(v: object) -> str:
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -62,40 +65,45 @@ def type_name(v: Any) -> str:
     return type(v).__name__
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], what: str, path: Path_) -> None:
+def _expect(value: object, kind: type[T], what: str, path: Path_) -> T:
+    """value, typed as `kind`, if it is one (bools are not ints), else NotEvaluated naming the field."""
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise NotEvaluated(f"{format_path(path)} is {type_name(value)}, expected {what}", path)
-
-
-def need(value: Any, kind: type, what: str, path: Path_) -> Any:
-    """value if it has the type the API declares, else NotEvaluated naming the field (bools are not
-    ints; whole floats are ints, as JSON decoding gives them)."""
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    _expect(value, kind, what, path)
     return value
 
 
-def optional(value: Any, kind: type, what: str, path: Path_) -> Any:
+def need(value: object, kind: type[T], what: str, path: Path_) -> T:
+    """value if it has the type the API declares, else NotEvaluated naming the field (bools are not
+    ints; whole floats are ints, as JSON decoding gives them)."""
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _expect(value, kind, what, path)
+
+
+def optional(value: object, kind: type[T], what: str, path: Path_) -> T | None:
     """None when absent, else as `need`."""
     return None if value is None else need(value, kind, what, path)
 
 
-class _Fields:
+class Fields:
     """Typed access to a mapping at a known path."""
 
+    # The accessors below are named after the types they return (`bool`, `int`, `str`, `list`),
+    # which shadows those names inside this class body: annotations spell them `builtins.*`.
     __slots__ = ("data", "path")
 
-    def __init__(self, data: Mapping[str, Any], path: Path_) -> None:
+    def __init__(self, data: Mapping[builtins.str, Any], path: Path_) -> None:
         self.data = data
         self.path = path
 
-    def at(self, *keys: str) -> Path_:
+    def at(self, *keys: builtins.str | builtins.int) -> Path_:
         return self.path + keys
 
-    def get(self, *keys: str) -> Any:
-        """The raw value at keys (None when any step is absent or null); wrong container types raise."""
-        cur: Any = self.data
+    def get(self, *keys: builtins.str) -> Any:
+        """The raw value at keys (None when any step is absent or null); wrong container types raise.
+
+        Typed `Any` on purpose: callers narrow it themselves (or use the typed accessors below)."""
+        cur: object = self.data
         if len(keys) == 1 and type(cur) is dict:  # the common case, on every check's hot path
             return cur.get(keys[0])
         for i, k in enumerate(keys):
@@ -108,14 +116,13 @@ class _Fields:
             cur = cur.get(k)
         return cur
 
-    def mapping(self, *keys: str) -> dict[str, Any]:
+    def mapping(self, *keys: builtins.str) -> dict[builtins.str, Any]:
         v = self.get(*keys)
         if v is None:
             return {}
-        _expect(v, dict, "a mapping", self.at(*keys))
-        return v
+        return _expect(v, dict, "a mapping", self.at(*keys))
 
-    def bool(self, *keys: str) -> bool | None:
+    def bool(self, *keys: builtins.str) -> builtins.bool | None:
         v = self.get(*keys)
         if v is None:
             return None
@@ -126,30 +133,27 @@ class _Fields:
             )
         return v
 
-    def int(self, *keys: str) -> int | None:
+    def int(self, *keys: builtins.str) -> builtins.int | None:
         v = self.get(*keys)
         if v is None:
             return None
         if isinstance(v, float) and v.is_integer():
             return int(v)
-        _expect(v, int, "an integer", self.at(*keys))
-        return v
+        return _expect(v, int, "an integer", self.at(*keys))
 
-    def str(self, *keys: str) -> str | None:
+    def str(self, *keys: builtins.str) -> builtins.str | None:
         v = self.get(*keys)
         if v is None:
             return None
-        _expect(v, str, "a string", self.at(*keys))
-        return v
+        return _expect(v, str, "a string", self.at(*keys))
 
-    def list(self, *keys: str) -> list[Any]:
+    def list(self, *keys: builtins.str) -> builtins.list[Any]:
         v = self.get(*keys)
         if v is None:
             return []
-        _expect(v, list, "a list", self.at(*keys))
-        return v
+        return _expect(v, list, "a list", self.at(*keys))
 
-    def str_list(self, *keys: str) -> list[str]:
+    def str_list(self, *keys: builtins.str) -> builtins.list[builtins.str]:
         out = self.list(*keys)
         for i, x in enumerate(out):
             if not isinstance(x, str):
@@ -157,7 +161,7 @@ class _Fields:
         return out
 
 
-class ContainerView(_Fields):
+class ContainerView(Fields):
     __slots__ = ("name", "kind", "index", "list_key")
 
     def __init__(self, data: dict[str, Any], path: Path_, name: str, kind: str, list_key: str, index: int) -> None:
@@ -176,8 +180,8 @@ class PodView:
     """A pod spec found in an object, with its metadata (labels, annotations) when it has one."""
 
     resource: Resource
-    spec: _Fields
-    meta: _Fields | None
+    spec: Fields
+    meta: Fields | None
     origin: str  # "known" | "walker" | "config" | "template" (Argo-style container template)
 
     @property
@@ -209,15 +213,18 @@ class PodView:
             p = self.spec.path + (key,)
             if not isinstance(c, dict):
                 raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
-            name = c.get("name") if isinstance(c.get("name"), str) else (self.spec.get("name") if isinstance(self.spec.get("name"), str) else key)
+            name = c.get("name")
+            if not isinstance(name, str):
+                outer = self.spec.get("name")
+                name = outer if isinstance(outer, str) else key
             yield ContainerView(c, p, name, kind, key, 0)
         for key, kind in (("initContainers", "init container"), ("sidecars", "sidecar container")):
             for i, c in enumerate(self.spec.list(key)):
                 p = self.spec.path + (key, i)
                 if not isinstance(c, dict):
                     raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
-                name = c.get("name") if isinstance(c.get("name"), str) else f"#{i}"
-                yield ContainerView(c, p, name, kind, key, i)
+                name = c.get("name")
+                yield ContainerView(c, p, name if isinstance(name, str) else f"#{i}", kind, key, i)
 
     def annotations(self) -> dict[str, Any]:
         return self.meta.mapping("annotations") if self.meta is not None else {}
@@ -230,7 +237,7 @@ class PodView:
         """Runs in its own user namespace (`spec.hostUsers: false`): IDs inside are not IDs on the node."""
         return self.spec.bool("hostUsers") is False
 
-    def scopes(self) -> list[_Fields]:
+    def scopes(self) -> list[Fields]:
         """Where pod-level fields of this pod are set, most specific first.
 
         For ordinary pod specs, just the spec. For an Argo Workflows template (origin "template" at
@@ -242,10 +249,10 @@ class PodView:
         if self.origin == "template" and len(p) >= 2 and p[-2] == "templates":
             outer = _at(self.resource.obj, p[:-2])
             if isinstance(outer, dict):
-                views.append(_Fields(outer, p[:-2]))
+                views.append(Fields(outer, p[:-2]))
         return views
 
-    def scope(self, key: str) -> _Fields:
+    def scope(self, key: str) -> Fields:
         """The view that decides the pod-level field `key`: the first scope that sets it (the spec when none does)."""
         for view in self.scopes():
             if view.get(key) is not None:
@@ -253,7 +260,7 @@ class PodView:
         return self.spec
 
 
-def _at(obj: Any, path: Path_) -> Any:
+def _at(obj: object, path: Path_) -> object:
     cur = obj
     for k in path:
         if isinstance(k, int):
@@ -267,7 +274,7 @@ def _at(obj: Any, path: Path_) -> Any:
     return cur
 
 
-def _is_container_list(v: Any) -> bool:
+def _is_container_list(v: object) -> bool:
     return isinstance(v, list) and bool(v) and all(isinstance(c, dict) and ("image" in c or "name" in c) for c in v)
 
 
@@ -283,7 +290,7 @@ def _is_container_template(node: dict[str, Any]) -> bool:
 def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any], str]]:
     """Embedded pod specs in a custom resource: mappings whose `containers` is a list of containers
     ("walker"), and Argo-style templates with a single `container` or `script` ("template")."""
-    stack: list[tuple[Path_, Any]] = [((), obj)]
+    stack: list[tuple[Path_, object]] = [((), obj)]
     seen = 0
     while stack:
         path, node = stack.pop()
@@ -326,12 +333,13 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
                 v = _at(obj, spec_path[:n])
                 if not isinstance(v, dict):
                     raise NotEvaluated(f"{format_path(spec_path[:n])} is {type_name(v)}, expected a mapping", spec_path[:n])
+            raise AssertionError("unreachable: the last step is the spec itself, which is not a mapping")
         meta = _at(obj, meta_path) if meta_path else None
         if meta is not None and not isinstance(meta, dict):
             raise NotEvaluated(f"{format_path(meta_path or ())} is {type_name(meta)}, expected a mapping", meta_path or ())
         if "containers" not in spec or spec.get("containers") is None:
             raise NotEvaluated(f"{format_path(spec_path + ('containers',))} is missing; a pod needs containers", spec_path)
-        return [PodView(res, _Fields(spec, spec_path), _Fields(meta, meta_path) if isinstance(meta, dict) else None, "known")]
+        return [PodView(res, Fields(spec, spec_path), Fields(meta, meta_path) if isinstance(meta, dict) and meta_path is not None else None, "known")]
     pods: list[PodView] = []
     if extra_paths and kind in extra_paths:
         for sp in extra_paths[kind]:
@@ -339,7 +347,7 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
             if isinstance(spec, dict):
                 mp = sp[:-1] + ("metadata",) if sp and sp[-1] == "spec" else None
                 meta = _at(obj, mp) if mp else None
-                pods.append(PodView(res, _Fields(spec, sp), _Fields(meta, mp) if isinstance(meta, dict) and mp else None, "config"))
+                pods.append(PodView(res, Fields(spec, sp), Fields(meta, mp) if isinstance(meta, dict) and mp else None, "config"))
         if pods:
             return pods
     if api_group(res.id.api_version) in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
@@ -350,5 +358,5 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
         else:
             mp = path[:-1] + ("metadata",) if path and path[-1] == "spec" else None
         meta = _at(obj, mp) if mp else None
-        pods.append(PodView(res, _Fields(spec, path), _Fields(meta, mp) if isinstance(meta, dict) and mp else None, origin))
+        pods.append(PodView(res, Fields(spec, path), Fields(meta, mp) if isinstance(meta, dict) and mp else None, origin))
     return pods

@@ -10,7 +10,6 @@ ordered, and the check metadata to show for an ID the registry may not know.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from kubefort.model import Outcome, ResourceId, ScanResult, Severity, Source, Status, fingerprint, format_path
 from kubefort.registry import CheckMeta, Mappings, Registry
@@ -20,14 +19,22 @@ __all__ = ["FORMATS", "render", "render_chunks", "outcome_location", "outcome_fi
 FORMATS = {"table", "json", "sarif", "junit", "prometheus"}
 
 
-def render_chunks(fmt: str, result: ScanResult, registry: Registry, **kw: Any) -> Iterator[str]:
+def render_chunks(
+    fmt: str,
+    result: ScanResult,
+    registry: Registry,
+    *,
+    include_passed: bool = False,
+    color: bool = False,
+    width: int | None = None,
+) -> Iterator[str]:
     """`render` in pieces, for writing big reports without holding them twice (JSON streams its
     results; other formats come in one piece)."""
     if fmt == "json":
         from kubefort.reporters import json
 
-        return json.render_chunks(result, registry, include_passed=kw.get("include_passed", False))
-    return iter((render(fmt, result, registry, **kw),))
+        return json.render_chunks(result, registry, include_passed=include_passed)
+    return iter((render(fmt, result, registry, include_passed=include_passed, color=color, width=width),))
 
 
 def render(

@@ -145,7 +145,7 @@ def _suppression(s: Suppression | None) -> dict[str, Any] | None:
     return {"kind": s.kind, "reason": s.reason, "expires": s.expires, "where": s.where}
 
 
-def _default(obj: Any) -> Any:
+def _default(obj: object) -> object:
     # extras are free-form: accept the few non-JSON types Python code naturally puts there
     if isinstance(obj, set | frozenset):
         return sorted(obj, key=str)

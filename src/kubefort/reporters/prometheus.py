@@ -75,8 +75,8 @@ def render(result: ScanResult, registry: Registry, *, timestamp: float | None = 
 
     by_sev = gauge("findings_by_severity", "Failed outcomes per severity (every severity listed).", ("severity",))
     counts = severity_counts(result)
-    for sev in sorted(Severity):
-        by_sev.labels(severity=sev.label).set(counts[sev.label])
+    for level in sorted(Severity):
+        by_sev.labels(severity=level.label).set(counts[level.label])
 
     outcomes = gauge("outcomes", "Outcomes per status: passed, failed, suppressed, not-evaluated.", ("status",))
     status_counts = result.counts()

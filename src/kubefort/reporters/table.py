@@ -18,8 +18,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from rich.cells import cell_len, chop_cells
 from rich.color import ColorSystem
@@ -304,7 +303,7 @@ def _summary(out: _Writer, result: ScanResult) -> None:
         out.line([], [("scan incomplete: some inputs or objects could not be evaluated (see above)", "yellow")])
 
 
-def posture_lines(posture: dict[str, dict[str, Any]]) -> list[str]:
+def posture_lines(posture: Mapping[str, Mapping[str, object]]) -> list[str]:
     """The cluster's namespaces at a glance: Pod Security levels and how many have each control."""
     n = len(posture)
     levels = Counter(row.get("podSecurityEnforce") or "no label" for row in posture.values())

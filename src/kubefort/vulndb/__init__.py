@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 AFFECTED = "affected"
 CANNOT_TELL = "cannot-tell"
@@ -40,7 +40,7 @@ class Version:
         return f"{self.major}.{self.minor}.{self.patch}"
 
 
-def parse_version(text: Any) -> Version | None:
+def parse_version(text: object) -> Version | None:
     """"v1.28.3-eks-4f4795d", "v1.27.8-gke.1067004", "v1.29.2+k3s1", "1.30.1+rke2r1" -> Version.
 
     Vendor and pre-release suffixes are dropped: "v1.31.0-rc.1" counts as 1.31.0.
@@ -51,6 +51,26 @@ def parse_version(text: Any) -> Version | None:
     if not m:
         return None
     return Version(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+
+class MinorEol(TypedDict):
+    """End of life of a Kubernetes minor (`version_eol`), or of a cri-o minor, which follows it."""
+
+    minor: str
+    released: str | None
+    eol: str | None
+    past_eol: bool
+    days_left: int | None
+
+
+class RuntimeEol(TypedDict):
+    """End of life of a container runtime minor (`runtime_eol`, containerd)."""
+
+    minor: str
+    eol: str
+    tentative: bool
+    past_eol: bool | None  # None: a tentative date that has passed (it may have been extended)
+    days_left: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +98,7 @@ class VulnDB:
     def cve_minors_known(self) -> Version:
         """The newest Kubernetes minor the CVE data can speak for (released before it was generated)."""
         gen = _date(self.cves_generated) or dt.date.min
-        known = [_minor(r["minor"]) for r in self.releases["kubernetes"] if r.get("released") and _date(r["released"]) <= gen]
+        known = [_minor(r["minor"]) for r in self.releases["kubernetes"] if r.get("released") and _data_date(r["released"]) <= gen]
         return max(known) if known else self.newest_minor()
 
 
@@ -116,7 +136,7 @@ def clear_cache() -> None:
     _load.cache_clear()
 
 
-def version_eol(minor: str, today: dt.date, db: VulnDB | None = None) -> dict[str, Any] | None:
+def version_eol(minor: str, today: dt.date, db: VulnDB | None = None) -> MinorEol | None:
     """{"minor", "released", "eol", "past_eol", "days_left"} for "1.30" (or "v1.30.2"); None when the data
     does not know that minor (newer than the data). Minors older than the table are past end of life."""
     v = parse_version(minor if minor.count(".") else minor + ".0")
@@ -130,12 +150,12 @@ def version_eol(minor: str, today: dt.date, db: VulnDB | None = None) -> dict[st
         if key < min(table):
             return {"minor": key.minor_str, "released": None, "eol": None, "past_eol": True, "days_left": None}
         return None
-    eol = _date(row["eol"])
+    eol = _data_date(row["eol"])
     return {"minor": key.minor_str, "released": row.get("released"), "eol": row["eol"], "past_eol": today > eol,
             "days_left": (eol - today).days}
 
 
-def runtime_eol(runtime: str, version: Version, today: dt.date, db: VulnDB | None = None) -> dict[str, Any] | None:
+def runtime_eol(runtime: str, version: Version, today: dt.date, db: VulnDB | None = None) -> MinorEol | RuntimeEol | None:
     """End of life of a container runtime minor ("containerd", "cri-o"); None when unknown.
 
     cri-o follows the Kubernetes minors (cri-o 1.N is supported as long as Kubernetes 1.N)."""
@@ -146,7 +166,7 @@ def runtime_eol(runtime: str, version: Version, today: dt.date, db: VulnDB | Non
     row = rows.get(Version(version.major, version.minor))
     if row is None or not row.get("eol"):
         return None
-    eol = _date(row["eol"])
+    eol = _data_date(row["eol"])
     # a tentative date that has passed may have been extended since: None = cannot tell
     past: bool | None = today > eol if not row.get("tentative") or today <= eol else None
     return {"minor": version.minor_str, "eol": row["eol"], "tentative": bool(row.get("tentative")),
@@ -197,8 +217,16 @@ def _minor(text: str) -> Version:
     return Version(int(major), int(minor))
 
 
-def _date(text: Any) -> dt.date | None:
+def _date(text: object) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(text)[:10])
     except ValueError:
         return None
+
+
+def _data_date(text: object) -> dt.date:
+    """A date the shipped release data must carry (release and end-of-life dates)."""
+    d = _date(text)
+    if d is None:
+        raise ValueError(f"bad date in data: {text!r}")
+    return d

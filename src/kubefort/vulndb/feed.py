@@ -19,6 +19,7 @@ without the bug) or `last_affected`; with neither it is open (every later versio
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # Components the advisories name, and how they spell them.
@@ -50,7 +51,7 @@ _CVE = re.compile(r"CVE-\d{4}-\d{4,}")
 _BIG = 10**6  # patch of a two-part bound: "<= v1.19" means every 1.19.x
 
 
-def extract(feed: dict[str, Any]) -> list[dict[str, Any]]:
+def extract(feed: Mapping[str, object]) -> list[dict[str, Any]]:
     """Every item of a parsed feed document -> records (in feed order)."""
     items = feed.get("items")
     if not isinstance(items, list):
@@ -58,7 +59,7 @@ def extract(feed: dict[str, Any]) -> list[dict[str, Any]]:
     return [extract_item(it) for it in items if isinstance(it, dict)]
 
 
-def extract_item(item: dict[str, Any]) -> dict[str, Any]:
+def extract_item(item: Mapping[str, object]) -> dict[str, Any]:
     text = _normalize(str(item.get("content_text") or ""))
     summary = str(item.get("summary") or "").strip()
     item_id = str(item.get("id") or "").strip()
