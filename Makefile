@@ -47,3 +47,19 @@ clean:
 ## docs: regenerate docs/checks.md from the check registry
 docs: $(STAMP)
 	$(BIN)/python -c "from kubefort import docs; from kubefort.registry import load_builtin_checks as l; open('docs/checks.md','w').write(docs.checks_page(list(l())))"
+
+.PHONY: test-fast lint
+
+## test-fast: the inner loop: the suite without the real-cluster (kube-apiserver) and slow tests;
+## builds nothing: the helm/kustomize tests run if tools/install-test-tools.sh built them, else skip
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not cluster and not slow" -q
+
+## lint: the lint and type gate (ruff check, ruff format --check, mypy --strict); runs all three
+## and fails if any failed. The same commands run as .pre-commit-config.yaml hooks.
+lint: $(STAMP)
+	@status=0; \
+	  echo "== ruff check src tests"; $(BIN)/ruff check src tests || status=1; \
+	  echo "== ruff format --check src tests"; $(BIN)/ruff format --check src tests || status=1; \
+	  echo "== mypy (src/kubefort, strict)"; $(BIN)/mypy || status=1; \
+	  exit $$status

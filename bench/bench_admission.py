@@ -39,15 +39,16 @@ def main() -> None:
     print(f"{len(ids)} per-object checks; one object gives {len(outs)} outcomes {counts}")
     lat: list[float] = []
     end = time.perf_counter() + a.seconds
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while time.perf_counter() < end:
         t = time.perf_counter()
         engine.check_object(orjson.loads(body))
         lat.append(time.perf_counter() - t)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     lat.sort()
     p99 = lat[int(len(lat) * 0.99)]
-    print(f"{len(lat) / wall:,.0f} objects/s on one core; latency p50 {statistics.median(lat) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms")
+    print(f"{len(lat) / wall:,.0f} objects/s wall, {len(lat) / cpu:,.0f} objects per CPU second (one core); "
+          f"latency p50 {statistics.median(lat) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def test_version_and_help():
         assert word in h
 
 
+@pytest.mark.slow  # ~10 kubefort subprocesses: ~7 s
 def test_exit_codes(tmp_path):
     bad = write(tmp_path, "bad.yaml", PRIV_POD)
     good = write(tmp_path, "good.yaml", CLEAN_POD)
@@ -89,6 +90,7 @@ def test_usage_errors_exit_2(tmp_path, args, needle):
     assert p.returncode == 2 and needle in p.stderr.decode()
 
 
+@pytest.mark.slow  # ~8 kubefort subprocesses: ~2.5 s
 def test_selection_by_prefix_name_and_severity(tmp_path):
     f = write(tmp_path, "p.yaml", PRIV_POD)
     ids = lambda p: {m["id"] for m in report(p)["checks"]}  # noqa: E731
@@ -186,6 +188,7 @@ def test_invalid_config_is_a_usage_error(tmp_path, cfg, needle):
     assert p.returncode == 2 and needle in p.stderr.decode(), p.stderr.decode()
 
 
+@pytest.mark.slow  # ~6 kubefort subprocesses: 1.8-2.8 s
 def test_baseline_round_trip_and_stable_fingerprints(tmp_path):
     f = write(tmp_path, "p.yaml", PRIV_POD)
     base = tmp_path / "baseline.json"
@@ -236,6 +239,7 @@ def test_crd_workloads_by_walker_and_by_config(tmp_path):
     assert len([r for r in rep["results"] if r["outcome"] == "failed"]) == 2
 
 
+@pytest.mark.slow  # serial and 2-worker scans: 1.5-3.1 s
 def test_parallel_and_serial_scans_agree(tmp_path):
     for i in range(40):
         write(tmp_path, f"d/p{i:02}.yaml", PRIV_POD.replace("name: web", f"name: web{i}") + "# " + "x" * 200_000 + "\n")
@@ -273,6 +277,7 @@ def _tool(name: str, env: str) -> str | None:
     return cand if os.path.isfile(cand) else shutil.which(name)
 
 
+@pytest.mark.tools  # runs the real binary found by _tool()
 def test_helm_chart_is_rendered_and_findings_point_at_the_template(tmp_path):
     helm = _tool("helm", "KUBEFORT_HELM")
     if helm is None:
@@ -289,6 +294,7 @@ def test_helm_chart_is_rendered_and_findings_point_at_the_template(tmp_path):
     assert p.returncode == 3
 
 
+@pytest.mark.tools  # runs the real binary found by _tool()
 def test_kustomize_directory_is_rendered(tmp_path):
     kz = _tool("kustomize", "KUBEFORT_KUSTOMIZE")
     if kz is None:

@@ -2,7 +2,7 @@
 
 Every (src, dst, port, protocol) of every generated cluster is asked of four paths: the dense
 matrix (`Analysis.matrix`), the profile lookup (`Analysis.ports`), `explain_side` and the slow
-reference written from the API reference (`kubefort.kube.netpol_reference`). All must agree.
+reference written from the API reference (`tests/netpol_reference.py`). All must agree.
 KUBEFORT_NETPOL_EXAMPLES=5000 runs a longer search (the default, 300, takes about 10 s).
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubefort.kube.netpol import PROTOCOLS, Analysis, Cluster, External, explain_side, ports_contain, ports_inter
-from kubefort.kube.netpol_reference import Reference
 from kubefort.model import Resource, ResourceId, Source
+from netpol_reference import Reference
 
 NAMESPACES = ["a", "b", "c"]
 KEYS = ["app", "tier"]
@@ -161,6 +162,7 @@ def to_resources(namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any
     return out
 
 
+@pytest.mark.slow  # 300 generated clusters through both engines: ~10 s
 @settings(max_examples=int(os.environ.get("KUBEFORT_NETPOL_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cluster_st)
 def test_fast_engine_equals_reference(data: Any) -> None:

@@ -14,8 +14,8 @@ from kubefort.kube.rbac import (
     identity_of,
     parse_subject,
     resolve_resource,
-    selector_matches,
 )
+from kubefort.kube.selectors import selector_matches
 from kubefort.model import Resource, ResourceId, Source
 
 

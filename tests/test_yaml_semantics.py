@@ -160,6 +160,7 @@ def test_fast_path_equals_exact_path(doc):
 
 
 # ---- and on the real corpus ----------------------------------------------------------------------
+@pytest.mark.slow  # parses all of ../shared/corpus both ways: ~40 s
 def test_corpus_fast_path_equals_exact_path():
     root = shared_dir()
     if root is None:

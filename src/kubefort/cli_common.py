@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import click
+
+from kubefort.fileio import write_atomically
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -35,29 +35,6 @@ def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> l
             raise click.UsageError("--output-file needs exactly one -o FORMAT without =FILE")
         targets[free[0]] = (targets[free[0]][0], output_file)
     return targets
-
-
-def write_atomically(dest: str, text: str | Iterable[str]) -> None:
-    """Readers (a node-exporter textfile collector, a CI step) see the old file or the new one,
-    never half of it. Character devices such as /dev/null are written directly."""
-    import tempfile
-
-    parts = (text,) if isinstance(text, str) else text
-    path = Path(dest)
-    if path.exists() and not path.is_file():
-        with path.open("w", encoding="utf-8") as fh:
-            fh.writelines(parts)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.writelines(parts)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def parse_fail_on(fail_on: str | None, config: Any) -> Any:

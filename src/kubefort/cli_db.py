@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import click
 
 from kubefort import __version__, vulndb
+from kubefort.fileio import write_atomically
 from kubefort.vulndb import feed
 
 FEED_URL = "https://kubernetes.io/docs/reference/issues-security/official-cve-feed/index.json"
@@ -106,7 +105,8 @@ def update(url: str, from_file: Path | None) -> None:
         "records": records,
     }
     target = vulndb.cache_dir() / "cves.json"
-    _write_atomic(target, json.dumps(data, indent=1))
+    # the cache file stays private to its owner (0600), as it always was
+    write_atomically(target, json.dumps(data, indent=1), perms=0o600, prefix=".cves-", suffix=".json", make_parents=True, special_directly=False)
     vulndb.clear_cache()
     unparsed = sum(1 for r in records if not r["ranges"])
     click.echo(f"wrote {len(records)} CVE records (data of {generated}) to {target}; "
@@ -134,18 +134,6 @@ def _feed_date(doc: dict[str, Any]) -> str:
         return updated
     dates = [str(i.get("date_published") or "")[:10] for i in doc.get("items", []) if isinstance(i, dict)]
     return max([d for d in dates if d] or [dt.date.today().isoformat()])
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cves-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _count(items: Any) -> dict[str, int]:

@@ -20,25 +20,20 @@ import click
 from kubefort.kube.netpol import (
     ALL_PORTS,
     DEFAULT_EXTERNALS,
-    NAME_LABEL,
     NO_PORTS,
-    PROTOCOLS,
     Analysis,
     Cluster,
     External,
     Matrix,
-    PortSet,
-    Workload,
     diff,
     explain_side,
     format_ports,
     parse_port,
-    port_set,
     ports_contain,
     ports_inter,
     ports_json,
-    ports_union,
 )
+from kubefort.kube.netpol_generate import GenerateError, generate_policies, intent_mismatches, parse_allow
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -263,130 +258,6 @@ def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-class GenerateError(Exception):
-    pass
-
-
-def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
-    """A label selector matching w and no other workload of its namespace (GenerateError if none can)."""
-    others = [o for o in c.workloads if o is not w and o.namespace == w.namespace and w.labels.items() <= o.labels.items()]
-    absent: list[str] = []
-    for o in others:
-        extra = sorted(set(o.labels) - set(w.labels))
-        if not extra:
-            raise GenerateError(f"{w.key} and {o.key} carry the same pod labels ({w.labels or 'none'}): no policy can tell them apart")
-        if not set(extra) & set(absent):
-            absent.append(extra[0])
-    sel: dict[str, Any] = {}
-    if w.labels:
-        sel["matchLabels"] = dict(sorted(w.labels.items()))
-    if absent:
-        sel["matchExpressions"] = [{"key": k, "operator": "DoesNotExist"} for k in absent]
-    return sel
-
-
-def _peer(c: Cluster, here: str, e: int | External) -> dict[str, Any]:
-    if isinstance(e, External):
-        return {"ipBlock": {"cidr": e.cidr}}
-    w = c.workloads[e]
-    peer: dict[str, Any] = {"podSelector": exact_selector(c, w)}
-    if w.namespace != here:
-        peer = {"namespaceSelector": {"matchLabels": {NAME_LABEL: w.namespace}}, **peer}
-    return peer
-
-
-def _ports_field(ps: PortSet) -> list[dict[str, Any]] | None:
-    if ps == ALL_PORTS:
-        return None
-    out: list[dict[str, Any]] = []
-    for proto, ranges in zip(PROTOCOLS, ps):
-        for lo, hi in ranges:
-            p: dict[str, Any] = {"protocol": proto, "port": lo}
-            if hi != lo:
-                p["endPort"] = hi
-            out.append(p)
-    return out
-
-
-def generate_policies(c: Cluster, intents: list[tuple[int | External, int | External, PortSet]]) -> list[dict[str, Any]]:
-    """A default deny per namespace plus, per workload, the least ingress and egress rules for `intents`."""
-    merged: dict[tuple[Any, Any], PortSet] = {}
-    for s, d, ps in intents:
-        if isinstance(s, External) and isinstance(d, External):
-            raise GenerateError(f"{s.name} -> {d.name}: both ends are external; NetworkPolicy cannot express it")
-        merged[(s, d)] = ports_union(merged.get((s, d), NO_PORTS), ps)
-    docs: list[dict[str, Any]] = []
-    for ns in sorted({w.namespace for w in c.workloads}):
-        docs.append(_np(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
-    for direction, key, peer_key in (("ingress", 1, "from"), ("egress", 0, "to")):
-        for i, w in enumerate(c.workloads):
-            by_ports: dict[PortSet, list[dict[str, Any]]] = {}  # peers sharing ports share a rule
-            for pair, ps in sorted(merged.items(), key=lambda kv: str(kv[0])):
-                if pair[key] == i:
-                    by_ports.setdefault(ps, []).append(_peer(c, w.namespace, pair[1 - key]))
-            rules = []
-            for ps, peers in by_ports.items():
-                rule: dict[str, Any] = {peer_key: peers}
-                if _ports_field(ps) is not None:
-                    rule["ports"] = _ports_field(ps)
-                rules.append(rule)
-            if rules:
-                name = f"allow-{'to' if direction == 'ingress' else 'from'}-{w.kind.lower()}-{w.name}".replace("#", "-")
-                docs.append(_np(w.namespace, name, {"podSelector": exact_selector(c, w), "policyTypes": [direction.capitalize()], direction: rules}))
-    return docs
-
-
-def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns,
-            "labels": {"app.kubernetes.io/managed-by": "kubefort"}}, "spec": spec}
-
-
-def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: list[tuple[int | External, int | External, PortSet]]) -> list[str]:
-    """Pairs whose allowed ports under `docs` differ from the intent (an external range counts when it overlaps)."""
-    from kubefort.model import Resource, ResourceId, Source
-
-    res = list({id(w.resource): w.resource for w in c.workloads if w.resource is not None}.values())
-    res += [Resource(ResourceId(d["apiVersion"], d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]), d, Source("<generated>")) for d in docs]
-    check = Cluster.from_resources(res, c.externals)
-    m = Analysis(check).matrix()
-    want: dict[tuple[str, str], PortSet] = {}
-    ends = list(range(len(check.workloads))) + list(check.externals)
-    for s, d, ps in intents:
-        for s2 in ends:
-            for d2 in ends:
-                if _covers(c, check, s, s2) and _covers(c, check, d, d2):
-                    k = (m.name(s2), m.name(d2))
-                    want[k] = ports_union(want.get(k, NO_PORTS), ps)
-    got = {(m.name(s), m.name(d)): ps for s, d, ps in m.connections()}
-    return [f"{s} -> {d}: intended {format_ports(want.get((s, d), NO_PORTS))}, generated policies allow {format_ports(got.get((s, d), NO_PORTS))}"
-            for s, d in sorted(set(want) | set(got)) if want.get((s, d), NO_PORTS) != got.get((s, d), NO_PORTS)] + [str(p) for p in check.problems]
-
-
-def _covers(c: Cluster, check: Cluster, intent_end: int | External, end: int | External) -> bool:
-    """Does an intended endpoint (of c) stand for an endpoint of the verification cluster?"""
-    if isinstance(intent_end, int) or isinstance(end, int):
-        return isinstance(intent_end, int) and isinstance(end, int) and c.name(intent_end) == check.name(end)
-    (a, b), (x, y) = intent_end.range, end.range
-    return a <= y and x <= b
-
-
-def parse_allow(c: Cluster, spec: str) -> tuple[int | External, int | External, PortSet]:
-    """SRC:DST[:PORT[/PROTO][,PORT/PROTO...]] -> (src, dst, ports)."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3):
-        raise click.BadParameter(f"{spec!r} is not SRC:DST[:PORT/PROTO] (name IPv6 peers with --external)", param_hint="--allow")
-    ps = ALL_PORTS
-    if len(parts) == 3:
-        ps = NO_PORTS
-        for item in parts[2].split(","):
-            try:
-                n, proto = parse_port(item)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--allow") from None
-            ps = ports_union(ps, port_set(proto, n, n))
-    return _endpoint(c, parts[0], "--allow"), _endpoint(c, parts[1], "--allow"), ps
-
-
 @netpol.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--allow", "allows", multiple=True, required=True, metavar="SRC:DST[:PORT/PROTO]",
@@ -402,7 +273,10 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
     import yaml
 
     cluster, problems = _load(paths, kw, drop_policies=True)
-    intents = [parse_allow(cluster, a) for a in allows]
+    try:
+        intents = [parse_allow(cluster, a) for a in allows]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow") from None
     try:
         docs = generate_policies(cluster, intents)
     except GenerateError as exc:

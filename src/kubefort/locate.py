@@ -7,37 +7,13 @@ by libyaml (nodes with marks, no Python objects) and paths are walked on that no
 
 from __future__ import annotations
 
-from typing import Any
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-from kubefort.loaders.yamlparse import _CParser, _GoResolver, resolve_plain
+from kubefort.loaders.yamlparse import T_STR, compose_nodes, resolve_plain
 from kubefort.model import Path_
 
-class _MarksOnly(_GoResolver):
-    """Positions need no scalar types: every node is composed untyped (keys are resolved on demand)."""
 
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        return "tag:yaml.org,2002:str"
-
-
-if _CParser is not None:
-
-    class _Composer(_CParser, _MarksOnly):  # type: ignore[misc, valid-type]
-        pass
-
-else:  # pragma: no cover
-
-    class _Composer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _MarksOnly):  # type: ignore[no-redef]
-        def __init__(self, stream: Any) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-
-
-def _key_text(node: Any) -> str | None:
+def _key_text(node: Node) -> str | None:
     if not isinstance(node, ScalarNode):
         return None
     if node.style is None:  # plain: `on:` is the key "true" for the API server
@@ -48,8 +24,8 @@ def _key_text(node: Any) -> str | None:
             return "false"
         if v is None:
             return "null"
-        return str(v) if tag != "tag:yaml.org,2002:str" else node.value
-    return node.value
+        return str(v) if tag != T_STR else str(node.value)
+    return str(node.value)
 
 
 class Locator:
@@ -59,43 +35,31 @@ class Locator:
         self.data = data
         self.doc_lines = doc_lines or []
         self._lines: list[bytes] | None = None
-        self._docs: dict[int, tuple[Any, int]] = {}
-        self._all: list[Any] | None = None
+        self._docs: dict[int, tuple[Node, int]] = {}
+        self._all: list[Node | None] | None = None
 
-    @staticmethod
-    def _compose_text(text: bytes, limit: int | None = None) -> list[Any]:
-        docs: list[Any] = []
-        loader = _Composer(text)
-        try:
-            while loader.check_node() and (limit is None or len(docs) < limit):
-                docs.append(loader.get_node())
-        except (yaml.YAMLError, RecursionError, ValueError):
-            pass  # positions for the documents before the error are still good
-        finally:
-            loader.dispose()
-        return docs
-
-    def _doc(self, doc_index: int) -> tuple[Any, int] | None:
+    def _doc(self, doc_index: int) -> tuple[Node, int] | None:
         """(root node, line offset) of one document."""
         if doc_index in self._docs:
             return self._docs[doc_index]
         if self.data is None:
             return None
-        found: tuple[Any, int] | None = None
+        found: tuple[Node, int] | None = None
         if len(self.doc_lines) > 1 and doc_index < len(self.doc_lines):
             # compose just this document: the lines from its first node to the next one's
             if self._lines is None:
                 self._lines = self.data.split(b"\n")
             first = self.doc_lines[doc_index] - 1
             last = self.doc_lines[doc_index + 1] - 1 if doc_index + 1 < len(self.doc_lines) else len(self._lines)
-            docs = self._compose_text(b"\n".join(self._lines[first:last]), limit=1)
+            docs = compose_nodes(b"\n".join(self._lines[first:last]), limit=1)
             if docs and docs[0] is not None:
                 found = (docs[0], first)
         if found is None:
             if self._all is None:
-                self._all = self._compose_text(self.data)
-            if doc_index < len(self._all) and self._all[doc_index] is not None:
-                found = (self._all[doc_index], 0)
+                self._all = compose_nodes(self.data)
+            root = self._all[doc_index] if doc_index < len(self._all) else None
+            if root is not None:
+                found = (root, 0)
         if found is not None:
             self._docs[doc_index] = found
         return found

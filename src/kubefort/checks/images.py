@@ -1,10 +1,11 @@
 """KF-IMG: container image references."""
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubefort.kube.pods import ContainerView, PodView
+from kubefort.kube.pods import ContainerView, PodView, memoised
 from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -86,7 +87,7 @@ def mutable_image_tag(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
         raise NotEvaluated(f"{c.label()} has no image", c.at("image"))
     if PLACEHOLDER.search(image):
         raise NotEvaluated(f"{c.label()} image {image!r} is a template placeholder, filled in at deploy time", c.at("image"))
-    ref = parse_image(image.strip())
+    ref = _parse_cached(image.strip())
     if ref.digest:
         return
     if ref.tag is None:
@@ -108,21 +109,38 @@ DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 
 
+# Pure functions of the reference text, cached by value: the same images recur in every replica,
+# container and chart of a scan (and in every admission request for a workload).
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> ImageRef:
+    return parse_image(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _valid_reference(text: str) -> bool:
+    return _REFERENCE.match(text) is not None
+
+
 def container_image(c: ContainerView) -> tuple[str, ImageRef] | None:
     """(image as written, parsed reference), or None for an ephemeral container without one.
 
     Raises NotEvaluated when the image is missing or is not a valid reference (an unrendered
     template such as `{{ .Values.image }}`, `${IMAGE}`, or a build-tool URL such as `ko://...`).
     """
+    # KF-IMG-002..005 each ask it of every container: validated and parsed once per container
+    return memoised(c.memo, "container_image", _container_image, c)
+
+
+def _container_image(c: ContainerView) -> tuple[str, ImageRef] | None:
     image = c.str("image")
     if image is None:
         if c.kind == "ephemeral container":
             return None
         raise NotEvaluated(f"{c.label()} has no image", c.at("image"))
     text = image.strip()
-    if not _REFERENCE.match(text):
+    if not _valid_reference(text):
         raise NotEvaluated(f"{c.label()}: image {image!r} is not a valid image reference (unrendered template?)", c.at("image"))
-    return image, parse_image(text)
+    return image, _parse_cached(text)
 
 
 def normalized_name(ref: ImageRef) -> str:
@@ -419,7 +437,12 @@ DEPRECATED_REGISTRIES: tuple[DeprecatedRegistry, ...] = (
 )
 
 
+_DEPRECATED_PREFIXES = tuple(d.prefix for d in DEPRECATED_REGISTRIES)
+
+
 def deprecated_registry(name: str) -> DeprecatedRegistry | None:
+    if not name.startswith(_DEPRECATED_PREFIXES):  # nearly every image: one C-level test, no loop
+        return None
     for d in DEPRECATED_REGISTRIES:
         if name == d.prefix or name.startswith(d.prefix + "/"):
             return d

@@ -44,7 +44,8 @@ def field_path(pod: PodView, field: str) -> Path_:
 
 def verdict(pod: PodView, level: str, version: str) -> list[pss.PSSViolation]:
     try:
-        return pss.evaluate(dict(pod.meta.data) if pod.meta is not None else None, dict(pod.spec.data), level, version)
+        # the same objects (not copies) for every level: one evaluation per pod and version
+        return pss.evaluate_shared(pod.meta.data if pod.meta is not None else None, pod.spec.data, level, version)
     except pss.PSSInputError as exc:
         raise NotEvaluated(f"Pod Security Standards cannot judge this pod: {exc}") from None
 

@@ -29,6 +29,7 @@ from kubefort import __version__
 from kubefort.cluster.client import Cluster
 from kubefort.cluster.collect import DEFAULT_SKIP, Collector, ListStatus, Page, normalize
 from kubefort.cluster.discovery import Discovery, discover
+from kubefort.fileio import AtomicFile
 
 SNAPSHOT_KIND = "KubefortClusterSnapshot"
 SNAPSHOT_VERSION = 1
@@ -198,8 +199,10 @@ class SnapshotWriter:
 
     def __init__(self, path: str, header: dict[str, Any]) -> None:
         self.path = path
-        self.tmp = f"{path}.tmp-{os.getpid()}"
-        raw = open(self.tmp, "wb")
+        # written under a temporary name, renamed over `path` only once complete
+        self._out = AtomicFile(path, prefix=f"{os.path.basename(path)}.tmp-{os.getpid()}-")
+        self.tmp = self._out.tmp
+        raw = self._out.file
         self._fh = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.endswith(".gz") else raw
         self._raw = raw
         head = orjson.dumps(header)
@@ -216,16 +219,15 @@ class SnapshotWriter:
 
     def close(self, statuses: list[ListStatus]) -> None:
         self._fh.write(b'],"statuses":' + orjson.dumps([s.as_dict() for s in statuses]) + b"}\n")
-        self._fh.close()
-        if self._raw is not self._fh:
-            self._raw.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self._fh.close()  # the gzip trailer; AtomicFile closes the file under it
+        except BaseException:
+            self._out.abort()
+            raise
+        self._out.commit()
 
     def abort(self) -> None:
         try:
             self._fh.close()
-            if self._raw is not self._fh:
-                self._raw.close()
         finally:
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)
+            self._out.abort()

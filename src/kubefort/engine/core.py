@@ -136,6 +136,11 @@ def _unpickle_partial(records: list[InputRecord], packed: list[PackedOutcome], *
 # ---------------------------------------------------------------------------------------------
 # recording outcomes
 # ---------------------------------------------------------------------------------------------
+# Status members as plain globals for the hot path (`Status.PASSED` is an enum class attribute
+# lookup, several times slower than a global, and runs ~100 times per object)
+_PASSED, _FAILED, _SUPPRESSED, _NOT_EVALUATED = Status.PASSED, Status.FAILED, Status.SUPPRESSED, Status.NOT_EVALUATED
+
+
 class Recorder:
     """Turns check results into outcomes, locating only what is shown."""
 
@@ -155,36 +160,36 @@ class Recorder:
 
     def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
         try:
-            violations = list(meta.func(*args))  # type: ignore[misc]  # a registered check always has one
+            violations = [*meta.func(*args)]  # type: ignore[misc]  # a registered check always has one
         except NotEvaluated as exc:
-            self.add(meta, res, Status.NOT_EVALUATED, container, exc.reason, exc.path)
+            self.add(meta, res, _NOT_EVALUATED, container, exc.reason, exc.path)
             return
         except NotApplicable:
             return
         except Exception as exc:  # a bug in a check must not end the scan, nor pass silently
-            self.add(meta, res, Status.NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base)
+            self.add(meta, res, _NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base)
             return
         if not violations:
             if self.keep_passed:
-                self.add(meta, res, Status.PASSED, container, "", base)
+                self.add(meta, res, _PASSED, container, "", base)
             else:
                 self.omitted += 1
             return
         v0: Violation = violations[0]
         message = v0.message if len(violations) == 1 else "; ".join(v.message for v in violations)
         supp = inline_suppression(ignores, meta.id, container) if ignores else None
-        status = Status.SUPPRESSED if supp is not None else Status.FAILED
+        status = _SUPPRESSED if supp is not None else _FAILED
         self.add(meta, res, status, container or v0.container, message, v0.path or base, supp)
 
     def add(self, meta: CheckMeta, res: Resource, status: Status, container: str | None, message: str, path: Path_, supp: Suppression | None = None) -> None:
-        if status is Status.PASSED and not self.keep_passed:
+        if status is _PASSED and not self.keep_passed:
             self.omitted += 1
             return
         src = res.source
-        if status is Status.NOT_EVALUATED and supp is None and self.by_request:
+        if status is _NOT_EVALUATED and supp is None and self.by_request:
             supp = self.by_request.get(meta.id)
         o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.severity[meta.id])
-        if status is not Status.PASSED:
+        if status is not _PASSED:
             o.location = self.locate(src, path)
             o.fingerprint = fingerprint(meta.id, res.id, container, path, src.file)
         self.outcomes.append(o)
@@ -296,26 +301,30 @@ class Engine:
         if object_checks is None:
             kind = res.id.kind
             object_checks = self._object_checks[kind] = [m for m in self.object_checks if m.kinds is None or kind in m.kinds]
+        run = rec.run
         for m in object_checks:
-            rec.run(m, res, (res, ctx[m.id]), None, (), ignores)
+            run(m, res, (res, ctx[m.id]), None, (), ignores)
         if pod_error is not None:
             for m in self.pod_checks + self.container_checks:
-                rec.add(m, res, Status.NOT_EVALUATED, None, pod_error.reason, pod_error.path)
+                rec.add(m, res, _NOT_EVALUATED, None, pod_error.reason, pod_error.path)
             return
+        container_checks = self.container_checks
         for pod in pods:
+            ppath = pod.path
             for m in self.pod_checks:
-                rec.run(m, res, (pod, ctx[m.id]), None, pod.path, ignores)
-            if not self.container_checks:
+                run(m, res, (pod, ctx[m.id]), None, ppath, ignores)
+            if not container_checks:
                 continue
             try:
                 containers = list(pod.containers())
             except NotEvaluated as exc:
-                for m in self.container_checks:
-                    rec.add(m, res, Status.NOT_EVALUATED, None, exc.reason, exc.path)
+                for m in container_checks:
+                    rec.add(m, res, _NOT_EVALUATED, None, exc.reason, exc.path)
                 continue
             for c in containers:
-                for m in self.container_checks:
-                    rec.run(m, res, (pod, c, ctx[m.id]), c.name, c.path, ignores)
+                cname, cpath = c.name, c.path
+                for m in container_checks:
+                    run(m, res, (pod, c, ctx[m.id]), cname, cpath, ignores)
 
     def problem_outcome(self, p: LoadProblem) -> Outcome:
         """A loader's problem as the not-evaluated outcome of its KF-INPUT check."""

@@ -22,9 +22,10 @@ An external peer is an address range: a port counts as allowed to or from it whe
 address of the range is allowed on it.
 
 Two evaluators share this model: `Analysis` (fast: selector matches as bitsets over workloads,
-rule sets grouped into per-pod profiles, the dense matrix filled with NumPy) and
-`kubefort.kube.netpol_reference` (slow, written straight from the API reference), which a
-property test holds equal.
+rule sets grouped into per-pod profiles, the dense matrix filled with NumPy) and the test suite's
+`tests/netpol_reference.py` (slow, written straight from the API reference), which a property
+test holds equal. Label selectors are parsed and defined by `kubefort.kube.selectors`; the
+bitset evaluation here (`Analysis.sel_bits`) computes the same matches for many workloads at once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from functools import lru_cache
 from typing import Any
 
 from kubefort.kube.pods import api_group, find_pods, type_name
+from kubefort.kube.selectors import Selector as Selector  # re-exported: checks/network.py reads it from here
+from kubefort.kube.selectors import parse_selector
 from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, format_path
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -189,39 +192,6 @@ class PolicyError(NotEvaluated):
 
 
 @dataclass(frozen=True, slots=True)
-class Selector:
-    """A metav1.LabelSelector: every matchLabels pair and every matchExpressions requirement."""
-
-    labels: tuple[tuple[str, str], ...] = ()
-    exprs: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.labels and not self.exprs
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        for k, v in self.labels:
-            if labels.get(k) != v:
-                return False
-        for k, op, vals in self.exprs:
-            if op == "In" and labels.get(k) not in vals:
-                return False
-            if op == "NotIn" and k in labels and labels[k] in vals:
-                return False
-            if op == "Exists" and k not in labels:
-                return False
-            if op == "DoesNotExist" and k in labels:
-                return False
-        return True
-
-    def __str__(self) -> str:
-        parts = [f"{k}={v}" for k, v in self.labels]
-        for k, op, vals in self.exprs:
-            parts.append({"In": f"{k} in ({','.join(vals)})", "NotIn": f"{k} notin ({','.join(vals)})", "Exists": k}.get(op, f"!{k}"))
-        return ",".join(parts) or "<all>"
-
-
-@dataclass(frozen=True, slots=True)
 class Peer:
     pod: Selector | None = None  # podSelector (None: not given)
     ns: Selector | None = None  # namespaceSelector (None: not given)
@@ -326,27 +296,6 @@ def _str_map(v: Any, path: Path_) -> dict[str, str]:
     for k, x in v.items():
         _need(isinstance(k, str) and isinstance(x, str), f"has {k!r}: {x!r}; keys and values must be strings", path)
     return dict(v)
-
-
-def parse_selector(v: Any, path: Path_) -> Selector:
-    """A label selector as the API server validates it (wrong types or operators raise PolicyError)."""
-    if v is None:
-        return Selector()
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a label selector", path)
-    labels = _str_map(v.get("matchLabels"), path + ("matchLabels",))
-    exprs = []
-    raw = v.get("matchExpressions") or []
-    _need(isinstance(raw, list), "is not a list", path + ("matchExpressions",))
-    for i, e in enumerate(raw):
-        p = path + ("matchExpressions", i)
-        _need(isinstance(e, dict), "is not a mapping", p)
-        key, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
-        _need(isinstance(key, str) and bool(key), "needs a key", p)
-        _need(op in ("In", "NotIn", "Exists", "DoesNotExist"), f"has operator {op!r}; In, NotIn, Exists or DoesNotExist", p)
-        _need(isinstance(vals, list) and all(isinstance(x, str) for x in vals), "values must be a list of strings", p)
-        _need(bool(vals) == (op in ("In", "NotIn")), f"operator {op} " + ("needs values" if op in ("In", "NotIn") else "takes no values"), p)
-        exprs.append((key, op, tuple(sorted(set(vals)))))
-    return Selector(tuple(sorted(labels.items())), tuple(exprs))
 
 
 def _parse_peer(v: Any, path: Path_) -> Peer:

@@ -12,9 +12,9 @@ NotEvaluated naming the field and what was found instead, so checks never guess.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
 
 from kubefort.model import NotEvaluated, Path_, Resource, format_path
 
@@ -85,16 +85,73 @@ def optional(value: object, kind: type[T], what: str, path: Path_) -> T | None:
     return None if value is None else need(value, kind, what, path)
 
 
+class _Raised:
+    """A memoised NotEvaluated: raised again (as a new exception) on every later call."""
+
+    __slots__ = ("reason", "path")
+
+    def __init__(self, exc: NotEvaluated) -> None:
+        self.reason = exc.reason
+        self.path = exc.path
+
+    def throw(self) -> NoReturn:
+        raise NotEvaluated(self.reason, self.path)
+
+
+def memoised(memo: dict[Any, Any], key: object, compute: Callable[..., T], *args: Any) -> T:
+    """`compute(*args)`, once per `memo` and key: later calls return the same value, or raise the
+    same NotEvaluated again. `memo` is a view's own dict (`Fields.memo`, `PodView.memo`), so nothing
+    is ever shared between objects; checks use it for what several of them derive from one pod or
+    container (a parsed image reference, an effective securityContext value ...)."""
+    hit = memo.get(key, _ABSENT)
+    if hit is _ABSENT:
+        try:
+            hit = memo[key] = compute(*args)
+        except NotEvaluated as exc:
+            memo[key] = _Raised(exc)
+            raise
+        return hit
+    if type(hit) is _Raised:
+        hit.throw()
+    return hit  # type: ignore[no-any-return]
+
+
+def memoised_iter(memo: dict[Any, Any], key: object, produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[T]:
+    """The items of `produce(*args)`, walked once per `memo` and key: later calls replay them, and
+    raise the walk's NotEvaluated again after the items it had yielded, exactly as a fresh walk would."""
+    found: tuple[builtins.list[T], _Raised | None] | None = memo.get(key)
+    if found is None:
+        items: builtins.list[T] = []
+        error: _Raised | None = None
+        try:
+            for item in produce(*args):
+                items.append(item)
+        except NotEvaluated as exc:
+            error = _Raised(exc)
+        found = memo[key] = (items, error)
+    yield from found[0]
+    if found[1] is not None:
+        found[1].throw()
+
+
+_ABSENT: Any = object()
+
+
 class Fields:
     """Typed access to a mapping at a known path."""
 
     # The accessors below are named after the types they return (`bool`, `int`, `str`, `list`),
     # which shadows those names inside this class body: annotations spell them `builtins.*`.
-    __slots__ = ("data", "path")
+    #
+    # They run ~150 times per object, so each is written for the common case (every step a
+    # dict, the value of the declared type or absent): no path is built and no helper is called
+    # unless the value is mistyped. `memo` holds what checks derive from this view (see `memoised`).
+    __slots__ = ("data", "path", "memo")
 
     def __init__(self, data: Mapping[builtins.str, Any], path: Path_) -> None:
         self.data = data
         self.path = path
+        self.memo: dict[Any, Any] = {}
 
     def at(self, *keys: builtins.str | builtins.int) -> Path_:
         return self.path + keys
@@ -103,55 +160,72 @@ class Fields:
         """The raw value at keys (None when any step is absent or null); wrong container types raise.
 
         Typed `Any` on purpose: callers narrow it themselves (or use the typed accessors below)."""
+        return self._get(keys)
+
+    def _get(self, keys: tuple[builtins.str, ...]) -> Any:
+        cur: Any = self.data
+        for k in keys:
+            if type(cur) is dict:  # the common case, on every check's hot path
+                cur = cur.get(k)
+            elif cur is None:
+                return None
+            elif isinstance(cur, dict):
+                cur = cur.get(k)
+            else:
+                self._not_a_mapping(keys)
+        return cur
+
+    def _not_a_mapping(self, keys: tuple[builtins.str, ...]) -> NoReturn:
+        """Raise for the first step of keys that is neither a mapping nor absent."""
         cur: object = self.data
-        if len(keys) == 1 and type(cur) is dict:  # the common case, on every check's hot path
-            return cur.get(keys[0])
         for i, k in enumerate(keys):
             if cur is None:
-                return None
+                break
             if not isinstance(cur, dict):
                 raise NotEvaluated(
                     f"{format_path(self.path + keys[:i])} is {type_name(cur)}, expected a mapping", self.path + keys[:i]
                 )
             cur = cur.get(k)
-        return cur
+        raise AssertionError("unreachable: _get found a step that is not a mapping")
 
     def mapping(self, *keys: builtins.str) -> dict[builtins.str, Any]:
-        v = self.get(*keys)
+        v = self._get(keys)
+        if type(v) is dict:
+            return v
         if v is None:
             return {}
-        return _expect(v, dict, "a mapping", self.at(*keys))
+        return _expect(v, dict, "a mapping", self.path + keys)
 
     def bool(self, *keys: builtins.str) -> builtins.bool | None:
-        v = self.get(*keys)
-        if v is None:
-            return None
-        if not isinstance(v, bool):
-            raise NotEvaluated(
-                f"{format_path(self.at(*keys))} is {type_name(v)} ({v!r}), expected a boolean; the API server rejects it",
-                self.at(*keys),
-            )
-        return v
+        v = self._get(keys)
+        if v is None or v is True or v is False:
+            return v
+        raise NotEvaluated(
+            f"{format_path(self.at(*keys))} is {type_name(v)} ({v!r}), expected a boolean; the API server rejects it",
+            self.at(*keys),
+        )
 
     def int(self, *keys: builtins.str) -> builtins.int | None:
-        v = self.get(*keys)
-        if v is None:
-            return None
+        v = self._get(keys)
+        if v is None or type(v) is int:
+            return v
         if isinstance(v, float) and v.is_integer():
             return int(v)
-        return _expect(v, int, "an integer", self.at(*keys))
+        return _expect(v, int, "an integer", self.path + keys)
 
     def str(self, *keys: builtins.str) -> builtins.str | None:
-        v = self.get(*keys)
-        if v is None:
-            return None
-        return _expect(v, str, "a string", self.at(*keys))
+        v = self._get(keys)
+        if v is None or type(v) is str:
+            return v
+        return _expect(v, str, "a string", self.path + keys)
 
     def list(self, *keys: builtins.str) -> builtins.list[Any]:
-        v = self.get(*keys)
+        v = self._get(keys)
+        if type(v) is list:
+            return v
         if v is None:
             return []
-        return _expect(v, list, "a list", self.at(*keys))
+        return _expect(v, list, "a list", self.path + keys)
 
     def str_list(self, *keys: builtins.str) -> builtins.list[builtins.str]:
         out = self.list(*keys)
@@ -165,7 +239,9 @@ class ContainerView(Fields):
     __slots__ = ("name", "kind", "index", "list_key")
 
     def __init__(self, data: dict[str, Any], path: Path_, name: str, kind: str, list_key: str, index: int) -> None:
-        super().__init__(data, path)
+        self.data = data
+        self.path = path
+        self.memo = {}
         self.name = name
         self.kind = kind  # "container" | "init container" | "ephemeral container"
         self.list_key = list_key
@@ -177,22 +253,28 @@ class ContainerView(Fields):
 
 @dataclass(slots=True)
 class PodView:
-    """A pod spec found in an object, with its metadata (labels, annotations) when it has one."""
+    """A pod spec found in an object, with its metadata (labels, annotations) when it has one.
+
+    Views are built per object (`find_pods`) and never change, so what checks ask of them again
+    and again (the containers, the scope of a pod-level field, `is_windows` ...) is computed once
+    and kept in `memo`, values and NotEvaluated errors alike."""
 
     resource: Resource
     spec: Fields
     meta: Fields | None
     origin: str  # "known" | "walker" | "config" | "template" (Argo-style container template)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def path(self) -> Path_:
         return self.spec.path
 
     def containers(self) -> Iterator[ContainerView]:
-        """Every container of every kind. Raises NotEvaluated on malformed lists or entries."""
-        if self.origin == "template":
-            yield from self._template_containers()
-            return
+        """Every container of every kind. Raises NotEvaluated on malformed lists or entries (after
+        yielding the containers before the malformed one, as a walk of the spec would)."""
+        return memoised_iter(self.memo, "containers", self._template_containers if self.origin == "template" else self._pod_containers)
+
+    def _pod_containers(self) -> Iterator[ContainerView]:
         for key, kind in CONTAINER_KINDS:
             items = self.spec.list(key)
             for i, c in enumerate(items):
@@ -227,33 +309,51 @@ class PodView:
                 yield ContainerView(c, p, name if isinstance(name, str) else f"#{i}", kind, key, i)
 
     def annotations(self) -> dict[str, Any]:
-        return self.meta.mapping("annotations") if self.meta is not None else {}
+        meta = self.meta
+        return memoised(self.memo, "annotations", meta.mapping, "annotations") if meta is not None else {}
 
     def is_windows(self) -> bool:
         """Declared a Windows pod (`spec.os.name: windows`); Linux-only controls skip it, as PSS does."""
+        hit = self.memo.get("windows")
+        if hit is True or hit is False:  # asked by most container checks: the memo inline
+            return hit
+        return memoised(self.memo, "windows", self._is_windows)
+
+    def _is_windows(self) -> bool:
         return self.spec.str("os", "name") == "windows"
 
     def in_user_namespace(self) -> bool:
         """Runs in its own user namespace (`spec.hostUsers: false`): IDs inside are not IDs on the node."""
+        hit = self.memo.get("userns")
+        if hit is True or hit is False:
+            return hit
+        return memoised(self.memo, "userns", self._in_user_namespace)
+
+    def _in_user_namespace(self) -> bool:
         return self.spec.bool("hostUsers") is False
 
-    def scopes(self) -> list[Fields]:
+    def scopes(self) -> builtins.list[Fields]:
         """Where pod-level fields of this pod are set, most specific first.
 
         For ordinary pod specs, just the spec. For an Argo Workflows template (origin "template" at
         `...templates[i]`), also the workflow spec around it, whose `securityContext`,
         `serviceAccountName`, `automountServiceAccountToken` and `volumes` apply to every template
-        that does not set its own."""
-        views = [self.spec]
-        p = self.spec.path
-        if self.origin == "template" and len(p) >= 2 and p[-2] == "templates":
-            outer = _at(self.resource.obj, p[:-2])
-            if isinstance(outer, dict):
-                views.append(Fields(outer, p[:-2]))
+        that does not set its own. (The same list on every call: do not change it.)"""
+        views: builtins.list[Fields] | None = self.memo.get("scopes")
+        if views is None:
+            views = [self.spec]
+            p = self.spec.path
+            if self.origin == "template" and len(p) >= 2 and p[-2] == "templates":
+                outer = _at(self.resource.obj, p[:-2])
+                if isinstance(outer, dict):
+                    views.append(Fields(outer, p[:-2]))
+            self.memo["scopes"] = views
         return views
 
     def scope(self, key: str) -> Fields:
         """The view that decides the pod-level field `key`: the first scope that sets it (the spec when none does)."""
+        if self.origin != "template":
+            return self.spec  # the only scope (see `scopes`): it decides whether it sets the field or not
         for view in self.scopes():
             if view.get(key) is not None:
                 return view
@@ -291,6 +391,7 @@ def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]
     """Embedded pod specs in a custom resource: mappings whose `containers` is a list of containers
     ("walker"), and Argo-style templates with a single `container` or `script` ("template")."""
     stack: list[tuple[Path_, object]] = [((), obj)]
+    push = stack.append
     seen = 0
     while stack:
         path, node = stack.pop()
@@ -298,19 +399,21 @@ def _walk_pod_specs(obj: dict[str, Any]) -> Iterator[tuple[Path_, dict[str, Any]
         if seen > MAX_WALK_NODES:
             raise NotEvaluated(f"object too large to search for pod templates (>{MAX_WALK_NODES:,} nodes)")
         if isinstance(node, dict):
-            if _is_container_list(node.get("containers")):
+            # every mapping of every custom resource passes here: the key tests come first, so
+            # the helpers run only on the few mappings that have the keys they look at
+            if "containers" in node and _is_container_list(node["containers"]):
                 yield path, node, "walker"
                 continue
-            if _is_container_template(node):
+            if ("container" in node or "script" in node) and _is_container_template(node):
                 yield path, node, "template"
                 continue
             for k, v in node.items():
                 if isinstance(v, (dict, list)):
-                    stack.append((path + (k,), v))
+                    push((path + (k,), v))
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 if isinstance(v, (dict, list)):
-                    stack.append((path + (i,), v))
+                    push((path + (i,), v))
 
 
 def api_group(api_version: str) -> str:

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from typing import Any
 
-
 from kubefort.kube.pods import api_group, find_pods, type_name
+from kubefort.kube.selectors import Selector, parse_selector
 from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, Source, format_path
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -227,7 +227,7 @@ class Role:
     name: str
     rules: list[Rule]
     labels: dict[str, str]
-    selectors: list[dict[str, Any]] | None  # aggregationRule.clusterRoleSelectors
+    selectors: list[Selector] | None  # aggregationRule.clusterRoleSelectors
     resource: Resource = field(repr=False)
     builtin: bool = False
 
@@ -388,27 +388,7 @@ def is_bootstrap(res: Resource) -> bool:
 # ------------------------------------------------------------------------------------------------
 # label selectors (aggregation)
 # ------------------------------------------------------------------------------------------------
-def selector_matches(sel: dict[str, Any], labels: dict[str, str]) -> bool:
-    """metav1.LabelSelector semantics; an empty selector matches everything."""
-    for k, v in (sel.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for e in sel.get("matchExpressions") or []:
-        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
-
-
-def _selectors(res: Resource) -> list[dict[str, Any]] | None:
+def _selectors(res: Resource) -> list[Selector] | None:
     agg = _get(res.obj, ("aggregationRule",))
     if agg is None:
         return None
@@ -425,7 +405,8 @@ def _selectors(res: Resource) -> list[dict[str, Any]] | None:
             raise NotEvaluated(f"{format_path(p + (i, 'matchLabels'))} is not a mapping of strings", p + (i, "matchLabels"))
         if not isinstance(me, list) or not all(isinstance(e, dict) for e in me):
             raise NotEvaluated(f"{format_path(p + (i, 'matchExpressions'))} is not a list of mappings", p + (i, "matchExpressions"))
-    return sels
+    # the API server validates these selectors (ValidateLabelSelector): an invalid one is not evaluated
+    return [parse_selector(s, p + (i,)) for i, s in enumerate(sels)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -567,7 +548,7 @@ class Policy:
                 new: list[Rule] = []
                 for sel in agg.selectors or ():
                     for src in cluster_roles:
-                        if src is agg or not selector_matches(sel, src.labels):
+                        if src is agg or not sel.matches(src.labels):
                             continue
                         for rule in src.rules:
                             c = rule.content()

@@ -83,6 +83,27 @@ _MARKERS = re.compile(
 )
 
 
+# per pattern of _TOKENS (same order): literals one of which every match contains
+_TOKEN_LITERALS: tuple[tuple[str, ...], ...] = (
+    ("AKIA", "ASIA", "ABIA", "ACCA"),
+    ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ("github_pat_",),
+    ("glpat-",),
+    ("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-"),
+    ("hooks.slack.com",),
+    ("_live_",),
+    ("AIza",),
+    ("T3BlbkFJ",),
+    ("sk-ant-",),
+    ("hf_",),
+    ("npm_",),
+    ("SG.",),
+    ("eyJ",),
+    ("AccountKey=",),
+)
+assert len(_TOKEN_LITERALS) == len(_TOKENS)
+
+
 def find_tokens(text: str) -> list[Hit]:
     """Credential-shaped substrings of `text`, each with a redacted form; empty when none."""
     if _MARKERS.search(text) is None:
@@ -99,7 +120,9 @@ def find_tokens(text: str) -> list[Hit]:
             if not literal_candidate(password) or password in ("x-oauth-basic",):
                 continue
             hits.append(Hit("URL with an embedded password", f"{m.group(1)}://{REDACTED}@{m.group(4)}", m.start()))
-    for what, rx, keep in _TOKENS:
+    for (what, rx, keep), literals in zip(_TOKENS, _TOKEN_LITERALS):
+        if not any(lit in text for lit in literals):
+            continue  # the pattern cannot match: a text that passed for another marker (often "://")
         for m in rx.finditer(text):
             tok = m.group(0)
             if tok in _KNOWN_EXAMPLES or (what == "AWS access key ID" and tok.endswith("EXAMPLE")):

@@ -27,15 +27,18 @@ import math
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import repeat
+from typing import Any, ClassVar
 
 import orjson
 import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 try:  # rapidyaml is a hard dependency, but stay usable if its wheel is missing on a platform
-    import ryml  # type: ignore[import-untyped]
+    import ryml
+    from ryml import _ryml  # the C functions behind ryml.Tree's methods (called per node)
 except Exception:  # pragma: no cover
     ryml = None
 
@@ -195,8 +198,8 @@ def _key_to_json(key: Any) -> str:
 
 
 class _GoConstructor(yaml.constructor.SafeConstructor):
-    yaml_constructors: dict[Any, Any] = {}
-    yaml_multi_constructors: dict[Any, Any] = {}
+    yaml_constructors: ClassVar[dict[str | None, Callable[..., Any]]] = {}
+    yaml_multi_constructors: ClassVar[dict[str | None, Callable[..., Any]]] = {}
 
     def construct_go_scalar(self, node: ScalarNode) -> Any:
         tag, value = node.tag, node.value
@@ -225,7 +228,7 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
         return base64.b64encode(raw).decode()
 
     def construct_go_timestamp(self, node: ScalarNode) -> str:
-        return node.value  # go-yaml keeps timestamp-looking text as a string for interface{} targets
+        return str(node.value)  # go-yaml keeps timestamp-looking text as a string for interface{} targets
 
     def construct_go_map(self, node: MappingNode) -> Any:
         data: dict[str, Any] = {}
@@ -249,23 +252,28 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
         )
 
 
-for _t in (T_STR, T_BOOL, T_INT, T_FLOAT, T_NULL):
-    _GoConstructor.add_constructor(_t, _GoConstructor.construct_go_scalar)
-_GoConstructor.add_constructor(T_BINARY, _GoConstructor.construct_go_binary)
-_GoConstructor.add_constructor(T_TIMESTAMP, _GoConstructor.construct_go_timestamp)
-_GoConstructor.add_constructor(T_MAP, _GoConstructor.construct_go_map)
-_GoConstructor.add_constructor(T_SEQ, _GoConstructor.construct_go_seq)
-_GoConstructor.add_constructor(None, _GoConstructor.construct_unsupported)
+# what `add_constructor` does, without its Loader-typed signature (the table is this class's own)
+_CONSTRUCTORS: dict[str | None, Callable[..., Any]] = {
+    **dict.fromkeys((T_STR, T_BOOL, T_INT, T_FLOAT, T_NULL), _GoConstructor.construct_go_scalar),
+    T_BINARY: _GoConstructor.construct_go_binary,
+    T_TIMESTAMP: _GoConstructor.construct_go_timestamp,
+    T_MAP: _GoConstructor.construct_go_map,
+    T_SEQ: _GoConstructor.construct_go_seq,
+    None: _GoConstructor.construct_unsupported,
+}
+_GoConstructor.yaml_constructors.update(_CONSTRUCTORS)
 
 try:
     from yaml._yaml import CParser as _CParser  # libyaml; `yaml.CParser` is not exported
+
+    HAVE_LIBYAML = True
 except ImportError:  # pragma: no cover
-    _CParser = None
+    HAVE_LIBYAML = False
 
 
-if _CParser is not None:
+if HAVE_LIBYAML:
 
-    class GoLoader(_CParser, _GoConstructor, _GoResolver):  # type: ignore[misc, valid-type]
+    class GoLoader(_CParser, _GoConstructor, _GoResolver):
         def __init__(self, stream: Any) -> None:
             _CParser.__init__(self, stream)
             _GoConstructor.__init__(self)
@@ -281,6 +289,52 @@ else:  # pragma: no cover - PyYAML without libyaml
             yaml.parser.Parser.__init__(self)
             yaml.composer.Composer.__init__(self)
             _GoConstructor.__init__(self)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# composing node trees (positions only)
+# ---------------------------------------------------------------------------------------------
+class _MarksOnly(_GoResolver):
+    """Positions need no scalar types: every node is composed untyped (keys are resolved on demand)."""
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        return T_STR
+
+
+if HAVE_LIBYAML:
+
+    class _Composer(_CParser, _MarksOnly):
+        pass
+
+else:  # pragma: no cover
+
+    class _Composer(  # type: ignore[no-redef]
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _MarksOnly
+    ):
+        def __init__(self, stream: Any) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+
+
+def compose_nodes(text: bytes, limit: int | None = None) -> list[Node | None]:
+    """The node trees (with start marks) of the documents of `text`, at most `limit` of them.
+
+    Scalars are composed untyped (every tag is `str`): callers read positions and resolve keys
+    with :func:`resolve_plain` themselves. A YAML error ends the list: the documents before it
+    are still returned."""
+    docs: list[Node | None] = []
+    loader = _Composer(text)
+    try:
+        while loader.check_node() and (limit is None or len(docs) < limit):
+            docs.append(loader.get_node())
+    except (yaml.YAMLError, RecursionError, ValueError):
+        pass  # positions for the documents before the error are still good
+    finally:
+        loader.dispose()
+    return docs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,7 +384,7 @@ _RISKY_JSON = re.compile((rb'"(?=[yYnNoOtTfF~<+\-.0-9iI])(?:' + _WORDS + rb"|" +
 # Tags, anchors, aliases and directives are dropped (or left unresolved) by the emitter. A text
 # scan finds `!`, `&`, `*` or `%` where a node may start; only then is the tree asked whether a
 # node really carries one (prose such as CEL's `!has(self.x)` in a block scalar is not a tag).
-_STRUCT = re.compile(rb"[\s\[{,:][!&*][^\s,\]}]|\A[!&*%]|\n%")
+_STRUCT = re.compile(rb"(?<=[\s\[{,:])[!&*][^\s,\]}]|\A[!&*%]|\n%")
 _DOC_SEP = re.compile(rb"\n---(?=[ \t\r\n]|\Z)")
 _NUM_KEY = re.compile(r'"([-+]?[0-9.][0-9._eE+-]*)"\s*:')
 _CANON_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")
@@ -339,13 +393,19 @@ _ALIAS = re.compile(rb"[\s\[{,:]\*[^\s,\]}]|\A\*")
 _SKIP = re.compile(rb"(?:[ \t\r\n]|#[^\n]*)*")
 
 
+def _skip_end(data: bytes, pos: int) -> int:
+    """Where the blanks and comments from `pos` end (`_SKIP` matches the empty string too)."""
+    m = _SKIP.match(data, pos)
+    return m.end() if m is not None else pos
+
+
 def _doc_start_lines(data: bytes, ndocs: int) -> list[int]:
     """1-based line of each document's first node, as libyaml reports it (comments skipped)."""
     starts = [m.end() for m in _DOC_SEP.finditer(data)]
     if data.startswith(b"---") and (len(data) == 3 or data[3:4] in b" \t\r\n"):
         starts.insert(0, 3)
     first_sep = starts[0] - 3 if starts else len(data)
-    head_end = _SKIP.match(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0).end()
+    head_end = _skip_end(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)
     if head_end < first_sep:  # content before the first '---': an implicit first document
         starts.insert(0, 0)
     if len(starts) != ndocs:
@@ -353,7 +413,7 @@ def _doc_start_lines(data: bytes, ndocs: int) -> list[int]:
     lines: list[int] = []
     line, last = 1, 0
     for s in starts:
-        pos = _SKIP.match(data, s).end()
+        pos = _skip_end(data, s)
         line += data.count(b"\n", last, pos)
         last = pos
         lines.append(line)
@@ -378,8 +438,9 @@ _devnull_fd: int | None = None
 _NODE_FLAGS = 0
 if ryml is not None:
     _NODE_FLAGS = ryml.KEYTAG | ryml.VALTAG | ryml.KEYANCH | ryml.VALANCH | ryml.KEYREF | ryml.VALREF
-_VAL_NOT_PLAIN = _KEY_NOT_PLAIN = 0
+_VAL_NOT_PLAIN = _KEY_NOT_PLAIN = _PLAIN_VAL = _PLAIN_KEY = 0
 if ryml is not None:
+    _PLAIN_VAL, _PLAIN_KEY = ryml.VAL, ryml.KEY
     _VAL_NOT_PLAIN = ryml.VAL_SQUO | ryml.VAL_DQUO | ryml.VAL_LITERAL | ryml.VAL_FOLDED
     _KEY_NOT_PLAIN = ryml.KEY_SQUO | ryml.KEY_DQUO | ryml.KEY_LITERAL | ryml.KEY_FOLDED
 
@@ -402,14 +463,31 @@ def _maybe_plain(data: bytes, token: bytes) -> bool:
 
 def _plain_in_tree(tree: Any, tokens: set[bytes]) -> bool:
     """Is any of these texts a plain (unquoted, non-block) key or value in the tree?"""
-    has = tree.type_has_any
-    VAL, KEY = ryml.VAL, ryml.KEY
-    for i in range(tree.size()):
-        if has(i, VAL) and not has(i, _VAL_NOT_PLAIN) and bytes(tree.val(i)) in tokens:
-            return True
-        if has(i, KEY) and not has(i, _KEY_NOT_PLAIN) and bytes(tree.key(i)) in tokens:
-            return True
+    n = tree.size()
+    has, val, key = _ryml.Tree_type_has_any, _ryml.Tree_val, _ryml.Tree_key
+    # map() over the C functions: a tree has a node per scalar, so no Python frame per node
+    for i, plain_val, plain_key in zip(
+        range(n), map(has, repeat(tree, n), range(n), repeat(_PLAIN_VAL, n)), map(has, repeat(tree, n), range(n), repeat(_PLAIN_KEY, n))
+    ):
+        if plain_val and not has(tree, i, _VAL_NOT_PLAIN):
+            v = val(tree, i)  # None for an empty value
+            if v is not None and bytes(v) in tokens:
+                return True
+        if plain_key and not has(tree, i, _KEY_NOT_PLAIN):
+            k = key(tree, i)
+            if k is not None and bytes(k) in tokens:
+                return True
     return False
+
+
+def _has_node_properties(tree: Any, data: bytes) -> bool:
+    """Does any node carry a tag, an anchor or an alias? The text is searched first (`!`, `&`,
+    `*` or `%` where a node may start); only then is every node of the tree asked, since prose
+    such as CEL's `!has(self.x)` in a block scalar is no tag."""
+    if not (b"!" in data or b"&" in data or b"*" in data or b"%" in data) or _STRUCT.search(data) is None:
+        return False
+    n = tree.size()
+    return any(map(_ryml.Tree_type_has_any, repeat(tree, n), range(n), repeat(_NODE_FLAGS, n)))
 
 
 def _parse_fast(data: bytes) -> ParsedStream | None:
@@ -426,12 +504,8 @@ def _parse_fast(data: bytes) -> ParsedStream | None:
     os.dup2(_devnull_fd, 2)
     try:
         tree = ryml.parse_in_arena(data)
-        if _STRUCT.search(data) is not None:
-            # the text has a `!`, `&` or `%` where a node may start: ask the tree itself whether any
-            # node really carries a tag, an anchor or an alias
-            has_any = tree.type_has_any
-            if any(has_any(i, _NODE_FLAGS) for i in range(tree.size())):
-                return None
+        if _has_node_properties(tree, data):
+            return None
         js = ryml.emit_json(tree)
         root = tree.root_id()
         is_stream = tree.is_stream(root)
@@ -443,6 +517,9 @@ def _parse_fast(data: bytes) -> ParsedStream | None:
         if risky:
             if any(_NAN_INF.fullmatch(t) for t in risky):
                 return None  # rapidyaml rewrites some of these (`nan` -> `.nan`): no text to compare with
+            # a plain scalar that go-yaml reads as this same string (a UUID such as `0547f3-...`)
+            # gives the same value whichever way it was written
+            risky = {t for t in risky if t == b"<<" or resolve_plain(t.decode())[0] != T_STR}
             maybe = {t for t in risky if _maybe_plain(data, t)}
             if maybe and _plain_in_tree(tree, maybe):
                 return None

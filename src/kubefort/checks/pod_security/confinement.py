@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubefort.checks.pod_security.common import NSA_POD, annotation, profile_type
+from kubefort.checks.pod_security.common import NSA_POD, annotation, pod_profile_type, profile_type
 from kubefort.kube.pods import ContainerView, PodView
 from kubefort.model import CheckContext, Severity, Violation
 from kubefort.registry import Mappings, check
@@ -110,7 +110,7 @@ def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None]) 
                     yield Violation(f"{c.label()}: annotation {key} {problem}", apath)
                 return
             if pod_field_next:
-                is_set, kind, ppath = profile_type(pod.scope("securityContext"), "securityContext", "seccompProfile")
+                is_set, kind, ppath = pod_profile_type(pod, "seccompProfile")
                 if is_set:
                     path, where = ppath, "the pod's"
                     break
@@ -203,7 +203,7 @@ def apparmor_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None])
             elif value not in ("", "runtime/default") and not value.startswith("localhost/"):
                 yield Violation(f"{c.label()}: annotation {APPARMOR_CONTAINER_ANNOTATION}{c.name} is {value!r}, not runtime/default or localhost/<profile>", apath)
             return
-        is_set, kind, path = profile_type(pod.scope("securityContext"), "securityContext", "appArmorProfile")
+        is_set, kind, path = pod_profile_type(pod, "appArmorProfile")
         where = "inherits the pod's"
         if not is_set:
             return

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubefort.checks.pod_security.common import NSA_HOST, NSA_POD
-from kubefort.kube.pods import ContainerView, PodView, need, optional
+from kubefort.kube.pods import ContainerView, PodView, memoised, memoised_iter, need, optional
 from kubefort.model import CheckContext, Path_, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -195,6 +195,10 @@ def sensitive_host_path(path: str) -> str | None:
 
 def pod_volumes(pod: PodView) -> Iterator[tuple[int, dict[str, Any], Path_]]:
     """(index, volume, path) for every volume of the pod, in every scope; wrong types raise."""
+    return memoised_iter(pod.memo, "pod_volumes", _pod_volumes, pod)
+
+
+def _pod_volumes(pod: PodView) -> Iterator[tuple[int, dict[str, Any], Path_]]:
     for view in pod.scopes():
         for i, vol in enumerate(view.list("volumes")):
             vpath = view.at("volumes") + (i,)
@@ -203,6 +207,10 @@ def pod_volumes(pod: PodView) -> Iterator[tuple[int, dict[str, Any], Path_]]:
 
 def _host_path_volumes(pod: PodView) -> Iterator[tuple[int, str, Any, Path_]]:
     """(index, volume name, hostPath.path, path of hostPath.path) for every hostPath volume; wrong types raise."""
+    return memoised_iter(pod.memo, "host_path_volumes", _walk_host_path_volumes, pod)
+
+
+def _walk_host_path_volumes(pod: PodView) -> Iterator[tuple[int, str, Any, Path_]]:
     for i, vol, vpath in pod_volumes(pod):
         hp = vol.get("hostPath")
         if hp is None:
@@ -297,6 +305,10 @@ def sensitive_host_path_volume(pod: PodView, ctx: CheckContext[None]) -> Iterato
             yield Violation(f"volume {name!r} mounts host path {hpath!r}: {why}", path)
 
 
+def _host_paths_by_name(pod: PodView) -> dict[str, Any]:
+    return {name: hpath for _i, name, hpath, _p in _host_path_volumes(pod)}
+
+
 @check(
     id="KF-POD-015",
     name="writable-host-path",
@@ -358,7 +370,8 @@ def writable_host_path(pod: PodView, c: ContainerView, ctx: CheckContext[None]) 
     support: mounts below the hostPath (for example under `/var/lib/kubelet/pods`) can stay
     writable unless `recursiveReadOnly: Enabled` is also set.
     """
-    host = {name: hpath for _i, name, hpath, _p in _host_path_volumes(pod)}
+    # the pod's hostPath volumes by name: the same for every container of the pod
+    host: dict[str, Any] = memoised(pod.memo, "host_path_by_name", _host_paths_by_name, pod)
     if not host:
         return
     for j, m in enumerate(c.list("volumeMounts")):

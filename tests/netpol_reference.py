@@ -2,7 +2,9 @@
 
 It answers one question at a time, "may SRC open a connection to DST on PORT/PROTOCOL?", by
 reading the raw objects with no precomputation, no bitsets and no shared code with
-`kubefort.kube.netpol` beyond nothing at all: the property test holds the fast engine to it.
+`kubefort.kube.netpol`: the property test holds the fast engine to it. Label selectors are
+matched by `kubefort.kube.selectors`, the one definition of their semantics, which
+`tests/test_selectors.py` holds to the Kubernetes rules on its own.
 
 Inputs are plain data:
   namespaces: {name: {label: value}}          (kubernetes.io/metadata.name is added here)
@@ -32,24 +34,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-
-def _selector_matches(sel: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    if not sel:
-        return True
-    for k, v in (sel.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for e in sel.get("matchExpressions") or []:
-        key, op, values = e["key"], e["operator"], e.get("values") or []
-        if op == "In" and not (key in labels and labels[key] in values):
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+from kubefort.kube.selectors import selector_matches
 
 
 def _policy_types(spec: dict[str, Any]) -> list[str]:
@@ -91,12 +76,12 @@ class Reference:
             return False
         pod = self.pods[value]
         if "namespaceSelector" in peer:
-            if not _selector_matches(peer["namespaceSelector"], self.ns_labels(pod["namespace"])):
+            if not selector_matches(peer["namespaceSelector"], self.ns_labels(pod["namespace"])):
                 return False
         elif pod["namespace"] != policy_ns:
             return False
         if "podSelector" in peer:
-            return _selector_matches(peer["podSelector"], pod["labels"])
+            return selector_matches(peer["podSelector"], pod["labels"])
         return True
 
     def port_matches(self, p: dict[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
@@ -121,7 +106,7 @@ class Reference:
         selecting = [
             pol for pol in self.policies
             if pol["namespace"] == pod["namespace"]
-            and _selector_matches(pol["spec"].get("podSelector"), pod["labels"])
+            and selector_matches(pol["spec"].get("podSelector"), pod["labels"])
             and ptype in _policy_types(pol["spec"])
         ]
         if not selecting:

@@ -1,0 +1,165 @@
+"""NetworkPolicies from an intent: the least policies that allow exactly the given connections.
+
+`generate_policies` writes a default deny per namespace plus, per workload, the ingress and
+egress rules the intended connections need, selecting each workload with a selector that
+matches it and no other workload of its namespace (`exact_selector`). `intent_mismatches`
+verifies the result with the engine (`kubefort netpol generate` prints nothing it has not
+verified). `parse_allow` reads one connection as written on the command line
+(`SRC:DST[:PORT/PROTO]`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kubefort.kube.netpol import (
+    ALL_PORTS,
+    NAME_LABEL,
+    NO_PORTS,
+    PROTOCOLS,
+    Analysis,
+    Cluster,
+    External,
+    PortSet,
+    Workload,
+    format_ports,
+    parse_port,
+    port_set,
+    ports_union,
+)
+from kubefort.model import Resource, ResourceId, Source
+
+__all__ = ["Endpoint", "GenerateError", "Intent", "exact_selector", "generate_policies", "intent_mismatches", "parse_allow"]
+
+# a workload (its index in Cluster.workloads) or an external peer
+Endpoint = int | External
+# one intended connection: source, destination, ports
+Intent = tuple[Endpoint, Endpoint, PortSet]
+
+
+class GenerateError(Exception):
+    """The intent cannot be expressed with NetworkPolicies (the message says why)."""
+
+
+def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
+    """A label selector matching w and no other workload of its namespace (GenerateError if none can)."""
+    others = [o for o in c.workloads if o is not w and o.namespace == w.namespace and w.labels.items() <= o.labels.items()]
+    absent: list[str] = []
+    for o in others:
+        extra = sorted(set(o.labels) - set(w.labels))
+        if not extra:
+            raise GenerateError(f"{w.key} and {o.key} carry the same pod labels ({w.labels or 'none'}): no policy can tell them apart")
+        if not set(extra) & set(absent):
+            absent.append(extra[0])
+    sel: dict[str, Any] = {}
+    if w.labels:
+        sel["matchLabels"] = dict(sorted(w.labels.items()))
+    if absent:
+        sel["matchExpressions"] = [{"key": k, "operator": "DoesNotExist"} for k in absent]
+    return sel
+
+
+def _peer(c: Cluster, here: str, e: Endpoint) -> dict[str, Any]:
+    if isinstance(e, External):
+        return {"ipBlock": {"cidr": e.cidr}}
+    w = c.workloads[e]
+    peer: dict[str, Any] = {"podSelector": exact_selector(c, w)}
+    if w.namespace != here:
+        peer = {"namespaceSelector": {"matchLabels": {NAME_LABEL: w.namespace}}, **peer}
+    return peer
+
+
+def _ports_field(ps: PortSet) -> list[dict[str, Any]] | None:
+    if ps == ALL_PORTS:
+        return None
+    out: list[dict[str, Any]] = []
+    for proto, ranges in zip(PROTOCOLS, ps):
+        for lo, hi in ranges:
+            p: dict[str, Any] = {"protocol": proto, "port": lo}
+            if hi != lo:
+                p["endPort"] = hi
+            out.append(p)
+    return out
+
+
+def generate_policies(c: Cluster, intents: Sequence[Intent]) -> list[dict[str, Any]]:
+    """A default deny per namespace plus, per workload, the least ingress and egress rules for `intents`."""
+    merged: dict[tuple[Endpoint, Endpoint], PortSet] = {}
+    for s, d, ps in intents:
+        if isinstance(s, External) and isinstance(d, External):
+            raise GenerateError(f"{s.name} -> {d.name}: both ends are external; NetworkPolicy cannot express it")
+        merged[(s, d)] = ports_union(merged.get((s, d), NO_PORTS), ps)
+    docs: list[dict[str, Any]] = []
+    for ns in sorted({w.namespace for w in c.workloads}):
+        docs.append(_np(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
+    for direction, key, peer_key in (("ingress", 1, "from"), ("egress", 0, "to")):
+        for i, w in enumerate(c.workloads):
+            by_ports: dict[PortSet, list[dict[str, Any]]] = {}  # peers sharing ports share a rule
+            for pair, ps in sorted(merged.items(), key=lambda kv: str(kv[0])):
+                if pair[key] == i:
+                    by_ports.setdefault(ps, []).append(_peer(c, w.namespace, pair[1 - key]))
+            rules = []
+            for ps, peers in by_ports.items():
+                rule: dict[str, Any] = {peer_key: peers}
+                if _ports_field(ps) is not None:
+                    rule["ports"] = _ports_field(ps)
+                rules.append(rule)
+            if rules:
+                name = f"allow-{'to' if direction == 'ingress' else 'from'}-{w.kind.lower()}-{w.name}".replace("#", "-")
+                docs.append(_np(w.namespace, name, {"podSelector": exact_selector(c, w), "policyTypes": [direction.capitalize()], direction: rules}))
+    return docs
+
+
+def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns,
+            "labels": {"app.kubernetes.io/managed-by": "kubefort"}}, "spec": spec}
+
+
+def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[Intent]) -> list[str]:
+    """Pairs whose allowed ports under `docs` differ from the intent (an external range counts when it overlaps)."""
+    res = list({id(w.resource): w.resource for w in c.workloads if w.resource is not None}.values())
+    res += [Resource(ResourceId(d["apiVersion"], d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]), d, Source("<generated>")) for d in docs]
+    check = Cluster.from_resources(res, c.externals)
+    m = Analysis(check).matrix()
+    want: dict[tuple[str, str], PortSet] = {}
+    ends = list(range(len(check.workloads))) + list(check.externals)
+    for s, d, ps in intents:
+        for s2 in ends:
+            for d2 in ends:
+                if _covers(c, check, s, s2) and _covers(c, check, d, d2):
+                    k = (m.name(s2), m.name(d2))
+                    want[k] = ports_union(want.get(k, NO_PORTS), ps)
+    got = {(m.name(s), m.name(d)): ps for s, d, ps in m.connections()}
+    return [f"{s} -> {d}: intended {format_ports(want.get((s, d), NO_PORTS))}, generated policies allow {format_ports(got.get((s, d), NO_PORTS))}"
+            for s, d in sorted(set(want) | set(got)) if want.get((s, d), NO_PORTS) != got.get((s, d), NO_PORTS)] + [str(p) for p in check.problems]
+
+
+def _covers(c: Cluster, check: Cluster, intent_end: Endpoint, end: Endpoint) -> bool:
+    """Does an intended endpoint (of c) stand for an endpoint of the verification cluster?"""
+    if isinstance(intent_end, int) or isinstance(end, int):
+        return isinstance(intent_end, int) and isinstance(end, int) and c.name(intent_end) == check.name(end)
+    (a, b), (x, y) = intent_end.range, end.range
+    return a <= y and x <= b
+
+
+def parse_allow(c: Cluster, spec: str) -> Intent:
+    """SRC:DST[:PORT[/PROTO][,PORT/PROTO...]] -> (src, dst, ports). Raises ValueError (the message
+    names what is wrong)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"{spec!r} is not SRC:DST[:PORT/PROTO] (name IPv6 peers with --external)")
+    ps = ALL_PORTS
+    if len(parts) == 3:
+        ps = NO_PORTS
+        for item in parts[2].split(","):
+            n, proto = parse_port(item)
+            ps = ports_union(ps, port_set(proto, n, n))
+    return _endpoint(c, parts[0]), _endpoint(c, parts[1]), ps
+
+
+def _endpoint(c: Cluster, text: str) -> Endpoint:
+    try:
+        return c.find(text)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None

@@ -1,0 +1,118 @@
+"""metav1.LabelSelector: parsed as the API server validates it, matched as the API defines it.
+
+The one implementation of label-selector semantics in kubefort (NetworkPolicy pod and namespace
+selectors, ClusterRole aggregation selectors):
+
+* a selector matches a label set when every `matchLabels` pair and every `matchExpressions`
+  requirement matches (AND); an empty or absent selector matches everything;
+* `In`: the key is present with one of the values; `NotIn`: the key is absent, or present with
+  none of the values; `Exists`: the key is present (any value); `DoesNotExist`: it is absent;
+* `In` and `NotIn` need at least one value; `Exists` and `DoesNotExist` take none; any other
+  operator is invalid. An invalid selector raises :class:`SelectorError` (a NotEvaluated)
+  naming the offending field, so a caller reports "not evaluated" instead of guessing.
+
+`kubefort.kube.netpol` keeps its own bitset evaluation of many selectors over many workloads
+(a different, faster algorithm); it reads the parsed :class:`Selector` from here, so the meaning
+of every requirement is defined once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubefort.kube.pods import type_name
+from kubefort.model import NotEvaluated, Path_, format_path
+
+__all__ = ["OPERATORS", "Requirement", "Selector", "SelectorError", "parse_selector", "selector_matches"]
+
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+# a matchExpressions requirement: (key, operator, values sorted and without repeats)
+Requirement = tuple[str, str, tuple[str, ...]]
+
+
+class SelectorError(NotEvaluated):
+    """A label selector the API server would reject (wrong types, operator or values)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A metav1.LabelSelector: every matchLabels pair and every matchExpressions requirement.
+
+    Canonical: `labels` sorted by key, values of each requirement sorted and deduplicated, so
+    equal selectors compare and hash equal."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    exprs: tuple[Requirement, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.labels and not self.exprs
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        for k, v in self.labels:
+            if labels.get(k) != v:
+                return False
+        for k, op, vals in self.exprs:
+            if op == "In" and labels.get(k) not in vals:
+                return False
+            if op == "NotIn" and k in labels and labels[k] in vals:
+                return False
+            if op == "Exists" and k not in labels:
+                return False
+            if op == "DoesNotExist" and k in labels:
+                return False
+        return True
+
+    def __str__(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.labels]
+        for k, op, vals in self.exprs:
+            parts.append({"In": f"{k} in ({','.join(vals)})", "NotIn": f"{k} notin ({','.join(vals)})", "Exists": k}.get(op, f"!{k}"))
+        return ",".join(parts) or "<all>"
+
+
+def _need(cond: bool, msg: str, path: Path_) -> None:
+    if not cond:
+        raise SelectorError(f"{format_path(path)} {msg}", path)
+
+
+def _match_labels(v: Any, path: Path_) -> dict[str, str]:
+    if v is None:
+        return {}
+    _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
+    for k, x in v.items():
+        _need(isinstance(k, str) and isinstance(x, str), f"has {k!r}: {x!r}; keys and values must be strings", path)
+    return dict(v)
+
+
+def parse_selector(v: Any, path: Path_ = ()) -> Selector:
+    """A label selector as the API server validates it; `None` (absent) is the empty selector.
+
+    Raises :class:`SelectorError` with the path of the offending field (under `path`, the
+    selector's own path) for wrong types, a missing key, an unknown operator, or values that
+    do not fit the operator."""
+    if v is None:
+        return Selector()
+    _need(isinstance(v, dict), f"is {type_name(v)}, expected a label selector", path)
+    labels = _match_labels(v.get("matchLabels"), path + ("matchLabels",))
+    exprs: list[Requirement] = []
+    raw = v.get("matchExpressions") or []
+    _need(isinstance(raw, list), "is not a list", path + ("matchExpressions",))
+    for i, e in enumerate(raw):
+        p = path + ("matchExpressions", i)
+        _need(isinstance(e, dict), "is not a mapping", p)
+        key, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        _need(isinstance(key, str) and bool(key), "needs a key", p)
+        _need(op in OPERATORS, f"has operator {op!r}; In, NotIn, Exists or DoesNotExist", p)
+        _need(isinstance(vals, list) and all(isinstance(x, str) for x in vals), "values must be a list of strings", p)
+        _need(bool(vals) == (op in ("In", "NotIn")), f"operator {op} " + ("needs values" if op in ("In", "NotIn") else "takes no values"), p)
+        exprs.append((key, op, tuple(sorted(set(vals)))))
+    return Selector(tuple(sorted(labels.items())), tuple(exprs))
+
+
+def selector_matches(sel: Any, labels: Mapping[str, str]) -> bool:
+    """Does the label selector `sel` (as written in an object) match `labels`?
+
+    Raises :class:`SelectorError` when `sel` is invalid."""
+    return parse_selector(sel).matches(labels)
