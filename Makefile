@@ -35,6 +35,7 @@ tools:
 test: $(STAMP)
 	bash tools/install-test-tools.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: helm/kustomize could not be built; renderer tests will skip"; }
 	bash tools/install-test-cluster.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: kube-apiserver/etcd could not be built; cluster tests will skip"; }
+	$(BIN)/mypy  # strict for src/ (pyproject.toml); ruff joins once the tree is formatted
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

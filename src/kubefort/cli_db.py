@@ -69,7 +69,8 @@ def info(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    c, r = summary["cves"], summary["releases"]
+    c: dict[str, Any] = summary["cves"]  # type: ignore[assignment]  # built just above
+    r: dict[str, Any] = summary["releases"]  # type: ignore[assignment]
     click.echo(f"CVE data:      {c['records']} records, generated {c['generated']}"
                + ("" if c["complete"] else " (partial copy: run `kubefort db update` for the full feed)"))
     click.echo(f"  loaded from  {c['loaded_from']}")
@@ -124,7 +125,7 @@ def _fetch(url: str) -> bytes:
         body = resp.read(MAX_BYTES + 1)
     if len(body) > MAX_BYTES:
         raise ValueError(f"the feed is larger than {MAX_BYTES} bytes")
-    return body
+    return bytes(body)
 
 
 def _feed_date(doc: dict[str, Any]) -> str:

@@ -99,8 +99,9 @@ def controller_uid(obj: dict[str, Any]) -> str | None:
     refs = (obj.get("metadata") or {}).get("ownerReferences")
     if isinstance(refs, list):
         for r in refs:
-            if isinstance(r, dict) and r.get("controller") is True and isinstance(r.get("uid"), str):
-                return r["uid"]
+            uid = r.get("uid") if isinstance(r, dict) else None
+            if isinstance(r, dict) and r.get("controller") is True and isinstance(uid, str):
+                return uid
     return None
 
 

@@ -65,13 +65,13 @@ def evaluate_all(
             _engine = None
     merged = Partial()
     for i, s in enumerate(specs):
-        part = parts[i]
-        if part is None:
-            part = engine.evaluate(load(s, engine.settings.load, stdin_data if s.kind == "stdin" else None))
+        done_part = parts[i]
+        if done_part is None:
+            done_part = engine.evaluate(load(s, engine.settings.load, stdin_data if s.kind == "stdin" else None))
             done += 1
             if progress:
                 progress(done, len(specs))
-        merged.merge(part)
+        merged.merge(done_part)
         parts[i] = None
     return merged
 

@@ -464,9 +464,9 @@ def component_view(res: Resource, component: str) -> ComponentView:
                 return v
         raise NotApplicable()
     if kind == "NodeComponent" and res.id.api_version == NODE_API:
-        v = _node_view(res)
-        if v is not None and v.component == component:
-            return v
+        node = _node_view(res)
+        if node is not None and node.component == component:
+            return node
     raise NotApplicable()
 
 
@@ -558,9 +558,9 @@ class KubeletView:
         if not isinstance(cur, want) or (s.type == "int" and isinstance(cur, bool)):
             raise NotEvaluated(f"{'.'.join(s.config)} is {cur!r}, not the type the kubelet expects; it refuses the file", p)
         spelled = f"{'.'.join(s.config)}: {str(cur).lower() if isinstance(cur, bool) else cur}"
-        if s.zero_default and (cur == "" or (s.type == "duration" and go_duration(cur) == 0)):
+        if s.zero_default and (cur == "" or (s.type == "duration" and go_duration(str(cur)) == 0)):
             return Setting(s.default_config, p, "default", f"{spelled} (a zero value, which the kubelet replaces with its default)")
-        if s.type == "duration" and go_duration(cur) is None:
+        if s.type == "duration" and go_duration(str(cur)) is None:
             raise NotEvaluated(f"{spelled} is not a Go duration; the kubelet refuses the file", p)
         return Setting(cur, p, "config", spelled)
 

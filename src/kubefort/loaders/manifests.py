@@ -226,7 +226,8 @@ def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
         li.record.skipped.append(f"{where}: no apiVersion or kind, not a Kubernetes object")
         return
     kind, av, meta = doc.get("kind"), doc.get("apiVersion"), doc.get("metadata")
-    problem, field_path = None, ()
+    problem: str | None = None
+    field_path: tuple[str | int, ...] = ()
     if not isinstance(kind, str) or not kind:
         problem, field_path = f"kind is {kind!r}, expected a non-empty string", ("kind",)
     elif not isinstance(av, str) or not av:
@@ -241,6 +242,7 @@ def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
         rid = ResourceId(str(av or "?"), str(kind or "?"), None, "?")
         li.problems.append(LoadProblem("invalid", file, f"{where}: malformed object: {problem}", src.line, None, src.doc_index, rid, src, field_path))
         return
+    assert isinstance(kind, str) and isinstance(av, str)  # checked above: a problem otherwise
     if kind.endswith("List") and "items" in doc and not src.item_path:
         items = doc.get("items")
         if not isinstance(items, list):
