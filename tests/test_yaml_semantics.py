@@ -197,3 +197,26 @@ def test_go_yaml_v2_reads_y_as_true_even_as_a_key():
 def test_float_keys_are_formatted_like_sigs_k8s_yaml(key, expected):
     # strconv.FormatFloat(f, 'g', -1, 32)
     assert yp.parse_stream(f"{key}: x\n".encode()).docs == [{expected: "x"}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # plain scalars that look numeric to the pre-scan but that go-yaml reads as the same string
+        b"uid: 054713f6-de22-4553-82c4-f11938133a54\n",
+        b"a: 0x\nb: 1.2.3\nc: -0-1\n",
+        # an empty value in the same stream (its tree node has no value text)
+        b"uid: 0547f3-de22\nempty:\nlist: [0547f3-de22, x]\n",
+    ],
+)
+def test_plain_strings_that_look_numeric_take_the_fast_path_exactly(text: bytes) -> None:
+    fast, exact = yp.parse_stream(text), yp.parse_stream(text, allow_fast=False)
+    assert fast.fast and not exact.fast
+    assert fast.docs == exact.docs
+
+
+@pytest.mark.parametrize("text", [b"mode: 0400\n", b"k: 1_000\n", b"flag: yes\n", b"x: 0x1F\n"])
+def test_plain_scalars_go_yaml_reads_otherwise_still_take_the_exact_path(text: bytes) -> None:
+    res = yp.parse_stream(text)
+    assert not res.fast
+    assert res.docs == yp.parse_stream(text, allow_fast=False).docs
