@@ -326,3 +326,17 @@ def test_node_files_and_the_expiry_check(tmp_path, keys):
     assert by_file[f"{pki}/future.crt"].status is Status.PASSED
     assert by_file[f"{pki}/broken.crt"].status is Status.NOT_EVALUATED
     assert by_file[f"{pki}/broken.crt"].message == "broken.crt: not a parsable X.509 certificate (truncated DER)"
+
+
+@pytest.mark.parametrize("text", [b": [\n", b"users:\n- user: {client-certificate-data: !!!bad}\n", b"\x00\xff"])
+def test_kubeconfig_that_does_not_parse_gives_an_error_entry_not_an_exception(text: bytes) -> None:
+    entries = kubeconfig_certs(text)
+    assert len(entries) == 1 and entries[0]["source"] == "kubeconfig" and entries[0]["error"]
+
+
+def test_unparsable_distribution_config_is_a_warning(tmp_path) -> None:
+    cfg = tmp_path / "etc" / "rancher" / "k3s" / "config.yaml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_bytes(b": [\n")
+    loaded = load_node(str(tmp_path))
+    assert any(w.startswith("cannot read") and "config.yaml" in w for w in loaded.warnings)

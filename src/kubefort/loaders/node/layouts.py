@@ -90,7 +90,11 @@ class Distribution:
             except OSError as exc:
                 warnings.append(f"cannot read {p}: {exc.strerror}")
                 continue
-            doc = first_doc(data)
+            try:
+                doc = first_doc(data)
+            except ValueError as exc:
+                warnings.append(f"cannot read {p}: {exc}")
+                continue
             if isinstance(doc, dict):
                 for k, v in doc.items():
                     # list-valued keys append across drop-ins ("key+" appends in k3s; plain keys replace)

@@ -135,8 +135,12 @@ def pem_certs(data: bytes, source: str) -> list[CertEntry]:
 
 
 def kubeconfig_certs(data: bytes) -> list[CertEntry]:
-    """Certificates embedded in a kubeconfig (client-certificate-data, certificate-authority-data)."""
-    doc = first_doc(data)
+    """Certificates embedded in a kubeconfig (client-certificate-data, certificate-authority-data).
+    A kubeconfig that does not parse gives one entry with the error (its certificates are unknown)."""
+    try:
+        doc = first_doc(data)
+    except ValueError as exc:
+        return [{"source": "kubeconfig", "error": str(exc)}]
     out: list[CertEntry] = []
     if not isinstance(doc, dict):
         return out
