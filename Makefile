@@ -35,7 +35,7 @@ tools:
 test: $(STAMP)
 	bash tools/install-test-tools.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: helm/kustomize could not be built; renderer tests will skip"; }
 	bash tools/install-test-cluster.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: kube-apiserver/etcd could not be built; cluster tests will skip"; }
-	$(BIN)/mypy  # strict for src/ (pyproject.toml); ruff joins once the tree is formatted
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -60,7 +60,7 @@ test-fast: $(STAMP)
 ## and fails if any failed. The same commands run as .pre-commit-config.yaml hooks.
 lint: $(STAMP)
 	@status=0; \
-	  echo "== ruff check src tests"; $(BIN)/ruff check src tests || status=1; \
-	  echo "== ruff format --check src tests"; $(BIN)/ruff format --check src tests || status=1; \
+	  echo "== ruff check src tests bench"; $(BIN)/ruff check src tests bench || status=1; \
+	  echo "== ruff format --check src tests bench"; $(BIN)/ruff format --check src tests bench || status=1; \
 	  echo "== mypy (src/kubefort, strict)"; $(BIN)/mypy || status=1; \
 	  exit $$status

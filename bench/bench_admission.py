@@ -47,8 +47,10 @@ def main() -> None:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     lat.sort()
     p99 = lat[int(len(lat) * 0.99)]
-    print(f"{len(lat) / wall:,.0f} objects/s wall, {len(lat) / cpu:,.0f} objects per CPU second (one core); "
-          f"latency p50 {statistics.median(lat) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms")
+    print(
+        f"{len(lat) / wall:,.0f} objects/s wall, {len(lat) / cpu:,.0f} objects per CPU second (one core); "
+        f"latency p50 {statistics.median(lat) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from kubeapi import TestCluster, binaries_ready, object_collection_path  # noqa: E402
+from kubeapi import TestCluster, binaries_ready, object_collection_path  # noqa: E402 - tests/ is put on sys.path just above
 
 APP = 11  # objects per app: Deployment, 2 ReplicaSets (current, and an old one scaled to 0), 3 Pods, Service, 2 ConfigMaps, Secret, ServiceAccount
 APPS_PER_NS = 10  # + a Role, a RoleBinding and a NetworkPolicy per namespace
@@ -38,22 +38,51 @@ APPS_PER_NS = 10  # + a Role, a RoleBinding and a NetworkPolicy per namespace
 
 def pod_spec(rng: random.Random, i: int, tag: str = "1.27") -> dict:
     hardened = rng.random() < 0.5
-    sc = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-          "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}} if hardened else {}
-    containers = [{"name": f"app{j}", "image": f"{rng.choice(['nginx', 'redis', 'registry.k8s.io/pause', 'busybox'])}:{tag}",
-                   "ports": [{"containerPort": 8080 + j}],
-                   "env": [{"name": f"VAR_{k}", "value": f"value-{i}-{k}"} for k in range(rng.randint(1, 6))],
-                   "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}} if hardened else {},
-                   "securityContext": sc,
-                   "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}]}
-                  for j in range(rng.randint(1, 3))]
-    return {"containers": containers, "volumes": [{"name": "cfg", "configMap": {"name": f"cfg-{i}"}}],
-            "serviceAccountName": f"app-{i}", "automountServiceAccountToken": not hardened}
+    sc = (
+        {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        if hardened
+        else {}
+    )
+    containers = [
+        {
+            "name": f"app{j}",
+            "image": f"{rng.choice(['nginx', 'redis', 'registry.k8s.io/pause', 'busybox'])}:{tag}",
+            "ports": [{"containerPort": 8080 + j}],
+            "env": [{"name": f"VAR_{k}", "value": f"value-{i}-{k}"} for k in range(rng.randint(1, 6))],
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
+            if hardened
+            else {},
+            "securityContext": sc,
+            "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}],
+        }
+        for j in range(rng.randint(1, 3))
+    ]
+    return {
+        "containers": containers,
+        "volumes": [{"name": "cfg", "configMap": {"name": f"cfg-{i}"}}],
+        "serviceAccountName": f"app-{i}",
+        "automountServiceAccountToken": not hardened,
+    }
 
 
 def owner(kind: str, api: str, obj: dict) -> list[dict]:
     m = obj["metadata"]
-    return [{"apiVersion": api, "kind": kind, "name": m["name"], "uid": m["uid"], "controller": True, "blockOwnerDeletion": True}]
+    return [
+        {
+            "apiVersion": api,
+            "kind": kind,
+            "name": m["name"],
+            "uid": m["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
 
 
 def populate(c: TestCluster, total: int, threads: int = 8) -> float:
@@ -72,7 +101,12 @@ def populate(c: TestCluster, total: int, threads: int = 8) -> float:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPSConnection("127.0.0.1", c.port, context=ctx, timeout=60)
-        conn.request("POST", object_collection_path(obj), json.dumps(obj), {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            object_collection_path(obj),
+            json.dumps(obj),
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         r = conn.getresponse()
         body = r.read()
         if r.status not in (201, 409):
@@ -91,28 +125,75 @@ def populate(c: TestCluster, total: int, threads: int = 8) -> float:
     run([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in nss])
     first: list[dict] = []
     deployments: list[dict] = []
-    for n, ns in enumerate(nss):
+    for _n, ns in enumerate(nss):
         first += [
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "reader", "namespace": ns},
-             "rules": [{"apiGroups": [""], "resources": rng.sample(["pods", "secrets", "configmaps", "services"], 2), "verbs": ["get", "list"]}]},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "reader", "namespace": ns},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
-             "subjects": [{"kind": "ServiceAccount", "name": "app-0", "namespace": ns}]},
-            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "default-deny", "namespace": ns},
-             "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": "reader", "namespace": ns},
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "resources": rng.sample(["pods", "secrets", "configmaps", "services"], 2),
+                        "verbs": ["get", "list"],
+                    }
+                ],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "reader", "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+                "subjects": [{"kind": "ServiceAccount", "name": "app-0", "namespace": ns}],
+            },
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "default-deny", "namespace": ns},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+            },
         ]
     for i in range(apps):
         ns = nss[i // APPS_PER_NS]
         labels = {"app": f"app-{i}"}
-        meta = lambda name: {"name": name, "namespace": ns, "labels": labels}  # noqa: E731
+
+        def meta(name: str, ns: str = ns, labels: dict[str, str] = labels) -> dict[str, object]:
+            return {"name": name, "namespace": ns, "labels": labels}
+
         spec = pod_spec(rng, i)
-        deployments.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(f"app-{i}"),
-                            "spec": {"replicas": 3, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": spec}}})
+        deployments.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": meta(f"app-{i}"),
+                "spec": {
+                    "replicas": 3,
+                    "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": spec},
+                },
+            }
+        )
         first += [
-            {"apiVersion": "v1", "kind": "Service", "metadata": meta(f"app-{i}"), "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}},
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"cfg-{i}"), "data": {f"k{k}": "x" * rng.randint(10, 400) for k in range(5)}},
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": meta(f"app-{i}"),
+                "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": meta(f"cfg-{i}"),
+                "data": {f"k{k}": "x" * rng.randint(10, 400) for k in range(5)},
+            },
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"env-{i}"), "data": {"LOG_LEVEL": "info"}},
-            {"apiVersion": "v1", "kind": "Secret", "metadata": meta(f"app-{i}"), "type": "Opaque", "stringData": {"password": f"p{i}"}},
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": meta(f"app-{i}"),
+                "type": "Opaque",
+                "stringData": {"password": f"p{i}"},
+            },
             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(f"app-{i}")},
         ]
     run(first)
@@ -126,20 +207,39 @@ def populate(c: TestCluster, total: int, threads: int = 8) -> float:
         for suffix, src, replicas in (("a", tmpl, 3), ("b", old, 0)):
             labels = {**d["metadata"]["labels"], "pod-template-hash": f"h{i}{suffix}"}
             tpl = {"metadata": {"labels": labels}, "spec": src["spec"]}
-            rsets.append({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                          "metadata": {"name": f"{d['metadata']['name']}-{suffix}", "namespace": d["metadata"]["namespace"], "labels": labels,
-                                       "ownerReferences": owner("Deployment", "apps/v1", d)},
-                          "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": tpl}})
+            rsets.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {
+                        "name": f"{d['metadata']['name']}-{suffix}",
+                        "namespace": d["metadata"]["namespace"],
+                        "labels": labels,
+                        "ownerReferences": owner("Deployment", "apps/v1", d),
+                    },
+                    "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": tpl},
+                }
+            )
     rss = run(rsets)
     pods = []
     for rs in rss[::2]:  # the current ReplicaSet of each Deployment
         for k in range(3):
             spec = json.loads(json.dumps(rs["spec"]["template"]["spec"]))
-            meta = {"name": f"{rs['metadata']['name']}-{k}", "namespace": rs["metadata"]["namespace"],
-                    "labels": rs["spec"]["template"]["metadata"]["labels"], "ownerReferences": owner("ReplicaSet", "apps/v1", rs)}
+            meta = {
+                "name": f"{rs['metadata']['name']}-{k}",
+                "namespace": rs["metadata"]["namespace"],
+                "labels": rs["spec"]["template"]["metadata"]["labels"],
+                "ownerReferences": owner("ReplicaSet", "apps/v1", rs),
+            }
             r = rng.random()
             if r < 0.05:
-                spec["containers"].append({"name": "mesh-proxy", "image": "proxy:1.0", "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}})
+                spec["containers"].append(
+                    {
+                        "name": "mesh-proxy",
+                        "image": "proxy:1.0",
+                        "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
+                    }
+                )
             elif r < 0.07:
                 del meta["ownerReferences"]
             pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
@@ -198,14 +298,22 @@ def main() -> None:
         kc = c.kubeconfig(Path(c.dir) / "kubeconfig", "admin")
         print(f"populated {args.objects:,} objects in {took:.1f} s")
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        for i in range(args.repeat):
-            wall, rss, code = measure([*kubefort, "scan", "--cluster", "--kubeconfig", str(kc), "-o", "json=/dev/null", "-q", *jobs])
-            print(f"scan --cluster (all checks, JSON report): {wall:.2f} s, peak memory {rss:.0f} MiB (PSS, main + workers), exit {code}")
+        for _i in range(args.repeat):
+            wall, rss, code = measure(
+                [*kubefort, "scan", "--cluster", "--kubeconfig", str(kc), "-o", "json=/dev/null", "-q", *jobs]
+            )
+            print(
+                f"scan --cluster (all checks, JSON report): {wall:.2f} s, peak memory {rss:.0f} MiB (PSS, main + workers), exit {code}"
+            )
         if args.snapshot:
             snap = Path(c.dir) / "cluster.json.gz"
-            wall, rss, code = measure([*kubefort, "cluster", "snapshot", "--kubeconfig", str(kc), "-o", str(snap), "-q"])
-            print(f"cluster snapshot: {wall:.2f} s, peak memory {rss:.0f} MiB, {snap.stat().st_size / 1e6:.1f} MB, exit {code}")
-            for i in range(args.repeat):
+            wall, rss, code = measure(
+                [*kubefort, "cluster", "snapshot", "--kubeconfig", str(kc), "-o", str(snap), "-q"]
+            )
+            print(
+                f"cluster snapshot: {wall:.2f} s, peak memory {rss:.0f} MiB, {snap.stat().st_size / 1e6:.1f} MB, exit {code}"
+            )
+            for _i in range(args.repeat):
                 wall, rss, code = measure([*kubefort, "scan", str(snap), "-o", "json=/dev/null", "-q", *jobs])
                 print(f"scan SNAPSHOT: {wall:.2f} s, peak memory {rss:.0f} MiB, exit {code}")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from kubefort.kube.netpol import NO_PORTS, Analysis, Cluster  # noqa: E402
-from kubefort.model import Resource, ResourceId, Source  # noqa: E402
+from kubefort.kube.netpol import NO_PORTS, Analysis, Cluster
+from kubefort.model import Resource, ResourceId, Source
 
 TIERS = ["web", "api", "db", "cache", "worker"]
 
@@ -38,40 +38,171 @@ def generate(pods: int, policies: int, namespaces: int, seed: int) -> list[dict]
     objs: list[dict] = []
     names = [f"ns-{i:03d}" for i in range(namespaces)]
     for i, ns in enumerate(names):
-        objs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"team": f"team-{i % 10}", "env": "prod" if i % 3 else "staging"}}})
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"team": f"team-{i % 10}", "env": "prod" if i % 3 else "staging"}},
+            }
+        )
     for i in range(pods):
         ns = names[i % namespaces]
         tier = TIERS[rnd.randrange(len(TIERS))]
         labels = {"app": f"app-{rnd.randrange(20)}", "tier": tier, "version": f"v{rnd.randrange(1, 4)}"}
         if rnd.random() < 0.05:
             labels["app"] = "prometheus"
-        ports = [{"name": "http", "containerPort": rnd.choice([8080, 8000, 80])}, {"name": "metrics", "containerPort": 9090}]
+        ports = [
+            {"name": "http", "containerPort": rnd.choice([8080, 8000, 80])},
+            {"name": "metrics", "containerPort": 9090},
+        ]
         if tier == "db":
             ports.append({"name": "pg", "containerPort": 5432})
-        objs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"w{i:05d}", "namespace": ns},
-                     "spec": {"template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": "x:1", "ports": ports}]}}}})
+        objs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"w{i:05d}", "namespace": ns},
+                "spec": {
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "app", "image": "x:1", "ports": ports}]},
+                    }
+                },
+            }
+        )
     templates = [
         lambda ns: {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        lambda ns: {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]},
+        lambda ns: {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                }
+            ],
+        },
         lambda ns: {"podSelector": {"matchLabels": {"tier": "web"}}, "ingress": [{"ports": [{"port": "http"}]}]},
-        lambda ns: {"podSelector": {"matchLabels": {"tier": "api"}}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"tier": "web"}}}], "ports": [{"port": 8080}, {"port": "http"}]}]},
-        lambda ns: {"podSelector": {"matchLabels": {"tier": "db"}}, "ingress": [{"from": [{"podSelector": {"matchLabels": {"tier": "api"}}}, {"namespaceSelector": {"matchLabels": {"team": "team-0"}}, "podSelector": {"matchLabels": {"app": "prometheus"}}}], "ports": [{"port": "pg"}, {"port": 9090}]}]},
-        lambda ns: {"podSelector": {"matchLabels": {"tier": "web"}}, "policyTypes": ["Egress"], "egress": [{"to": [{"podSelector": {"matchLabels": {"tier": "api"}}}], "ports": [{"port": "http"}]}]},
-        lambda ns: {"podSelector": {"matchLabels": {"tier": "api"}}, "policyTypes": ["Egress"], "egress": [{"to": [{"podSelector": {"matchLabels": {"tier": "db"}}}], "ports": [{"port": 5432}]}, {"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.96.0.0/12"]}}], "ports": [{"port": 443}]}]},
-        lambda ns: {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "team-0"}}, "podSelector": {"matchLabels": {"app": "prometheus"}}}], "ports": [{"port": "metrics"}]}]},
-        lambda ns: {"podSelector": {"matchLabels": {"app": f"app-{rnd.randrange(20)}"}, "matchExpressions": [{"key": "version", "operator": "In", "values": ["v1", "v2"]}]},
-                    "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"env": "prod"}}, "podSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}}], "ports": [{"port": 8000, "endPort": 8100}]}]},
-        lambda ns: {"podSelector": {"matchLabels": {"tier": "worker"}}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}], "ports": [{"port": 443}]}, {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"tier": "cache"}, "matchExpressions": [{"key": "version", "operator": "NotIn", "values": ["v3"]}]}}], "ports": [{"port": 6379}, {"port": 6380, "protocol": "UDP"}]}]},
+        lambda ns: {
+            "podSelector": {"matchLabels": {"tier": "api"}},
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"tier": "web"}}}],
+                    "ports": [{"port": 8080}, {"port": "http"}],
+                }
+            ],
+        },
+        lambda ns: {
+            "podSelector": {"matchLabels": {"tier": "db"}},
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": {"tier": "api"}}},
+                        {
+                            "namespaceSelector": {"matchLabels": {"team": "team-0"}},
+                            "podSelector": {"matchLabels": {"app": "prometheus"}},
+                        },
+                    ],
+                    "ports": [{"port": "pg"}, {"port": 9090}],
+                }
+            ],
+        },
+        lambda ns: {
+            "podSelector": {"matchLabels": {"tier": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": {"matchLabels": {"tier": "api"}}}], "ports": [{"port": "http"}]}],
+        },
+        lambda ns: {
+            "podSelector": {"matchLabels": {"tier": "api"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": {"tier": "db"}}}], "ports": [{"port": 5432}]},
+                {"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.96.0.0/12"]}}], "ports": [{"port": 443}]},
+            ],
+        },
+        lambda ns: {
+            "podSelector": {},
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"team": "team-0"}},
+                            "podSelector": {"matchLabels": {"app": "prometheus"}},
+                        }
+                    ],
+                    "ports": [{"port": "metrics"}],
+                }
+            ],
+        },
+        lambda ns: {
+            "podSelector": {
+                "matchLabels": {"app": f"app-{rnd.randrange(20)}"},
+                "matchExpressions": [{"key": "version", "operator": "In", "values": ["v1", "v2"]}],
+            },
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"env": "prod"}},
+                            "podSelector": {
+                                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]
+                            },
+                        }
+                    ],
+                    "ports": [{"port": 8000, "endPort": 8100}],
+                }
+            ],
+        },
+        lambda ns: {
+            "podSelector": {"matchLabels": {"tier": "worker"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
+                    "ports": [{"port": 443}],
+                },
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {},
+                            "podSelector": {
+                                "matchLabels": {"tier": "cache"},
+                                "matchExpressions": [{"key": "version", "operator": "NotIn", "values": ["v3"]}],
+                            },
+                        }
+                    ],
+                    "ports": [{"port": 6379}, {"port": 6380, "protocol": "UDP"}],
+                },
+            ],
+        },
     ]
     for i in range(policies):
         ns = names[(i // len(templates)) % namespaces]
-        objs.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": f"np-{i:04d}", "namespace": ns},
-                     "spec": templates[i % len(templates)](ns)})
+        objs.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": f"np-{i:04d}", "namespace": ns},
+                "spec": templates[i % len(templates)](ns),
+            }
+        )
     return objs
 
 
 def to_resources(objs: list[dict]) -> list[Resource]:
-    return [Resource(ResourceId(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]), o, Source("bench")) for o in objs]
+    return [
+        Resource(
+            ResourceId(o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]),
+            o,
+            Source("bench"),
+        )
+        for o in objs
+    ]
 
 
 def main() -> None:
@@ -81,11 +212,15 @@ def main() -> None:
     ap.add_argument("--namespaces", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--yaml", action="store_true", help="also time kubefort's YAML loader on the same objects")
-    ap.add_argument("--baseline-rows", type=int, default=100, help="source rows for the pure-Python comparison (0: skip)")
+    ap.add_argument(
+        "--baseline-rows", type=int, default=100, help="source rows for the pure-Python comparison (0: skip)"
+    )
     args = ap.parse_args()
 
     objs = generate(args.pods, args.policies, args.namespaces, args.seed)
-    print(f"cluster: {args.pods} workloads, {args.policies} NetworkPolicies, {args.namespaces} namespaces (seed {args.seed}); {os.cpu_count()} CPU(s)")
+    print(
+        f"cluster: {args.pods} workloads, {args.policies} NetworkPolicies, {args.namespaces} namespaces (seed {args.seed}); {os.cpu_count()} CPU(s)"
+    )
     if args.yaml:
         import yaml
 
@@ -93,7 +228,7 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as d:
             for i in range(0, len(objs), 100):
-                Path(d, f"part-{i:05d}.yaml").write_text(yaml.safe_dump_all(objs[i:i + 100]))
+                Path(d, f"part-{i:05d}.yaml").write_text(yaml.safe_dump_all(objs[i : i + 100]))
             t = time.perf_counter()
             res, problems, _ = load_resources([d])
             print(f"load YAML      {time.perf_counter() - t:7.3f} s  ({len(res)} objects, {len(problems)} problems)")
@@ -111,7 +246,9 @@ def main() -> None:
     prof_in, prof_eg = len(analysis.profiles["ingress"][0]), len(analysis.profiles["egress"][0])
     print(f"model          {t1 - t0:7.3f} s")
     print(f"profiles       {t2 - t1:7.3f} s  ({prof_in} ingress, {prof_eg} egress profiles)")
-    print(f"matrix         {t3 - t2:7.3f} s  ({n * n:,} ordered pairs, {allowed:,} allowed, {len(m.portsets)} distinct port sets)")
+    print(
+        f"matrix         {t3 - t2:7.3f} s  ({n * n:,} ordered pairs, {allowed:,} allowed, {len(m.portsets)} distinct port sets)"
+    )
     print(f"total          {t3 - t0:7.3f} s  (target: under 5 s)")
     print(f"peak RSS       {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MiB")
     if args.baseline_rows:
@@ -122,7 +259,9 @@ def main() -> None:
                 ps = analysis.ports(s, d)
                 assert (ps != NO_PORTS) == bool(m.cells[s, d])
         per_row = (time.perf_counter() - t) / rows
-        print(f"pure Python    {per_row * n:7.1f} s  (pair by pair, extrapolated from {rows} rows; NumPy pays {per_row * n / (t3 - t2):.0f}x on this stage)")
+        print(
+            f"pure Python    {per_row * n:7.1f} s  (pair by pair, extrapolated from {rows} rows; NumPy pays {per_row * n / (t3 - t2):.0f}x on this stage)"
+        )
 
 
 if __name__ == "__main__":

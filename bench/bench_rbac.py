@@ -28,12 +28,31 @@ from kubefort.model import Resource, ResourceId, Source
 
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
 RESOURCES = [
-    ("", "pods"), ("", "pods/log"), ("", "pods/exec"), ("", "configmaps"), ("", "secrets"), ("", "services"),
-    ("", "serviceaccounts"), ("", "persistentvolumeclaims"), ("", "events"), ("", "endpoints"), ("", "namespaces"),
-    ("apps", "deployments"), ("apps", "deployments/scale"), ("apps", "statefulsets"), ("apps", "daemonsets"),
-    ("apps", "replicasets"), ("batch", "jobs"), ("batch", "cronjobs"), ("networking.k8s.io", "ingresses"),
-    ("networking.k8s.io", "networkpolicies"), ("policy", "poddisruptionbudgets"), ("autoscaling", "horizontalpodautoscalers"),
-    ("example.com", "widgets"), ("example.com", "gadgets"), ("monitoring.coreos.com", "servicemonitors"),
+    ("", "pods"),
+    ("", "pods/log"),
+    ("", "pods/exec"),
+    ("", "configmaps"),
+    ("", "secrets"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumeclaims"),
+    ("", "events"),
+    ("", "endpoints"),
+    ("", "namespaces"),
+    ("apps", "deployments"),
+    ("apps", "deployments/scale"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("apps", "replicasets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("policy", "poddisruptionbudgets"),
+    ("autoscaling", "horizontalpodautoscalers"),
+    ("example.com", "widgets"),
+    ("example.com", "gadgets"),
+    ("monitoring.coreos.com", "servicemonitors"),
 ]
 READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete"]
@@ -48,7 +67,9 @@ RISKY = [
 
 def _res(obj: dict[str, Any], i: int) -> Resource:
     meta = obj["metadata"]
-    return Resource(ResourceId(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]), obj, Source("bench.yaml", i))
+    return Resource(
+        ResourceId(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]), obj, Source("bench.yaml", i)
+    )
 
 
 def generate(n_bindings: int, n_roles: int, seed: int) -> list[Resource]:
@@ -63,8 +84,11 @@ def generate(n_bindings: int, n_roles: int, seed: int) -> list[Resource]:
         if rnd.random() < 0.004:
             return dict(rnd.choice(RISKY))
         picks = rnd.sample(RESOURCES, rnd.randint(1, 4))
-        r: dict[str, Any] = {"apiGroups": sorted({g for g, _ in picks}), "resources": [x for _, x in picks],
-                             "verbs": READ if rnd.random() < 0.6 else rnd.sample(READ + WRITE, rnd.randint(1, 5))}
+        r: dict[str, Any] = {
+            "apiGroups": sorted({g for g, _ in picks}),
+            "resources": [x for _, x in picks],
+            "verbs": READ if rnd.random() < 0.6 else rnd.sample(READ + WRITE, rnd.randint(1, 5)),
+        }
         if rnd.random() < 0.05:
             r["verbs"] = ["*"]
         if rnd.random() < 0.05:
@@ -77,17 +101,31 @@ def generate(n_bindings: int, n_roles: int, seed: int) -> list[Resource]:
         labels = {"bench/aggregate-to-ops": "true"} if i % 97 == 0 else {}
         if i % 13 == 0:
             labels["rbac.authorization.k8s.io/aggregate-to-view"] = "true"
-            o = {"apiVersion": RBAC_V1, "kind": "ClusterRole", "metadata": {"name": name, "labels": labels},
-                 "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": READ}]}
+            o = {
+                "apiVersion": RBAC_V1,
+                "kind": "ClusterRole",
+                "metadata": {"name": name, "labels": labels},
+                "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": READ}],
+            }
         else:
-            o = {"apiVersion": RBAC_V1, "kind": "ClusterRole", "metadata": {"name": name, "labels": labels},
-                 "rules": [rule() for _ in range(rnd.randint(1, 6))]}
+            o = {
+                "apiVersion": RBAC_V1,
+                "kind": "ClusterRole",
+                "metadata": {"name": name, "labels": labels},
+                "rules": [rule() for _ in range(rnd.randint(1, 6))],
+            }
         if i % 211 == 5:
             o["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": {"bench/aggregate-to-ops": "true"}}]}
         objs.append(o)
     for ns, name in roles:
-        objs.append({"apiVersion": RBAC_V1, "kind": "Role", "metadata": {"name": name, "namespace": ns},
-                     "rules": [rule() for _ in range(rnd.randint(1, 6))]})
+        objs.append(
+            {
+                "apiVersion": RBAC_V1,
+                "kind": "Role",
+                "metadata": {"name": name, "namespace": ns},
+                "rules": [rule() for _ in range(rnd.randint(1, 6))],
+            }
+        )
 
     def subject() -> dict[str, Any]:
         x = rnd.random()
@@ -102,24 +140,60 @@ def generate(n_bindings: int, n_roles: int, seed: int) -> list[Resource]:
     for i in range(n_bindings):
         subjects = [subject() for _ in range(rnd.randint(1, 3))]
         if i < n_crb:
-            ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                   "name": rnd.choice(cluster_roles + ["view", "edit"] if rnd.random() < 0.05 else cluster_roles)}
-            objs.append({"apiVersion": RBAC_V1, "kind": "ClusterRoleBinding", "metadata": {"name": f"crb-{i}"}, "roleRef": ref, "subjects": subjects})
+            ref = {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": rnd.choice(cluster_roles + ["view", "edit"] if rnd.random() < 0.05 else cluster_roles),
+            }
+            objs.append(
+                {
+                    "apiVersion": RBAC_V1,
+                    "kind": "ClusterRoleBinding",
+                    "metadata": {"name": f"crb-{i}"},
+                    "roleRef": ref,
+                    "subjects": subjects,
+                }
+            )
         else:
             if rnd.random() < 0.5:
                 ns, name = rnd.choice(roles)
                 ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}
             else:
                 ns = rnd.choice(namespaces)
-                ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": rnd.choice(cluster_roles + ["admin", "edit", "view"])}
-            objs.append({"apiVersion": RBAC_V1, "kind": "RoleBinding", "metadata": {"name": f"rb-{i}", "namespace": ns}, "roleRef": ref, "subjects": subjects})
+                ref = {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": rnd.choice(cluster_roles + ["admin", "edit", "view"]),
+                }
+            objs.append(
+                {
+                    "apiVersion": RBAC_V1,
+                    "kind": "RoleBinding",
+                    "metadata": {"name": f"rb-{i}", "namespace": ns},
+                    "roleRef": ref,
+                    "subjects": subjects,
+                }
+            )
     for ns, name in sas:
         objs.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": ns}})
     for i in range(1500):
         ns, sa = rnd.choice(sas)
-        objs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"app-{i}", "namespace": ns},
-                     "spec": {"template": {"spec": {"serviceAccountName": sa, "automountServiceAccountToken": rnd.random() < 0.7,
-                                                    "containers": [{"name": "app", "image": "registry.example.com/app:1"}]}}}})
+        objs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"app-{i}", "namespace": ns},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "serviceAccountName": sa,
+                            "automountServiceAccountToken": rnd.random() < 0.7,
+                            "containers": [{"name": "app", "image": "registry.example.com/app:1"}],
+                        }
+                    }
+                },
+            }
+        )
     for ns in namespaces:
         labels = {"pod-security.kubernetes.io/enforce": "restricted"} if rnd.random() < 0.5 else {}
         objs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
@@ -181,16 +255,24 @@ def main(argv: list[str] | None = None) -> int:
     assert rbac_checks  # imported for its checks
 
     rules = sum(len(r.rules) for r in pol.roles.values())
-    print(f"generated: {args.bindings:,} bindings, {args.roles:,} roles (+{sum(1 for b in pol.bindings if b.builtin)} bootstrap bindings), "
-          f"{rules:,} rules after aggregation, {len(pol.service_accounts):,} ServiceAccounts, {len(pol.workloads):,} workloads (seed {args.seed})")
+    print(
+        f"generated: {args.bindings:,} bindings, {args.roles:,} roles (+{sum(1 for b in pol.bindings if b.builtin)} bootstrap bindings), "
+        f"{rules:,} rules after aggregation, {len(pol.service_accounts):,} ServiceAccounts, {len(pol.workloads):,} workloads (seed {args.seed})"
+    )
     print(f"policy build             {t_build * 1000:8.1f} ms")
-    print(f"who-can   x{len(queries):<4}         {t_who * 1000:8.1f} ms   ({t_who / len(queries) * 1000:.2f} ms/query, "
-          f"{sum(len(a) for a in answers):,} subjects found)")
+    print(
+        f"who-can   x{len(queries):<4}         {t_who * 1000:8.1f} ms   ({t_who / len(queries) * 1000:.2f} ms/query, "
+        f"{sum(len(a) for a in answers):,} subjects found)"
+    )
     print(f"permissions x{len(sample):<4}       {t_perm * 1000:8.1f} ms   ({sum(len(p) for p in perms):,} rules)")
-    print(f"paths (all {len(subjects):,} subjects) {t_paths * 1000:8.1f} ms   ({len(paths):,} subjects reach cluster-admin, "
-          f"longest {max((len(p.hops) for p in paths), default=0)} hops)")
+    print(
+        f"paths (all {len(subjects):,} subjects) {t_paths * 1000:8.1f} ms   ({len(paths):,} subjects reach cluster-admin, "
+        f"longest {max((len(p.hops) for p in paths), default=0)} hops)"
+    )
     total = t_build + t_who + t_perm + t_paths
-    print(f"total (build + who-can + permissions + paths) {total:.3f} s   target < 2 s: {'OK' if total < 2 else 'MISSED'}")
+    print(
+        f"total (build + who-can + permissions + paths) {total:.3f} s   target < 2 s: {'OK' if total < 2 else 'MISSED'}"
+    )
     print(f"all {len(ids)} KF-RBAC checks via the engine: {t_checks:.3f} s ({len(outcomes):,} outcomes)")
     return 0 if total < 2 else 1
 

@@ -71,7 +71,21 @@ def main() -> None:
     size = sum(os.path.getsize(f) for f in files)
     print(f"corpus: {root}\nfiles: {len(files):,}  bytes: {size / 1e6:.1f} MB  cpus: {os.cpu_count()}  jobs: {a.jobs}")
 
-    kubefort = [sys.executable, "-m", "kubefort", "scan", str(root), "-o", "json=/dev/null", "-q", "--allow-incomplete", "--fail-on", "never", "-j", str(a.jobs)]
+    kubefort = [
+        sys.executable,
+        "-m",
+        "kubefort",
+        "scan",
+        str(root),
+        "-o",
+        "json=/dev/null",
+        "-q",
+        "--allow-incomplete",
+        "--fail-on",
+        "never",
+        "-j",
+        str(a.jobs),
+    ]
     walls = []
     for _ in range(a.repeat):
         t = time.perf_counter()
@@ -80,13 +94,13 @@ def main() -> None:
     rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     wall = min(walls)
 
-    from kubefort.loaders.yamlparse import parse_stream  # noqa: F401  (warm import)
-
     parse1, nobj = _pool_time(_parse_file, files, 1)
     parsep, _ = _pool_time(_parse_file, files, a.jobs)
     pyy, _ = _pool_time(_pyyaml_file, files, a.jobs)
     print(f"objects: {nobj:,}")
-    print(f"scan (all checks, JSON report): {wall:.2f} s wall (best of {a.repeat}: {', '.join(f'{w:.2f}' for w in walls)})  {nobj / wall:,.0f} objects/s  {size / 1e6 / wall:.1f} MB/s")
+    print(
+        f"scan (all checks, JSON report): {wall:.2f} s wall (best of {a.repeat}: {', '.join(f'{w:.2f}' for w in walls)})  {nobj / wall:,.0f} objects/s  {size / 1e6 / wall:.1f} MB/s"
+    )
     print(f"peak RSS of one scanning process: {rss_kb / 1024:.0f} MB")
     print(f"pure parse, kubefort loader, 1 process: {parse1:.2f} s ({size / 1e6 / parse1:.1f} MB/s)")
     print(f"pure parse, kubefort loader, {a.jobs} processes: {parsep:.2f} s")

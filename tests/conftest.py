@@ -29,7 +29,9 @@ def all_check_ids() -> tuple[str, ...]:
     return tuple(m.id for m in REGISTRY)
 
 
-def scan_file(path: Path | str, checks: tuple[str, ...] | None = None, options: dict | None = None, **load_opts: object) -> list[Outcome]:
+def scan_file(
+    path: Path | str, checks: tuple[str, ...] | None = None, options: dict | None = None, **load_opts: object
+) -> list[Outcome]:
     """Load one file and run the checks on it, cross-object (cluster) checks included."""
     ids = tuple(checks) if checks else all_check_ids()
     ids = tuple(sorted(set(ids) | {m.id for m in REGISTRY if m.target == "input"}))
@@ -40,7 +42,9 @@ def scan_file(path: Path | str, checks: tuple[str, ...] | None = None, options: 
     return part.outcomes + engine.cross_object(part.collected)
 
 
-def scan_text(tmp_path: Path, text: str | bytes, name: str = "in.yaml", checks: tuple[str, ...] | None = None) -> list[Outcome]:
+def scan_text(
+    tmp_path: Path, text: str | bytes, name: str = "in.yaml", checks: tuple[str, ...] | None = None
+) -> list[Outcome]:
     p = tmp_path / name
     p.write_bytes(text.encode() if isinstance(text, str) else text)
     return scan_file(p, checks)
@@ -69,7 +73,9 @@ def apiserver():
     import kubeapi
 
     if not kubeapi.binaries_ready():
-        tool_missing(f"kube-apiserver and etcd {kubeapi.k8s_version()} are not built: run `bash tools/install-test-cluster.sh` (needs Go)")
+        tool_missing(
+            f"kube-apiserver and etcd {kubeapi.k8s_version()} are not built: run `bash tools/install-test-cluster.sh` (needs Go)"
+        )
     if shutil.which("openssl") is None:
         tool_missing("openssl is needed to make the test cluster's certificates")
     cluster = kubeapi.TestCluster().start()

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "tools" / "install-test-cluster.sh"
@@ -81,7 +81,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 class TestCluster:
     __test__ = False  # not a pytest test class
 
-    TOKENS = {
+    TOKENS: ClassVar[dict[str, tuple[str, str]]] = {
         "admin": ("admin-token-0123456789", "system:masters"),
         "team-viewer": ("viewer-token-0123456789", ""),
         "exec-admin": ("exec-token-0123456789", "system:masters"),
@@ -89,14 +89,17 @@ class TestCluster:
 
     def __init__(self, workdir: Path | None = None, bin_dir: Path | None = None) -> None:
         self.bin = bin_dir or binary_dir()
-        self.dir = Path(workdir or tempfile.mkdtemp(prefix="kubefort-apiserver-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+        self.dir = Path(
+            workdir
+            or tempfile.mkdtemp(prefix="kubefort-apiserver-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        )
         self.procs: list[subprocess.Popen[bytes]] = []
         self.port = _free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.ca_file = self.dir / "ca.crt"
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 90.0) -> "TestCluster":
+    def start(self, timeout: float = 90.0) -> TestCluster:
         d = self.dir
         d.mkdir(parents=True, exist_ok=True)
         self._certs()
@@ -106,31 +109,71 @@ class TestCluster:
         etcd_client, etcd_peer = _free_port(), _free_port()
         self.etcd_url = f"http://127.0.0.1:{etcd_client}"
         etcd_log = open(d / "etcd.log", "wb")
-        self.procs.append(subprocess.Popen([
-            str(self.bin / "etcd"), "--name", "test", "--data-dir", str(d / "etcd"),
-            "--listen-client-urls", f"http://127.0.0.1:{etcd_client}", "--advertise-client-urls", f"http://127.0.0.1:{etcd_client}",
-            "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
-            "--initial-cluster", f"test=http://127.0.0.1:{etcd_peer}", "--unsafe-no-fsync", "--log-level", "warn",
-            "--quota-backend-bytes", str(4 * 1024**3),
-        ], stdout=etcd_log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(self.bin / "etcd"),
+                    "--name",
+                    "test",
+                    "--data-dir",
+                    str(d / "etcd"),
+                    "--listen-client-urls",
+                    f"http://127.0.0.1:{etcd_client}",
+                    "--advertise-client-urls",
+                    f"http://127.0.0.1:{etcd_client}",
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{etcd_peer}",
+                    "--initial-advertise-peer-urls",
+                    f"http://127.0.0.1:{etcd_peer}",
+                    "--initial-cluster",
+                    f"test=http://127.0.0.1:{etcd_peer}",
+                    "--unsafe-no-fsync",
+                    "--log-level",
+                    "warn",
+                    "--quota-backend-bytes",
+                    str(4 * 1024**3),
+                ],
+                stdout=etcd_log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        )
         api_log = open(d / "apiserver.log", "wb")
-        self.procs.append(subprocess.Popen([
-            str(self.bin / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{etcd_client}",
-            "--bind-address=127.0.0.1", f"--secure-port={self.port}", "--advertise-address=127.0.0.1",
-            f"--tls-cert-file={d / 'server.crt'}", f"--tls-private-key-file={d / 'server.key'}",
-            f"--client-ca-file={d / 'ca.crt'}", f"--token-auth-file={d / 'tokens.csv'}",
-            "--authorization-mode=RBAC", "--anonymous-auth=true", "--allow-privileged=true",
-            f"--service-account-key-file={d / 'sa.pub'}", f"--service-account-signing-key-file={d / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc", "--api-audiences=https://kubernetes.default.svc",
-            "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
-            # nothing runs the controllers that create default ServiceAccounts
-            "--disable-admission-plugins=ServiceAccount",
-            f"--cert-dir={d / 'certs'}", "--profiling=false", "--v=1",
-            # PodTemplates bypass the watch cache, so their continue tokens come from etcd and expire
-            # when etcd is compacted (tests of the 410 Gone restart use them)
-            "--watch-cache-sizes=podtemplates#0",
-        ], stdout=api_log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(self.bin / "kube-apiserver"),
+                    f"--etcd-servers=http://127.0.0.1:{etcd_client}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={self.port}",
+                    "--advertise-address=127.0.0.1",
+                    f"--tls-cert-file={d / 'server.crt'}",
+                    f"--tls-private-key-file={d / 'server.key'}",
+                    f"--client-ca-file={d / 'ca.crt'}",
+                    f"--token-auth-file={d / 'tokens.csv'}",
+                    "--authorization-mode=RBAC",
+                    "--anonymous-auth=true",
+                    "--allow-privileged=true",
+                    f"--service-account-key-file={d / 'sa.pub'}",
+                    f"--service-account-signing-key-file={d / 'sa.key'}",
+                    "--service-account-issuer=https://kubernetes.default.svc",
+                    "--api-audiences=https://kubernetes.default.svc",
+                    "--service-cluster-ip-range=10.96.0.0/16",
+                    "--endpoint-reconciler-type=none",
+                    # nothing runs the controllers that create default ServiceAccounts
+                    "--disable-admission-plugins=ServiceAccount",
+                    f"--cert-dir={d / 'certs'}",
+                    "--profiling=false",
+                    "--v=1",
+                    # PodTemplates bypass the watch cache, so their continue tokens come from etcd and expire
+                    # when etcd is compacted (tests of the 410 Gone restart use them)
+                    "--watch-cache-sizes=podtemplates#0",
+                ],
+                stdout=api_log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        )
         deadline = time.monotonic() + timeout
         while True:
             for p in self.procs:
@@ -139,7 +182,7 @@ class TestCluster:
                     self.stop()
                     raise RuntimeError(f"{p.args[0]} exited with {p.returncode}:\n{logs[-3000:]}")
             try:
-                status, body = self.request("GET", "/readyz")
+                status, _body = self.request("GET", "/readyz")
                 if status == 200:
                     break
             except OSError:
@@ -170,7 +213,7 @@ class TestCluster:
                 out.append(f"--- {name}\n" + f.read_text(errors="replace")[-4000:])
         return "\n".join(out)
 
-    def __enter__(self) -> "TestCluster":
+    def __enter__(self) -> TestCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -179,13 +222,45 @@ class TestCluster:
     def _certs(self) -> None:
         d = self.dir
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "3", "-subj", "/CN=kubefort-test-ca", cwd=d)
+        _openssl(
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "3",
+            "-subj",
+            "/CN=kubefort-test-ca",
+            cwd=d,
+        )
         (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
         (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-        for name, subj, ext in (("server", "/CN=kube-apiserver", "san.ext"), ("client", "/O=system:masters/CN=cert-admin", "client.ext")):
+        for name, subj, ext in (
+            ("server", "/CN=kube-apiserver", "san.ext"),
+            ("client", "/O=system:masters/CN=cert-admin", "client.ext"),
+        ):
             _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
-            _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", f"{name}.crt", "-days", "3", "-extfile", ext, cwd=d)
+            _openssl(
+                "x509",
+                "-req",
+                "-in",
+                f"{name}.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                f"{name}.crt",
+                "-days",
+                "3",
+                "-extfile",
+                ext,
+                cwd=d,
+            )
         _openssl("genrsa", "-out", "sa.key", "2048", cwd=d)
         _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)
 
@@ -196,8 +271,14 @@ class TestCluster:
             ctx.load_cert_chain(str(self.dir / "client.crt"), str(self.dir / "client.key"))
         return ctx
 
-    def request(self, method: str, path: str, body: Any = None, user: str | None = "admin",
-                content_type: str = "application/json") -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        user: str | None = "admin",
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
         headers = {"Accept": "application/json"}
         if user is not None:
             headers["Authorization"] = f"Bearer {self.TOKENS[user][0]}"
@@ -230,18 +311,61 @@ class TestCluster:
     def grant_namespace_read(self, user: str, namespace: str) -> None:
         """Let `user` get/list everything but Secrets in one namespace (the built-in `view` role is
         aggregated by kube-controller-manager, which does not run here, so it is empty)."""
-        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "kubefort-test-read"},
-                "rules": [{"apiGroups": ["", "apps", "batch", "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "autoscaling",
-                                         "discovery.k8s.io", "coordination.k8s.io"],
-                           "resources": ["pods", "services", "configmaps", "serviceaccounts", "endpoints", "persistentvolumeclaims",
-                                         "replicationcontrollers", "podtemplates", "resourcequotas", "limitranges",
-                                         "deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions", "jobs", "cronjobs",
-                                         "networkpolicies", "ingresses", "poddisruptionbudgets", "roles", "rolebindings",
-                                         "horizontalpodautoscalers", "endpointslices", "leases"],
-                           "verbs": ["get", "list"]}]}
-        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": f"read-{user}", "namespace": namespace},
-                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubefort-test-read"},
-                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+        role = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "kubefort-test-read"},
+            "rules": [
+                {
+                    "apiGroups": [
+                        "",
+                        "apps",
+                        "batch",
+                        "networking.k8s.io",
+                        "policy",
+                        "rbac.authorization.k8s.io",
+                        "autoscaling",
+                        "discovery.k8s.io",
+                        "coordination.k8s.io",
+                    ],
+                    "resources": [
+                        "pods",
+                        "services",
+                        "configmaps",
+                        "serviceaccounts",
+                        "endpoints",
+                        "persistentvolumeclaims",
+                        "replicationcontrollers",
+                        "podtemplates",
+                        "resourcequotas",
+                        "limitranges",
+                        "deployments",
+                        "replicasets",
+                        "statefulsets",
+                        "daemonsets",
+                        "controllerrevisions",
+                        "jobs",
+                        "cronjobs",
+                        "networkpolicies",
+                        "ingresses",
+                        "poddisruptionbudgets",
+                        "roles",
+                        "rolebindings",
+                        "horizontalpodautoscalers",
+                        "endpointslices",
+                        "leases",
+                    ],
+                    "verbs": ["get", "list"],
+                }
+            ],
+        }
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": f"read-{user}", "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubefort-test-read"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }
         self.apply([role, binding])
         deadline = time.monotonic() + 10  # the authorizer sees new bindings through an informer
         while self.request("GET", f"/api/v1/namespaces/{namespace}/pods", user=user)[0] != 200:
@@ -252,14 +376,20 @@ class TestCluster:
     def compact_etcd(self) -> int:
         """Compact etcd at its current revision (through etcd's JSON gateway): continue tokens
         issued before now expire, so the next page of a paginated list answers 410 Gone."""
+
         def post(path: str, body: dict[str, Any]) -> Any:
-            req = urllib.request.Request(self.etcd_url + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+            req = urllib.request.Request(
+                self.etcd_url + path,
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
                     return json.loads(r.read())
             except urllib.error.HTTPError as e:
                 raise RuntimeError(f"etcd {path}: {e.code} {e.read()[:300]!r}") from None
+
         # write a key outside the API server's prefix so that there is always a new revision
         rev = int(post("/v3/kv/put", {"key": "L2t1YmVmb3J0LXRlc3QvYnVtcA==", "value": "MQ=="})["header"]["revision"])
         post("/v3/kv/compaction", {"revision": rev, "physical": True})
@@ -270,7 +400,10 @@ class TestCluster:
         """A kubeconfig for `user`: a token user, "cert-admin" (client certificate) or "exec-admin"
         (an exec credential plugin that prints the token)."""
         if user == "cert-admin":
-            auth: dict[str, Any] = {"client-certificate": str(self.dir / "client.crt"), "client-key": str(self.dir / "client.key")}
+            auth: dict[str, Any] = {
+                "client-certificate": str(self.dir / "client.crt"),
+                "client-key": str(self.dir / "client.key"),
+            }
         elif user == "exec-admin":
             plugin = self.dir / "exec-plugin.py"
             plugin.write_text(
@@ -278,15 +411,23 @@ class TestCluster:
                 "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
                 f" 'status': {{'token': {self.TOKENS['exec-admin'][0]!r}}}}}))\n"
             )
-            auth = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
-                             "args": [str(plugin)], "interactiveMode": "Never"}}
+            auth = {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": sys.executable,
+                    "args": [str(plugin)],
+                    "interactiveMode": "Never",
+                }
+            }
         else:
             auth = {"token": self.TOKENS[user][0]}
         ctx: dict[str, Any] = {"cluster": "test", "user": user}
         if namespace:
             ctx["namespace"] = namespace
         cfg = {
-            "apiVersion": "v1", "kind": "Config", "current-context": f"{user}@test",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": f"{user}@test",
             "clusters": [{"name": "test", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)}}],
             "users": [{"name": user, "user": auth}],
             "contexts": [{"name": f"{user}@test", "context": ctx}],
@@ -295,12 +436,31 @@ class TestCluster:
         return path
 
 
-CORE_KINDS = {"Pod": "pods", "Namespace": "namespaces", "Service": "services", "ConfigMap": "configmaps", "Secret": "secrets",
-              "ServiceAccount": "serviceaccounts", "ResourceQuota": "resourcequotas", "LimitRange": "limitranges", "Node": "nodes"}
-GROUP_KINDS = {"Deployment": "deployments", "DaemonSet": "daemonsets", "StatefulSet": "statefulsets", "ReplicaSet": "replicasets",
-               "Job": "jobs", "CronJob": "cronjobs", "NetworkPolicy": "networkpolicies", "Role": "roles", "RoleBinding": "rolebindings",
-               "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
-               "CustomResourceDefinition": "customresourcedefinitions"}
+CORE_KINDS = {
+    "Pod": "pods",
+    "Namespace": "namespaces",
+    "Service": "services",
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "ServiceAccount": "serviceaccounts",
+    "ResourceQuota": "resourcequotas",
+    "LimitRange": "limitranges",
+    "Node": "nodes",
+}
+GROUP_KINDS = {
+    "Deployment": "deployments",
+    "DaemonSet": "daemonsets",
+    "StatefulSet": "statefulsets",
+    "ReplicaSet": "replicasets",
+    "Job": "jobs",
+    "CronJob": "cronjobs",
+    "NetworkPolicy": "networkpolicies",
+    "Role": "roles",
+    "RoleBinding": "rolebindings",
+    "ClusterRole": "clusterroles",
+    "ClusterRoleBinding": "clusterrolebindings",
+    "CustomResourceDefinition": "customresourcedefinitions",
+}
 CLUSTER_SCOPED = {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
 

@@ -47,7 +47,9 @@ def _policy_types(spec: dict[str, Any]) -> list[str]:
 
 
 class Reference:
-    def __init__(self, namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any]], policies: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any]], policies: list[dict[str, Any]]
+    ) -> None:
         self.namespaces = namespaces
         self.pods = pods
         self.policies = policies
@@ -68,10 +70,7 @@ class Reference:
             cidr = ipaddress.ip_network(block["cidr"], strict=False)
             if addr.version != cidr.version or addr not in cidr:
                 return False
-            for ex in block.get("except") or []:
-                if addr in ipaddress.ip_network(ex, strict=False):
-                    return False
-            return True
+            return all(addr not in ipaddress.ip_network(ex, strict=False) for ex in block.get("except") or [])
         if kind != "pod":
             return False
         pod = self.pods[value]
@@ -97,14 +96,23 @@ class Reference:
             return False
         return any(name == want and pr == proto and num == port for name, pr, num in self.pods[dst[1]]["ports"])
 
-    def direction_allows(self, direction: str, pod_ep: tuple[str, Any], peer_ep: tuple[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
+    def direction_allows(
+        self,
+        direction: str,
+        pod_ep: tuple[str, Any],
+        peer_ep: tuple[str, Any],
+        dst: tuple[str, Any],
+        port: int,
+        proto: str,
+    ) -> bool:
         if pod_ep[0] != "pod":
             return True  # no policy applies to an address outside the cluster
         pod = self.pods[pod_ep[1]]
         ptype = "Ingress" if direction == "ingress" else "Egress"
         peer_field = "from" if direction == "ingress" else "to"
         selecting = [
-            pol for pol in self.policies
+            pol
+            for pol in self.policies
             if pol["namespace"] == pod["namespace"]
             and selector_matches(pol["spec"].get("podSelector"), pod["labels"])
             and ptype in _policy_types(pol["spec"])
@@ -129,8 +137,9 @@ class Reference:
             return any(self.allowed(src, ("ip", ip), port, proto) for ip in self._candidates(dst[1]))
         if src[0] != "pod" and dst[0] != "pod":
             return False
-        return (self.direction_allows("egress", src, dst, dst, port, proto)
-                and self.direction_allows("ingress", dst, src, dst, port, proto))
+        return self.direction_allows("egress", src, dst, dst, port, proto) and self.direction_allows(
+            "ingress", dst, src, dst, port, proto
+        )
 
     def _candidates(self, cidr: str) -> list[str]:
         """One address of every piece the policies' CIDRs cut the range into: enough for "some address"."""

@@ -46,7 +46,9 @@ def _containers(pod: Pod, kinds: tuple[str, ...] = ("initContainers", "container
 
 def _probe_capable(pod: Pod) -> list[dict]:
     """Containers that may carry probes and lifecycle hooks (regular containers and sidecars)."""
-    return pod["spec"]["containers"] + [c for c in pod["spec"].get("initContainers", []) if c.get("restartPolicy") == "Always"]
+    return pod["spec"]["containers"] + [
+        c for c in pod["spec"].get("initContainers", []) if c.get("restartPolicy") == "Always"
+    ]
 
 
 def _psc(pod: Pod) -> dict:
@@ -86,6 +88,7 @@ def _counter(pod: Pod, key: str) -> int:
 
 # ------------------------------------------------------------------------------------- features
 
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -101,6 +104,7 @@ def feature(name: str, variants, wheres=("",)):
     def deco(fn):
         FEATURES.append(Feature(name, tuple(variants), fn, tuple(wheres)))
         return fn
+
     return deco
 
 
@@ -119,19 +123,40 @@ def f_privileged(pod, rng, v):
         sc["privileged"] = v
 
 
-_CAPS_ADD = ("NET_BIND_SERVICE", "CHOWN", "SETUID", "KILL", "AUDIT_WRITE", "SYS_CHROOT", "SYS_ADMIN", "NET_RAW",
-             "NET_ADMIN", "SYS_PTRACE", "ALL", "net_bind_service", "CAP_CHOWN", "BPF")
+_CAPS_ADD = (
+    "NET_BIND_SERVICE",
+    "CHOWN",
+    "SETUID",
+    "KILL",
+    "AUDIT_WRITE",
+    "SYS_CHROOT",
+    "SYS_ADMIN",
+    "NET_RAW",
+    "NET_ADMIN",
+    "SYS_PTRACE",
+    "ALL",
+    "net_bind_service",
+    "CAP_CHOWN",
+    "BPF",
+)
 
 
-@feature("capAdd", [(c,) for c in _CAPS_ADD] + [("NET_BIND_SERVICE", "CHOWN"), ("NET_BIND_SERVICE", "SYS_ADMIN"), ("NET_RAW", "NET_RAW")],
-         wheres=("one", "all", "init"))
+@feature(
+    "capAdd",
+    [(c,) for c in _CAPS_ADD]
+    + [("NET_BIND_SERVICE", "CHOWN"), ("NET_BIND_SERVICE", "SYS_ADMIN"), ("NET_RAW", "NET_RAW")],
+    wheres=("one", "all", "init"),
+)
 def f_cap_add(pod, rng, v):
     for sc in _targets(pod, rng, _where(pod, rng)):
         sc.setdefault("capabilities", {})["add"] = list(v)
 
 
-@feature("capDrop", [("ALL",), ("all",), ("All",), ("NET_RAW",), ("ALL", "NET_RAW"), ("CHOWN", "all"), (), None],
-         wheres=("one", "all", "init"))
+@feature(
+    "capDrop",
+    [("ALL",), ("all",), ("All",), ("NET_RAW",), ("ALL", "NET_RAW"), ("CHOWN", "all"), (), None],
+    wheres=("one", "all", "init"),
+)
 def f_cap_drop(pod, rng, v):
     for sc in _targets(pod, rng, _where(pod, rng)):
         caps = sc.setdefault("capabilities", {})
@@ -146,9 +171,18 @@ VOLUME_SOURCES: dict[str, dict] = {
     "csi": {"driver": "csi.example.com"},
     "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]},
     "emptyDir": {},
-    "ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}},
+    "ephemeral": {
+        "volumeClaimTemplate": {
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+        }
+    },
     "persistentVolumeClaim": {"claimName": "pvc"},
-    "projected": {"sources": [{"configMap": {"name": "cm"}}, {"downwardAPI": {"items": [{"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}}]},
+    "projected": {
+        "sources": [
+            {"configMap": {"name": "cm"}},
+            {"downwardAPI": {"items": [{"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+        ]
+    },
     "secret": {"secretName": "s"},
     "image": {"reference": IMAGE, "pullPolicy": "IfNotPresent"},
     # not allowed by restricted (hostPath not by baseline either)
@@ -209,10 +243,19 @@ def f_apparmor_field(pod, rng, v):
 
 
 _SELINUX = (
-    {"type": "container_t"}, {"type": "container_init_t"}, {"type": "container_kvm_t"}, {"type": "container_engine_t"},
-    {"type": "spc_t"}, {"type": "unconfined_t"}, {"level": "s0:c123,c456"}, {"type": "container_t", "level": "s0:c1,c2"},
-    {"user": "system_u"}, {"role": "system_r"}, {"user": "system_u", "role": "system_r", "type": "container_t"},
-    {"user": "system_u", "role": "object_r", "type": "spc_t", "level": "s0"}, {},
+    {"type": "container_t"},
+    {"type": "container_init_t"},
+    {"type": "container_kvm_t"},
+    {"type": "container_engine_t"},
+    {"type": "spc_t"},
+    {"type": "unconfined_t"},
+    {"level": "s0:c123,c456"},
+    {"type": "container_t", "level": "s0:c1,c2"},
+    {"user": "system_u"},
+    {"role": "system_r"},
+    {"user": "system_u", "role": "system_r", "type": "container_t"},
+    {"user": "system_u", "role": "object_r", "type": "spc_t", "level": "s0"},
+    {},
 )
 
 
@@ -236,15 +279,27 @@ def f_seccomp(pod, rng, v):
         if v is None:
             sc.pop("seccompProfile", None)
         else:
-            sc["seccompProfile"] = {"type": v, "localhostProfile": "profiles/audit.json"} if v == "Localhost" else {"type": v}
+            sc["seccompProfile"] = (
+                {"type": v, "localhostProfile": "profiles/audit.json"} if v == "Localhost" else {"type": v}
+            )
 
 
-@feature("seccompOverride", [("RuntimeDefault", "Unconfined"), ("Unconfined", "RuntimeDefault"), ("Localhost", "Unconfined"),
-                             ("Unconfined", "Localhost")], wheres=("one", "all"))
+@feature(
+    "seccompOverride",
+    [
+        ("RuntimeDefault", "Unconfined"),
+        ("Unconfined", "RuntimeDefault"),
+        ("Localhost", "Unconfined"),
+        ("Unconfined", "Localhost"),
+    ],
+    wheres=("one", "all"),
+)
 def f_seccomp_override(pod, rng, v):
     """Pod-level seccomp profile, overridden by container level."""
+
     def prof(t):
         return {"type": t, "localhostProfile": "profiles/audit.json"} if t == "Localhost" else {"type": t}
+
     _psc(pod)["seccompProfile"] = prof(v[0])
     for sc in _targets(pod, rng, _where(pod, rng)):
         sc["seccompProfile"] = prof(v[1])
@@ -259,16 +314,41 @@ def f_seccomp_annotation(pod, rng, v):
         ann["container.seccomp.security.alpha.kubernetes.io/" + rng.choice(_containers(pod))["name"]] = v[1]
 
 
-SAFE_SYSCTLS = ("kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
-                "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time",
-                "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
-                "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat")
-UNSAFE_SYSCTLS = ("kernel.msgmax", "kernel.sem", "net.core.somaxconn", "net.ipv4.ip_forward", "net.ipv4.tcp_max_syn_backlog",
-                  "vm.swappiness", "net.ipv4.conf.all.route_localnet", "kernel.shmmax",
-                  "net/ipv4/tcp_syncookies")  # the slash form of a safe name is not in the safe list
-_SYSCTL_VALUES = {"net.ipv4.ip_local_port_range": "1024 65000", "net.ipv4.ping_group_range": "0 2147483647",
-                  "net.ipv4.tcp_rmem": "4096 87380 6291456", "net.ipv4.tcp_wmem": "4096 16384 4194304",
-                  "net.ipv4.ip_local_reserved_ports": "30000-30010", "kernel.sem": "250 32000 100 128"}
+SAFE_SYSCTLS = (
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_notsent_lowat",
+)
+UNSAFE_SYSCTLS = (
+    "kernel.msgmax",
+    "kernel.sem",
+    "net.core.somaxconn",
+    "net.ipv4.ip_forward",
+    "net.ipv4.tcp_max_syn_backlog",
+    "vm.swappiness",
+    "net.ipv4.conf.all.route_localnet",
+    "kernel.shmmax",
+    "net/ipv4/tcp_syncookies",
+)  # the slash form of a safe name is not in the safe list
+_SYSCTL_VALUES = {
+    "net.ipv4.ip_local_port_range": "1024 65000",
+    "net.ipv4.ping_group_range": "0 2147483647",
+    "net.ipv4.tcp_rmem": "4096 87380 6291456",
+    "net.ipv4.tcp_wmem": "4096 16384 4194304",
+    "net.ipv4.ip_local_reserved_ports": "30000-30010",
+    "kernel.sem": "250 32000 100 128",
+}
 
 
 @feature("sysctl", [(s,) for s in SAFE_SYSCTLS + UNSAFE_SYSCTLS] + [("safe", 3), ("mixed", 3)])
@@ -317,14 +397,15 @@ def f_run_as_user_override(pod, rng, v):
         sc["runAsUser"] = v[1]
 
 
-@feature("groups", [("supplementalGroups", [0, 1000]), ("fsGroup", 0), ("fsGroup", 2000), ("runAsGroup", 0), ("runAsGroup", 3000)],
-         wheres=("pod", "one"))
+@feature(
+    "groups",
+    [("supplementalGroups", [0, 1000]), ("fsGroup", 0), ("fsGroup", 2000), ("runAsGroup", 0), ("runAsGroup", 3000)],
+    wheres=("pod", "one"),
+)
 def f_groups(pod, rng, v):
     key, val = v
-    if key == "runAsGroup":
-        targets = _targets(pod, rng, _where(pod, rng))
-    else:
-        targets = [_psc(pod)]  # supplementalGroups and fsGroup exist at pod level only
+    # supplementalGroups and fsGroup exist at pod level only
+    targets = _targets(pod, rng, _where(pod, rng)) if key == "runAsGroup" else [_psc(pod)]
     for sc in targets:
         sc[key] = copy.deepcopy(val)
 
@@ -359,8 +440,14 @@ def f_windows_host_process(pod, rng, v):
             _csc(c)["windowsOptions"] = {"hostProcess": True}
 
 
-@feature("probeHost", [(kind, host) for kind in ("liveness-http", "readiness-tcp", "startup-http", "postStart-http", "preStop-tcp")
-                       for host in ("", "127.0.0.1", "example.com")])
+@feature(
+    "probeHost",
+    [
+        (kind, host)
+        for kind in ("liveness-http", "readiness-tcp", "startup-http", "postStart-http", "preStop-tcp")
+        for host in ("", "127.0.0.1", "example.com")
+    ],
+)
 def f_probe_host(pod, rng, v):
     kind, host = v
     c = rng.choice(_probe_capable(pod))
@@ -410,11 +497,40 @@ def base_pod(name: str, layout: dict, hardening: str) -> Pod:
 
 # ------------------------------------------------------------------------------------- validity
 
-_LINUX_ONLY_SC = ("seLinuxOptions", "seccompProfile", "appArmorProfile", "capabilities", "procMount", "privileged",
-                  "allowPrivilegeEscalation", "runAsUser", "runAsGroup", "readOnlyRootFilesystem")
-_LINUX_ONLY_POD_SC = ("seLinuxOptions", "seccompProfile", "appArmorProfile", "runAsUser", "runAsGroup", "sysctls", "fsGroup",
-                      "fsGroupChangePolicy", "supplementalGroups", "supplementalGroupsPolicy")
-_IPC_SYSCTL_PREFIXES = ("kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.", "kernel/shm", "kernel/msg", "kernel/sem", "fs/mqueue/")
+_LINUX_ONLY_SC = (
+    "seLinuxOptions",
+    "seccompProfile",
+    "appArmorProfile",
+    "capabilities",
+    "procMount",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "runAsUser",
+    "runAsGroup",
+    "readOnlyRootFilesystem",
+)
+_LINUX_ONLY_POD_SC = (
+    "seLinuxOptions",
+    "seccompProfile",
+    "appArmorProfile",
+    "runAsUser",
+    "runAsGroup",
+    "sysctls",
+    "fsGroup",
+    "fsGroupChangePolicy",
+    "supplementalGroups",
+    "supplementalGroupsPolicy",
+)
+_IPC_SYSCTL_PREFIXES = (
+    "kernel.shm",
+    "kernel.msg",
+    "kernel.sem",
+    "fs.mqueue.",
+    "kernel/shm",
+    "kernel/msg",
+    "kernel/sem",
+    "fs/mqueue/",
+)
 
 
 def _finalize(pod: Pod) -> None:
@@ -434,11 +550,10 @@ def _finalize(pod: Pod) -> None:
         ann = pod["metadata"].get("annotations") or {}
         for key in [k for k in ann if k.startswith(APPARMOR_PREFIX) or "seccomp" in k]:
             del ann[key]
-    else:
-        # windowsOptions are forbidden in pods that declare os linux
-        if (spec.get("os") or {}).get("name") == "linux":
-            for sc in [spec.get("securityContext") or {}] + [c.get("securityContext") or {} for c in _containers(pod)]:
-                sc.pop("windowsOptions", None)
+    # windowsOptions are forbidden in pods that declare os linux
+    elif (spec.get("os") or {}).get("name") == "linux":
+        for sc in [spec.get("securityContext") or {}] + [c.get("securityContext") or {} for c in _containers(pod)]:
+            sc.pop("windowsOptions", None)
     if spec.get("hostNetwork") is True:
         # with hostNetwork, a set hostPort must equal containerPort
         for c in _containers(pod):
@@ -466,7 +581,11 @@ def _invalid(pod: Pod) -> str | None:
     ann = pod["metadata"].get("annotations") or {}
     seccomp_ann = {"unconfined": "Unconfined", "runtime/default": "RuntimeDefault", "docker/default": "RuntimeDefault"}
     pod_seccomp_ann = ann.get("seccomp.security.alpha.kubernetes.io/pod")
-    if pod_seccomp_ann and psc.get("seccompProfile") and psc["seccompProfile"]["type"] != seccomp_ann.get(pod_seccomp_ann, "Localhost"):
+    if (
+        pod_seccomp_ann
+        and psc.get("seccompProfile")
+        and psc["seccompProfile"]["type"] != seccomp_ann.get(pod_seccomp_ann, "Localhost")
+    ):
         return "seccomp annotation and field disagree (pod)"
     any_host_process = False
     all_host_process = True
@@ -483,7 +602,11 @@ def _invalid(pod: Pod) -> str | None:
             if aa["type"] != want:
                 return "AppArmor annotation and field disagree"
         c_seccomp_ann = ann.get("container.seccomp.security.alpha.kubernetes.io/" + c["name"])
-        if c_seccomp_ann and sc.get("seccompProfile") and sc["seccompProfile"]["type"] != seccomp_ann.get(c_seccomp_ann, "Localhost"):
+        if (
+            c_seccomp_ann
+            and sc.get("seccompProfile")
+            and sc["seccompProfile"]["type"] != seccomp_ann.get(c_seccomp_ann, "Localhost")
+        ):
             return "seccomp annotation and field disagree (container)"
         hp = (sc.get("windowsOptions") or {}).get("hostProcess")
         if hp is None:
@@ -510,8 +633,8 @@ def canonical(pod: Pod) -> str:
 
 # ------------------------------------------------------------------------------------- generation
 
-def _build(name: str, rng: random.Random, layout: dict, hardening: str,
-           chosen: list[tuple[Feature, Any, str]]) -> Pod:
+
+def _build(name: str, rng: random.Random, layout: dict, hardening: str, chosen: list[tuple[Feature, Any, str]]) -> Pod:
     pod = base_pod(name, layout, hardening)
     # Windows features last: they strip Linux-only fields set by the others
     chosen = sorted(chosen, key=lambda t: t[0].name in ("os", "windowsHostProcess"))

@@ -44,14 +44,14 @@ def _expectations(path: Path) -> dict[str, dict[str | None, str]]:
         if exp is None:
             continue
         if "=" in exp:
-            out[r.id.name] = {k: v for k, v in (item.split("=", 1) for item in exp.split())}
+            out[r.id.name] = dict(item.split("=", 1) for item in exp.split())
         else:
             out[r.id.name] = {None: exp.strip()}
     return out
 
 
 def _options(path: Path) -> dict:
-    m = re.search(r"^# kubefort-test-options: (.*)$", path.read_text(), re.M)
+    m = re.search(r"^# kubefort-test-options: (.*)$", path.read_text(), re.MULTILINE)
     raw = json.loads(m.group(1)) if m else {}
     return {cid: make_options(REGISTRY.get(cid), v, path.name) for cid, v in raw.items()}
 

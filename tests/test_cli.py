@@ -33,9 +33,13 @@ PRIV_POD = textwrap.dedent(
 CLEAN_POD = PRIV_POD.replace("privileged: true", "privileged: false")
 
 
-def kf(*args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def kf(
+    *args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     e = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "kubefort", *args], capture_output=True, cwd=cwd, input=stdin, timeout=300, env=e)
+    return subprocess.run(
+        [sys.executable, "-m", "kubefort", *args], capture_output=True, cwd=cwd, input=stdin, timeout=300, env=e
+    )
 
 
 def report(p: subprocess.CompletedProcess) -> dict:
@@ -93,7 +97,7 @@ def test_usage_errors_exit_2(tmp_path, args, needle):
 @pytest.mark.slow  # ~8 kubefort subprocesses: ~2.5 s
 def test_selection_by_prefix_name_and_severity(tmp_path):
     f = write(tmp_path, "p.yaml", PRIV_POD)
-    ids = lambda p: {m["id"] for m in report(p)["checks"]}  # noqa: E731
+    ids = lambda p: {m["id"] for m in report(p)["checks"]}
     assert ids(kf("scan", str(f), "-o", "json", "--checks", "KF-POD-00")) >= {"KF-POD-001", "KF-POD-006"}
     assert "KF-IMG-001" not in ids(kf("scan", str(f), "-o", "json", "--checks", "KF-POD"))
     only = ids(kf("scan", str(f), "-o", "json", "--checks", "privileged-container"))
@@ -107,7 +111,20 @@ def test_selection_by_prefix_name_and_severity(tmp_path):
 
 def test_multiple_outputs_and_output_file(tmp_path):
     f = write(tmp_path, "p.yaml", PRIV_POD)
-    p = kf("scan", str(f), "--checks", "KF-POD-001", "-o", "table", "-o", f"json={tmp_path/'r.json'}", "-o", f"sarif={tmp_path/'r.sarif'}", "-o", f"junit={tmp_path/'r.xml'}")
+    p = kf(
+        "scan",
+        str(f),
+        "--checks",
+        "KF-POD-001",
+        "-o",
+        "table",
+        "-o",
+        f"json={tmp_path / 'r.json'}",
+        "-o",
+        f"sarif={tmp_path / 'r.sarif'}",
+        "-o",
+        f"junit={tmp_path / 'r.xml'}",
+    )
     assert p.returncode == 1 and b"KF-POD-001" in p.stdout
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["outcomes"]["failed"] == 1
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
@@ -121,8 +138,18 @@ def test_stdin_json_and_list(tmp_path):
     rep = report(p)
     (fail,) = [r for r in rep["results"] if r["outcome"] == "failed"]
     assert fail["file"] == "-" and fail["line"] == 11
-    lst = {"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
-           "spec": {"containers": [{"name": "c", "image": "x:1", "securityContext": {"privileged": True}}]}}]}
+    lst = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "a"},
+                "spec": {"containers": [{"name": "c", "image": "x:1", "securityContext": {"privileged": True}}]},
+            }
+        ],
+    }
     f = write(tmp_path, "list.json", json.dumps(lst, indent=1))
     rep = report(kf("scan", str(f), "-o", "json", "--checks", "KF-POD-001"))
     (fail,) = [r for r in rep["results"] if r["outcome"] == "failed"]
@@ -164,7 +191,11 @@ def test_config_exceptions_expiry_and_unused(tmp_path):
     rep = report(p)
     assert p.returncode == 0
     (s,) = [r for r in rep["results"] if r["outcome"] == "suppressed"]
-    assert s["check_id"] == "KF-POD-001" and s["suppression"]["kind"] == "config" and s["suppression"]["expires"] == "2999-01-01"
+    assert (
+        s["check_id"] == "KF-POD-001"
+        and s["suppression"]["kind"] == "config"
+        and s["suppression"]["expires"] == "2999-01-01"
+    )
     assert any("KF-POD-002" in u for u in rep["exceptions"]["unused"])
     assert any("KF-IMG-001" in e for e in rep["exceptions"]["expired"])
     assert kf("scan", str(tmp_path), "-o", "json", "--no-config", "--checks", "KF-POD-001").returncode == 1
@@ -233,7 +264,10 @@ def test_crd_workloads_by_walker_and_by_config(tmp_path):
         ),
     )
     rep = report(kf("scan", str(tmp_path / "crds.yaml"), "-o", "json", "--checks", "KF-POD-001"))
-    assert sorted((r["resource"]["name"], r["line"]) for r in rep["results"] if r["outcome"] == "failed") == [("kn", 9), ("runner", 18)]
+    assert sorted((r["resource"]["name"], r["line"]) for r in rep["results"] if r["outcome"] == "failed") == [
+        ("kn", 9),
+        ("runner", 18),
+    ]
     write(tmp_path, ".kubefort.yaml", "pod_template_paths:\n  - kind: Runner\n    paths: [spec.podTemplate.body]\n")
     rep = report(kf("scan", str(tmp_path / "crds.yaml"), "-o", "json", "--checks", "KF-POD-001"))
     assert len([r for r in rep["results"] if r["outcome"] == "failed"]) == 2
@@ -265,7 +299,14 @@ def test_checks_and_explain():
     ids = [c["id"] for c in json.loads(p.stdout)]
     assert "KF-POD-001" in ids and ids == sorted(ids)
     e = kf("explain", "privileged-container", "-o", "markdown").stdout.decode()
-    for section in ("## What it does", "## Why is this bad?", "## Example", "## How to fix", "## References", "CKV_K8S_16"):
+    for section in (
+        "## What it does",
+        "## Why is this bad?",
+        "## Example",
+        "## How to fix",
+        "## References",
+        "CKV_K8S_16",
+    ):
         assert section in e
     assert kf("explain", "KF-NOPE-001").returncode == 2
 
@@ -273,7 +314,9 @@ def test_checks_and_explain():
 def _tool(name: str, env: str) -> str | None:
     import shutil
 
-    cand = os.environ.get(env) or str(Path(os.environ.get("KUBEFORT_TOOLS_DIR", Path.home() / ".cache/kubefort/tools")) / "bin" / name)
+    cand = os.environ.get(env) or str(
+        Path(os.environ.get("KUBEFORT_TOOLS_DIR", Path.home() / ".cache/kubefort/tools")) / "bin" / name
+    )
     return cand if os.path.isfile(cand) else shutil.which(name)
 
 
@@ -284,7 +327,11 @@ def test_helm_chart_is_rendered_and_findings_point_at_the_template(tmp_path):
         tool_missing("helm not found")
     write(tmp_path, "chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
     write(tmp_path, "chart/values.yaml", "privileged: false\n")
-    write(tmp_path, "chart/templates/pod.yaml", PRIV_POD.replace("privileged: true", "privileged: {{ .Values.privileged }}"))
+    write(
+        tmp_path,
+        "chart/templates/pod.yaml",
+        PRIV_POD.replace("privileged: true", "privileged: {{ .Values.privileged }}"),
+    )
     env = {"KUBEFORT_HELM": helm}
     assert kf("scan", str(tmp_path / "chart"), "-q", "--checks", "KF-POD-001", env=env).returncode == 0
     p = kf("scan", str(tmp_path / "chart"), "-o", "json", "--checks", "KF-POD-001", "--set", "privileged=true", env=env)
@@ -318,10 +365,15 @@ def test_make_demo_examples():
 def test_passes_are_counted_the_same_whether_or_not_they_are_listed(tmp_path: Path) -> None:
     """Without --include-passed or a JUnit report, passes are counted, not kept as objects: the
     summary, the findings and the exit code must not change."""
+
     def scan(*extra: str) -> tuple[int, dict]:
         out = tmp_path / f"r{len(extra)}.json"
-        r = subprocess.run([sys.executable, "-m", "kubefort", "scan", str(ROOT / "examples"), "-o", f"json={out}", "-q", *extra],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "kubefort", "scan", str(ROOT / "examples"), "-o", f"json={out}", "-q", *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return r.returncode, json.loads(out.read_text())
 
     code_a, lean = scan()

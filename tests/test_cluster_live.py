@@ -22,25 +22,49 @@ SECRET_VALUE = "hunter2-do-not-leak"
 
 
 def privileged_deployment(name: str, ns: str) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "securityContext": {"privileged": True}}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [{"name": "app", "image": "nginx:1.27", "securityContext": {"privileged": True}}]
+                },
+            },
+        },
+    }
 
 
 @pytest.fixture(scope="module")
 def world(apiserver):
     """Objects shared by the tests of this module (each test uses its own names)."""
     c = apiserver
-    c.apply([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}},
-        privileged_deployment("web", "team-a"),
-        privileged_deployment("api", "team-b"),
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "team-a", "annotations": {
-            "kubectl.kubernetes.io/last-applied-configuration": json.dumps({"stringData": {"password": SECRET_VALUE}})}},
-         "type": "Opaque", "stringData": {"password": SECRET_VALUE}},
-    ])
+    c.apply(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}},
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}},
+            privileged_deployment("web", "team-a"),
+            privileged_deployment("api", "team-b"),
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": "db",
+                    "namespace": "team-a",
+                    "annotations": {
+                        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
+                            {"stringData": {"password": SECRET_VALUE}}
+                        )
+                    },
+                },
+                "type": "Opaque",
+                "stringData": {"password": SECRET_VALUE},
+            },
+        ]
+    )
     c.grant_namespace_read("team-viewer", "team-a")
     return c
 
@@ -89,7 +113,12 @@ def test_unknown_context_is_a_usage_error(world, tmp_path):
 # -- listing ------------------------------------------------------------------------------------------
 def test_pagination_with_a_tiny_page_size_reads_every_object_once(world, tmp_path):
     world.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "paging"}}])
-    world.apply([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:02d}", "namespace": "paging"}} for i in range(25)])
+    world.apply(
+        [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:02d}", "namespace": "paging"}}
+            for i in range(25)
+        ]
+    )
     cluster = Cluster(str(world.kubeconfig(tmp_path / "kc", "admin")))
     col = Collector(cluster, discover(cluster), namespaces=["paging"], page_size=2)
     pages = [p for p in col.pages() if p.rtype.key == "configmaps"]
@@ -104,7 +133,17 @@ def test_expired_continue_token_restarts_the_list(world, tmp_path):
     starts again as a new attempt (PodTemplates bypass the watch cache in the test server)."""
     world.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "expire"}}])
     tmpl = {"spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
-    world.apply([{"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": f"t-{i}", "namespace": "expire"}, "template": tmpl} for i in range(6)])
+    world.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "metadata": {"name": f"t-{i}", "namespace": "expire"},
+                "template": tmpl,
+            }
+            for i in range(6)
+        ]
+    )
 
     class Compacting(Cluster):
         compacted = 0
@@ -112,7 +151,16 @@ def test_expired_continue_token_restarts_the_list(world, tmp_path):
         def get(self, path, params=None, accept="application/json"):
             r = super().get(path, params, accept)
             if path.endswith("/podtemplates") and params and "continue" not in params and not Compacting.compacted:
-                world.apply([{"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t-late", "namespace": "expire"}, "template": tmpl}])
+                world.apply(
+                    [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "PodTemplate",
+                            "metadata": {"name": "t-late", "namespace": "expire"},
+                            "template": tmpl,
+                        }
+                    ]
+                )
                 world.compact_etcd()
                 Compacting.compacted += 1
             return r
@@ -155,7 +203,9 @@ def test_secrets_are_read_as_metadata_only(world, tmp_path):
     assert SECRET_VALUE not in json.dumps(objects)
     (db,) = [s for s in secrets if s["metadata"]["name"] == "db"]
     assert db["type"] == "Opaque" and db["kind"] == "Secret" and db["apiVersion"] == "v1"
-    assert "data" not in db and "kubectl.kubernetes.io/last-applied-configuration" not in db["metadata"].get("annotations", {})
+    assert "data" not in db and "kubectl.kubernetes.io/last-applied-configuration" not in db["metadata"].get(
+        "annotations", {}
+    )
     assert "managedFields" not in db["metadata"]
 
 
@@ -168,7 +218,9 @@ def test_namespace_scoped_credentials_give_a_useful_but_incomplete_scan(world, t
     rep = report(out)
     res = rep["results"]
     # the namespace it can read is scanned: the privileged Deployment is found
-    assert any(o["check_id"] == "KF-POD-001" and o["outcome"] == "failed" and o["resource"]["name"] == "web" for o in res)
+    assert any(
+        o["check_id"] == "KF-POD-001" and o["outcome"] == "failed" and o["resource"]["name"] == "web" for o in res
+    )
     # nothing from team-b, which it cannot read
     assert not any((o["resource"] or {}).get("namespace") == "team-b" for o in res)
     # every forbidden list is reported, with the server's reason
@@ -186,7 +238,9 @@ def test_allow_incomplete_turns_exit_3_into_the_findings_code(world, tmp_path):
     kc = world.kubeconfig(tmp_path / "kc", "team-viewer", namespace="team-a")
     r = run("scan", "--cluster", "--kubeconfig", str(kc), "--allow-incomplete", "-q", "-o", "json")
     assert r.returncode == 1  # the privileged Deployment is a high finding
-    r = run("scan", "--cluster", "--kubeconfig", str(kc), "--allow-incomplete", "--fail-on", "never", "-q", "-o", "json")
+    r = run(
+        "scan", "--cluster", "--kubeconfig", str(kc), "--allow-incomplete", "--fail-on", "never", "-q", "-o", "json"
+    )
     assert r.returncode == 0
 
 
@@ -204,21 +258,43 @@ def test_namespace_flag_limits_namespaced_lists(world, tmp_path):
 
 # -- CRDs ---------------------------------------------------------------------------------------------
 def test_crd_types_are_discovered_and_their_pod_templates_checked(world, tmp_path):
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.kubefort.dev"},
-           "spec": {"group": "example.kubefort.dev", "scope": "Namespaced",
-                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-                    "versions": [{"name": "v1", "served": True, "storage": True,
-                                  "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.kubefort.dev"},
+        "spec": {
+            "group": "example.kubefort.dev",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
     world.apply([crd])
     deadline = time.monotonic() + 30
     while True:
-        status, body = world.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.kubefort.dev")
-        if any(c.get("type") == "Established" and c.get("status") == "True" for c in (body.get("status") or {}).get("conditions") or []):
+        _status, body = world.request(
+            "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.kubefort.dev"
+        )
+        if any(
+            c.get("type") == "Established" and c.get("status") == "True"
+            for c in (body.get("status") or {}).get("conditions") or []
+        ):
             break
         assert time.monotonic() < deadline, body
         time.sleep(0.2)
-    widget = {"apiVersion": "example.kubefort.dev/v1", "kind": "Widget", "metadata": {"name": "w1", "namespace": "team-a"},
-              "spec": {"template": {"spec": {"hostPID": True, "containers": [{"name": "w", "image": "nginx:1.27"}]}}}}
+    widget = {
+        "apiVersion": "example.kubefort.dev/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1", "namespace": "team-a"},
+        "spec": {"template": {"spec": {"hostPID": True, "containers": [{"name": "w", "image": "nginx:1.27"}]}}},
+    }
     deadline = time.monotonic() + 30
     while world.create("/apis/example.kubefort.dev/v1/namespaces/team-a/widgets", widget)[0] not in (201, 409):
         assert time.monotonic() < deadline
@@ -229,11 +305,28 @@ def test_crd_types_are_discovered_and_their_pod_templates_checked(world, tmp_pat
         assert time.monotonic() < deadline
         time.sleep(0.2)
     out = tmp_path / "r.json"
-    r = run("scan", "--cluster", "--kubeconfig", str(world.kubeconfig(tmp_path / "kc", "admin")), "-n", "team-a", "-o", f"json={out}", "--fail-on", "never")
+    r = run(
+        "scan",
+        "--cluster",
+        "--kubeconfig",
+        str(world.kubeconfig(tmp_path / "kc", "admin")),
+        "-n",
+        "team-a",
+        "-o",
+        f"json={out}",
+        "--fail-on",
+        "never",
+    )
     assert r.returncode == 0, r.stderr
-    hits = [o for o in report(out)["results"] if o["resource"] and o["resource"]["kind"] == "Widget" and o["outcome"] == "failed"]
+    hits = [
+        o
+        for o in report(out)["results"]
+        if o["resource"] and o["resource"]["kind"] == "Widget" and o["outcome"] == "failed"
+    ]
     assert any(o["check_id"] == "KF-POD-002" for o in hits), hits  # host PID namespace
-    assert all(o["file"] == "cluster://admin@test/apis/example.kubefort.dev/v1/namespaces/team-a/widgets/w1" for o in hits)
+    assert all(
+        o["file"] == "cluster://admin@test/apis/example.kubefort.dev/v1/namespaces/team-a/widgets/w1" for o in hits
+    )
 
 
 # -- snapshots ----------------------------------------------------------------------------------------
@@ -308,10 +401,20 @@ def test_no_cluster_flag_without_cluster(tmp_path):
 
 def test_unreachable_server_is_a_usage_error(tmp_path):
     kc = tmp_path / "kc"
-    kc.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": "x",
-                              "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
-                              "users": [{"name": "u", "user": {"token": "t"}}],
-                              "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}))
+    kc.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     r = run("scan", "--cluster", "--kubeconfig", str(kc))
     assert r.returncode == 2
     assert "cannot reach https://127.0.0.1:1" in r.stderr
@@ -328,7 +431,13 @@ def test_gaps_from_statuses_distinguish_requested_skips():
 
     ev = ResourceType("", "v1", "events", "Event", True)
     pods = ResourceType("", "v1", "pods", "Pod", True)
-    found = gaps([ListStatus(ev, None, "skipped", message="--skip-resources"), ListStatus(pods, "a", "forbidden", message="403: no")], True)
+    found = gaps(
+        [
+            ListStatus(ev, None, "skipped", message="--skip-resources"),
+            ListStatus(pods, "a", "forbidden", message="403: no"),
+        ],
+        True,
+    )
     assert [(g.kind, g.namespace, g.requested) for g in found] == [("Event", None, True), ("Pod", "a", False)]
     assert found[1].reason == "cannot list pods in namespace a: 403: no"
 
@@ -342,30 +451,67 @@ def test_objects_running_their_controllers_template_are_covered_by_it(world, tmp
     world.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}])
     dep = privileged_deployment("shop", ns)
     _, dep = world.create(f"/apis/apps/v1/namespaces/{ns}/deployments", dep)
-    ref = lambda o, kind, api: [{"apiVersion": api, "kind": kind, "name": o["metadata"]["name"], "uid": o["metadata"]["uid"], "controller": True}]  # noqa: E731
+    ref = lambda o, kind, api: [
+        {
+            "apiVersion": api,
+            "kind": kind,
+            "name": o["metadata"]["name"],
+            "uid": o["metadata"]["uid"],
+            "controller": True,
+        }
+    ]
     tmpl = dep["spec"]["template"]
     labels = {"app": "shop", "pod-template-hash": "abc"}
-    rs_now = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "shop-abc", "namespace": ns, "ownerReferences": ref(dep, "Deployment", "apps/v1")},
-              "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": tmpl["spec"]}}}
+    rs_now = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "shop-abc", "namespace": ns, "ownerReferences": ref(dep, "Deployment", "apps/v1")},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": tmpl["spec"]},
+        },
+    }
     old_spec = json.loads(json.dumps(tmpl["spec"]))
     old_spec["containers"][0]["image"] = "nginx:1.25"
     old_labels = {"app": "shop", "pod-template-hash": "old"}
-    rs_old = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "shop-old", "namespace": ns, "ownerReferences": ref(dep, "Deployment", "apps/v1")},
-              "spec": {"replicas": 0, "selector": {"matchLabels": old_labels}, "template": {"metadata": {"labels": old_labels}, "spec": old_spec}}}
+    rs_old = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "shop-old", "namespace": ns, "ownerReferences": ref(dep, "Deployment", "apps/v1")},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": old_labels},
+            "template": {"metadata": {"labels": old_labels}, "spec": old_spec},
+        },
+    }
     _, rs_now = world.create(f"/apis/apps/v1/namespaces/{ns}/replicasets", rs_now)
     world.create(f"/apis/apps/v1/namespaces/{ns}/replicasets", rs_old)
-    same = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shop-abc-1", "namespace": ns, "ownerReferences": ref(rs_now, "ReplicaSet", "apps/v1")},
-            "spec": tmpl["spec"]}
+    same = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "shop-abc-1", "namespace": ns, "ownerReferences": ref(rs_now, "ReplicaSet", "apps/v1")},
+        "spec": tmpl["spec"],
+    }
     injected_spec = json.loads(json.dumps(tmpl["spec"]))
     injected_spec["containers"].append({"name": "mesh-proxy", "image": "proxy:1.0"})
-    injected = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shop-abc-2", "namespace": ns, "ownerReferences": ref(rs_now, "ReplicaSet", "apps/v1")},
-                "spec": injected_spec}
+    injected = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "shop-abc-2", "namespace": ns, "ownerReferences": ref(rs_now, "ReplicaSet", "apps/v1")},
+        "spec": injected_spec,
+    }
     orphan = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": ns}, "spec": tmpl["spec"]}
     world.apply([same, injected, orphan])
 
     kc = world.kubeconfig(tmp_path / "kc", "admin")
     out, owned = tmp_path / "r.json", tmp_path / "owned.json"
-    assert run("scan", "--cluster", "--kubeconfig", str(kc), "-n", ns, "-o", f"json={out}", "--fail-on", "never").returncode == 0
+    assert (
+        run(
+            "scan", "--cluster", "--kubeconfig", str(kc), "-n", ns, "-o", f"json={out}", "--fail-on", "never"
+        ).returncode
+        == 0
+    )
     rep = report(out)
     covered = {o["name"]: o.get("coveredBy") for o in rep["objects"] if o["namespace"] == ns}
     assert covered == {
@@ -384,10 +530,27 @@ def test_objects_running_their_controllers_template_are_covered_by_it(world, tmp
     schema = json.loads((Path(__file__).resolve().parents[1] / "src/kubefort/schemas/report.schema.json").read_text())
     jsonschema.validate(rep, schema)
 
-    assert run("scan", "--cluster", "--kubeconfig", str(kc), "-n", ns, "--scan-owned", "-o", f"json={owned}", "--fail-on", "never").returncode == 0
+    assert (
+        run(
+            "scan",
+            "--cluster",
+            "--kubeconfig",
+            str(kc),
+            "-n",
+            ns,
+            "--scan-owned",
+            "-o",
+            f"json={owned}",
+            "--fail-on",
+            "never",
+        ).returncode
+        == 0
+    )
     rep2 = report(owned)
     assert not any("coveredBy" in o for o in rep2["objects"])
-    assert {o["resource"]["name"] for o in rep2["results"] if o["resource"] and o["resource"]["namespace"] == ns} == set(covered)
+    assert {
+        o["resource"]["name"] for o in rep2["results"] if o["resource"] and o["resource"]["namespace"] == ns
+    } == set(covered)
 
 
 def test_in_cluster_service_account_config(world, tmp_path, monkeypatch):
@@ -398,17 +561,34 @@ def test_in_cluster_service_account_config(world, tmp_path, monkeypatch):
     from kubefort.cluster import client as client_mod
 
     ns = "kubefort-system"
-    world.apply([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "scanner", "namespace": ns}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "kubefort-test-pods"},
-         "rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "kubefort-test-pods"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubefort-test-pods"},
-         "subjects": [{"kind": "ServiceAccount", "name": "scanner", "namespace": ns}]},
-    ])
-    status, body = world.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/scanner/token",
-                                 {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+    world.apply(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "scanner", "namespace": ns}},
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": "kubefort-test-pods"},
+                "rules": [{"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list"]}],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "kubefort-test-pods"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "kubefort-test-pods",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "scanner", "namespace": ns}],
+            },
+        ]
+    )
+    status, body = world.request(
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts/scanner/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}},
+    )
     assert status == 201, body
     sa = tmp_path / "serviceaccount"
     sa.mkdir()

@@ -111,10 +111,12 @@ def kubefort_violations(pod: dict, level: str) -> list:
 
 
 def test_unit_split_reasons():
-    msg = ('pods "x" is forbidden: violates PodSecurity "baseline:latest": forbidden AppArmor profiles (container "c" and '
-           'annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/c='
-           '"unconfined""), hostPort (container "c" uses hostPorts 1, 2), seLinuxOptions (pod set forbidden '
-           'securityContext.seLinuxOptions: type "spc_t"; user may not be set)')
+    msg = (
+        'pods "x" is forbidden: violates PodSecurity "baseline:latest": forbidden AppArmor profiles (container "c" and '
+        'annotation must not set AppArmor profile type to "Unconfined", "container.apparmor.security.beta.kubernetes.io/c='
+        '"unconfined""), hostPort (container "c" uses hostPorts 1, 2), seLinuxOptions (pod set forbidden '
+        'securityContext.seLinuxOptions: type "spc_t"; user may not be set)'
+    )
     assert split_reasons(msg, "baseline") == ["forbidden AppArmor profiles", "hostPort", "seLinuxOptions"]
     assert server_checks(msg, "baseline") == {"appArmorProfile", "hostPorts", "seLinuxOptions"}
 
@@ -136,8 +138,21 @@ def pods():
 def test_pss_verdicts_match_admission(apiserver, pods, level):
     t0 = time.monotonic()
     ns = f"pss-diff-{level}"
-    apiserver.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {
-        "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": VERSION}}}])
+    apiserver.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": ns,
+                    "labels": {
+                        "pod-security.kubernetes.io/enforce": level,
+                        "pod-security.kubernetes.io/enforce-version": VERSION,
+                    },
+                },
+            }
+        ]
+    )
     path = f"/api/v1/namespaces/{ns}/pods"
 
     def admit(pod):
@@ -149,7 +164,7 @@ def test_pss_verdicts_match_admission(apiserver, pods, level):
     errors, mismatches = [], []
     compared = allowed_count = 0
     checks_seen: set[str] = set()
-    for pod, (status, body) in zip(pods, answers):
+    for pod, (status, body) in zip(pods, answers, strict=False):
         name = pod["metadata"]["name"]
         message = body.get("message", "") if isinstance(body, dict) else str(body)
         if status == 201:
@@ -169,15 +184,22 @@ def test_pss_verdicts_match_admission(apiserver, pods, level):
                 f"{name} [{'; '.join(pssgen.iter_features(pod))}]\n"
                 f"    server: {'allowed' if server_allowed else message}\n"
                 f"    kubefort: {[f'{v.control} {v.field}={v.value}' for v in found] or 'allowed'}\n"
-                f"    server-only: {sorted(server_ids - ours)}  kubefort-only: {sorted(ours - server_ids)}")
+                f"    server-only: {sorted(server_ids - ours)}  kubefort-only: {sorted(ours - server_ids)}"
+            )
 
     elapsed = time.monotonic() - t0
-    print(f"\n[pss-differential] {level}: {compared} pods compared ({allowed_count} admitted, "
-          f"{compared - allowed_count} denied), {len(errors)} API errors, {len(mismatches)} mismatches, "
-          f"checks exercised: {len(checks_seen)} ({', '.join(sorted(checks_seen))}), {elapsed:.1f} s")
-    assert not errors, f"{len(errors)} generated pods were rejected for another reason than PodSecurity:\n" + "\n".join(errors[:10])
+    print(
+        f"\n[pss-differential] {level}: {compared} pods compared ({allowed_count} admitted, "
+        f"{compared - allowed_count} denied), {len(errors)} API errors, {len(mismatches)} mismatches, "
+        f"checks exercised: {len(checks_seen)} ({', '.join(sorted(checks_seen))}), {elapsed:.1f} s"
+    )
+    assert not errors, f"{len(errors)} generated pods were rejected for another reason than PodSecurity:\n" + "\n".join(
+        errors[:10]
+    )
     assert compared >= MIN_COMPARED
-    assert not mismatches, f"{len(mismatches)} of {compared} pods disagree at {level}:{VERSION}:\n" + "\n".join(mismatches[:10])
+    assert not mismatches, f"{len(mismatches)} of {compared} pods disagree at {level}:{VERSION}:\n" + "\n".join(
+        mismatches[:10]
+    )
     # the generator must reach every check of the level (restricted overrides some baseline ones)
     expected = set(REASONS_FOR_LEVEL[level])
     assert expected <= checks_seen, f"checks never failed by any pod: {sorted(expected - checks_seen)}"
@@ -186,10 +208,34 @@ def test_pss_verdicts_match_admission(apiserver, pods, level):
 # checks some generated pod must fail at each level. Not baseline's procMount: the API accepts
 # `procMount: Unmasked` only with `hostUsers: false`, which exempts a pod from it since v1.35.
 REASONS_FOR_LEVEL = {
-    "baseline": ["hostNamespaces", "privileged", "capabilities_baseline", "hostPathVolumes", "hostPorts", "appArmorProfile",
-                 "seLinuxOptions", "seccompProfile_baseline", "sysctls", "windowsHostProcess",
-                 "hostProbesAndHostLifecycle"],
-    "restricted": ["hostNamespaces", "privileged", "capabilities_restricted", "restrictedVolumes", "hostPorts", "appArmorProfile",
-                   "seLinuxOptions", "procMount_restricted", "seccompProfile_restricted", "sysctls", "windowsHostProcess",
-                   "hostProbesAndHostLifecycle", "allowPrivilegeEscalation", "runAsNonRoot", "runAsUser"],
+    "baseline": [
+        "hostNamespaces",
+        "privileged",
+        "capabilities_baseline",
+        "hostPathVolumes",
+        "hostPorts",
+        "appArmorProfile",
+        "seLinuxOptions",
+        "seccompProfile_baseline",
+        "sysctls",
+        "windowsHostProcess",
+        "hostProbesAndHostLifecycle",
+    ],
+    "restricted": [
+        "hostNamespaces",
+        "privileged",
+        "capabilities_restricted",
+        "restrictedVolumes",
+        "hostPorts",
+        "appArmorProfile",
+        "seLinuxOptions",
+        "procMount_restricted",
+        "seccompProfile_restricted",
+        "sysctls",
+        "windowsHostProcess",
+        "hostProbesAndHostLifecycle",
+        "allowPrivilegeEscalation",
+        "runAsNonRoot",
+        "runAsUser",
+    ],
 }

@@ -21,15 +21,25 @@ CRB = ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "Cl
 
 
 def header() -> dict:
-    return {"kind": "KubefortClusterSnapshot", "version": 1, "kubefortVersion": "test", "created": "2026-11-25T00:00:00+00:00",
-            "cluster": {"name": "lab", "server": "https://127.0.0.1:6443"},
-            "info": cluster_info("lab", "https://127.0.0.1:6443", {"gitVersion": "v1.37.2", "major": "1", "minor": "37"}, None),
-            "discovery": Discovery([PODS, SECRETS, CRB], "aggregated").as_dict(), "scope": {"namespaces": None, "skip": [], "anonymousProbe": False}}
+    return {
+        "kind": "KubefortClusterSnapshot",
+        "version": 1,
+        "kubefortVersion": "test",
+        "created": "2026-11-25T00:00:00+00:00",
+        "cluster": {"name": "lab", "server": "https://127.0.0.1:6443"},
+        "info": cluster_info(
+            "lab", "https://127.0.0.1:6443", {"gitVersion": "v1.37.2", "major": "1", "minor": "37"}, None
+        ),
+        "discovery": Discovery([PODS, SECRETS, CRB], "aggregated").as_dict(),
+        "scope": {"namespaces": None, "skip": [], "anonymousProbe": False},
+    }
 
 
 def pod(name: str, **spec: object) -> dict:
-    return {"metadata": {"name": name, "namespace": "shop", "managedFields": [{"manager": "kubectl"}]},
-            "spec": {"containers": [{"name": "app", "image": "nginx:1.27", **spec}]}}
+    return {
+        "metadata": {"name": name, "namespace": "shop", "managedFields": [{"manager": "kubectl"}]},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27", **spec}]},
+    }
 
 
 def write(path: Path, pages: list[Page], statuses: list[ListStatus]) -> Path:
@@ -40,27 +50,64 @@ def write(path: Path, pages: list[Page], statuses: list[ListStatus]) -> Path:
     return path
 
 
-def page(rtype: ResourceType, items: list[dict], index: int, attempt: int = 0, number: int = 0, table: bool = False) -> Page:
-    body = {"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": {}, "items": items} if not table else items[0]
+def page(
+    rtype: ResourceType, items: list[dict], index: int, attempt: int = 0, number: int = 0, table: bool = False
+) -> Page:
+    body = (
+        {"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": {}, "items": items}
+        if not table
+        else items[0]
+    )
     return Page(index, rtype, None, attempt, number, orjson.dumps(body), table=table)
 
 
 def scan(path: Path, *args: str) -> tuple[int, dict, str]:
     out = path.parent / "report.json"
-    r = subprocess.run([sys.executable, "-m", "kubefort", "scan", str(path), "-o", f"json={out}", *args], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "kubefort", "scan", str(path), "-o", f"json={out}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return r.returncode, (json.loads(out.read_text()) if out.exists() else {}), r.stderr
 
 
 @pytest.fixture
 def snap(tmp_path: Path) -> Path:
-    secret_table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
-                    "columnDefinitions": [{"name": "Name"}, {"name": "Type"}, {"name": "Data"}, {"name": "Age"}],
-                    "rows": [{"cells": ["db", "Opaque", 1, "1d"], "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {
-                        "name": "db", "namespace": "shop", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": '{"data":{"password":"c2VjcmV0"}}'}}}}]}
-    return write(tmp_path / "lab.json.gz", [
-        page(PODS, [pod("web", securityContext={"privileged": True}), pod("api")], 0),
-        page(SECRETS, [secret_table], 1, table=True),
-    ], [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "forbidden", message="403: forbidden")])
+    secret_table = {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {},
+        "columnDefinitions": [{"name": "Name"}, {"name": "Type"}, {"name": "Data"}, {"name": "Age"}],
+        "rows": [
+            {
+                "cells": ["db", "Opaque", 1, "1d"],
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": {
+                        "name": "db",
+                        "namespace": "shop",
+                        "annotations": {
+                            "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"password":"c2VjcmV0"}}'
+                        },
+                    },
+                },
+            }
+        ],
+    }
+    return write(
+        tmp_path / "lab.json.gz",
+        [
+            page(PODS, [pod("web", securityContext={"privileged": True}), pod("api")], 0),
+            page(SECRETS, [secret_table], 1, table=True),
+        ],
+        [
+            ListStatus(PODS, None, "ok"),
+            ListStatus(SECRETS, None, "ok"),
+            ListStatus(CRB, None, "forbidden", message="403: forbidden"),
+        ],
+    )
 
 
 def test_snapshot_scan_reports_objects_findings_and_the_forbidden_list(snap):
@@ -71,7 +118,9 @@ def test_snapshot_scan_reports_objects_findings_and_the_forbidden_list(snap):
     failed = {(o["check_id"], o["resource"]["name"]) for o in rep["results"] if o["outcome"] == "failed"}
     assert ("KF-POD-001", "web") in failed and ("KF-POD-001", "api") not in failed
     (gap,) = [o for o in rep["results"] if o["check_id"] == "KF-INPUT-004"]
-    assert gap["file"] == "cluster://lab/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" and "403" in gap["message"]
+    assert (
+        gap["file"] == "cluster://lab/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" and "403" in gap["message"]
+    )
     assert all(o["outcome"] == "not-evaluated" for o in rep["results"] if o["check_id"].startswith("KF-RBAC-"))
 
 
@@ -83,24 +132,31 @@ def test_snapshot_holds_no_secret_value_and_no_managed_fields(snap):
 
 def test_abandoned_attempts_are_dropped(tmp_path):
     """Pages of a list that restarted after 410 Gone: only the last attempt counts."""
-    path = write(tmp_path / "s.json", [
-        page(PODS, [pod("a"), pod("b")], 0, attempt=0, number=0),
-        page(PODS, [pod("a"), pod("b")], 0, attempt=1, number=0),
-        page(PODS, [pod("c")], 0, attempt=1, number=1),
-    ], [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")])
-    code, rep, err = scan(path, "--fail-on", "never")
+    path = write(
+        tmp_path / "s.json",
+        [
+            page(PODS, [pod("a"), pod("b")], 0, attempt=0, number=0),
+            page(PODS, [pod("a"), pod("b")], 0, attempt=1, number=0),
+            page(PODS, [pod("c")], 0, attempt=1, number=1),
+        ],
+        [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")],
+    )
+    _code, rep, err = scan(path, "--fail-on", "never")
     pods = sorted(o["name"] for o in rep["objects"] if o["kind"] == "Pod")
     assert pods == ["a", "b", "c"], err
     assert [i["objects"] for i in rep["inputs"] if i["path"].endswith("/pods")] == [3]
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda b: b'{"kind":"KubefortClusterSnapshot"}\n', "first line has no page list"),
-    (lambda b: b.replace(b'"version":1', b'"version":9', 1), "format version 9 is not supported"),
-    (lambda b: b"\n".join(b.split(b"\n")[:2]) + b"\n", "truncated"),
-    (lambda b: b.replace(b'{"list":0', b'{"list":7', 1), "page 1 is malformed"),
-    (lambda b: b.replace(b'"statuses":[', b'"statuses":[{"x":1},', 1), "unreadable list statuses"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda b: b'{"kind":"KubefortClusterSnapshot"}\n', "first line has no page list"),
+        (lambda b: b.replace(b'"version":1', b'"version":9', 1), "format version 9 is not supported"),
+        (lambda b: b"\n".join(b.split(b"\n")[:2]) + b"\n", "truncated"),
+        (lambda b: b.replace(b'{"list":0', b'{"list":7', 1), "page 1 is malformed"),
+        (lambda b: b.replace(b'"statuses":[', b'"statuses":[{"x":1},', 1), "unreadable list statuses"),
+    ],
+)
 def test_damaged_snapshots_are_refused(snap, tmp_path, mutate, message):
     raw = gzip.decompress(snap.read_bytes())
     bad = tmp_path / "bad.json"
@@ -114,8 +170,14 @@ def test_damaged_snapshots_are_refused(snap, tmp_path, mutate, message):
 
 
 def test_items_of_the_wrong_type_are_not_evaluated_not_a_crash(tmp_path):
-    path = write(tmp_path / "s.json", [], [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")])
-    raw = path.read_bytes().replace(b'"pages":[\n', b'"pages":[\n{"list":0,"namespace":null,"attempt":0,"number":0,"items":5}\n', 1)
+    path = write(
+        tmp_path / "s.json",
+        [],
+        [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")],
+    )
+    raw = path.read_bytes().replace(
+        b'"pages":[\n', b'"pages":[\n{"list":0,"namespace":null,"attempt":0,"number":0,"items":5}\n', 1
+    )
     path.write_bytes(raw)
     code, rep, err = scan(path, "--fail-on", "never")
     assert code == 3, err
@@ -126,8 +188,11 @@ def test_items_of_the_wrong_type_are_not_evaluated_not_a_crash(tmp_path):
 def test_hostile_yaml_tags_in_snapshot_strings_are_just_strings(tmp_path):
     evil = pod("evil")
     evil["metadata"]["annotations"] = {"x": "!!python/object/apply:os.system ['touch /tmp/kubefort-pwned']"}
-    path = write(tmp_path / "s.json", [page(PODS, [evil], 0)],
-                 [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")])
+    path = write(
+        tmp_path / "s.json",
+        [page(PODS, [evil], 0)],
+        [ListStatus(PODS, None, "ok"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")],
+    )
     scan(path, "--fail-on", "never")
     assert not Path("/tmp/kubefort-pwned").exists()
 
@@ -140,22 +205,93 @@ def test_namespace_posture_across_the_cluster(tmp_path):
     h = header()
     h["discovery"] = Discovery([ns_t, np_t, rq_t, lr_t, PODS], "aggregated").as_dict()
     w = SnapshotWriter(str(tmp_path / "p.json"), h)
-    w.page(page(ns_t, [
-        {"metadata": {"name": "shop", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
-        {"metadata": {"name": "lab"}},
-    ], 0))
-    w.page(page(np_t, [{"metadata": {"name": "deny", "namespace": "shop"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}], 1))
-    w.page(page(rq_t, [{"metadata": {"name": "q", "namespace": "shop"}, "spec": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "8", "limits.memory": "16Gi", "pods": "20"}}}], 2))
-    w.page(page(lr_t, [{"metadata": {"name": "l", "namespace": "shop"}, "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m", "memory": "256Mi"}, "defaultRequest": {"cpu": "100m", "memory": "128Mi"}}]}}], 3))
+    w.page(
+        page(
+            ns_t,
+            [
+                {"metadata": {"name": "shop", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
+                {"metadata": {"name": "lab"}},
+            ],
+            0,
+        )
+    )
+    w.page(
+        page(
+            np_t,
+            [
+                {
+                    "metadata": {"name": "deny", "namespace": "shop"},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+                }
+            ],
+            1,
+        )
+    )
+    w.page(
+        page(
+            rq_t,
+            [
+                {
+                    "metadata": {"name": "q", "namespace": "shop"},
+                    "spec": {
+                        "hard": {
+                            "requests.cpu": "4",
+                            "requests.memory": "8Gi",
+                            "limits.cpu": "8",
+                            "limits.memory": "16Gi",
+                            "pods": "20",
+                        }
+                    },
+                }
+            ],
+            2,
+        )
+    )
+    w.page(
+        page(
+            lr_t,
+            [
+                {
+                    "metadata": {"name": "l", "namespace": "shop"},
+                    "spec": {
+                        "limits": [
+                            {
+                                "type": "Container",
+                                "default": {"cpu": "500m", "memory": "256Mi"},
+                                "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                            }
+                        ]
+                    },
+                }
+            ],
+            3,
+        )
+    )
     w.close([ListStatus(t, None, "ok") for t in (ns_t, np_t, rq_t, lr_t, PODS)])
     code, rep, err = scan(tmp_path / "p.json", "--fail-on", "never")
     assert code == 0, err
     assert rep["extras"]["cluster"]["namespaces"] == {
-        "lab": {"podSecurityEnforce": None, "defaultDenyIngress": False, "defaultDenyEgress": False, "resourceQuota": False, "limitRange": False},
-        "shop": {"podSecurityEnforce": "restricted", "defaultDenyIngress": True, "defaultDenyEgress": True, "resourceQuota": True, "limitRange": True},
+        "lab": {
+            "podSecurityEnforce": None,
+            "defaultDenyIngress": False,
+            "defaultDenyEgress": False,
+            "resourceQuota": False,
+            "limitRange": False,
+        },
+        "shop": {
+            "podSecurityEnforce": "restricted",
+            "defaultDenyIngress": True,
+            "defaultDenyEgress": True,
+            "resourceQuota": True,
+            "limitRange": True,
+        },
     }
-    table = subprocess.run([sys.executable, "-m", "kubefort", "scan", str(tmp_path / "p.json"), "--fail-on", "never", "--no-color"],
-                           capture_output=True, text=True, timeout=120).stdout
+    table = subprocess.run(
+        [sys.executable, "-m", "kubefort", "scan", str(tmp_path / "p.json"), "--fail-on", "never", "--no-color"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert "namespaces: 2; Pod Security enforce: restricted 1, no label 1" in table
     assert "with default-deny ingress 1/2, default-deny egress 1/2, ResourceQuota 1/2, LimitRange 1/2" in table
 
@@ -164,7 +300,15 @@ def test_a_skip_name_that_matches_nothing_is_a_warning(tmp_path):
     h = header()
     h["scope"]["skip"] = ["secret", "events", "pods"]  # a typo, a default, a real type
     w = SnapshotWriter(str(tmp_path / "s.json"), h)
-    w.close([ListStatus(PODS, None, "skipped", message="--skip-resources"), ListStatus(SECRETS, None, "ok"), ListStatus(CRB, None, "ok")])
+    w.close(
+        [
+            ListStatus(PODS, None, "skipped", message="--skip-resources"),
+            ListStatus(SECRETS, None, "ok"),
+            ListStatus(CRB, None, "ok"),
+        ]
+    )
     code, rep, err = scan(tmp_path / "s.json", "--fail-on", "never")
     assert code == 0, err
-    assert rep["warnings"] == ["--skip-resources 'secret' matches no resource type the server serves (use plural names, name.group for other groups)"]
+    assert rep["warnings"] == [
+        "--skip-resources 'secret' matches no resource type the server serves (use plural names, name.group for other groups)"
+    ]

@@ -57,7 +57,9 @@ def kustomize() -> str:
 def kubefort(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "kubefort"
     cmd = [str(exe)] if exe.is_file() else [sys.executable, "-m", "kubefort"]
-    return subprocess.run([*cmd, *args], capture_output=True, cwd=ROOT, timeout=300, env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, cwd=ROOT, timeout=300, env=dict(os.environ, **(env or {}))
+    )
 
 
 def scan_json(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
@@ -90,7 +92,13 @@ def helm_template(helm: str, *sets: str) -> list[dict[str, Any]]:
 
 
 def plain_objects() -> list[dict[str, Any]]:
-    return [d for f in sorted(PLAIN.glob("*.yaml")) if f.name != "kustomization.yaml" for d in yaml.safe_load_all(f.read_text()) if d]
+    return [
+        d
+        for f in sorted(PLAIN.glob("*.yaml"))
+        if f.name != "kustomization.yaml"
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
 
 
 def one(objs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -130,8 +138,15 @@ def test_plain_manifests_pass_kubefort_as_files() -> None:
     code, rep = scan_json(str(PLAIN), "--no-render")
     assert_clean(code, rep)
     assert {o["kind"] for o in rep["objects"]} >= {
-        "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "CronJob", "NetworkPolicy",
-        "ResourceQuota", "LimitRange", "PersistentVolumeClaim",
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CronJob",
+        "NetworkPolicy",
+        "ResourceQuota",
+        "LimitRange",
+        "PersistentVolumeClaim",
     }
 
 
@@ -151,9 +166,14 @@ def test_chart_passes_kubefort(helm: str) -> None:
 def test_chart_with_crd_groups_and_options_passes_kubefort(helm: str) -> None:
     code, rep = scan_json(
         str(CHART),
-        "--set", "rbac.extraResources[0].apiGroups[0]=argoproj.io",
-        "--set", "rbac.extraResources[0].resources={workflows,cronworkflows}",
-        "--set", "scan.namespace=shop", "--set", "prometheus.persistence.create=false",
+        "--set",
+        "rbac.extraResources[0].apiGroups[0]=argoproj.io",
+        "--set",
+        "rbac.extraResources[0].resources={workflows,cronworkflows}",
+        "--set",
+        "scan.namespace=shop",
+        "--set",
+        "prometheus.persistence.create=false",
         env={"KUBEFORT_HELM": helm},
     )
     assert_clean(code, rep)
@@ -175,8 +195,14 @@ def test_plain_cluster_role_is_read_only_without_secrets() -> None:
     assert_read_only(role, secrets=False)
     binding = one(objs, "ClusterRoleBinding")
     sa = one(objs, "ServiceAccount")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]}
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"]}]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": sa["metadata"]["namespace"]}
+    ]
     assert sa["automountServiceAccountToken"] is False
     assert not [o for o in objs if o["kind"] in ("Role", "RoleBinding")]
 
@@ -219,15 +245,15 @@ def test_granted_and_skipped_types_are_disjoint_and_in_sync(helm: str) -> None:
     assert len(skipped) == len(skip_list(plain))
     assert all(re.fullmatch(r"[a-z0-9]+(\.[a-z0-9.-]+)?", s) for s in skipped)
     # --skip-resources replaces kubefort's default list, so the deployment repeats it
-    try:
-        from kubefort.cluster.collect import DEFAULT_SKIP
-    except ImportError:  # pragma: no cover - the live scanner's module moved
-        DEFAULT_SKIP = ("events", "events.events.k8s.io", "componentstatuses")
+    from kubefort.cluster.collect import DEFAULT_SKIP
+
     assert {"secrets", "events", *DEFAULT_SKIP} <= skipped
 
 
 def test_chart_refuses_an_image_without_digest(helm: str) -> None:
-    p = subprocess.run([helm, "template", "kubefort", str(CHART), "--set", "image.digest="], capture_output=True, timeout=120)
+    p = subprocess.run(
+        [helm, "template", "kubefort", str(CHART), "--set", "image.digest="], capture_output=True, timeout=120
+    )
     assert p.returncode != 0 and b"pinned by digest" in p.stderr
 
 
@@ -236,7 +262,11 @@ def test_rbac_grants_nothing_risky(helm: str, kustomize: str, where: str) -> Non
     """kubefort rbac: the scanner's account cannot read Secrets and has no escalation path."""
     target = str(PLAIN) if where == "plain" else str(CHART)
     env = {"KUBEFORT_HELM": helm, "KUBEFORT_KUSTOMIZE": kustomize}
-    sa = "ServiceAccount:kubefort-cluster-scan:kubefort-cluster-scan" if where == "plain" else "ServiceAccount:default:kubefort"
+    sa = (
+        "ServiceAccount:kubefort-cluster-scan:kubefort-cluster-scan"
+        if where == "plain"
+        else "ServiceAccount:default:kubefort"
+    )
     _, ns, name = sa.split(":")
 
     p = kubefort("rbac", "who-can", "list", "secrets", target, "-o", "json", env=env)
@@ -260,16 +290,23 @@ def test_rbac_grants_nothing_risky(helm: str, kustomize: str, where: str) -> Non
 
 def test_dockerfile_runs_as_numeric_non_root_user() -> None:
     text = (PLAIN / "Dockerfile").read_text()
-    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert users and users[-1].split(":")[0].isdigit() and int(users[-1].split(":")[0]) >= 10000
     assert "pip install" in text
 
 
 def test_docs_explain_every_granted_type_and_the_placeholder_image() -> None:
     doc = DOCS.read_text()
-    for g, r in sorted(granted(one(plain_objects(), "ClusterRole"))):
+    for _g, r in sorted(granted(one(plain_objects(), "ClusterRole"))):
         assert f"`{r}`" in doc, r
-    for word in ("kubectl apply -k deploy/cluster-scan", "helm install", "Dockerfile", "placeholder", "secretMetadata", "extraResources"):
+    for word in (
+        "kubectl apply -k deploy/cluster-scan",
+        "helm install",
+        "Dockerfile",
+        "placeholder",
+        "secretMetadata",
+        "extraResources",
+    ):
         assert word in doc, word
 
 
@@ -285,21 +322,45 @@ def scan_cluster(tmp_path_factory: pytest.TempPathFactory):
     import kubeapi
 
     if not kubeapi.binaries_ready():
-        tool_missing(f"kube-apiserver and etcd {kubeapi.k8s_version()} are not built: run `bash tools/install-test-cluster.sh` (needs Go)")
+        tool_missing(
+            f"kube-apiserver and etcd {kubeapi.k8s_version()} are not built: run `bash tools/install-test-cluster.sh` (needs Go)"
+        )
     if shutil.which("openssl") is None:
         tool_missing("openssl is needed to make the test cluster's certificates")
     c = kubeapi.TestCluster().start()
     try:
         objs = plain_objects()
         c.apply([o for o in objs if o["kind"] in ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")])
-        c.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
-                 {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
-                  "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
-                           "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "securityContext": {"privileged": True}}]}}}}])
+        c.apply(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "shop"},
+                    "spec": {
+                        "selector": {"matchLabels": {"app": "web"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "web"}},
+                            "spec": {
+                                "containers": [
+                                    {"name": "app", "image": "nginx:1.27", "securityContext": {"privileged": True}}
+                                ]
+                            },
+                        },
+                    },
+                },
+            ]
+        )
         sa = one(objs, "ServiceAccount")["metadata"]
-        status, body = c.create(f"/api/v1/namespaces/{sa['namespace']}/serviceaccounts/{sa['name']}/token",
-                                {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                                 "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}})
+        status, body = c.create(
+            f"/api/v1/namespaces/{sa['namespace']}/serviceaccounts/{sa['name']}/token",
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600},
+            },
+        )
         assert status == 201, body
         c.TOKENS = {**c.TOKENS, "scanner": (body["status"]["token"], "")}
         deadline = time.monotonic() + 10  # the authorizer sees new bindings through an informer
@@ -312,8 +373,22 @@ def scan_cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _live_scan(kc: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
-    p = kubefort("scan", "--cluster", "-A", "--kubeconfig", str(kc), "--no-config", "--fail-on", "never", "-q",
-                 "-o", "json", "-o", f"prometheus={out}", *extra)
+    p = kubefort(
+        "scan",
+        "--cluster",
+        "-A",
+        "--kubeconfig",
+        str(kc),
+        "--no-config",
+        "--fail-on",
+        "never",
+        "-q",
+        "-o",
+        "json",
+        "-o",
+        f"prometheus={out}",
+        *extra,
+    )
     assert p.returncode in (0, 3), p.stderr.decode()[-2000:]
     return p, json.loads(p.stdout)
 
@@ -321,18 +396,24 @@ def _live_scan(kc: Path, out: Path, *extra: str) -> tuple[subprocess.CompletedPr
 def _prom(path: Path) -> dict[str, float]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    return {s.name: s.value for f in text_string_to_metric_families(path.read_text()) for s in f.samples if not s.labels}
+    return {
+        s.name: s.value for f in text_string_to_metric_families(path.read_text()) for s in f.samples if not s.labels
+    }
 
 
 def _forbidden(rep: dict[str, Any]) -> list[str]:
     """Types the server refused (KF-INPUT-004 and input errors): what the ClusterRole must prevent."""
     return [i["error"] for i in rep["inputs"] if i["error"]] + [
-        r["message"] for r in rep["results"] if r["check_id"] == "KF-INPUT-004" and r["outcome"] == "not-evaluated"]
+        r["message"] for r in rep["results"] if r["check_id"] == "KF-INPUT-004" and r["outcome"] == "not-evaluated"
+    ]
 
 
 def _not_evaluated_beyond_requested_skips(rep: dict[str, Any]) -> list[str]:
-    return [r["message"] for r in rep["results"]
-            if r["outcome"] == "not-evaluated" and "in --skip-resources" not in r["message"]]
+    return [
+        r["message"]
+        for r in rep["results"]
+        if r["outcome"] == "not-evaluated" and "in --skip-resources" not in r["message"]
+    ]
 
 
 def test_cronjob_command_lists_everything_it_does_not_skip(scan_cluster, tmp_path: Path) -> None:
@@ -342,7 +423,9 @@ def test_cronjob_command_lists_everything_it_does_not_skip(scan_cluster, tmp_pat
     p, rep = _live_scan(kc, tmp_path / "k.prom", "--skip-resources", ",".join(skip_list(plain_objects())))
     assert _forbidden(rep) == []
     assert _not_evaluated_beyond_requested_skips(rep) == []
-    assert ("KF-POD-001", "web") in {(r["check_id"], (r["resource"] or {}).get("name")) for r in rep["results"] if r["outcome"] == "failed"}
+    assert ("KF-POD-001", "web") in {
+        (r["check_id"], (r["resource"] or {}).get("name")) for r in rep["results"] if r["outcome"] == "failed"
+    }
     m = _prom(tmp_path / "k.prom")
     assert m["kubefort_objects_scanned"] == len(rep["objects"])
     assert m["kubefort_incomplete"] == (0.0 if p.returncode == 0 else 1.0)
@@ -365,11 +448,24 @@ def test_without_the_skip_list_the_scan_is_incomplete(scan_cluster, tmp_path: Pa
 
 def test_a_crd_group_must_be_granted_or_skipped(scan_cluster, tmp_path: Path) -> None:
     c, kc = scan_cluster
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
-           "spec": {"group": "example.com", "scope": "Namespaced",
-                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-                    "versions": [{"name": "v1", "served": True, "storage": True,
-                                  "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
     c.apply([crd])
     import time
 

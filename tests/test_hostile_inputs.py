@@ -59,7 +59,9 @@ def test_billion_laughs(tmp_path):
         prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
     f = tmp_path / "bomb.yaml"
-    f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "\n".join("  " + ln for ln in lines) + "\n")
+    f.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "\n".join("  " + ln for ln in lines) + "\n"
+    )
     code, rep = run_scan(f)
     assert code == 3
     (ne,) = not_evaluated(rep)
@@ -112,7 +114,10 @@ def test_deeply_nested(tmp_path, shape):
     if shape == "flow":
         f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata: " + "[" * n + "]" * n + "\n")
     else:
-        f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n" + "".join(" " * (i + 1) + "k:\n" for i in range(3000)))
+        f.write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n"
+            + "".join(" " * (i + 1) + "k:\n" for i in range(3000))
+        )
     code, rep = run_scan(f)
     assert code == 3
     (ne,) = not_evaluated(rep)

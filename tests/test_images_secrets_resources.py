@@ -20,14 +20,20 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, scan_file
-from kubefort.checks.images import ImageAllowOptions, deprecated_registry, normalized_name, parse_image, registry_allowed
+from kubefort.checks.images import (
+    ImageAllowOptions,
+    deprecated_registry,
+    normalized_name,
+    parse_image,
+    registry_allowed,
+)
 from kubefort.config import ConfigError, make_options
 from kubefort.kube import secretscan
 from kubefort.registry import REGISTRY
 from test_checks import _annotation, _expectations
 
 CHECKS = FIXTURES / "checks"
-OPTIONS_HEADER = re.compile(r"^# kubefort-test-options: (.*)$", re.M)
+OPTIONS_HEADER = re.compile(r"^# kubefort-test-options: (.*)$", re.MULTILINE)
 
 # every secret value planted in the fixtures: none may appear in any output
 FIXTURE_SECRETS = (
@@ -142,7 +148,9 @@ def test_normalized_name(image, name):
     assert normalized_name(parse_image(image)) == name
 
 
-@pytest.mark.parametrize("entry", ["https://registry.example.com", "ghcr.io/acme/app:1.0", "ghcr.io/acme@sha256:abc", "", "Ghcr.io/ACME"])
+@pytest.mark.parametrize(
+    "entry", ["https://registry.example.com", "ghcr.io/acme/app:1.0", "ghcr.io/acme@sha256:abc", "", "Ghcr.io/ACME"]
+)
 def test_malformed_allow_list_entries_are_config_errors(entry):
     with pytest.raises(ConfigError):
         make_options(REGISTRY.get("KF-IMG-004"), {"allowed_registries": [entry]}, "test")
@@ -175,7 +183,18 @@ def test_registry_allow_list_from_kubefort_yaml_with_the_cli(tmp_path: Path):
     assert res["proxy"]["outcome"] == "failed"
     assert "docker.io/someone/proxy" in res["proxy"]["message"]
     # without the config file the check is off: no outcome at all
-    p = kf("scan", str(tmp_path), "--no-config", "--checks", "KF-IMG-004", "-o", "json", "--include-passed", "--fail-on", "never")
+    p = kf(
+        "scan",
+        str(tmp_path),
+        "--no-config",
+        "--checks",
+        "KF-IMG-004",
+        "-o",
+        "json",
+        "--include-passed",
+        "--fail-on",
+        "never",
+    )
     assert p.returncode == 0
     assert [r for r in json.loads(p.stdout)["results"] if r["check_id"] == "KF-IMG-004"] == []
 
@@ -208,7 +227,16 @@ def test_fixture_secrets_are_really_in_the_fixtures():
 
 def test_no_secret_value_in_any_report(tmp_path: Path):
     outs = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "sarif", "table", "junit")}
-    args = ["scan", str(CHECKS / "KF-SEC-002.yaml"), str(CHECKS / "KF-SEC-004.yaml"), "--fail-on", "never", "--allow-incomplete", "--include-passed", "--no-color"]
+    args = [
+        "scan",
+        str(CHECKS / "KF-SEC-002.yaml"),
+        str(CHECKS / "KF-SEC-004.yaml"),
+        "--fail-on",
+        "never",
+        "--allow-incomplete",
+        "--include-passed",
+        "--no-color",
+    ]
     for fmt, path in outs.items():
         args += ["-o", f"{fmt}={path}"]
     p = kf(*args)
@@ -219,7 +247,9 @@ def test_no_secret_value_in_any_report(tmp_path: Path):
         assert text.strip(), fmt
         everything += text
     report = json.loads(outs["json"].read_text())
-    failed = [r for r in report["results"] if r["check_id"] in ("KF-SEC-002", "KF-SEC-004") and r["outcome"] == "failed"]
+    failed = [
+        r for r in report["results"] if r["check_id"] in ("KF-SEC-002", "KF-SEC-004") and r["outcome"] == "failed"
+    ]
     assert len(failed) >= 10
     for s in FIXTURE_SECRETS:
         assert s not in everything, f"secret {s!r} leaked into a report"
@@ -370,7 +400,17 @@ def test_namespace_quota_in_another_file_of_the_scan(tmp_path: Path):
     (tmp_path / "quota.yaml").write_text(
         "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: compute\n  namespace: shop\nspec:\n  hard: {requests.cpu: '4', pods: '20'}\n"
     )
-    p = kf("scan", str(tmp_path), "--checks", "KF-RES-006,KF-RES-007", "-o", "json", "--include-passed", "--fail-on", "never")
+    p = kf(
+        "scan",
+        str(tmp_path),
+        "--checks",
+        "KF-RES-006,KF-RES-007",
+        "-o",
+        "json",
+        "--include-passed",
+        "--fail-on",
+        "never",
+    )
     res = {r["check_id"]: r["outcome"] for r in json.loads(p.stdout)["results"]}
     assert res == {"KF-RES-006": "passed", "KF-RES-007": "failed"}
 

@@ -97,7 +97,13 @@ def _unrestricted_cache() -> dict[tuple[str, str], str]:
     # cache/StatefulSet/db has no policy: it talks to everything and everything to it,
     # except where shop's policies say no (shop pods are isolated both ways)
     c = "cache/StatefulSet/db"
-    return {(c, c): "all", (c, "internet"): "all", (c, "cloud-metadata"): "all", ("internet", c): "all", ("cloud-metadata", c): "all"}
+    return {
+        (c, c): "all",
+        (c, "internet"): "all",
+        (c, "cloud-metadata"): "all",
+        ("internet", c): "all",
+        ("cloud-metadata", c): "all",
+    }
 
 
 def test_matrix_json_is_exact(app):
@@ -119,7 +125,10 @@ def test_matrix_other_formats(app):
     code, out, _ = run("matrix", str(app))
     assert code == 0 and "shop/Deployment/web" in out and "TCP/5432" in out and "pairs not listed are denied" in out
     code, out, _ = run("matrix", str(app), "-o", "dot")
-    assert out.startswith("digraph netpol {") and '"shop/Deployment/web" -> "shop/Deployment/db" [label="TCP/5432"];' in out
+    assert (
+        out.startswith("digraph netpol {")
+        and '"shop/Deployment/web" -> "shop/Deployment/db" [label="TCP/5432"];' in out
+    )
     code, out, _ = run("matrix", str(app), "-o", "md")
     lines = out.splitlines()
     assert lines[0].startswith("| from \\ to | `shop/Deployment/web` |")
@@ -140,7 +149,7 @@ spec:
     code, out, _ = run("matrix", str(app), "-o", "json", "--external", "backup=10.20.30.40/32")
     got = {(c["source"], c["destination"]): c["ports"] for c in json.loads(out)["connections"]}
     assert got[("shop/Deployment/db", "backup")] == {"TCP": ["443"]}
-    code, _, err = run("matrix", str(app), "--external", "nope")
+    code, _, _err = run("matrix", str(app), "--external", "nope")
     assert code == 2
 
 
@@ -158,7 +167,9 @@ def test_explain_names_policies_rules_and_verdict(app):
     doc = json.loads(out)
     assert doc["query"] == {"port": 8080, "protocol": "TCP", "allowed": True}
     assert doc["directions"][0]["applies"] is False
-    assert doc["directions"][1]["allowed_by"] == [{"policy": "shop/web", "rule": "ingress[0]", "ports": {"TCP": ["8080"]}}]
+    assert doc["directions"][1]["allowed_by"] == [
+        {"policy": "shop/web", "rule": "ingress[0]", "ports": {"TCP": ["8080"]}}
+    ]
 
 
 def test_explain_usage_errors(app):
@@ -176,10 +187,12 @@ def test_diff_gained_and_lost(app, tmp_path):
     new = tmp_path / "new"
     new.mkdir()
     (new / "app.yaml").write_text(APP)
-    (new / "policies.yaml").write_text(POLICIES.replace("ports: [{port: 5432}]", "ports: [{port: 5432}, {port: 6379}]")
-                                       .replace("ports: [{port: pg}]", "ports: [{port: pg}, {port: 6379}]")
-                                       .replace("  ingress:\n  - ports: [{port: http}]\n", ""))
-    code, out, err = run("diff", str(app), str(new))
+    (new / "policies.yaml").write_text(
+        POLICIES.replace("ports: [{port: 5432}]", "ports: [{port: 5432}, {port: 6379}]")
+        .replace("ports: [{port: pg}]", "ports: [{port: pg}, {port: 6379}]")
+        .replace("  ingress:\n  - ports: [{port: http}]\n", "")
+    )
+    code, out, _err = run("diff", str(app), str(new))
     assert code == 0
     assert "+ shop/Deployment/web -> shop/Deployment/db  TCP/6379" in out
     assert "- internet -> shop/Deployment/web  TCP/8080" in out
@@ -217,8 +230,13 @@ def _intent_of(out: str) -> dict[tuple[str, str], str]:
 
 
 def test_generate_scans_back_to_exactly_the_intent(app, tmp_path):
-    allows = ["shop/web:shop/db:5432/TCP", "internet:shop/web:8080/TCP,8443/TCP", "shop/web:cache/db:6379",
-              "cache/db:shop/db", "shop/db:backup:443/TCP"]
+    allows = [
+        "shop/web:shop/db:5432/TCP",
+        "internet:shop/web:8080/TCP,8443/TCP",
+        "shop/web:cache/db:6379",
+        "cache/db:shop/db",
+        "shop/db:backup:443/TCP",
+    ]
     args = ["generate", str(app / "app.yaml"), "--external", "backup=10.20.30.40/32"]
     for a in allows:
         args += ["--allow", a]
@@ -226,7 +244,10 @@ def test_generate_scans_back_to_exactly_the_intent(app, tmp_path):
     assert code == 0, err
     docs = list(yaml.safe_load_all(out))
     assert {d["metadata"]["name"] for d in docs if d["metadata"]["name"] == "default-deny"} == {"default-deny"}
-    assert {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs} >= {("shop", "default-deny"), ("cache", "default-deny")}
+    assert {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs} >= {
+        ("shop", "default-deny"),
+        ("cache", "default-deny"),
+    }
     back = tmp_path / "back"
     back.mkdir()
     (back / "app.yaml").write_text(APP)
@@ -255,7 +276,9 @@ def test_generate_scans_back_to_exactly_the_intent(app, tmp_path):
 
 
 def test_generate_tells_apart_workloads_whose_labels_nest(tmp_path):
-    (tmp_path / "a.yaml").write_text(APP + """\
+    (tmp_path / "a.yaml").write_text(
+        APP
+        + """\
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -264,10 +287,13 @@ spec:
   template:
     metadata: {labels: {app: web, track: canary}}
     spec: {containers: [{name: app, image: "nginx:1.27"}]}
-""")
+"""
+    )
     code, out, err = run("generate", str(tmp_path), "--allow", "shop/web:shop/db:5432")
     assert code == 0, err
-    sel = next(d for d in yaml.safe_load_all(out) if d["metadata"]["name"] == "allow-from-deployment-web")["spec"]["podSelector"]
+    sel = next(d for d in yaml.safe_load_all(out) if d["metadata"]["name"] == "allow-from-deployment-web")["spec"][
+        "podSelector"
+    ]
     assert sel == {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "track", "operator": "DoesNotExist"}]}
 
 

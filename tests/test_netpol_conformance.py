@@ -26,11 +26,21 @@ CYCLONUS = "conformance/netpol/mattfenwick+cyclonus/networkpolicies"
 def model() -> list[Resource]:
     out = []
     for n in NS:
-        out.append(Resource(ResourceId("v1", "Namespace", None, n), {"metadata": {"name": n, "labels": {"ns": n}}}, Source("model")))
+        out.append(
+            Resource(
+                ResourceId("v1", "Namespace", None, n), {"metadata": {"name": n, "labels": {"ns": n}}}, Source("model")
+            )
+        )
         for p in PODS:
-            ports = [{"name": f"serve-{port}-{proto.lower()}", "containerPort": port, "protocol": proto}
-                     for port in (80, 81) for proto in ("TCP", "UDP", "SCTP")]
-            obj = {"metadata": {"name": p, "namespace": n, "labels": {"pod": p}}, "spec": {"containers": [{"name": "c", "image": "agnhost", "ports": ports}]}}
+            ports = [
+                {"name": f"serve-{port}-{proto.lower()}", "containerPort": port, "protocol": proto}
+                for port in (80, 81)
+                for proto in ("TCP", "UDP", "SCTP")
+            ]
+            obj = {
+                "metadata": {"name": p, "namespace": n, "labels": {"pod": p}},
+                "spec": {"containers": [{"name": "c", "image": "agnhost", "ports": ports}]},
+            }
             out.append(Resource(ResourceId("v1", "Pod", n, p), obj, Source("model")))
     return out
 

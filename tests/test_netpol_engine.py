@@ -33,20 +33,32 @@ INTERNET = External("internet", "0.0.0.0/0")
 METADATA = External("cloud-metadata", "169.254.169.254/32")
 
 
-def pod(ns: str | None, name: str, labels: dict[str, str] | None = None, ports: list[tuple[str, str, int]] = ()) -> Resource:
+def pod(
+    ns: str | None, name: str, labels: dict[str, str] | None = None, ports: list[tuple[str, str, int]] = ()
+) -> Resource:
     cports = [{"name": n, "protocol": p, "containerPort": num} for n, p, num in ports]
-    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
-           "spec": {"containers": [{"name": "c", "image": "x:1", "ports": cports}]}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels or {}},
+        "spec": {"containers": [{"name": "c", "image": "x:1", "ports": cports}]},
+    }
     return Resource(ResourceId("v1", "Pod", ns, name), obj, Source("t"))
 
 
 def ns(name: str, labels: dict[str, str] | None = None) -> Resource:
-    return Resource(ResourceId("v1", "Namespace", None, name), {"metadata": {"name": name, "labels": labels or {}}}, Source("t"))
+    return Resource(
+        ResourceId("v1", "Namespace", None, name), {"metadata": {"name": name, "labels": labels or {}}}, Source("t")
+    )
 
 
 def np(namespace: str, name: str, spec: str) -> Resource:
-    obj = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": namespace},
-           "spec": yaml.safe_load(spec)}
+    obj = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": yaml.safe_load(spec),
+    }
     return Resource(ResourceId("networking.k8s.io/v1", "NetworkPolicy", namespace, name), obj, Source("t"))
 
 
@@ -103,13 +115,22 @@ def test_policy_types_default_empty_egress_list_is_not_an_egress_section():
 
 
 def test_policy_types_default_adds_egress_when_egress_rules_exist():
-    got = matrix(*AB, np("a", "p", "{podSelector: {matchLabels: {app: x}}, egress: [{ports: [{port: 53, protocol: UDP}]}]}"))
+    got = matrix(
+        *AB, np("a", "p", "{podSelector: {matchLabels: {app: x}}, egress: [{ports: [{port: 53, protocol: UDP}]}]}")
+    )
     # x: ingress isolated (no ingress rules), egress only UDP/53
     assert got == {"a/x > a/y": "UDP/53", "a/y > a/y": "all"}
 
 
 def test_explicit_policy_types_egress_only_ignores_ingress_rules():
-    got = matrix(*AB, np("a", "p", "{podSelector: {matchLabels: {app: x}}, policyTypes: [Egress], ingress: [{from: [{podSelector: {}}], ports: [{port: 1}]}]}"))
+    got = matrix(
+        *AB,
+        np(
+            "a",
+            "p",
+            "{podSelector: {matchLabels: {app: x}}, policyTypes: [Egress], ingress: [{from: [{podSelector: {}}], ports: [{port: 1}]}]}",
+        ),
+    )
     assert got == full(["a/x", "a/y"], {"a/x > a/x": "", "a/x > a/y": ""})
 
 
@@ -119,9 +140,15 @@ def test_explicit_policy_types_empty_list_defaults():
 
 
 def test_policies_are_additive():
-    got = matrix(*AB,
-                 np("a", "p1", "{podSelector: {matchLabels: {app: x}}, ingress: [{ports: [{port: 80}]}]}"),
-                 np("a", "p2", "{podSelector: {matchLabels: {app: x}}, ingress: [{from: [{podSelector: {matchLabels: {app: y}}}], ports: [{port: 443}]}]}"))
+    got = matrix(
+        *AB,
+        np("a", "p1", "{podSelector: {matchLabels: {app: x}}, ingress: [{ports: [{port: 80}]}]}"),
+        np(
+            "a",
+            "p2",
+            "{podSelector: {matchLabels: {app: x}}, ingress: [{from: [{podSelector: {matchLabels: {app: y}}}], ports: [{port: 443}]}]}",
+        ),
+    )
     assert got == full(["a/x", "a/y"], {"a/x > a/x": "TCP/80", "a/y > a/x": "TCP/80,443"})
 
 
@@ -133,19 +160,34 @@ def test_isolation_is_per_direction():
 
 
 def test_both_directions_must_allow():
-    got = matrix(*AB,
-                 np("a", "out", "{podSelector: {matchLabels: {app: x}}, policyTypes: [Egress], egress: [{ports: [{port: 80}, {port: 81}]}]}"),
-                 np("a", "in", "{podSelector: {matchLabels: {app: y}}, ingress: [{ports: [{port: 81}, {port: 82}]}]}"))
+    got = matrix(
+        *AB,
+        np(
+            "a",
+            "out",
+            "{podSelector: {matchLabels: {app: x}}, policyTypes: [Egress], egress: [{ports: [{port: 80}, {port: 81}]}]}",
+        ),
+        np("a", "in", "{podSelector: {matchLabels: {app: y}}, ingress: [{ports: [{port: 81}, {port: 82}]}]}"),
+    )
     # adjacent ports print as a range
     assert got == {"a/x > a/y": "TCP/81", "a/y > a/x": "all", "a/y > a/y": "TCP/81-82", "a/x > a/x": "TCP/80-81"}
 
 
-PEERS = [ns("a", {"team": "t1"}), ns("b", {"team": "t2"}), pod("a", "dst", {"app": "dst"}), pod("a", "web", {"app": "web"}),
-         pod("b", "web", {"app": "web"}), pod("b", "db", {"app": "db"})]
+PEERS = [
+    ns("a", {"team": "t1"}),
+    ns("b", {"team": "t2"}),
+    pod("a", "dst", {"app": "dst"}),
+    pod("a", "web", {"app": "web"}),
+    pod("b", "web", {"app": "web"}),
+    pod("b", "db", {"app": "db"}),
+]
 
 
 def _ingress_sources(spec_from: str) -> set[str]:
-    got = matrix(*PEERS, np("a", "p", "{podSelector: {matchLabels: {app: dst}}, ingress: [{from: %s}]}" % spec_from))
+    got = matrix(
+        *PEERS,
+        np("a", "p", f"{{podSelector: {{matchLabels: {{app: dst}}}}, ingress: [{{from: {spec_from}}}]}}"),
+    )
     return {k.split(" > ")[0] for k in got if k.endswith("> a/dst")}
 
 
@@ -158,11 +200,15 @@ def test_peer_namespace_selector_alone_is_every_pod_there():
 
 
 def test_peer_pod_and_namespace_selector_together_is_and():
-    assert _ingress_sources("[{namespaceSelector: {matchLabels: {team: t2}}, podSelector: {matchLabels: {app: web}}}]") == {"b/web"}
+    assert _ingress_sources(
+        "[{namespaceSelector: {matchLabels: {team: t2}}, podSelector: {matchLabels: {app: web}}}]"
+    ) == {"b/web"}
 
 
 def test_separate_peers_are_or():
-    assert _ingress_sources("[{namespaceSelector: {matchLabels: {team: t2}}}, {podSelector: {matchLabels: {app: web}}}]") == {"b/web", "b/db", "a/web"}
+    assert _ingress_sources(
+        "[{namespaceSelector: {matchLabels: {team: t2}}}, {podSelector: {matchLabels: {app: web}}}]"
+    ) == {"b/web", "b/db", "a/web"}
 
 
 def test_empty_namespace_selector_is_every_namespace():
@@ -172,7 +218,12 @@ def test_empty_namespace_selector_is_every_namespace():
 def test_empty_from_and_absent_from_match_every_source():
     assert _ingress_sources("[]") == {"a/dst", "a/web", "b/web", "b/db"}
     got = matrix(*PEERS, np("a", "p", "{podSelector: {matchLabels: {app: dst}}, ingress: [{ports: [{port: 80}]}]}"))
-    assert {k for k, v in got.items() if k.endswith("> a/dst")} == {"a/dst > a/dst", "a/web > a/dst", "b/web > a/dst", "b/db > a/dst"}
+    assert {k for k, v in got.items() if k.endswith("> a/dst")} == {
+        "a/dst > a/dst",
+        "a/web > a/dst",
+        "b/web > a/dst",
+        "b/db > a/dst",
+    }
 
 
 def test_ingress_empty_rule_allows_all_and_empty_list_denies():
@@ -180,15 +231,29 @@ def test_ingress_empty_rule_allows_all_and_empty_list_denies():
     assert allow == full(["a/x", "a/y"])
     deny = matrix(*AB, np("a", "p", "{podSelector: {}, ingress: []}"))
     assert deny == {}
-    ports_empty = matrix(*AB, np("a", "p", "{podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {app: y}}}], ports: []}]}"))
+    ports_empty = matrix(
+        *AB, np("a", "p", "{podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {app: y}}}], ports: []}]}")
+    )
     assert ports_empty == {"a/y > a/x": "all", "a/y > a/y": "all"}
 
 
 def test_match_expressions_operators():
-    pods = [pod("a", "dst", {"role": "dst"}), pod("a", "v1", {"v": "1"}), pod("a", "v2", {"v": "2"}), pod("a", "none", {})]
+    pods = [
+        pod("a", "dst", {"role": "dst"}),
+        pod("a", "v1", {"v": "1"}),
+        pod("a", "v2", {"v": "2"}),
+        pod("a", "none", {}),
+    ]
 
     def sources(expr: str) -> set[str]:
-        got = matrix(*pods, np("a", "p", "{podSelector: {matchLabels: {role: dst}}, ingress: [{from: [{podSelector: {matchExpressions: [%s]}}]}]}" % expr))
+        got = matrix(
+            *pods,
+            np(
+                "a",
+                "p",
+                f"{{podSelector: {{matchLabels: {{role: dst}}}}, ingress: [{{from: [{{podSelector: {{matchExpressions: [{expr}]}}}}]}}]}}",
+            ),
+        )
         return {k.split(" > ")[0] for k in got if k.endswith("> a/dst")}
 
     assert sources("{key: v, operator: In, values: ['1']}") == {"a/v1"}
@@ -200,8 +265,19 @@ def test_match_expressions_operators():
 
 
 def test_match_labels_and_expressions_are_anded():
-    pods = [pod("a", "dst", {"role": "dst"}), pod("a", "s1", {"app": "s", "v": "1"}), pod("a", "s2", {"app": "s", "v": "2"})]
-    got = matrix(*pods, np("a", "p", "{podSelector: {matchLabels: {role: dst}}, ingress: [{from: [{podSelector: {matchLabels: {app: s}, matchExpressions: [{key: v, operator: In, values: ['2']}]}}]}]}"))
+    pods = [
+        pod("a", "dst", {"role": "dst"}),
+        pod("a", "s1", {"app": "s", "v": "1"}),
+        pod("a", "s2", {"app": "s", "v": "2"}),
+    ]
+    got = matrix(
+        *pods,
+        np(
+            "a",
+            "p",
+            "{podSelector: {matchLabels: {role: dst}}, ingress: [{from: [{podSelector: {matchLabels: {app: s}, matchExpressions: [{key: v, operator: In, values: ['2']}]}}]}]}",
+        ),
+    )
     assert {k.split(" > ")[0] for k in got if k.endswith("> a/dst")} == {"a/s2"}
 
 
@@ -242,47 +318,69 @@ def test_end_port_range():
 
 
 def test_named_port_resolves_per_destination_pod_and_protocol():
-    pods = [pod("a", "web1", {"app": "web"}, [("http", "TCP", 8080)]), pod("a", "web2", {"app": "web"}, [("http", "TCP", 9090), ("dns", "UDP", 53)]),
-            pod("a", "web3", {"app": "web"}, [("http", "UDP", 7070)]), pod("a", "client", {"app": "client"})]
+    pods = [
+        pod("a", "web1", {"app": "web"}, [("http", "TCP", 8080)]),
+        pod("a", "web2", {"app": "web"}, [("http", "TCP", 9090), ("dns", "UDP", 53)]),
+        pod("a", "web3", {"app": "web"}, [("http", "UDP", 7070)]),
+        pod("a", "client", {"app": "client"}),
+    ]
     spec = "{podSelector: {matchLabels: {app: web}}, ingress: [{from: [{podSelector: {matchLabels: {app: client}}}], ports: [{port: http}, {port: dns, protocol: UDP}]}]}"
     got = matrix(*pods, np("a", "p", spec))
-    assert {k: v for k, v in got.items() if k.startswith("a/client > a/web")} == {"a/client > a/web1": "TCP/8080", "a/client > a/web2": "TCP/9090 UDP/53"}
+    assert {k: v for k, v in got.items() if k.startswith("a/client > a/web")} == {
+        "a/client > a/web1": "TCP/8080",
+        "a/client > a/web2": "TCP/9090 UDP/53",
+    }
 
 
 def test_egress_named_port_resolves_on_the_destination_never_on_external_peers():
-    pods = [pod("a", "client", {"app": "client"}, [("http", "TCP", 1111)]), pod("a", "web", {"app": "web"}, [("http", "TCP", 8080)]),
-            pod("a", "other", {"app": "other"}, [("metrics", "TCP", 9100)])]
+    pods = [
+        pod("a", "client", {"app": "client"}, [("http", "TCP", 1111)]),
+        pod("a", "web", {"app": "web"}, [("http", "TCP", 8080)]),
+        pod("a", "other", {"app": "other"}, [("metrics", "TCP", 9100)]),
+    ]
     spec = "{podSelector: {matchLabels: {app: client}}, policyTypes: [Egress], egress: [{ports: [{port: http}]}]}"
     got = matrix(*pods, np("a", "p", spec), externals=(INTERNET,))
-    assert {k: v for k, v in got.items() if k.startswith("a/client")} == {"a/client > a/web": "TCP/8080", "a/client > a/client": "TCP/1111"}
+    assert {k: v for k, v in got.items() if k.startswith("a/client")} == {
+        "a/client > a/web": "TCP/8080",
+        "a/client > a/client": "TCP/1111",
+    }
 
 
 def test_deployment_template_labels_and_default_namespace():
-    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-           "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+        },
+    }
     res = Resource(ResourceId("apps/v1", "Deployment", None, "web"), dep, Source("t"))
     c = Cluster.from_resources([res, np("default", "p", "{podSelector: {matchLabels: {app: web}}}")])
     assert c.workloads[0].key == "default/Deployment/web" and c.workloads[0].labels == {"app": "web"}
     assert Analysis(c).isolated(0, "ingress") and not Analysis(c).isolated(0, "egress")
 
 
-@pytest.mark.parametrize("spec, problem", [
-    ("{ingress: [{from: [{}]}]}", "a peer needs"),
-    ("{ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]}", "ipBlock together with a selector"),
-    ("{ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]}", "strict subset"),
-    ("{ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/8]}}]}]}", "strict subset"),
-    ("{ingress: [{from: [{ipBlock: {cidr: not-a-cidr}}]}]}", "does not appear to be"),
-    ("{ingress: [{ports: [{port: http, endPort: 90}]}]}", "without a numeric port"),
-    ("{ingress: [{ports: [{port: 90, endPort: 80}]}]}", "below port"),
-    ("{ingress: [{ports: [{port: 80, protocol: ICMP}]}]}", "protocol"),
-    ("{ingress: [{ports: [{port: 0}]}]}", "1-65535"),
-    ("{ingress: [{ports: [{port: Not_A_Name}]}]}", "IANA service name"),
-    ("{podSelector: {matchExpressions: [{key: a, operator: In}]}}", "needs values"),
-    ("{podSelector: {matchExpressions: [{key: a, operator: Exists, values: [x]}]}}", "takes no values"),
-    ("{podSelector: {matchExpressions: [{key: a, operator: Gt, values: ['1']}]}}", "operator"),
-    ("{podSelector: {matchLabels: {a: 1}}}", "must be strings"),
-    ("{policyTypes: [Ingres]}", "Ingress and Egress"),
-])
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        ("{ingress: [{from: [{}]}]}", "a peer needs"),
+        ("{ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]}", "ipBlock together with a selector"),
+        ("{ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]}", "strict subset"),
+        ("{ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/8]}}]}]}", "strict subset"),
+        ("{ingress: [{from: [{ipBlock: {cidr: not-a-cidr}}]}]}", "does not appear to be"),
+        ("{ingress: [{ports: [{port: http, endPort: 90}]}]}", "without a numeric port"),
+        ("{ingress: [{ports: [{port: 90, endPort: 80}]}]}", "below port"),
+        ("{ingress: [{ports: [{port: 80, protocol: ICMP}]}]}", "protocol"),
+        ("{ingress: [{ports: [{port: 0}]}]}", "1-65535"),
+        ("{ingress: [{ports: [{port: Not_A_Name}]}]}", "IANA service name"),
+        ("{podSelector: {matchExpressions: [{key: a, operator: In}]}}", "needs values"),
+        ("{podSelector: {matchExpressions: [{key: a, operator: Exists, values: [x]}]}}", "takes no values"),
+        ("{podSelector: {matchExpressions: [{key: a, operator: Gt, values: ['1']}]}}", "operator"),
+        ("{podSelector: {matchLabels: {a: 1}}}", "must be strings"),
+        ("{policyTypes: [Ingres]}", "Ingress and Egress"),
+    ],
+)
 def test_invalid_policies_are_problems_not_guesses(spec, problem):
     c = Cluster.from_resources([pod("a", "x"), np("a", "bad", spec)])
     assert len(c.problems) == 1 and problem in c.problems[0].message, [str(p) for p in c.problems]
@@ -303,8 +401,17 @@ def test_port_set_algebra_and_formatting():
 
 
 def test_explain_names_policies_and_rules_per_direction():
-    c = Cluster.from_resources([*AB, np("a", "deny", "{podSelector: {}, policyTypes: [Ingress, Egress]}"),
-                                np("a", "web", "{podSelector: {matchLabels: {app: x}}, ingress: [{from: [{podSelector: {matchLabels: {app: y}}}], ports: [{port: 80}]}]}")])
+    c = Cluster.from_resources(
+        [
+            *AB,
+            np("a", "deny", "{podSelector: {}, policyTypes: [Ingress, Egress]}"),
+            np(
+                "a",
+                "web",
+                "{podSelector: {matchLabels: {app: x}}, ingress: [{from: [{podSelector: {matchLabels: {app: y}}}], ports: [{port: 80}]}]}",
+            ),
+        ]
+    )
     x, y = c.find("a/x"), c.find("a/Pod/y")
     ing = explain_side(c, "ingress", x, y)
     assert ing.isolating == ["a/deny", "a/web"] and ing.allowing == [("a/web", 0, port_set("TCP", 80, 80))]

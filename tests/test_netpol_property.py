@@ -33,8 +33,12 @@ CIDRS = [
     ("169.254.169.254/32", []),
     ("::/0", []),
 ]
-EXTERNALS = [External("internet", "0.0.0.0/0"), External("cloud-metadata", "169.254.169.254/32"),
-             External("ten", "10.0.0.0/8"), External("host", "10.1.2.3/32")]
+EXTERNALS = [
+    External("internet", "0.0.0.0/0"),
+    External("cloud-metadata", "169.254.169.254/32"),
+    External("ten", "10.0.0.0/8"),
+    External("host", "10.1.2.3/32"),
+]
 
 labels_st = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=2)
 
@@ -43,8 +47,10 @@ labels_st = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_
 def selector(draw: Any, namespaces: bool = False) -> dict[str, Any]:
     """Pod selectors over app/tier; namespace selectors also over team and kubernetes.io/metadata.name."""
     keys = ["team", "app", "kubernetes.io/metadata.name"] if namespaces else KEYS
+
     def value(key: str) -> Any:
         return st.sampled_from(NAMESPACES + ["undefined"] if key == "kubernetes.io/metadata.name" else VALUES)
+
     sel: dict[str, Any] = {}
     if draw(st.booleans()):
         key = draw(st.sampled_from(keys))
@@ -137,33 +143,62 @@ def policy(draw: Any) -> dict[str, Any]:
 @st.composite
 def pod(draw: Any) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(PORT_NAMES), unique=True, max_size=3))
-    ports = [(n, draw(st.sampled_from(["TCP", "TCP", "UDP", "SCTP"])), draw(st.sampled_from(PORT_NUMBERS))) for n in names]
+    ports = [
+        (n, draw(st.sampled_from(["TCP", "TCP", "UDP", "SCTP"])), draw(st.sampled_from(PORT_NUMBERS))) for n in names
+    ]
     return {"namespace": draw(st.sampled_from(NAMESPACES + ["undefined"])), "labels": draw(labels_st), "ports": ports}
 
 
 cluster_st = st.tuples(
-    st.dictionaries(st.sampled_from(NAMESPACES), st.dictionaries(st.sampled_from(["team", "app", "kubernetes.io/metadata.name"]), st.sampled_from(VALUES), max_size=2), max_size=3),
+    st.dictionaries(
+        st.sampled_from(NAMESPACES),
+        st.dictionaries(
+            st.sampled_from(["team", "app", "kubernetes.io/metadata.name"]), st.sampled_from(VALUES), max_size=2
+        ),
+        max_size=3,
+    ),
     st.lists(pod(), min_size=1, max_size=5),
     st.lists(policy(), min_size=1, max_size=5),
 )
 
 
-def to_resources(namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any]], policies: list[dict[str, Any]]) -> list[Resource]:
+def to_resources(
+    namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any]], policies: list[dict[str, Any]]
+) -> list[Resource]:
     out = []
     for name, labels in namespaces.items():
-        out.append(Resource(ResourceId("v1", "Namespace", None, name), {"metadata": {"name": name, "labels": labels}}, Source("t")))
+        out.append(
+            Resource(
+                ResourceId("v1", "Namespace", None, name), {"metadata": {"name": name, "labels": labels}}, Source("t")
+            )
+        )
     for i, p in enumerate(pods):
-        containers = [{"name": "c", "image": "x", "ports": [{"name": n, "protocol": pr, "containerPort": num} for n, pr, num in p["ports"]]}]
-        obj = {"metadata": {"name": f"p{i}", "namespace": p["namespace"], "labels": p["labels"]}, "spec": {"containers": containers}}
+        containers = [
+            {
+                "name": "c",
+                "image": "x",
+                "ports": [{"name": n, "protocol": pr, "containerPort": num} for n, pr, num in p["ports"]],
+            }
+        ]
+        obj = {
+            "metadata": {"name": f"p{i}", "namespace": p["namespace"], "labels": p["labels"]},
+            "spec": {"containers": containers},
+        }
         out.append(Resource(ResourceId("v1", "Pod", p["namespace"], f"p{i}"), obj, Source("t")))
     for i, pol in enumerate(policies):
         obj = {"metadata": {"name": f"np{i}", "namespace": pol["namespace"]}, "spec": pol["spec"]}
-        out.append(Resource(ResourceId("networking.k8s.io/v1", "NetworkPolicy", pol["namespace"], f"np{i}"), obj, Source("t")))
+        out.append(
+            Resource(ResourceId("networking.k8s.io/v1", "NetworkPolicy", pol["namespace"], f"np{i}"), obj, Source("t"))
+        )
     return out
 
 
 @pytest.mark.slow  # 300 generated clusters through both engines: ~10 s
-@settings(max_examples=int(os.environ.get("KUBEFORT_NETPOL_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("KUBEFORT_NETPOL_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(cluster_st)
 def test_fast_engine_equals_reference(data: Any) -> None:
     namespaces, pods, policies = data
@@ -181,7 +216,9 @@ def test_fast_engine_equals_reference(data: Any) -> None:
             fast = matrix.ports(src, dst)
             assert fast == other.ports(src, dst)
             assert fast == analysis.ports(src, dst)
-            via_explain = ports_inter(explain_side(cluster, "egress", src, dst).ports, explain_side(cluster, "ingress", dst, src).ports)
+            via_explain = ports_inter(
+                explain_side(cluster, "egress", src, dst).ports, explain_side(cluster, "ingress", dst, src).ports
+            )
             assert fast == via_explain
             r_src = ("pod", src) if isinstance(src, int) else ("range", src.cidr)
             r_dst = ("pod", dst) if isinstance(dst, int) else ("range", dst.cidr)

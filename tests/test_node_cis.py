@@ -17,9 +17,7 @@ from kubefort.drivers.node import scan_node
 from kubefort.kube.cis import manual_controls
 from kubefort.model import Status
 from kubefort.registry import REGISTRY
-
 from test_node_layouts import IS_ROOT, json_config_tree, k3s_tree, kubeadm_tree, rke2_tree
-
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +29,24 @@ def _node_checks():
 def node_ids() -> tuple[str, ...]:
     return tuple(sorted(m.id for m in REGISTRY if m.area in NODE_AREAS or m.target == "input"))
 
-OWNER_CONTROLS = {"1.1.2", "1.1.4", "1.1.6", "1.1.8", "1.1.10", "1.1.12", "1.1.14", "1.1.16", "1.1.18", "1.1.19", "4.1.2", "4.1.4", "4.1.6", "4.1.8", "4.1.10"}
+
+OWNER_CONTROLS = {
+    "1.1.2",
+    "1.1.4",
+    "1.1.6",
+    "1.1.8",
+    "1.1.10",
+    "1.1.12",
+    "1.1.14",
+    "1.1.16",
+    "1.1.18",
+    "1.1.19",
+    "4.1.2",
+    "4.1.4",
+    "4.1.6",
+    "4.1.8",
+    "4.1.10",
+}
 CODE = {Status.PASSED: "P", Status.FAILED: "F", Status.NOT_EVALUATED: "N", Status.SUPPRESSED: "S"}
 
 
@@ -57,7 +72,7 @@ KUBEADM_DEFAULT = table("""
 """)
 KUBEADM_DEFAULT_EXTRA = table("KF-CP-060=P KF-CP-061=P KF-KUBELET-025=P KF-KUBELET-026=F")
 
-HARDENED = {k: "P" for k in KUBEADM_DEFAULT} | table("1.2.28=P 3.2.2=P")
+HARDENED = dict.fromkeys(KUBEADM_DEFAULT, "P") | table("1.2.28=P 3.2.2=P")
 HARDENED_EXTRA = table("KF-CP-059=P KF-CP-060=P KF-CP-061=P KF-KUBELET-025=P KF-KUBELET-026=P")
 
 BAD = table("""
@@ -87,7 +102,7 @@ def per_cis(result) -> tuple[dict[str, str], dict[str, str]]:
     for o in result.outcomes:
         code = CODE[o.status]
         meta = REGISTRY.get(o.check_id)
-        keys = meta.mappings.cis or ((o.check_id,) if meta.target != "input" else (o.check_id,))
+        keys = meta.mappings.cis or (o.check_id,)
         target = cis if meta.mappings.cis else extra
         for k in keys:
             if k not in target or rank[code] > rank[target[k]]:
@@ -103,11 +118,14 @@ def _compare(got: dict[str, str], want: dict[str, str]) -> None:
     assert not diff, f"(got, want) per control: {diff}"
 
 
-@pytest.mark.parametrize("variant,want,extra", [
-    ("default", KUBEADM_DEFAULT, KUBEADM_DEFAULT_EXTRA),
-    ("hardened", HARDENED, HARDENED_EXTRA),
-    ("bad", BAD, BAD_EXTRA),
-])
+@pytest.mark.parametrize(
+    "variant,want,extra",
+    [
+        ("default", KUBEADM_DEFAULT, KUBEADM_DEFAULT_EXTRA),
+        ("hardened", HARDENED, HARDENED_EXTRA),
+        ("bad", BAD, BAD_EXTRA),
+    ],
+)
 def test_kubeadm_layouts_per_cis_control(tmp_path, variant, want, extra):
     kubeadm_tree(tmp_path, variant)
     result, _ = run(tmp_path)
@@ -138,10 +156,16 @@ def test_bad_node_findings_point_at_their_source(tmp_path):
     assert kubelet_anon.location.file == "/etc/systemd/system/kubelet.service"
     [override] = by["KF-KUBELET-017"]
     unit = (tmp_path / "etc/systemd/system/kubelet.service").read_text().splitlines()
-    assert override.location.file == "/etc/systemd/system/kubelet.service" and "ExecStart" in unit[override.location.line - 1]
+    assert (
+        override.location.file == "/etc/systemd/system/kubelet.service"
+        and "ExecStart" in unit[override.location.line - 1]
+    )
     [enc] = by["KF-CP-044"]
     enc_lines = (tmp_path / "etc/kubernetes/enc/encryption.yaml").read_text().splitlines()
-    assert enc.location.file == "/etc/kubernetes/enc/encryption.yaml" and enc_lines[enc.location.line - 1].strip() == "- identity: {}"
+    assert (
+        enc.location.file == "/etc/kubernetes/enc/encryption.yaml"
+        and enc_lines[enc.location.line - 1].strip() == "- identity: {}"
+    )
     [expired] = [o for o in by["KF-CP-061"] if o.status is Status.FAILED]
     assert expired.resource.name == "/etc/kubernetes/pki/apiserver.crt" and "expired on" in expired.message
     assert all(o.fingerprint for o in result.outcomes if o.status is not Status.PASSED)
@@ -159,7 +183,10 @@ def test_json_kubelet_config_at_custom_path(tmp_path):
     assert (anon.location.file, anon.location.line) == ("/etc/kubelet/kubelet.env", 2)
     assert anon.message.startswith("--anonymous-auth=true on the kubelet's command line")
     [port] = [o for o in result.outcomes if o.check_id == "KF-KUBELET-014"]
-    assert port.location.file == "/etc/kubelet/kubelet-config.json" and "readOnlyPort: 10255 in the kubelet config" in port.message
+    assert (
+        port.location.file == "/etc/kubelet/kubelet-config.json"
+        and "readOnlyPort: 10255 in the kubelet config" in port.message
+    )
     [expiring] = [o for o in result.outcomes if o.check_id == "KF-CP-061" and o.status is Status.FAILED]
     assert expiring.resource.name == "/etc/kubelet/kubeconfig" and "in 9 day(s)" in expiring.message
 
@@ -185,14 +212,29 @@ def test_rke2_layout_outcomes(tmp_path):
     rke2_tree(tmp_path)
     result, _ = run(tmp_path)
     got, _ = per_cis(result)
-    assert got["1.2.1"] == "P" and got["1.2.16"] == "P" and got["2.2"] == "P" and got["1.1.1"] == "P" and got["1.1.7"] == "P"
+    assert (
+        got["1.2.1"] == "P"
+        and got["1.2.16"] == "P"
+        and got["2.2"] == "P"
+        and got["1.1.1"] == "P"
+        and got["1.1.7"] == "P"
+    )
     assert "1.3.2" not in got  # no controller-manager manifest in this tree
-    assert got["4.2.1"] == "P" and got["4.2.2"] == "P" and got["4.2.4"] == "P" and got["4.2.9"] == "P" and got["4.1.5"] == "P"
+    assert (
+        got["4.2.1"] == "P"
+        and got["4.2.2"] == "P"
+        and got["4.2.4"] == "P"
+        and got["4.2.9"] == "P"
+        and got["4.1.5"] == "P"
+    )
     # no --config: the kubelet's command-line defaults apply to what the flags leave out
     assert got["4.2.14"] == "F" and got["4.2.13"] == "F"
     # the API server names an encryption config and an audit policy that this tree lacks: reported, never passed
     missing = [o for o in result.outcomes if o.check_id == "KF-INPUT-001"]
-    assert {o.source.file for o in missing} == {"/etc/kubernetes/enc/encryption.yaml", "/etc/kubernetes/audit-policy.yaml"}
+    assert {o.source.file for o in missing} == {
+        "/etc/kubernetes/enc/encryption.yaml",
+        "/etc/kubernetes/audit-policy.yaml",
+    }
     assert all(o.status is Status.NOT_EVALUATED for o in missing)
 
 

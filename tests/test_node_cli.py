@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from conftest import ROOT, scan_file
 from kubefort.cli_node import node
 from kubefort.registry import REGISTRY
-
 from test_node_layouts import IS_ROOT, k3s_tree, kubeadm_tree
 
 SCHEMA = json.loads((ROOT / "src" / "kubefort" / "schemas" / "report.schema.json").read_text())
@@ -52,14 +51,17 @@ def test_exit_codes(tmp_path, default_node):
     assert run("--root", str(k3s), "-q", "--allow-incomplete", "--fail-on", "never").exit_code == 0
 
 
-@pytest.mark.parametrize("args,needle", [
-    (("--root", "/definitely/not/here"), "not a directory"),
-    (("--checks", "KF-NOPE"), "unknown check"),
-    (("--skip-checks", "KF-INPUT-001"), "cannot be skipped"),
-    (("-o", "yaml"), "unknown format"),
-    (("--fail-on", "sometimes"), "unknown severity"),
-    (("--config", "/no/such/.kubefort.yaml"), "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (("--root", "/definitely/not/here"), "not a directory"),
+        (("--checks", "KF-NOPE"), "unknown check"),
+        (("--skip-checks", "KF-INPUT-001"), "cannot be skipped"),
+        (("-o", "yaml"), "unknown format"),
+        (("--fail-on", "sometimes"), "unknown severity"),
+        (("--config", "/no/such/.kubefort.yaml"), "does not exist"),
+    ],
+)
 def test_usage_errors_exit_2(default_node, args, needle):
     res = CliRunner().invoke(node, ["--root", str(default_node), *args])
     assert res.exit_code == 2 and needle in res.output
@@ -92,7 +94,9 @@ def test_sarif_and_junit(default_node):
 
 
 def test_selection(default_node):
-    doc = json.loads(run("--root", str(default_node), "-q", "-o", "json", "--include-passed", "--checks", "KF-KUBELET").output)
+    doc = json.loads(
+        run("--root", str(default_node), "-q", "-o", "json", "--include-passed", "--checks", "KF-KUBELET").output
+    )
     assert {r["check_id"].rsplit("-", 1)[0] for r in doc["results"]} == {"KF-KUBELET"}
     doc = json.loads(run("--root", str(default_node), "-q", "-o", "json", "--skip-checks", "KF-CP,KF-KUBELET").output)
     assert {r["check_id"] for r in doc["results"]} == {"KF-ETCD-004"}
@@ -120,7 +124,9 @@ def test_config_exceptions_and_severity(default_node, tmp_path):
     assert by["KF-ETCD-004"]["outcome"] == "suppressed" and by["KF-ETCD-004"]["suppression"]["kind"] == "config"
     assert by["KF-CP-018"]["severity"] == "critical"
     # certificates valid for another year are reported once the option asks for 400 days' notice
-    assert any(r["check_id"] == "KF-CP-061" and r["outcome"] == "failed" and "day(s)" in r["message"] for r in doc["results"])
+    assert any(
+        r["check_id"] == "KF-CP-061" and r["outcome"] == "failed" and "day(s)" in r["message"] for r in doc["results"]
+    )
     assert any("unused exception" in w for w in doc["warnings"])
 
 
@@ -141,7 +147,7 @@ def test_baseline_is_stable_across_process_restarts(default_node, tmp_path):
     first, _ = scan_node(str(default_node), ids, REGISTRY)
     (default_node / "proc" / "100").rename(default_node / "proc" / "200")
     second, _ = scan_node(str(default_node), ids, REGISTRY)
-    fps = lambda r: sorted(o.fingerprint for o in r.outcomes if o.status.value == "failed")  # noqa: E731
+    fps = lambda r: sorted(o.fingerprint for o in r.outcomes if o.status.value == "failed")
     assert fps(first) == fps(second) and any(o.source.file == "/usr/bin/kubelet" for o in first.outcomes if o.source)
 
 
@@ -165,11 +171,19 @@ def test_empty_root_is_never_clean(tmp_path):
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, "-m", "kubefort", "node", "--root", str(tmp_path), "-o", "json"], capture_output=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "kubefort", "node", "--root", str(tmp_path), "-o", "json"],
+        capture_output=True,
+        timeout=120,
+    )
     assert p.returncode == 3, p.stderr.decode()
     import json
 
     rep = json.loads(p.stdout)
     assert any("no Kubernetes component found" in w for w in rep["warnings"])
-    p = subprocess.run([sys.executable, "-m", "kubefort", "node", "--root", str(tmp_path), "-q", "--allow-incomplete"], capture_output=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "kubefort", "node", "--root", str(tmp_path), "-q", "--allow-incomplete"],
+        capture_output=True,
+        timeout=120,
+    )
     assert p.returncode == 0

@@ -18,7 +18,7 @@ import pytest
 from kubefort.loaders.node import cert_info, load_node, parse_env_file, pem_certs
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -42,9 +42,21 @@ def cert_der(cn: str, not_after: dt.datetime, not_before: dt.datetime | None = N
     nb = not_before or (not_after - dt.timedelta(days=365))
     alg = _der(0x30, _der(0x06, bytes.fromhex("2a8648ce3d040302")))
     name = _der(0x30, _der(0x31, _der(0x30, _der(0x06, b"\x55\x04\x03") + _der(0x0C, cn.encode()))))
-    spki = _der(0x30, _der(0x30, _der(0x06, bytes.fromhex("2a8648ce3d0201")) + _der(0x06, bytes.fromhex("2a8648ce3d030107")))
-                + _der(0x03, b"\x00\x04" + bytes(64)))
-    tbs = _der(0x30, _der(0xA0, _der(0x02, b"\x02")) + _der(0x02, b"\x01") + alg + name + _der(0x30, _time(nb) + _time(not_after)) + name + spki)
+    spki = _der(
+        0x30,
+        _der(0x30, _der(0x06, bytes.fromhex("2a8648ce3d0201")) + _der(0x06, bytes.fromhex("2a8648ce3d030107")))
+        + _der(0x03, b"\x00\x04" + bytes(64)),
+    )
+    tbs = _der(
+        0x30,
+        _der(0xA0, _der(0x02, b"\x02"))
+        + _der(0x02, b"\x01")
+        + alg
+        + name
+        + _der(0x30, _time(nb) + _time(not_after))
+        + name
+        + spki,
+    )
     return _der(0x30, tbs + alg + _der(0x03, b"\x00\x30\x00"))
 
 
@@ -103,10 +115,24 @@ class Tree:
 
 
 def static_pod(component: str, flags: list[str], image: str, env: dict[str, str] | None = None) -> str:
-    lines = ["apiVersion: v1", "kind: Pod", "metadata:", f"  name: {component}", "  namespace: kube-system",
-             "  labels:", f"    component: {component}", "    tier: control-plane", "spec:", "  hostNetwork: true",
-             "  priorityClassName: system-node-critical", "  containers:", "  - name: " + component, f"    image: {image}", "    command:",
-             f"    - {component}"]
+    lines = [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        f"  name: {component}",
+        "  namespace: kube-system",
+        "  labels:",
+        f"    component: {component}",
+        "    tier: control-plane",
+        "spec:",
+        "  hostNetwork: true",
+        "  priorityClassName: system-node-critical",
+        "  containers:",
+        "  - name: " + component,
+        f"    image: {image}",
+        "    command:",
+        f"    - {component}",
+    ]
     lines += [f"    - {f}" for f in flags]
     if env:
         lines.append("    env:")
@@ -117,55 +143,127 @@ def static_pod(component: str, flags: list[str], image: str, env: dict[str, str]
 
 PKI = "/etc/kubernetes/pki"
 APISERVER_KUBEADM = [
-    "--advertise-address=10.0.0.10", "--allow-privileged=true", "--authorization-mode=Node,RBAC", f"--client-ca-file={PKI}/ca.crt",
-    "--enable-admission-plugins=NodeRestriction", "--enable-bootstrap-token-auth=true", f"--etcd-cafile={PKI}/etcd/ca.crt",
-    f"--etcd-certfile={PKI}/apiserver-etcd-client.crt", f"--etcd-keyfile={PKI}/apiserver-etcd-client.key", "--etcd-servers=https://127.0.0.1:2379",
-    f"--kubelet-client-certificate={PKI}/apiserver-kubelet-client.crt", f"--kubelet-client-key={PKI}/apiserver-kubelet-client.key",
-    "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname", f"--proxy-client-cert-file={PKI}/front-proxy-client.crt",
-    f"--proxy-client-key-file={PKI}/front-proxy-client.key", "--requestheader-allowed-names=front-proxy-client",
-    f"--requestheader-client-ca-file={PKI}/front-proxy-ca.crt", "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-    "--requestheader-group-headers=X-Remote-Group", "--requestheader-username-headers=X-Remote-User", "--secure-port=6443",
-    "--service-account-issuer=https://kubernetes.default.svc.cluster.local", f"--service-account-key-file={PKI}/sa.pub",
-    f"--service-account-signing-key-file={PKI}/sa.key", "--service-cluster-ip-range=10.96.0.0/12", f"--tls-cert-file={PKI}/apiserver.crt",
+    "--advertise-address=10.0.0.10",
+    "--allow-privileged=true",
+    "--authorization-mode=Node,RBAC",
+    f"--client-ca-file={PKI}/ca.crt",
+    "--enable-admission-plugins=NodeRestriction",
+    "--enable-bootstrap-token-auth=true",
+    f"--etcd-cafile={PKI}/etcd/ca.crt",
+    f"--etcd-certfile={PKI}/apiserver-etcd-client.crt",
+    f"--etcd-keyfile={PKI}/apiserver-etcd-client.key",
+    "--etcd-servers=https://127.0.0.1:2379",
+    f"--kubelet-client-certificate={PKI}/apiserver-kubelet-client.crt",
+    f"--kubelet-client-key={PKI}/apiserver-kubelet-client.key",
+    "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+    f"--proxy-client-cert-file={PKI}/front-proxy-client.crt",
+    f"--proxy-client-key-file={PKI}/front-proxy-client.key",
+    "--requestheader-allowed-names=front-proxy-client",
+    f"--requestheader-client-ca-file={PKI}/front-proxy-ca.crt",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-username-headers=X-Remote-User",
+    "--secure-port=6443",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    f"--service-account-key-file={PKI}/sa.pub",
+    f"--service-account-signing-key-file={PKI}/sa.key",
+    "--service-cluster-ip-range=10.96.0.0/12",
+    f"--tls-cert-file={PKI}/apiserver.crt",
     f"--tls-private-key-file={PKI}/apiserver.key",
 ]
 STRONG_CIPHERS = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
 APISERVER_HARDENED = [f for f in APISERVER_KUBEADM if not f.startswith("--enable-admission-plugins")] + [
-    "--anonymous-auth=false", f"--kubelet-certificate-authority={PKI}/ca.crt",
+    "--anonymous-auth=false",
+    f"--kubelet-certificate-authority={PKI}/ca.crt",
     "--enable-admission-plugins=NodeRestriction,DenyServiceExternalIPs,EventRateLimit,AlwaysPullImages",
-    "--admission-control-config-file=/etc/kubernetes/admission.yaml", "--profiling=false",
-    "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=30", "--audit-log-maxbackup=10", "--audit-log-maxsize=100",
-    "--audit-policy-file=/etc/kubernetes/audit-policy.yaml", "--encryption-provider-config=/etc/kubernetes/enc/encryption.yaml",
-    f"--tls-cipher-suites={STRONG_CIPHERS}", "--service-account-extend-token-expiration=false",
+    "--admission-control-config-file=/etc/kubernetes/admission.yaml",
+    "--profiling=false",
+    "--audit-log-path=/var/log/kubernetes/audit/audit.log",
+    "--audit-log-maxage=30",
+    "--audit-log-maxbackup=10",
+    "--audit-log-maxsize=100",
+    "--audit-policy-file=/etc/kubernetes/audit-policy.yaml",
+    "--encryption-provider-config=/etc/kubernetes/enc/encryption.yaml",
+    f"--tls-cipher-suites={STRONG_CIPHERS}",
+    "--service-account-extend-token-expiration=false",
 ]
 APISERVER_BAD = [
-    "--advertise-address=10.0.0.10", "--anonymous-auth=true", "--authorization-mode=AlwaysAllow", "--token-auth-file=/etc/kubernetes/tokens.csv",
-    "--enable-admission-plugins=AlwaysAdmit", "--disable-admission-plugins=ServiceAccount,NamespaceLifecycle", "--profiling=true",
-    "--service-account-lookup=false", "--etcd-servers=http://127.0.0.1:2379", "--tls-min-version=VersionTLS10",
-    "--encryption-provider-config=/etc/kubernetes/enc/encryption.yaml", "--audit-policy-file=/etc/kubernetes/audit-policy.yaml",
-    "--audit-log-path=/var/log/audit.log", "--audit-log-maxage=7", "--tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA",
+    "--advertise-address=10.0.0.10",
+    "--anonymous-auth=true",
+    "--authorization-mode=AlwaysAllow",
+    "--token-auth-file=/etc/kubernetes/tokens.csv",
+    "--enable-admission-plugins=AlwaysAdmit",
+    "--disable-admission-plugins=ServiceAccount,NamespaceLifecycle",
+    "--profiling=true",
+    "--service-account-lookup=false",
+    "--etcd-servers=http://127.0.0.1:2379",
+    "--tls-min-version=VersionTLS10",
+    "--encryption-provider-config=/etc/kubernetes/enc/encryption.yaml",
+    "--audit-policy-file=/etc/kubernetes/audit-policy.yaml",
+    "--audit-log-path=/var/log/audit.log",
+    "--audit-log-maxage=7",
+    "--tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA",
 ]
 KCM_KUBEADM = [
-    "--allocate-node-cidrs=true", "--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf",
-    "--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf", "--bind-address=127.0.0.1", f"--client-ca-file={PKI}/ca.crt",
-    "--cluster-cidr=10.244.0.0/16", "--cluster-name=kubernetes", f"--cluster-signing-cert-file={PKI}/ca.crt",
-    f"--cluster-signing-key-file={PKI}/ca.key", "--controllers=*,bootstrapsigner,tokencleaner", "--kubeconfig=/etc/kubernetes/controller-manager.conf",
-    "--leader-elect=true", f"--requestheader-client-ca-file={PKI}/front-proxy-ca.crt", f"--root-ca-file={PKI}/ca.crt",
-    f"--service-account-private-key-file={PKI}/sa.key", "--service-cluster-ip-range=10.96.0.0/12", "--use-service-account-credentials=true",
+    "--allocate-node-cidrs=true",
+    "--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf",
+    "--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf",
+    "--bind-address=127.0.0.1",
+    f"--client-ca-file={PKI}/ca.crt",
+    "--cluster-cidr=10.244.0.0/16",
+    "--cluster-name=kubernetes",
+    f"--cluster-signing-cert-file={PKI}/ca.crt",
+    f"--cluster-signing-key-file={PKI}/ca.key",
+    "--controllers=*,bootstrapsigner,tokencleaner",
+    "--kubeconfig=/etc/kubernetes/controller-manager.conf",
+    "--leader-elect=true",
+    f"--requestheader-client-ca-file={PKI}/front-proxy-ca.crt",
+    f"--root-ca-file={PKI}/ca.crt",
+    f"--service-account-private-key-file={PKI}/sa.key",
+    "--service-cluster-ip-range=10.96.0.0/12",
+    "--use-service-account-credentials=true",
 ]
-KCM_BAD = ["--kubeconfig=/etc/kubernetes/controller-manager.conf", "--bind-address=0.0.0.0", "--use-service-account-credentials=false",
-           "--feature-gates=RotateKubeletServerCertificate=false"]
-SCHED_KUBEADM = ["--authentication-kubeconfig=/etc/kubernetes/scheduler.conf", "--authorization-kubeconfig=/etc/kubernetes/scheduler.conf",
-                 "--bind-address=127.0.0.1", "--kubeconfig=/etc/kubernetes/scheduler.conf", "--leader-elect=true"]
+KCM_BAD = [
+    "--kubeconfig=/etc/kubernetes/controller-manager.conf",
+    "--bind-address=0.0.0.0",
+    "--use-service-account-credentials=false",
+    "--feature-gates=RotateKubeletServerCertificate=false",
+]
+SCHED_KUBEADM = [
+    "--authentication-kubeconfig=/etc/kubernetes/scheduler.conf",
+    "--authorization-kubeconfig=/etc/kubernetes/scheduler.conf",
+    "--bind-address=127.0.0.1",
+    "--kubeconfig=/etc/kubernetes/scheduler.conf",
+    "--leader-elect=true",
+]
 SCHED_BAD = ["--kubeconfig=/etc/kubernetes/scheduler.conf"]
 ETCD_KUBEADM = [
-    "--advertise-client-urls=https://10.0.0.10:2379", f"--cert-file={PKI}/etcd/server.crt", "--client-cert-auth=true", "--data-dir=/var/lib/etcd",
-    "--experimental-initial-corrupt-check=true", "--initial-advertise-peer-urls=https://10.0.0.10:2380", "--initial-cluster=cp1=https://10.0.0.10:2380",
-    f"--key-file={PKI}/etcd/server.key", "--listen-client-urls=https://127.0.0.1:2379,https://10.0.0.10:2379", "--listen-metrics-urls=http://127.0.0.1:2381",
-    "--listen-peer-urls=https://10.0.0.10:2380", "--name=cp1", f"--peer-cert-file={PKI}/etcd/peer.crt", "--peer-client-cert-auth=true",
-    f"--peer-key-file={PKI}/etcd/peer.key", f"--peer-trusted-ca-file={PKI}/etcd/ca.crt", "--snapshot-count=10000", f"--trusted-ca-file={PKI}/etcd/ca.crt",
+    "--advertise-client-urls=https://10.0.0.10:2379",
+    f"--cert-file={PKI}/etcd/server.crt",
+    "--client-cert-auth=true",
+    "--data-dir=/var/lib/etcd",
+    "--experimental-initial-corrupt-check=true",
+    "--initial-advertise-peer-urls=https://10.0.0.10:2380",
+    "--initial-cluster=cp1=https://10.0.0.10:2380",
+    f"--key-file={PKI}/etcd/server.key",
+    "--listen-client-urls=https://127.0.0.1:2379,https://10.0.0.10:2379",
+    "--listen-metrics-urls=http://127.0.0.1:2381",
+    "--listen-peer-urls=https://10.0.0.10:2380",
+    "--name=cp1",
+    f"--peer-cert-file={PKI}/etcd/peer.crt",
+    "--peer-client-cert-auth=true",
+    f"--peer-key-file={PKI}/etcd/peer.key",
+    f"--peer-trusted-ca-file={PKI}/etcd/ca.crt",
+    "--snapshot-count=10000",
+    f"--trusted-ca-file={PKI}/etcd/ca.crt",
 ]
-ETCD_BAD = ["--data-dir=/var/lib/etcd", "--listen-client-urls=http://0.0.0.0:2379", "--auto-tls=true", "--peer-auto-tls=true", "--client-cert-auth=false"]
+ETCD_BAD = [
+    "--data-dir=/var/lib/etcd",
+    "--listen-client-urls=http://0.0.0.0:2379",
+    "--auto-tls=true",
+    "--peer-auto-tls=true",
+    "--client-cert-auth=false",
+]
 
 KUBELET_CONFIG_KUBEADM = """apiVersion: kubelet.config.k8s.io/v1beta1
 authentication:
@@ -207,7 +305,9 @@ streamingConnectionIdleTimeout: 0s
 syncFrequency: 0s
 volumeStatsAggPeriod: 0s
 """
-KUBELET_CONFIG_HARDENED = KUBELET_CONFIG_KUBEADM + """tlsCipherSuites:
+KUBELET_CONFIG_HARDENED = (
+    KUBELET_CONFIG_KUBEADM
+    + """tlsCipherSuites:
 - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
 - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 podPidsLimit: 4096
@@ -218,6 +318,7 @@ readOnlyPort: 0
 featureGates:
   RotateKubeletServerCertificate: true
 """
+)
 DROPIN_KUBEADM = """# Note: This dropin only works with kubeadm and kubelet v1.11+
 [Service]
 Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
@@ -295,8 +396,18 @@ rules:
 - level: Metadata
 """
 AUDIT_EVERYTHING = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n"
-PKI_FILES = ("ca", "apiserver", "apiserver-kubelet-client", "apiserver-etcd-client", "front-proxy-ca", "front-proxy-client",
-             "etcd/ca", "etcd/server", "etcd/peer", "etcd/healthcheck-client")
+PKI_FILES = (
+    "ca",
+    "apiserver",
+    "apiserver-kubelet-client",
+    "apiserver-etcd-client",
+    "front-proxy-ca",
+    "front-proxy-client",
+    "etcd/ca",
+    "etcd/server",
+    "etcd/peer",
+    "etcd/healthcheck-client",
+)
 
 
 def kubeadm_tree(root: Path, variant: str = "default") -> Tree:
@@ -304,44 +415,99 @@ def kubeadm_tree(root: Path, variant: str = "default") -> Tree:
     t = Tree(root)
     bad, hard = variant == "bad", variant == "hardened"
     user = (1000, 1000)
-    t.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000::/home/ubuntu:/bin/bash\n"
-            + ("etcd:x:998:998:etcd user:/var/lib/etcd:/usr/sbin/nologin\n" if hard else ""), 0o644)
+    t.write(
+        "/etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000::/home/ubuntu:/bin/bash\n"
+        + ("etcd:x:998:998:etcd user:/var/lib/etcd:/usr/sbin/nologin\n" if hard else ""),
+        0o644,
+    )
     t.write("/etc/group", "root:x:0:\nubuntu:x:1000:\n" + ("etcd:x:998:\n" if hard else ""), 0o644)
     t.write("/etc/hostname", f"cp-{variant}\n", 0o644)
     img = "registry.k8s.io/{}:v1.31.1"
-    t.write("/etc/kubernetes/manifests/kube-apiserver.yaml", static_pod("kube-apiserver", APISERVER_BAD if bad else APISERVER_HARDENED if hard else APISERVER_KUBEADM,
-            img.format("kube-apiserver")), 0o644 if bad else 0o600, user if bad else (0, 0))
-    t.write("/etc/kubernetes/manifests/kube-controller-manager.yaml", static_pod(
-        "kube-controller-manager", KCM_BAD if bad else KCM_KUBEADM + (["--profiling=false", "--terminated-pod-gc-threshold=10"] if hard else []),
-        img.format("kube-controller-manager")), 0o644 if bad else 0o600)
-    t.write("/etc/kubernetes/manifests/kube-scheduler.yaml", static_pod(
-        "kube-scheduler", SCHED_BAD if bad else SCHED_KUBEADM + (["--profiling=false"] if hard else []), img.format("kube-scheduler")), 0o644 if bad else 0o600)
-    t.write("/etc/kubernetes/manifests/etcd.yaml", static_pod("etcd", ETCD_BAD if bad else ETCD_KUBEADM, "registry.k8s.io/etcd:3.5.15-0"), 0o644 if bad else 0o600)
+    t.write(
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        static_pod(
+            "kube-apiserver",
+            APISERVER_BAD if bad else APISERVER_HARDENED if hard else APISERVER_KUBEADM,
+            img.format("kube-apiserver"),
+        ),
+        0o644 if bad else 0o600,
+        user if bad else (0, 0),
+    )
+    t.write(
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+        static_pod(
+            "kube-controller-manager",
+            KCM_BAD
+            if bad
+            else KCM_KUBEADM + (["--profiling=false", "--terminated-pod-gc-threshold=10"] if hard else []),
+            img.format("kube-controller-manager"),
+        ),
+        0o644 if bad else 0o600,
+    )
+    t.write(
+        "/etc/kubernetes/manifests/kube-scheduler.yaml",
+        static_pod(
+            "kube-scheduler",
+            SCHED_BAD if bad else SCHED_KUBEADM + (["--profiling=false"] if hard else []),
+            img.format("kube-scheduler"),
+        ),
+        0o644 if bad else 0o600,
+    )
+    t.write(
+        "/etc/kubernetes/manifests/etcd.yaml",
+        static_pod("etcd", ETCD_BAD if bad else ETCD_KUBEADM, "registry.k8s.io/etcd:3.5.15-0"),
+        0o644 if bad else 0o600,
+    )
     for name in ("admin", "super-admin", "controller-manager", "scheduler", "kubelet"):
         mode = 0o644 if bad and name != "super-admin" else (0o640 if bad else 0o600)
-        t.write(f"/etc/kubernetes/{name}.conf", kubeconfig(f"system:{name}"), mode, user if bad and name == "admin" else (0, 0))
+        t.write(
+            f"/etc/kubernetes/{name}.conf",
+            kubeconfig(f"system:{name}"),
+            mode,
+            user if bad and name == "admin" else (0, 0),
+        )
     t.mkdir(PKI, 0o755)
     t.mkdir(f"{PKI}/etcd", 0o755)
     for name in PKI_FILES:
         days = -3 if bad and name == "apiserver" else 365
-        t.write(f"{PKI}/{name}.crt", cert_pem(name, days), 0o666 if bad and name == "apiserver" else 0o644, user if bad and name == "apiserver" else (0, 0))
-        t.write(f"{PKI}/{name}.key", b"-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----\n", 0o644 if bad and name == "ca" else 0o600)
+        t.write(
+            f"{PKI}/{name}.crt",
+            cert_pem(name, days),
+            0o666 if bad and name == "apiserver" else 0o644,
+            user if bad and name == "apiserver" else (0, 0),
+        )
+        t.write(
+            f"{PKI}/{name}.key",
+            b"-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----\n",
+            0o644 if bad and name == "ca" else 0o600,
+        )
     t.write(f"{PKI}/sa.key", b"key", 0o600)
     t.write(f"{PKI}/sa.pub", b"pub", 0o600)
     t.mkdir("/var/lib/etcd", 0o755 if bad else 0o700, (998, 998) if hard else (0, 0))
     t.mkdir("/var/lib/etcd/member", 0o700)
-    t.write("/etc/cni/net.d/10-flannel.conflist", '{"name": "cbr0", "cniVersion": "0.3.1", "plugins": [{"type": "flannel"}]}\n',
-            0o600 if hard else (0o666 if bad else 0o644))
+    t.write(
+        "/etc/cni/net.d/10-flannel.conflist",
+        '{"name": "cbr0", "cniVersion": "0.3.1", "plugins": [{"type": "flannel"}]}\n',
+        0o600 if hard else (0o666 if bad else 0o644),
+    )
     if bad:
         t.write("/etc/systemd/system/kubelet.service", UNIT_BAD, 0o666, user)
     else:
         unit_mode = 0o600 if hard else 0o644
         t.write("/usr/lib/systemd/system/kubelet.service", UNIT_PACKAGE, unit_mode)
         t.write("/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", DROPIN_KUBEADM, unit_mode)
-        t.write("/var/lib/kubelet/kubeadm-flags.env",
-                'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.10"\n', 0o644)
+        t.write(
+            "/var/lib/kubelet/kubeadm-flags.env",
+            'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.10"\n',
+            0o644,
+        )
         t.write("/etc/default/kubelet", "KUBELET_EXTRA_ARGS=\n", 0o644)
-        t.write("/var/lib/kubelet/config.yaml", KUBELET_CONFIG_HARDENED if hard else KUBELET_CONFIG_KUBEADM, 0o600 if hard else 0o644)
+        t.write(
+            "/var/lib/kubelet/config.yaml",
+            KUBELET_CONFIG_HARDENED if hard else KUBELET_CONFIG_KUBEADM,
+            0o600 if hard else 0o644,
+        )
     if hard or bad:
         t.write("/etc/kubernetes/enc/encryption.yaml", ENCRYPTION_IDENTITY_FIRST if bad else ENCRYPTION_KMS, 0o600)
         t.write("/etc/kubernetes/audit-policy.yaml", AUDIT_EVERYTHING if bad else AUDIT_RECOMMENDED, 0o600)
@@ -351,14 +517,25 @@ def kubeadm_tree(root: Path, variant: str = "default") -> Tree:
 def json_config_tree(root: Path) -> Tree:
     """A kubelet started by its own unit with a JSON config at a custom path and an override in an env file."""
     t = Tree(root)
-    t.write("/etc/systemd/system/kubelet.service",
-            "[Unit]\nDescription=kubelet\n\n[Service]\nEnvironmentFile=/etc/kubelet/kubelet.env\n"
-            "ExecStart=/usr/local/bin/kubelet --config=/etc/kubelet/kubelet-config.json --kubeconfig=/etc/kubelet/kubeconfig $KUBELET_ARGS\n", 0o600)
-    t.write("/etc/kubelet/kubelet.env", "# site overrides\nKUBELET_ARGS=\"--anonymous-auth=true --v=2\"\n", 0o600)
+    t.write(
+        "/etc/systemd/system/kubelet.service",
+        "[Unit]\nDescription=kubelet\n\n[Service]\nEnvironmentFile=/etc/kubelet/kubelet.env\n"
+        "ExecStart=/usr/local/bin/kubelet --config=/etc/kubelet/kubelet-config.json --kubeconfig=/etc/kubelet/kubeconfig $KUBELET_ARGS\n",
+        0o600,
+    )
+    t.write("/etc/kubelet/kubelet.env", '# site overrides\nKUBELET_ARGS="--anonymous-auth=true --v=2"\n', 0o600)
     config = {
-        "kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True}, "x509": {"clientCAFile": "ca.pem"}},
-        "authorization": {"mode": "Webhook"}, "readOnlyPort": 10255, "seccompDefault": True, "podPidsLimit": 2048,
+        "kind": "KubeletConfiguration",
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": "ca.pem"},
+        },
+        "authorization": {"mode": "Webhook"},
+        "readOnlyPort": 10255,
+        "seccompDefault": True,
+        "podPidsLimit": 2048,
     }
     t.write("/etc/kubelet/kubelet-config.json", json.dumps(config, indent=2) + "\n", 0o600)
     t.write("/etc/kubelet/ca.pem", cert_pem("node-ca", 700), 0o644)
@@ -411,13 +588,33 @@ def rke2_tree(root: Path) -> Tree:
     t = Tree(root)
     d = "/var/lib/rancher/rke2"
     t.write("/etc/rancher/rke2/config.yaml", "profile: cis\n", 0o600)
-    t.write(f"{d}/agent/pod-manifests/kube-apiserver.yaml", static_pod("kube-apiserver", APISERVER_HARDENED, "rancher/hardened-kubernetes:v1.31.1-rke2r1"), 0o600)
-    t.write(f"{d}/agent/pod-manifests/etcd.yaml", static_pod("etcd", ETCD_KUBEADM, "rancher/hardened-etcd:v3.5.13-k3s1"), 0o600)
-    argv = ["kubelet", "--volume-plugin-dir=/var/lib/kubelet/volumeplugins", "--file-check-frequency=5s", "--sync-frequency=30s",
-            "--address=0.0.0.0", "--anonymous-auth=false", "--authentication-token-webhook=true", "--authorization-mode=Webhook",
-            f"--client-ca-file={d}/agent/client-ca.crt", "--kubeconfig=/var/lib/rancher/rke2/agent/kubelet.kubeconfig",
-            "--read-only-port=0", "--protect-kernel-defaults=true", f"--tls-cert-file={d}/agent/serving-kubelet.crt",
-            f"--tls-private-key-file={d}/agent/serving-kubelet.key", "--pod-manifest-path=/var/lib/rancher/rke2/agent/pod-manifests"]
+    t.write(
+        f"{d}/agent/pod-manifests/kube-apiserver.yaml",
+        static_pod("kube-apiserver", APISERVER_HARDENED, "rancher/hardened-kubernetes:v1.31.1-rke2r1"),
+        0o600,
+    )
+    t.write(
+        f"{d}/agent/pod-manifests/etcd.yaml",
+        static_pod("etcd", ETCD_KUBEADM, "rancher/hardened-etcd:v3.5.13-k3s1"),
+        0o600,
+    )
+    argv = [
+        "kubelet",
+        "--volume-plugin-dir=/var/lib/kubelet/volumeplugins",
+        "--file-check-frequency=5s",
+        "--sync-frequency=30s",
+        "--address=0.0.0.0",
+        "--anonymous-auth=false",
+        "--authentication-token-webhook=true",
+        "--authorization-mode=Webhook",
+        f"--client-ca-file={d}/agent/client-ca.crt",
+        "--kubeconfig=/var/lib/rancher/rke2/agent/kubelet.kubeconfig",
+        "--read-only-port=0",
+        "--protect-kernel-defaults=true",
+        f"--tls-cert-file={d}/agent/serving-kubelet.crt",
+        f"--tls-private-key-file={d}/agent/serving-kubelet.key",
+        "--pod-manifest-path=/var/lib/rancher/rke2/agent/pod-manifests",
+    ]
     t.write("/proc/4242/cmdline", ("\0".join(argv) + "\0").encode(), 0o444)
     t.write(f"{d}/agent/kubelet.kubeconfig", kubeconfig("system:node:rke2"), 0o600)
     t.write(f"{d}/agent/client-ca.crt", cert_pem("rke2-client-ca", 3650), 0o644)
@@ -439,13 +636,19 @@ def test_kubeadm_default_discovery(tmp_path):
     objs = _objects(loaded)
     comps = loaded.info["components"]
     assert set(comps) == {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet"}
-    assert comps["kube-apiserver"] == {"origin": "static-pod", "source": "/etc/kubernetes/manifests/kube-apiserver.yaml"}
+    assert comps["kube-apiserver"] == {
+        "origin": "static-pod",
+        "source": "/etc/kubernetes/manifests/kube-apiserver.yaml",
+    }
     assert comps["kubelet"]["origin"] == "systemd"
     kubelet = objs[("NodeComponent", "kubelet")].obj
     # ExecStart from the drop-in, $VARs split, EnvironmentFile= read, empty KUBELET_EXTRA_ARGS dropped
     assert kubelet["argv"] == [
-        "/usr/bin/kubelet", "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf", "--kubeconfig=/etc/kubernetes/kubelet.conf",
-        "--config=/var/lib/kubelet/config.yaml", "--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock",
+        "/usr/bin/kubelet",
+        "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf",
+        "--kubeconfig=/etc/kubernetes/kubelet.conf",
+        "--config=/var/lib/kubelet/config.yaml",
+        "--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock",
         "--pod-infra-container-image=registry.k8s.io/pause:3.10",
     ]
     assert kubelet["config"]["authentication"]["x509"]["clientCAFile"] == "/etc/kubernetes/pki/ca.crt"
@@ -459,9 +662,15 @@ def test_kubeadm_default_discovery(tmp_path):
     assert files["/var/lib/etcd"]["type"] == "directory" and files["/var/lib/etcd"]["roles"] == ["etcd-data-dir"]
     assert files["/etc/kubernetes/admin.conf"]["user"] == "root"
     certs = files["/etc/kubernetes/admin.conf"]["certificates"]
-    assert [c["source"] for c in certs] == ["users[system:admin].client-certificate-data", "clusters[kubernetes].certificate-authority-data"]
+    assert [c["source"] for c in certs] == [
+        "users[system:admin].client-certificate-data",
+        "clusters[kubernetes].certificate-authority-data",
+    ]
     assert certs[0]["subject"] == "CN=system:admin"
-    assert ("NodeFile", "/etc/kubernetes/super-admin.conf") in objs and ("NodeFile", "/etc/kubernetes/proxy.conf") not in objs
+    assert ("NodeFile", "/etc/kubernetes/super-admin.conf") in objs and (
+        "NodeFile",
+        "/etc/kubernetes/proxy.conf",
+    ) not in objs
 
 
 def test_static_pod_component_locations(tmp_path):
@@ -481,8 +690,16 @@ def test_static_pod_component_locations(tmp_path):
 def test_kubelet_config_location_and_drop_ins(tmp_path):
     t = kubeadm_tree(tmp_path)
     # a --config-dir drop-in overrides one field; kubeadm-flags.env adds the flag
-    t.write("/var/lib/kubelet/kubeadm-flags.env", 'KUBELET_KUBEADM_ARGS="--config-dir=/etc/kubernetes/kubelet.conf.d"\n', 0o644)
-    t.write("/etc/kubernetes/kubelet.conf.d/20-ports.conf", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 10255\n", 0o600)
+    t.write(
+        "/var/lib/kubelet/kubeadm-flags.env",
+        'KUBELET_KUBEADM_ARGS="--config-dir=/etc/kubernetes/kubelet.conf.d"\n',
+        0o644,
+    )
+    t.write(
+        "/etc/kubernetes/kubelet.conf.d/20-ports.conf",
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 10255\n",
+        0o600,
+    )
     t.write("/etc/kubernetes/kubelet.conf.d/ignored.yaml", "readOnlyPort: 1\n", 0o600)
     loaded = load_node(str(tmp_path))
     kubelet = _objects(loaded)[("NodeComponent", "kubelet")]
@@ -505,7 +722,10 @@ def test_json_config_custom_path_and_env_override(tmp_path):
     loaded = load_node(str(tmp_path))
     kubelet = _objects(loaded)[("NodeComponent", "kubelet")]
     assert kubelet.obj["argv"][-2:] == ["--anonymous-auth=true", "--v=2"]
-    assert kubelet.obj["configFile"] == "/etc/kubelet/kubelet-config.json" and kubelet.obj["config"]["readOnlyPort"] == 10255
+    assert (
+        kubelet.obj["configFile"] == "/etc/kubelet/kubelet-config.json"
+        and kubelet.obj["config"]["readOnlyPort"] == 10255
+    )
     loc = loaded.relocate(kubelet.id, kubelet.source.file, ("argv", kubelet.obj["argv"].index("--anonymous-auth=true")))
     assert (loc.file, loc.line) == ("/etc/kubelet/kubelet.env", 2)
     loc = loaded.relocate(kubelet.id, kubelet.source.file, ("config", "readOnlyPort"))
@@ -520,7 +740,12 @@ def test_json_config_custom_path_and_env_override(tmp_path):
 
 def test_process_wins_over_unit_and_manifest(tmp_path):
     t = kubeadm_tree(tmp_path)
-    argv = ["/usr/bin/kubelet", "--kubeconfig=/etc/kubernetes/kubelet.conf", "--config=/var/lib/kubelet/config.yaml", "--anonymous-auth=true"]
+    argv = [
+        "/usr/bin/kubelet",
+        "--kubeconfig=/etc/kubernetes/kubelet.conf",
+        "--config=/var/lib/kubelet/config.yaml",
+        "--anonymous-auth=true",
+    ]
     t.write("/proc/77/cmdline", ("\0".join(argv) + "\0").encode(), 0o444)
     t.write("/proc/78/cmdline", b"kube-apiserver\0--anonymous-auth=false\0", 0o444)
     t.write("/proc/79/cmdline", b"bash\0-c\0sleep 1\0", 0o444)
@@ -533,7 +758,10 @@ def test_process_wins_over_unit_and_manifest(tmp_path):
     assert any("differ" in w for w in loaded.warnings) and any("kube-apiserver (pid 78)" in w for w in loaded.warnings)
     # arguments the unit also has keep their unit line; the others point at /proc
     kubelet = objs[("NodeComponent", "kubelet")]
-    assert loaded.relocate(kubelet.id, kubelet.source.file, ("argv", 2)).file == "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
+    assert (
+        loaded.relocate(kubelet.id, kubelet.source.file, ("argv", 2)).file
+        == "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
+    )
     assert loaded.relocate(kubelet.id, kubelet.source.file, ("argv", 3)).file == "/proc/77/cmdline"
 
 
@@ -559,8 +787,14 @@ def test_etcd_process_environment(tmp_path):
 def test_symlinks_are_followed_inside_the_root(tmp_path):
     t = kubeadm_tree(tmp_path)
     t.write("/var/lib/kubelet/pki/kubelet-client-2030.pem", cert_pem("system:node:cp", 300), 0o600)
-    t.symlink("/var/lib/kubelet/pki/kubelet-client-current.pem", "/var/lib/kubelet/pki/kubelet-client-2030.pem")  # absolute: re-rooted
-    t.write("/var/lib/kubelet/config.yaml", KUBELET_CONFIG_KUBEADM + "tlsCertFile: /var/lib/kubelet/pki/kubelet-client-current.pem\n", 0o600)
+    t.symlink(
+        "/var/lib/kubelet/pki/kubelet-client-current.pem", "/var/lib/kubelet/pki/kubelet-client-2030.pem"
+    )  # absolute: re-rooted
+    t.write(
+        "/var/lib/kubelet/config.yaml",
+        KUBELET_CONFIG_KUBEADM + "tlsCertFile: /var/lib/kubelet/pki/kubelet-client-current.pem\n",
+        0o600,
+    )
     loaded = load_node(str(tmp_path))
     f = _objects(loaded)[("NodeFile", "/var/lib/kubelet/pki/kubelet-client-current.pem")].obj
     assert f["resolved"] == "/var/lib/kubelet/pki/kubelet-client-2030.pem" and f["mode"] == "0600"
@@ -607,7 +841,10 @@ def test_rke2_layout(tmp_path):
     loaded = load_node(str(tmp_path))
     assert loaded.info["distribution"] == "rke2"
     comps = loaded.info["components"]
-    assert comps["kube-apiserver"] == {"origin": "static-pod", "source": "/var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml"}
+    assert comps["kube-apiserver"] == {
+        "origin": "static-pod",
+        "source": "/var/lib/rancher/rke2/agent/pod-manifests/kube-apiserver.yaml",
+    }
     assert comps["kubelet"] == {"origin": "process", "source": "/proc/4242/cmdline"}
     roles = {r.id.name: r.obj["roles"] for r in loaded.resources() if r.id.kind == "NodeFile"}
     assert roles["/var/lib/rancher/rke2/agent/pod-manifests/etcd.yaml"] == ["etcd-manifest"]
@@ -625,9 +862,11 @@ def test_nothing_on_an_empty_root(tmp_path):
 # parsers
 # ---------------------------------------------------------------------------------------------
 def test_cert_info_utc_and_generalized_times():
-    info = cert_info(cert_der("etcd-ca", dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc), dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)))
+    info = cert_info(
+        cert_der("etcd-ca", dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.UTC), dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+    )
     assert info == {"notBefore": "2021-01-01T00:00:00Z", "notAfter": "2031-05-06T07:08:09Z", "subject": "CN=etcd-ca"}
-    assert cert_info(cert_der("x", dt.datetime(2060, 1, 1, tzinfo=dt.timezone.utc)))["notAfter"] == "2060-01-01T00:00:00Z"
+    assert cert_info(cert_der("x", dt.datetime(2060, 1, 1, tzinfo=dt.UTC)))["notAfter"] == "2060-01-01T00:00:00Z"
     with pytest.raises(ValueError):
         cert_info(b"\x30\x03\x02\x01")
     bundle = cert_pem("a") + cert_pem("b") + b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
@@ -642,10 +881,34 @@ def test_cert_info_matches_openssl(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
     key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "42",
-                    "-subj", "/O=kubefort/CN=openssl-made"], check=True, capture_output=True)
-    end = subprocess.run(["openssl", "x509", "-in", str(crt), "-noout", "-enddate"], check=True, capture_output=True, text=True).stdout
-    want = dt.datetime.strptime(end.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z").strftime("%Y-%m-%dT%H:%M:%SZ")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "42",
+            "-subj",
+            "/O=kubefort/CN=openssl-made",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    end = subprocess.run(
+        ["openssl", "x509", "-in", str(crt), "-noout", "-enddate"], check=True, capture_output=True, text=True
+    ).stdout
+    want = (
+        dt.datetime.strptime(end.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
+        .replace(tzinfo=dt.UTC)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     [got] = pem_certs(crt.read_bytes(), "c.pem")
     assert got["notAfter"] == want and got["subject"] == "CN=openssl-made"
 
@@ -661,8 +924,14 @@ def test_proc_elsewhere_and_missing_flag_files(tmp_path):
     missing under the root are reported, not skipped."""
     root, proc = tmp_path / "host", tmp_path / "proc"
     t = Tree(root)
-    t.write("/etc/kubernetes/manifests/etcd.yaml", static_pod("etcd", ["--data-dir=/var/lib/etcd-gone"], "registry.k8s.io/etcd:3.5.15-0"), 0o600)
-    Tree(proc).write("/31/cmdline", b"/usr/bin/kubelet\0--config=/etc/kubelet.yaml\0--kubeconfig=/etc/kubelet.conf\0", 0o444)
+    t.write(
+        "/etc/kubernetes/manifests/etcd.yaml",
+        static_pod("etcd", ["--data-dir=/var/lib/etcd-gone"], "registry.k8s.io/etcd:3.5.15-0"),
+        0o600,
+    )
+    Tree(proc).write(
+        "/31/cmdline", b"/usr/bin/kubelet\0--config=/etc/kubelet.yaml\0--kubeconfig=/etc/kubelet.conf\0", 0o444
+    )
     loaded = load_node(str(root), str(proc))
     objs = _objects(loaded)
     assert loaded.info["components"]["kubelet"] == {"origin": "process", "source": "/proc/31/cmdline"}
@@ -676,18 +945,30 @@ def test_systemd_expansion_rules(tmp_path):
     EnvironmentFile= overrides Environment=, exec prefixes are dropped."""
     t = Tree(tmp_path)
     t.write("/lib/systemd/system/kubelet.service", "[Service]\nExecStart=/usr/bin/kubelet --from-lib-unit\n", 0o644)
-    t.write("/lib/systemd/system/kubelet.service.d/10-a.conf", "[Service]\nEnvironment=\"A=--from-lib-dropin\"\n", 0o644)
-    t.write("/etc/systemd/system/kubelet.service.d/10-a.conf",  # same name in /etc: replaces the /lib drop-in
-            '[Service]\nEnvironment="A=--v=2 --node-ip=10.0.0.7" \'B=--cluster-domain=x y\'\nEnvironment=C=from-environment\n'
-            "EnvironmentFile=-/etc/kubelet.env\nEnvironmentFile=-/etc/missing.env\n", 0o644)
-    t.write("/etc/systemd/system/kubelet.service.d/20-exec.conf",
-            "[Unit]\nExecStart=/not/a/service/key\n[Service]\nExecStart=\n"
-            "ExecStart=-/usr/bin/kubelet $A \"--opt=${B}\" --c=${C} \\\n  --config=/var/lib/kubelet/config.yaml $UNSET\n", 0o644)
+    t.write("/lib/systemd/system/kubelet.service.d/10-a.conf", '[Service]\nEnvironment="A=--from-lib-dropin"\n', 0o644)
+    t.write(
+        "/etc/systemd/system/kubelet.service.d/10-a.conf",  # same name in /etc: replaces the /lib drop-in
+        "[Service]\nEnvironment=\"A=--v=2 --node-ip=10.0.0.7\" 'B=--cluster-domain=x y'\nEnvironment=C=from-environment\n"
+        "EnvironmentFile=-/etc/kubelet.env\nEnvironmentFile=-/etc/missing.env\n",
+        0o644,
+    )
+    t.write(
+        "/etc/systemd/system/kubelet.service.d/20-exec.conf",
+        "[Unit]\nExecStart=/not/a/service/key\n[Service]\nExecStart=\n"
+        'ExecStart=-/usr/bin/kubelet $A "--opt=${B}" --c=${C} \\\n  --config=/var/lib/kubelet/config.yaml $UNSET\n',
+        0o644,
+    )
     t.write("/etc/kubelet.env", "C=from-file\n", 0o600)
     loaded = load_node(str(tmp_path))
     kubelet = _objects(loaded)[("NodeComponent", "kubelet")]
-    assert kubelet.obj["argv"] == ["/usr/bin/kubelet", "--v=2", "--node-ip=10.0.0.7", "--opt=--cluster-domain=x y", "--c=from-file",
-                                   "--config=/var/lib/kubelet/config.yaml"]
+    assert kubelet.obj["argv"] == [
+        "/usr/bin/kubelet",
+        "--v=2",
+        "--node-ip=10.0.0.7",
+        "--opt=--cluster-domain=x y",
+        "--c=from-file",
+        "--config=/var/lib/kubelet/config.yaml",
+    ]
     loc = loaded.relocate(kubelet.id, kubelet.source.file, ("argv", 2))
     assert (loc.file, loc.line) == ("/etc/systemd/system/kubelet.service.d/10-a.conf", 2)
     loc = loaded.relocate(kubelet.id, kubelet.source.file, ("argv", 4))

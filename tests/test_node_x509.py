@@ -274,7 +274,7 @@ def test_kubeconfig_embedded_certificates(keys):
 # through the node loader and the expiry check
 # ---------------------------------------------------------------------------------------------
 def test_node_files_and_the_expiry_check(tmp_path, keys):
-    from kubefort.checks import control_plane  # noqa: F401  (registers KF-CP-061)
+    from kubefort.checks import control_plane  # noqa: F401
 
     t = Tree(tmp_path)
     pki = "/etc/kubernetes/pki"

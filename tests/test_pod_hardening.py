@@ -135,7 +135,11 @@ def test_capability_names_are_normalised_as_runtimes_do():
 
 def test_safe_sysctls_are_the_pss_latest_set():
     assert len(SAFE_SYSCTLS) == 14
-    assert {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat", "kernel.shm_rmid_forced"} <= SAFE_SYSCTLS
+    assert {
+        "net.ipv4.tcp_slow_start_after_idle",
+        "net.ipv4.tcp_notsent_lowat",
+        "kernel.shm_rmid_forced",
+    } <= SAFE_SYSCTLS
 
 
 def test_removed_api_table_is_well_formed():

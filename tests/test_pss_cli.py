@@ -51,8 +51,17 @@ def test_pss_objects_contract(tmp_path: Path):
     assert objs["hardened"]["pss"] == {"level": "restricted", "version": "v1.30", "allowed": True, "violations": []}
     plain = objs["plain"]["pss"]
     assert plain["allowed"] is False
-    assert {v["control"] for v in plain["violations"]} == {"allowPrivilegeEscalation", "capabilities_restricted", "runAsNonRoot", "seccompProfile_restricted"}
-    assert {"control": "runAsNonRoot", "field": "spec.template.spec.containers[0].securityContext.runAsNonRoot", "value": "<unset>"} in plain["violations"]
+    assert {v["control"] for v in plain["violations"]} == {
+        "allowPrivilegeEscalation",
+        "capabilities_restricted",
+        "runAsNonRoot",
+        "seccompProfile_restricted",
+    }
+    assert {
+        "control": "runAsNonRoot",
+        "field": "spec.template.spec.containers[0].securityContext.runAsNonRoot",
+        "value": "<unset>",
+    } in plain["violations"]
     assert objs["broken"]["pss"]["allowed"] is None and "hostPID" in objs["broken"]["pss"]["error"]
     # only the restricted verdict check ran
     ran = {c["id"] for c in rep["checks"]}

@@ -24,17 +24,23 @@ DATA = SHARED / "conformance" / "pss" / "test" / "testdata" if SHARED else None
 def _dirs():
     if DATA is None:
         return []
-    return sorted((lvl.name, ver.name) for lvl in DATA.iterdir() if lvl.is_dir() for ver in lvl.iterdir() if ver.is_dir())
+    return sorted(
+        (lvl.name, ver.name) for lvl in DATA.iterdir() if lvl.is_dir() for ver in lvl.iterdir() if ver.is_dir()
+    )
 
 
 @pytest.mark.parametrize("level,version", _dirs())
 def test_fixture_directory(level, version):
     root = DATA / level / version
-    ids = tuple(m.id for m in REGISTRY if m.target == "input") + ("KF-PSS-001" if level == "baseline" else "KF-PSS-002",)
-    res = scan(discover([str(root)]), EngineSettings(check_ids=ids, object_report=pss.object_report(level, version)), jobs=1)
+    ids = tuple(m.id for m in REGISTRY if m.target == "input") + (
+        "KF-PSS-001" if level == "baseline" else "KF-PSS-002",
+    )
+    res = scan(
+        discover([str(root)]), EngineSettings(check_ids=ids, object_report=pss.object_report(level, version)), jobs=1
+    )
     assert not [o for o in res.outcomes if o.check_id.startswith("KF-INPUT")], "every fixture must load"
     seen = 0
-    for (rid, src), extra in res.object_extra.items():
+    for (_rid, src), extra in res.object_extra.items():
         expected_allowed = "/pass/" in src.file
         assert extra["pss"]["allowed"] is expected_allowed, (src.file, extra["pss"])
         seen += 1

@@ -46,12 +46,16 @@ def pods(draw: st.DrawFn) -> dict[str, Any]:
     pod = copy.deepcopy(draw(st.sampled_from(PODS)))
     extra = draw(st.sampled_from([None, "hostPath", "badHostPath", "restrictedVolume", "seccompAnnotations"]))
     if extra == "hostPath":
-        pod["spec"].setdefault("volumes", []).append({"name": "h", "hostPath": {"path": draw(st.sampled_from(["/x", 5, None]))}})
+        pod["spec"].setdefault("volumes", []).append(
+            {"name": "h", "hostPath": {"path": draw(st.sampled_from(["/x", 5, None]))}}
+        )
     elif extra == "badHostPath":  # read by hostPathVolumes only: baseline reports it, restricted does not
         pod["spec"].setdefault("volumes", []).insert(0, {"name": "h", "hostPath": {"path": 7}})
         pod["spec"]["containers"][0]["securityContext"] = draw(st.sampled_from(["bad", {}]))
     elif extra == "restrictedVolume":
-        pod["spec"].setdefault("volumes", []).append({"name": "n", "nfs": {"server": "x"}, "secret": draw(st.sampled_from([{}, 3]))})
+        pod["spec"].setdefault("volumes", []).append(
+            {"name": "n", "nfs": {"server": "x"}, "secret": draw(st.sampled_from([{}, 3]))}
+        )
     elif extra == "seccompAnnotations":  # v1.0-v1.18 baseline seccomp
         ann = pod["metadata"].setdefault("annotations", {})
         ann["seccomp.security.alpha.kubernetes.io/pod"] = draw(st.sampled_from(["", "unconfined", "runtime/default"]))
@@ -103,20 +107,74 @@ def test_controls_table_matches_upstream_registry() -> None:
         assert by_name[name].level == level
         assert by_name[name].since == pss.parse_version(versions[0])[1]
     overrides = {c.name: c.overridden_from for c in pss.CONTROLS if c.overridden_from is not None}
-    assert overrides == {"hostPathVolumes": 0, "seccompProfile_baseline": 19, "capabilities_baseline": 22, "procMount": 35}
+    assert overrides == {
+        "hostPathVolumes": 0,
+        "seccompProfile_baseline": 19,
+        "capabilities_baseline": 22,
+        "procMount": 35,
+    }
 
 
 @pytest.mark.parametrize(
     ("level", "version", "expected"),
     [
         ("privileged", "latest", set()),
-        ("baseline", "v1.0", {"windowsHostProcess", "hostNamespaces", "privileged", "capabilities_baseline", "hostPathVolumes", "hostPorts",
-                              "appArmorProfile", "seLinuxOptions", "procMount", "seccompProfile_baseline", "sysctls"}),
-        ("restricted", "v1.0", {"windowsHostProcess", "hostNamespaces", "privileged", "capabilities_baseline", "hostPorts", "appArmorProfile",
-                                "seLinuxOptions", "procMount", "seccompProfile_baseline", "sysctls", "restrictedVolumes", "runAsNonRoot"}),
-        ("restricted", "latest", {"windowsHostProcess", "hostNamespaces", "privileged", "hostPorts", "hostProbesAndHostLifecycle",
-                                  "appArmorProfile", "seLinuxOptions", "sysctls", "restrictedVolumes", "allowPrivilegeEscalation",
-                                  "runAsNonRoot", "runAsUser", "seccompProfile_restricted", "capabilities_restricted", "procMount_restricted"}),
+        (
+            "baseline",
+            "v1.0",
+            {
+                "windowsHostProcess",
+                "hostNamespaces",
+                "privileged",
+                "capabilities_baseline",
+                "hostPathVolumes",
+                "hostPorts",
+                "appArmorProfile",
+                "seLinuxOptions",
+                "procMount",
+                "seccompProfile_baseline",
+                "sysctls",
+            },
+        ),
+        (
+            "restricted",
+            "v1.0",
+            {
+                "windowsHostProcess",
+                "hostNamespaces",
+                "privileged",
+                "capabilities_baseline",
+                "hostPorts",
+                "appArmorProfile",
+                "seLinuxOptions",
+                "procMount",
+                "seccompProfile_baseline",
+                "sysctls",
+                "restrictedVolumes",
+                "runAsNonRoot",
+            },
+        ),
+        (
+            "restricted",
+            "latest",
+            {
+                "windowsHostProcess",
+                "hostNamespaces",
+                "privileged",
+                "hostPorts",
+                "hostProbesAndHostLifecycle",
+                "appArmorProfile",
+                "seLinuxOptions",
+                "sysctls",
+                "restrictedVolumes",
+                "allowPrivilegeEscalation",
+                "runAsNonRoot",
+                "runAsUser",
+                "seccompProfile_restricted",
+                "capabilities_restricted",
+                "procMount_restricted",
+            },
+        ),
     ],
 )
 def test_controls_for(level: str, version: str, expected: set[str]) -> None:

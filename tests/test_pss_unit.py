@@ -20,8 +20,7 @@ def container(name: str = "app", **fields) -> dict:
 
 def restricted_container(name: str = "app", **sc) -> dict:
     """A container that satisfies every restricted container check at latest."""
-    return container(name, securityContext={
-        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, **sc})
+    return container(name, securityContext={"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, **sc})
 
 
 def restricted_spec(*containers: dict, **fields) -> dict:
@@ -39,6 +38,7 @@ def found(spec: dict, level: str = "baseline", version: str = "latest", meta: di
 
 
 # --------------------------------------------------------------------------- API basics
+
 
 def test_levels_and_latest():
     assert pss.LEVELS == ("privileged", "baseline", "restricted")
@@ -74,9 +74,13 @@ def test_minimal_pods_pass():
 
 
 def test_versions_above_latest_are_clamped():
-    spec = restricted_spec(securityContext={
-        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
-        "sysctls": [{"name": "net.ipv4.tcp_notsent_lowat", "value": "1"}]})
+    spec = restricted_spec(
+        securityContext={
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "sysctls": [{"name": "net.ipv4.tcp_notsent_lowat", "value": "1"}],
+        }
+    )
     assert evaluate(None, spec, "restricted", "v1.99") == evaluate(None, spec, "restricted", "latest") == []
 
 
@@ -84,18 +88,27 @@ def test_violation_is_frozen_and_fully_populated():
     spec = {"containers": [container(securityContext={"privileged": True})]}
     (v,) = evaluate(None, spec, "baseline")
     assert v == PSSViolation(
-        control="privileged", level="baseline", field=SC0 + ".privileged", value="true",
-        message='privileged (container "app" must not set securityContext.privileged=true)')
+        control="privileged",
+        level="baseline",
+        field=SC0 + ".privileged",
+        value="true",
+        message='privileged (container "app" must not set securityContext.privileged=true)',
+    )
     with pytest.raises(AttributeError):
         v.value = "false"  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- baseline controls
 
+
 def test_windows_host_process():
-    spec = {"securityContext": {"windowsOptions": {"hostProcess": True}},
-            "containers": [container(securityContext={"windowsOptions": {"hostProcess": True}}),
-                           container("ok", securityContext={"windowsOptions": {"hostProcess": False}})]}
+    spec = {
+        "securityContext": {"windowsOptions": {"hostProcess": True}},
+        "containers": [
+            container(securityContext={"windowsOptions": {"hostProcess": True}}),
+            container("ok", securityContext={"windowsOptions": {"hostProcess": False}}),
+        ],
+    }
     assert found(spec) == [
         ("windowsHostProcess", SC0 + ".windowsOptions.hostProcess", "true"),
         ("windowsHostProcess", "spec.securityContext.windowsOptions.hostProcess", "true"),
@@ -105,16 +118,18 @@ def test_windows_host_process():
 
 def test_host_namespaces():
     spec = {"hostNetwork": True, "hostPID": True, "hostIPC": False, "containers": [container()]}
-    assert found(spec) == [("hostNamespaces", "spec.hostNetwork", "true"),
-                           ("hostNamespaces", "spec.hostPID", "true")]
+    assert found(spec) == [("hostNamespaces", "spec.hostNetwork", "true"), ("hostNamespaces", "spec.hostPID", "true")]
     assert evaluate(None, spec, "baseline")[0].message == "host namespaces (hostNetwork=true)"
     assert found({"hostNetwork": False, "hostPID": None, "containers": [container()]}) == []
 
 
 def test_privileged_all_container_kinds():
     sc = {"securityContext": {"privileged": True}}
-    spec = {"initContainers": [container("init", **sc)], "containers": [container("ok"), container("app", **sc)],
-            "ephemeralContainers": [container("debug", **sc)]}
+    spec = {
+        "initContainers": [container("init", **sc)],
+        "containers": [container("ok"), container("app", **sc)],
+        "ephemeralContainers": [container("debug", **sc)],
+    }
     assert found(spec) == [
         ("privileged", "spec.containers[1].securityContext.privileged", "true"),
         ("privileged", "spec.ephemeralContainers[0].securityContext.privileged", "true"),
@@ -130,29 +145,48 @@ def test_capabilities_baseline():
     assert found(bad) == [("capabilities_baseline", SC0 + ".capabilities.add", '["NET_RAW", "chown"]')]
     assert evaluate(None, bad, "baseline")[0].message == (
         'non-default capabilities (container "app" must not include "NET_RAW", "chown" '
-        "in securityContext.capabilities.add)")
+        "in securityContext.capabilities.add)"
+    )
 
 
 def test_host_path_volumes_baseline():
-    spec = {"containers": [container()],
-            "volumes": [{"name": "ok", "emptyDir": {}}, {"name": "host", "hostPath": {"path": "/etc"}}]}
+    spec = {
+        "containers": [container()],
+        "volumes": [{"name": "ok", "emptyDir": {}}, {"name": "host", "hostPath": {"path": "/etc"}}],
+    }
     assert found(spec) == [("hostPathVolumes", "spec.volumes[1].hostPath", "/etc")]
 
 
 def test_host_ports():
-    spec = {"containers": [container(ports=[{"containerPort": 80}, {"containerPort": 81, "hostPort": 0},
-                                           {"containerPort": 82, "hostPort": 8082}])]}
+    spec = {
+        "containers": [
+            container(
+                ports=[
+                    {"containerPort": 80},
+                    {"containerPort": 81, "hostPort": 0},
+                    {"containerPort": 82, "hostPort": 8082},
+                ]
+            )
+        ]
+    }
     assert found(spec) == [("hostPorts", C0 + ".ports[2].hostPort", "8082")]
     assert evaluate(None, spec, "baseline")[0].message == 'hostPort (container "app" uses hostPort 8082)'
 
 
 def test_host_probes_and_lifecycle_from_v1_34():
-    spec = {"containers": [container(
-        livenessProbe={"httpGet": {"port": 80, "host": "10.0.0.1"}},
-        readinessProbe={"tcpSocket": {"port": 80, "host": ""}},
-        startupProbe={"tcpSocket": {"port": 80, "host": "db"}},
-        lifecycle={"preStop": {"httpGet": {"port": 80, "host": "example.com"}},
-                   "postStart": {"tcpSocket": {"port": 80, "host": "x"}}})]}
+    spec = {
+        "containers": [
+            container(
+                livenessProbe={"httpGet": {"port": 80, "host": "10.0.0.1"}},
+                readinessProbe={"tcpSocket": {"port": 80, "host": ""}},
+                startupProbe={"tcpSocket": {"port": 80, "host": "db"}},
+                lifecycle={
+                    "preStop": {"httpGet": {"port": 80, "host": "example.com"}},
+                    "postStart": {"tcpSocket": {"port": 80, "host": "x"}},
+                },
+            )
+        ]
+    }
     expected = [
         ("hostProbesAndHostLifecycle", C0 + ".lifecycle.postStart.tcpSocket.host", "x"),
         ("hostProbesAndHostLifecycle", C0 + ".lifecycle.preStop.httpGet.host", "example.com"),
@@ -166,17 +200,22 @@ def test_host_probes_and_lifecycle_from_v1_34():
 
 
 def test_apparmor_fields_and_annotations():
-    spec = {"securityContext": {"appArmorProfile": {"type": "Unconfined"}},
-            "containers": [container(securityContext={"appArmorProfile": {"type": "Localhost",
-                                                                           "localhostProfile": "p"}}),
-                           container("b", securityContext={"appArmorProfile": {"type": "Unconfined"}})]}
-    meta = {"annotations": {
-        "container.apparmor.security.beta.kubernetes.io/app": "runtime/default",
-        "container.apparmor.security.beta.kubernetes.io/b": "unconfined",
-        "container.apparmor.security.beta.kubernetes.io/c": "localhost/foo",
-        "container.apparmor.security.beta.kubernetes.io/d": "",
-        "other": "unconfined",
-    }}
+    spec = {
+        "securityContext": {"appArmorProfile": {"type": "Unconfined"}},
+        "containers": [
+            container(securityContext={"appArmorProfile": {"type": "Localhost", "localhostProfile": "p"}}),
+            container("b", securityContext={"appArmorProfile": {"type": "Unconfined"}}),
+        ],
+    }
+    meta = {
+        "annotations": {
+            "container.apparmor.security.beta.kubernetes.io/app": "runtime/default",
+            "container.apparmor.security.beta.kubernetes.io/b": "unconfined",
+            "container.apparmor.security.beta.kubernetes.io/c": "localhost/foo",
+            "container.apparmor.security.beta.kubernetes.io/d": "",
+            "other": "unconfined",
+        }
+    }
     expected = [
         ("appArmorProfile", "metadata.annotations[container.apparmor.security.beta.kubernetes.io/b]", "unconfined"),
         ("appArmorProfile", "spec.containers[1].securityContext.appArmorProfile.type", "Unconfined"),
@@ -186,30 +225,38 @@ def test_apparmor_fields_and_annotations():
     assert found(spec, meta=meta) == expected
     assert found(spec, version="v1.0", meta=meta) == expected
     msgs = [v.message for v in evaluate(meta, spec, "baseline")]
-    assert msgs[0] == ('forbidden AppArmor profile '
-                       '(container.apparmor.security.beta.kubernetes.io/b="unconfined")')
+    assert msgs[0] == ('forbidden AppArmor profile (container.apparmor.security.beta.kubernetes.io/b="unconfined")')
     assert all(m.startswith("forbidden AppArmor profile") for m in msgs)
 
 
 def test_selinux_options_and_container_engine_t():
-    spec = {"securityContext": {"seLinuxOptions": {"type": "container_engine_t", "level": "s0:c1,c2"}},
-            "containers": [container(securityContext={"seLinuxOptions": {"type": "spc_t", "user": "u",
-                                                                          "role": "r"}}),
-                           container("ok", securityContext={"seLinuxOptions": {"type": "container_init_t"}})]}
+    spec = {
+        "securityContext": {"seLinuxOptions": {"type": "container_engine_t", "level": "s0:c1,c2"}},
+        "containers": [
+            container(securityContext={"seLinuxOptions": {"type": "spc_t", "user": "u", "role": "r"}}),
+            container("ok", securityContext={"seLinuxOptions": {"type": "container_init_t"}}),
+        ],
+    }
     assert found(spec) == [
         ("seLinuxOptions", SC0 + ".seLinuxOptions.role", "r"),
         ("seLinuxOptions", SC0 + ".seLinuxOptions.type", "spc_t"),
         ("seLinuxOptions", SC0 + ".seLinuxOptions.user", "u"),
     ]
     assert ("seLinuxOptions", "spec.securityContext.seLinuxOptions.type", "container_engine_t") in found(
-        spec, version="v1.30")
+        spec, version="v1.30"
+    )
     assert ("seLinuxOptions", "spec.securityContext.seLinuxOptions.type", "container_engine_t") not in found(
-        spec, version="v1.31")
+        spec, version="v1.31"
+    )
 
 
 def test_proc_mount_baseline_and_user_namespaces():
-    spec = {"containers": [container(securityContext={"procMount": "Unmasked"}),
-                           container("ok", securityContext={"procMount": "Default"})]}
+    spec = {
+        "containers": [
+            container(securityContext={"procMount": "Unmasked"}),
+            container("ok", securityContext={"procMount": "Default"}),
+        ]
+    }
     expected = [("procMount", SC0 + ".procMount", "Unmasked")]
     assert found(spec) == expected
     # hostUsers: false relaxes baseline procMount from v1.35 only
@@ -222,12 +269,14 @@ def test_proc_mount_baseline_and_user_namespaces():
 
 def test_seccomp_baseline_annotations_before_v1_19():
     spec = {"containers": [container(), container("b")]}
-    meta = {"annotations": {
-        "seccomp.security.alpha.kubernetes.io/pod": "unconfined",
-        "container.seccomp.security.alpha.kubernetes.io/app": "docker/default",
-        "container.seccomp.security.alpha.kubernetes.io/b": "",
-        "container.seccomp.security.alpha.kubernetes.io/nosuch": "unconfined",
-    }}
+    meta = {
+        "annotations": {
+            "seccomp.security.alpha.kubernetes.io/pod": "unconfined",
+            "container.seccomp.security.alpha.kubernetes.io/app": "docker/default",
+            "container.seccomp.security.alpha.kubernetes.io/b": "",
+            "container.seccomp.security.alpha.kubernetes.io/nosuch": "unconfined",
+        }
+    }
     assert found(spec, version="v1.18", meta=meta) == [
         ("seccompProfile_baseline", "metadata.annotations[container.seccomp.security.alpha.kubernetes.io/b]", '""'),
         ("seccompProfile_baseline", "metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]", "unconfined"),
@@ -238,10 +287,13 @@ def test_seccomp_baseline_annotations_before_v1_19():
 
 
 def test_seccomp_baseline_fields_from_v1_19():
-    spec = {"securityContext": {"seccompProfile": {"type": "Unconfined"}},
-            "containers": [container(securityContext={"seccompProfile": {"type": "Localhost",
-                                                                          "localhostProfile": "p"}}),
-                           container("b", securityContext={"seccompProfile": {"type": "Unconfined"}})]}
+    spec = {
+        "securityContext": {"seccompProfile": {"type": "Unconfined"}},
+        "containers": [
+            container(securityContext={"seccompProfile": {"type": "Localhost", "localhostProfile": "p"}}),
+            container("b", securityContext={"seccompProfile": {"type": "Unconfined"}}),
+        ],
+    }
     expected = [
         ("seccompProfile_baseline", "spec.containers[1].securityContext.seccompProfile.type", "Unconfined"),
         ("seccompProfile_baseline", "spec.securityContext.seccompProfile.type", "Unconfined"),
@@ -253,8 +305,7 @@ def test_seccomp_baseline_fields_from_v1_19():
 
 def test_sysctls_by_version():
     def spec(*names):
-        return {"securityContext": {"sysctls": [{"name": n, "value": "1"} for n in names]},
-                "containers": [container()]}
+        return {"securityContext": {"sysctls": [{"name": n, "value": "1"} for n in names]}, "containers": [container()]}
 
     assert found(spec("kernel.shm_rmid_forced", "net.ipv4.ip_unprivileged_port_start"), version="v1.0") == []
     assert found(spec("kernel.msgmax")) == [("sysctls", "spec.securityContext.sysctls[0].name", "kernel.msgmax")]
@@ -272,11 +323,13 @@ def test_sysctls_by_version():
     ]
     for name, since in history:
         assert found(spec(name), version=f"v1.{since - 1}") == [
-            ("sysctls", "spec.securityContext.sysctls[0].name", name)], name
+            ("sysctls", "spec.securityContext.sysctls[0].name", name)
+        ], name
         assert found(spec(name), version=f"v1.{since}") == [], name
 
 
 # --------------------------------------------------------------------------- restricted controls
+
 
 def test_restricted_includes_baseline():
     spec = restricted_spec(hostPID=True)
@@ -285,10 +338,16 @@ def test_restricted_includes_baseline():
 
 
 def test_restricted_volumes():
-    spec = restricted_spec(volumes=[
-        {"name": "a", "configMap": {"name": "c"}}, {"name": "b", "csi": {"driver": "d"}},
-        {"name": "c", "image": {"reference": "img"}}, {"name": "d", "nfs": {"server": "s", "path": "/"}},
-        {"name": "e", "hostPath": {"path": "/"}}, {"name": "f"}])
+    spec = restricted_spec(
+        volumes=[
+            {"name": "a", "configMap": {"name": "c"}},
+            {"name": "b", "csi": {"driver": "d"}},
+            {"name": "c", "image": {"reference": "img"}},
+            {"name": "d", "nfs": {"server": "s", "path": "/"}},
+            {"name": "e", "hostPath": {"path": "/"}},
+            {"name": "f"},
+        ]
+    )
     # hostPathVolumes is overridden by restrictedVolumes at the restricted level; a volume
     # without a source is defaulted to emptyDir by the API server
     assert found(spec, "restricted") == [
@@ -297,13 +356,16 @@ def test_restricted_volumes():
     ]
     assert found(spec, "restricted", "v1.0") == found(spec, "restricted")  # image allowed at every version
     assert evaluate(None, spec, "restricted")[1].message == (
-        'restricted volume types (volume "e" uses restricted volume type "hostPath")')
+        'restricted volume types (volume "e" uses restricted volume type "hostPath")'
+    )
     assert found(spec, "baseline") == [("hostPathVolumes", "spec.volumes[4].hostPath", "/")]
 
 
 def test_allow_privilege_escalation():
-    spec = restricted_spec(restricted_container(allowPrivilegeEscalation=True),
-                           container("b", securityContext={"capabilities": {"drop": ["ALL"]}}))
+    spec = restricted_spec(
+        restricted_container(allowPrivilegeEscalation=True),
+        container("b", securityContext={"capabilities": {"drop": ["ALL"]}}),
+    )
     expected = [
         ("allowPrivilegeEscalation", SC0 + ".allowPrivilegeEscalation", "true"),
         ("allowPrivilegeEscalation", "spec.containers[1].securityContext.allowPrivilegeEscalation", UNSET),
@@ -359,17 +421,18 @@ def test_seccomp_restricted():
     # Unconfined at container level is reported once, by the restricted check (override)
     spec["containers"][1]["securityContext"]["seccompProfile"] = {"type": "Unconfined"}
     assert found(spec, "restricted") == [
-        ("seccompProfile_restricted", "spec.containers[1].securityContext.seccompProfile.type", "Unconfined")]
+        ("seccompProfile_restricted", "spec.containers[1].securityContext.seccompProfile.type", "Unconfined")
+    ]
     msg = evaluate(None, spec, "restricted")[0].message
-    assert msg == ('seccompProfile (container "b" must not set securityContext.seccompProfile.type '
-                   'to "Unconfined")')
+    assert msg == ('seccompProfile (container "b" must not set securityContext.seccompProfile.type to "Unconfined")')
 
 
 def test_capabilities_restricted_from_v1_22():
     spec = restricted_spec(
         container("nocaps", securityContext={"allowPrivilegeEscalation": False}),
         restricted_container("adds", capabilities={"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "CHOWN"]}),
-        restricted_container("lower", capabilities={"drop": ["all"]}))
+        restricted_container("lower", capabilities={"drop": ["all"]}),
+    )
     expected = [
         ("capabilities_restricted", "spec.containers[0].securityContext.capabilities.drop", UNSET),
         ("capabilities_restricted", "spec.containers[1].securityContext.capabilities.add", '["CHOWN"]'),
@@ -380,8 +443,7 @@ def test_capabilities_restricted_from_v1_22():
     assert found(spec, "restricted", "v1.21") == []
     nr = restricted_spec(restricted_container(capabilities={"drop": ["ALL"], "add": ["NET_RAW"]}))
     assert found(nr, "restricted", "v1.21") == [("capabilities_baseline", SC0 + ".capabilities.add", '["NET_RAW"]')]
-    assert found(nr, "restricted", "v1.22") == [
-        ("capabilities_restricted", SC0 + ".capabilities.add", '["NET_RAW"]')]
+    assert found(nr, "restricted", "v1.22") == [("capabilities_restricted", SC0 + ".capabilities.add", '["NET_RAW"]')]
 
 
 def test_proc_mount_restricted_from_v1_35():
@@ -394,9 +456,11 @@ def test_proc_mount_restricted_from_v1_35():
 
 
 def test_user_namespaces_relax_run_as_non_root_and_user_from_v1_35():
-    spec = {"hostUsers": False,
-            "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [restricted_container()]}
+    spec = {
+        "hostUsers": False,
+        "securityContext": {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [restricted_container()],
+    }
     assert found(spec, "restricted", "v1.35") == []
     assert found(spec, "restricted") == []
     assert found(spec, "restricted", "v1.34") == [
@@ -408,8 +472,11 @@ def test_user_namespaces_relax_run_as_non_root_and_user_from_v1_35():
 
 
 def test_windows_exemptions_from_v1_25():
-    spec = {"os": {"name": "windows"}, "securityContext": {"runAsNonRoot": True},
-            "containers": [container(securityContext={"capabilities": {"add": ["NET_RAW"]}})]}
+    spec = {
+        "os": {"name": "windows"},
+        "securityContext": {"runAsNonRoot": True},
+        "containers": [container(securityContext={"capabilities": {"add": ["NET_RAW"]}})],
+    }
     assert found(spec, "restricted", "v1.25") == []
     assert found(spec, "restricted") == []
     assert found(spec, "restricted", "v1.24") == [
@@ -433,6 +500,7 @@ def test_windows_exemptions_from_v1_25():
 
 # --------------------------------------------------------------------------- ordering, inputs
 
+
 def test_ordering_by_control_then_field_natural():
     cs = [container(f"c{i}", securityContext={"privileged": True}) for i in range(12)]
     spec = {"hostIPC": True, "containers": cs}
@@ -443,36 +511,64 @@ def test_ordering_by_control_then_field_natural():
 
 
 def test_null_values_mean_unset():
-    spec = {"containers": [None, container(securityContext=None, ports=None)], "initContainers": None,
-            "volumes": None, "securityContext": None, "hostNetwork": None}
+    spec = {
+        "containers": [None, container(securityContext=None, ports=None)],
+        "initContainers": None,
+        "volumes": None,
+        "securityContext": None,
+        "hostNetwork": None,
+    }
     assert evaluate({"annotations": None}, spec, "baseline") == []
     assert evaluate(None, None, "baseline") == []
 
 
-@pytest.mark.parametrize(("spec", "meta", "path", "typename"), [
-    ("pod", None, "spec", "string"),
-    ({"containers": "x"}, None, "spec.containers", "string"),
-    ({"containers": ["x"]}, None, "spec.containers[0]", "string"),
-    ({"containers": [{"name": "a", "securityContext": "x"}]}, None, "spec.containers[0].securityContext", "string"),
-    ({"containers": [{"name": "a", "securityContext": {"privileged": "yes"}}]}, None,
-     "spec.containers[0].securityContext.privileged", "string"),
-    ({"containers": [{"name": 5}]}, None, "spec.containers[0].name", "number"),
-    ({"containers": [{"name": "a", "ports": [{"hostPort": "80"}]}]}, None, "spec.containers[0].ports[0].hostPort",
-     "string"),
-    ({"containers": [{"name": "a", "securityContext": {"runAsUser": True}}]}, None,
-     "spec.containers[0].securityContext.runAsUser", "boolean"),
-    ({"containers": [{"name": "a", "securityContext": {"capabilities": {"add": [1]}}}]}, None,
-     "spec.containers[0].securityContext.capabilities.add[0]", "number"),
-    ({"initContainers": [{"name": "a", "livenessProbe": {"httpGet": []}}]}, None,
-     "spec.initContainers[0].livenessProbe.httpGet", "array"),
-    ({"hostNetwork": "true"}, None, "spec.hostNetwork", "string"),
-    ({"securityContext": {"sysctls": {"name": "x"}}}, None, "spec.securityContext.sysctls", "object"),
-    ({"volumes": [{"name": "v", "hostPath": "/etc"}]}, None, "spec.volumes[0].hostPath", "string"),
-    ({"os": {"name": 1}}, None, "spec.os.name", "number"),
-    ({}, "meta", "metadata", "string"),
-    ({}, {"annotations": ["a"]}, "metadata.annotations", "array"),
-    ({}, {"annotations": {"k": 1}}, "metadata.annotations[k]", "number"),
-])
+@pytest.mark.parametrize(
+    ("spec", "meta", "path", "typename"),
+    [
+        ("pod", None, "spec", "string"),
+        ({"containers": "x"}, None, "spec.containers", "string"),
+        ({"containers": ["x"]}, None, "spec.containers[0]", "string"),
+        ({"containers": [{"name": "a", "securityContext": "x"}]}, None, "spec.containers[0].securityContext", "string"),
+        (
+            {"containers": [{"name": "a", "securityContext": {"privileged": "yes"}}]},
+            None,
+            "spec.containers[0].securityContext.privileged",
+            "string",
+        ),
+        ({"containers": [{"name": 5}]}, None, "spec.containers[0].name", "number"),
+        (
+            {"containers": [{"name": "a", "ports": [{"hostPort": "80"}]}]},
+            None,
+            "spec.containers[0].ports[0].hostPort",
+            "string",
+        ),
+        (
+            {"containers": [{"name": "a", "securityContext": {"runAsUser": True}}]},
+            None,
+            "spec.containers[0].securityContext.runAsUser",
+            "boolean",
+        ),
+        (
+            {"containers": [{"name": "a", "securityContext": {"capabilities": {"add": [1]}}}]},
+            None,
+            "spec.containers[0].securityContext.capabilities.add[0]",
+            "number",
+        ),
+        (
+            {"initContainers": [{"name": "a", "livenessProbe": {"httpGet": []}}]},
+            None,
+            "spec.initContainers[0].livenessProbe.httpGet",
+            "array",
+        ),
+        ({"hostNetwork": "true"}, None, "spec.hostNetwork", "string"),
+        ({"securityContext": {"sysctls": {"name": "x"}}}, None, "spec.securityContext.sysctls", "object"),
+        ({"volumes": [{"name": "v", "hostPath": "/etc"}]}, None, "spec.volumes[0].hostPath", "string"),
+        ({"os": {"name": 1}}, None, "spec.os.name", "number"),
+        ({}, "meta", "metadata", "string"),
+        ({}, {"annotations": ["a"]}, "metadata.annotations", "array"),
+        ({}, {"annotations": {"k": 1}}, "metadata.annotations[k]", "number"),
+    ],
+)
 def test_wrong_types_raise_input_error(spec, meta, path, typename):
     for level in ("baseline", "restricted"):
         with pytest.raises(PSSInputError) as exc:

@@ -20,7 +20,7 @@ FIXTURE_FILES = sorted((FIXTURES / "checks").glob("KF-RBAC-*.yaml"))
 
 @pytest.fixture(scope="module")
 def registry():
-    import kubefort.checks.rbac  # noqa: F401  (registers the checks)
+    import kubefort.checks.rbac  # noqa: F401
     from kubefort.registry import REGISTRY
 
     return REGISTRY

@@ -132,9 +132,21 @@ def test_who_can_json_contract(rbac_file: str):
     assert names(data) == {"User:alice", "ServiceAccount:shop:api", "Group:auditors"}
     alice = next(s for s in data["subjects"] if s["name"] == "alice")
     assert set(alice) == {"kind", "name", "namespace", "via"} and alice["namespace"] is None
-    assert alice["via"] == [{"binding": "RoleBinding/shop/shop-secrets", "role": "ClusterRole/secret-reader", "rule": {
-        "verbs": ["get", "list"], "apiGroups": [""], "resources": ["secrets"], "resourceNames": [], "nonResourceURLs": [],
-        "from": "ClusterRole/secret-reader", "index": 0}}]
+    assert alice["via"] == [
+        {
+            "binding": "RoleBinding/shop/shop-secrets",
+            "role": "ClusterRole/secret-reader",
+            "rule": {
+                "verbs": ["get", "list"],
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "resourceNames": [],
+                "nonResourceURLs": [],
+                "from": "ClusterRole/secret-reader",
+                "index": 0,
+            },
+        }
+    ]
     assert data["request"]["namespace"] == "shop" and data["problems"] == []
 
 
@@ -142,7 +154,10 @@ def test_who_can_namespace_scopes(rbac_file: str):
     assert names(who("get", "secrets", "-n", "billing", rbac_file)) == {"Group:auditors"}
     assert names(who("list", "secrets", "-A", rbac_file)) == {"Group:auditors"}
     anywhere = who("get", "secrets", rbac_file)
-    assert names(anywhere) == {"User:alice", "ServiceAccount:shop:api", "Group:auditors"} and anywhere["request"]["anyNamespace"]
+    assert (
+        names(anywhere) == {"User:alice", "ServiceAccount:shop:api", "Group:auditors"}
+        and anywhere["request"]["anyNamespace"]
+    )
 
 
 def test_who_can_resource_names_subresources_and_cluster_scope(rbac_file: str):
@@ -167,7 +182,10 @@ def test_who_can_non_resource_url_and_bootstrap(rbac_file: str):
     assert names(who("get", "/healthz", rbac_file)) == set()
     code, out, _ = run("who-can", "get", "secrets", "-n", "shop", rbac_file)
     assert code == 0 and out.startswith("who can get secrets in namespace 'shop': ")
-    assert "Group:system:masters" in out and "RoleBinding/shop/shop-secrets -> ClusterRole/secret-reader rules[0]: get,list secrets" in out
+    assert (
+        "Group:system:masters" in out
+        and "RoleBinding/shop/shop-secrets -> ClusterRole/secret-reader rules[0]: get,list secrets" in out
+    )
 
 
 def test_who_can_usage_errors(rbac_file: str, tmp_path: Path):
@@ -182,8 +200,12 @@ def test_load_problems_exit_3_with_results(tmp_path: Path, rbac_file: str):
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: [unclosed\n")
     broken_role = tmp_path / "role.yaml"
-    broken_role.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: broken}\nrules: [{verbs: get}]\n")
-    r = CliRunner().invoke(rbac, ["who-can", "get", "secrets", "-n", "shop", rbac_file, str(bad), str(broken_role), "--no-bootstrap"])
+    broken_role.write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: broken}\nrules: [{verbs: get}]\n"
+    )
+    r = CliRunner().invoke(
+        rbac, ["who-can", "get", "secrets", "-n", "shop", rbac_file, str(bad), str(broken_role), "--no-bootstrap"]
+    )
     assert r.exit_code == 3
     assert "User:alice" in r.stdout
     assert "bad.yaml" in r.stderr and "ClusterRole/broken ignored: rules[0].verbs is a string" in r.stderr
@@ -205,12 +227,16 @@ def test_permissions_json_per_scope(rbac_file: str):
 
 
 def test_permissions_groups_namespace_filter_and_table(rbac_file: str):
-    code, out, _ = run("permissions", "User:alice", "--group", "auditors", "-n", "billing", rbac_file, "--no-bootstrap", "-o", "json")
+    code, out, _ = run(
+        "permissions", "User:alice", "--group", "auditors", "-n", "billing", rbac_file, "--no-bootstrap", "-o", "json"
+    )
     data = json.loads(out)
     assert [s["namespace"] for s in data["scopes"]] == [None]
     assert data["scopes"][0]["rules"][0]["binding"] == "ClusterRoleBinding/auditors"
     code, out, _ = run("permissions", "User:bob", rbac_file, "--no-bootstrap")
-    assert code == 0 and "namespace shop" in out and "get configmaps named app" in out and "update */scale in apps" in out
+    assert (
+        code == 0 and "namespace shop" in out and "get configmaps named app" in out and "update */scale in apps" in out
+    )
     code, out, _ = run("permissions", "User:nobody", rbac_file, "--no-bootstrap")
     assert "no permissions" in out
     assert run("permissions", "alice", rbac_file)[0] == 2

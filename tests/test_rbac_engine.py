@@ -23,7 +23,13 @@ def resources(text: str) -> list[Resource]:
     out = []
     for i, obj in enumerate(o for o in yaml.safe_load_all(text) if o):
         meta = obj.get("metadata") or {}
-        out.append(Resource(ResourceId(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]), obj, Source("t.yaml", i)))
+        out.append(
+            Resource(
+                ResourceId(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]),
+                obj,
+                Source("t.yaml", i),
+            )
+        )
     return out
 
 
@@ -31,7 +37,16 @@ def policy(text: str, bootstrap: bool = False) -> Policy:
     return Policy(resources(text), bootstrap=bootstrap)
 
 
-def can(p: Policy, who: str, verb: str, resource: str = "", ns: str = "", name: str = "", path: str | None = None, groups: tuple[str, ...] = ()) -> bool:
+def can(
+    p: Policy,
+    who: str,
+    verb: str,
+    resource: str = "",
+    ns: str = "",
+    name: str = "",
+    path: str | None = None,
+    groups: tuple[str, ...] = (),
+) -> bool:
     spec = resolve_resource(resource) if resource else None
     req = Request(verb, spec.group, spec.resource, spec.subresource, ns, name) if spec else Request(verb, path=path)
     return bool(p.authorize(identity_of(parse_subject(who), groups), req))
@@ -44,18 +59,25 @@ def role(kind: str, name: str, rules: str, ns: str | None = None, labels: str = 
 
 def binding(kind: str, name: str, role_kind: str, role_name: str, subjects: str, ns: str | None = None) -> str:
     meta = f"{{name: {name}" + (f", namespace: {ns}" if ns else "") + "}"
-    return (f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {meta}\n"
-            f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: {role_kind}, name: {role_name}}}\nsubjects: {subjects}\n---\n")
+    return (
+        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {meta}\n"
+        f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: {role_kind}, name: {role_name}}}\nsubjects: {subjects}\n---\n"
+    )
 
 
-SECRET_READER = role("ClusterRole", "secret-reader", '[{apiGroups: [""], resources: [secrets], verbs: [get, list, watch]}]')
+SECRET_READER = role(
+    "ClusterRole", "secret-reader", '[{apiGroups: [""], resources: [secrets], verbs: [get, list, watch]}]'
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # scope of bindings
 # ---------------------------------------------------------------------------------------------
 def test_rolebinding_to_clusterrole_grants_only_in_its_namespace():
-    p = policy(SECRET_READER + binding("RoleBinding", "rb", "ClusterRole", "secret-reader", "[{kind: User, name: alice}]", ns="shop"))
+    p = policy(
+        SECRET_READER
+        + binding("RoleBinding", "rb", "ClusterRole", "secret-reader", "[{kind: User, name: alice}]", ns="shop")
+    )
     assert can(p, "User:alice", "get", "secrets", ns="shop")
     assert not can(p, "User:alice", "get", "secrets", ns="billing")
     assert not can(p, "User:alice", "list", "secrets", ns="")  # all namespaces: ClusterRoleBindings only
@@ -63,15 +85,19 @@ def test_rolebinding_to_clusterrole_grants_only_in_its_namespace():
 
 
 def test_clusterrolebinding_grants_everywhere_and_at_cluster_scope():
-    p = policy(SECRET_READER + binding("ClusterRoleBinding", "crb", "ClusterRole", "secret-reader", "[{kind: Group, name: auditors}]"))
+    p = policy(
+        SECRET_READER
+        + binding("ClusterRoleBinding", "crb", "ClusterRole", "secret-reader", "[{kind: Group, name: auditors}]")
+    )
     for ns in ("shop", "kube-system", ""):
         assert can(p, "Group:auditors", "list", "secrets", ns=ns)
     assert not can(p, "Group:auditors", "delete", "secrets", ns="shop")
 
 
 def test_rolebinding_resolves_role_in_its_own_namespace_only():
-    text = (role("Role", "reader", '[{apiGroups: [""], resources: [pods], verbs: [get]}]', ns="other")
-            + binding("RoleBinding", "rb", "Role", "reader", "[{kind: User, name: alice}]", ns="shop"))
+    text = role("Role", "reader", '[{apiGroups: [""], resources: [pods], verbs: [get]}]', ns="other") + binding(
+        "RoleBinding", "rb", "Role", "reader", "[{kind: User, name: alice}]", ns="shop"
+    )
     p = policy(text)
     assert not can(p, "User:alice", "get", "pods", ns="shop")
     assert not can(p, "User:alice", "get", "pods", ns="other")
@@ -80,8 +106,9 @@ def test_rolebinding_resolves_role_in_its_own_namespace_only():
 
 
 def test_missing_namespace_defaults_to_default():
-    text = (role("Role", "reader", '[{apiGroups: [""], resources: [pods], verbs: [get]}]')
-            + binding("RoleBinding", "rb", "Role", "reader", "[{kind: ServiceAccount, name: app}]"))
+    text = role("Role", "reader", '[{apiGroups: [""], resources: [pods], verbs: [get]}]') + binding(
+        "RoleBinding", "rb", "Role", "reader", "[{kind: ServiceAccount, name: app}]"
+    )
     p = policy(text)
     assert can(p, "ServiceAccount:default:app", "get", "pods", ns="default")
     assert not can(p, "ServiceAccount:shop:app", "get", "pods", ns="default")
@@ -92,14 +119,22 @@ def test_missing_namespace_defaults_to_default():
 # ---------------------------------------------------------------------------------------------
 def test_rule_matching_wildcards_subresources_and_names():
     r = Rule(("get",), ("",), ("pods",))
-    assert r.allows("get", "", "pods") and not r.allows("get", "", "pods", "exec") and not r.allows("get", "apps", "pods")
+    assert (
+        r.allows("get", "", "pods") and not r.allows("get", "", "pods", "exec") and not r.allows("get", "apps", "pods")
+    )
     exec_ = Rule(("create",), ("",), ("pods/exec",))
     assert exec_.allows("create", "", "pods", "exec") and not exec_.allows("create", "", "pods")
     star = Rule(("*",), ("*",), ("*",))
-    assert star.allows("escalate", "rbac.authorization.k8s.io", "clusterroles") and star.allows("create", "", "pods", "exec")
+    assert star.allows("escalate", "rbac.authorization.k8s.io", "clusterroles") and star.allows(
+        "create", "", "pods", "exec"
+    )
     scale = Rule(("update",), ("*",), ("*/scale",))
-    assert scale.allows("update", "apps", "deployments", "scale") and scale.allows("update", "", "replicationcontrollers", "scale")
-    assert not scale.allows("update", "apps", "deployments") and not scale.allows("update", "apps", "deployments", "status")
+    assert scale.allows("update", "apps", "deployments", "scale") and scale.allows(
+        "update", "", "replicationcontrollers", "scale"
+    )
+    assert not scale.allows("update", "apps", "deployments") and not scale.allows(
+        "update", "apps", "deployments", "status"
+    )
     # there is no "pods/*" pattern in the authorizer
     assert not Rule(("create",), ("",), ("pods/*",)).allows("create", "", "pods", "exec")
     named = Rule(("get", "update"), ("",), ("configmaps",), ("app-config",))
@@ -113,12 +148,22 @@ def test_rule_matching_wildcards_subresources_and_names():
 
 def test_non_resource_urls():
     r = Rule(("get",), non_resource_urls=("/healthz/*", "/metrics", "/logs*"))
-    assert r.allows_url("get", "/healthz/etcd") and r.allows_url("get", "/metrics") and r.allows_url("get", "/logs/kube")
-    assert r.allows_url("get", "/logs") and not r.allows_url("get", "/healthz") and not r.allows_url("get", "/metrics/slis")
-    assert not r.allows_url("post", "/metrics") and Rule(("*",), non_resource_urls=("*",)).allows_url("delete", "/anything")
-    text = (role("ClusterRole", "metrics", '[{nonResourceURLs: ["/metrics"], verbs: [get]}]')
-            + binding("ClusterRoleBinding", "crb", "ClusterRole", "metrics", "[{kind: User, name: prom}]")
-            + binding("RoleBinding", "rb", "ClusterRole", "metrics", "[{kind: User, name: ns-prom}]", ns="mon"))
+    assert (
+        r.allows_url("get", "/healthz/etcd") and r.allows_url("get", "/metrics") and r.allows_url("get", "/logs/kube")
+    )
+    assert (
+        r.allows_url("get", "/logs")
+        and not r.allows_url("get", "/healthz")
+        and not r.allows_url("get", "/metrics/slis")
+    )
+    assert not r.allows_url("post", "/metrics") and Rule(("*",), non_resource_urls=("*",)).allows_url(
+        "delete", "/anything"
+    )
+    text = (
+        role("ClusterRole", "metrics", '[{nonResourceURLs: ["/metrics"], verbs: [get]}]')
+        + binding("ClusterRoleBinding", "crb", "ClusterRole", "metrics", "[{kind: User, name: prom}]")
+        + binding("RoleBinding", "rb", "ClusterRole", "metrics", "[{kind: User, name: ns-prom}]", ns="mon")
+    )
     p = policy(text)
     assert can(p, "User:prom", "get", path="/metrics")
     assert not can(p, "User:ns-prom", "get", path="/metrics")  # RoleBindings never grant URLs
@@ -126,8 +171,12 @@ def test_non_resource_urls():
 
 
 def test_resource_names_in_policy():
-    text = (role("Role", "cm", '[{apiGroups: [""], resources: [configmaps], resourceNames: [app], verbs: [get, update]}]', ns="shop")
-            + binding("RoleBinding", "rb", "Role", "cm", "[{kind: User, name: alice}]", ns="shop"))
+    text = role(
+        "Role",
+        "cm",
+        '[{apiGroups: [""], resources: [configmaps], resourceNames: [app], verbs: [get, update]}]',
+        ns="shop",
+    ) + binding("RoleBinding", "rb", "Role", "cm", "[{kind: User, name: alice}]", ns="shop")
     p = policy(text)
     assert can(p, "User:alice", "get", "configmaps", ns="shop", name="app")
     assert not can(p, "User:alice", "get", "configmaps", ns="shop", name="db")
@@ -138,11 +187,36 @@ def test_resource_names_in_policy():
 # subjects and identities
 # ---------------------------------------------------------------------------------------------
 def test_service_account_subjects_and_groups():
-    text = (SECRET_READER
-            + binding("RoleBinding", "sa-default-ns", "ClusterRole", "secret-reader", "[{kind: ServiceAccount, name: app}]", ns="shop")
-            + binding("ClusterRoleBinding", "sa-no-ns", "ClusterRole", "secret-reader", "[{kind: ServiceAccount, name: ghost}]")
-            + binding("RoleBinding", "all-sa-in-ns", "ClusterRole", "secret-reader", "[{kind: Group, name: 'system:serviceaccounts:ci'}]", ns="ci")
-            + binding("RoleBinding", "as-user", "ClusterRole", "secret-reader", "[{kind: User, name: 'system:serviceaccount:web:front'}]", ns="web"))
+    text = (
+        SECRET_READER
+        + binding(
+            "RoleBinding",
+            "sa-default-ns",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: ServiceAccount, name: app}]",
+            ns="shop",
+        )
+        + binding(
+            "ClusterRoleBinding", "sa-no-ns", "ClusterRole", "secret-reader", "[{kind: ServiceAccount, name: ghost}]"
+        )
+        + binding(
+            "RoleBinding",
+            "all-sa-in-ns",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: Group, name: 'system:serviceaccounts:ci'}]",
+            ns="ci",
+        )
+        + binding(
+            "RoleBinding",
+            "as-user",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: User, name: 'system:serviceaccount:web:front'}]",
+            ns="web",
+        )
+    )
     p = policy(text)
     assert can(p, "ServiceAccount:shop:app", "get", "secrets", ns="shop")
     assert not can(p, "ServiceAccount:other:app", "get", "secrets", ns="shop")
@@ -154,17 +228,51 @@ def test_service_account_subjects_and_groups():
 
 
 def test_broad_groups():
-    text = (SECRET_READER
-            + binding("ClusterRoleBinding", "everyone", "ClusterRole", "secret-reader", "[{kind: Group, name: 'system:authenticated'}]", )
-            + binding("RoleBinding", "anon", "ClusterRole", "secret-reader", "[{kind: Group, name: 'system:unauthenticated'}]", ns="public")
-            + binding("RoleBinding", "all-sa", "ClusterRole", "secret-reader", "[{kind: Group, name: 'system:serviceaccounts'}]", ns="sa-only"))
+    text = (
+        SECRET_READER
+        + binding(
+            "ClusterRoleBinding",
+            "everyone",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: Group, name: 'system:authenticated'}]",
+        )
+        + binding(
+            "RoleBinding",
+            "anon",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: Group, name: 'system:unauthenticated'}]",
+            ns="public",
+        )
+        + binding(
+            "RoleBinding",
+            "all-sa",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: Group, name: 'system:serviceaccounts'}]",
+            ns="sa-only",
+        )
+    )
     p = policy(text)
     assert can(p, "User:alice", "get", "secrets", ns="x") and can(p, "ServiceAccount:a:b", "get", "secrets", ns="x")
     assert can(p, "Group:devs", "get", "secrets", ns="x")
     assert not can(p, "User:system:anonymous", "get", "secrets", ns="x")
     assert can(p, "User:system:anonymous", "get", "secrets", ns="public")
-    p2 = policy(SECRET_READER + binding("RoleBinding", "all-sa", "ClusterRole", "secret-reader", "[{kind: Group, name: 'system:serviceaccounts'}]", ns="sa-only"))
-    assert can(p2, "ServiceAccount:a:b", "get", "secrets", ns="sa-only") and not can(p2, "User:alice", "get", "secrets", ns="sa-only")
+    p2 = policy(
+        SECRET_READER
+        + binding(
+            "RoleBinding",
+            "all-sa",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: Group, name: 'system:serviceaccounts'}]",
+            ns="sa-only",
+        )
+    )
+    assert can(p2, "ServiceAccount:a:b", "get", "secrets", ns="sa-only") and not can(
+        p2, "User:alice", "get", "secrets", ns="sa-only"
+    )
     assert can(p2, "User:alice", "get", "secrets", ns="sa-only", groups=("system:serviceaccounts",))
 
 
@@ -172,13 +280,20 @@ def test_parse_subject_and_identity():
     assert parse_subject("User:alice") == Subject("User", "alice")
     assert parse_subject("group:devs") == Subject("Group", "devs")
     assert parse_subject("ServiceAccount:shop:app") == Subject("ServiceAccount", "app", "shop")
-    assert parse_subject("sa:shop:app") == parse_subject("system:serviceaccount:shop:app") == Subject("ServiceAccount", "app", "shop")
+    assert (
+        parse_subject("sa:shop:app")
+        == parse_subject("system:serviceaccount:shop:app")
+        == Subject("ServiceAccount", "app", "shop")
+    )
     assert parse_subject("User:oidc:alice@example.com") == Subject("User", "oidc:alice@example.com")
     for bad in ("alice", "Robot:x", "ServiceAccount:shop", "User:", "system:serviceaccount:shop"):
         with pytest.raises(ValueError):
             parse_subject(bad)
     sa = identity_of(Subject("ServiceAccount", "app", "shop"))
-    assert sa == Identity("system:serviceaccount:shop:app", frozenset({"system:serviceaccounts", "system:serviceaccounts:shop", "system:authenticated"}))
+    assert sa == Identity(
+        "system:serviceaccount:shop:app",
+        frozenset({"system:serviceaccounts", "system:serviceaccounts:shop", "system:authenticated"}),
+    )
     assert identity_of(Subject("User", "system:anonymous")).groups == {"system:unauthenticated"}
     assert identity_of(Subject("Group", "devs")).groups == {"devs", "system:authenticated"}
     assert str(Subject("ServiceAccount", "app", "shop")) == "ServiceAccount:shop:app"
@@ -188,26 +303,40 @@ def test_parse_subject_and_identity():
 # aggregation and bootstrap
 # ---------------------------------------------------------------------------------------------
 def test_aggregation_transitive_through_bootstrap_roles():
-    text = (role("ClusterRole", "widgets-view", '[{apiGroups: [example.com], resources: [widgets], verbs: [get]}]',
-                 labels='{rbac.authorization.k8s.io/aggregate-to-view: "true"}')
-            + binding("RoleBinding", "rb", "ClusterRole", "admin", "[{kind: User, name: alice}]", ns="shop"))
+    text = role(
+        "ClusterRole",
+        "widgets-view",
+        "[{apiGroups: [example.com], resources: [widgets], verbs: [get]}]",
+        labels='{rbac.authorization.k8s.io/aggregate-to-view: "true"}',
+    ) + binding("RoleBinding", "rb", "ClusterRole", "admin", "[{kind: User, name: alice}]", ns="shop")
     p = policy(text, bootstrap=True)
     assert can(p, "User:alice", "get", "widgets.example.com", ns="shop")  # view -> edit -> admin
     assert can(p, "User:alice", "create", "rolebindings.rbac.authorization.k8s.io", ns="shop")
-    assert can(p, "User:alice", "create", "pods/exec", ns="shop") and not can(p, "User:alice", "create", "pods/exec", ns="x")
+    assert can(p, "User:alice", "create", "pods/exec", ns="shop") and not can(
+        p, "User:alice", "create", "pods/exec", ns="x"
+    )
     view = p.roles["ClusterRole/view"]
     assert any(r.origin == "ClusterRole/widgets-view" for r in view.rules)
-    g = p.authorize(identity_of(Subject("User", "alice")), Request("get", "example.com", "widgets", namespace="shop"))[0]
+    g = p.authorize(identity_of(Subject("User", "alice")), Request("get", "example.com", "widgets", namespace="shop"))[
+        0
+    ]
     assert g.role.key == "ClusterRole/admin" and g.rule.origin == "ClusterRole/widgets-view"
     assert "aggregated from ClusterRole/widgets-view rules[0]" in g.describe()
 
 
 def test_aggregation_selectors_replace_own_rules_and_skip_self():
-    text = (role("ClusterRole", "agg", '[{apiGroups: [""], resources: [secrets], verbs: [get]}]', labels="{team: a}",
-                 extra="aggregationRule:\n  clusterRoleSelectors: [{matchExpressions: [{key: team, operator: In, values: [a, b]}]}]\n")
-            + role("ClusterRole", "b-role", '[{apiGroups: [""], resources: [pods], verbs: [list]}]', labels="{team: b}")
-            + role("ClusterRole", "c-role", '[{apiGroups: [""], resources: [nodes], verbs: [list]}]', labels="{team: c}")
-            + binding("ClusterRoleBinding", "crb", "ClusterRole", "agg", "[{kind: User, name: alice}]"))
+    text = (
+        role(
+            "ClusterRole",
+            "agg",
+            '[{apiGroups: [""], resources: [secrets], verbs: [get]}]',
+            labels="{team: a}",
+            extra="aggregationRule:\n  clusterRoleSelectors: [{matchExpressions: [{key: team, operator: In, values: [a, b]}]}]\n",
+        )
+        + role("ClusterRole", "b-role", '[{apiGroups: [""], resources: [pods], verbs: [list]}]', labels="{team: b}")
+        + role("ClusterRole", "c-role", '[{apiGroups: [""], resources: [nodes], verbs: [list]}]', labels="{team: c}")
+        + binding("ClusterRoleBinding", "crb", "ClusterRole", "agg", "[{kind: User, name: alice}]")
+    )
     p = policy(text)
     assert can(p, "User:alice", "list", "pods")
     assert not can(p, "User:alice", "get", "secrets", ns="x")  # its own rules are replaced
@@ -216,7 +345,9 @@ def test_aggregation_selectors_replace_own_rules_and_skip_self():
 
 def test_selector_semantics():
     assert selector_matches({}, {"a": "1"})
-    assert selector_matches({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}) and not selector_matches({"matchLabels": {"a": "1"}}, {"a": "2"})
+    assert selector_matches({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}) and not selector_matches(
+        {"matchLabels": {"a": "1"}}, {"a": "2"}
+    )
     assert selector_matches({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {})
     assert selector_matches({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {"a": ""})
     assert not selector_matches({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {"a": ""})
@@ -233,7 +364,10 @@ def test_bootstrap_defaults_and_override():
     assert not can(p, "User:alice", "get", "pods", ns="default")
     assert not Policy(bootstrap=False).bindings
     # an input object of the same name replaces the built-in one
-    p2 = policy(role("ClusterRole", "system:discovery", "[]", labels="{kubernetes.io/bootstrapping: rbac-defaults}"), bootstrap=True)
+    p2 = policy(
+        role("ClusterRole", "system:discovery", "[]", labels="{kubernetes.io/bootstrapping: rbac-defaults}"),
+        bootstrap=True,
+    )
     assert can(p2, "User:alice", "get", path="/version")  # still granted by system:public-info-viewer
     assert not can(p2, "User:alice", "get", path="/apis")
 
@@ -242,13 +376,26 @@ def test_bootstrap_defaults_and_override():
 # who-can, problems, workloads, resource names
 # ---------------------------------------------------------------------------------------------
 def test_who_can_scopes():
-    text = (SECRET_READER
-            + binding("RoleBinding", "rb", "ClusterRole", "secret-reader", "[{kind: User, name: alice}, {kind: ServiceAccount, name: app}]", ns="shop")
-            + binding("ClusterRoleBinding", "crb", "ClusterRole", "secret-reader", "[{kind: Group, name: auditors}]"))
+    text = (
+        SECRET_READER
+        + binding(
+            "RoleBinding",
+            "rb",
+            "ClusterRole",
+            "secret-reader",
+            "[{kind: User, name: alice}, {kind: ServiceAccount, name: app}]",
+            ns="shop",
+        )
+        + binding("ClusterRoleBinding", "crb", "ClusterRole", "secret-reader", "[{kind: Group, name: auditors}]")
+    )
     p = policy(text)
     req = Request("get", "", "secrets", namespace="shop")
     got = p.who_can(req)
-    assert set(got) == {Subject("User", "alice"), Subject("ServiceAccount", "app", "shop"), Subject("Group", "auditors")}
+    assert set(got) == {
+        Subject("User", "alice"),
+        Subject("ServiceAccount", "app", "shop"),
+        Subject("Group", "auditors"),
+    }
     assert [g.binding.key for g in got[Subject("User", "alice")]] == ["RoleBinding/shop/rb"]
     assert set(p.who_can(Request("get", "", "secrets", namespace="billing"))) == {Subject("Group", "auditors")}
     assert set(p.who_can(Request("get", "", "secrets", namespace="billing"), any_namespace=True)) == set(got)
@@ -256,9 +403,11 @@ def test_who_can_scopes():
 
 
 def test_malformed_objects_become_problems():
-    text = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: bad}\nrules: [{verbs: get, resources: [pods]}]\n---\n"
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: badref}\nroleRef: {kind: Role, name: x}\nsubjects: []\n---\n"
-            + role("ClusterRole", "badlabel", "[]", labels="{aggregate: true}"))
+    text = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: bad}\nrules: [{verbs: get, resources: [pods]}]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: badref}\nroleRef: {kind: Role, name: x}\nsubjects: []\n---\n"
+        + role("ClusterRole", "badlabel", "[]", labels="{aggregate: true}")
+    )
     p = policy(text)
     assert p.problems[("ClusterRole", None, "bad")].path == ("rules", 0, "verbs")
     assert p.problems[("ClusterRoleBinding", None, "badref")].path == ("roleRef", "kind")
@@ -307,8 +456,13 @@ spec:
 """
     p = policy(text)
     got = {w.resource.id.name: (w.service_account, w.token_mounted) for w in p.workloads}
-    assert got == {"default-sa": ("default", True), "sa-says-no": ("quiet", False), "pod-overrides": ("quiet", True),
-                   "pod-says-no": ("builder", False), "projected": ("quiet", True)}
+    assert got == {
+        "default-sa": ("default", True),
+        "sa-says-no": ("quiet", False),
+        "pod-overrides": ("quiet", True),
+        "pod-says-no": ("builder", False),
+        "projected": ("quiet", True),
+    }
     assert p.service_accounts_in("shop") == {"default", "quiet", "builder"}
 
 

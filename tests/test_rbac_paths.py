@@ -35,7 +35,9 @@ def paths(text: str, bootstrap: bool = True, **kw) -> dict[str, list[tuple[str, 
 
 def grant(name: str, rules: str, subject: str = "[{kind: User, name: mallory}]", ns: str | None = None) -> str:
     kind = "Role" if ns else "ClusterRole"
-    return role(kind, name, rules, ns=ns) + binding("RoleBinding" if ns else "ClusterRoleBinding", name, kind, name, subject, ns=ns)
+    return role(kind, name, rules, ns=ns) + binding(
+        "RoleBinding" if ns else "ClusterRoleBinding", name, kind, name, subject, ns=ns
+    )
 
 
 def test_admins_and_harmless_subjects_are_not_reported():
@@ -49,27 +51,43 @@ def test_impersonate_groups_reaches_system_masters():
 
 
 def test_impersonate_named_user_who_is_admin():
-    text = (grant("imp", '[{apiGroups: [""], resources: [users], resourceNames: [root-user], verbs: [impersonate]}]')
-            + binding("ClusterRoleBinding", "root", "ClusterRole", "cluster-admin", "[{kind: User, name: root-user}]"))
+    text = grant(
+        "imp", '[{apiGroups: [""], resources: [users], resourceNames: [root-user], verbs: [impersonate]}]'
+    ) + binding("ClusterRoleBinding", "root", "ClusterRole", "cluster-admin", "[{kind: User, name: root-user}]")
     assert paths(text)["User:mallory"] == [("T1078", "User:root-user"), ("T1078", "cluster-admin")]
     text2 = text.replace("resourceNames: [root-user]", "resourceNames: [someone-else]")
     assert "User:mallory" not in paths(text2)
 
 
 def test_token_request_into_kube_system_controller():
-    got = paths(grant("tok", '[{apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}]', ns="kube-system"))
+    got = paths(
+        grant("tok", '[{apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}]', ns="kube-system")
+    )
     hops = got["User:mallory"]
     assert hops[0] == ("T1528", "[any ServiceAccount of namespace kube-system]")
-    assert hops[-1] == ("T1098", "cluster-admin") and len(hops) == 3  # e.g. clusterrole-aggregation-controller: escalate + patch
-    assert "User:mallory" not in paths(grant("tok", '[{apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}]', ns="kube-system"), bootstrap=False)
+    assert (
+        hops[-1] == ("T1098", "cluster-admin") and len(hops) == 3
+    )  # e.g. clusterrole-aggregation-controller: escalate + patch
+    assert "User:mallory" not in paths(
+        grant("tok", '[{apiGroups: [""], resources: [serviceaccounts/token], verbs: [create]}]', ns="kube-system"),
+        bootstrap=False,
+    )
 
 
 def test_legacy_token_secret_read():
-    secret = ("apiVersion: v1\nkind: Secret\nmetadata: {name: ops-bot-token, namespace: ops, annotations: {kubernetes.io/service-account.name: ops-bot}}\n"
-              "type: kubernetes.io/service-account-token\n---\n")
+    secret = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: ops-bot-token, namespace: ops, annotations: {kubernetes.io/service-account.name: ops-bot}}\n"
+        "type: kubernetes.io/service-account-token\n---\n"
+    )
     text = ADMIN_SA + secret + grant("reader", '[{apiGroups: [""], resources: [secrets], verbs: [list]}]', ns="ops")
-    assert paths(text)["User:mallory"] == [("T1552.007", "[Secrets of namespace ops]"), ("T1552.007", "ServiceAccount:ops:ops-bot"), ("T1078", "cluster-admin")]
-    assert "User:mallory" not in paths(ADMIN_SA + grant("reader", '[{apiGroups: [""], resources: [secrets], verbs: [list]}]', ns="ops"))
+    assert paths(text)["User:mallory"] == [
+        ("T1552.007", "[Secrets of namespace ops]"),
+        ("T1552.007", "ServiceAccount:ops:ops-bot"),
+        ("T1078", "cluster-admin"),
+    ]
+    assert "User:mallory" not in paths(
+        ADMIN_SA + grant("reader", '[{apiGroups: [""], resources: [secrets], verbs: [list]}]', ns="ops")
+    )
 
 
 def test_create_and_read_secrets_mints_a_legacy_token():
@@ -82,8 +100,14 @@ def test_create_and_read_secrets_mints_a_legacy_token():
 def test_exec_into_a_pod_with_a_mounted_admin_token():
     exec_rule = '[{apiGroups: [""], resources: [pods/exec], verbs: [create]}]'
     got = paths(ADMIN_SA + RUNNING_BOT + grant("exec", exec_rule, ns="ops"))
-    assert got["User:mallory"] == [("T1609", "[running pods of namespace ops]"), ("T1552.007", "ServiceAccount:ops:ops-bot"), ("T1078", "cluster-admin")]
-    no_token = RUNNING_BOT.replace("serviceAccountName: ops-bot,", "serviceAccountName: ops-bot, automountServiceAccountToken: false,")
+    assert got["User:mallory"] == [
+        ("T1609", "[running pods of namespace ops]"),
+        ("T1552.007", "ServiceAccount:ops:ops-bot"),
+        ("T1078", "cluster-admin"),
+    ]
+    no_token = RUNNING_BOT.replace(
+        "serviceAccountName: ops-bot,", "serviceAccountName: ops-bot, automountServiceAccountToken: false,"
+    )
     assert "User:mallory" not in paths(ADMIN_SA + no_token + grant("exec", exec_rule, ns="ops"))
     assert "User:mallory" not in paths(ADMIN_SA + RUNNING_BOT + grant("exec", exec_rule, ns="other"))
 
@@ -92,7 +116,9 @@ def test_nodes_proxy_reaches_every_running_pod():
     got = paths(ADMIN_SA + RUNNING_BOT + grant("proxy", '[{apiGroups: [""], resources: [nodes/proxy], verbs: [get]}]'))
     assert got["User:mallory"][0] == ("T1609", "[running pods of every namespace]")
     # through a RoleBinding nodes/proxy grants nothing
-    assert "User:mallory" not in paths(ADMIN_SA + RUNNING_BOT + grant("proxy", '[{apiGroups: [""], resources: [nodes/proxy], verbs: [get]}]', ns="ops"))
+    assert "User:mallory" not in paths(
+        ADMIN_SA + RUNNING_BOT + grant("proxy", '[{apiGroups: [""], resources: [nodes/proxy], verbs: [get]}]', ns="ops")
+    )
 
 
 def test_pod_creation_and_pod_security():
@@ -103,39 +129,61 @@ def test_pod_creation_and_pod_security():
     assert "User:mallory" not in paths(restricted + ADMIN_SA + RUNNING_BOT + grant("pods", pods, ns="web"))
     # ... unless it can create a hostPath PersistentVolume
     pv = grant("pv", '[{apiGroups: [""], resources: [persistentvolumes], verbs: [create]}]')
-    assert paths(restricted + ADMIN_SA + RUNNING_BOT + grant("pods", pods, ns="web") + pv)["User:mallory"][0] == ("T1611", "[root on a node]")
+    assert paths(restricted + ADMIN_SA + RUNNING_BOT + grant("pods", pods, ns="web") + pv)["User:mallory"][0] == (
+        "T1611",
+        "[root on a node]",
+    )
     # pods in the namespace of a powerful account: run a pod as that account
     assert paths(ADMIN_SA + grant("pods", pods, ns="ops"))["User:mallory"] == [
-        ("T1610", "[a new pod in namespace ops]"), ("T1528", "ServiceAccount:ops:ops-bot"), ("T1078", "cluster-admin")]
+        ("T1610", "[a new pod in namespace ops]"),
+        ("T1528", "ServiceAccount:ops:ops-bot"),
+        ("T1078", "cluster-admin"),
+    ]
 
 
 def test_bind_and_escalate():
-    bind_crb = grant("binder", "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]},"
-                               " {apiGroups: [rbac.authorization.k8s.io], resources: [clusterrolebindings], verbs: [create]}]")
+    bind_crb = grant(
+        "binder",
+        "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]},"
+        " {apiGroups: [rbac.authorization.k8s.io], resources: [clusterrolebindings], verbs: [create]}]",
+    )
     assert paths(bind_crb)["User:mallory"] == [("T1098", "cluster-admin")]
     named_other = bind_crb.replace("verbs: [bind]", "verbs: [bind], resourceNames: [view]")
     assert "User:mallory" not in paths(named_other)
-    bind_rb = grant("binder", "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]},"
-                              " {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create]}]", ns="ops")
+    bind_rb = grant(
+        "binder",
+        "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind]},"
+        " {apiGroups: [rbac.authorization.k8s.io], resources: [rolebindings], verbs: [create]}]",
+        ns="ops",
+    )
     assert paths(ADMIN_SA + bind_rb)["User:mallory"][0] == ("T1098", "[admin of namespace ops]")
-    escalate = grant("self-editor", "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [escalate, patch]}]")
+    escalate = grant(
+        "self-editor", "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [escalate, patch]}]"
+    )
     assert paths(escalate)["User:mallory"] == [("T1098", "cluster-admin")]
-    no_escalate = grant("self-editor", "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [patch]}]")
+    no_escalate = grant(
+        "self-editor", "[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [patch]}]"
+    )
     assert "User:mallory" not in paths(no_escalate)
 
 
 def test_csr_approval_issues_a_masters_certificate():
-    rules = ("[{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [create]},"
-             " {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]},"
-             " {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [kubernetes.io/kube-apiserver-client], verbs: [approve]}]")
+    rules = (
+        "[{apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [create]},"
+        " {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]},"
+        " {apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [kubernetes.io/kube-apiserver-client], verbs: [approve]}]"
+    )
     assert paths(grant("csr", rules))["User:mallory"] == [("T1649", "cluster-admin")]
-    assert "User:mallory" not in paths(grant("csr", rules.replace("kubernetes.io/kube-apiserver-client", "example.com/internal")))
+    assert "User:mallory" not in paths(
+        grant("csr", rules.replace("kubernetes.io/kube-apiserver-client", "example.com/internal"))
+    )
 
 
 def test_group_subjects_system_subjects_and_selection():
     rules = '[{apiGroups: [""], resources: [groups], verbs: [impersonate]}]'
-    text = (grant("imp", rules, subject="[{kind: Group, name: support}]")
-            + binding("ClusterRoleBinding", "sched", "ClusterRole", "imp", "[{kind: User, name: 'system:kube-scheduler'}]"))
+    text = grant("imp", rules, subject="[{kind: Group, name: support}]") + binding(
+        "ClusterRoleBinding", "sched", "ClusterRole", "imp", "[{kind: User, name: 'system:kube-scheduler'}]"
+    )
     got = paths(text)
     assert "Group:support" in got and "User:system:kube-scheduler" not in got
     assert "User:system:kube-scheduler" in paths(text, include_system=True)

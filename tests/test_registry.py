@@ -8,8 +8,8 @@ import pytest
 
 from conftest import ROOT
 from kubefort import docs
-from kubefort.registry import REGISTRY, REQUIRED_SECTIONS, CheckMeta, Registry, check
 from kubefort.model import Severity
+from kubefort.registry import REGISTRY, REQUIRED_SECTIONS, CheckMeta, Registry, check
 
 METAS = list(REGISTRY)
 # a name describes the pattern flagged, not the fix (ruff's disallowed_rule_names)
@@ -45,7 +45,7 @@ def test_ids_and_names_unique_and_lookup():
 
 def test_registry_rejects_duplicates_and_bad_ids():
     reg = Registry()
-    kw = dict(title="t", severity=Severity.LOW, target="object", remediation="x.", registry=reg)
+    kw = {"title": "t", "severity": Severity.LOW, "target": "object", "remediation": "x.", "registry": reg}
     check(id="KF-T-001", name="a-thing", **kw)(lambda r, c: [])
     with pytest.raises(ValueError):
         check(id="KF-T-001", name="b-thing", **kw)(lambda r, c: [])

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from conftest import tool_missing
-
 from kubefort.loaders.render import (
     RenderResult,
     is_helm_chart,
@@ -82,16 +81,24 @@ def fake_tool(path: Path, body: str) -> str:
 
 def make_chart(root: Path, name: str = "demo") -> Path:
     chart = root / name
-    write(chart / "Chart.yaml", f"""
+    write(
+        chart / "Chart.yaml",
+        f"""
         apiVersion: v2
         name: {name}
         version: 0.1.0
-        """)
-    write(chart / "values.yaml", """
+        """,
+    )
+    write(
+        chart / "values.yaml",
+        """
         image: nginx:1.25
         replicas: 1
-        """)
-    write(chart / "templates" / "deployment.yaml", """
+        """,
+    )
+    write(
+        chart / "templates" / "deployment.yaml",
+        """
         apiVersion: apps/v1
         kind: Deployment
         metadata:
@@ -108,8 +115,11 @@ def make_chart(root: Path, name: str = "demo") -> Path:
               containers:
                 - name: web
                   image: {{ .Values.image | quote }}
-        """)
-    write(chart / "templates" / "service.yaml", """
+        """,
+    )
+    write(
+        chart / "templates" / "service.yaml",
+        """
         apiVersion: v1
         kind: Service
         metadata:
@@ -119,14 +129,15 @@ def make_chart(root: Path, name: str = "demo") -> Path:
           selector: {app: web}
           ports:
             - port: 80
-        """)
+        """,
+    )
     write(chart / "templates" / "NOTES.txt", "installed {{ .Release.Name }}\n")
     return chart
 
 
 def docs_by_source(result: RenderResult) -> dict[str, str]:
     assert result.ok, result.error
-    return {src: doc for src, doc in split_helm_sources(result.text)}
+    return dict(split_helm_sources(result.text))
 
 
 # ------------------------------------------------------------------------------------------
@@ -204,12 +215,15 @@ def test_helm_namespace(helm: str, tmp_path: Path) -> None:
 
 def test_helm_broken_template(helm: str, tmp_path: Path) -> None:
     chart = make_chart(tmp_path)
-    write(chart / "templates" / "broken.yaml", """
+    write(
+        chart / "templates" / "broken.yaml",
+        """
         apiVersion: v1
         kind: ConfigMap
         metadata:
           name: {{ .Values.name | nosuchfunction }}
-        """)
+        """,
+    )
     r = render_helm(chart)
     assert not r.ok
     assert r.text == ""
@@ -229,12 +243,14 @@ def test_helm_template_yaml_error(helm: str, tmp_path: Path) -> None:
 def test_helm_missing_dependency_is_render_failure(helm: str, tmp_path: Path) -> None:
     chart = make_chart(tmp_path)
     with (chart / "Chart.yaml").open("a") as fh:
-        fh.write(textwrap.dedent("""
+        fh.write(
+            textwrap.dedent("""
             dependencies:
               - name: redis
                 version: 1.2.3
                 repository: https://charts.example.invalid
-            """))
+            """)
+        )
     r = render_helm(chart, timeout=60)
     assert not r.ok
     assert "redis" in r.error or "dependenc" in r.error.lower()
@@ -364,11 +380,16 @@ def test_split_helm_sources_edge_cases() -> None:
 
 def make_base(root: Path) -> Path:
     base = root / "base"
-    write(base / "kustomization.yaml", """
+    write(
+        base / "kustomization.yaml",
+        """
         resources:
           - deployment.yaml
-        """)
-    write(base / "deployment.yaml", """
+        """,
+    )
+    write(
+        base / "deployment.yaml",
+        """
         apiVersion: apps/v1
         kind: Deployment
         metadata:
@@ -384,22 +405,28 @@ def make_base(root: Path) -> Path:
               containers:
                 - name: web
                   image: nginx:1.25
-        """)
+        """,
+    )
     return base
 
 
 def test_kustomize_with_patch(kustomize: str, tmp_path: Path) -> None:
     make_base(tmp_path)
     overlay = tmp_path / "overlay"
-    write(overlay / "kustomization.yaml", """
+    write(
+        overlay / "kustomization.yaml",
+        """
         namespace: prod
         namePrefix: prod-
         resources:
         - ../base
         patches:
           - path: privileged.yaml
-        """)
-    write(overlay / "privileged.yaml", """
+        """,
+    )
+    write(
+        overlay / "privileged.yaml",
+        """
         apiVersion: apps/v1
         kind: Deployment
         metadata:
@@ -412,7 +439,8 @@ def test_kustomize_with_patch(kustomize: str, tmp_path: Path) -> None:
                 - name: web
                   securityContext:
                     privileged: true
-        """)
+        """,
+    )
     r = render_kustomize(overlay)
     assert r.ok, r.error
     assert r.tool == "kustomize"
@@ -443,19 +471,20 @@ def test_kustomize_build_error(kustomize: str, tmp_path: Path) -> None:
         "example.org/team/repo/path",
     ],
 )
-def test_kustomize_remote_base_refused(
-    entry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kustomize_remote_base_refused(entry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     marker = tmp_path / "ran"
     monkeypatch.setenv("KUBEFORT_KUSTOMIZE", fake_tool(tmp_path / "kustomize", f"touch {marker}"))
     d = tmp_path / "k"
-    write(d / "kustomization.yaml", f"""
+    write(
+        d / "kustomization.yaml",
+        f"""
         # a comment: https://example.org/not-an-entry
         namespace: x
         resources:
           - local.yaml   # a local file
           - {entry}
-        """)
+        """,
+    )
     write(d / "local.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     r = render_kustomize(d)
     assert not r.ok
@@ -495,12 +524,15 @@ def test_kustomize_remote_in_local_base_refused(tmp_path: Path, monkeypatch: pyt
 def test_kustomize_url_outside_reference_fields_ok(kustomize: str, tmp_path: Path) -> None:
     make_base(tmp_path)
     d = tmp_path / "overlay"
-    write(d / "kustomization.yaml", """
+    write(
+        d / "kustomization.yaml",
+        """
         resources:
           - ../base
         commonAnnotations:
           docs: https://example.org/runbook
-        """)
+        """,
+    )
     r = render_kustomize(d)
     assert r.ok, r.error
     assert "docs: https://example.org/runbook" in r.text

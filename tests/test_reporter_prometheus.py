@@ -19,7 +19,6 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ROOT
-
 from kubefort import __version__, engine
 from kubefort.drivers import manifests as manifest_driver
 from kubefort.loaders.manifests import LoadOptions, discover
@@ -93,7 +92,9 @@ def test_summary_gauges(insecure: ScanResult) -> None:
     assert _by(m, "kubefort_outcomes", "status") == {s: float(status.get(s, 0)) for s in STATUSES}
     assert _by(m, "kubefort_findings_by_severity", "severity") == {s: float(failed_sev.get(s, 0)) for s in SEVERITIES}
     assert _scalar(m, "kubefort_checks_run") == len(REGISTRY) == len(insecure.checks_run)
-    docs = [d for f in sorted(INSECURE.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if isinstance(d, dict)]
+    docs = [
+        d for f in sorted(INSECURE.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if isinstance(d, dict)
+    ]
     assert _scalar(m, "kubefort_objects_scanned") == len(docs) == len(insecure.resources)
     assert _scalar(m, "kubefort_scan_duration_seconds") == pytest.approx(insecure.duration_s)
     assert _scalar(m, "kubefort_scan_timestamp_seconds") == 1_700_000_000.5
@@ -183,7 +184,9 @@ def test_cli_writes_a_textfile(tmp_path: Path) -> None:
     out = tmp_path / "kubefort.prom"
     p = subprocess.run(
         [sys.executable, "-m", "kubefort", "scan", str(INSECURE), "-q", "-o", f"prometheus={out}", "-o", "json"],
-        capture_output=True, timeout=300, env=dict(os.environ),
+        capture_output=True,
+        timeout=300,
+        env=dict(os.environ),
     )
     assert p.returncode == 1  # findings at or above high
     m = _parse(out.read_text())

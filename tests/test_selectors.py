@@ -26,8 +26,15 @@ VALUES = ["", "a", "b", "c"]
 labels_st = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=4)
 values_st = st.lists(st.sampled_from(VALUES), min_size=1, max_size=3)
 expr_st = st.one_of(
-    st.builds(lambda k, op, v: {"key": k, "operator": op, "values": v}, st.sampled_from(KEYS), st.sampled_from(["In", "NotIn"]), values_st),
-    st.builds(lambda k, op: {"key": k, "operator": op}, st.sampled_from(KEYS), st.sampled_from(["Exists", "DoesNotExist"])),
+    st.builds(
+        lambda k, op, v: {"key": k, "operator": op, "values": v},
+        st.sampled_from(KEYS),
+        st.sampled_from(["In", "NotIn"]),
+        values_st,
+    ),
+    st.builds(
+        lambda k, op: {"key": k, "operator": op}, st.sampled_from(KEYS), st.sampled_from(["Exists", "DoesNotExist"])
+    ),
 )
 
 
@@ -73,7 +80,13 @@ def test_matches_as_the_api_defines(sel: dict[str, Any] | None, labels: dict[str
 @settings(max_examples=200, deadline=None)
 @given(labels_st)
 def test_empty_selector_matches_everything(labels: dict[str, str]) -> None:
-    for sel in (None, {}, {"matchLabels": {}}, {"matchExpressions": []}, {"matchLabels": None, "matchExpressions": None}):
+    for sel in (
+        None,
+        {},
+        {"matchLabels": {}},
+        {"matchExpressions": []},
+        {"matchLabels": None, "matchExpressions": None},
+    ):
         assert parse_selector(sel).empty and parse_selector(sel).matches(labels)
     assert parse_selector(None) == Selector() and str(Selector()) == "<all>"
 
@@ -122,15 +135,47 @@ INVALID = [
     ({"matchExpressions": ["a"]}, ("matchExpressions", 0), "is not a mapping"),
     ({"matchExpressions": [{"operator": "Exists"}]}, ("matchExpressions", 0), "needs a key"),
     ({"matchExpressions": [{"key": "", "operator": "Exists"}]}, ("matchExpressions", 0), "needs a key"),
-    ({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}, ("matchExpressions", 0), "has operator 'Gt'"),
-    ({"matchExpressions": [{"key": "a", "operator": "in", "values": ["1"]}]}, ("matchExpressions", 0), "has operator 'in'"),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
+        ("matchExpressions", 0),
+        "has operator 'Gt'",
+    ),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "in", "values": ["1"]}]},
+        ("matchExpressions", 0),
+        "has operator 'in'",
+    ),
     ({"matchExpressions": [{"key": "a", "operator": "In"}]}, ("matchExpressions", 0), "operator In needs values"),
-    ({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}, ("matchExpressions", 0), "operator In needs values"),
-    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": []}]}, ("matchExpressions", 0), "operator NotIn needs values"),
-    ({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}, ("matchExpressions", 0), "operator Exists takes no values"),
-    ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist", "values": ["x"]}]}, ("matchExpressions", 0), "takes no values"),
-    ({"matchExpressions": [{"key": "a", "operator": "In", "values": "x"}]}, ("matchExpressions", 0), "values must be a list of strings"),
-    ({"matchExpressions": [{"key": "a", "operator": "In", "values": [1]}]}, ("matchExpressions", 0), "values must be a list of strings"),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "In", "values": []}]},
+        ("matchExpressions", 0),
+        "operator In needs values",
+    ),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "NotIn", "values": []}]},
+        ("matchExpressions", 0),
+        "operator NotIn needs values",
+    ),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]},
+        ("matchExpressions", 0),
+        "operator Exists takes no values",
+    ),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "DoesNotExist", "values": ["x"]}]},
+        ("matchExpressions", 0),
+        "takes no values",
+    ),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "In", "values": "x"}]},
+        ("matchExpressions", 0),
+        "values must be a list of strings",
+    ),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "In", "values": [1]}]},
+        ("matchExpressions", 0),
+        "values must be a list of strings",
+    ),
     (
         {"matchExpressions": [{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "In"}]},
         ("matchExpressions", 1),

@@ -38,15 +38,18 @@ def no_network(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
-@pytest.mark.parametrize("text, want", [
-    ("v1.28.3-eks-4f4795d", Version(1, 28, 3)),
-    ("v1.27.8-gke.1067004", Version(1, 27, 8)),
-    ("v1.29.2+k3s1", Version(1, 29, 2)),
-    ("v1.30.1+rke2r1", Version(1, 30, 1)),
-    ("1.33.1", Version(1, 33, 1)),
-    ("v1.31.0-rc.1", Version(1, 31, 0)),
-    ("v1.35", Version(1, 35, 0)),
-])
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("v1.28.3-eks-4f4795d", Version(1, 28, 3)),
+        ("v1.27.8-gke.1067004", Version(1, 27, 8)),
+        ("v1.29.2+k3s1", Version(1, 29, 2)),
+        ("v1.30.1+rke2r1", Version(1, 30, 1)),
+        ("1.33.1", Version(1, 33, 1)),
+        ("v1.31.0-rc.1", Version(1, 31, 0)),
+        ("v1.35", Version(1, 35, 0)),
+    ],
+)
 def test_parse_version_vendor_suffixes(text, want):
     assert parse_version(text) == want
 
@@ -81,7 +84,7 @@ def test_version_eol():
 
 
 def test_cves_for_ranges_and_vendor_versions():
-    ids = lambda comp, v: {r["id"]: s for r, s in vulndb.cves_for(comp, v)}  # noqa: E731
+    ids = lambda comp, v: {r["id"]: s for r, s in vulndb.cves_for(comp, v)}
     assert ids("kube-apiserver", "v1.29.2-gke.1060000") == {"CVE-2024-3177": AFFECTED, "CVE-2025-5187": AFFECTED}
     assert "CVE-2024-3177" not in ids("kube-apiserver", "v1.29.4")  # fixed in 1.29.4
     assert ids("kube-apiserver", "v1.37.2") == {}
@@ -92,17 +95,38 @@ def test_cves_for_ranges_and_vendor_versions():
 
 
 def test_unreadable_ranges_are_cannot_tell_never_not_affected():
-    db = vulndb.VulnDB(releases=vulndb.load().releases, cves_path="test", releases_path="test", cves={
-        "generated": "2026-11-25",
-        "records": [
-            {"id": "CVE-1", "components": ["kubelet"], "ranges": [], "flags": ["no 'Affected Versions' section"]},
-            {"id": "CVE-2", "components": ["kubelet"], "ranges": [{"introduced": "1.30.0", "fixed": "1.30.2"}],
-             "flags": ["unparsed affected line: 'something odd'"]},
-            {"id": "CVE-3", "components": ["kubelet"], "ranges": [{"introduced": "1.30.0", "fixed": "1.30.2"}], "flags": []},
-        ]})
-    assert [(r["id"], s) for r, s in vulndb.cves_for("kubelet", "1.31.0", db)] == [("CVE-1", CANNOT_TELL), ("CVE-2", CANNOT_TELL)]
+    db = vulndb.VulnDB(
+        releases=vulndb.load().releases,
+        cves_path="test",
+        releases_path="test",
+        cves={
+            "generated": "2026-11-25",
+            "records": [
+                {"id": "CVE-1", "components": ["kubelet"], "ranges": [], "flags": ["no 'Affected Versions' section"]},
+                {
+                    "id": "CVE-2",
+                    "components": ["kubelet"],
+                    "ranges": [{"introduced": "1.30.0", "fixed": "1.30.2"}],
+                    "flags": ["unparsed affected line: 'something odd'"],
+                },
+                {
+                    "id": "CVE-3",
+                    "components": ["kubelet"],
+                    "ranges": [{"introduced": "1.30.0", "fixed": "1.30.2"}],
+                    "flags": [],
+                },
+            ],
+        },
+    )
+    assert [(r["id"], s) for r, s in vulndb.cves_for("kubelet", "1.31.0", db)] == [
+        ("CVE-1", CANNOT_TELL),
+        ("CVE-2", CANNOT_TELL),
+    ]
     assert [(r["id"], s) for r, s in vulndb.cves_for("kubelet", "1.30.1", db)] == [
-        ("CVE-1", CANNOT_TELL), ("CVE-2", AFFECTED), ("CVE-3", AFFECTED)]
+        ("CVE-1", CANNOT_TELL),
+        ("CVE-2", AFFECTED),
+        ("CVE-3", AFFECTED),
+    ]
     assert vulndb.cves_for("kube-apiserver", "1.30.1", db) == []
 
 
@@ -112,30 +136,42 @@ def test_extractor_on_real_feed_items():
     r = recs["CVE-2023-2431"]
     assert r["components"] == ["kubelet"] and r["published"] == "2023-06-15" and not r["flags"]
     assert r["ranges"] == [
-        {"introduced": "1.27.0", "last_affected": "1.27.1"}, {"introduced": "1.26.0", "last_affected": "1.26.4"},
-        {"introduced": "1.25.0", "last_affected": "1.25.9"}, {"introduced": None, "last_affected": "1.24.13"}]
+        {"introduced": "1.27.0", "last_affected": "1.27.1"},
+        {"introduced": "1.26.0", "last_affected": "1.26.4"},
+        {"introduced": "1.25.0", "last_affected": "1.25.9"},
+        {"introduced": None, "last_affected": "1.24.13"},
+    ]
     assert r["fixed_versions"] == ["1.24.14", "1.25.10", "1.26.5", "1.27.2"]
     # "kubelet >= v1.8.0 (including all later minor versions)", bounded by the fixed list
     r = recs["CVE-2023-5528"]
-    assert {"introduced": "1.27.0", "fixed": "1.27.8"} in r["ranges"] and {"introduced": "1.8.0", "fixed": "1.25.0"} in r["ranges"]
+    assert {"introduced": "1.27.0", "fixed": "1.27.8"} in r["ranges"] and {
+        "introduced": "1.8.0",
+        "fixed": "1.25.0",
+    } in r["ranges"]
     assert r["flags"] == ["open-ended affected range bounded by the fixed versions"]
     # markdown-escaped dash, two-part version without "v", component from "This issue affects ingress-nginx."
     r = recs["CVE-2025-1097"]
     assert r["components"] == ["ingress-nginx"]
-    assert r["ranges"] == [{"introduced": None, "fixed": "1.11.0"}, {"introduced": "1.11.0", "last_affected": "1.11.4"},
-                           {"introduced": "1.12.0", "last_affected": "1.12.0"}]
+    assert r["ranges"] == [
+        {"introduced": None, "fixed": "1.11.0"},
+        {"introduced": "1.11.0", "last_affected": "1.11.4"},
+        {"introduced": "1.12.0", "last_affected": "1.12.0"},
+    ]
     # a text without version sections: kept, flagged, no ranges
     r = recs["CVE-2025-5187"]
     assert r["ranges"] == [] and "no 'Affected Versions' section" in r["flags"]
 
 
-@pytest.mark.parametrize("line, want", [
-    ("kube-apiserver: v1.33.0 - 1.33.1", (["kube-apiserver"], {"introduced": "1.33.0", "last_affected": "1.33.1"})),
-    ("kubelet v1.31.0 to v1.31.4", (["kubelet"], {"introduced": "1.31.0", "last_affected": "1.31.4"})),
-    ("ingress-nginx: < v1.13.7", (["ingress-nginx"], {"introduced": None, "fixed": "1.13.7"})),
-    ("<=v1.29.12", ([], {"introduced": None, "last_affected": "1.29.12"})),
-    ("All versions of Kubernetes", ([], {"introduced": None, "open": True})),
-])
+@pytest.mark.parametrize(
+    "line, want",
+    [
+        ("kube-apiserver: v1.33.0 - 1.33.1", (["kube-apiserver"], {"introduced": "1.33.0", "last_affected": "1.33.1"})),
+        ("kubelet v1.31.0 to v1.31.4", (["kubelet"], {"introduced": "1.31.0", "last_affected": "1.31.4"})),
+        ("ingress-nginx: < v1.13.7", (["ingress-nginx"], {"introduced": None, "fixed": "1.13.7"})),
+        ("<=v1.29.12", ([], {"introduced": None, "last_affected": "1.29.12"})),
+        ("All versions of Kubernetes", ([], {"introduced": None, "open": True})),
+    ],
+)
 def test_extractor_lines(line, want):
     comps, rest = feed._split_component(line)
     assert (comps, feed._parse_bound(rest)) == want
@@ -153,7 +189,9 @@ def test_db_info(no_network):
     assert "generated 2026-11-25" in res.output and "shipped (cves.json)" in res.output
     res = CliRunner().invoke(cli, ["db", "info", "--json"])
     data = json.loads(res.output)
-    assert data["cves"]["records"] == len(vulndb.load().records) and data["releases"]["kubernetes_minors"] == "1.10-1.37"
+    assert (
+        data["cves"]["records"] == len(vulndb.load().records) and data["releases"]["kubernetes_minors"] == "1.10-1.37"
+    )
 
 
 def test_db_update_from_file_writes_the_user_copy(tmp_path, no_network):

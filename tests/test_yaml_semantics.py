@@ -19,18 +19,68 @@ from kubefort.loaders import yamlparse as yp
 
 GO_YAML_V2 = [
     # (plain scalar, value go-yaml v2 gives it)
-    ("yes", True), ("Yes", True), ("YES", True), ("y", True), ("Y", True), ("on", True), ("On", True), ("ON", True),
-    ("true", True), ("True", True), ("TRUE", True),
-    ("no", False), ("n", False), ("N", False), ("off", False), ("OFF", False), ("false", False), ("False", False),
-    ("yEs", "yEs"), ("tRue", "tRue"), ("nan", "nan"), ("inf", "inf"), ("Infinity", "Infinity"),
-    ("~", None), ("null", None), ("Null", None), ("NULL", None), ("", None),
-    ("10", 10), ("-3", -3), ("+12", 12), ("0", 0), ("-0", 0), ("0755", 493), ("0o17", 15), ("0x1F", 31), ("0b101", 5),
-    ("-0b101", -5), ("1_000", 1000), ("08", 8.0), ("1.5", 1.5), ("1e3", 1000.0), ("1.", 1.0), (".5", 0.5),
-    ("-.5", -0.5), ("1_0.5", 10.5), ("9223372036854775807", 9223372036854775807),
-    ("18446744073709551615", 18446744073709551615), ("99999999999999999999", 1e20),
-    ("2001-12-14", "2001-12-14"), ("2001-12-14T21:59:43.10-05:00", "2001-12-14T21:59:43.10-05:00"),
-    ("1:20", "1:20"), ("100m", "100m"), ("0.5Gi", "0.5Gi"), ("1.2.3", "1.2.3"), ("12e", "12e"), ("-x", "-x"), ("+", "+"),
-    ("0x", "0x"), ("_1", "_1"), (".", "."), ("<<x", "<<x"),
+    ("yes", True),
+    ("Yes", True),
+    ("YES", True),
+    ("y", True),
+    ("Y", True),
+    ("on", True),
+    ("On", True),
+    ("ON", True),
+    ("true", True),
+    ("True", True),
+    ("TRUE", True),
+    ("no", False),
+    ("n", False),
+    ("N", False),
+    ("off", False),
+    ("OFF", False),
+    ("false", False),
+    ("False", False),
+    ("yEs", "yEs"),
+    ("tRue", "tRue"),
+    ("nan", "nan"),
+    ("inf", "inf"),
+    ("Infinity", "Infinity"),
+    ("~", None),
+    ("null", None),
+    ("Null", None),
+    ("NULL", None),
+    ("", None),
+    ("10", 10),
+    ("-3", -3),
+    ("+12", 12),
+    ("0", 0),
+    ("-0", 0),
+    ("0755", 493),
+    ("0o17", 15),
+    ("0x1F", 31),
+    ("0b101", 5),
+    ("-0b101", -5),
+    ("1_000", 1000),
+    ("08", 8.0),
+    ("1.5", 1.5),
+    ("1e3", 1000.0),
+    ("1.", 1.0),
+    (".5", 0.5),
+    ("-.5", -0.5),
+    ("1_0.5", 10.5),
+    ("9223372036854775807", 9223372036854775807),
+    ("18446744073709551615", 18446744073709551615),
+    ("99999999999999999999", 1e20),
+    ("2001-12-14", "2001-12-14"),
+    ("2001-12-14T21:59:43.10-05:00", "2001-12-14T21:59:43.10-05:00"),
+    ("1:20", "1:20"),
+    ("100m", "100m"),
+    ("0.5Gi", "0.5Gi"),
+    ("1.2.3", "1.2.3"),
+    ("12e", "12e"),
+    ("-x", "-x"),
+    ("+", "+"),
+    ("0x", "0x"),
+    ("_1", "_1"),
+    (".", "."),
+    ("<<x", "<<x"),
 ]
 
 
@@ -82,7 +132,11 @@ def test_duplicate_keys_last_wins_like_go_yaml_v2():
 
 
 def test_unknown_tags_are_refused_not_constructed():
-    for doc in (b"a: !!python/object/apply:os.system [\"touch /tmp/kubefort-pwned\"]\n", b"a: !Ref x\n", b"a: !!set {x}\n"):
+    for doc in (
+        b'a: !!python/object/apply:os.system ["touch /tmp/kubefort-pwned"]\n',
+        b"a: !Ref x\n",
+        b"a: !!set {x}\n",
+    ):
         r = yp.parse_stream(doc)
         assert r.docs == [None]
         assert "unsupported YAML tag" in r.doc_errors[0].message
@@ -110,16 +164,32 @@ def test_document_start_lines():
     text = b"# header\n\napiVersion: v1\nkind: A\n---\n# c\nkind: B\n---\n---\nkind: C\n"
     for fast in (True, False):
         r = yp.parse_stream(text, allow_fast=fast)
-        lines = [ln for ln, d in zip(r.doc_lines, r.docs) if d is not None]
+        lines = [ln for ln, d in zip(r.doc_lines, r.docs, strict=False) if d is not None]
         assert lines == [3, 7, 10], (fast, r.doc_lines)
 
 
 # ---- the fast path equals the exact path on generated documents --------------------------------
-TOKENS = [w for w, _ in GO_YAML_V2 if w] + ["plain", "a b", "*", "&", "!", "x: y", "#", "'", '"', "-", "|", ">", "%", "@", "`"]
+TOKENS = [w for w, _ in GO_YAML_V2 if w] + [
+    "plain",
+    "a b",
+    "*",
+    "&",
+    "!",
+    "x: y",
+    "#",
+    "'",
+    '"',
+    "-",
+    "|",
+    ">",
+    "%",
+    "@",
+    "`",
+]
 
 
 def _scalar(draw_token: str, style: int) -> str:
-    if style == 0 and not any(c in draw_token for c in ":#'\"*&!|>%@`") and draw_token not in ("-",):
+    if style == 0 and not any(c in draw_token for c in ":#'\"*&!|>%@`") and draw_token != "-":
         return draw_token
     if style == 1:
         return "'" + draw_token.replace("'", "''") + "'"
@@ -130,13 +200,15 @@ def _scalar(draw_token: str, style: int) -> str:
 def documents(draw):
     n = draw(st.integers(1, 6))
     lines = []
-    for i in range(n):
+    for _i in range(n):
         key = _scalar(draw(st.sampled_from(TOKENS + ["k"])), draw(st.integers(0, 2)))
         kind = draw(st.integers(0, 3))
         if kind == 0:
             lines.append(f"{key}: {_scalar(draw(st.sampled_from(TOKENS)), draw(st.integers(0, 2)))}")
         elif kind == 1:
-            items = [_scalar(draw(st.sampled_from(TOKENS)), draw(st.integers(0, 2))) for _ in range(draw(st.integers(0, 3)))]
+            items = [
+                _scalar(draw(st.sampled_from(TOKENS)), draw(st.integers(0, 2))) for _ in range(draw(st.integers(0, 3)))
+            ]
             lines.append(f"{key}: [{', '.join(items)}]")
         elif kind == 2:
             lines.append(f"{key}:")
@@ -179,8 +251,8 @@ def test_corpus_fast_path_equals_exact_path():
         exact = yp._parse_exact(data)
         assert exact.error is None and not exact.doc_errors, f
         assert repr(fast.docs) == repr(exact.docs), f
-        assert [ln for ln, d in zip(fast.doc_lines, fast.docs) if d is not None] == [
-            ln for ln, d in zip(exact.doc_lines, exact.docs) if d is not None
+        assert [ln for ln, d in zip(fast.doc_lines, fast.docs, strict=False) if d is not None] == [
+            ln for ln, d in zip(exact.doc_lines, exact.docs, strict=False) if d is not None
         ], f
     assert fast_count > len(files) * 0.8
 
@@ -191,8 +263,19 @@ def test_go_yaml_v2_reads_y_as_true_even_as_a_key():
 
 @pytest.mark.parametrize(
     "key,expected",
-    [("1.0", "1"), ("1.5", "1.5"), ("1e3", "1000"), ("1e6", "1e+06"), ("123456.0", "123456"), ("0.0001", "0.0001"),
-     ("0.00001", "1e-05"), ("99999999999999999999", "1e+20"), ("0.1", "0.1"), ("3.14159265358979", "3.1415927"), (".inf", ".inf")],
+    [
+        ("1.0", "1"),
+        ("1.5", "1.5"),
+        ("1e3", "1000"),
+        ("1e6", "1e+06"),
+        ("123456.0", "123456"),
+        ("0.0001", "0.0001"),
+        ("0.00001", "1e-05"),
+        ("99999999999999999999", "1e+20"),
+        ("0.1", "0.1"),
+        ("3.14159265358979", "3.1415927"),
+        (".inf", ".inf"),
+    ],
 )
 def test_float_keys_are_formatted_like_sigs_k8s_yaml(key, expected):
     # strconv.FormatFloat(f, 'g', -1, 32)

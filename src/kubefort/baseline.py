@@ -27,7 +27,9 @@ def write(path: str, result: ScanResult) -> int:
     """Record current failures (and baseline-suppressed ones, so rewriting keeps them)."""
     rows: list[dict[str, str | None]] = []
     for o in result.outcomes:
-        if o.status is Status.FAILED or (o.status is Status.SUPPRESSED and o.suppression and o.suppression.kind == "baseline"):
+        if o.status is Status.FAILED or (
+            o.status is Status.SUPPRESSED and o.suppression and o.suppression.kind == "baseline"
+        ):
             rows.append(
                 {
                     "fingerprint": o.fingerprint,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -38,7 +38,17 @@ def _registry() -> Any:
 def _size(text: str) -> int:
     t = text.strip().upper()
     mult = 1
-    for suffix, m in (("KIB", 1024), ("MIB", 1024**2), ("GIB", 1024**3), ("KB", 1000), ("MB", 1000**2), ("GB", 1000**3), ("K", 1024), ("M", 1024**2), ("G", 1024**3)):
+    for suffix, m in (
+        ("KIB", 1024),
+        ("MIB", 1024**2),
+        ("GIB", 1024**3),
+        ("KB", 1000),
+        ("MB", 1000**2),
+        ("GB", 1000**3),
+        ("K", 1024),
+        ("M", 1024**2),
+        ("G", 1024**3),
+    ):
         if t.endswith(suffix):
             t, mult = t[: -len(suffix)], m
             break
@@ -64,50 +74,162 @@ def cli() -> None:
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("paths", nargs=-1)
-@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=FILE]",
-              help="Report format: table (default), json, sarif, junit, prometheus. Repeat for several; FORMAT=FILE writes to a file.")
-@click.option("--output-file", type=click.Path(dir_okay=False, writable=True), help="Write the (single) report to FILE instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT[=FILE]",
+    help="Report format: table (default), json, sarif, junit, prometheus. Repeat for several; FORMAT=FILE writes to a file.",
+)
+@click.option(
+    "--output-file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the (single) report to FILE instead of stdout.",
+)
 @click.option("--include-passed", is_flag=True, help="Also list passed outcomes (json/table; junit always has them).")
-@click.option("--checks", "select", multiple=True, metavar="IDS", help="Run only these checks: IDs, names or ID prefixes (KF-POD), comma-separated.")
+@click.option(
+    "--checks",
+    "select",
+    multiple=True,
+    metavar="IDS",
+    help="Run only these checks: IDs, names or ID prefixes (KF-POD), comma-separated.",
+)
 @click.option("--skip-checks", "skip", multiple=True, metavar="IDS", help="Do not run these checks.")
-@click.option("--severity", "min_severity", metavar="LEVEL", help="Run only checks of at least this severity (info|low|medium|high|critical).")
-@click.option("--fail-on", metavar="LEVEL", help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.")
+@click.option(
+    "--severity",
+    "min_severity",
+    metavar="LEVEL",
+    help="Run only checks of at least this severity (info|low|medium|high|critical).",
+)
+@click.option(
+    "--fail-on",
+    metavar="LEVEL",
+    help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.",
+)
 @click.option("--allow-incomplete", is_flag=True, help="Do not exit 3 when some targets could not be evaluated.")
-@click.option("--pss", "pss_level", type=click.Choice(["baseline", "restricted"]),
-              help="Judge workloads at this Pod Security level only (KF-PSS-001 or -002) and add the admission verdict to every pod-bearing object in the JSON report.")
-@click.option("--pss-version", default=None, metavar="vX.Y", help="Pod Security policy version for the PSS checks: latest (default) or v1.N.")
+@click.option(
+    "--pss",
+    "pss_level",
+    type=click.Choice(["baseline", "restricted"]),
+    help="Judge workloads at this Pod Security level only (KF-PSS-001 or -002) and add the admission verdict to every pod-bearing object in the JSON report.",
+)
+@click.option(
+    "--pss-version",
+    default=None,
+    metavar="vX.Y",
+    help="Pod Security policy version for the PSS checks: latest (default) or v1.N.",
+)
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
-@click.option("-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable).")
+@click.option(
+    "-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable)."
+)
 @click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable).")
-@click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS",
-              help="With --cluster: scan only this namespace (repeatable). For Helm charts: the release namespace.")
-@click.option("--cluster", "use_cluster", is_flag=True, help="Scan a live cluster (kubeconfig, or the pod's service account when run in a cluster).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="With --cluster: kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="With --cluster: scan only this namespace (repeatable). For Helm charts: the release namespace.",
+)
+@click.option(
+    "--cluster",
+    "use_cluster",
+    is_flag=True,
+    help="Scan a live cluster (kubeconfig, or the pod's service account when run in a cluster).",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="With --cluster: kubeconfig file (default: $KUBECONFIG, ~/.kube/config).",
+)
 @click.option("--context", "kube_context", help="With --cluster: kubeconfig context (default: the current context).")
-@click.option("-A", "--all-namespaces", is_flag=True, help="With --cluster: scan every namespace (the default without -n).")
-@click.option("--skip-resources", "skip_resources", multiple=True, metavar="LIST",
-              help="With --cluster: resource types not to list, e.g. secrets,configmaps or name.group (default: events).")
-@click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="With --cluster: objects per list request.")
-@click.option("--no-anonymous-probe", is_flag=True, help="With --cluster: do not ask the API server what it answers without credentials.")
-@click.option("--scan-owned", is_flag=True,
-              help="Cluster scans: also check ReplicaSets, Jobs and Pods that run the same containers as their controller's template (default: reported as covered by it).")
+@click.option(
+    "-A", "--all-namespaces", is_flag=True, help="With --cluster: scan every namespace (the default without -n)."
+)
+@click.option(
+    "--skip-resources",
+    "skip_resources",
+    multiple=True,
+    metavar="LIST",
+    help="With --cluster: resource types not to list, e.g. secrets,configmaps or name.group (default: events).",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 10000),
+    default=500,
+    show_default=True,
+    help="With --cluster: objects per list request.",
+)
+@click.option(
+    "--no-anonymous-probe",
+    is_flag=True,
+    help="With --cluster: do not ask the API server what it answers without credentials.",
+)
+@click.option(
+    "--scan-owned",
+    is_flag=True,
+    help="Cluster scans: also check ReplicaSets, Jobs and Pods that run the same containers as their controller's template (default: reported as covered by it).",
+)
 @click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: nearest .kubefort.yaml above the first PATH).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: nearest .kubefort.yaml above the first PATH).",
+)
 @click.option("--no-config", is_flag=True, help="Ignore .kubefort.yaml files.")
-@click.option("--baseline", type=click.Path(dir_okay=False), help="Suppress findings whose fingerprints are in this baseline file.")
-@click.option("--write-baseline", type=click.Path(dir_okay=False), help="Write the fingerprints of current findings to this file.")
-@click.option("--max-file-size", default="32MiB", show_default=True, help="Refuse (as not evaluated) files larger than this.")
-@click.option("-j", "--jobs", type=int, default=0, help="Worker processes (default: one per CPU; 1 disables parallelism).")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Suppress findings whose fingerprints are in this baseline file.",
+)
+@click.option(
+    "--write-baseline", type=click.Path(dir_okay=False), help="Write the fingerprints of current findings to this file."
+)
+@click.option(
+    "--max-file-size", default="32MiB", show_default=True, help="Refuse (as not evaluated) files larger than this."
+)
+@click.option(
+    "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per CPU; 1 disables parallelism)."
+)
 @click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary lines on stderr.")
-def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | None, include_passed: bool, select: tuple[str, ...],
-         skip: tuple[str, ...], min_severity: str | None, fail_on: str | None, allow_incomplete: bool, pss_level: str | None,
-         pss_version: str | None, exclude: tuple[str, ...],
-         helm_values: tuple[str, ...], helm_set: tuple[str, ...], namespaces: tuple[str, ...], use_cluster: bool,
-         kubeconfig: str | None, kube_context: str | None, all_namespaces: bool, skip_resources: tuple[str, ...], page_size: int,
-         no_anonymous_probe: bool, scan_owned: bool, no_render: bool, config_path: str | None,
-         no_config: bool, baseline: str | None, write_baseline: str | None, max_file_size: str, jobs: int, color: bool | None,
-         quiet: bool) -> None:
+def scan(
+    paths: tuple[str, ...],
+    outputs: tuple[str, ...],
+    output_file: str | None,
+    include_passed: bool,
+    select: tuple[str, ...],
+    skip: tuple[str, ...],
+    min_severity: str | None,
+    fail_on: str | None,
+    allow_incomplete: bool,
+    pss_level: str | None,
+    pss_version: str | None,
+    exclude: tuple[str, ...],
+    helm_values: tuple[str, ...],
+    helm_set: tuple[str, ...],
+    namespaces: tuple[str, ...],
+    use_cluster: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    all_namespaces: bool,
+    skip_resources: tuple[str, ...],
+    page_size: int,
+    no_anonymous_probe: bool,
+    scan_owned: bool,
+    no_render: bool,
+    config_path: str | None,
+    no_config: bool,
+    baseline: str | None,
+    write_baseline: str | None,
+    max_file_size: str,
+    jobs: int,
+    color: bool | None,
+    quiet: bool,
+) -> None:
     """Scan manifests (files, directories, '-' for stdin, Helm charts, Kustomize directories),
     a live cluster (--cluster), or a cluster snapshot (kubefort cluster snapshot).
 
@@ -116,20 +238,27 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     not a pass.
     """
     from kubefort import engine
+    from kubefort.config import Config, ConfigError, find_config, load_config
     from kubefort.drivers import manifests as manifest_driver
     from kubefort.engine.selection import SelectionError, select_checks
-    from kubefort.config import Config, ConfigError, find_config, load_config
     from kubefort.loaders.manifests import LoadOptions, UsageError, discover
     from kubefort.model import Severity
 
     reg = _registry()
     snapshot = _snapshot_input(paths)
     if use_cluster and paths:
-        raise click.UsageError("--cluster scans a live cluster: give no PATH with it (scan a snapshot file as a PATH instead)")
+        raise click.UsageError(
+            "--cluster scans a live cluster: give no PATH with it (scan a snapshot file as a PATH instead)"
+        )
     if not use_cluster and not paths:
         raise click.UsageError("give PATHs to scan, or --cluster")
     if snapshot is None and not use_cluster:
-        for flag, given in (("--kubeconfig", kubeconfig), ("--context", kube_context), ("-A", all_namespaces), ("--skip-resources", skip_resources)):
+        for flag, given in (
+            ("--kubeconfig", kubeconfig),
+            ("--context", kube_context),
+            ("-A", all_namespaces),
+            ("--skip-resources", skip_resources),
+        ):
             if given:
                 raise click.UsageError(f"{flag} needs --cluster")
     if all_namespaces and namespaces:
@@ -168,7 +297,9 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
             object_report = pss.object_report(pss_level, options[pss.check_ids()[0]].version)  # type: ignore[attr-defined]
 
     try:
-        check_ids = select_checks(reg, split_ids(select), split_ids(skip), config=config, min_severity=floor, adjust=adjust)
+        check_ids = select_checks(
+            reg, split_ids(select), split_ids(skip), config=config, min_severity=floor, adjust=adjust
+        )
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None
     threshold = parse_fail_on(fail_on, config)
@@ -188,13 +319,32 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         )
         from kubefort.cli_cluster import scan_cluster
 
-        result = scan_cluster(settings, config=config, baseline=base_fps, jobs=jobs or None, quiet=quiet, snapshot=snapshot,
-                              kubeconfig=kubeconfig, context=kube_context, namespaces=list(namespaces) or None,
-                              skip=split_ids(skip_resources), page_size=page_size, probe=not no_anonymous_probe,
-                              fold=not scan_owned)
+        result = scan_cluster(
+            settings,
+            config=config,
+            baseline=base_fps,
+            jobs=jobs or None,
+            quiet=quiet,
+            snapshot=snapshot,
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            namespaces=list(namespaces) or None,
+            skip=split_ids(skip_resources),
+            page_size=page_size,
+            probe=not no_anonymous_probe,
+            fold=not scan_owned,
+        )
         _finish(result, config, write_baseline, quiet)
-        report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
-                        allow_incomplete=allow_incomplete, quiet=quiet)
+        report_and_exit(
+            result,
+            reg,
+            targets,
+            include_passed=include_passed,
+            color=color,
+            threshold=threshold,
+            allow_incomplete=allow_incomplete,
+            quiet=quiet,
+        )
 
     # --- inputs ---------------------------------------------------------------------------
     try:
@@ -205,7 +355,12 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
     settings = engine.EngineSettings(
         check_ids=check_ids,
         keep_passed=keep_passed,
-        load=LoadOptions(max_file_size=_size(max_file_size), helm_values=helm_values, helm_set=helm_set, namespace=namespaces[0] if namespaces else None),
+        load=LoadOptions(
+            max_file_size=_size(max_file_size),
+            helm_values=helm_values,
+            helm_set=helm_set,
+            namespace=namespaces[0] if namespaces else None,
+        ),
         pod_template_paths=config.pod_template_paths if config else {},
         severity=config.severity if config else {},
         options=options,
@@ -220,16 +375,34 @@ def scan(paths: tuple[str, ...], outputs: tuple[str, ...], output_file: str | No
         bar = Progress(transient=True, console=None)
         task = bar.add_task("scanning", total=len(specs))
         bar.start()
-        progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done)
 
     try:
-        result = manifest_driver.scan(specs, settings, config=config, baseline=base_fps, jobs=jobs or None, stdin_data=stdin_data, progress=progress)
+        result = manifest_driver.scan(
+            specs,
+            settings,
+            config=config,
+            baseline=base_fps,
+            jobs=jobs or None,
+            stdin_data=stdin_data,
+            progress=progress,
+        )
     finally:
         if bar is not None:
             bar.stop()
     _finish(result, config, write_baseline, quiet)
-    report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
-                    allow_incomplete=allow_incomplete, quiet=quiet)
+    report_and_exit(
+        result,
+        reg,
+        targets,
+        include_passed=include_passed,
+        color=color,
+        threshold=threshold,
+        allow_incomplete=allow_incomplete,
+        quiet=quiet,
+    )
 
 
 def _snapshot_input(paths: tuple[str, ...]) -> str | None:
@@ -260,7 +433,9 @@ def _finish(result: Any, config: Any, write_baseline: str | None, quiet: bool) -
 @cli.command("checks")
 @click.option("--area", help="Only this area (POD, IMG, SEC, INPUT, META ...).")
 @click.option("--severity", "min_severity", help="Only checks of at least this severity.")
-@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True
+)
 def checks_cmd(area: str | None, min_severity: str | None, fmt: str) -> None:
     """List every check with its ID, name, severity and peer IDs."""
     from kubefort import docs
@@ -281,7 +456,9 @@ def checks_cmd(area: str | None, min_severity: str | None, fmt: str) -> None:
 
 @cli.command()
 @click.argument("check")
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
 def explain(check: str, fmt: str) -> None:
     """Explain a check (by ID or name): what it does, why, example, fix, references."""
     from kubefort import docs

@@ -19,14 +19,23 @@ def _connect(kubeconfig: str | None, context: str | None) -> Any:
         raise click.UsageError(str(exc)) from None
 
 
-def _live(kubeconfig: str | None, context: str | None, namespaces: list[str] | None, skip: list[str], page_size: int, probe: bool) -> Any:
+def _live(
+    kubeconfig: str | None,
+    context: str | None,
+    namespaces: list[str] | None,
+    skip: list[str],
+    page_size: int,
+    probe: bool,
+) -> Any:
     from kubefort.cluster.client import ClusterError
     from kubefort.cluster.collect import DEFAULT_SKIP
     from kubefort.cluster.source import LiveSource
 
     cluster = _connect(kubeconfig, context)
     try:
-        return LiveSource(cluster, namespaces=namespaces, skip=tuple(skip) if skip else DEFAULT_SKIP, page_size=page_size, probe=probe)
+        return LiveSource(
+            cluster, namespaces=namespaces, skip=tuple(skip) if skip else DEFAULT_SKIP, page_size=page_size, probe=probe
+        )
     except ClusterError as exc:
         click.echo(f"kubefort: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -41,30 +50,53 @@ class _Status:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                     console=Console(stderr=True), transient=True)
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.task = self.progress.add_task(what)
             self.what = what
             self.progress.start()
 
     def __call__(self, objects: int, current: str) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, description=f"{self.what}: {objects:,} objects" + (f" (listing {current})" if current else ""))
+            self.progress.update(
+                self.task,
+                description=f"{self.what}: {objects:,} objects" + (f" (listing {current})" if current else ""),
+            )
 
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
 
 
-def scan_cluster(settings: Any, *, config: Any, baseline: Any, jobs: int | None, quiet: bool, snapshot: str | None,
-                 kubeconfig: str | None, context: str | None, namespaces: list[str] | None, skip: list[str],
-                 page_size: int, probe: bool, fold: bool = True) -> Any:
+def scan_cluster(
+    settings: Any,
+    *,
+    config: Any,
+    baseline: Any,
+    jobs: int | None,
+    quiet: bool,
+    snapshot: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    namespaces: list[str] | None,
+    skip: list[str],
+    page_size: int,
+    probe: bool,
+    fold: bool = True,
+) -> Any:
     from kubefort.cluster.client import ClusterError
     from kubefort.cluster.scan import scan_source
     from kubefort.cluster.source import SnapshotError, SnapshotSource
 
     try:
-        source = SnapshotSource(snapshot) if snapshot else _live(kubeconfig, context, namespaces, skip, page_size, probe)
+        source = (
+            SnapshotSource(snapshot) if snapshot else _live(kubeconfig, context, namespaces, skip, page_size, probe)
+        )
     except SnapshotError as exc:
         raise click.UsageError(str(exc)) from None
     status = _Status(quiet, f"scanning {'snapshot ' + snapshot if snapshot else 'cluster ' + source.name}")
@@ -87,17 +119,52 @@ def cluster_group() -> None:
 
 
 @cluster_group.command("snapshot")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="Snapshot file to write (.json.gz is compressed).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Snapshot file to write (.json.gz is compressed).",
+)
+@click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."
+)
 @click.option("--context", "kube_context", help="Kubeconfig context (default: the current context).")
-@click.option("-n", "--namespace", "namespaces", multiple=True, metavar="NS", help="Only this namespace (repeatable; default: all).")
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Only this namespace (repeatable; default: all).",
+)
 @click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace (the default without -n).")
-@click.option("--skip-resources", "skip_resources", multiple=True, metavar="LIST", help="Resource types not to list (default: events).")
-@click.option("--page-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="Objects per list request.")
-@click.option("--no-anonymous-probe", is_flag=True, help="Do not ask the API server what it answers without credentials.")
+@click.option(
+    "--skip-resources",
+    "skip_resources",
+    multiple=True,
+    metavar="LIST",
+    help="Resource types not to list (default: events).",
+)
+@click.option(
+    "--page-size", type=click.IntRange(1, 10000), default=500, show_default=True, help="Objects per list request."
+)
+@click.option(
+    "--no-anonymous-probe", is_flag=True, help="Do not ask the API server what it answers without credentials."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
-def snapshot_cmd(output: str, kubeconfig: str | None, kube_context: str | None, namespaces: tuple[str, ...], all_namespaces: bool,
-                 skip_resources: tuple[str, ...], page_size: int, no_anonymous_probe: bool, quiet: bool) -> None:
+def snapshot_cmd(
+    output: str,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    skip_resources: tuple[str, ...],
+    page_size: int,
+    no_anonymous_probe: bool,
+    quiet: bool,
+) -> None:
     """Write everything a scan reads from the cluster to a file, then `kubefort scan FILE` offline.
 
     The snapshot holds the server version, the unauthenticated-access probe, discovery, every
@@ -110,7 +177,9 @@ def snapshot_cmd(output: str, kubeconfig: str | None, kube_context: str | None, 
 
     if all_namespaces and namespaces:
         raise click.UsageError("-A and -n exclude each other")
-    source = _live(kubeconfig, kube_context, list(namespaces) or None, split_ids(skip_resources), page_size, not no_anonymous_probe)
+    source = _live(
+        kubeconfig, kube_context, list(namespaces) or None, split_ids(skip_resources), page_size, not no_anonymous_probe
+    )
     writer = SnapshotWriter(output, source.header())
     status = _Status(quiet, f"snapshot of {source.name}")
     try:
@@ -132,6 +201,9 @@ def snapshot_cmd(output: str, kubeconfig: str | None, kube_context: str | None, 
     if not quiet:
         for g in missing:
             click.echo(f"kubefort: not listed: {g.reason}", err=True)
-        click.echo(f"kubefort: wrote {writer.objects:,} objects of {source.name} to {output}"
-                   + (f"; {len(missing)} list(s) forbidden or failed" if missing else ""), err=True)
+        click.echo(
+            f"kubefort: wrote {writer.objects:,} objects of {source.name} to {output}"
+            + (f"; {len(missing)} list(s) forbidden or failed" if missing else ""),
+            err=True,
+        )
     sys.exit(3 if missing else 0)

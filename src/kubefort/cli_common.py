@@ -27,7 +27,9 @@ def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> l
         fmt, _, dest = o.partition("=")
         fmt = fmt.strip().lower()
         if fmt not in reporters.FORMATS:
-            raise click.BadParameter(f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output")
+            raise click.BadParameter(
+                f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output"
+            )
         targets.append((fmt, dest or None))
     if output_file:
         free = [i for i, (_, d) in enumerate(targets) if d is None]
@@ -85,7 +87,9 @@ def report_and_exit(
         result.warnings.append(nothing_evaluated)
     use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     for fmt, dest in targets:
-        chunks = reporters.render_chunks(fmt, result, registry, include_passed=include_passed, color=use_color and dest is None and fmt == "table")
+        chunks = reporters.render_chunks(
+            fmt, result, registry, include_passed=include_passed, color=use_color and dest is None and fmt == "table"
+        )
         if dest is None:
             last = ""
             for last in chunks:
@@ -94,7 +98,9 @@ def report_and_exit(
                 click.echo("")
         else:
             write_atomically(dest, chunks)
-    failing = [o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold]
+    failing = [
+        o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold
+    ]
     # not evaluated by the user's own choice (--skip-resources) does not make a scan incomplete
     incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED and o.suppression is None]
     code = EXIT_FINDINGS if failing else EXIT_OK

@@ -71,20 +71,28 @@ def info(as_json: bool) -> None:
         return
     c: dict[str, Any] = summary["cves"]  # type: ignore[assignment]  # built just above
     r: dict[str, Any] = summary["releases"]  # type: ignore[assignment]
-    click.echo(f"CVE data:      {c['records']} records, generated {c['generated']}"
-               + ("" if c["complete"] else " (partial copy: run `kubefort db update` for the full feed)"))
+    click.echo(
+        f"CVE data:      {c['records']} records, generated {c['generated']}"
+        + ("" if c["complete"] else " (partial copy: run `kubefort db update` for the full feed)")
+    )
     click.echo(f"  loaded from  {c['loaded_from']}")
     click.echo(f"  source       {c['source']}")
     click.echo("  components   " + ", ".join(f"{k} {v}" for k, v in c["by_component"].items()))
     click.echo(f"  no ranges    {c['without_ranges']} (reported as 'cannot tell')   curated: {c['curated']}")
-    click.echo(f"Release data:  Kubernetes {r['kubernetes_minors']}, runtimes {', '.join(r['runtimes'])}, generated {r['generated']}")
+    click.echo(
+        f"Release data:  Kubernetes {r['kubernetes_minors']}, runtimes {', '.join(r['runtimes'])}, generated {r['generated']}"
+    )
     click.echo(f"User copy:     {summary['user_copy']}")
 
 
 @db.command(name="update", epilog=EXIT_CODES_HELP)
 @click.option("--url", default=FEED_URL, show_default=True, help="Where to download the feed from.")
-@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Read a downloaded feed file instead of downloading (air-gapped use).")
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read a downloaded feed file instead of downloading (air-gapped use).",
+)
 def update(url: str, from_file: Path | None) -> None:
     """Download the official Kubernetes CVE feed, extract version ranges, write the user copy."""
     try:
@@ -101,27 +109,40 @@ def update(url: str, from_file: Path | None) -> None:
         "generated": generated,
         "source": str(from_file) if from_file else url,
         "method": f"kubefort {__version__} db update: kubefort.vulndb.feed.extract over the feed items",
-        "fetched": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "fetched": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "complete": True,
         "records": records,
     }
     target = vulndb.cache_dir() / "cves.json"
     # the cache file stays private to its owner (0600), as it always was
-    write_atomically(target, json.dumps(data, indent=1), perms=0o600, prefix=".cves-", suffix=".json", make_parents=True, special_directly=False)
+    write_atomically(
+        target,
+        json.dumps(data, indent=1),
+        perms=0o600,
+        prefix=".cves-",
+        suffix=".json",
+        make_parents=True,
+        special_directly=False,
+    )
     vulndb.clear_cache()
     unparsed = sum(1 for r in records if not r["ranges"])
-    click.echo(f"wrote {len(records)} CVE records (data of {generated}) to {target}; "
-               f"{unparsed} without version ranges will be reported as 'cannot tell'")
+    click.echo(
+        f"wrote {len(records)} CVE records (data of {generated}) to {target}; "
+        f"{unparsed} without version ranges will be reported as 'cannot tell'"
+    )
     shipped = vulndb.load()
     if shipped.cves_path != str(target):
-        click.echo(f"note: the data shipped with kubefort ({shipped.cves_generated}) is newer than this feed; it stays in use")
+        click.echo(
+            f"note: the data shipped with kubefort ({shipped.cves_generated}) is newer than this feed; it stays in use"
+        )
 
 
 def _fetch(url: str) -> bytes:
     if not url.startswith(("https://", "http://")):
         raise ValueError(f"unsupported URL {url!r} (use --from-file for local files)")
-    req = urllib.request.Request(url, headers={"User-Agent": f"kubefort/{__version__}", "Accept": "application/json"})
-    with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 (scheme checked above)
+    headers = {"User-Agent": f"kubefort/{__version__}", "Accept": "application/json"}
+    req = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) only, checked above
+    with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 - http(s) only, checked above
         body = resp.read(MAX_BYTES + 1)
     if len(body) > MAX_BYTES:
         raise ValueError(f"the feed is larger than {MAX_BYTES} bytes")
@@ -134,7 +155,7 @@ def _feed_date(doc: dict[str, Any]) -> str:
     if updated:
         return updated
     dates = [str(i.get("date_published") or "")[:10] for i in doc.get("items", []) if isinstance(i, dict)]
-    return max([d for d in dates if d] or [dt.date.today().isoformat()])
+    return max([d for d in dates if d] or [dt.datetime.now(dt.UTC).date().isoformat()])
 
 
 def _count(items: Any) -> dict[str, int]:

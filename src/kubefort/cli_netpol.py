@@ -39,14 +39,38 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 def _input_options(f: Any) -> Any:
-    for opt in reversed([
-        click.option("--external", "externals", multiple=True, metavar="NAME=CIDR", help="An external peer to analyse besides internet and cloud-metadata (repeatable)."),
-        click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable)."),
-        click.option("-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable)."),
-        click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable)."),
-        click.option("-n", "--namespace", help="Release namespace for Helm charts."),
-        click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--external",
+                "externals",
+                multiple=True,
+                metavar="NAME=CIDR",
+                help="An external peer to analyse besides internet and cloud-metadata (repeatable).",
+            ),
+            click.option(
+                "--exclude",
+                multiple=True,
+                metavar="GLOB",
+                help="Skip files and directories matching GLOB (repeatable).",
+            ),
+            click.option(
+                "-f",
+                "--values",
+                "helm_values",
+                multiple=True,
+                metavar="FILE",
+                help="Helm values file for charts (repeatable).",
+            ),
+            click.option(
+                "--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable)."
+            ),
+            click.option("-n", "--namespace", help="Release namespace for Helm charts."),
+            click.option(
+                "--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files."
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
@@ -57,7 +81,7 @@ def _externals(specs: tuple[str, ...]) -> list[External]:
         name, _, cidr = s.partition("=")
         ext = External(name.strip(), cidr.strip())
         try:
-            ext.range
+            _ = ext.range  # parses the CIDR: a bad one raises here
         except ValueError:
             raise click.BadParameter(f"{s!r} is not NAME=CIDR", param_hint="--external") from None
         out = [e for e in out if e.name != ext.name] + [ext]
@@ -109,7 +133,14 @@ def netpol() -> None:
 # ---------------------------------------------------------------------------------------------
 @netpol.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json", "csv", "dot", "md"]), default="table", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "dot", "md"]),
+    default="table",
+    show_default=True,
+)
 @_input_options
 def matrix(paths: tuple[str, ...], fmt: str, **kw: Any) -> None:
     """Every allowed connection between workloads and external peers, with its ports.
@@ -130,12 +161,21 @@ def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
         a = analysis or Analysis(c)
         doc = {
             "version": 1,
-            "workloads": [{"name": w.key, "namespace": w.namespace, "kind": w.kind, "labels": w.labels,
-                           "isolated": {"ingress": a.isolated(i, "ingress"), "egress": a.isolated(i, "egress")}}
-                          for i, w in enumerate(c.workloads)],
+            "workloads": [
+                {
+                    "name": w.key,
+                    "namespace": w.namespace,
+                    "kind": w.kind,
+                    "labels": w.labels,
+                    "isolated": {"ingress": a.isolated(i, "ingress"), "egress": a.isolated(i, "egress")},
+                }
+                for i, w in enumerate(c.workloads)
+            ],
             "externals": [{"name": e.name, "cidr": e.cidr} for e in c.externals],
             "policies": [p.key for p in c.policies],
-            "connections": [{"source": s, "destination": d, "all": ps == ALL_PORTS, "ports": ports_json(ps)} for s, d, ps in conns],
+            "connections": [
+                {"source": s, "destination": d, "all": ps == ALL_PORTS, "ports": ports_json(ps)} for s, d, ps in conns
+            ],
             "problems": [str(p) for p in c.problems],
         }
         return json.dumps(doc, indent=2) + "\n"
@@ -165,7 +205,9 @@ def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
     dwidth = max([len("DESTINATION")] + [len(d) for _, d, _ in conns])
     rows = [f"{'SOURCE':<{width}}  {'DESTINATION':<{dwidth}}  PORTS"]
     rows += [f"{s:<{width}}  {d:<{dwidth}}  {format_ports(ps)}" for s, d, ps in conns]
-    rows.append(f"{len(c.workloads)} workload(s), {len(c.policies)} polic(ies), {len(conns)} allowed connection(s); pairs not listed are denied")
+    rows.append(
+        f"{len(c.workloads)} workload(s), {len(c.policies)} polic(ies), {len(conns)} allowed connection(s); pairs not listed are denied"
+    )
     return "\n".join(rows) + "\n"
 
 
@@ -193,17 +235,33 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
     total = ports_inter(sides[0].ports, sides[1].ports)
     names = [cluster.name(s), cluster.name(d)]
     if fmt == "json":
-        doc: dict[str, Any] = {"source": names[0], "destination": names[1], "allowed": ports_json(total), "all": total == ALL_PORTS, "directions": []}
-        for side, who in zip(sides, names):
-            doc["directions"].append({"direction": side.direction, "endpoint": who, "applies": side.applies, "isolated_by": side.isolating,
-                                      "allowed_by": [{"policy": p, "rule": f"{side.direction}[{i}]", "ports": ports_json(ps)} for p, i, ps in side.allowing],
-                                      "ports": ports_json(side.ports)})
+        doc: dict[str, Any] = {
+            "source": names[0],
+            "destination": names[1],
+            "allowed": ports_json(total),
+            "all": total == ALL_PORTS,
+            "directions": [],
+        }
+        for side, who in zip(sides, names, strict=False):
+            doc["directions"].append(
+                {
+                    "direction": side.direction,
+                    "endpoint": who,
+                    "applies": side.applies,
+                    "isolated_by": side.isolating,
+                    "allowed_by": [
+                        {"policy": p, "rule": f"{side.direction}[{i}]", "ports": ports_json(ps)}
+                        for p, i, ps in side.allowing
+                    ],
+                    "ports": ports_json(side.ports),
+                }
+            )
         if port is not None:
             doc["query"] = {"port": port[0], "protocol": port[1], "allowed": ports_contain(total, *port)}
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(f"{names[0]} -> {names[1]}")
-        for side, who in zip(sides, names):
+        for side, who in zip(sides, names, strict=False):
             click.echo(f"  {side.direction} of {who}: " + _side_text(side, port))
             for p, i, ps in side.allowing:
                 click.echo(f"    allowed by {p} {side.direction}[{i}]: {format_ports(ps)}")
@@ -238,11 +296,23 @@ def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
     c_old, p_old = _load((old,), kw)
     c_new, p_new = _load((new,), kw)
     changes = diff(Analysis(c_old).matrix(), Analysis(c_new).matrix())
-    added = sorted(set(w.key for w in c_new.workloads) - set(w.key for w in c_old.workloads))
-    removed = sorted(set(w.key for w in c_old.workloads) - set(w.key for w in c_new.workloads))
+    added = sorted({w.key for w in c_new.workloads} - {w.key for w in c_old.workloads})
+    removed = sorted({w.key for w in c_old.workloads} - {w.key for w in c_new.workloads})
     if fmt == "json":
-        click.echo(json.dumps({"version": 1, "workloads_added": added, "workloads_removed": removed, "changes": [
-            {"source": s, "destination": d, "gained": ports_json(g), "lost": ports_json(lo)} for s, d, g, lo in changes]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "version": 1,
+                    "workloads_added": added,
+                    "workloads_removed": removed,
+                    "changes": [
+                        {"source": s, "destination": d, "gained": ports_json(g), "lost": ports_json(lo)}
+                        for s, d, g, lo in changes
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         for w in added:
             click.echo(f"workload added: {w}")
@@ -253,16 +323,30 @@ def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
                 click.echo(f"+ {s} -> {d}  {format_ports(g)}")
             if lo != NO_PORTS:
                 click.echo(f"- {s} -> {d}  {format_ports(lo)}")
-        click.echo(f"{sum(g != NO_PORTS for _, _, g, _ in changes)} pair(s) gained, {sum(lo != NO_PORTS for _, _, _, lo in changes)} pair(s) lost", err=True)
+        click.echo(
+            f"{sum(g != NO_PORTS for _, _, g, _ in changes)} pair(s) gained, {sum(lo != NO_PORTS for _, _, _, lo in changes)} pair(s) lost",
+            err=True,
+        )
     _finish(p_old + p_new, EXIT_FINDINGS if exit_code and (changes or added or removed) else EXIT_OK)
 
 
 # ---------------------------------------------------------------------------------------------
 @netpol.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--allow", "allows", multiple=True, required=True, metavar="SRC:DST[:PORT/PROTO]",
-              help="A connection to keep (repeatable); ports comma-separated, none = every port.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, writable=True), help="Write the YAML to FILE instead of stdout.")
+@click.option(
+    "--allow",
+    "allows",
+    multiple=True,
+    required=True,
+    metavar="SRC:DST[:PORT/PROTO]",
+    help="A connection to keep (repeatable); ports comma-separated, none = every port.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the YAML to FILE instead of stdout.",
+)
 @_input_options
 def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | None, **kw: Any) -> None:
     """NetworkPolicies for the workloads in PATHs: a default deny per namespace, plus the least

@@ -15,10 +15,9 @@ from typing import Any
 
 import click
 
-
-from kubefort.cli_common import EXIT_OK
-from kubefort.cli_common import parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
+from kubefort.cli_common import EXIT_OK, parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
 from kubefort.kube.cis import manual_controls
+
 NODE_AREAS = ("CP", "ETCD", "KUBELET")
 
 EXIT_CODES_HELP = """\b
@@ -42,27 +41,80 @@ def _dump(path: str, loaded: Any) -> int:
 
 
 @click.command("node", epilog=EXIT_CODES_HELP)
-@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False),
-              help="The node's root: / on the node, or a directory that mirrors its files (/etc/kubernetes, /var/lib/kubelet, units, /proc).")
-@click.option("--proc", "proc", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where the node's process table is (default: ROOT/proc). In a pod with hostPID: --proc /proc.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=FILE]",
-              help="Report format: table (default), json, sarif, junit. Repeat for several; FORMAT=FILE writes to a file.")
+@click.option(
+    "--root",
+    default="/",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="The node's root: / on the node, or a directory that mirrors its files (/etc/kubernetes, /var/lib/kubelet, units, /proc).",
+)
+@click.option(
+    "--proc",
+    "proc",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Where the node's process table is (default: ROOT/proc). In a pod with hostPID: --proc /proc.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT[=FILE]",
+    help="Report format: table (default), json, sarif, junit. Repeat for several; FORMAT=FILE writes to a file.",
+)
 @click.option("--include-passed", is_flag=True, help="Also list passed outcomes (json/table; junit always has them).")
-@click.option("--checks", "select", multiple=True, metavar="IDS", help="Run only these checks: IDs, names or prefixes (default: KF-CP, KF-ETCD, KF-KUBELET).")
+@click.option(
+    "--checks",
+    "select",
+    multiple=True,
+    metavar="IDS",
+    help="Run only these checks: IDs, names or prefixes (default: KF-CP, KF-ETCD, KF-KUBELET).",
+)
 @click.option("--skip-checks", "skip", multiple=True, metavar="IDS", help="Do not run these checks.")
-@click.option("--fail-on", metavar="LEVEL", help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.")
+@click.option(
+    "--fail-on",
+    metavar="LEVEL",
+    help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.",
+)
 @click.option("--allow-incomplete", is_flag=True, help="Do not exit 3 when some settings could not be judged.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="A .kubefort.yaml with exceptions, severities and options.")
-@click.option("--baseline", type=click.Path(dir_okay=False), help="Suppress findings whose fingerprints are in this baseline file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="A .kubefort.yaml with exceptions, severities and options.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Suppress findings whose fingerprints are in this baseline file.",
+)
 @click.option("--list-manual", is_flag=True, help="List the manual CIS controls (1.x-4.x) with guidance and exit.")
-@click.option("--dump", "dump_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write what kubefort read (NodeComponent and NodeFile objects) to FILE as YAML; `kubefort scan FILE` re-checks it.")
+@click.option(
+    "--dump",
+    "dump_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write what kubefort read (NodeComponent and NodeFile objects) to FILE as YAML; `kubefort scan FILE` re-checks it.",
+)
 @click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
-def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: bool, select: tuple[str, ...], skip: tuple[str, ...], fail_on: str | None,
-         allow_incomplete: bool, config_path: str | None, baseline: str | None, list_manual: bool, dump_path: str | None,
-         color: bool | None, quiet: bool) -> None:
+def node(
+    root: str,
+    proc: str | None,
+    outputs: tuple[str, ...],
+    include_passed: bool,
+    select: tuple[str, ...],
+    skip: tuple[str, ...],
+    fail_on: str | None,
+    allow_incomplete: bool,
+    config_path: str | None,
+    baseline: str | None,
+    list_manual: bool,
+    dump_path: str | None,
+    color: bool | None,
+    quiet: bool,
+) -> None:
     """Check a node's control-plane, etcd and kubelet configuration (CIS 1.x-4.x and more).
 
     Reads what the components really run with: static-pod manifests and /proc command lines,
@@ -76,7 +128,7 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
     from kubefort.registry import load_builtin_checks
 
     reg = load_builtin_checks()
-    from kubefort.checks import control_plane, etcd, kubelet  # noqa: F401  (the node areas, whatever checks/__init__ imports)
+    from kubefort.checks import control_plane, etcd, kubelet  # noqa: F401  (the node areas register their checks)
 
     targets = parse_outputs(outputs)
     if list_manual:
@@ -101,8 +153,14 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
     from kubefort.engine.selection import SelectionError, select_checks
 
     try:
-        check_ids = select_checks(reg, split_ids(select), split_ids(skip), config=config,
-                                  default=lambda m: m.area in NODE_AREAS, config_select=False)
+        check_ids = select_checks(
+            reg,
+            split_ids(select),
+            split_ids(skip),
+            config=config,
+            default=lambda m: m.area in NODE_AREAS,
+            config_select=False,
+        )
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None
     threshold = parse_fail_on(fail_on, config)
@@ -110,8 +168,16 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
 
     from kubefort.drivers.node import scan_node
 
-    result, loaded = scan_node(root, check_ids, reg, config=config, baseline=base_fps,
-                               severity=config.severity if config else None, options=dict(config.options) if config else None, proc=proc)
+    result, loaded = scan_node(
+        root,
+        check_ids,
+        reg,
+        config=config,
+        baseline=base_fps,
+        severity=config.severity if config else None,
+        options=dict(config.options) if config else None,
+        proc=proc,
+    )
     for msg in result.unused_exceptions:
         result.warnings.append(f"unused exception: {msg}")
     for msg in result.expired_exceptions:
@@ -124,5 +190,14 @@ def node(root: str, proc: str | None, outputs: tuple[str, ...], include_passed: 
     if not loaded.info.get("components"):
         # nothing was evaluated: that is never a clean result
         nothing = f"no Kubernetes component found under {root}: nothing was evaluated"
-    report_and_exit(result, reg, targets, include_passed=include_passed, color=color, threshold=threshold,
-                    allow_incomplete=allow_incomplete, quiet=quiet, nothing_evaluated=nothing)
+    report_and_exit(
+        result,
+        reg,
+        targets,
+        include_passed=include_passed,
+        color=color,
+        threshold=threshold,
+        allow_incomplete=allow_incomplete,
+        quiet=quiet,
+        nothing_evaluated=nothing,
+    )

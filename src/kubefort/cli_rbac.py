@@ -29,11 +29,16 @@ Exit codes:
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.argument("paths", nargs=-1, required=True)(f)
-    f = click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")(f)
+    f = click.option(
+        "--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable)."
+    )(f)
     f = click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files.")(f)
-    f = click.option("--no-bootstrap", is_flag=True, help="Leave out the default roles and bindings every cluster has.")(f)
-    f = click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)(f)
-    return f
+    f = click.option(
+        "--no-bootstrap", is_flag=True, help="Leave out the default roles and bindings every cluster has."
+    )(f)
+    return click.option(
+        "-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    )(f)
 
 
 class _Loaded:
@@ -67,7 +72,7 @@ def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for r in [header, *rows]:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     return "\n".join(lines)
 
 
@@ -91,10 +96,25 @@ def rbac() -> None:
 @click.argument("resource")
 @_common
 @click.option("-n", "--namespace", help="The namespace of the request (RoleBindings of this namespace count).")
-@click.option("-A", "--all-namespaces", is_flag=True, help="A request across all namespaces at once: only ClusterRoleBindings count.")
+@click.option(
+    "-A",
+    "--all-namespaces",
+    is_flag=True,
+    help="A request across all namespaces at once: only ClusterRoleBindings count.",
+)
 @click.option("--name", default="", help="The object's name (rules with resourceNames match only named requests).")
-def who_can(verb: str, resource: str, paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool, fmt: str,
-            namespace: str | None, all_namespaces: bool, name: str) -> None:
+def who_can(
+    verb: str,
+    resource: str,
+    paths: tuple[str, ...],
+    exclude: tuple[str, ...],
+    no_render: bool,
+    no_bootstrap: bool,
+    fmt: str,
+    namespace: str | None,
+    all_namespaces: bool,
+    name: str,
+) -> None:
     """Which subjects can VERB RESOURCE[/SUBRESOURCE] (or a non-resource URL such as /metrics).
 
     RESOURCE is what kubectl accepts: pods, po, deployments.apps, deploy, pods/exec,
@@ -129,16 +149,34 @@ def who_can(verb: str, resource: str, paths: tuple[str, ...], exclude: tuple[str
         elif not namespace and not all_namespaces:
             any_ns = True
         req = Request(verb, spec.group, spec.resource, spec.subresource, ns, name)
-        where = "in any namespace" if any_ns else (f"in namespace {ns!r}" if ns else ("cluster-wide" if spec.namespaced is False else "across all namespaces"))
+        where = (
+            "in any namespace"
+            if any_ns
+            else (
+                f"in namespace {ns!r}"
+                if ns
+                else ("cluster-wide" if spec.namespaced is False else "across all namespaces")
+            )
+        )
     found = pol.who_can(req, any_namespace=any_ns)
     if fmt == "json":
-        _dump({
-            "request": {"verb": req.verb, "group": req.group, "resource": req.resource, "subresource": req.subresource,
-                        "namespace": req.namespace if not any_ns else None, "anyNamespace": any_ns, "name": req.name,
-                        "nonResourceURL": req.path, "bootstrap": not no_bootstrap},
-            "subjects": [dict(s.as_dict(), via=[g.as_dict() for g in grants]) for s, grants in found.items()],
-            "problems": loaded.problems,
-        })
+        _dump(
+            {
+                "request": {
+                    "verb": req.verb,
+                    "group": req.group,
+                    "resource": req.resource,
+                    "subresource": req.subresource,
+                    "namespace": req.namespace if not any_ns else None,
+                    "anyNamespace": any_ns,
+                    "name": req.name,
+                    "nonResourceURL": req.path,
+                    "bootstrap": not no_bootstrap,
+                },
+                "subjects": [dict(s.as_dict(), via=[g.as_dict() for g in grants]) for s, grants in found.items()],
+                "problems": loaded.problems,
+            }
+        )
     else:
         what = req.path if req.path is not None else str(resolve_resource(resource, pol.crds))
         title = f"who can {verb} {what}" + (f" named {name!r}" if name else "") + (f" {where}" if where else "")
@@ -146,7 +184,9 @@ def who_can(verb: str, resource: str, paths: tuple[str, ...], exclude: tuple[str
             click.echo(f"{title}: nobody")
         else:
             click.echo(f"{title}: {len(found)} subject(s)")
-            rows: list[tuple[str, ...]] = [(str(s) if i == 0 else "", g.describe()) for s, grants in found.items() for i, g in enumerate(grants)]
+            rows: list[tuple[str, ...]] = [
+                (str(s) if i == 0 else "", g.describe()) for s, grants in found.items() for i, g in enumerate(grants)
+            ]
             click.echo(_table(rows, ("SUBJECT", "VIA (binding -> role: rule)")))
     loaded.finish()
 
@@ -155,9 +195,23 @@ def who_can(verb: str, resource: str, paths: tuple[str, ...], exclude: tuple[str
 @click.argument("subject")
 @_common
 @click.option("-n", "--namespace", help="Only the rules effective in this namespace (cluster-wide ones included).")
-@click.option("--group", "groups", multiple=True, metavar="GROUP", help="Add a group to the subject (as kubectl --as-group). Repeatable.")
-def permissions(subject: str, paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool, fmt: str,
-                namespace: str | None, groups: tuple[str, ...]) -> None:
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Add a group to the subject (as kubectl --as-group). Repeatable.",
+)
+def permissions(
+    subject: str,
+    paths: tuple[str, ...],
+    exclude: tuple[str, ...],
+    no_render: bool,
+    no_bootstrap: bool,
+    fmt: str,
+    namespace: str | None,
+    groups: tuple[str, ...],
+) -> None:
     """Every rule SUBJECT holds, per namespace, with the binding and role that grant it.
 
     \b
@@ -181,11 +235,16 @@ def permissions(subject: str, paths: tuple[str, ...], exclude: tuple[str, ...], 
         by_scope.setdefault(g.namespace, []).append(g)
     scopes = sorted(by_scope, key=lambda s: (s is not None, s or ""))
     if fmt == "json":
-        _dump({
-            "subject": subj.as_dict(), "user": ident.user, "groups": sorted(ident.groups), "bootstrap": not no_bootstrap,
-            "scopes": [{"namespace": s, "rules": [g.as_dict() for g in by_scope[s]]} for s in scopes],
-            "problems": loaded.problems,
-        })
+        _dump(
+            {
+                "subject": subj.as_dict(),
+                "user": ident.user,
+                "groups": sorted(ident.groups),
+                "bootstrap": not no_bootstrap,
+                "scopes": [{"namespace": s, "rules": [g.as_dict() for g in by_scope[s]]} for s in scopes],
+                "problems": loaded.problems,
+            }
+        )
     else:
         click.echo(f"{subj} (user {ident.user or '-'}, groups {', '.join(sorted(ident.groups))})")
         if not scopes:
@@ -194,7 +253,14 @@ def permissions(subject: str, paths: tuple[str, ...], exclude: tuple[str, ...], 
         for s in scopes:
             label = "cluster-wide" if s is None else f"namespace {s}"
             for i, g in enumerate(by_scope[s]):
-                rows.append((label if i == 0 else "", g.rule.text(), f"{g.binding.key} -> {g.role.key}" + ("" if g.rule.origin == g.role.key else f" (from {g.rule.where()})")))
+                rows.append(
+                    (
+                        label if i == 0 else "",
+                        g.rule.text(),
+                        f"{g.binding.key} -> {g.role.key}"
+                        + ("" if g.rule.origin == g.role.key else f" (from {g.rule.where()})"),
+                    )
+                )
         if rows:
             click.echo(_table(rows, ("SCOPE", "RULE", "VIA")))
     loaded.finish()
@@ -202,10 +268,27 @@ def permissions(subject: str, paths: tuple[str, ...], exclude: tuple[str, ...], 
 
 @rbac.command("paths", epilog=RBAC_HELP_EPILOG)
 @_common
-@click.option("--subject", "subjects", multiple=True, metavar="SUBJECT", help="Only these start subjects (as for `permissions`). Repeatable.")
-@click.option("--include-system", is_flag=True, help="Also start from control-plane identities (system: users and groups) bound in the input.")
-def paths_cmd(paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool, fmt: str,
-              subjects: tuple[str, ...], include_system: bool) -> None:
+@click.option(
+    "--subject",
+    "subjects",
+    multiple=True,
+    metavar="SUBJECT",
+    help="Only these start subjects (as for `permissions`). Repeatable.",
+)
+@click.option(
+    "--include-system",
+    is_flag=True,
+    help="Also start from control-plane identities (system: users and groups) bound in the input.",
+)
+def paths_cmd(
+    paths: tuple[str, ...],
+    exclude: tuple[str, ...],
+    no_render: bool,
+    no_bootstrap: bool,
+    fmt: str,
+    subjects: tuple[str, ...],
+    include_system: bool,
+) -> None:
     """Shortest privilege-escalation path to cluster-admin of every subject bound in the input.
 
     Each hop names the action, its MITRE ATT&CK technique and the binding, role and rule that

@@ -54,13 +54,19 @@ class ExceptionRule:
             return False
         if self.containers and not _glob_any(o.container or "", self.containers):
             return False
-        if self.files and (o.source is None or not _glob_any(o.source.file, self.files)):
-            return False
-        return True
+        return not (self.files and (o.source is None or not _glob_any(o.source.file, self.files)))
 
     def describe(self) -> str:
         scope = ", ".join(
-            f"{k}={list(v)}" for k, v in (("kinds", self.kinds), ("namespaces", self.namespaces), ("names", self.names), ("containers", self.containers), ("files", self.files)) if v
+            f"{k}={list(v)}"
+            for k, v in (
+                ("kinds", self.kinds),
+                ("namespaces", self.namespaces),
+                ("names", self.names),
+                ("containers", self.containers),
+                ("files", self.files),
+            )
+            if v
         )
         return f"{self.where}: {', '.join(sorted(self.checks))}" + (f" ({scope})" if scope else "")
 
@@ -128,6 +134,8 @@ def make_options(meta: CheckMeta, raw: object, where: str) -> object:
         return options(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
 _EXC = {"checks", "reason", "kinds", "namespaces", "names", "containers", "files", "expires"}
 
 
@@ -152,7 +160,7 @@ def _strs(v: object, where: str) -> tuple[str, ...]:
 
 
 def parse_path(text: str) -> Path_:
-    """"spec.templates[0].spec" -> ("spec", "templates", 0, "spec")."""
+    """ "spec.templates[0].spec" -> ("spec", "templates", 0, "spec")."""
     out: list[str | int] = []
     for part in text.split("."):
         m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", part)
@@ -254,14 +262,16 @@ def load_config(path: Path, registry: Registry) -> Config:
     for i, e in enumerate(ptp):
         if not isinstance(e, dict) or set(e) - {"kind", "paths"} or not isinstance(e.get("kind"), str):
             raise ConfigError(f"{path}: pod_template_paths[{i}]: expected {{kind: Kind, paths: [spec.template.spec]}}")
-        cfg.pod_template_paths.setdefault(e["kind"], []).extend(parse_path(p) for p in _strs(e.get("paths", []), f"pod_template_paths[{i}]"))
+        cfg.pod_template_paths.setdefault(e["kind"], []).extend(
+            parse_path(p) for p in _strs(e.get("paths", []), f"pod_template_paths[{i}]")
+        )
     return cfg
 
 
 # ---------------------------------------------------------------------------------------------
 # inline exceptions: metadata.annotations["kubefort.io/ignore"]
 # ---------------------------------------------------------------------------------------------
-_ENTRY = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9-]*)\s*(?:\[([^\]]*)\])?\s*(?:=\s*(.*?))?\s*$", re.S)
+_ENTRY = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9-]*)\s*(?:\[([^\]]*)\])?\s*(?:=\s*(.*?))?\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,16 @@ import orjson
 from kubefort.registry import CheckMeta
 
 _MAP_LABELS = {
-    "cis": "CIS Kubernetes Benchmark", "nsa": "NSA-CISA", "pss": "Pod Security Standards", "mitre": "MITRE ATT&CK",
-    "owasp": "OWASP Kubernetes Top 10", "trivy": "Trivy", "checkov": "Checkov", "kubescape": "Kubescape",
-    "kube_linter": "KubeLinter", "polaris": "Polaris",
+    "cis": "CIS Kubernetes Benchmark",
+    "nsa": "NSA-CISA",
+    "pss": "Pod Security Standards",
+    "mitre": "MITRE ATT&CK",
+    "owasp": "OWASP Kubernetes Top 10",
+    "trivy": "Trivy",
+    "checkov": "Checkov",
+    "kubescape": "Kubescape",
+    "kube_linter": "KubeLinter",
+    "polaris": "Polaris",
 }
 
 
@@ -34,14 +41,28 @@ class CheckDoc(TypedDict):
 
 def as_dict(m: CheckMeta) -> CheckDoc:
     return {
-        "id": m.id, "name": m.name, "title": m.title, "severity": m.severity.label, "area": m.area, "target": m.target,
-        "kinds": sorted(m.kinds) if m.kinds else None, "mappings": m.mappings.as_dict(), "remediation": m.remediation,
-        "doc": m.sections(), "source": m.source,
+        "id": m.id,
+        "name": m.name,
+        "title": m.title,
+        "severity": m.severity.label,
+        "area": m.area,
+        "target": m.target,
+        "kinds": sorted(m.kinds) if m.kinds else None,
+        "mappings": m.mappings.as_dict(),
+        "remediation": m.remediation,
+        "doc": m.sections(),
+        "source": m.source,
     }
 
 
 def markdown(m: CheckMeta) -> str:
-    lines = [f"# {m.id} `{m.name}`", "", f"**{m.title}** — severity **{m.severity.label}**, area `{m.area}`, runs on: {m.target}" + (f" ({', '.join(sorted(m.kinds))})" if m.kinds else ""), ""]
+    lines = [
+        f"# {m.id} `{m.name}`",
+        "",
+        f"**{m.title}** — severity **{m.severity.label}**, area `{m.area}`, runs on: {m.target}"
+        + (f" ({', '.join(sorted(m.kinds))})" if m.kinds else ""),
+        "",
+    ]
     lines.append(m.doc.strip())
     lines += ["", "## Remediation", m.remediation]
     maps = m.mappings.as_dict()
@@ -76,7 +97,11 @@ def catalog(metas: Sequence[CheckMeta], fmt: str) -> str:
     if fmt == "markdown":
         out = ["| ID | name | severity | title | peers |", "|---|---|---|---|---|"]
         for m in metas:
-            peers = "; ".join(f"{_MAP_LABELS[k]} {', '.join(v)}" for k, v in m.mappings.as_dict().items() if k not in ("nsa", "mitre", "owasp"))
+            peers = "; ".join(
+                f"{_MAP_LABELS[k]} {', '.join(v)}"
+                for k, v in m.mappings.as_dict().items()
+                if k not in ("nsa", "mitre", "owasp")
+            )
             out.append(f"| {m.id} | `{m.name}` | {m.severity.label} | {m.title} | {peers} |")
         return "\n".join(out) + "\n"
     import io
@@ -108,5 +133,10 @@ def checks_page(metas: Sequence[CheckMeta]) -> str:
         "",
     ]
     for m in metas:
-        parts += ["---", "", markdown(m).replace("# " + m.id, "## " + m.id, 1).replace("\n## ", "\n### ").rstrip("\n"), ""]
+        parts += [
+            "---",
+            "",
+            markdown(m).replace("# " + m.id, "## " + m.id, 1).replace("\n## ", "\n### ").rstrip("\n"),
+            "",
+        ]
     return "\n".join(parts)

@@ -28,7 +28,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -36,7 +36,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (choose one of: {choices})") from None
 
 
-class Status(str, enum.Enum):
+class Status(str, enum.Enum):  # noqa: UP042 - StrEnum would change str(status) in reports
     PASSED = "passed"
     FAILED = "failed"
     SUPPRESSED = "suppressed"

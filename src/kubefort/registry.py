@@ -159,7 +159,7 @@ REGISTRY = Registry()
 
 
 def source_of(filename: str, line: int) -> str:
-    """"kubefort/checks/etcd.py:42" for a definition in `filename` at `line`."""
+    """ "kubefort/checks/etcd.py:42" for a definition in `filename` at `line`."""
     src = filename.replace("\\", "/")
     return f"{src[src.rfind('kubefort/') :]}:{line}" if "kubefort/" in src else f"{src}:{line}"
 
@@ -232,6 +232,6 @@ def check(
 
 def load_builtin_checks() -> Registry:
     """Import every check module (explicitly, as yamllint does) and return the registry."""
-    import kubefort.checks  # noqa: F401  (imports register the checks)
+    import kubefort.checks  # noqa: F401
 
     return REGISTRY

@@ -24,7 +24,7 @@ two packages list their modules per ID in their `__init__.py`).
 | node_common.py    | (helpers)    | shared by KF-CP, KF-ETCD, KF-KUBELET: `node_meta`, `file_mode_check`, `file_owner_check` |
 """
 
-from kubefort.checks import (  # noqa: F401
+from kubefort.checks import (  # noqa: F401  (importing the modules registers their checks)
     cluster,
     control_plane,
     etcd,

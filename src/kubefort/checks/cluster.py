@@ -53,7 +53,7 @@ class SkewOptions:
 def _today(options: EolOptions) -> dt.date:
     text = options.today
     if not text:
-        return dt.date.today()
+        return dt.date.today()  # noqa: DTZ011 - expiry dates are calendar dates in the user's own time zone
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -71,7 +71,9 @@ def server_version(res: Resource) -> Version:
     if v is None and isinstance(sv.get("major"), str) and isinstance(sv.get("minor"), str):
         v = vulndb.parse_version(f"{sv['major']}.{sv['minor'].rstrip('+')}")
     if v is None:
-        raise NotEvaluated(f"serverVersion.gitVersion {sv.get('gitVersion')!r} is not a Kubernetes version", GIT_VERSION)
+        raise NotEvaluated(
+            f"serverVersion.gitVersion {sv.get('gitVersion')!r} is not a Kubernetes version", GIT_VERSION
+        )
     return v
 
 
@@ -91,8 +93,11 @@ def _eol_violation(what: str, v: Version, today: dt.date, path: Path_) -> Iterat
         raise NotEvaluated(f"release data of {data.releases_generated} does not know v{v.minor_str}", path)
     if eol["past_eol"]:
         since = f"since {eol['eol']}" if eol["eol"] else "long ago"
-        yield Violation(f"{what} v{v} is Kubernetes {v.minor_str}, out of upstream patch support {since} "
-                        f"(release data of {data.releases_generated})", path)
+        yield Violation(
+            f"{what} v{v} is Kubernetes {v.minor_str}, out of upstream patch support {since} "
+            f"(release data of {data.releases_generated})",
+            path,
+        )
 
 
 def _cve_violation(component: str, v: Version, options: CveOptions, path: Path_) -> Iterator[Violation]:
@@ -100,8 +105,7 @@ def _cve_violation(component: str, v: Version, options: CveOptions, path: Path_)
     known = data.cve_minors_known()
     if Version(v.major, v.minor) > known:
         raise NotEvaluated(f"CVE data of {data.cves_generated} does not know v{v.minor_str}", path)
-    hits = [(r, s) for r, s in vulndb.cves_for(component, v, data)
-            if options.include_unfixed or not r.get("unfixed")]
+    hits = [(r, s) for r, s in vulndb.cves_for(component, v, data) if options.include_unfixed or not r.get("unfixed")]
     affected = [r["id"] for r, s in hits if s == AFFECTED]
     unsure = [r["id"] for r, s in hits if s != AFFECTED]
     note = f"(CVE data of {data.cves_generated}{'' if data.cves.get('complete', True) else ', partial'})"
@@ -109,8 +113,11 @@ def _cve_violation(component: str, v: Version, options: CveOptions, path: Path_)
         more = f"; cannot tell for {', '.join(unsure)}" if unsure else ""
         yield Violation(f"{component} v{v} is affected by {', '.join(affected)}{more} {note}", path)
     elif unsure:
-        raise NotEvaluated(f"{component} v{v}: cannot tell whether {', '.join(unsure)} apply: their version ranges "
-                           f"could not be read {note}", path)
+        raise NotEvaluated(
+            f"{component} v{v}: cannot tell whether {', '.join(unsure)} apply: their version ranges "
+            f"could not be read {note}",
+            path,
+        )
 
 
 @check(
@@ -260,7 +267,9 @@ def kubelet_version_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) ->
     - https://kubernetes.io/releases/
     - https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/upgrading-linux-nodes/
     """
-    yield from _eol_violation(f"node {res.id.name!r}: kubelet", kubelet_version(res), _today(ctx.options), KUBELET_VERSION)
+    yield from _eol_violation(
+        f"node {res.id.name!r}: kubelet", kubelet_version(res), _today(ctx.options), KUBELET_VERSION
+    )
 
 
 @check(
@@ -365,10 +374,15 @@ def kubelet_version_skew(res: Resource, index: ClusterIndex, ctx: CheckContext[S
     allowed = ctx.options.max_kubelet_skew if server.minor >= 28 else min(ctx.options.max_kubelet_skew, 2)
     lag = server.minor - kubelet.minor
     if lag < 0:
-        yield Violation(f"node {res.id.name!r}: kubelet v{kubelet} is newer than the API server v{server}", KUBELET_VERSION)
+        yield Violation(
+            f"node {res.id.name!r}: kubelet v{kubelet} is newer than the API server v{server}", KUBELET_VERSION
+        )
     elif lag > allowed:
-        yield Violation(f"node {res.id.name!r}: kubelet v{kubelet} is {lag} minor versions behind the API server "
-                        f"v{server} (supported: {allowed})", KUBELET_VERSION)
+        yield Violation(
+            f"node {res.id.name!r}: kubelet v{kubelet} is {lag} minor versions behind the API server "
+            f"v{server} (supported: {allowed})",
+            KUBELET_VERSION,
+        )
 
 
 @check(
@@ -424,12 +438,16 @@ def container_runtime_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) 
     info = (res.obj.get("status") or {}).get("nodeInfo") if isinstance(res.obj.get("status"), dict) else None
     raw = info.get("containerRuntimeVersion") if isinstance(info, dict) else None
     if not isinstance(raw, str) or "://" not in raw:
-        raise NotEvaluated(f"status.nodeInfo.containerRuntimeVersion {raw!r} is not <runtime>://<version>", RUNTIME_VERSION)
+        raise NotEvaluated(
+            f"status.nodeInfo.containerRuntimeVersion {raw!r} is not <runtime>://<version>", RUNTIME_VERSION
+        )
     runtime, _, text = raw.partition("://")
     runtime = runtime.lower()
     node = f"node {res.id.name!r}"
     if runtime == "docker":
-        yield Violation(f"{node} runs Docker Engine ({raw}): dockershim was removed in Kubernetes 1.24", RUNTIME_VERSION)
+        yield Violation(
+            f"{node} runs Docker Engine ({raw}): dockershim was removed in Kubernetes 1.24", RUNTIME_VERSION
+        )
         return
     v = vulndb.parse_version(text)
     if runtime not in ("containerd", "cri-o") or v is None:
@@ -437,14 +455,22 @@ def container_runtime_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) 
     data = vulndb.load()
     eol = vulndb.runtime_eol(runtime, v, _today(ctx.options), data)
     if eol is None:
-        raise NotEvaluated(f"release data of {data.releases_generated} does not know {runtime} {v.minor_str}", RUNTIME_VERSION)
+        raise NotEvaluated(
+            f"release data of {data.releases_generated} does not know {runtime} {v.minor_str}", RUNTIME_VERSION
+        )
     if eol["past_eol"] is None:
-        raise NotEvaluated(f"{node}: the end of life of {runtime} {v.minor_str} was tentative ({eol['eol']}) in the release data "
-                           f"of {data.releases_generated}; cannot tell whether it was extended", RUNTIME_VERSION)
+        raise NotEvaluated(
+            f"{node}: the end of life of {runtime} {v.minor_str} was tentative ({eol['eol']}) in the release data "
+            f"of {data.releases_generated}; cannot tell whether it was extended",
+            RUNTIME_VERSION,
+        )
     if eol["past_eol"]:
         since = f"since {eol['eol']}" if eol.get("eol") else "long ago"
-        yield Violation(f"{node}: {runtime} {v} ({v.minor_str}) is out of support {since} "
-                        f"(release data of {data.releases_generated})", RUNTIME_VERSION)
+        yield Violation(
+            f"{node}: {runtime} {v} ({v.minor_str}) is out of support {since} "
+            f"(release data of {data.releases_generated})",
+            RUNTIME_VERSION,
+        )
 
 
 # the fact KF-CLU-007/008 read: a cluster scan made without it (--no-anonymous-probe) makes them
@@ -474,8 +500,15 @@ def _answered(answer: Any) -> int | None:
     target="object",
     kinds=CLUSTER_INFO,
     facts=(ANONYMOUS_PROBE,),
-    mappings=Mappings(cis=("1.2.1",), nsa=NSA_AUTHN, mitre=("T1190", "T1613"), owasp=("K06",),
-                      trivy=("KCV-0001",), checkov=("CKV_K8S_68",), kubescape=("C-0113", "C-0262")),
+    mappings=Mappings(
+        cis=("1.2.1",),
+        nsa=NSA_AUTHN,
+        mitre=("T1190", "T1613"),
+        owasp=("K06",),
+        trivy=("KCV-0001",),
+        checkov=("CKV_K8S_68",),
+        kubescape=("C-0113", "C-0262"),
+    ),
     remediation="Set --anonymous-auth=false (or an AuthenticationConfiguration that allows anonymous only for /healthz, /livez and /readyz) and remove RBAC bindings to system:anonymous and system:unauthenticated.",
 )
 def api_server_anonymous_access(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -524,8 +557,10 @@ def api_server_anonymous_access(res: Resource, ctx: CheckContext[None]) -> Itera
     open_paths = sorted(p for p, a in anon.items() if p not in PUBLIC_PATHS and (_answered(a) or 0) // 100 == 2)
     if open_paths:
         first = ("anonymous", open_paths[0])
-        yield Violation(f"the API server at {res.obj.get('server') or '?'} answers without credentials on "
-                        f"{', '.join(open_paths)}", first)
+        yield Violation(
+            f"the API server at {res.obj.get('server') or '?'} answers without credentials on {', '.join(open_paths)}",
+            first,
+        )
 
 
 @check(
@@ -582,5 +617,8 @@ def api_server_version_anonymous(res: Resource, ctx: CheckContext[None]) -> Iter
         raise NotEvaluated("the unauthenticated probe did not ask /version", ("anonymous",))
     status = _answered(anon["/version"])
     if status is not None and status // 100 == 2:
-        yield Violation(f"the API server at {res.obj.get('server') or '?'} tells its version to unauthenticated clients "
-                        f"(/version answered {status})", ("anonymous", "/version"))
+        yield Violation(
+            f"the API server at {res.obj.get('server') or '?'} tells its version to unauthenticated clients "
+            f"(/version answered {status})",
+            ("anonymous", "/version"),
+        )

@@ -42,8 +42,13 @@ def parse_image(ref: str) -> ImageRef:
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",), mitre=("T1525",), owasp=("K02",),
-        trivy=("KSV-0013",), checkov=("CKV_K8S_14",), kube_linter=("latest-tag",), polaris=("tagNotSpecified",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",),
+        mitre=("T1525",),
+        owasp=("K02",),
+        trivy=("KSV-0013",),
+        checkov=("CKV_K8S_14",),
+        kube_linter=("latest-tag",),
+        polaris=("tagNotSpecified",),
     ),
     remediation="Reference an explicit version tag, or better a digest: image: registry.example.com/app:1.4.2@sha256:<digest>.",
 )
@@ -86,7 +91,9 @@ def mutable_image_tag(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
             return
         raise NotEvaluated(f"{c.label()} has no image", c.at("image"))
     if PLACEHOLDER.search(image):
-        raise NotEvaluated(f"{c.label()} image {image!r} is a template placeholder, filled in at deploy time", c.at("image"))
+        raise NotEvaluated(
+            f"{c.label()} image {image!r} is a template placeholder, filled in at deploy time", c.at("image")
+        )
     ref = _parse_cached(image.strip())
     if ref.digest:
         return
@@ -139,7 +146,9 @@ def _container_image(c: ContainerView) -> tuple[str, ImageRef] | None:
         raise NotEvaluated(f"{c.label()} has no image", c.at("image"))
     text = image.strip()
     if not _valid_reference(text):
-        raise NotEvaluated(f"{c.label()}: image {image!r} is not a valid image reference (unrendered template?)", c.at("image"))
+        raise NotEvaluated(
+            f"{c.label()}: image {image!r} is not a valid image reference (unrendered template?)", c.at("image")
+        )
     return image, _parse_cached(text)
 
 
@@ -165,8 +174,11 @@ def is_mutable(ref: ImageRef) -> bool:
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",), mitre=("T1525", "T1195.002"), owasp=("K02",),
-        checkov=("CKV_K8S_43",), kubescape=("C-0306",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",),
+        mitre=("T1525", "T1195.002"),
+        owasp=("K02",),
+        checkov=("CKV_K8S_43",),
+        kubescape=("C-0306",),
     ),
     remediation="Pin every image by digest, keeping the tag for readers: image: registry.example.com/app:1.4.2@sha256:<digest>.",
 )
@@ -229,8 +241,12 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",), mitre=("T1525",), owasp=("K02",),
-        checkov=("CKV_K8S_15",), kubescape=("C-0075",), polaris=("pullPolicyNotAlways",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",),
+        mitre=("T1525",),
+        owasp=("K02",),
+        checkov=("CKV_K8S_15",),
+        kubescape=("C-0075",),
+        polaris=("pullPolicyNotAlways",),
     ),
     remediation="Pin the image to a version tag or digest; while it uses latest or no tag, set imagePullPolicy: Always (or leave it unset, which defaults to Always for such images).",
 )
@@ -286,10 +302,14 @@ def mutable_tag_not_always_pulled(pod: PodView, c: ContainerView, ctx: CheckCont
     image, ref = found
     policy = c.str("imagePullPolicy")
     if policy is not None and policy not in PULL_POLICIES:
-        raise NotEvaluated(f"{c.label()}: imagePullPolicy {policy!r} is not one of {', '.join(PULL_POLICIES)}", c.at("imagePullPolicy"))
+        raise NotEvaluated(
+            f"{c.label()}: imagePullPolicy {policy!r} is not one of {', '.join(PULL_POLICIES)}", c.at("imagePullPolicy")
+        )
     if is_mutable(ref) and policy in ("IfNotPresent", "Never"):
         tag = "no tag (latest)" if ref.tag is None else "tag 'latest'"
-        yield Violation(f"{c.label()} uses image {image!r} with {tag} and imagePullPolicy={policy}", c.at("imagePullPolicy"))
+        yield Violation(
+            f"{c.label()} uses image {image!r} with {tag} and imagePullPolicy={policy}", c.at("imagePullPolicy")
+        )
 
 
 _ALLOW_ENTRY = re.compile(rf"^(?:\*\.)?{_DOMAIN}(?:/{_COMPONENT})*$")
@@ -343,12 +363,17 @@ def registry_allowed(name: str, allowed: tuple[str, ...]) -> str | None:
     target="container",
     options=ImageAllowOptions,
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",), mitre=("T1525", "T1195.002"), owasp=("K02", "K04"),
-        trivy=("KSV-0125",), kubescape=("C-0001", "C-0078"),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",),
+        mitre=("T1525", "T1195.002"),
+        owasp=("K02", "K04"),
+        trivy=("KSV-0125",),
+        kubescape=("C-0001", "C-0078"),
     ),
     remediation="Mirror the image into an allowed registry and reference it from there, or add its registry to allowed_registries after review.",
 )
-def image_registry_not_allowed(pod: PodView, c: ContainerView, ctx: CheckContext[ImageAllowOptions]) -> Iterator[Violation]:
+def image_registry_not_allowed(
+    pod: PodView, c: ContainerView, ctx: CheckContext[ImageAllowOptions]
+) -> Iterator[Violation]:
     """
     ## What it does
     **Off until configured.** With `allowed_registries` empty (the default) this check records
@@ -418,7 +443,9 @@ def image_registry_not_allowed(pod: PodView, c: ContainerView, ctx: CheckContext
     image, ref = found
     name = normalized_name(ref)
     if registry_allowed(name, opts.allowed_registries) is None:
-        yield Violation(f"{c.label()} uses image {image!r} ({name}), which no allowed_registries entry admits", c.at("image"))
+        yield Violation(
+            f"{c.label()} uses image {image!r} ({name}), which no allowed_registries entry admits", c.at("image")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,11 +456,31 @@ class DeprecatedRegistry:
 
 
 DEPRECATED_REGISTRIES: tuple[DeprecatedRegistry, ...] = (
-    DeprecatedRegistry("k8s.gcr.io", "registry.k8s.io/{rest}", "k8s.gcr.io was frozen on 2023-04-03 and redirects to registry.k8s.io; it receives no new images or patches"),
-    DeprecatedRegistry("gcr.io/google-containers", "registry.k8s.io/{rest}", "gcr.io/google-containers is the retired predecessor of k8s.gcr.io; registry.k8s.io serves the same images"),
-    DeprecatedRegistry("gcr.io/google_containers", "registry.k8s.io/{rest}", "gcr.io/google_containers is the retired predecessor of k8s.gcr.io; registry.k8s.io serves the same images"),
-    DeprecatedRegistry("gcr.io/kubebuilder", "quay.io/brancz/kube-rbac-proxy (or controller-runtime's built-in metrics authentication)", "gcr.io/kubebuilder images became unavailable with the Container Registry shutdown (announced by Kubebuilder, 2024-11; from 2025-03-18)"),
-    DeprecatedRegistry("docker.pkg.github.com", "ghcr.io/<owner>/<image>", "GitHub's Docker registry docker.pkg.github.com was replaced by the Container registry ghcr.io"),
+    DeprecatedRegistry(
+        "k8s.gcr.io",
+        "registry.k8s.io/{rest}",
+        "k8s.gcr.io was frozen on 2023-04-03 and redirects to registry.k8s.io; it receives no new images or patches",
+    ),
+    DeprecatedRegistry(
+        "gcr.io/google-containers",
+        "registry.k8s.io/{rest}",
+        "gcr.io/google-containers is the retired predecessor of k8s.gcr.io; registry.k8s.io serves the same images",
+    ),
+    DeprecatedRegistry(
+        "gcr.io/google_containers",
+        "registry.k8s.io/{rest}",
+        "gcr.io/google_containers is the retired predecessor of k8s.gcr.io; registry.k8s.io serves the same images",
+    ),
+    DeprecatedRegistry(
+        "gcr.io/kubebuilder",
+        "quay.io/brancz/kube-rbac-proxy (or controller-runtime's built-in metrics authentication)",
+        "gcr.io/kubebuilder images became unavailable with the Container Registry shutdown (announced by Kubebuilder, 2024-11; from 2025-03-18)",
+    ),
+    DeprecatedRegistry(
+        "docker.pkg.github.com",
+        "ghcr.io/<owner>/<image>",
+        "GitHub's Docker registry docker.pkg.github.com was replaced by the Container registry ghcr.io",
+    ),
 )
 
 
@@ -456,7 +503,9 @@ def deprecated_registry(name: str) -> DeprecatedRegistry | None:
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",), mitre=("T1195.002",), owasp=("K02",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: image scanning and supply chain",),
+        mitre=("T1195.002",),
+        owasp=("K02",),
         kubescape=("C-0253",),
     ),
     remediation="Pull the image from the registry that replaced the retired one (for k8s.gcr.io and gcr.io/google-containers: registry.k8s.io, same image names) and move to a currently patched version.",

@@ -20,7 +20,6 @@ from kubefort.kube.netpol import (
     External,
     Policy,
     Rule,
-    Selector,
     bit_indexes,
     explain_side,
     format_ports,
@@ -29,6 +28,7 @@ from kubefort.kube.netpol import (
     ports_union,
 )
 from kubefort.kube.pods import find_pods
+from kubefort.kube.selectors import Selector
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -58,7 +58,13 @@ class _Model:
 
     def check_namespace(self, ns: str) -> None:
         if ns in self.c.invalid_namespaces:
-            bad = [str(p) for p in self.c.problems if p.resource is not None and (p.resource.namespace or "default") == ns and p.resource.kind == "NetworkPolicy"]
+            bad = [
+                str(p)
+                for p in self.c.problems
+                if p.resource is not None
+                and (p.resource.namespace or "default") == ns
+                and p.resource.kind == "NetworkPolicy"
+            ]
             raise NotEvaluated(f"namespace {ns!r} holds a NetworkPolicy the API server would reject: {bad[0]}")
 
     def workloads(self, res: Resource) -> list[int]:
@@ -110,23 +116,39 @@ def _default_deny(res: Resource, index: ClusterIndex, ctx: CheckContext[None], d
     m.check_namespace(ns)
     deny = [p for p in m.c.policies if p.namespace == ns and p.affects(direction) and p.selector.empty]
     if not deny:
-        yield Violation(f"no NetworkPolicy in namespace {ns!r} selects every pod for {direction}: pods that no other "
-                        f"policy selects have unrestricted {direction}", ("metadata", "name"))
+        yield Violation(
+            f"no NetworkPolicy in namespace {ns!r} selects every pod for {direction}: pods that no other "
+            f"policy selects have unrestricted {direction}",
+            ("metadata", "name"),
+        )
         return
     for p in deny:
         for r in p.rules(direction):
             if r.peers is None and r.ports is None:
-                yield Violation(f"NetworkPolicy {p.name!r} selects every pod of {ns!r} and its {direction}[{r.index}] allows "
-                                f"all {direction}, which undoes the default deny", ("metadata", "name"))
+                yield Violation(
+                    f"NetworkPolicy {p.name!r} selects every pod of {ns!r} and its {direction}[{r.index}] allows "
+                    f"all {direction}, which undoes the default deny",
+                    ("metadata", "name"),
+                )
 
 
 @check(
-    id="KF-NET-001", name="namespace-without-default-deny-ingress", title="Namespace has no default-deny ingress NetworkPolicy",
-    severity=Severity.MEDIUM, target="cluster", kinds=("Namespace",), needs=NEEDS, posture="defaultDenyIngress",
-    mappings=Mappings(cis=("5.3.2",), nsa=NSA, mitre=("T1210", "T1046"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")),
+    id="KF-NET-001",
+    name="namespace-without-default-deny-ingress",
+    title="Namespace has no default-deny ingress NetworkPolicy",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("Namespace",),
+    needs=NEEDS,
+    posture="defaultDenyIngress",
+    mappings=Mappings(
+        cis=("5.3.2",), nsa=NSA, mitre=("T1210", "T1046"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")
+    ),
     remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] to the namespace, then allow what each workload needs.",
 )
-def namespace_without_default_deny_ingress(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def namespace_without_default_deny_ingress(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     For every Namespace in the scan, looks for a NetworkPolicy there whose `podSelector` is
@@ -162,12 +184,22 @@ def namespace_without_default_deny_ingress(res: Resource, index: ClusterIndex, c
 
 
 @check(
-    id="KF-NET-002", name="namespace-without-default-deny-egress", title="Namespace has no default-deny egress NetworkPolicy",
-    severity=Severity.MEDIUM, target="cluster", kinds=("Namespace",), needs=NEEDS, posture="defaultDenyEgress",
-    mappings=Mappings(cis=("5.3.2",), nsa=NSA, mitre=("T1041", "T1210"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")),
+    id="KF-NET-002",
+    name="namespace-without-default-deny-egress",
+    title="Namespace has no default-deny egress NetworkPolicy",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("Namespace",),
+    needs=NEEDS,
+    posture="defaultDenyEgress",
+    mappings=Mappings(
+        cis=("5.3.2",), nsa=NSA, mitre=("T1041", "T1210"), owasp=OWASP, kubescape=("C-0049", "C-0054", "C-0206")
+    ),
     remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Egress] to the namespace, then allow DNS and what each workload needs.",
 )
-def namespace_without_default_deny_egress(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def namespace_without_default_deny_egress(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     For every Namespace in the scan, looks for a NetworkPolicy there with an empty `podSelector`
@@ -201,10 +233,22 @@ def namespace_without_default_deny_egress(res: Resource, index: ClusterIndex, ct
 
 
 @check(
-    id="KF-NET-003", name="non-isolated-workload", title="Workload is selected by no NetworkPolicy",
-    severity=Severity.MEDIUM, target="cluster", kinds=("@pods",), needs=NEEDS,
-    mappings=Mappings(nsa=NSA, mitre=("T1210",), owasp=OWASP, checkov=("CKV2_K8S_6",), kubescape=("C-0030", "C-0260"),
-                      kube_linter=("non-isolated-pod",), polaris=("missingNetworkPolicy",)),
+    id="KF-NET-003",
+    name="non-isolated-workload",
+    title="Workload is selected by no NetworkPolicy",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("@pods",),
+    needs=NEEDS,
+    mappings=Mappings(
+        nsa=NSA,
+        mitre=("T1210",),
+        owasp=OWASP,
+        checkov=("CKV2_K8S_6",),
+        kubescape=("C-0030", "C-0260"),
+        kube_linter=("non-isolated-pod",),
+        polaris=("missingNetworkPolicy",),
+    ),
     remediation="Select the workload's pods with a NetworkPolicy (a namespace default deny does it for every pod) and allow only the traffic it needs.",
 )
 def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -236,17 +280,27 @@ def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[
         if not (m.a.isolated(w, "ingress") or m.a.isolated(w, "egress")):
             wl = m.c.workloads[w]
             labels = ",".join(f"{k}={v}" for k, v in sorted(wl.labels.items())) or "no labels"
-            yield Violation(f"no NetworkPolicy in {wl.namespace!r} selects pods of {wl.kind}/{wl.name} ({labels}): "
-                            "all ingress and egress allowed", _labels_path(res))
+            yield Violation(
+                f"no NetworkPolicy in {wl.namespace!r} selects pods of {wl.kind}/{wl.name} ({labels}): "
+                "all ingress and egress allowed",
+                _labels_path(res),
+            )
 
 
 @check(
-    id="KF-NET-004", name="networkpolicy-allows-all-ingress", title="NetworkPolicy allows ingress from anywhere on every port",
-    severity=Severity.MEDIUM, target="cluster", kinds=("NetworkPolicy",), needs=NEEDS,
+    id="KF-NET-004",
+    name="networkpolicy-allows-all-ingress",
+    title="NetworkPolicy allows ingress from anywhere on every port",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("NetworkPolicy",),
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1190",), owasp=OWASP, trivy=("KSV-0038",)),
     remediation="Name the sources (podSelector / namespaceSelector / a narrow ipBlock) and the ports the workload serves.",
 )
-def networkpolicy_allows_all_ingress(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def networkpolicy_allows_all_ingress(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     Flags ingress rules (of policies whose `policyTypes` include Ingress) that allow every
@@ -286,12 +340,19 @@ def networkpolicy_allows_all_ingress(res: Resource, index: ClusterIndex, ctx: Ch
 
 
 @check(
-    id="KF-NET-005", name="networkpolicy-allows-egress-to-internet", title="NetworkPolicy allows egress to any address (0.0.0.0/0)",
-    severity=Severity.MEDIUM, target="cluster", kinds=("NetworkPolicy",), needs=NEEDS,
+    id="KF-NET-005",
+    name="networkpolicy-allows-egress-to-internet",
+    title="NetworkPolicy allows egress to any address (0.0.0.0/0)",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("NetworkPolicy",),
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1041", "T1048"), owasp=OWASP, trivy=("KSV-0038",)),
     remediation="List the destinations the workload needs (namespaces, pods, narrow ipBlocks, or an egress gateway) instead of every address.",
 )
-def networkpolicy_allows_egress_to_internet(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def networkpolicy_allows_egress_to_internet(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     Flags egress rules (of policies whose `policyTypes` include Egress) whose destinations are
@@ -328,13 +389,21 @@ def networkpolicy_allows_egress_to_internet(res: Resource, index: ClusterIndex, 
         allowed = r.static_ports()
         if r.peers is None and not r.named_ports() and allowed != NO_PORTS and ports_minus(allowed, DNS) == NO_PORTS:
             continue  # DNS to any resolver
-        yield Violation(f"egress[{r.index}] allows {how} on {format_ports(allowed) if not r.named_ports() else 'named ports'} "
-                        f"from {_pods(pol)}", r.path)
+        yield Violation(
+            f"egress[{r.index}] allows {how} on {format_ports(allowed) if not r.named_ports() else 'named ports'} "
+            f"from {_pods(pol)}",
+            r.path,
+        )
 
 
 @check(
-    id="KF-NET-006", name="cloud-metadata-reachable", title="Workload can reach the cloud metadata endpoint 169.254.169.254",
-    severity=Severity.HIGH, target="cluster", kinds=("@pods",), needs=NEEDS,
+    id="KF-NET-006",
+    name="cloud-metadata-reachable",
+    title="Workload can reach the cloud metadata endpoint 169.254.169.254",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=("@pods",),
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1552.005",), owasp=OWASP, kubescape=("C-0052",)),
     remediation="Isolate egress and exclude 169.254.169.254/32 from every ipBlock that covers it (except: [169.254.169.254/32]).",
 )
@@ -373,10 +442,16 @@ def cloud_metadata_reachable(res: Resource, index: ClusterIndex, ctx: CheckConte
         if ports == NO_PORTS:
             continue
         side = explain_side(m.c, "egress", w, METADATA)
-        why = ("egress is not isolated" if not side.isolating
-               else "allowed by " + ", ".join(f"{p} egress[{i}]" for p, i, _ in side.allowing))
-        yield Violation(f"pods of {m.c.workloads[w].kind}/{m.c.workloads[w].name} can reach 169.254.169.254 on "
-                        f"{format_ports(ports)}: {why}", _labels_path(res))
+        why = (
+            "egress is not isolated"
+            if not side.isolating
+            else "allowed by " + ", ".join(f"{p} egress[{i}]" for p, i, _ in side.allowing)
+        )
+        yield Violation(
+            f"pods of {m.c.workloads[w].kind}/{m.c.workloads[w].name} can reach 169.254.169.254 on "
+            f"{format_ports(ports)}: {why}",
+            _labels_path(res),
+        )
 
 
 def _reaches_kube_system(m: _Model, w: int) -> list[str]:
@@ -390,8 +465,13 @@ def _reaches_kube_system(m: _Model, w: int) -> list[str]:
         if not (p.affects("egress") and c.selected_by(p, wl)):
             continue
         for r in p.egress:
-            whole = r.peers is None or any(pr.cidr is None and pr.ns is not None and pr.ns.matches(ks_labels)
-                                           and (pr.pod is None or pr.pod == Selector()) for pr in r.peers)
+            whole = r.peers is None or any(
+                pr.cidr is None
+                and pr.ns is not None
+                and pr.ns.matches(ks_labels)
+                and (pr.pod is None or pr.pod == Selector())
+                for pr in r.peers
+            )
             beyond_dns = r.named_ports() or ports_minus(r.static_ports(), DNS) != NO_PORTS
             if whole and beyond_dns:
                 found.append(f"{p.key} egress[{r.index}] allows every pod of kube-system")
@@ -405,8 +485,13 @@ def _reaches_kube_system(m: _Model, w: int) -> list[str]:
 
 
 @check(
-    id="KF-NET-007", name="workload-reaches-kube-system", title="Application workload can reach pods in kube-system",
-    severity=Severity.MEDIUM, target="cluster", kinds=("@pods",), needs=NEEDS,
+    id="KF-NET-007",
+    name="workload-reaches-kube-system",
+    title="Application workload can reach pods in kube-system",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("@pods",),
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1210",), owasp=OWASP),
     remediation="Isolate egress and allow kube-system only for DNS (UDP/TCP 53 to k8s-app=kube-dns), by namespaceSelector and podSelector together.",
 )
@@ -452,8 +537,11 @@ def workload_reaches_kube_system(res: Resource, index: ClusterIndex, ctx: CheckC
     for w in ws:
         found = _reaches_kube_system(m, w)
         if found:
-            yield Violation(f"pods of {m.c.workloads[w].kind}/{m.c.workloads[w].name} can reach kube-system beyond DNS: "
-                            + "; ".join(found), _labels_path(res))
+            yield Violation(
+                f"pods of {m.c.workloads[w].kind}/{m.c.workloads[w].name} can reach kube-system beyond DNS: "
+                + "; ".join(found),
+                _labels_path(res),
+            )
 
 
 def _namespace_workloads(m: _Model, pol: Policy) -> int:
@@ -463,9 +551,18 @@ def _namespace_workloads(m: _Model, pol: Policy) -> int:
 
 
 @check(
-    id="KF-NET-008", name="dangling-networkpolicy", title="NetworkPolicy selector matches no workload",
-    severity=Severity.LOW, target="cluster", kinds=("NetworkPolicy",), needs=NEEDS,
-    mappings=Mappings(owasp=OWASP, kubescape=("C-0299",), kube_linter=("dangling-networkpolicy", "dangling-networkpolicypeer-podselector")),
+    id="KF-NET-008",
+    name="dangling-networkpolicy",
+    title="NetworkPolicy selector matches no workload",
+    severity=Severity.LOW,
+    target="cluster",
+    kinds=("NetworkPolicy",),
+    needs=NEEDS,
+    mappings=Mappings(
+        owasp=OWASP,
+        kubescape=("C-0299",),
+        kube_linter=("dangling-networkpolicy", "dangling-networkpolicypeer-podselector"),
+    ),
     remediation="Fix the selector's labels (or remove the policy) so that it selects the pods it was written for.",
 )
 def dangling_networkpolicy(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -498,21 +595,34 @@ def dangling_networkpolicy(res: Resource, index: ClusterIndex, ctx: CheckContext
     pol = m.policy(res)
     here = _namespace_workloads(m, pol)
     if not pol.selector.empty and not m.a.sel_bits(pol.selector) & here:
-        yield Violation(f"spec.podSelector {pol.selector} selects no workload in namespace {pol.namespace!r}", ("spec", "podSelector"))
+        yield Violation(
+            f"spec.podSelector {pol.selector} selects no workload in namespace {pol.namespace!r}",
+            ("spec", "podSelector"),
+        )
     for r in pol.ingress + pol.egress:
         for peer in r.peers or ():
             if peer.cidr is None and peer.ns is None and peer.pod is not None and not m.a.sel_bits(peer.pod) & here:
-                yield Violation(f"{r.direction}[{r.index}] peer podSelector {peer.pod} matches no workload in namespace "
-                                f"{pol.namespace!r}", peer.path)
+                yield Violation(
+                    f"{r.direction}[{r.index}] peer podSelector {peer.pod} matches no workload in namespace "
+                    f"{pol.namespace!r}",
+                    peer.path,
+                )
 
 
 @check(
-    id="KF-NET-009", name="networkpolicy-named-port-unresolved", title="NetworkPolicy names a port no target container declares",
-    severity=Severity.LOW, target="cluster", kinds=("NetworkPolicy",), needs=NEEDS,
+    id="KF-NET-009",
+    name="networkpolicy-named-port-unresolved",
+    title="NetworkPolicy names a port no target container declares",
+    severity=Severity.LOW,
+    target="cluster",
+    kinds=("NetworkPolicy",),
+    needs=NEEDS,
     mappings=Mappings(owasp=OWASP),
     remediation="Use the containerPort name (and protocol) the destination pods declare, or the port number.",
 )
-def networkpolicy_named_port_unresolved(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def networkpolicy_named_port_unresolved(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     A named port in a rule resolves on the destination pods: for ingress, the pods the policy
@@ -549,23 +659,38 @@ def networkpolicy_named_port_unresolved(res: Resource, index: ClusterIndex, ctx:
         else:
             targets, _ = m.a.peer_bits(pol, r)
             if not targets and r.peers and all(p.cidr is not None for p in r.peers):
-                yield Violation(f"egress[{r.index}] uses named ports {', '.join(n for n, _ in r.named_ports())} towards ipBlock "
-                                "destinations only; a name never resolves outside the cluster", r.path)
+                yield Violation(
+                    f"egress[{r.index}] uses named ports {', '.join(n for n, _ in r.named_ports())} towards ipBlock "
+                    "destinations only; a name never resolves outside the cluster",
+                    r.path,
+                )
                 continue
         ws = [m.c.workloads[i] for i in bit_indexes(targets)]
         for name, proto in r.named_ports() if ws else ():
             if not any(w.resolve(name, proto) for w in ws):
-                yield Violation(f"{r.direction}[{r.index}] names port {name!r} ({proto}), which no container of the "
-                                f"{len(ws)} destination workload(s) declares", r.path)
+                yield Violation(
+                    f"{r.direction}[{r.index}] names port {name!r} ({proto}), which no container of the "
+                    f"{len(ws)} destination workload(s) declares",
+                    r.path,
+                )
 
 
 @check(
-    id="KF-NET-010", name="exposed-service-without-ingress-policy", title="NodePort or LoadBalancer Service exposes workloads without ingress isolation",
-    severity=Severity.HIGH, target="cluster", kinds=("Service",), needs=NEEDS,
-    mappings=Mappings(nsa=NSA, mitre=("T1190",), owasp=OWASP, kubescape=("C-0256", "C-0266"), kube_linter=("exposed-services",)),
+    id="KF-NET-010",
+    name="exposed-service-without-ingress-policy",
+    title="NodePort or LoadBalancer Service exposes workloads without ingress isolation",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=("Service",),
+    needs=NEEDS,
+    mappings=Mappings(
+        nsa=NSA, mitre=("T1190",), owasp=OWASP, kubescape=("C-0256", "C-0266"), kube_linter=("exposed-services",)
+    ),
     remediation="Select the exposed pods with an ingress NetworkPolicy that allows the Service's ports from the expected sources only.",
 )
-def exposed_service_without_ingress_policy(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def exposed_service_without_ingress_policy(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     For Services of type NodePort or LoadBalancer whose `selector` matches workloads in the
@@ -593,7 +718,11 @@ def exposed_service_without_ingress_policy(res: Resource, index: ClusterIndex, c
     """
     raw = res.obj.get("spec")
     spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    if spec.get("type") not in ("NodePort", "LoadBalancer") or not isinstance(spec.get("selector"), dict) or not spec["selector"]:
+    if (
+        spec.get("type") not in ("NodePort", "LoadBalancer")
+        or not isinstance(spec.get("selector"), dict)
+        or not spec["selector"]
+    ):
         raise NotApplicable()
     m = _model(index, ctx)
     ns = res.id.namespace or "default"
@@ -606,5 +735,8 @@ def exposed_service_without_ingress_policy(res: Resource, index: ClusterIndex, c
     m.check_namespace(ns)
     open_ = [m.c.workloads[i] for i in hits if not m.a.isolated(i, "ingress")]
     if open_:
-        yield Violation(f"{spec['type']} Service exposes {', '.join(f'{w.kind}/{w.name}' for w in open_)}, which no ingress "
-                        "NetworkPolicy selects", ("spec", "type"))
+        yield Violation(
+            f"{spec['type']} Service exposes {', '.join(f'{w.kind}/{w.name}' for w in open_)}, which no ingress "
+            "NetworkPolicy selects",
+            ("spec", "type"),
+        )

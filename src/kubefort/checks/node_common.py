@@ -26,8 +26,20 @@ Peers = Mapping[str, tuple[str, ...]]  # peer tool ("trivy", "checkov", "kubesca
 
 def doc(what: str, why: str, example: str, fix: str, refs: tuple[str, ...], extra: str = "") -> str:
     """A check docstring with ruff-style sections."""
-    parts = ["## What it does", what.strip(), "", "## Why is this bad?", why.strip(), "", "## Example", example.strip(), "",
-             "## How to fix", fix.strip(), ""]
+    parts = [
+        "## What it does",
+        what.strip(),
+        "",
+        "## Why is this bad?",
+        why.strip(),
+        "",
+        "## Example",
+        example.strip(),
+        "",
+        "## How to fix",
+        fix.strip(),
+        "",
+    ]
     if extra:
         parts += [extra.strip(), ""]
     parts += ["## References"] + [f"- {r}" for r in refs]
@@ -35,14 +47,23 @@ def doc(what: str, why: str, example: str, fix: str, refs: tuple[str, ...], extr
 
 
 def pod_example(component: str, *flags: str) -> str:
-    lines = ["```yaml", f"# /etc/kubernetes/manifests/{component}.yaml (static pod)", "spec:", "  containers:",
-             f"  - name: {component}", "    command:", f"    - {component}"]
+    lines = [
+        "```yaml",
+        f"# /etc/kubernetes/manifests/{component}.yaml (static pod)",
+        "spec:",
+        "  containers:",
+        f"  - name: {component}",
+        "    command:",
+        f"    - {component}",
+    ]
     lines += [f"    - {f}" for f in flags]
     return "\n".join(lines + ["```"])
 
 
 def cis_ref(cis: tuple[str, ...], manual: bool = False) -> str:
-    return f"CIS Kubernetes Benchmark {', '.join(cis)}" + (" (Manual in CIS 1.12; kubefort checks the mechanical part)" if manual else "")
+    return f"CIS Kubernetes Benchmark {', '.join(cis)}" + (
+        " (Manual in CIS 1.12; kubefort checks the mechanical part)" if manual else ""
+    )
 
 
 class NodeMeta(TypedDict):
@@ -52,14 +73,33 @@ class NodeMeta(TypedDict):
     doc: str
 
 
-def node_meta(*, what: str, why: str, example: str, fix: str, cis: tuple[str, ...] = (), manual: bool = False,
-              peers: Peers | None = None, refs: tuple[str, ...] = (), extra: str = "", mitre: tuple[str, ...] = (),
-              owasp: tuple[str, ...] = OWASP_CONFIG, nsa: tuple[str, ...] = NSA_CP) -> NodeMeta:
+def node_meta(
+    *,
+    what: str,
+    why: str,
+    example: str,
+    fix: str,
+    cis: tuple[str, ...] = (),
+    manual: bool = False,
+    peers: Peers | None = None,
+    refs: tuple[str, ...] = (),
+    extra: str = "",
+    mitre: tuple[str, ...] = (),
+    owasp: tuple[str, ...] = OWASP_CONFIG,
+    nsa: tuple[str, ...] = NSA_CP,
+) -> NodeMeta:
     """The documentation (ruff-style sections, CIS reference first) and mappings of a node check."""
     peers = peers or {}
     all_refs = ((cis_ref(cis, manual),) if cis else ()) + refs
-    maps = Mappings(cis=cis, nsa=nsa, mitre=mitre, owasp=owasp, trivy=peers.get("trivy", ()),
-                    checkov=peers.get("checkov", ()), kubescape=peers.get("kubescape", ()))
+    maps = Mappings(
+        cis=cis,
+        nsa=nsa,
+        mitre=mitre,
+        owasp=owasp,
+        trivy=peers.get("trivy", ()),
+        checkov=peers.get("checkov", ()),
+        kubescape=peers.get("kubescape", ()),
+    )
     return NodeMeta(mappings=maps, doc=doc(what, why, example, fix, all_refs, extra))
 
 
@@ -91,7 +131,7 @@ def file_mode(obj: dict[str, Any]) -> int:
             return int(m, 8)
         except ValueError:
             pass
-    raise NotEvaluated(f"mode is {type_name(m)} ({m!r}), expected an octal string such as \"0600\"", ("mode",))
+    raise NotEvaluated(f'mode is {type_name(m)} ({m!r}), expected an octal string such as "0600"', ("mode",))
 
 
 def file_mode_violations(res: Resource, role: str, limit: int, what_file: str) -> Iterator[Violation]:
@@ -99,7 +139,9 @@ def file_mode_violations(res: Resource, role: str, limit: int, what_file: str) -
     mode = file_mode(f)
     extra = mode & ~limit & 0o7777
     if extra:
-        yield Violation(f"{f.get('path')} has mode {mode:04o}; {what_file} must be {limit:o} or more restrictive", ("mode",))
+        yield Violation(
+            f"{f.get('path')} has mode {mode:04o}; {what_file} must be {limit:o} or more restrictive", ("mode",)
+        )
 
 
 def file_owner_violations(res: Resource, role: str, owner: str) -> Iterator[Violation]:
@@ -116,15 +158,32 @@ def file_owner_violations(res: Resource, role: str, owner: str) -> Iterator[Viol
     got_user = user if isinstance(user, str) else None
     got_group = group if isinstance(group, str) else None
     if (got_user is None and uid != 0) or (got_group is None and gid != 0):
-        raise NotEvaluated(f"{f.get('path')} is owned by {uid}:{gid}, which the node's /etc/passwd and /etc/group do not name", ("uid",))
+        raise NotEvaluated(
+            f"{f.get('path')} is owned by {uid}:{gid}, which the node's /etc/passwd and /etc/group do not name",
+            ("uid",),
+        )
     u, g = got_user or "root", got_group or "root"
     if (u, g) != (owner, owner):
         yield Violation(f"{f.get('path')} is owned by {u}:{g}, not {owner}:{owner}", ("uid",))
 
 
-def file_mode_check(*, id: str, name: str, title: str, severity: Severity, role: str, limit: int, what_file: str, why: str,
-                    cis: tuple[str, ...], peers: Peers, manual: bool = False, example_path: str,
-                    mitre: tuple[str, ...] = ("T1552.001",), owasp: tuple[str, ...] = OWASP_CONFIG) -> None:
+def file_mode_check(
+    *,
+    id: str,
+    name: str,
+    title: str,
+    severity: Severity,
+    role: str,
+    limit: int,
+    what_file: str,
+    why: str,
+    cis: tuple[str, ...],
+    peers: Peers,
+    manual: bool = False,
+    example_path: str,
+    mitre: tuple[str, ...] = ("T1552.001",),
+    owasp: tuple[str, ...] = OWASP_CONFIG,
+) -> None:
     """Register `mode must not exceed limit` for the NodeFiles with `role`; its source is this call."""
 
     def fn(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -132,34 +191,72 @@ def file_mode_check(*, id: str, name: str, title: str, severity: Severity, role:
 
     kind = "directory" if "dir" in role else "file"
     meta = node_meta(
-        cis=cis, manual=manual, peers=peers, mitre=mitre, owasp=owasp,
+        cis=cis,
+        manual=manual,
+        peers=peers,
+        mitre=mitre,
+        owasp=owasp,
         what=f"Flags {what_file} when its permission bits allow more than `{limit:o}` (any bit outside `{limit:04o}`). "
-             "Runs in `kubefort node` on the files the node really uses.",
+        "Runs in `kubefort node` on the files the node really uses.",
         why=why,
         example=f"```console\n$ stat -c '%a %U:%G %n' {example_path}\n{limit | 0o044:o} root:root {example_path}\n```",
         fix=f"```console\n$ chmod {limit:o} {example_path}\n```",
     )
     fn.__name__ = fn.__qualname__ = name.replace("-", "_")
-    check(id=id, name=name, title=title, severity=severity, target="object", kinds=FILE_KINDS,
-          remediation=f"Run chmod {limit:o} on the {kind} named in the finding.", source=caller_source(), **meta)(fn)
+    check(
+        id=id,
+        name=name,
+        title=title,
+        severity=severity,
+        target="object",
+        kinds=FILE_KINDS,
+        remediation=f"Run chmod {limit:o} on the {kind} named in the finding.",
+        source=caller_source(),
+        **meta,
+    )(fn)
 
 
-def file_owner_check(*, id: str, name: str, title: str, severity: Severity, role: str, what_file: str, why: str,
-                     cis: tuple[str, ...], peers: Peers, manual: bool = False, example_path: str,
-                     owner: str = "root", mitre: tuple[str, ...] = ("T1552.001",)) -> None:
+def file_owner_check(
+    *,
+    id: str,
+    name: str,
+    title: str,
+    severity: Severity,
+    role: str,
+    what_file: str,
+    why: str,
+    cis: tuple[str, ...],
+    peers: Peers,
+    manual: bool = False,
+    example_path: str,
+    owner: str = "root",
+    mitre: tuple[str, ...] = ("T1552.001",),
+) -> None:
     """Register `owner:group must be owner:owner` for the NodeFiles with `role`; its source is this call."""
 
     def fn(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
         return file_owner_violations(res, role, owner)
 
     meta = node_meta(
-        cis=cis, manual=manual, peers=peers, mitre=mitre,
+        cis=cis,
+        manual=manual,
+        peers=peers,
+        mitre=mitre,
         what=f"Flags {what_file} when it is not owned by `{owner}:{owner}`. User and group names come from the node's "
-             "`/etc/passwd` and `/etc/group` (under `--root`); uid/gid 0 is root everywhere.",
+        "`/etc/passwd` and `/etc/group` (under `--root`); uid/gid 0 is root everywhere.",
         why=why,
         example=f"```console\n$ stat -c '%U:%G %n' {example_path}\nubuntu:ubuntu {example_path}\n```",
         fix=f"```console\n$ chown {owner}:{owner} {example_path}\n```",
     )
     fn.__name__ = fn.__qualname__ = name.replace("-", "_")
-    check(id=id, name=name, title=title, severity=severity, target="object", kinds=FILE_KINDS,
-          remediation=f"Run chown {owner}:{owner} on the file named in the finding.", source=caller_source(), **meta)(fn)
+    check(
+        id=id,
+        name=name,
+        title=title,
+        severity=severity,
+        target="object",
+        kinds=FILE_KINDS,
+        remediation=f"Run chown {owner}:{owner} on the file named in the finding.",
+        source=caller_source(),
+        **meta,
+    )(fn)

@@ -59,7 +59,9 @@ def namespace_policy(res: Resource) -> dict[str, tuple[str, str]]:
     severity=Severity.MEDIUM,
     target="object",
     kinds=("Namespace",),
-    mappings=Mappings(cis=("5.2.1",), nsa=NSA, pss=("admission",), mitre=("T1610",), owasp=("K01", "K04"), kubescape=("C-0193",)),
+    mappings=Mappings(
+        cis=("5.2.1",), nsa=NSA, pss=("admission",), mitre=("T1610",), owasp=("K01", "K04"), kubescape=("C-0193",)
+    ),
     remediation="Label the namespace pod-security.kubernetes.io/enforce=restricted (or baseline) with a pinned enforce-version.",
 )
 def namespace_without_enforce_label(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -96,7 +98,10 @@ def namespace_without_enforce_label(res: Resource, ctx: CheckContext[None]) -> I
     - CIS Kubernetes Benchmark 5.2.1
     """
     if PREFIX + "enforce" not in _labels(res):
-        yield Violation(f"namespace {res.id.name!r} has no {PREFIX}enforce label (the cluster default, usually privileged, applies)", ("metadata",))
+        yield Violation(
+            f"namespace {res.id.name!r} has no {PREFIX}enforce label (the cluster default, usually privileged, applies)",
+            ("metadata",),
+        )
 
 
 @check(
@@ -141,7 +146,10 @@ def namespace_enforces_privileged(res: Resource, ctx: CheckContext[None]) -> Ite
     """
     level = _labels(res).get(PREFIX + "enforce")
     if level == "privileged":
-        yield Violation(f"namespace {res.id.name!r} enforces the privileged level (no restrictions)", _label_path(PREFIX + "enforce"))
+        yield Violation(
+            f"namespace {res.id.name!r} enforces the privileged level (no restrictions)",
+            _label_path(PREFIX + "enforce"),
+        )
 
 
 @check(
@@ -253,7 +261,10 @@ def pod_security_version_stale(res: Resource, ctx: CheckContext[StaleOptions]) -
         if isinstance(v, str) and _VERSION.match(v):
             minor = int(v.split(".")[1])
             if newest - minor > ctx.options.max_minor_lag:
-                yield Violation(f"namespace {res.id.name!r}: {mode}-version {v} is {newest - minor} minor versions behind v1.{newest}", _label_path(key))
+                yield Violation(
+                    f"namespace {res.id.name!r}: {mode}-version {v} is {newest - minor} minor versions behind v1.{newest}",
+                    _label_path(key),
+                )
 
 
 @check(
@@ -304,7 +315,9 @@ def pod_security_enforce_weaker_than_warn(res: Resource, ctx: CheckContext[None]
     for mode in ("warn", "audit"):
         other = labels.get(PREFIX + mode)
         if other in LEVEL_RANK and LEVEL_RANK[other] > LEVEL_RANK[enforce]:
-            yield Violation(f"namespace {res.id.name!r} enforces {enforce} but {mode}s at {other}", _label_path(PREFIX + mode))
+            yield Violation(
+                f"namespace {res.id.name!r} enforces {enforce} but {mode}s at {other}", _label_path(PREFIX + mode)
+            )
 
 
 @check(
@@ -351,7 +364,7 @@ def invalid_pod_security_label(res: Resource, ctx: CheckContext[None]) -> Iterat
     for key, value in sorted(_labels(res).items()):
         if not isinstance(key, str) or not key.startswith(PREFIX):
             continue
-        name = key[len(PREFIX):]
+        name = key[len(PREFIX) :]
         mode, _, suffix = name.partition("-")
         if mode not in MODES or suffix not in ("", "version"):
             yield Violation(f"unknown Pod Security label {key!r} (modes: enforce, audit, warn)", _label_path(key))
@@ -372,7 +385,9 @@ def invalid_pod_security_label(res: Resource, ctx: CheckContext[None]) -> Iterat
     mappings=Mappings(pss=("admission",), nsa=NSA, mitre=("T1610",), owasp=("K01",)),
     remediation="Fix the listed controls in the pod template, or change the namespace's level deliberately.",
 )
-def workload_rejected_by_namespace_policy(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def workload_rejected_by_namespace_policy(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     For every pod-bearing object whose Namespace is part of the scan and carries an enforce

@@ -72,7 +72,10 @@ def _report(pod: PodView, level: str, version: str) -> Iterator[Violation]:
     target="pod",
     options=PSSOptions,
     mappings=Mappings(
-        pss=("baseline",), nsa=("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security",), mitre=("T1611",), owasp=("K01",),
+        pss=("baseline",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security",),
+        mitre=("T1611",),
+        owasp=("K01",),
         kubescape=("C-0193",),
     ),
     remediation="Fix each listed control (see `kubefort explain` of the matching KF-POD check), or run the workload in a namespace whose policy is deliberately privileged.",
@@ -133,8 +136,11 @@ def pss_baseline_violation(pod: PodView, ctx: CheckContext[PSSOptions]) -> Itera
     target="pod",
     options=PSSOptions,
     mappings=Mappings(
-        pss=("restricted",), nsa=("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security",), mitre=("T1611", "T1548"),
-        owasp=("K01",), kubescape=("C-0193",),
+        pss=("restricted",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security",),
+        mitre=("T1611", "T1548"),
+        owasp=("K01",),
+        kubescape=("C-0193",),
     ),
     remediation="Run as non-root, drop ALL capabilities, set allowPrivilegeEscalation: false and seccompProfile RuntimeDefault, and use only the allowed volume types.",
 )
@@ -204,7 +210,7 @@ def with_version(options: dict[str, object], version: str | None) -> dict[str, o
         given = next((o for o in (options.get(i) for i in reversed(ids)) if isinstance(o, PSSOptions)), None)
         version = given.version if given is not None else "latest"
     opts = PSSOptions(version=version)
-    return {**options, **{i: opts for i in ids}}
+    return {**options, **dict.fromkeys(ids, opts)}
 
 
 def select_level(level: str, registry: Registry) -> Callable[[list[CheckMeta]], list[CheckMeta]]:
@@ -231,7 +237,9 @@ def admission_summary(pods: list[PodView], error: NotEvaluated | None, *, level:
         for pod in pods:
             for v in verdict(pod, level, version):
                 out["allowed"] = False
-                out["violations"].append({"control": v.control, "field": format_path(field_path(pod, v.field)), "value": v.value})
+                out["violations"].append(
+                    {"control": v.control, "field": format_path(field_path(pod, v.field)), "value": v.value}
+                )
     except NotEvaluated as exc:
         out["allowed"] = None
         out["error"] = exc.reason

@@ -51,7 +51,7 @@ class Target:
     namespaced: bool = True  # False: only a ClusterRoleBinding can grant it
 
 
-def T(text: str, group: str = "", namespaced: bool = True) -> Target:
+def target(text: str, group: str = "", namespaced: bool = True) -> Target:
     res, _, sub = text.partition("/")
     return Target(group, res, sub, namespaced)
 
@@ -90,31 +90,66 @@ def risk(what: str, verbs: tuple[str, ...], *targets: Target, any_name: bool = T
 
 WRITE = ("create", "update", "patch", "delete", "deletecollection")
 WORKLOAD_TARGETS = (
-    T("pods"), T("replicationcontrollers"), T("deployments", "apps"), T("replicasets", "apps"), T("statefulsets", "apps"),
-    T("daemonsets", "apps"), T("jobs", "batch"), T("cronjobs", "batch"), T("deployments", "extensions"),
-    T("replicasets", "extensions"), T("daemonsets", "extensions"),
+    target("pods"),
+    target("replicationcontrollers"),
+    target("deployments", "apps"),
+    target("replicasets", "apps"),
+    target("statefulsets", "apps"),
+    target("daemonsets", "apps"),
+    target("jobs", "batch"),
+    target("cronjobs", "batch"),
+    target("deployments", "extensions"),
+    target("replicasets", "extensions"),
+    target("daemonsets", "extensions"),
 )
 RBAC_G = "rbac.authorization.k8s.io"
-SECRETS_READ = risk("read Secrets", ("get", "list", "watch"), T("secrets"), any_name=False)
+SECRETS_READ = risk("read Secrets", ("get", "list", "watch"), target("secrets"), any_name=False)
 WORKLOAD_WRITE = risk("create or change pods and pod controllers", ("create", "update", "patch"), *WORKLOAD_TARGETS)
-EXEC_ATTACH = risk("run commands in containers", ("create", "get"), T("pods/exec"), T("pods/attach"))
-PORT_FORWARD = risk("port-forward into pods", ("create", "get"), T("pods/portforward"))
-NODES_PROXY = risk("reach the kubelet API", ("get", "create", "update", "patch", "delete"), T("nodes/proxy", namespaced=False))
-SA_TOKEN = risk("mint ServiceAccount tokens", ("create",), T("serviceaccounts/token"))
-CSR_APPROVAL = risk("approve CertificateSigningRequests", ("update", "patch"), T("certificatesigningrequests/approval", "certificates.k8s.io", False))
-CSR_SIGNER = risk("approve for a signer", ("approve",), T("signers", "certificates.k8s.io", False))
-WEBHOOK_WRITE = risk("change admission webhooks", WRITE, T("validatingwebhookconfigurations", "admissionregistration.k8s.io", False),
-                     T("mutatingwebhookconfigurations", "admissionregistration.k8s.io", False))
-PV_CREATE = risk("create PersistentVolumes", ("create",), T("persistentvolumes", namespaced=False))
-RBAC_WRITE = risk("change RBAC objects", WRITE, T("roles", RBAC_G), T("rolebindings", RBAC_G),
-                  T("clusterroles", RBAC_G, False), T("clusterrolebindings", RBAC_G, False))
+EXEC_ATTACH = risk("run commands in containers", ("create", "get"), target("pods/exec"), target("pods/attach"))
+PORT_FORWARD = risk("port-forward into pods", ("create", "get"), target("pods/portforward"))
+NODES_PROXY = risk(
+    "reach the kubelet API", ("get", "create", "update", "patch", "delete"), target("nodes/proxy", namespaced=False)
+)
+SA_TOKEN = risk("mint ServiceAccount tokens", ("create",), target("serviceaccounts/token"))
+CSR_APPROVAL = risk(
+    "approve CertificateSigningRequests",
+    ("update", "patch"),
+    target("certificatesigningrequests/approval", "certificates.k8s.io", False),
+)
+CSR_SIGNER = risk("approve for a signer", ("approve",), target("signers", "certificates.k8s.io", False))
+WEBHOOK_WRITE = risk(
+    "change admission webhooks",
+    WRITE,
+    target("validatingwebhookconfigurations", "admissionregistration.k8s.io", False),
+    target("mutatingwebhookconfigurations", "admissionregistration.k8s.io", False),
+)
+PV_CREATE = risk("create PersistentVolumes", ("create",), target("persistentvolumes", namespaced=False))
+RBAC_WRITE = risk(
+    "change RBAC objects",
+    WRITE,
+    target("roles", RBAC_G),
+    target("rolebindings", RBAC_G),
+    target("clusterroles", RBAC_G, False),
+    target("clusterrolebindings", RBAC_G, False),
+)
 # bind is checked in the namespace of the binding being created, for Roles and ClusterRoles alike;
 # escalate on a ClusterRole only at cluster scope
-ESCALATE_BIND = Risk("escalate or bind roles", (
-    (("escalate", "bind"), T("roles", RBAC_G)), (("bind",), T("clusterroles", RBAC_G)), (("escalate",), T("clusterroles", RBAC_G, False)),
-))
-IMPERSONATE = risk("impersonate other identities", ("impersonate",), T("users", namespaced=False), T("groups", namespaced=False),
-                   T("serviceaccounts"), T("uids", "authentication.k8s.io", False))
+ESCALATE_BIND = Risk(
+    "escalate or bind roles",
+    (
+        (("escalate", "bind"), target("roles", RBAC_G)),
+        (("bind",), target("clusterroles", RBAC_G)),
+        (("escalate",), target("clusterroles", RBAC_G, False)),
+    ),
+)
+IMPERSONATE = risk(
+    "impersonate other identities",
+    ("impersonate",),
+    target("users", namespaced=False),
+    target("groups", namespaced=False),
+    target("serviceaccounts"),
+    target("uids", "authentication.k8s.io", False),
+)
 
 
 def is_full_wildcard(g: Grant) -> bool:
@@ -122,8 +157,20 @@ def is_full_wildcard(g: Grant) -> bool:
     return "*" in r.verbs and "*" in r.api_groups and "*" in r.resources and not r.resource_names
 
 
-ALL_RISKS = (ESCALATE_BIND, IMPERSONATE, SECRETS_READ, WORKLOAD_WRITE, EXEC_ATTACH, PORT_FORWARD, NODES_PROXY, SA_TOKEN,
-             WEBHOOK_WRITE, PV_CREATE, RBAC_WRITE, CSR_APPROVAL)
+ALL_RISKS = (
+    ESCALATE_BIND,
+    IMPERSONATE,
+    SECRETS_READ,
+    WORKLOAD_WRITE,
+    EXEC_ATTACH,
+    PORT_FORWARD,
+    NODES_PROXY,
+    SA_TOKEN,
+    WEBHOOK_WRITE,
+    PV_CREATE,
+    RBAC_WRITE,
+    CSR_APPROVAL,
+)
 
 
 def risky(grants: Iterable[Grant], memo: dict[Any, bool] | None = None) -> list[tuple[str, Grant]]:
@@ -161,7 +208,8 @@ def resolve(res: Resource, index: ClusterIndex) -> tuple[Policy, Binding, Role]:
         rk = ("ClusterRole", None, b.role_name) if b.role_kind == "ClusterRole" else ("Role", b.namespace, b.role_name)
         why = pol.problems.get(rk)
         raise NotEvaluated(
-            f"{b.role_key} " + (f"is malformed ({why.reason})" if why else "is neither in the scanned objects nor a bootstrap role"),
+            f"{b.role_key} "
+            + (f"is malformed ({why.reason})" if why else "is neither in the scanned objects nor a bootstrap role"),
             ("roleRef", "name"),
         )
     return pol, b, role
@@ -189,7 +237,9 @@ def permission_violation(res: Resource, index: ClusterIndex, risks: tuple[Risk, 
     memo = pol.cache.setdefault("risk-match", {})
     hits = [g for g in pol.grants_of(b) if any(rk.match(g, memo) for rk in risks)]
     if hits:
-        yield Violation(f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name"))
+        yield Violation(
+            f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name")
+        )
 
 
 def _at(obj: Any, path: tuple[Any, ...]) -> Any:
@@ -204,11 +254,23 @@ def _at(obj: Any, path: tuple[Any, ...]) -> Any:
 # the checks
 # ------------------------------------------------------------------------------------------------
 @check(
-    id="KF-RBAC-001", name="cluster-admin-binding", title="Binding grants cluster-admin (or */*/*) to a non-system subject",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.1",), nsa=NSA, mitre=("T1078", "T1098"), owasp=("K03",), trivy=("KSV-0111",),
-                      kubescape=("C-0035", "C-0185"), kube_linter=("cluster-admin-role-binding",),
-                      polaris=("clusterrolebindingClusterAdmin", "rolebindingClusterAdminClusterRole")),
+    id="KF-RBAC-001",
+    name="cluster-admin-binding",
+    title="Binding grants cluster-admin (or */*/*) to a non-system subject",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.1",),
+        nsa=NSA,
+        mitre=("T1078", "T1098"),
+        owasp=("K03",),
+        trivy=("KSV-0111",),
+        kubescape=("C-0035", "C-0185"),
+        kube_linter=("cluster-admin-role-binding",),
+        polaris=("clusterrolebindingClusterAdmin", "rolebindingClusterAdminClusterRole"),
+    ),
     remediation="Bind a role with only the verbs and resources the subject needs, scoped to its namespaces.",
 )
 def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -243,14 +305,30 @@ def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[
     hits = [g for g in pol.grants_of(b) if is_full_wildcard(g)]
     if subjects and hits:
         what = "do anything (cluster-admin)" if b.namespace is None else "do anything"
-        yield Violation(f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name"))
+        yield Violation(
+            f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name")
+        )
 
 
 @check(
-    id="KF-RBAC-002", name="wildcard-rbac-rule", title="Role uses a wildcard in verbs, resources or apiGroups",
-    severity=Severity.HIGH, target="cluster", kinds=ROLES, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.3",), nsa=NSA, mitre=("T1078",), owasp=("K03",), trivy=("KSV-0044", "KSV-0045", "KSV-0046", "KSV-0112"),
-                      checkov=("CKV_K8S_49",), kubescape=("C-0187",), kube_linter=("wildcard-in-rules",), polaris=("rolebindingClusterAdminRole",)),
+    id="KF-RBAC-002",
+    name="wildcard-rbac-rule",
+    title="Role uses a wildcard in verbs, resources or apiGroups",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=ROLES,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.3",),
+        nsa=NSA,
+        mitre=("T1078",),
+        owasp=("K03",),
+        trivy=("KSV-0044", "KSV-0045", "KSV-0046", "KSV-0112"),
+        checkov=("CKV_K8S_49",),
+        kubescape=("C-0187",),
+        kube_linter=("wildcard-in-rules",),
+        polaris=("rolebindingClusterAdminRole",),
+    ),
     remediation="List the exact verbs, resources and API groups the role needs.",
 )
 def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -290,8 +368,12 @@ def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
     if role is None or role.resource is not res:
         raise NotApplicable()
     for r in role.rules:
-        fields = [(f, v) for f, vals in (("verbs", r.verbs), ("resources", r.resources), ("apiGroups", r.api_groups))
-                  for v in vals if v == "*" or (f == "resources" and v.startswith("*/"))]
+        fields = [
+            (f, v)
+            for f, vals in (("verbs", r.verbs), ("resources", r.resources), ("apiGroups", r.api_groups))
+            for v in vals
+            if v == "*" or (f == "resources" and v.startswith("*/"))
+        ]
         if fields:
             where = f"rules[{r.index}]" if r.origin == key else f"aggregated {r.where()}"
             path = ("rules", r.index, fields[0][0]) if r.origin == key else ("aggregationRule",)
@@ -300,10 +382,22 @@ def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
 
 
 @check(
-    id="KF-RBAC-003", name="rbac-escalate-bind", title="Binding grants escalate or bind on roles",
-    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.8",), nsa=NSA, mitre=("T1098",), owasp=("K03",), trivy=("KSV-0050", "KSV-0051", "KSV-0052"),
-                      checkov=("CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_1"), kubescape=("C-0191",)),
+    id="KF-RBAC-003",
+    name="rbac-escalate-bind",
+    title="Binding grants escalate or bind on roles",
+    severity=Severity.CRITICAL,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.8",),
+        nsa=NSA,
+        mitre=("T1098",),
+        owasp=("K03",),
+        trivy=("KSV-0050", "KSV-0051", "KSV-0052"),
+        checkov=("CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_1"),
+        kubescape=("C-0191",),
+    ),
     remediation="Remove the escalate and bind verbs; let administrators create roles and bindings.",
 )
 def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -333,10 +427,22 @@ def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
 
 
 @check(
-    id="KF-RBAC-004", name="rbac-impersonate", title="Binding grants impersonation of users, groups or ServiceAccounts",
-    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.8",), nsa=NSA, mitre=("T1078",), owasp=("K03",), trivy=("KSV-0043",), checkov=("CKV2_K8S_3",),
-                      kubescape=("C-0065", "C-0191")),
+    id="KF-RBAC-004",
+    name="rbac-impersonate",
+    title="Binding grants impersonation of users, groups or ServiceAccounts",
+    severity=Severity.CRITICAL,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.8",),
+        nsa=NSA,
+        mitre=("T1078",),
+        owasp=("K03",),
+        trivy=("KSV-0043",),
+        checkov=("CKV2_K8S_3",),
+        kubescape=("C-0065", "C-0191"),
+    ),
     remediation="Remove the impersonate verb, or restrict it with resourceNames to the identities needed.",
 )
 def rbac_impersonate(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -371,10 +477,23 @@ def _secrets(res: Resource, index: ClusterIndex, cluster: bool) -> Iterator[Viol
 
 
 @check(
-    id="KF-RBAC-005", name="secrets-read-cluster-wide", title="ClusterRoleBinding grants read of Secrets in every namespace",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.2",), nsa=NSA, mitre=("T1552.007", "T1528"), owasp=("K03",), trivy=("KSV-0041",),
-                      checkov=("CKV2_K8S_5",), kubescape=("C-0015", "C-0186"), kube_linter=("access-to-secrets",)),
+    id="KF-RBAC-005",
+    name="secrets-read-cluster-wide",
+    title="ClusterRoleBinding grants read of Secrets in every namespace",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.2",),
+        nsa=NSA,
+        mitre=("T1552.007", "T1528"),
+        owasp=("K03",),
+        trivy=("KSV-0041",),
+        checkov=("CKV2_K8S_5",),
+        kubescape=("C-0015", "C-0186"),
+        kube_linter=("access-to-secrets",),
+    ),
     remediation="Grant Secret access per namespace, restricted with resourceNames to the Secrets needed.",
 )
 def secrets_read_cluster_wide(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -403,10 +522,23 @@ def secrets_read_cluster_wide(res: Resource, index: ClusterIndex, ctx: CheckCont
 
 
 @check(
-    id="KF-RBAC-006", name="secrets-read-namespaced", title="RoleBinding grants read of every Secret in a namespace",
-    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.2",), nsa=NSA, mitre=("T1552.007", "T1528"), owasp=("K03",), trivy=("KSV-0113",),
-                      checkov=("CKV2_K8S_5",), kubescape=("C-0015", "C-0186"), kube_linter=("access-to-secrets",)),
+    id="KF-RBAC-006",
+    name="secrets-read-namespaced",
+    title="RoleBinding grants read of every Secret in a namespace",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.2",),
+        nsa=NSA,
+        mitre=("T1552.007", "T1528"),
+        owasp=("K03",),
+        trivy=("KSV-0113",),
+        checkov=("CKV2_K8S_5",),
+        kubescape=("C-0015", "C-0186"),
+        kube_linter=("access-to-secrets",),
+    ),
     remediation="Restrict the rule with resourceNames to the Secrets needed, verb get only.",
 )
 def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -436,10 +568,22 @@ def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContex
 
 
 @check(
-    id="KF-RBAC-007", name="workload-create-access", title="Binding grants creating or changing pods or pod controllers",
-    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.4",), nsa=NSA, mitre=("T1610",), owasp=("K03",), trivy=("KSV-0048",), kubescape=("C-0188",),
-                      kube_linter=("access-to-create-pods",)),
+    id="KF-RBAC-007",
+    name="workload-create-access",
+    title="Binding grants creating or changing pods or pod controllers",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.4",),
+        nsa=NSA,
+        mitre=("T1610",),
+        owasp=("K03",),
+        trivy=("KSV-0048",),
+        kubescape=("C-0188",),
+        kube_linter=("access-to-create-pods",),
+    ),
     remediation="Let a deployment pipeline hold these rights; give people read access and namespaces with a restricted Pod Security level.",
 )
 def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -470,11 +614,28 @@ def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext
 
 
 @check(
-    id="KF-RBAC-008", name="pods-exec-attach-access", title="Binding grants pods/exec or pods/attach",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(nsa=NSA, mitre=("T1609",), owasp=("K03",), trivy=("KSV-0053", "KSV-0054"), checkov=("CKV2_K8S_2",),
-                      kubescape=("C-0002",), polaris=("clusterrolePodExecAttach", "rolePodExecAttach", "clusterrolebindingPodExecAttach",
-                                                      "rolebindingClusterRolePodExecAttach", "rolebindingRolePodExecAttach")),
+    id="KF-RBAC-008",
+    name="pods-exec-attach-access",
+    title="Binding grants pods/exec or pods/attach",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        nsa=NSA,
+        mitre=("T1609",),
+        owasp=("K03",),
+        trivy=("KSV-0053", "KSV-0054"),
+        checkov=("CKV2_K8S_2",),
+        kubescape=("C-0002",),
+        polaris=(
+            "clusterrolePodExecAttach",
+            "rolePodExecAttach",
+            "clusterrolebindingPodExecAttach",
+            "rolebindingClusterRolePodExecAttach",
+            "rolebindingRolePodExecAttach",
+        ),
+    ),
     remediation="Remove pods/exec and pods/attach; use ephemeral debug containers under an audited break-glass role.",
 )
 def pods_exec_attach_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -502,8 +663,13 @@ def pods_exec_attach_access(res: Resource, index: ClusterIndex, ctx: CheckContex
 
 
 @check(
-    id="KF-RBAC-009", name="pods-portforward-access", title="Binding grants pods/portforward",
-    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
+    id="KF-RBAC-009",
+    name="pods-portforward-access",
+    title="Binding grants pods/portforward",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1572",), owasp=("K03",), kubescape=("C-0063",)),
     remediation="Remove pods/portforward from everyday roles.",
 )
@@ -531,10 +697,22 @@ def pods_portforward_access(res: Resource, index: ClusterIndex, ctx: CheckContex
 
 
 @check(
-    id="KF-RBAC-010", name="nodes-proxy-access", title="ClusterRoleBinding grants nodes/proxy",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.10",), nsa=NSA, mitre=("T1609",), owasp=("K03",), trivy=("KSV-0047",), checkov=("CKV2_K8S_2",),
-                      kubescape=("C-0279",)),
+    id="KF-RBAC-010",
+    name="nodes-proxy-access",
+    title="ClusterRoleBinding grants nodes/proxy",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.10",),
+        nsa=NSA,
+        mitre=("T1609",),
+        owasp=("K03",),
+        trivy=("KSV-0047",),
+        checkov=("CKV2_K8S_2",),
+        kubescape=("C-0279",),
+    ),
     remediation="Remove nodes/proxy; scrape metrics through nodes/metrics and nodes/stats instead.",
 )
 def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -563,12 +741,19 @@ def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
 
 
 @check(
-    id="KF-RBAC-011", name="serviceaccount-token-create-access", title="Binding grants serviceaccounts/token create",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
+    id="KF-RBAC-011",
+    name="serviceaccount-token-create-access",
+    title="Binding grants serviceaccounts/token create",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
     mappings=Mappings(cis=("5.1.13",), nsa=NSA, mitre=("T1528",), owasp=("K03",), kubescape=("C-0282",)),
     remediation="Remove serviceaccounts/token create, or restrict it with resourceNames.",
 )
-def serviceaccount_token_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def serviceaccount_token_create_access(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `create` on `serviceaccounts/token` (the TokenRequest API).
@@ -593,9 +778,16 @@ def serviceaccount_token_create_access(res: Resource, index: ClusterIndex, ctx: 
 
 
 @check(
-    id="KF-RBAC-012", name="csr-approval-access", title="ClusterRoleBinding grants approval of certificate signing requests",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.11",), nsa=NSA, mitre=("T1649",), owasp=("K03",), checkov=("CKV_K8S_156",), kubescape=("C-0280",)),
+    id="KF-RBAC-012",
+    name="csr-approval-access",
+    title="ClusterRoleBinding grants approval of certificate signing requests",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.11",), nsa=NSA, mitre=("T1649",), owasp=("K03",), checkov=("CKV_K8S_156",), kubescape=("C-0280",)
+    ),
     remediation="Leave CSR approval to the controller manager and dedicated approvers with signer resourceNames.",
 )
 def csr_approval_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -631,14 +823,29 @@ def csr_approval_access(res: Resource, index: ClusterIndex, ctx: CheckContext[No
     approval = [g for g in grants if CSR_APPROVAL.match(g, memo)]
     signers = [g for g in grants if CSR_SIGNER.match(g, memo)]
     if subjects and approval and signers:
-        yield Violation(f"{subjects_text(subjects)} can approve certificate signing requests: {grants_text(approval + signers)}", ("roleRef", "name"))
+        yield Violation(
+            f"{subjects_text(subjects)} can approve certificate signing requests: {grants_text(approval + signers)}",
+            ("roleRef", "name"),
+        )
 
 
 @check(
-    id="KF-RBAC-013", name="webhook-config-write-access", title="ClusterRoleBinding grants writing admission webhook configurations",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.12",), nsa=NSA, mitre=("T1562.001", "T1610"), owasp=("K03",), trivy=("KSV-0114",),
-                      checkov=("CKV_K8S_155",), kubescape=("C-0281",)),
+    id="KF-RBAC-013",
+    name="webhook-config-write-access",
+    title="ClusterRoleBinding grants writing admission webhook configurations",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.12",),
+        nsa=NSA,
+        mitre=("T1562.001", "T1610"),
+        owasp=("K03",),
+        trivy=("KSV-0114",),
+        checkov=("CKV_K8S_155",),
+        kubescape=("C-0281",),
+    ),
     remediation="Keep webhook configurations to the cluster administrators and the operators that own them, by resourceNames.",
 )
 def webhook_config_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -667,8 +874,13 @@ def webhook_config_write_access(res: Resource, index: ClusterIndex, ctx: CheckCo
 
 
 @check(
-    id="KF-RBAC-014", name="pv-create-access", title="ClusterRoleBinding grants creating PersistentVolumes",
-    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
+    id="KF-RBAC-014",
+    name="pv-create-access",
+    title="ClusterRoleBinding grants creating PersistentVolumes",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
     mappings=Mappings(cis=("5.1.9",), nsa=NSA, mitre=("T1611",), owasp=("K03",), kubescape=("C-0278",)),
     remediation="Let a StorageClass provisioner create volumes; give people PersistentVolumeClaims.",
 )
@@ -697,8 +909,13 @@ def pv_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]
 
 
 @check(
-    id="KF-RBAC-015", name="rbac-write-access", title="Binding grants writing roles or bindings",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
+    id="KF-RBAC-015",
+    name="rbac-write-access",
+    title="Binding grants writing roles or bindings",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1098",), owasp=("K03",)),
     remediation="Keep RBAC changes to administrators and GitOps; remove write verbs on RBAC resources from other roles.",
 )
@@ -744,8 +961,13 @@ def _subject_violations(res: Resource, index: ClusterIndex, pick: Any, what: str
 
 
 @check(
-    id="KF-RBAC-016", name="anonymous-user-binding", title="Binding grants permissions to unauthenticated callers",
-    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS, needs=NEEDS,
+    id="KF-RBAC-016",
+    name="anonymous-user-binding",
+    title="Binding grants permissions to unauthenticated callers",
+    severity=Severity.CRITICAL,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1078.001",), owasp=("K03", "K06"), trivy=("KSV-0122",), kubescape=("C-0262",)),
     remediation="Remove system:anonymous and system:unauthenticated from the binding's subjects.",
 )
@@ -770,12 +992,19 @@ def anonymous_user_binding(res: Resource, index: ClusterIndex, ctx: CheckContext
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests
     """
-    return _subject_violations(res, index, lambda s: (s.kind, s.name) in (("User", ANONYMOUS), ("Group", UNAUTHENTICATED)), "unauthenticated")
+    return _subject_violations(
+        res, index, lambda s: (s.kind, s.name) in (("User", ANONYMOUS), ("Group", UNAUTHENTICATED)), "unauthenticated"
+    )
 
 
 @check(
-    id="KF-RBAC-017", name="system-authenticated-binding", title="Binding grants permissions to every authenticated identity",
-    severity=Severity.HIGH, target="cluster", kinds=BINDINGS, needs=NEEDS,
+    id="KF-RBAC-017",
+    name="system-authenticated-binding",
+    title="Binding grants permissions to every authenticated identity",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1078",), owasp=("K03",), trivy=("KSV-01011",), kubescape=("C-0265",)),
     remediation="Bind the groups that need the role instead of system:authenticated or system:serviceaccounts.",
 )
@@ -801,13 +1030,27 @@ def system_authenticated_binding(res: Resource, index: ClusterIndex, ctx: CheckC
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#default-roles-and-role-bindings
     """
-    return _subject_violations(res, index, lambda s: s.kind == "Group" and s.name in (AUTHENTICATED, ALL_SERVICE_ACCOUNTS), "every identity of")
+    return _subject_violations(
+        res, index, lambda s: s.kind == "Group" and s.name in (AUTHENTICATED, ALL_SERVICE_ACCOUNTS), "every identity of"
+    )
 
 
 @check(
-    id="KF-RBAC-018", name="default-service-account-binding", title="Binding grants permissions to a default ServiceAccount",
-    severity=Severity.MEDIUM, target="cluster", kinds=BINDINGS, needs=NEEDS,
-    mappings=Mappings(cis=("5.1.5",), nsa=NSA, mitre=("T1078", "T1528"), owasp=("K03",), checkov=("CKV_K8S_42",), kubescape=("C-0189",)),
+    id="KF-RBAC-018",
+    name="default-service-account-binding",
+    title="Binding grants permissions to a default ServiceAccount",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=BINDINGS,
+    needs=NEEDS,
+    mappings=Mappings(
+        cis=("5.1.5",),
+        nsa=NSA,
+        mitre=("T1078", "T1528"),
+        owasp=("K03",),
+        checkov=("CKV_K8S_42",),
+        kubescape=("C-0189",),
+    ),
     remediation="Create a dedicated ServiceAccount for the workload and bind that instead.",
 )
 def default_service_account_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -833,13 +1076,22 @@ def default_service_account_binding(res: Resource, index: ClusterIndex, ctx: Che
     - https://kubernetes.io/docs/concepts/security/service-accounts/#default-service-accounts
     - CIS Kubernetes Benchmark 5.1.5
     """
-    return _subject_violations(res, index, lambda s: s.kind == "ServiceAccount" and s.name == "default" and s.namespace, "the")
+    return _subject_violations(
+        res, index, lambda s: s.kind == "ServiceAccount" and s.name == "default" and s.namespace, "the"
+    )
 
 
 @check(
-    id="KF-RBAC-019", name="workload-with-privileged-rbac", title="Workload mounts the token of a ServiceAccount holding risky permissions",
-    severity=Severity.HIGH, target="cluster", kinds=("@pods",), needs=NEEDS + ("ServiceAccount",),
-    mappings=Mappings(nsa=NSA, mitre=("T1528", "T1552.007"), owasp=("K03", "K01"), kubescape=("C-0272", "C-0267", "C-0053")),
+    id="KF-RBAC-019",
+    name="workload-with-privileged-rbac",
+    title="Workload mounts the token of a ServiceAccount holding risky permissions",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=("@pods",),
+    needs=NEEDS + ("ServiceAccount",),
+    mappings=Mappings(
+        nsa=NSA, mitre=("T1528", "T1552.007"), owasp=("K03", "K01"), kubescape=("C-0272", "C-0267", "C-0053")
+    ),
     remediation="Set automountServiceAccountToken: false where the app does not call the API; otherwise trim the ServiceAccount's roles.",
 )
 def workload_with_privileged_rbac(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -880,11 +1132,17 @@ def workload_with_privileged_rbac(res: Resource, index: ClusterIndex, ctx: Check
         key = ("risky", w.namespace, w.service_account)
         hits = pol.cache.get(key)
         if hits is None:
-            hits = pol.cache[key] = risky(pol.grants_for(identity_of(w.subject)), pol.cache.setdefault("risk-match", {}))
+            hits = pol.cache[key] = risky(
+                pol.grants_for(identity_of(w.subject)), pol.cache.setdefault("risk-match", {})
+            )
         if hits:
             shown = "; ".join(f"{what} {scope_text(g.binding)} ({g.describe()})" for what, g in hits[:MAX_LISTED])
             more = f"; and {len(hits) - MAX_LISTED} more" if len(hits) > MAX_LISTED else ""
-            path = w.path + ("serviceAccountName",) if isinstance(_at(w.resource.obj, w.path + ("serviceAccountName",)), str) else w.path
+            path = (
+                w.path + ("serviceAccountName",)
+                if isinstance(_at(w.resource.obj, w.path + ("serviceAccountName",)), str)
+                else w.path
+            )
             yield Violation(f"runs as {w.subject} with its token mounted; the account can {shown}{more}", path)
 
 
@@ -907,13 +1165,21 @@ def path_text(p: Any) -> str:
 
 
 @check(
-    id="KF-RBAC-020", name="escalation-path-to-cluster-admin", title="Subject can escalate to cluster-admin",
-    severity=Severity.CRITICAL, target="cluster", kinds=BINDINGS,
+    id="KF-RBAC-020",
+    name="escalation-path-to-cluster-admin",
+    title="Subject can escalate to cluster-admin",
+    severity=Severity.CRITICAL,
+    target="cluster",
+    kinds=BINDINGS,
     needs=NEEDS + ("ServiceAccount", "Secret", "Namespace", "@pods"),
-    mappings=Mappings(nsa=NSA, mitre=("T1078", "T1098", "T1528", "T1552.007", "T1609", "T1610", "T1611", "T1649"), owasp=("K03",)),
+    mappings=Mappings(
+        nsa=NSA, mitre=("T1078", "T1098", "T1528", "T1552.007", "T1609", "T1610", "T1611", "T1649"), owasp=("K03",)
+    ),
     remediation="Break the path at its first hop: remove that permission or the binding that grants it (see `kubefort rbac paths`).",
 )
-def escalation_path_to_cluster_admin(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def escalation_path_to_cluster_admin(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
     Builds the privilege graph of the scanned objects (see `kubefort rbac paths` and

@@ -64,7 +64,10 @@ def _resource_set(pod: PodView, c: ContainerView, section: str, resource: str) -
 def _missing(pod: PodView, c: ContainerView, section: str, resource: str) -> Iterator[Violation]:
     if not _resource_set(pod, c, section, resource):
         what = "request" if section == "requests" else "limit"
-        yield Violation(f"{c.label()} sets no {resource} {what} (resources.{section}.{resource})", c.at("resources", section, resource))
+        yield Violation(
+            f"{c.label()} sets no {resource} {what} (resources.{section}.{resource})",
+            c.at("resources", section, resource),
+        )
 
 
 @check(
@@ -74,9 +77,14 @@ def _missing(pod: PodView, c: ContainerView, section: str, resource: str) -> Ite
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=NSA_RES, mitre=MITRE_DOS, owasp=("K01",),
-        trivy=("KSV-0015",), checkov=("CKV_K8S_10",), kubescape=("C-0268", "C-0050"),
-        kube_linter=("unset-cpu-requirements",), polaris=("cpuRequestsMissing",),
+        nsa=NSA_RES,
+        mitre=MITRE_DOS,
+        owasp=("K01",),
+        trivy=("KSV-0015",),
+        checkov=("CKV_K8S_10",),
+        kubescape=("C-0268", "C-0050"),
+        kube_linter=("unset-cpu-requirements",),
+        polaris=("cpuRequestsMissing",),
     ),
     remediation="Set resources.requests.cpu to what the container needs at steady state, for example cpu: 250m.",
 )
@@ -132,8 +140,12 @@ def cpu_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None])
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=NSA_RES, mitre=MITRE_DOS, owasp=("K01",),
-        trivy=("KSV-0016",), checkov=("CKV_K8S_12",), kubescape=("C-0269", "C-0004"),
+        nsa=NSA_RES,
+        mitre=MITRE_DOS,
+        owasp=("K01",),
+        trivy=("KSV-0016",),
+        checkov=("CKV_K8S_12",),
+        kubescape=("C-0269", "C-0004"),
         polaris=("memoryRequestsMissing",),
     ),
     remediation="Set resources.requests.memory to the container's working set, for example memory: 256Mi (equal to the memory limit for predictable behaviour).",
@@ -191,9 +203,14 @@ def memory_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[Non
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=NSA_RES, mitre=MITRE_DOS_HIJACK, owasp=("K01",),
-        trivy=("KSV-0018",), checkov=("CKV_K8S_13",), kubescape=("C-0271", "C-0004", "C-0009"),
-        kube_linter=("unset-memory-requirements",), polaris=("memoryLimitsMissing",),
+        nsa=NSA_RES,
+        mitre=MITRE_DOS_HIJACK,
+        owasp=("K01",),
+        trivy=("KSV-0018",),
+        checkov=("CKV_K8S_13",),
+        kubescape=("C-0271", "C-0004", "C-0009"),
+        kube_linter=("unset-memory-requirements",),
+        polaris=("memoryLimitsMissing",),
     ),
     remediation="Set resources.limits.memory, usually equal to requests.memory, for example memory: 256Mi.",
 )
@@ -252,8 +269,12 @@ def memory_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]
     severity=Severity.INFO,
     target="container",
     mappings=Mappings(
-        nsa=NSA_RES, mitre=("T1496",), owasp=("K01",),
-        trivy=("KSV-0011",), checkov=("CKV_K8S_11",), kubescape=("C-0270", "C-0050", "C-0009"),
+        nsa=NSA_RES,
+        mitre=("T1496",),
+        owasp=("K01",),
+        trivy=("KSV-0011",),
+        checkov=("CKV_K8S_11",),
+        kubescape=("C-0270", "C-0050", "C-0009"),
         polaris=("cpuLimitsMissing",),
     ),
     remediation="Where CPU must be capped (shared or multi-tenant nodes, untrusted code), set resources.limits.cpu; otherwise keep accurate CPU requests and accept this finding.",
@@ -372,8 +393,16 @@ def ephemeral_storage_limit_missing(pod: PodView, c: ContainerView, ctx: CheckCo
 # quota keys that bound what the namespace's pods may consume
 _COMPUTE_QUOTA_KEYS = frozenset(
     {
-        "pods", "cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory",
-        "ephemeral-storage", "requests.ephemeral-storage", "limits.ephemeral-storage",
+        "pods",
+        "cpu",
+        "memory",
+        "requests.cpu",
+        "requests.memory",
+        "limits.cpu",
+        "limits.memory",
+        "ephemeral-storage",
+        "requests.ephemeral-storage",
+        "limits.ephemeral-storage",
     }
 )
 
@@ -492,7 +521,9 @@ def namespace_without_resourcequota(res: Resource, index: ClusterIndex, ctx: Che
     if broken is not None:
         raise broken
     detail = f"; {'; '.join(reasons)}" if reasons else ""
-    yield Violation(f"Namespace {ns!r} has no ResourceQuota capping its compute resources{detail}", ("metadata", "name"))
+    yield Violation(
+        f"Namespace {ns!r} has no ResourceQuota capping its compute resources{detail}", ("metadata", "name")
+    )
 
 
 @check(

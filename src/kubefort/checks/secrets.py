@@ -24,7 +24,9 @@ def item_path(c: ContainerView, field: str, i: int, *keys: str) -> Path_:
     target="object",
     kinds=("Secret",),
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",), mitre=("T1552.001",), owasp=("K08",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",),
+        mitre=("T1552.001",),
+        owasp=("K08",),
     ),
     remediation="Keep secret values out of the repository: use an external secret store (External Secrets, Secrets Store CSI), SealedSecrets or SOPS, and commit only the reference.",
 )
@@ -78,7 +80,9 @@ def secret_data_in_manifest(res: Resource, ctx: CheckContext[None]) -> Iterator[
         keys = sorted(str(k) for k in v if v[k] not in (None, ""))
         if keys:
             shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
-            yield Violation(f"Secret carries {len(keys)} value(s) in {field} (keys: {shown}); values not shown", (field,))
+            yield Violation(
+                f"Secret carries {len(keys)} value(s) in {field} (keys: {shown}); values not shown", (field,)
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,7 +93,7 @@ MITRE_UNSECURED = ("T1552.001", "T1552.007")
 
 def _a(what: str) -> str:
     """The article: "an AWS access key ID", "an RSA private key", "a URL", "a GitHub token"."""
-    first = what.split()[0] if what else "x"
+    first = what.split(maxsplit=1)[0] if what else "x"
     vowel_sound = first[0] in "AEFHILMNORSX" if first.isupper() else first[0].lower() in "aeiou"
     return ("an " if vowel_sound else "a ") + what
 
@@ -134,8 +138,12 @@ def _find_value_hits(value: str, name: str) -> list[str]:
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",), mitre=MITRE_UNSECURED, owasp=("K08",),
-        kubescape=("C-0012", "C-0259"), kube_linter=("env-var-secret",), polaris=("sensitiveContainerEnvVar",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",),
+        mitre=MITRE_UNSECURED,
+        owasp=("K08",),
+        kubescape=("C-0012", "C-0259"),
+        kube_linter=("env-var-secret",),
+        polaris=("sensitiveContainerEnvVar",),
     ),
     remediation="Move the value into a Secret (created outside the repository) and reference it with valueFrom.secretKeyRef, or better mount it as a file; then rotate the exposed credential.",
 )
@@ -224,12 +232,17 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[
     """
     for i, e in enumerate(c.list("env")):
         if not isinstance(e, dict):
-            raise NotEvaluated(f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i))
+            raise NotEvaluated(
+                f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i)
+            )
         name, value = e.get("name"), e.get("value")
         if value is None:
             continue
         if not isinstance(value, str):
-            raise NotEvaluated(f"{format_path(item_path(c, 'env', i, 'value'))} is {type_name(value)}, expected a string; the API server rejects it", item_path(c, "env", i, "value"))
+            raise NotEvaluated(
+                f"{format_path(item_path(c, 'env', i, 'value'))} is {type_name(value)}, expected a string; the API server rejects it",
+                item_path(c, "env", i, "value"),
+            )
         shown_name = name if isinstance(name, str) else f"#{i}"
         for why in _value_hits(value, shown_name):
             yield Violation(f"{c.label()}: env {shown_name} holds {why}", item_path(c, "env", i, "value"))
@@ -242,8 +255,13 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        cis=("5.4.1",), nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",), mitre=("T1552.007",), owasp=("K08",),
-        checkov=("CKV_K8S_35",), kubescape=("C-0207",), kube_linter=("read-secret-from-env-var",),
+        cis=("5.4.1",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",),
+        mitre=("T1552.007",),
+        owasp=("K08",),
+        checkov=("CKV_K8S_35",),
+        kubescape=("C-0207",),
+        kube_linter=("read-secret-from-env-var",),
     ),
     remediation="Mount the Secret as a read-only volume and have the application read the file (many images accept a *_FILE variable pointing at it).",
 )
@@ -295,7 +313,9 @@ def secret_in_env_var(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
     """
     for i, e in enumerate(c.list("env")):
         if not isinstance(e, dict):
-            raise NotEvaluated(f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i))
+            raise NotEvaluated(
+                f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i)
+            )
         vf = e.get("valueFrom")
         ref = vf.get("secretKeyRef") if isinstance(vf, dict) else None
         if isinstance(ref, dict):
@@ -305,7 +325,10 @@ def secret_in_env_var(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
             )
     for i, e in enumerate(c.list("envFrom")):
         if not isinstance(e, dict):
-            raise NotEvaluated(f"{format_path(item_path(c, 'envFrom', i))} is {type_name(e)}, expected a mapping", item_path(c, "envFrom", i))
+            raise NotEvaluated(
+                f"{format_path(item_path(c, 'envFrom', i))} is {type_name(e)}, expected a mapping",
+                item_path(c, "envFrom", i),
+            )
         ref = e.get("secretRef")
         if isinstance(ref, dict):
             prefix = e.get("prefix")
@@ -355,8 +378,12 @@ def _configmap_hits(key: str, value: str) -> list[str]:
     target="object",
     kinds=("ConfigMap",),
     mappings=Mappings(
-        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",), mitre=("T1552.001",), owasp=("K08",),
-        trivy=("KSV-0109",), kubescape=("C-0012",), polaris=("sensitiveConfigmapContent",),
+        nsa=("NSA-CISA Kubernetes Hardening Guide: Secrets",),
+        mitre=("T1552.001",),
+        owasp=("K08",),
+        trivy=("KSV-0109",),
+        kubescape=("C-0012",),
+        polaris=("sensitiveConfigmapContent",),
     ),
     remediation="Move the credential into a Secret created outside the repository (External Secrets, SealedSecrets, SOPS) and keep only non-secret settings in the ConfigMap; then rotate the exposed credential.",
 )
@@ -460,4 +487,6 @@ def credential_in_configmap(res: Resource, ctx: CheckContext[None]) -> Iterator[
                 continue
             for t in secretscan.find_tokens(text):
                 if "PEM" in t.what:
-                    yield Violation(f"ConfigMap binaryData key {key!r} holds {_a(t.what)} ({t.shown})", ("binaryData", str(key)))
+                    yield Violation(
+                        f"ConfigMap binaryData key {key!r} holds {_a(t.what)} ({t.shown})", ("binaryData", str(key))
+                    )

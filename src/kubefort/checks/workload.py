@@ -24,8 +24,13 @@ def _need(value: Any, kind: type, what: str, path: Path_) -> Any:
     severity=Severity.LOW,
     target="pod",
     mappings=Mappings(
-        cis=("5.1.6",), nsa=NSA_SA, mitre=("T1528", "T1552.001"), owasp=("K03", "K01"),
-        trivy=("KSV-0036",), checkov=("CKV_K8S_38",), kubescape=("C-0034", "C-0190"),
+        cis=("5.1.6",),
+        nsa=NSA_SA,
+        mitre=("T1528", "T1552.001"),
+        owasp=("K03", "K01"),
+        trivy=("KSV-0036",),
+        checkov=("CKV_K8S_38",),
+        kubescape=("C-0034", "C-0190"),
         polaris=("automountServiceAccountToken",),
     ),
     remediation="Set spec.automountServiceAccountToken: false on pods that do not call the Kubernetes API (and on their ServiceAccount); pods that do should mount a short-lived projected token.",
@@ -119,8 +124,13 @@ def _projects_token(pod: PodView) -> bool:
     severity=Severity.LOW,
     target="pod",
     mappings=Mappings(
-        cis=("5.1.5",), nsa=NSA_SA, mitre=("T1078.001", "T1528"), owasp=("K03",),
-        checkov=("CKV_K8S_41", "CKV_K8S_42"), kubescape=("C-0189",), kube_linter=("default-service-account",),
+        cis=("5.1.5",),
+        nsa=NSA_SA,
+        mitre=("T1078.001", "T1528"),
+        owasp=("K03",),
+        checkov=("CKV_K8S_41", "CKV_K8S_42"),
+        kubescape=("C-0189",),
+        kube_linter=("default-service-account",),
     ),
     remediation="Create a ServiceAccount for the workload, grant it only the roles it needs, and set spec.serviceAccountName to it.",
 )
@@ -182,7 +192,9 @@ def default_service_account(pod: PodView, ctx: CheckContext[None]) -> Iterator[V
             scope, name, field = legacy_scope, legacy, "serviceAccount"
     if name and name != "default":
         return
-    if pod.scope("automountServiceAccountToken").bool("automountServiceAccountToken") is False and not _projects_token(pod):
+    if pod.scope("automountServiceAccountToken").bool("automountServiceAccountToken") is False and not _projects_token(
+        pod
+    ):
         return
     how = f"{field}: default" if name else "serviceAccountName is unset"
     yield Violation(f"pod runs as the namespace's default ServiceAccount ({how})", scope.at(field))
@@ -205,10 +217,19 @@ REMOVED_APIS: dict[tuple[str, str], tuple[str, str]] = {
     ("extensions/v1beta1", "ReplicaSet"): ("v1.16", _APPS_V1),
     ("apps/v1beta1", "ReplicaSet"): ("v1.16", _APPS_V1),
     ("apps/v1beta2", "ReplicaSet"): ("v1.16", _APPS_V1),
-    ("extensions/v1beta1", "PodSecurityPolicy"): ("v1.16", "Pod Security Admission (PodSecurityPolicy itself was removed in v1.25)"),
+    ("extensions/v1beta1", "PodSecurityPolicy"): (
+        "v1.16",
+        "Pod Security Admission (PodSecurityPolicy itself was removed in v1.25)",
+    ),
     # v1.22
-    ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration"): ("v1.22", "admissionregistration.k8s.io/v1"),
-    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration"): ("v1.22", "admissionregistration.k8s.io/v1"),
+    ("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration"): (
+        "v1.22",
+        "admissionregistration.k8s.io/v1",
+    ),
+    ("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration"): (
+        "v1.22",
+        "admissionregistration.k8s.io/v1",
+    ),
     ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"): ("v1.22", "apiextensions.k8s.io/v1"),
     ("apiregistration.k8s.io/v1beta1", "APIService"): ("v1.22", "apiregistration.k8s.io/v1"),
     ("authentication.k8s.io/v1beta1", "TokenReview"): ("v1.22", "authentication.k8s.io/v1"),
@@ -242,20 +263,32 @@ REMOVED_APIS: dict[tuple[str, str], tuple[str, str]] = {
     ("events.k8s.io/v1beta1", "Event"): ("v1.25", "events.k8s.io/v1"),
     ("autoscaling/v2beta1", "HorizontalPodAutoscaler"): ("v1.25", "autoscaling/v2"),
     ("policy/v1beta1", "PodDisruptionBudget"): ("v1.25", "policy/v1"),
-    ("policy/v1beta1", "PodSecurityPolicy"): ("v1.25", "Pod Security Admission (namespace labels) or a policy engine; there is no replacement API"),
+    ("policy/v1beta1", "PodSecurityPolicy"): (
+        "v1.25",
+        "Pod Security Admission (namespace labels) or a policy engine; there is no replacement API",
+    ),
     ("node.k8s.io/v1beta1", "RuntimeClass"): ("v1.25", "node.k8s.io/v1"),
     # v1.26
     ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"): ("v1.26", "flowcontrol.apiserver.k8s.io/v1"),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration"): ("v1.26", "flowcontrol.apiserver.k8s.io/v1"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration"): (
+        "v1.26",
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
     ("autoscaling/v2beta2", "HorizontalPodAutoscaler"): ("v1.26", "autoscaling/v2"),
     # v1.27
     ("storage.k8s.io/v1beta1", "CSIStorageCapacity"): ("v1.27", "storage.k8s.io/v1"),
     # v1.29
     ("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema"): ("v1.29", "flowcontrol.apiserver.k8s.io/v1"),
-    ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration"): ("v1.29", "flowcontrol.apiserver.k8s.io/v1"),
+    ("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration"): (
+        "v1.29",
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
     # v1.32
     ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema"): ("v1.32", "flowcontrol.apiserver.k8s.io/v1"),
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration"): ("v1.32", "flowcontrol.apiserver.k8s.io/v1"),
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration"): (
+        "v1.32",
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
 }
 REMOVED_API_KINDS = frozenset(kind for _v, kind in REMOVED_APIS)
 
@@ -269,7 +302,8 @@ REMOVED_API_KINDS = frozenset(kind for _v, kind in REMOVED_APIS)
     kinds=REMOVED_API_KINDS,
     mappings=Mappings(
         nsa=("NSA-CISA Kubernetes Hardening Guide: Upgrading and application security practices",),
-        trivy=("KSV-0107",), kube_linter=("no-extensions-v1beta",),
+        trivy=("KSV-0107",),
+        kube_linter=("no-extensions-v1beta",),
     ),
     remediation="Move the object to the replacement apiVersion named in the message (kubectl convert can help) and review the field changes listed in the Kubernetes deprecated API migration guide.",
 )

@@ -22,11 +22,21 @@ from urllib.parse import urlencode
 import orjson
 
 USER_AGENT = "kubefort"
-IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path, not a token
 IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # paths asked without credentials by the unauthenticated-access probe
-PROBE_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/api", "/apis", "/metrics", "/api/v1/namespaces",
-               "/api/v1/pods", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")
+PROBE_PATHS = (
+    "/version",
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/api",
+    "/apis",
+    "/metrics",
+    "/api/v1/namespaces",
+    "/api/v1/pods",
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+)
 
 
 class ClusterError(Exception):
@@ -66,7 +76,9 @@ class Response:
 class Cluster:
     """A connection: where the server is, who we are, and a thread-safe request method."""
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None, *, timeout: float = 60.0, pool_size: int = 16) -> None:
+    def __init__(
+        self, kubeconfig: str | None = None, context: str | None = None, *, timeout: float = 60.0, pool_size: int = 16
+    ) -> None:
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -88,7 +100,9 @@ class Cluster:
                 path = kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
                 path = os.path.expanduser(path)
                 if not os.path.isfile(path):
-                    raise ClusterError(f"kubeconfig {path} not found (use --kubeconfig, KUBECONFIG, or run inside a pod)")
+                    raise ClusterError(
+                        f"kubeconfig {path} not found (use --kubeconfig, KUBECONFIG, or run inside a pod)"
+                    )
                 # the kubeconfig's contexts as parsed from YAML (kubernetes.config carries no annotations)
                 contexts: list[dict[str, Any]]
                 current: dict[str, Any] | None
@@ -123,13 +137,17 @@ class Cluster:
                 headers[s["key"]] = s["value"]
         return headers
 
-    def get(self, path: str, params: Mapping[str, str | int] | None = None, accept: str = "application/json") -> Response:
+    def get(
+        self, path: str, params: Mapping[str, str | int] | None = None, accept: str = "application/json"
+    ) -> Response:
         import urllib3
 
         url = self.server + path + ("?" + urlencode(params) if params else "")
         headers = {"Accept": accept, "User-Agent": USER_AGENT, **self._auth()}
         try:
-            r = self._pool.request("GET", url, headers=headers, timeout=urllib3.Timeout(connect=10, read=self.timeout), retries=False)
+            r = self._pool.request(
+                "GET", url, headers=headers, timeout=urllib3.Timeout(connect=10, read=self.timeout), retries=False
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterError(f"cannot reach {self.server}: {_short(exc)}") from None
         return Response(r.status, r.data, r.reason or "")
@@ -140,7 +158,11 @@ class Cluster:
 
         import urllib3
 
-        ctx = ssl.create_default_context(cafile=self.cfg.ssl_ca_cert) if self.cfg.ssl_ca_cert else ssl.create_default_context()
+        ctx = (
+            ssl.create_default_context(cafile=self.cfg.ssl_ca_cert)
+            if self.cfg.ssl_ca_cert
+            else ssl.create_default_context()
+        )
         if not self.cfg.verify_ssl:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -148,7 +170,13 @@ class Cluster:
         out: dict[str, ProbeAnswer] = {}
         for p in paths:
             try:
-                r = pool.request("GET", self.server + p, headers={"User-Agent": USER_AGENT}, timeout=urllib3.Timeout(connect=5, read=10), retries=False)
+                r = pool.request(
+                    "GET",
+                    self.server + p,
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=urllib3.Timeout(connect=5, read=10),
+                    retries=False,
+                )
                 out[p] = {"status": r.status, "body": r.data[:200].decode("utf-8", "replace")}
             except urllib3.exceptions.HTTPError as exc:
                 out[p] = {"status": 0, "body": _short(exc)}
@@ -160,7 +188,12 @@ class Cluster:
 
 
 def _running_in_pod() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.isfile(IN_CLUSTER_TOKEN) and not os.environ.get("KUBECONFIG") and not os.path.isfile(os.path.expanduser("~/.kube/config"))
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and os.path.isfile(IN_CLUSTER_TOKEN)
+        and not os.environ.get("KUBECONFIG")
+        and not os.path.isfile(os.path.expanduser("~/.kube/config"))
+    )
 
 
 def _short(exc: BaseException) -> str:

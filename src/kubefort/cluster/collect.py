@@ -30,7 +30,7 @@ from kubefort.cluster.discovery import Discovery, ResourceType
 
 # events: many, short-lived, read by no check; componentstatuses: deprecated since 1.19
 DEFAULT_SKIP = ("events", "events.events.k8s.io", "componentstatuses")
-SECRET_TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+SECRET_TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"  # noqa: S105 - a media type
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -59,12 +59,27 @@ class ListStatus:
     covered_by: list[str] = field(default_factory=list)  # ... and these namespaces could be listed
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.rtype.as_dict(), "namespace": self.namespace, "status": self.status, "objects": self.objects,
-                "message": self.message, "fallback": self.fallback, "coveredBy": self.covered_by}
+        return {
+            "type": self.rtype.as_dict(),
+            "namespace": self.namespace,
+            "status": self.status,
+            "objects": self.objects,
+            "message": self.message,
+            "fallback": self.fallback,
+            "coveredBy": self.covered_by,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ListStatus":
-        return cls(ResourceType.from_dict(d["type"]), d.get("namespace"), d["status"], d.get("objects", 0), d.get("message", ""), bool(d.get("fallback")), list(d.get("coveredBy") or []))
+    def from_dict(cls, d: dict[str, Any]) -> ListStatus:
+        return cls(
+            ResourceType.from_dict(d["type"]),
+            d.get("namespace"),
+            d["status"],
+            d.get("objects", 0),
+            d.get("message", ""),
+            bool(d.get("fallback")),
+            list(d.get("coveredBy") or []),
+        )
 
 
 @dataclass(slots=True)
@@ -141,8 +156,17 @@ def _strip_secret(obj: dict[str, Any]) -> None:
 class Collector:
     """Lists a cluster into a queue of pages; `pages()` yields them as they arrive."""
 
-    def __init__(self, cluster: Cluster, discovery: Discovery, *, namespaces: list[str] | None = None,
-                 skip: tuple[str, ...] = DEFAULT_SKIP, page_size: int = 500, workers: int = 8, max_queued: int = 32) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        discovery: Discovery,
+        *,
+        namespaces: list[str] | None = None,
+        skip: tuple[str, ...] = DEFAULT_SKIP,
+        page_size: int = 500,
+        workers: int = 8,
+        max_queued: int = 32,
+    ) -> None:
         self.cluster = cluster
         self.discovery = discovery
         self.namespaces = namespaces  # None: all namespaces
@@ -157,7 +181,7 @@ class Collector:
 
     # -- plan ------------------------------------------------------------------------------------
     def _skipped(self, t: ResourceType) -> bool:
-        return t.key.lower() in self.skip or t.resource.lower() in self.skip and not t.group
+        return t.key.lower() in self.skip or (t.resource.lower() in self.skip and not t.group)
 
     def pages(self) -> Iterator[Page]:
         th = threading.Thread(target=self._run, name="kubefort-list", daemon=True)
@@ -182,7 +206,7 @@ class Collector:
         try:
             self._list_all()
             self.q.put(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread, which re-raises it
             self.q.put(exc)
 
     def _list_all(self) -> None:

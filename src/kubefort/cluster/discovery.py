@@ -47,22 +47,28 @@ class ResourceType:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ResourceType":
-        return cls(d["group"], d["version"], d["resource"], d["kind"], bool(d["namespaced"]), tuple(d.get("verbs") or ()))
+    def from_dict(cls, d: dict[str, Any]) -> ResourceType:
+        return cls(
+            d["group"], d["version"], d["resource"], d["kind"], bool(d["namespaced"]), tuple(d.get("verbs") or ())
+        )
 
 
 @dataclass(slots=True)
 class Discovery:
     types: list[ResourceType]
     method: str  # "aggregated" | "legacy"
-    problems: list[str] = field(default_factory=list)  # groups that could not be discovered (stale aggregated APIs, 503 ...)
+    problems: list[str] = field(
+        default_factory=list
+    )  # groups that could not be discovered (stale aggregated APIs, 503 ...)
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "types": [t.as_dict() for t in self.types], "problems": self.problems}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Discovery":
-        return cls([ResourceType.from_dict(t) for t in d.get("types", [])], d.get("method", "?"), list(d.get("problems", [])))
+    def from_dict(cls, d: dict[str, Any]) -> Discovery:
+        return cls(
+            [ResourceType.from_dict(t) for t in d.get("types", [])], d.get("method", "?"), list(d.get("problems", []))
+        )
 
 
 def discover(cluster: Cluster) -> Discovery:
@@ -96,7 +102,9 @@ def _aggregated(doc: dict[str, Any], d: Discovery) -> None:
         seen: set[str] = set()
         for ver in group.get("versions") or []:  # preferred version first
             if ver.get("freshness") == "Stale":
-                d.problems.append(f"{gname or 'core'}/{ver.get('version')}: discovery data is stale (aggregated API unavailable?)")
+                d.problems.append(
+                    f"{gname or 'core'}/{ver.get('version')}: discovery data is stale (aggregated API unavailable?)"
+                )
                 continue
             for r in ver.get("resources") or []:
                 name = r.get("resource", "")
@@ -104,7 +112,16 @@ def _aggregated(doc: dict[str, Any], d: Discovery) -> None:
                     continue
                 seen.add(name)
                 rk = r.get("responseKind") or {}
-                d.types.append(ResourceType(gname, ver.get("version", ""), name, rk.get("kind", ""), r.get("scope") == "Namespaced", tuple(r.get("verbs") or ())))
+                d.types.append(
+                    ResourceType(
+                        gname,
+                        ver.get("version", ""),
+                        name,
+                        rk.get("kind", ""),
+                        r.get("scope") == "Namespaced",
+                        tuple(r.get("verbs") or ()),
+                    )
+                )
 
 
 def _legacy(cluster: Cluster, core: dict[str, Any]) -> Discovery:
@@ -112,7 +129,7 @@ def _legacy(cluster: Cluster, core: dict[str, Any]) -> Discovery:
     apis = cluster.get("/apis")
     if apis.status != 200:
         raise ClusterError(f"GET /apis answered {apis.status}: {apis.message()}")
-    for rank_g, g in enumerate(_json_object(apis.json(), "/apis").get("groups") or []):
+    for _rank_g, g in enumerate(_json_object(apis.json(), "/apis").get("groups") or []):
         pref = (g.get("preferredVersion") or {}).get("version")
         versions = [v.get("version") for v in g.get("versions") or []]
         ordered = ([pref] if pref else []) + [v for v in versions if v != pref]
@@ -137,7 +154,9 @@ def _legacy(cluster: Cluster, core: dict[str, Any]) -> Discovery:
             if "/" in name or (g, name) in seen or "list" not in (r.get("verbs") or []):
                 continue
             seen.add((g, name))
-            d.types.append(ResourceType(g, v, name, r.get("kind", ""), bool(r.get("namespaced")), tuple(r.get("verbs") or ())))
+            d.types.append(
+                ResourceType(g, v, name, r.get("kind", ""), bool(r.get("namespaced")), tuple(r.get("verbs") or ()))
+            )
     return d
 
 

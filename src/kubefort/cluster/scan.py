@@ -30,14 +30,25 @@ from typing import Any, Protocol
 
 import orjson
 
+from kubefort.checks.cluster import ANONYMOUS_PROBE
 from kubefort.cluster.collect import DEFAULT_SKIP, Gap, ListStatus, Page, gaps, normalize, phase_of
 from kubefort.cluster.discovery import Discovery, ResourceType
-from kubefort.checks.cluster import ANONYMOUS_PROBE
 from kubefort.config import Config
 from kubefort.engine import CLUSTER_SCHEME, Engine, EngineSettings, Gaps, Partial
 from kubefort.kube.pods import find_pods
 from kubefort.loaders.manifests import LoadedInput, LoadProblem, add_object
-from kubefort.model import InputRecord, Location, NotEvaluated, Outcome, Resource, ResourceId, ScanResult, Source, Status, fingerprint
+from kubefort.model import (
+    InputRecord,
+    Location,
+    NotEvaluated,
+    Outcome,
+    Resource,
+    ResourceId,
+    ScanResult,
+    Source,
+    Status,
+    fingerprint,
+)
 from kubefort.registry import Registry
 
 Progress = Callable[[int, str], None]  # (objects so far, what is being read)
@@ -77,6 +88,8 @@ _engine: Engine | None = None  # the engine forked workers inherit
 
 
 Signature = tuple[tuple[str, str, str], ...]
+# mkdtemp makes a private 0700 directory; /dev/shm keeps the fold files in memory where it exists
+_SHM = "/dev/shm"  # noqa: S108
 _fold_cache: dict[str, dict[str, tuple[str, Signature]]] = {}
 
 
@@ -117,13 +130,14 @@ def _fold_map(path: str | None) -> dict[str, tuple[str, Signature]]:
     if path not in _fold_cache:
         _fold_cache.clear()
         with open(path, "rb") as fh:
-            _fold_cache[path] = pickle.load(fh)  # written by this scan's own main process
+            _fold_cache[path] = pickle.load(fh)  # noqa: S301 - written by this scan's own main process into its private 0700 directory
     return _fold_cache[path]
 
 
 def _scan_page(page: Page, cluster: str, fold_path: str | None = None) -> _PageResult:
     """In a worker: one page -> (its Partial, object count, controllers seen)."""
-    assert _engine is not None
+    if _engine is None:
+        raise RuntimeError("worker used before _init_worker")
     listing = base(cluster) + page.rtype.path(page.namespace)
     li = LoadedInput(InputRecord(listing, "cluster"))
     try:
@@ -192,7 +206,7 @@ def scan_source(
     inflight: dict[Future[_PageResult], tuple[int, str, int, int]] = {}
 
     controllers: dict[str, tuple[str, Signature]] = {}
-    fold_dir = tempfile.mkdtemp(prefix="kubefort-fold-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None) if fold else None
+    fold_dir = tempfile.mkdtemp(prefix="kubefort-fold-", dir=_SHM if os.path.isdir(_SHM) else None) if fold else None
     fold_path: str | None = None
     phase = 0
 
@@ -238,7 +252,7 @@ def scan_source(
 
     # a list restarted after 410 Expired: only its last attempt counts
     last: dict[tuple[int, str], int] = {}
-    for (li, ns, attempt, _n) in results:
+    for li, ns, attempt, _n in results:
         last[(li, ns)] = max(attempt, last.get((li, ns), 0))
     merged = Partial()
     counts: dict[tuple[int, str], int] = {}
@@ -252,22 +266,44 @@ def scan_source(
 
     # in discovery order, whichever list finished first
     type_index = {(t.group, t.resource): i for i, t in enumerate(source.discovery.types)}
-    statuses = sorted(source.statuses, key=lambda st: (type_index.get((st.rtype.group, st.rtype.resource), -1), st.namespace or ""))
+    statuses = sorted(
+        source.statuses, key=lambda st: (type_index.get((st.rtype.group, st.rtype.resource), -1), st.namespace or "")
+    )
     found = gaps(statuses, source.namespaces_known)
     records = _records(source.name, statuses, counts, type_index)
     gap_map: Gaps = {}
     for g in found:
         gap_map.setdefault(g.kind, {})[g.namespace] = (g.reason, g.requested)
 
-    version = (source.info.get("serverVersion") or {}).get("gitVersion") if isinstance(source.info.get("serverVersion"), dict) else None
+    version = (
+        (source.info.get("serverVersion") or {}).get("gitVersion")
+        if isinstance(source.info.get("serverVersion"), dict)
+        else None
+    )
     covered = sum(1 for e in merged.object_extra.values() if "coveredBy" in e)
     collected = merged.collected
     # cross-object checks serially: forking a process that holds a whole cluster costs more than it saves
     result = engine.finish(
-        merged, extra_outcomes=_gap_outcomes(source.name, found, engine.severity["KF-INPUT-004"]), gaps=gap_map, jobs=1,
-        config=config, baseline=baseline, started=t0, warnings=_unknown_skips(source), records=records,
-        extras={"cluster": {"name": source.name, "server": source.server, "version": version, "objects": objects,
-                            "discovery": source.discovery.method, "scope": source.scope, "coveredByController": covered}},
+        merged,
+        extra_outcomes=_gap_outcomes(source.name, found, engine.severity["KF-INPUT-004"]),
+        gaps=gap_map,
+        jobs=1,
+        config=config,
+        baseline=baseline,
+        started=t0,
+        warnings=_unknown_skips(source),
+        records=records,
+        extras={
+            "cluster": {
+                "name": source.name,
+                "server": source.server,
+                "version": version,
+                "objects": objects,
+                "discovery": source.discovery.method,
+                "scope": source.scope,
+                "coveredByController": covered,
+            }
+        },
     )
     result.extras["cluster"]["namespaces"] = namespace_posture(result.outcomes, collected, engine.registry)
     result.duration_s = time.perf_counter() - t0
@@ -277,7 +313,9 @@ def scan_source(
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
 
-def namespace_posture(outcomes: list[Outcome], collected: list[tuple[Resource, bool]], registry: Registry) -> dict[str, dict[str, Any]]:
+def namespace_posture(
+    outcomes: list[Outcome], collected: list[tuple[Resource, bool]], registry: Registry
+) -> dict[str, dict[str, Any]]:
     """Per namespace: its Pod Security enforce level, and the outcome of every check that declares
     a `posture` column (default-deny ingress and egress policies, a ResourceQuota, a LimitRange):
     true (passed), false (failed or suppressed), null (not evaluated: objects were missing), "n/a"
@@ -305,7 +343,9 @@ def namespace_posture(outcomes: list[Outcome], collected: list[tuple[Resource, b
 _INFO_TYPE = ResourceType("kubefort.io", "v1alpha1", "clusterinfo", "ClusterInfo", False)
 
 
-def _records(name: str, statuses: list[ListStatus], counts: dict[tuple[int, str], int], type_index: dict[tuple[str, str], int]) -> list[InputRecord]:
+def _records(
+    name: str, statuses: list[ListStatus], counts: dict[tuple[int, str], int], type_index: dict[tuple[str, str], int]
+) -> list[InputRecord]:
     out = []
     for st in statuses:
         rec = InputRecord(base(name) + st.rtype.path(st.namespace), "cluster")
@@ -316,16 +356,25 @@ def _records(name: str, statuses: list[ListStatus], counts: dict[tuple[int, str]
         if st.status == "skipped":
             rec.skipped.append(f"not listed: {st.message}")
         elif st.status != "ok":
-            rec.error = st.message + (f" (listed namespace by namespace instead: {', '.join(st.covered_by) or 'none could be'})" if st.fallback else "")
+            rec.error = st.message + (
+                f" (listed namespace by namespace instead: {', '.join(st.covered_by) or 'none could be'})"
+                if st.fallback
+                else ""
+            )
         out.append(rec)
     return out
 
 
 def _unknown_skips(source: ClusterSource) -> list[str]:
     """A --skip-resources name that matches no served type (a typo such as `secret`) skips nothing."""
-    served = {t.key.lower() for t in source.discovery.types} | {t.resource for t in source.discovery.types if not t.group}
+    served = {t.key.lower() for t in source.discovery.types} | {
+        t.resource for t in source.discovery.types if not t.group
+    }
     skip = [s for s in source.scope.get("skip") or [] if s.lower() not in served and s not in DEFAULT_SKIP]
-    return [f"--skip-resources {s!r} matches no resource type the server serves (use plural names, name.group for other groups)" for s in skip]
+    return [
+        f"--skip-resources {s!r} matches no resource type the server serves (use plural names, name.group for other groups)"
+        for s in skip
+    ]
 
 
 def _gap_outcomes(name: str, found: list[Gap], severity: Any) -> list[Outcome]:
@@ -335,8 +384,19 @@ def _gap_outcomes(name: str, found: list[Gap], severity: Any) -> list[Outcome]:
             continue
         rid = ResourceId(g.api_version, g.kind, g.namespace, "*")
         file = base(name) + g.path
-        o = Outcome("KF-INPUT-004", Status.NOT_EVALUATED, rid, Source(file), None, g.reason, (), Location(file), "", None, severity)
+        o = Outcome(
+            "KF-INPUT-004",
+            Status.NOT_EVALUATED,
+            rid,
+            Source(file),
+            None,
+            g.reason,
+            (),
+            Location(file),
+            "",
+            None,
+            severity,
+        )
         o.fingerprint = fingerprint("KF-INPUT-004", rid, None, (), file)
         out.append(o)
     return out
-

@@ -42,8 +42,14 @@ class SnapshotError(Exception):
 
 def cluster_info(name: str, server: str, version: Any, anonymous: Any) -> dict[str, Any]:
     """The synthetic object that carries cluster-level facts to the checks (KF-CLU-*)."""
-    return {"apiVersion": "kubefort.io/v1alpha1", "kind": "ClusterInfo", "metadata": {"name": name},
-            "server": server, "serverVersion": version, "anonymous": anonymous}
+    return {
+        "apiVersion": "kubefort.io/v1alpha1",
+        "kind": "ClusterInfo",
+        "metadata": {"name": name},
+        "server": server,
+        "serverVersion": version,
+        "anonymous": anonymous,
+    }
 
 
 def namespaces_known(scope: dict[str, Any], statuses: list[ListStatus]) -> bool:
@@ -54,8 +60,16 @@ def namespaces_known(scope: dict[str, Any], statuses: list[ListStatus]) -> bool:
 
 
 class LiveSource:
-    def __init__(self, cluster: Cluster, *, namespaces: list[str] | None = None, skip: tuple[str, ...] = DEFAULT_SKIP,
-                 page_size: int = 500, probe: bool = True, workers: int = 8) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        namespaces: list[str] | None = None,
+        skip: tuple[str, ...] = DEFAULT_SKIP,
+        page_size: int = 500,
+        probe: bool = True,
+        workers: int = 8,
+    ) -> None:
         self.cluster = cluster
         self.name = cluster.name
         self.server = cluster.server
@@ -65,7 +79,9 @@ class LiveSource:
         anonymous = cluster.probe_anonymous() if probe else None
         self.info = cluster_info(self.name, self.server, version, anonymous)
         self.discovery: Discovery = discover(cluster)
-        self._collector = Collector(cluster, self.discovery, namespaces=namespaces, skip=skip, page_size=page_size, workers=workers)
+        self._collector = Collector(
+            cluster, self.discovery, namespaces=namespaces, skip=skip, page_size=page_size, workers=workers
+        )
 
     def pages(self) -> Iterator[Page]:
         return self._collector.pages()
@@ -79,10 +95,16 @@ class LiveSource:
         return namespaces_known(self.scope, self.statuses)
 
     def header(self) -> dict[str, Any]:
-        return {"kind": SNAPSHOT_KIND, "version": SNAPSHOT_VERSION, "kubefortVersion": __version__,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "cluster": {"name": self.name, "server": self.server}, "info": self.info,
-                "discovery": self.discovery.as_dict(), "scope": self.scope}
+        return {
+            "kind": SNAPSHOT_KIND,
+            "version": SNAPSHOT_VERSION,
+            "kubefortVersion": __version__,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "cluster": {"name": self.name, "server": self.server},
+            "info": self.info,
+            "discovery": self.discovery.as_dict(),
+            "scope": self.scope,
+        }
 
 
 class SnapshotSource:
@@ -99,7 +121,9 @@ class SnapshotSource:
         if not isinstance(h, dict) or h.get("kind") != SNAPSHOT_KIND:
             raise SnapshotError(f"{path}: not a kubefort cluster snapshot")
         if h.get("version") != SNAPSHOT_VERSION:
-            raise SnapshotError(f"{path}: snapshot format version {h.get('version')!r} is not supported (this kubefort reads {SNAPSHOT_VERSION})")
+            raise SnapshotError(
+                f"{path}: snapshot format version {h.get('version')!r} is not supported (this kubefort reads {SNAPSHOT_VERSION})"
+            )
         try:
             self.name = str(h["cluster"]["name"])
             self.server = str(h["cluster"].get("server", ""))
@@ -132,9 +156,19 @@ class SnapshotSource:
                     head = _page_head(line)
                     idx = head["list"]
                     rtype = types[idx]
-                    page = Page(idx, rtype, head.get("namespace"), int(head.get("attempt", 0)), int(head.get("number", n)), line, normalized=True)
+                    page = Page(
+                        idx,
+                        rtype,
+                        head.get("namespace"),
+                        int(head.get("attempt", 0)),
+                        int(head.get("number", n)),
+                        line,
+                        normalized=True,
+                    )
                 except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
-                    raise SnapshotError(f"{self.path}: page {n + 1} is malformed ({type(exc).__name__}: {exc})") from None
+                    raise SnapshotError(
+                        f"{self.path}: page {n + 1} is malformed ({type(exc).__name__}: {exc})"
+                    ) from None
                 n += 1
                 yield page
         finally:
@@ -167,7 +201,7 @@ def _page_head(line: bytes) -> dict[str, Any]:
 
 def _open(path: str) -> IO[bytes]:
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         magic = fh.read(2)
         fh.seek(0)
     except OSError as exc:
@@ -213,7 +247,15 @@ class SnapshotWriter:
     def page(self, page: Page) -> None:
         items = normalize(page)
         self.objects += len(items)
-        line = orjson.dumps({"list": page.list_index, "namespace": page.namespace, "attempt": page.attempt, "number": page.number, "items": items})
+        line = orjson.dumps(
+            {
+                "list": page.list_index,
+                "namespace": page.namespace,
+                "attempt": page.attempt,
+                "number": page.number,
+                "items": items,
+            }
+        )
         self._fh.write((b"" if self._first else b",") + line + b"\n")
         self._first = False
 

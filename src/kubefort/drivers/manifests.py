@@ -23,7 +23,8 @@ _engine: Engine | None = None  # the engine forked workers inherit
 
 
 def _evaluate_spec(spec: InputSpec) -> Partial:
-    assert _engine is not None
+    if _engine is None:
+        raise RuntimeError("worker used before its initializer")
     return _engine.evaluate(load(spec, _engine.settings.load))
 
 
@@ -56,7 +57,9 @@ def evaluate_all(
         _engine = engine
         try:
             with ProcessPoolExecutor(max_workers=ncpu, mp_context=multiprocessing.get_context("fork")) as ex:
-                for i, part in zip(files, ex.map(_evaluate_spec, [specs[i] for i in files], chunksize=chunk)):
+                for i, part in zip(
+                    files, ex.map(_evaluate_spec, [specs[i] for i in files], chunksize=chunk), strict=False
+                ):
                     parts[i] = part
                     done += 1
                     if progress:

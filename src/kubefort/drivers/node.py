@@ -58,7 +58,11 @@ def scan_node(
                     o.location = where
         part.merge(p)
     result = engine.finish(
-        part, config=config, baseline=baseline, started=t0, warnings=loaded.warnings,
+        part,
+        config=config,
+        baseline=baseline,
+        started=t0,
+        warnings=loaded.warnings,
         extras={"node": {"name": node_name(root), **loaded.info, "cis_manual": manual_controls(registry)}},
     )
     return result, loaded

@@ -64,7 +64,7 @@ ObjectReport = Callable[[list[PodView], NotEvaluated | None], dict[str, Any]]
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     check_ids: tuple[str, ...]
-    load: LoadOptions = LoadOptions()
+    load: LoadOptions = field(default_factory=LoadOptions)
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # check ID -> options dataclass instance
@@ -92,14 +92,19 @@ def pack(outcomes: list[Outcome]) -> list[PackedOutcome]:
     passed = Status.PASSED
     # a pass carries no message, location, fingerprint or suppression (Recorder.add)
     return [
-        (o.check_id, o.resource, o.source, o.container, o.path, o.severity) if o.status is passed and not o.message else _OUTCOME_FIELDS(o)
+        (o.check_id, o.resource, o.source, o.container, o.path, o.severity)
+        if o.status is passed and not o.message
+        else _OUTCOME_FIELDS(o)
         for o in outcomes
     ]
 
 
 def unpack(rows: list[PackedOutcome]) -> list[Outcome]:
     passed = Status.PASSED
-    return [Outcome(r[0], passed, r[1], r[2], r[3], "", r[4], None, "", None, r[5]) if len(r) == 6 else Outcome(*r) for r in rows]
+    return [
+        Outcome(r[0], passed, r[1], r[2], r[3], "", r[4], None, "", None, r[5]) if len(r) == 6 else Outcome(*r)
+        for r in rows
+    ]
 
 
 @dataclass
@@ -110,7 +115,9 @@ class Partial:
     records: list[InputRecord] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     resources: list[ObjectKey] = field(default_factory=list)  # every object read, in order
-    collected: list[tuple[Resource, bool]] = field(default_factory=list)  # for cross-object checks (object, carries pods)
+    collected: list[tuple[Resource, bool]] = field(
+        default_factory=list
+    )  # for cross-object checks (object, carries pods)
     object_extra: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)  # per-object report additions
     doc_lines: dict[str, list[int]] = field(default_factory=dict)  # file -> document start lines (to locate later)
     passed_omitted: int = 0  # passes counted, not kept
@@ -126,7 +133,15 @@ class Partial:
         return self
 
     def __reduce__(self) -> tuple[Callable[..., Partial], tuple[Any, ...]]:
-        return _unpickle_partial, (self.records, pack(self.outcomes), self.resources, self.collected, self.object_extra, self.doc_lines, self.passed_omitted)
+        return _unpickle_partial, (
+            self.records,
+            pack(self.outcomes),
+            self.resources,
+            self.collected,
+            self.object_extra,
+            self.doc_lines,
+            self.passed_omitted,
+        )
 
 
 def _unpickle_partial(records: list[InputRecord], packed: list[PackedOutcome], *rest: Any) -> Partial:
@@ -158,7 +173,15 @@ class Recorder:
         self.keep_passed = keep_passed
         self.omitted = 0  # passes counted, not kept
 
-    def run(self, meta: CheckMeta, res: Resource, args: tuple[Any, ...], container: str | None, base: Path_, ignores: list[InlineIgnore]) -> None:
+    def run(
+        self,
+        meta: CheckMeta,
+        res: Resource,
+        args: tuple[Any, ...],
+        container: str | None,
+        base: Path_,
+        ignores: list[InlineIgnore],
+    ) -> None:
         try:
             violations = [*meta.func(*args)]  # type: ignore[misc]  # a registered check always has one
         except NotEvaluated as exc:
@@ -166,8 +189,10 @@ class Recorder:
             return
         except NotApplicable:
             return
-        except Exception as exc:  # a bug in a check must not end the scan, nor pass silently
-            self.add(meta, res, _NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base)
+        except Exception as exc:  # noqa: BLE001 - a bug in a check must not end the scan, nor pass silently
+            self.add(
+                meta, res, _NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base
+            )
             return
         if not violations:
             if self.keep_passed:
@@ -181,7 +206,16 @@ class Recorder:
         status = _SUPPRESSED if supp is not None else _FAILED
         self.add(meta, res, status, container or v0.container, message, v0.path or base, supp)
 
-    def add(self, meta: CheckMeta, res: Resource, status: Status, container: str | None, message: str, path: Path_, supp: Suppression | None = None) -> None:
+    def add(
+        self,
+        meta: CheckMeta,
+        res: Resource,
+        status: Status,
+        container: str | None,
+        message: str,
+        path: Path_,
+        supp: Suppression | None = None,
+    ) -> None:
         if status is _PASSED and not self.keep_passed:
             self.omitted += 1
             return
@@ -218,7 +252,10 @@ class Engine:
         metas = [self.registry.get(i) for i in settings.check_ids]
         self.severity = {m.id: settings.severity.get(m.id, m.severity) for m in self.registry}
         self.ctx: dict[str, CheckContext[Any]] = {
-            m.id: CheckContext(settings.options.get(m.id) or (m.options() if m.options is not None else None), settings.pod_template_paths)
+            m.id: CheckContext(
+                settings.options.get(m.id) or (m.options() if m.options is not None else None),
+                settings.pod_template_paths,
+            )
             for m in metas
         }
         self.object_checks = [m for m in metas if m.target == "object"]
@@ -239,7 +276,13 @@ class Engine:
             for f in sorted(m.facts)
             if f in settings.skipped_facts
         }
-        self.need_pods = bool(self.pod_checks or self.container_checks or self.collect_pods or self.collect_ns_pods or settings.object_report is not None)
+        self.need_pods = bool(
+            self.pod_checks
+            or self.container_checks
+            or self.collect_pods
+            or self.collect_ns_pods
+            or settings.object_report is not None
+        )
 
     # -- per object -------------------------------------------------------------------------
     def evaluate(self, li: LoadedInput, *, collect: bool = True) -> Partial:
@@ -278,7 +321,9 @@ class Engine:
             self._evaluate_resource(res, rec, None, None)
         return rec.outcomes
 
-    def _evaluate_resource(self, res: Resource, rec: Recorder, collect: Partial | None, extra: dict[ObjectKey, dict[str, Any]] | None) -> None:
+    def _evaluate_resource(
+        self, res: Resource, rec: Recorder, collect: Partial | None, extra: dict[ObjectKey, dict[str, Any]] | None
+    ) -> None:
         settings = self.settings
         ctx = self.ctx
         pods: list[PodView] = []
@@ -300,7 +345,9 @@ class Engine:
         object_checks = self._object_checks.get(res.id.kind)
         if object_checks is None:
             kind = res.id.kind
-            object_checks = self._object_checks[kind] = [m for m in self.object_checks if m.kinds is None or kind in m.kinds]
+            object_checks = self._object_checks[kind] = [
+                m for m in self.object_checks if m.kinds is None or kind in m.kinds
+            ]
         run = rec.run
         for m in object_checks:
             run(m, res, (res, ctx[m.id]), None, (), ignores)
@@ -330,7 +377,19 @@ class Engine:
         """A loader's problem as the not-evaluated outcome of its KF-INPUT check."""
         cid = INPUT_CHECKS[p.kind]
         src = p.source or Source(p.file, p.doc_index or 0, p.line)
-        o = Outcome(cid, Status.NOT_EVALUATED, p.resource, src, None, p.message, (), Location(p.file, p.line, p.column), "", None, self.severity[cid])
+        o = Outcome(
+            cid,
+            Status.NOT_EVALUATED,
+            p.resource,
+            src,
+            None,
+            p.message,
+            (),
+            Location(p.file, p.line, p.column),
+            "",
+            None,
+            self.severity[cid],
+        )
         o.fingerprint = fingerprint(cid, p.resource, None, (), p.file)
         return o
 
@@ -366,7 +425,14 @@ class Engine:
             _cross_state = None
         return [o for part in parts for o in part]
 
-    def _cross_check(self, check_id: str, index: Index, stdin_data: bytes | None, doc_lines: dict[str, list[int]], locators: dict[str, Locator | None]) -> list[Outcome]:
+    def _cross_check(
+        self,
+        check_id: str,
+        index: Index,
+        stdin_data: bytes | None,
+        doc_lines: dict[str, list[int]],
+        locators: dict[str, Locator | None],
+    ) -> list[Outcome]:
         def locator_for(src: Source) -> Locator | None:
             if src.file not in locators:
                 data: bytes | None = None
@@ -395,14 +461,26 @@ class Engine:
         needs = tuple(sorted(kinds)) + tuple(m.needs)  # sorted: the reason given must not depend on hashing
         for res in targets:
             # a Namespace object is judged on what is inside it
-            missing = index.gap_for(needs, res.id.name if res.id.kind == "Namespace" and res.id.api_version == "v1" else res.id.namespace)
+            missing = index.gap_for(
+                needs, res.id.name if res.id.kind == "Namespace" and res.id.api_version == "v1" else res.id.namespace
+            )
             if missing is not None:
                 reason, requested = missing
                 if requested:
                     supp = Suppression("request", reason, None, "--skip-resources")
-                    rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs were not read: {reason}", (), supp)
+                    rec.add(
+                        m,
+                        res,
+                        Status.NOT_EVALUATED,
+                        None,
+                        f"objects this check needs were not read: {reason}",
+                        (),
+                        supp,
+                    )
                 else:
-                    rec.add(m, res, Status.NOT_EVALUATED, None, f"objects this check needs could not be read: {reason}", ())
+                    rec.add(
+                        m, res, Status.NOT_EVALUATED, None, f"objects this check needs could not be read: {reason}", ()
+                    )
                 continue
             ignores = index.ignores.get(id(res))
             if ignores is None:  # once per object, whichever checks target it
@@ -435,7 +513,9 @@ class Engine:
         after the per-object outcomes; `records` replace the partial's input records."""
         outcomes = part.outcomes
         outcomes.extend(extra_outcomes)
-        outcomes.extend(self.cross_object(part.collected, gaps=gaps, stdin_data=stdin_data, doc_lines=part.doc_lines, jobs=jobs))
+        outcomes.extend(
+            self.cross_object(part.collected, gaps=gaps, stdin_data=stdin_data, doc_lines=part.doc_lines, jobs=jobs)
+        )
         unused, expired = apply_exceptions(outcomes, config, baseline)
         return ScanResult(
             tool_version=__version__,
@@ -455,6 +535,7 @@ class Engine:
 
 
 def _run_cross_check(check_id: str) -> list[Outcome]:
-    assert _cross_state is not None
+    if _cross_state is None:
+        raise RuntimeError("cross-object worker used before its initializer")
     engine, index, stdin_data, doc_lines, locators = _cross_state
     return engine._cross_check(check_id, index, stdin_data, doc_lines, locators)

@@ -36,7 +36,7 @@ def apply_exceptions(
     outcomes: list[Outcome], config: Config | None, baseline: set[str] | None, today: dt.date | None = None
 ) -> tuple[list[str], list[str]]:
     """Config exceptions and the baseline turn failures into suppressions. Returns (unused, expired)."""
-    today = today or dt.date.today()
+    today = today or dt.date.today()  # noqa: DTZ011 - `expires:` is a calendar date in the user's own time zone
     rules = config.exceptions if config else []
     live = [r for r in rules if not r.expired(today)]
     expired = [r for r in rules if r.expired(today)]

@@ -12,7 +12,17 @@ T = TypeVar("T")
 
 # what "@pods" / "@namespaced-pods" need to have been read completely; ordered, so that the
 # reason a report gives never depends on hashing
-POD_KINDS = ("Pod", "PodTemplate", "Deployment", "ReplicaSet", "ReplicationController", "StatefulSet", "DaemonSet", "Job", "CronJob")
+POD_KINDS = (
+    "Pod",
+    "PodTemplate",
+    "Deployment",
+    "ReplicaSet",
+    "ReplicationController",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+)
 
 # kind -> {namespace, or None for every namespace: (reason, requested by the user)}
 Gaps = dict[str, dict[str | None, tuple[str, bool]]]

@@ -45,7 +45,9 @@ def select_checks(
         raise SelectionError(str(exc.args[0])) from None
     input_ids = {m.id for m in registry if m.target == "input"}
     if skipped & input_ids:
-        raise SelectionError(f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently")
+        raise SelectionError(
+            f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently"
+        )
     if min_severity is not None:
         sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in registry}
         chosen = [m for m in chosen if sev_of[m.id] >= min_severity or m.id in input_ids]

@@ -41,43 +41,129 @@ NODE_API = "node.kubefort.io/v1alpha1"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet", "kube-proxy")
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 # hyperkube sub-commands, old and new spellings
-_HYPERKUBE = {"apiserver": "kube-apiserver", "controller-manager": "kube-controller-manager", "scheduler": "kube-scheduler",
-              "proxy": "kube-proxy", "kubelet": "kubelet"}
+_HYPERKUBE = {
+    "apiserver": "kube-apiserver",
+    "controller-manager": "kube-controller-manager",
+    "scheduler": "kube-scheduler",
+    "proxy": "kube-proxy",
+    "kubelet": "kubelet",
+}
 
-_COMMON_BOOL = {"alsologtostderr", "logtostderr", "one-output", "skip-headers", "skip-log-headers",
-                "add-dir-header", "help", "version", "profiling", "contention-profiling", "enable-contention-profiling"}
+_COMMON_BOOL = {
+    "alsologtostderr",
+    "logtostderr",
+    "one-output",
+    "skip-headers",
+    "skip-log-headers",
+    "add-dir-header",
+    "help",
+    "version",
+    "profiling",
+    "contention-profiling",
+    "enable-contention-profiling",
+}
 BOOL_FLAGS: dict[str, frozenset[str]] = {
-    "kube-apiserver": frozenset(_COMMON_BOOL | {
-        "anonymous-auth", "allow-privileged", "enable-bootstrap-token-auth", "service-account-lookup",
-        "service-account-extend-token-expiration", "kubelet-https", "audit-log-compress", "audit-log-truncate-enabled",
-        "audit-webhook-truncate-enabled", "audit-log-batch-throttle-enable", "audit-webhook-batch-throttle-enable",
-        "enable-aggregator-routing", "enable-garbage-collector", "enable-logs-handler", "enable-priority-and-fairness",
-        "watch-cache", "enable-swagger-ui", "insecure-skip-tls-verify", "permit-port-sharing", "permit-address-sharing",
-    }),
-    "kube-controller-manager": frozenset(_COMMON_BOOL | {
-        "use-service-account-credentials", "allocate-node-cidrs", "configure-cloud-routes", "enable-garbage-collector",
-        "enable-hostpath-provisioner", "enable-dynamic-provisioning", "leader-elect", "enable-taint-manager",
-        "permit-port-sharing", "permit-address-sharing", "disable-attach-detach-reconcile-sync",
-    }),
+    "kube-apiserver": frozenset(
+        _COMMON_BOOL
+        | {
+            "anonymous-auth",
+            "allow-privileged",
+            "enable-bootstrap-token-auth",
+            "service-account-lookup",
+            "service-account-extend-token-expiration",
+            "kubelet-https",
+            "audit-log-compress",
+            "audit-log-truncate-enabled",
+            "audit-webhook-truncate-enabled",
+            "audit-log-batch-throttle-enable",
+            "audit-webhook-batch-throttle-enable",
+            "enable-aggregator-routing",
+            "enable-garbage-collector",
+            "enable-logs-handler",
+            "enable-priority-and-fairness",
+            "watch-cache",
+            "enable-swagger-ui",
+            "insecure-skip-tls-verify",
+            "permit-port-sharing",
+            "permit-address-sharing",
+        }
+    ),
+    "kube-controller-manager": frozenset(
+        _COMMON_BOOL
+        | {
+            "use-service-account-credentials",
+            "allocate-node-cidrs",
+            "configure-cloud-routes",
+            "enable-garbage-collector",
+            "enable-hostpath-provisioner",
+            "enable-dynamic-provisioning",
+            "leader-elect",
+            "enable-taint-manager",
+            "permit-port-sharing",
+            "permit-address-sharing",
+            "disable-attach-detach-reconcile-sync",
+        }
+    ),
     "kube-scheduler": frozenset(_COMMON_BOOL | {"leader-elect", "permit-port-sharing", "permit-address-sharing"}),
-    "kubelet": frozenset(_COMMON_BOOL | {
-        "anonymous-auth", "authentication-token-webhook", "rotate-certificates", "rotate-server-certificates",
-        "make-iptables-util-chains", "seccomp-default", "protect-kernel-defaults", "fail-swap-on", "cgroups-per-qos",
-        "enable-server", "enable-debugging-handlers", "register-node", "register-schedulable", "serialize-image-pulls",
-        "kernel-memcg-notification", "enable-controller-attach-detach", "exit-on-lock-contention",
-        "keep-terminated-pod-volumes", "fail-cgroupv1", "enable-load-reader", "localstorage-capacity-isolation",
-    }),
-    "kube-proxy": frozenset(_COMMON_BOOL | {"masquerade-all", "cleanup", "cleanup-ipvs", "bind-address-hard-fail",
-                                            "ipvs-strict-arp", "init-only"}),
-    "etcd": frozenset({
-        "client-cert-auth", "peer-client-cert-auth", "auto-tls", "peer-auto-tls", "strict-reconfig-check", "enable-v2",
-        "enable-pprof", "debug", "force-new-cluster", "experimental-initial-corrupt-check", "enable-grpc-gateway",
-        "socket-reuse-port", "socket-reuse-address", "experimental-enable-distributed-tracing", "version", "help",
-        "experimental-peer-skip-client-san-verification", "peer-skip-client-san-verification",
-        "pre-vote", "experimental-compact-hash-check-enabled", "experimental-enable-lease-checkpoint",
-        "experimental-memory-mlock", "unsafe-no-fsync", "enable-log-rotation",
-        "experimental-stop-grpc-service-on-defrag",
-    }),
+    "kubelet": frozenset(
+        _COMMON_BOOL
+        | {
+            "anonymous-auth",
+            "authentication-token-webhook",
+            "rotate-certificates",
+            "rotate-server-certificates",
+            "make-iptables-util-chains",
+            "seccomp-default",
+            "protect-kernel-defaults",
+            "fail-swap-on",
+            "cgroups-per-qos",
+            "enable-server",
+            "enable-debugging-handlers",
+            "register-node",
+            "register-schedulable",
+            "serialize-image-pulls",
+            "kernel-memcg-notification",
+            "enable-controller-attach-detach",
+            "exit-on-lock-contention",
+            "keep-terminated-pod-volumes",
+            "fail-cgroupv1",
+            "enable-load-reader",
+            "localstorage-capacity-isolation",
+        }
+    ),
+    "kube-proxy": frozenset(
+        _COMMON_BOOL
+        | {"masquerade-all", "cleanup", "cleanup-ipvs", "bind-address-hard-fail", "ipvs-strict-arp", "init-only"}
+    ),
+    "etcd": frozenset(
+        {
+            "client-cert-auth",
+            "peer-client-cert-auth",
+            "auto-tls",
+            "peer-auto-tls",
+            "strict-reconfig-check",
+            "enable-v2",
+            "enable-pprof",
+            "debug",
+            "force-new-cluster",
+            "experimental-initial-corrupt-check",
+            "enable-grpc-gateway",
+            "socket-reuse-port",
+            "socket-reuse-address",
+            "experimental-enable-distributed-tracing",
+            "version",
+            "help",
+            "experimental-peer-skip-client-san-verification",
+            "peer-skip-client-san-verification",
+            "pre-vote",
+            "experimental-compact-hash-check-enabled",
+            "experimental-enable-lease-checkpoint",
+            "experimental-memory-mlock",
+            "unsafe-no-fsync",
+            "enable-log-rotation",
+            "experimental-stop-grpc-service-on-defrag",
+        }
+    ),
 }
 # etcd flags that live inside client-transport-security / peer-transport-security in --config-file
 ETCD_CONFIG_KEYS: dict[str, tuple[str, ...]] = {
@@ -176,7 +262,9 @@ def parse_args(args: Sequence[str], component: str, start: int = 0) -> ParsedArg
             out.flags.append(Flag(name, args[i + 1], i, i + 1, f"{a} {args[i + 1]}"))
             i += 1
         else:
-            out.flags.append(Flag(name, None, i, i, a))  # an unknown switch (or a value-less flag: the component refuses it)
+            out.flags.append(
+                Flag(name, None, i, i, a)
+            )  # an unknown switch (or a value-less flag: the component refuses it)
         i += 1
     return out
 
@@ -267,7 +355,9 @@ class ComponentView:
             return True, self.at(f)
         b = go_bool(f.value)
         if b is None:
-            raise NotEvaluated(f"{f.spelled!r} is not a boolean the {self.component} accepts; it would refuse to start", self.at(f))
+            raise NotEvaluated(
+                f"{f.spelled!r} is not a boolean the {self.component} accepts; it would refuse to start", self.at(f)
+            )
         return b, self.at(f)
 
     def integer(self, name: str) -> tuple[int | None, Path_]:
@@ -277,7 +367,9 @@ class ComponentView:
         try:
             return int(v.strip(), 0 if v.strip().startswith("0x") else 10), p
         except ValueError:
-            raise NotEvaluated(f"--{name}={v!r} is not an integer; the {self.component} would refuse to start", p) from None
+            raise NotEvaluated(
+                f"--{name}={v!r} is not an integer; the {self.component} would refuse to start", p
+            ) from None
 
     def items(self, name: str) -> tuple[list[tuple[str, Path_]], bool]:
         """Items of a list flag over every occurrence (a later occurrence appends), and whether it was given."""
@@ -298,7 +390,10 @@ class ComponentView:
                 k, eq, v = item.partition("=")
                 b = go_bool(v.strip()) if eq else None
                 if b is None:
-                    raise NotEvaluated(f"--{name} item {item!r} is not key=true|false; the {self.component} would refuse to start", self.at(f))
+                    raise NotEvaluated(
+                        f"--{name} item {item!r} is not key=true|false; the {self.component} would refuse to start",
+                        self.at(f),
+                    )
                 out[k.strip()] = (b, self.at(f))
         return out
 
@@ -332,6 +427,7 @@ def _str_list(v: Any, path: Path_) -> list[str]:
 
 def _expand_k8s_vars(arg: str, env: dict[str, tuple[str | None, Path_]]) -> str:
     """Kubernetes' $(VAR) expansion in command/args ($$ escapes); unknown references stay as written."""
+
     def rep(m: re.Match[str]) -> str:
         if m.group(0).startswith("$$"):
             return m.group(0)[1:]
@@ -380,12 +476,22 @@ def pod_views(res: Resource) -> Iterator[ComponentView]:
             for j, e in enumerate(c["env"]):
                 if isinstance(e, dict) and isinstance(e.get("name"), str):
                     v = e.get("value")
-                    env[e["name"]] = (v if isinstance(v, str) else (None if "valueFrom" in e else ""), base + ("env", j, "value"))
+                    env[e["name"]] = (
+                        v if isinstance(v, str) else (None if "valueFrom" in e else ""),
+                        base + ("env", j, "value"),
+                    )
         argv = cmd + args
-        paths: list[Path_] = [base + ("command", j) for j in range(len(cmd))] + [base + ("args", j) for j in range(len(args))]
+        paths: list[Path_] = [base + ("command", j) for j in range(len(cmd))] + [
+            base + ("args", j) for j in range(len(args))
+        ]
         image = c.get("image") if isinstance(c.get("image"), str) else None
         found = find_in_argv(argv)
-        if found is None and len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash", "ash", "dash") and argv[1] == "-c":
+        if (
+            found is None
+            and len(argv) >= 3
+            and posixpath.basename(argv[0]) in ("sh", "bash", "ash", "dash")
+            and argv[1] == "-c"
+        ):
             # `sh -c "exec kube-apiserver --flag ..."`: the words after the binary, up to a shell operator
             try:
                 words = shlex.split(argv[2])
@@ -395,7 +501,7 @@ def pod_views(res: Resource) -> Iterator[ComponentView]:
                 comp = binary_component(w)
                 if comp:
                     rest = []
-                    for w2 in words[k + 1:]:
+                    for w2 in words[k + 1 :]:
                         if w2 in ("&&", "||", ";", "|"):
                             break
                         rest.append(w2)
@@ -405,7 +511,11 @@ def pod_views(res: Resource) -> Iterator[ComponentView]:
                     break
         if found is None and not cmd and image:
             # no command: the image's entrypoint is the component binary (registry.k8s.io/kube-apiserver:v1.x)
-            repo = image.split("@")[0].rpartition(":")[0] if ":" in image.split("@")[0].rpartition("/")[2] else image.split("@")[0]
+            repo = (
+                image.split("@")[0].rpartition(":")[0]
+                if ":" in image.split("@")[0].rpartition("/")[2]
+                else image.split("@")[0]
+            )
             comp = binary_component(repo.rpartition("/")[2])
             if comp and all(a.startswith("-") for a in args[:1]):
                 argv = [comp] + args
@@ -414,10 +524,10 @@ def pod_views(res: Resource) -> Iterator[ComponentView]:
         if found is None:
             continue
         comp, at = found
-        expanded = [_expand_k8s_vars(a, env) for a in argv[at + 1:]]
+        expanded = [_expand_k8s_vars(a, env) for a in argv[at + 1 :]]
         name = c.get("name") if isinstance(c.get("name"), str) else f"#{i}"
         missing = base + (("args",) if args else ("command",))
-        yield ComponentView(comp, f"container {name!r}", expanded, paths[at + 1:], missing, name, env, None, image)
+        yield ComponentView(comp, f"container {name!r}", expanded, paths[at + 1 :], missing, name, env, None, image)
 
 
 def _node_view(res: Resource) -> ComponentView | None:
@@ -432,13 +542,25 @@ def _node_view(res: Resource) -> ComponentView | None:
             env[str(k)] = (v if isinstance(v, str) else None, ("env", str(k)))
     reason = obj.get("flagsIncomplete") if isinstance(obj.get("flagsIncomplete"), str) else None
     if reason is None and comp == "etcd" and obj.get("envUnreadable") is True:
-        reason = ("etcd also reads ETCD_* environment variables and the process environment is not readable "
-                  "(kubefort needs to run as the same user as etcd, or with CAP_SYS_PTRACE)")
+        reason = (
+            "etcd also reads ETCD_* environment variables and the process environment is not readable "
+            "(kubefort needs to run as the same user as etcd, or with CAP_SYS_PTRACE)"
+        )
     start = 1 if argv else 0
     if argv and posixpath.basename(argv[0]) == "hyperkube":
         start = 2
-    return ComponentView(comp, comp, argv[start:], [("argv", j) for j in range(start, len(argv))], ("argv",), None, env, reason,
-                         obj.get("image") if isinstance(obj.get("image"), str) else None, obj)
+    return ComponentView(
+        comp,
+        comp,
+        argv[start:],
+        [("argv", j) for j in range(start, len(argv))],
+        ("argv",),
+        None,
+        env,
+        reason,
+        obj.get("image") if isinstance(obj.get("image"), str) else None,
+        obj,
+    )
 
 
 # The engine runs every object check on one resource before the next: remembering the last
@@ -506,8 +628,15 @@ class KubeletView:
     legacy command-line defaults do (anonymous auth on, AlwaysAllow, read-only port 10255).
     """
 
-    def __init__(self, flags: ComponentView | None, config: dict[str, Any] | None, config_base: Path_, config_error: str | None,
-                 uses_config: bool, label: str) -> None:
+    def __init__(
+        self,
+        flags: ComponentView | None,
+        config: dict[str, Any] | None,
+        config_base: Path_,
+        config_error: str | None,
+        uses_config: bool,
+        label: str,
+    ) -> None:
         self.flags = flags
         self.config = config
         self.config_base = config_base
@@ -556,10 +685,14 @@ class KubeletView:
             return None
         want = _TYPES[s.type]
         if not isinstance(cur, want) or (s.type == "int" and isinstance(cur, bool)):
-            raise NotEvaluated(f"{'.'.join(s.config)} is {cur!r}, not the type the kubelet expects; it refuses the file", p)
+            raise NotEvaluated(
+                f"{'.'.join(s.config)} is {cur!r}, not the type the kubelet expects; it refuses the file", p
+            )
         spelled = f"{'.'.join(s.config)}: {str(cur).lower() if isinstance(cur, bool) else cur}"
         if s.zero_default and (cur == "" or (s.type == "duration" and go_duration(str(cur)) == 0)):
-            return Setting(s.default_config, p, "default", f"{spelled} (a zero value, which the kubelet replaces with its default)")
+            return Setting(
+                s.default_config, p, "default", f"{spelled} (a zero value, which the kubelet replaces with its default)"
+            )
         if s.type == "duration" and go_duration(str(cur)) is None:
             raise NotEvaluated(f"{spelled} is not a Go duration; the kubelet refuses the file", p)
         return Setting(cur, p, "config", spelled)
@@ -570,14 +703,21 @@ class KubeletView:
             return got
         if self.uses_config and self.config is None:
             missing = self.config_base if self.flags is None else (self.flags.missing)
-            raise NotEvaluated(f"{'.'.join(s.config)} is set by no flag, and the kubelet's config file cannot be read: {self.config_error}", missing)
+            raise NotEvaluated(
+                f"{'.'.join(s.config)} is set by no flag, and the kubelet's config file cannot be read: {self.config_error}",
+                missing,
+            )
         got = self._config(s)
         if got is not None:
             return got
         if self.flags is not None and self.flags.absent_reason and not self.uses_config:
             self.flags.absent(s.flag or ".".join(s.config))
         default = s.default_config if self.uses_config else s.default_flags
-        where = self.config_base if self.uses_config else (self.flags.missing if self.flags is not None else self.config_base)
+        where = (
+            self.config_base
+            if self.uses_config
+            else (self.flags.missing if self.flags is not None else self.config_base)
+        )
         return Setting(default, where, "default", "the default")
 
     def feature_gate(self, name: str) -> Setting | None:
@@ -605,10 +745,14 @@ def kubelet_view(res: Resource) -> KubeletView:
         flags = component_view(res, "kubelet")
         cfg = res.obj.get("config")
         err = res.obj.get("configError") if isinstance(res.obj.get("configError"), str) else None
-        uses = bool(flags.last("config") or flags.last("config-dir") or res.obj.get("configFile") or cfg is not None or err)
+        uses = bool(
+            flags.last("config") or flags.last("config-dir") or res.obj.get("configFile") or cfg is not None or err
+        )
         if cfg is not None and not isinstance(cfg, dict):
             raise NotEvaluated("config is not a mapping; the kubelet refuses the file", ("config",))
-        return KubeletView(flags, cfg, ("config",), err or ("not part of the input" if uses and cfg is None else None), uses, "kubelet")
+        return KubeletView(
+            flags, cfg, ("config",), err or ("not part of the input" if uses and cfg is None else None), uses, "kubelet"
+        )
     raise NotApplicable()
 
 
@@ -624,9 +768,15 @@ def _etcd_config(view: ComponentView, flag: str) -> tuple[bool, Any, Path_]:
     where = cf.value if cf is not None else cf_env[0] if cf_env else None
     node = view.node
     if node is None or not isinstance(node.get("config"), dict):
-        reason = node.get("configError") if node is not None and isinstance(node.get("configError"), str) else "its content is not part of the input"
-        raise NotEvaluated(f"etcd reads its settings from --config-file {where} (flags and environment are ignored) and {reason}",
-                           view.at(cf) if cf is not None else view.missing)
+        reason = (
+            node.get("configError")
+            if node is not None and isinstance(node.get("configError"), str)
+            else "its content is not part of the input"
+        )
+        raise NotEvaluated(
+            f"etcd reads its settings from --config-file {where} (flags and environment are ignored) and {reason}",
+            view.at(cf) if cf is not None else view.missing,
+        )
     keys = ETCD_CONFIG_KEYS.get(flag, (flag,))
     cur: Any = node["config"]
     for k in keys:
@@ -640,7 +790,9 @@ def etcd_bool(view: ComponentView, flag: str, default: bool = False) -> tuple[bo
         if value is None:
             return default, path
         if not isinstance(value, bool):
-            raise NotEvaluated(f"{'.'.join(map(str, path[1:]))} is {value!r}, not a boolean; etcd refuses the file", path)
+            raise NotEvaluated(
+                f"{'.'.join(map(str, path[1:]))} is {value!r}, not a boolean; etcd refuses the file", path
+            )
         return value, path
     return view.boolean(flag, default)
 
@@ -649,6 +801,8 @@ def etcd_str(view: ComponentView, flag: str) -> tuple[str | None, Path_]:
     used, value, path = _etcd_config(view, flag)
     if used:
         if value is not None and not isinstance(value, str):
-            raise NotEvaluated(f"{'.'.join(map(str, path[1:]))} is {value!r}, not a string; etcd refuses the file", path)
+            raise NotEvaluated(
+                f"{'.'.join(map(str, path[1:]))} is {value!r}, not a string; etcd refuses the file", path
+            )
         return value, path
     return view.string(flag)

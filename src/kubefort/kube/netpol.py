@@ -38,8 +38,7 @@ from functools import lru_cache
 from typing import Any
 
 from kubefort.kube.pods import api_group, find_pods, type_name
-from kubefort.kube.selectors import Selector as Selector  # re-exported: checks/network.py reads it from here
-from kubefort.kube.selectors import parse_selector
+from kubefort.kube.selectors import Selector, parse_selector
 from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, format_path
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -132,20 +131,25 @@ def ports_contain(ps: PortSet, port: int, proto: str) -> bool:
 
 def ports_json(ps: PortSet) -> dict[str, list[str]]:
     """{"TCP": ["80", "8000-8080"], ...}; a whole protocol is ["1-65535"]."""
-    return {p: [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in r] for p, r in zip(PROTOCOLS, ps) if r}
+    return {
+        p: [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in r] for p, r in zip(PROTOCOLS, ps, strict=False) if r
+    }
 
 
 def format_ports(ps: PortSet) -> str:
-    """"all", "none" or e.g. "TCP/80,443 UDP/53" ("TCP/*" for every TCP port)."""
+    """ "all", "none" or e.g. "TCP/80,443 UDP/53" ("TCP/*" for every TCP port)."""
     if ps == ALL_PORTS:
         return "all"
     if ps == NO_PORTS:
         return "none"
-    return " ".join(f"{p}/" + ("*" if r == FULL else ",".join(v)) for (p, v), r in zip(ports_json(ps).items(), (x for x in ps if x)))
+    return " ".join(
+        f"{p}/" + ("*" if r == FULL else ",".join(v))
+        for (p, v), r in zip(ports_json(ps).items(), (x for x in ps if x), strict=False)
+    )
 
 
 def parse_port(text: str) -> tuple[int, str]:
-    """"80", "80/TCP", "53/udp" -> (80, "TCP"), (53, "UDP"). Raises ValueError."""
+    """ "80", "80/TCP", "53/udp" -> (80, "TCP"), (53, "UDP"). Raises ValueError."""
     num, _, proto = text.partition("/")
     proto = (proto or "TCP").upper()
     if proto not in PROTOCOLS or not num.isdigit() or not 1 <= int(num) <= 65535:
@@ -312,15 +316,21 @@ def _parse_peer(v: Any, path: Path_) -> Peer:
                 _need(isinstance(ex, str), "is not a string", p + ("except", i))
                 lo, hi = cidr_range(ex)
                 ev, elen = _prefix(ex)
-                _need(ev == version and block[0][0] <= lo and hi <= block[0][1] and elen > plen,
-                      "must be a strict subset of cidr", p + ("except", i))
+                _need(
+                    ev == version and block[0][0] <= lo and hi <= block[0][1] and elen > plen,
+                    "must be a strict subset of cidr",
+                    p + ("except", i),
+                )
                 block = _minus(block, ((lo, hi),))
         except ValueError as exc:
             raise PolicyError(f"{format_path(p)}: {exc}", p) from None
         return Peer(cidr=ipb["cidr"], block=block, path=path)
     _need(pod is not None or ns is not None, "is empty; a peer needs podSelector, namespaceSelector or ipBlock", path)
-    return Peer(parse_selector(pod, path + ("podSelector",)) if pod is not None else None,
-                parse_selector(ns, path + ("namespaceSelector",)) if ns is not None else None, path=path)
+    return Peer(
+        parse_selector(pod, path + ("podSelector",)) if pod is not None else None,
+        parse_selector(ns, path + ("namespaceSelector",)) if ns is not None else None,
+        path=path,
+    )
 
 
 def _parse_port(v: Any, path: Path_) -> PortRule:
@@ -331,7 +341,11 @@ def _parse_port(v: Any, path: Path_) -> PortRule:
     if isinstance(port, int) and not isinstance(port, bool):
         _need(1 <= port <= 65535, f"has port {port}; 1-65535", path)
     elif port is not None:
-        _need(isinstance(port, str) and bool(_SVC_NAME.match(port)) and "--" not in port, f"has port {port!r}; a number or an IANA service name", path)
+        _need(
+            isinstance(port, str) and bool(_SVC_NAME.match(port)) and "--" not in port,
+            f"has port {port!r}; a number or an IANA service name",
+            path,
+        )
     if end is not None:
         _need(isinstance(end, int) and not isinstance(end, bool), "endPort is not an integer", path)
         _need(isinstance(port, int), "sets endPort without a numeric port", path)
@@ -352,10 +366,15 @@ def _parse_rules(spec: dict[str, Any], direction: str) -> tuple[Rule, ...]:
         _need(isinstance(r, dict), "is not a mapping", path + (i,))
         peers, ports = r.get(peer_key) or [], r.get("ports") or []
         _need(isinstance(peers, list) and isinstance(ports, list), f"{peer_key} and ports must be lists", path + (i,))
-        out.append(Rule(direction, i,
-                        tuple(_parse_peer(p, path + (i, peer_key, j)) for j, p in enumerate(peers)) or None,
-                        tuple(_parse_port(p, path + (i, "ports", j)) for j, p in enumerate(ports)) or None,
-                        path + (i,)))
+        out.append(
+            Rule(
+                direction,
+                i,
+                tuple(_parse_peer(p, path + (i, peer_key, j)) for j, p in enumerate(peers)) or None,
+                tuple(_parse_port(p, path + (i, "ports", j)) for j, p in enumerate(ports)) or None,
+                path + (i,),
+            )
+        )
     return tuple(out)
 
 
@@ -365,12 +384,23 @@ def parse_policy(res: Resource) -> Policy:
     if not isinstance(spec, dict):
         raise PolicyError("spec is missing or not a mapping", ("spec",))
     types = spec.get("policyTypes") or []
-    _need(isinstance(types, list) and all(t in ("Ingress", "Egress") for t in types), "may hold only Ingress and Egress", ("spec", "policyTypes"))
+    _need(
+        isinstance(types, list) and all(t in ("Ingress", "Egress") for t in types),
+        "may hold only Ingress and Egress",
+        ("spec", "policyTypes"),
+    )
     egress = _parse_rules(spec, "egress")
     if not types:  # SetDefaults_NetworkPolicy
         types = ["Ingress"] + (["Egress"] if egress else [])
-    return Policy(res.id.namespace or DEFAULT_NAMESPACE, res.id.name, parse_selector(spec.get("podSelector"), ("spec", "podSelector")),
-                  frozenset(types), _parse_rules(spec, "ingress"), egress, res)
+    return Policy(
+        res.id.namespace or DEFAULT_NAMESPACE,
+        res.id.name,
+        parse_selector(spec.get("podSelector"), ("spec", "podSelector")),
+        frozenset(types),
+        _parse_rules(spec, "ingress"),
+        egress,
+        res,
+    )
 
 
 def _workloads(res: Resource, extra_paths: Any = None) -> list[Workload]:
@@ -380,12 +410,18 @@ def _workloads(res: Resource, extra_paths: Any = None) -> list[Workload]:
         meta = pod.meta.data if pod.meta is not None else {}
         labels = _str_map(meta.get("labels"), (pod.meta.path if pod.meta is not None else ()) + ("labels",))
         ports = []
-        for j, c in enumerate(pod.spec.list("containers")):
+        for _j, c in enumerate(pod.spec.list("containers")):
             cports = c.get("ports") if isinstance(c, dict) else None
-            for k, p in enumerate(cports if isinstance(cports, list) else []):
-                num, proto = (p.get("containerPort"), p.get("protocol") or "TCP") if isinstance(p, dict) else (None, None)
+            for _k, p in enumerate(cports if isinstance(cports, list) else []):
+                num, proto = (
+                    (p.get("containerPort"), p.get("protocol") or "TCP") if isinstance(p, dict) else (None, None)
+                )
                 # a port that is not a number (a template placeholder in a CRD) can never match: ignored
-                if isinstance(p.get("name") if isinstance(p, dict) else None, str) and isinstance(num, int) and proto in PROTOCOLS:
+                if (
+                    isinstance(p.get("name") if isinstance(p, dict) else None, str)
+                    and isinstance(num, int)
+                    and proto in PROTOCOLS
+                ):
                     ports.append((p["name"], proto, num))
         name = res.id.name if len(pods) == 1 else f"{res.id.name}#{i}"
         out.append(Workload(res.id.namespace or DEFAULT_NAMESPACE, res.id.kind, name, labels, tuple(ports), res))
@@ -395,8 +431,14 @@ def _workloads(res: Resource, extra_paths: Any = None) -> list[Workload]:
 class Cluster:
     """Workloads, namespaces and policies of a scan, with the problems met reading them."""
 
-    def __init__(self, workloads: Sequence[Workload], policies: Sequence[Policy], namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
-                 externals: Sequence[External] = DEFAULT_EXTERNALS, problems: Sequence[Problem] = ()) -> None:
+    def __init__(
+        self,
+        workloads: Sequence[Workload],
+        policies: Sequence[Policy],
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+        externals: Sequence[External] = DEFAULT_EXTERNALS,
+        problems: Sequence[Problem] = (),
+    ) -> None:
         self.workloads = list(workloads)
         self.policies = list(policies)
         self.externals = list(externals)
@@ -404,14 +446,23 @@ class Cluster:
         self.defined_namespaces = set(namespace_labels or {})
         names = self.defined_namespaces | {w.namespace for w in self.workloads} | {p.namespace for p in self.policies}
         # the API server sets kubernetes.io/metadata.name on every namespace, over any value given
-        self.namespaces: dict[str, dict[str, str]] = {n: {**(namespace_labels or {}).get(n, {}), NAME_LABEL: n} for n in sorted(names)}
+        self.namespaces: dict[str, dict[str, str]] = {
+            n: {**(namespace_labels or {}).get(n, {}), NAME_LABEL: n} for n in sorted(names)
+        }
         self.by_key = {w.key: i for i, w in enumerate(self.workloads)}
-        self.invalid_namespaces = {p.resource.namespace or DEFAULT_NAMESPACE for p in self.problems
-                                   if p.resource is not None and p.resource.kind == "NetworkPolicy"}
+        self.invalid_namespaces = {
+            p.resource.namespace or DEFAULT_NAMESPACE
+            for p in self.problems
+            if p.resource is not None and p.resource.kind == "NetworkPolicy"
+        }
 
     @classmethod
-    def from_resources(cls, resources: Iterable[Resource], externals: Sequence[External] = DEFAULT_EXTERNALS,
-                       pod_template_paths: Any = None) -> "Cluster":
+    def from_resources(
+        cls,
+        resources: Iterable[Resource],
+        externals: Sequence[External] = DEFAULT_EXTERNALS,
+        pod_template_paths: Any = None,
+    ) -> Cluster:
         workloads: list[Workload] = []
         policies: list[Policy] = []
         ns_labels: dict[str, dict[str, str]] = {}
@@ -421,8 +472,13 @@ class Cluster:
             try:
                 if r.id.kind == "Namespace" and r.id.api_version == "v1":
                     meta = r.obj.get("metadata")
-                    ns_labels[r.id.name] = _str_map(meta.get("labels") if isinstance(meta, dict) else None, ("metadata", "labels"))
-                elif r.id.kind == "NetworkPolicy" and api_group(r.id.api_version) in ("networking.k8s.io", "extensions"):
+                    ns_labels[r.id.name] = _str_map(
+                        meta.get("labels") if isinstance(meta, dict) else None, ("metadata", "labels")
+                    )
+                elif r.id.kind == "NetworkPolicy" and api_group(r.id.api_version) in (
+                    "networking.k8s.io",
+                    "extensions",
+                ):
                     policies.append(parse_policy(r))
                 else:
                     for w in _workloads(r, pod_template_paths):
@@ -471,8 +527,11 @@ class Cluster:
             pass
         parts = text.split("/")
         if len(parts) == 3:
-            cand = [i for i, w in enumerate(self.workloads)
-                    if w.namespace == parts[0] and w.kind.lower() == parts[1].lower() and w.name == parts[2]]
+            cand = [
+                i
+                for i, w in enumerate(self.workloads)
+                if w.namespace == parts[0] and w.kind.lower() == parts[1].lower() and w.name == parts[2]
+            ]
         elif len(parts) == 2:
             cand = [i for i, w in enumerate(self.workloads) if w.namespace == parts[0] and w.name == parts[1]]
         else:
@@ -481,8 +540,11 @@ class Cluster:
             return cand[0]
         if cand:
             raise KeyError(f"{text!r} is ambiguous: " + ", ".join(self.workloads[i].key for i in cand))
-        raise KeyError(f"no workload or external peer {text!r} (workloads are ns/kind/name or ns/name; externals: "
-                       + ", ".join(e.name for e in self.externals) + ", or a CIDR)")
+        raise KeyError(
+            f"no workload or external peer {text!r} (workloads are ns/kind/name or ns/name; externals: "
+            + ", ".join(e.name for e in self.externals)
+            + ", or a CIDR)"
+        )
 
 
 def bit_indexes(b: int) -> list[int]:
@@ -606,7 +668,9 @@ class Analysis:
             k = index.get(key)
             if k is None:
                 k = index[key] = len(profiles)
-                profiles.append(self._profile([x for pi in by_pod[w] for x in rules[pi]], direction, w, bool(by_pod[w])))
+                profiles.append(
+                    self._profile([x for pi in by_pod[w] for x in rules[pi]], direction, w, bool(by_pod[w]))
+                )
             profiles[k].members.append(w)
             of.append(k)
         return profiles, of
@@ -629,7 +693,7 @@ class Analysis:
                     if sub and ps != NO_PORTS:
                         contrib.append((sub, ps))
             ext_ps = static if direction == "egress" else self.c.rule_ports_for(rule, self.c.workloads[w])
-            ext = [ports_union(e, ext_ps) if x else e for e, x in zip(ext, xs)]
+            ext = [ports_union(e, ext_ps) if x else e for e, x in zip(ext, xs, strict=False)]
         parts: list[tuple[int, PortSet]] = [(self.all, NO_PORTS)]
         for m, ps in contrib:
             new = []
@@ -654,7 +718,7 @@ class Analysis:
         out = self._named.get(key)
         if out is None:
             groups: dict[PortSet, int] = {}
-            for sb, rep in zip(self.sig_bits, self.sig_rep):
+            for sb, rep in zip(self.sig_bits, self.sig_rep, strict=False):
                 ps = self.c.rule_ports_for(rule, self.c.workloads[rep])
                 groups[ps] = groups.get(ps, 0) | sb
             out = self._named[key] = [(b, ps) for ps, b in groups.items()]
@@ -699,14 +763,21 @@ class Analysis:
         for pi, p in enumerate(self.c.policies):
             if p.affects(direction) and self.selected[pi] >> w & 1:
                 for r in p.rules(direction):
-                    if r.peers is None or any(pr.cidr is not None and any(a <= hi and lo <= b for a, b in pr.block) for pr in r.peers):
-                        out = ports_union(out, r.static_ports() if direction == "egress" else self.c.rule_ports_for(r, self.c.workloads[w]))
+                    if r.peers is None or any(
+                        pr.cidr is not None and any(a <= hi and lo <= b for a, b in pr.block) for pr in r.peers
+                    ):
+                        out = ports_union(
+                            out,
+                            r.static_ports()
+                            if direction == "egress"
+                            else self.c.rule_ports_for(r, self.c.workloads[w]),
+                        )
         return out
 
     def allowed(self, src: int | External, dst: int | External, port: int, proto: str) -> bool:
         return ports_contain(self.ports(src, dst), port, proto)
 
-    def matrix(self, block: int = 1024, full_lut_max: int = 1 << 16) -> "Matrix":
+    def matrix(self, block: int = 1024, full_lut_max: int = 1 << 16) -> Matrix:
         """Every ordered pair's allowed ports, as a dense table (NumPy, in blocks of source rows).
 
         cells[src, dst] = T[ingress id of (dst, src), egress id of (src, dst)], where T holds the
@@ -718,7 +789,9 @@ class Analysis:
         nbytes = max(1, (n + 7) // 8)
 
         def mask(b: int) -> Any:
-            return np.unpackbits(np.frombuffer(b.to_bytes(nbytes, "little"), np.uint8), count=n, bitorder="little").astype(bool)
+            return np.unpackbits(
+                np.frombuffer(b.to_bytes(nbytes, "little"), np.uint8), count=n, bitorder="little"
+            ).astype(bool)
 
         def side(direction: str) -> tuple[Any, list[PortSet]]:
             # rows: the pod whose policies apply; columns: its peers
@@ -750,13 +823,15 @@ class Analysis:
         else:  # many: intersect only the combinations that occur
             used = np.zeros(size, dtype=bool)
             for lo in range(0, n, block):
-                used[np.unique(ing_t[lo:lo + block].astype(np.int64) * k_eg + eg[lo:lo + block])] = True
+                used[np.unique(ing_t[lo : lo + block].astype(np.int64) * k_eg + eg[lo : lo + block])] = True
             codes = np.flatnonzero(used).tolist()
         for code in codes:
             ps = ports_inter(in_sets[code // k_eg], eg_sets[code % k_eg])
             lut[code] = portsets.setdefault(ps, len(portsets))
         for lo in range(0, n, block):
-            cells[lo:lo + block] = lut[ing_t[lo:lo + block].astype(np.int64 if size >= 1 << 31 else np.int32) * k_eg + eg[lo:lo + block]]
+            cells[lo : lo + block] = lut[
+                ing_t[lo : lo + block].astype(np.int64 if size >= 1 << 31 else np.int32) * k_eg + eg[lo : lo + block]
+            ]
         pin, pout = self.profiles["ingress"], self.profiles["egress"]
         ext_in = [pin[0][pin[1][d]].ext for d in range(n)]
         ext_out = [pout[0][pout[1][s]].ext for s in range(n)]
@@ -793,12 +868,12 @@ class Matrix:
         xs = self.cluster.externals
         rows, cols = np.nonzero(self.cells)
         by_src: dict[int, list[tuple[int, PortSet]]] = {}
-        for s, d, k in zip(rows.tolist(), cols.tolist(), self.cells[rows, cols].tolist()):
+        for s, d, k in zip(rows.tolist(), cols.tolist(), self.cells[rows, cols].tolist(), strict=False):
             by_src.setdefault(s, []).append((d, self.portsets[k]))
         for s in range(len(self.cluster.workloads)):
             for dw, ps in by_src.get(s, []):
                 yield s, dw, ps
-            for e, ps in zip(xs, self.ext_out[s]):
+            for e, ps in zip(xs, self.ext_out[s], strict=False):
                 if ps != NO_PORTS:
                     yield s, e, ps
         for j, e in enumerate(xs):

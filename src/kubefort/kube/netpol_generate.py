@@ -30,7 +30,15 @@ from kubefort.kube.netpol import (
 )
 from kubefort.model import Resource, ResourceId, Source
 
-__all__ = ["Endpoint", "GenerateError", "Intent", "exact_selector", "generate_policies", "intent_mismatches", "parse_allow"]
+__all__ = [
+    "Endpoint",
+    "GenerateError",
+    "Intent",
+    "exact_selector",
+    "generate_policies",
+    "intent_mismatches",
+    "parse_allow",
+]
 
 # a workload (its index in Cluster.workloads) or an external peer
 Endpoint = int | External
@@ -44,12 +52,16 @@ class GenerateError(Exception):
 
 def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
     """A label selector matching w and no other workload of its namespace (GenerateError if none can)."""
-    others = [o for o in c.workloads if o is not w and o.namespace == w.namespace and w.labels.items() <= o.labels.items()]
+    others = [
+        o for o in c.workloads if o is not w and o.namespace == w.namespace and w.labels.items() <= o.labels.items()
+    ]
     absent: list[str] = []
     for o in others:
         extra = sorted(set(o.labels) - set(w.labels))
         if not extra:
-            raise GenerateError(f"{w.key} and {o.key} carry the same pod labels ({w.labels or 'none'}): no policy can tell them apart")
+            raise GenerateError(
+                f"{w.key} and {o.key} carry the same pod labels ({w.labels or 'none'}): no policy can tell them apart"
+            )
         if not set(extra) & set(absent):
             absent.append(extra[0])
     sel: dict[str, Any] = {}
@@ -74,7 +86,7 @@ def _ports_field(ps: PortSet) -> list[dict[str, Any]] | None:
     if ps == ALL_PORTS:
         return None
     out: list[dict[str, Any]] = []
-    for proto, ranges in zip(PROTOCOLS, ps):
+    for proto, ranges in zip(PROTOCOLS, ps, strict=False):
         for lo, hi in ranges:
             p: dict[str, Any] = {"protocol": proto, "port": lo}
             if hi != lo:
@@ -107,19 +119,40 @@ def generate_policies(c: Cluster, intents: Sequence[Intent]) -> list[dict[str, A
                 rules.append(rule)
             if rules:
                 name = f"allow-{'to' if direction == 'ingress' else 'from'}-{w.kind.lower()}-{w.name}".replace("#", "-")
-                docs.append(_np(w.namespace, name, {"podSelector": exact_selector(c, w), "policyTypes": [direction.capitalize()], direction: rules}))
+                docs.append(
+                    _np(
+                        w.namespace,
+                        name,
+                        {
+                            "podSelector": exact_selector(c, w),
+                            "policyTypes": [direction.capitalize()],
+                            direction: rules,
+                        },
+                    )
+                )
     return docs
 
 
 def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns,
-            "labels": {"app.kubernetes.io/managed-by": "kubefort"}}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "kubefort"}},
+        "spec": spec,
+    }
 
 
 def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[Intent]) -> list[str]:
     """Pairs whose allowed ports under `docs` differ from the intent (an external range counts when it overlaps)."""
     res = list({id(w.resource): w.resource for w in c.workloads if w.resource is not None}.values())
-    res += [Resource(ResourceId(d["apiVersion"], d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]), d, Source("<generated>")) for d in docs]
+    res += [
+        Resource(
+            ResourceId(d["apiVersion"], d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]),
+            d,
+            Source("<generated>"),
+        )
+        for d in docs
+    ]
     check = Cluster.from_resources(res, c.externals)
     m = Analysis(check).matrix()
     want: dict[tuple[str, str], PortSet] = {}
@@ -131,8 +164,11 @@ def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[
                     k = (m.name(s2), m.name(d2))
                     want[k] = ports_union(want.get(k, NO_PORTS), ps)
     got = {(m.name(s), m.name(d)): ps for s, d, ps in m.connections()}
-    return [f"{s} -> {d}: intended {format_ports(want.get((s, d), NO_PORTS))}, generated policies allow {format_ports(got.get((s, d), NO_PORTS))}"
-            for s, d in sorted(set(want) | set(got)) if want.get((s, d), NO_PORTS) != got.get((s, d), NO_PORTS)] + [str(p) for p in check.problems]
+    return [
+        f"{s} -> {d}: intended {format_ports(want.get((s, d), NO_PORTS))}, generated policies allow {format_ports(got.get((s, d), NO_PORTS))}"
+        for s, d in sorted(set(want) | set(got))
+        if want.get((s, d), NO_PORTS) != got.get((s, d), NO_PORTS)
+    ] + [str(p) for p in check.problems]
 
 
 def _covers(c: Cluster, check: Cluster, intent_end: Endpoint, end: Endpoint) -> bool:

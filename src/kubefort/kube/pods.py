@@ -28,22 +28,47 @@ KNOWN_POD_PATHS: dict[str, tuple[Path_, Path_ | None]] = {
     "StatefulSet": (("spec", "template", "spec"), ("spec", "template", "metadata")),
     "DaemonSet": (("spec", "template", "spec"), ("spec", "template", "metadata")),
     "Job": (("spec", "template", "spec"), ("spec", "template", "metadata")),
-    "CronJob": (("spec", "jobTemplate", "spec", "template", "spec"), ("spec", "jobTemplate", "spec", "template", "metadata")),
+    "CronJob": (
+        ("spec", "jobTemplate", "spec", "template", "spec"),
+        ("spec", "jobTemplate", "spec", "template", "metadata"),
+    ),
 }
 
 # API groups whose kinds are all known: no generic walk there (it would only cost time)
 BUILTIN_GROUPS = frozenset(
     {
-        "", "apps", "batch", "autoscaling", "policy", "rbac.authorization.k8s.io", "networking.k8s.io",
-        "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
-        "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "certificates.k8s.io",
-        "flowcontrol.apiserver.k8s.io", "events.k8s.io", "apiregistration.k8s.io", "resource.k8s.io",
-        "authentication.k8s.io", "authorization.k8s.io", "storagemigration.k8s.io", "internal.apiserver.k8s.io",
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "storage.k8s.io",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+        "scheduling.k8s.io",
+        "coordination.k8s.io",
+        "node.k8s.io",
+        "discovery.k8s.io",
+        "certificates.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "events.k8s.io",
+        "apiregistration.k8s.io",
+        "resource.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "storagemigration.k8s.io",
+        "internal.apiserver.k8s.io",
         "extensions",
     }
 )
 
-CONTAINER_KINDS = (("containers", "container"), ("initContainers", "init container"), ("ephemeralContainers", "ephemeral container"))
+CONTAINER_KINDS = (
+    ("containers", "container"),
+    ("initContainers", "init container"),
+    ("ephemeralContainers", "ephemeral container"),
+)
 MAX_WALK_NODES = 200_000
 
 T = TypeVar("T")
@@ -88,7 +113,7 @@ def optional(value: object, kind: type[T], what: str, path: Path_) -> T | None:
 class _Raised:
     """A memoised NotEvaluated: raised again (as a new exception) on every later call."""
 
-    __slots__ = ("reason", "path")
+    __slots__ = ("path", "reason")
 
     def __init__(self, exc: NotEvaluated) -> None:
         self.reason = exc.reason
@@ -125,7 +150,7 @@ def memoised_iter(memo: dict[Any, Any], key: object, produce: Callable[..., Iter
         error: _Raised | None = None
         try:
             for item in produce(*args):
-                items.append(item)
+                items.append(item)  # noqa: PERF402 - keeps what was produced before a NotEvaluated
         except NotEvaluated as exc:
             error = _Raised(exc)
         found = memo[key] = (items, error)
@@ -146,7 +171,7 @@ class Fields:
     # They run ~150 times per object, so each is written for the common case (every step a
     # dict, the value of the declared type or absent): no path is built and no helper is called
     # unless the value is mistyped. `memo` holds what checks derive from this view (see `memoised`).
-    __slots__ = ("data", "path", "memo")
+    __slots__ = ("data", "memo", "path")
 
     def __init__(self, data: Mapping[builtins.str, Any], path: Path_) -> None:
         self.data = data
@@ -231,12 +256,14 @@ class Fields:
         out = self.list(*keys)
         for i, x in enumerate(out):
             if not isinstance(x, str):
-                raise NotEvaluated(f"{format_path(self.at(*keys))}[{i}] is {type_name(x)}, expected a string", self.at(*keys) + (i,))
+                raise NotEvaluated(
+                    f"{format_path(self.at(*keys))}[{i}] is {type_name(x)}, expected a string", self.at(*keys) + (i,)
+                )
         return out
 
 
 class ContainerView(Fields):
-    __slots__ = ("name", "kind", "index", "list_key")
+    __slots__ = ("index", "kind", "list_key", "name")
 
     def __init__(self, data: dict[str, Any], path: Path_, name: str, kind: str, list_key: str, index: int) -> None:
         self.data = data
@@ -272,7 +299,9 @@ class PodView:
     def containers(self) -> Iterator[ContainerView]:
         """Every container of every kind. Raises NotEvaluated on malformed lists or entries (after
         yielding the containers before the malformed one, as a walk of the spec would)."""
-        return memoised_iter(self.memo, "containers", self._template_containers if self.origin == "template" else self._pod_containers)
+        return memoised_iter(
+            self.memo, "containers", self._template_containers if self.origin == "template" else self._pod_containers
+        )
 
     def _pod_containers(self) -> Iterator[ContainerView]:
         for key, kind in CONTAINER_KINDS:
@@ -435,14 +464,27 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
             for n in range(1, len(spec_path) + 1):
                 v = _at(obj, spec_path[:n])
                 if not isinstance(v, dict):
-                    raise NotEvaluated(f"{format_path(spec_path[:n])} is {type_name(v)}, expected a mapping", spec_path[:n])
+                    raise NotEvaluated(
+                        f"{format_path(spec_path[:n])} is {type_name(v)}, expected a mapping", spec_path[:n]
+                    )
             raise AssertionError("unreachable: the last step is the spec itself, which is not a mapping")
         meta = _at(obj, meta_path) if meta_path else None
         if meta is not None and not isinstance(meta, dict):
-            raise NotEvaluated(f"{format_path(meta_path or ())} is {type_name(meta)}, expected a mapping", meta_path or ())
+            raise NotEvaluated(
+                f"{format_path(meta_path or ())} is {type_name(meta)}, expected a mapping", meta_path or ()
+            )
         if "containers" not in spec or spec.get("containers") is None:
-            raise NotEvaluated(f"{format_path(spec_path + ('containers',))} is missing; a pod needs containers", spec_path)
-        return [PodView(res, Fields(spec, spec_path), Fields(meta, meta_path) if isinstance(meta, dict) and meta_path is not None else None, "known")]
+            raise NotEvaluated(
+                f"{format_path(spec_path + ('containers',))} is missing; a pod needs containers", spec_path
+            )
+        return [
+            PodView(
+                res,
+                Fields(spec, spec_path),
+                Fields(meta, meta_path) if isinstance(meta, dict) and meta_path is not None else None,
+                "known",
+            )
+        ]
     pods: list[PodView] = []
     if extra_paths and kind in extra_paths:
         for sp in extra_paths[kind]:
@@ -450,7 +492,11 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
             if isinstance(spec, dict):
                 mp = sp[:-1] + ("metadata",) if sp and sp[-1] == "spec" else None
                 meta = _at(obj, mp) if mp else None
-                pods.append(PodView(res, Fields(spec, sp), Fields(meta, mp) if isinstance(meta, dict) and mp else None, "config"))
+                pods.append(
+                    PodView(
+                        res, Fields(spec, sp), Fields(meta, mp) if isinstance(meta, dict) and mp else None, "config"
+                    )
+                )
         if pods:
             return pods
     if api_group(res.id.api_version) in BUILTIN_GROUPS or kind == "CustomResourceDefinition":
@@ -461,5 +507,7 @@ def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None =
         else:
             mp = path[:-1] + ("metadata",) if path and path[-1] == "spec" else None
         meta = _at(obj, mp) if mp else None
-        pods.append(PodView(res, Fields(spec, path), Fields(meta, mp) if isinstance(meta, dict) and mp else None, origin))
+        pods.append(
+            PodView(res, Fields(spec, path), Fields(meta, mp) if isinstance(meta, dict) and mp else None, origin)
+        )
     return pods

@@ -125,19 +125,34 @@ _HANDLER_KEYS = frozenset(_PROBES + ("lifecycle",))
 _HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 _EMPTY: Mapping[str, Any] = {}
 
-_CAPS_BASELINE = frozenset({
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-})
+_CAPS_BASELINE = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
 _SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
 _SELINUX_TYPES_1_31 = _SELINUX_TYPES_1_0 | {"container_engine_t"}
-_SYSCTLS_1_0 = frozenset({
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-})
+_SYSCTLS_1_0 = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
+    }
+)
 _SYSCTLS_1_27 = _SYSCTLS_1_0 | {"net.ipv4.ip_local_reserved_ports"}
 _SYSCTLS_1_29 = _SYSCTLS_1_27 | {
     "net.ipv4.tcp_keepalive_time",
@@ -156,15 +171,39 @@ _SECCOMP_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 
 # volume sources allowed by restrictedVolumes (image: patched into the v1.0 check upstream)
 _ALLOWED_VOLUME_SOURCES = (
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
-    "persistentVolumeClaim", "projected", "secret",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
 )
 # every other volume source of the core/v1 Volume type
 _OTHER_VOLUME_SOURCES = (
-    "hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi",
-    "glusterfs", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile",
-    "vsphereVolume", "quobyte", "azureDisk", "portworxVolume", "photonPersistentDisk",
-    "scaleIO", "storageos",
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "portworxVolume",
+    "photonPersistentDisk",
+    "scaleIO",
+    "storageos",
 )
 
 
@@ -194,6 +233,7 @@ def parse_version(v: str) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- decoding helpers
+
 
 def _type_name(v: object) -> str:
     if v is None:
@@ -296,6 +336,7 @@ def _annotations(meta: Mapping[str, Any]) -> Mapping[str, str | None]:
 
 # --------------------------------------------------------------------------- rendering helpers
 
+
 def _q(s: str | None) -> str:
     return json.dumps(s, ensure_ascii=False)
 
@@ -312,7 +353,7 @@ def _render(v: object) -> str:
     if v is False:
         return "false"
     if isinstance(v, str):
-        return v if v else '""'
+        return v or '""'
     if isinstance(v, (int, float)):
         return str(v)
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
@@ -332,6 +373,7 @@ def _sort_key(v: PSSViolation) -> tuple[str, tuple[str | int, ...], str]:
 
 
 # --------------------------------------------------------------------------- the decoded pod
+
 
 @dataclass(slots=True)
 class _SELinux:
@@ -509,9 +551,21 @@ class _Decoder:
             for i, item in enumerate(_list(spec, kind, "spec"))
         ]
         return _Pod(
-            annotations, host_process, host_ns, apparmor is not None, apparmor_type, pod_selinux,
-            seccomp is not None, seccomp_type, non_root, user, sysctls, volumes, containers,
-            os_name == "windows", host_users is False,
+            annotations,
+            host_process,
+            host_ns,
+            apparmor is not None,
+            apparmor_type,
+            pod_selinux,
+            seccomp is not None,
+            seccomp_type,
+            non_root,
+            user,
+            sysctls,
+            volumes,
+            containers,
+            os_name == "windows",
+            host_users is False,
         )
 
     def _volume(self, item: object, vp: str) -> _Volume:
@@ -568,10 +622,25 @@ class _Decoder:
                 host_ports.append((pp, host_port))
         cselinux = _selinux(selinux, sp, f"container {_q(name)}") if selinux is not None else None
         return _Container(
-            sp, name, privileged, host_process, caps is not None,
-            bool(caps) and caps is not None and caps.get("drop") is not None, cap_add, cap_drop, proc_mount,
-            apparmor is not None, apparmor_type, cselinux, seccomp is not None, seccomp_type, ape, non_root,
-            run_as_user, host_ports, hosts,
+            sp,
+            name,
+            privileged,
+            host_process,
+            caps is not None,
+            bool(caps) and caps is not None and caps.get("drop") is not None,
+            cap_add,
+            cap_drop,
+            proc_mount,
+            apparmor is not None,
+            apparmor_type,
+            cselinux,
+            seccomp is not None,
+            seccomp_type,
+            ape,
+            non_root,
+            run_as_user,
+            host_ports,
+            hosts,
         )
 
 
@@ -592,30 +661,51 @@ def _windows_host_process(pod: _Pod, minor: int) -> Violations:
     """B1 HostProcess: windowsOptions.hostProcess must not be true."""
     out = []
     if pod.host_process is True:
-        out.append(PSSViolation(
-            "windowsHostProcess", "baseline", "spec.securityContext.windowsOptions.hostProcess", "true",
-            "hostProcess (pod must not set securityContext.windowsOptions.hostProcess=true)"))
+        out.append(
+            PSSViolation(
+                "windowsHostProcess",
+                "baseline",
+                "spec.securityContext.windowsOptions.hostProcess",
+                "true",
+                "hostProcess (pod must not set securityContext.windowsOptions.hostProcess=true)",
+            )
+        )
     for c in pod.containers:
         if c.host_process is True:
-            out.append(PSSViolation(
-                "windowsHostProcess", "baseline", c.sp + ".windowsOptions.hostProcess", "true",
-                f"hostProcess (container {c.qn} must not set "
-                "securityContext.windowsOptions.hostProcess=true)"))
+            out.append(
+                PSSViolation(
+                    "windowsHostProcess",
+                    "baseline",
+                    c.sp + ".windowsOptions.hostProcess",
+                    "true",
+                    f"hostProcess (container {c.qn} must not set securityContext.windowsOptions.hostProcess=true)",
+                )
+            )
     return out
 
 
 def _host_namespaces(pod: _Pod, minor: int) -> Violations:
     """B2 Host Namespaces: hostNetwork, hostPID, hostIPC must not be true."""
-    return [PSSViolation("hostNamespaces", "baseline", "spec." + key, "true", f"host namespaces ({key}=true)")
-            for key, val in pod.host_ns if val is True]
+    return [
+        PSSViolation("hostNamespaces", "baseline", "spec." + key, "true", f"host namespaces ({key}=true)")
+        for key, val in pod.host_ns
+        if val is True
+    ]
 
 
 def _privileged(pod: _Pod, minor: int) -> Violations:
     """B3 Privileged Containers."""
-    return [PSSViolation(
-        "privileged", "baseline", c.sp + ".privileged", "true",
-        f"privileged (container {c.qn} must not set securityContext.privileged=true)")
-        for c in pod.containers if c.privileged is True]
+    return [
+        PSSViolation(
+            "privileged",
+            "baseline",
+            c.sp + ".privileged",
+            "true",
+            f"privileged (container {c.qn} must not set securityContext.privileged=true)",
+        )
+        for c in pod.containers
+        if c.privileged is True
+    ]
 
 
 def _capabilities_baseline(pod: _Pod, minor: int) -> Violations:
@@ -624,56 +714,99 @@ def _capabilities_baseline(pod: _Pod, minor: int) -> Violations:
     for c in pod.containers:
         bad = _dedup([x for x in c.cap_add if x not in _CAPS_BASELINE])
         if bad:
-            out.append(PSSViolation(
-                "capabilities_baseline", "baseline", c.sp + ".capabilities.add", json.dumps(bad),
-                f"non-default capabilities (container {c.qn} must not include {_qlist(bad)} "
-                "in securityContext.capabilities.add)"))
+            out.append(
+                PSSViolation(
+                    "capabilities_baseline",
+                    "baseline",
+                    c.sp + ".capabilities.add",
+                    json.dumps(bad),
+                    f"non-default capabilities (container {c.qn} must not include {_qlist(bad)} "
+                    "in securityContext.capabilities.add)",
+                )
+            )
     return out
 
 
 def _host_path_volumes(pod: _Pod, minor: int) -> Violations:
     """B5 HostPath Volumes."""
-    return [PSSViolation("hostPathVolumes", "baseline", v.path + ".hostPath", _render(v.host_path_path),
-                         f"hostPath volumes (volume {_q(v.name)})")
-            for v in pod.volumes if v.host_path]
+    return [
+        PSSViolation(
+            "hostPathVolumes",
+            "baseline",
+            v.path + ".hostPath",
+            _render(v.host_path_path),
+            f"hostPath volumes (volume {_q(v.name)})",
+        )
+        for v in pod.volumes
+        if v.host_path
+    ]
 
 
 def _host_ports(pod: _Pod, minor: int) -> Violations:
     """B6 Host Ports: hostPort undefined or 0."""
-    return [PSSViolation("hostPorts", "baseline", pp + ".hostPort", str(port),
-                         f"hostPort (container {c.qn} uses hostPort {port})")
-            for c in pod.containers for pp, port in c.host_ports]
+    return [
+        PSSViolation(
+            "hostPorts", "baseline", pp + ".hostPort", str(port), f"hostPort (container {c.qn} uses hostPort {port})"
+        )
+        for c in pod.containers
+        for pp, port in c.host_ports
+    ]
 
 
 def _host_probes(pod: _Pod, minor: int) -> Violations:
     """B7 Host Probes / Lifecycle Hooks (v1.34): no host in httpGet/tcpSocket handlers."""
-    return [PSSViolation(
-        "hostProbesAndHostLifecycle", "baseline", field, host,
-        f"probe or lifecycle host (container {c.qn} uses probe or lifecycle host {_q(host)})")
-        for c in pod.containers for field, host in c.hosts]
+    return [
+        PSSViolation(
+            "hostProbesAndHostLifecycle",
+            "baseline",
+            field,
+            host,
+            f"probe or lifecycle host (container {c.qn} uses probe or lifecycle host {_q(host)})",
+        )
+        for c in pod.containers
+        for field, host in c.hosts
+    ]
 
 
 def _apparmor(pod: _Pod, minor: int) -> Violations:
     """B8 AppArmor: the appArmorProfile.type fields and the beta annotations."""
     out = []
     if pod.apparmor and pod.apparmor_type not in _APPARMOR_OK:
-        out.append(PSSViolation(
-            "appArmorProfile", "baseline", "spec.securityContext.appArmorProfile.type", _render(pod.apparmor_type),
-            "forbidden AppArmor profile (pod must not set securityContext.appArmorProfile.type="
-            f"{_q(pod.apparmor_type or '')})"))
+        out.append(
+            PSSViolation(
+                "appArmorProfile",
+                "baseline",
+                "spec.securityContext.appArmorProfile.type",
+                _render(pod.apparmor_type),
+                "forbidden AppArmor profile (pod must not set securityContext.appArmorProfile.type="
+                f"{_q(pod.apparmor_type or '')})",
+            )
+        )
     for key in sorted(pod.annotations):
         if key.startswith(_APPARMOR_ANNOTATION_PREFIX):
             val = pod.annotations[key] or ""
             if val and val != "runtime/default" and not val.startswith("localhost/"):
-                out.append(PSSViolation(
-                    "appArmorProfile", "baseline", f"metadata.annotations[{key}]", _render(val),
-                    f"forbidden AppArmor profile ({key}={_q(val)})"))
+                out.append(
+                    PSSViolation(
+                        "appArmorProfile",
+                        "baseline",
+                        f"metadata.annotations[{key}]",
+                        _render(val),
+                        f"forbidden AppArmor profile ({key}={_q(val)})",
+                    )
+                )
     for c in pod.containers:
         if c.apparmor and c.apparmor_type not in _APPARMOR_OK:
-            out.append(PSSViolation(
-                "appArmorProfile", "baseline", c.sp + ".appArmorProfile.type", _render(c.apparmor_type),
-                f"forbidden AppArmor profile (container {c.qn} must not set "
-                f"securityContext.appArmorProfile.type={_q(c.apparmor_type or '')})"))
+            out.append(
+                PSSViolation(
+                    "appArmorProfile",
+                    "baseline",
+                    c.sp + ".appArmorProfile.type",
+                    _render(c.apparmor_type),
+                    f"forbidden AppArmor profile (container {c.qn} must not set "
+                    f"securityContext.appArmorProfile.type={_q(c.apparmor_type or '')})",
+                )
+            )
     return out
 
 
@@ -685,25 +818,50 @@ def _selinux_options(pod: _Pod, minor: int) -> Violations:
         if se is None:
             continue
         if (se.type or "") not in allowed:
-            out.append(PSSViolation(
-                "seLinuxOptions", "baseline", se.path + ".type", _render(se.type),
-                f"seLinuxOptions ({se.who} set forbidden securityContext.seLinuxOptions: type {_q(se.type)})"))
+            out.append(
+                PSSViolation(
+                    "seLinuxOptions",
+                    "baseline",
+                    se.path + ".type",
+                    _render(se.type),
+                    f"seLinuxOptions ({se.who} set forbidden securityContext.seLinuxOptions: type {_q(se.type)})",
+                )
+            )
         if se.user:
-            out.append(PSSViolation(
-                "seLinuxOptions", "baseline", se.path + ".user", _render(se.user),
-                f"seLinuxOptions ({se.who} set forbidden securityContext.seLinuxOptions: user may not be set)"))
+            out.append(
+                PSSViolation(
+                    "seLinuxOptions",
+                    "baseline",
+                    se.path + ".user",
+                    _render(se.user),
+                    f"seLinuxOptions ({se.who} set forbidden securityContext.seLinuxOptions: user may not be set)",
+                )
+            )
         if se.role:
-            out.append(PSSViolation(
-                "seLinuxOptions", "baseline", se.path + ".role", _render(se.role),
-                f"seLinuxOptions ({se.who} set forbidden securityContext.seLinuxOptions: role may not be set)"))
+            out.append(
+                PSSViolation(
+                    "seLinuxOptions",
+                    "baseline",
+                    se.path + ".role",
+                    _render(se.role),
+                    f"seLinuxOptions ({se.who} set forbidden securityContext.seLinuxOptions: role may not be set)",
+                )
+            )
     return out
 
 
 def _proc_mount_violations(pod: _Pod, control: str, level: str) -> Violations:
-    return [PSSViolation(
-        control, level, c.sp + ".procMount", _render(c.proc_mount),
-        f"procMount (container {c.qn} must not set securityContext.procMount to {_q(c.proc_mount)})")
-        for c in pod.containers if c.proc_mount is not None and c.proc_mount != "Default"]
+    return [
+        PSSViolation(
+            control,
+            level,
+            c.sp + ".procMount",
+            _render(c.proc_mount),
+            f"procMount (container {c.qn} must not set securityContext.procMount to {_q(c.proc_mount)})",
+        )
+        for c in pod.containers
+        if c.proc_mount is not None and c.proc_mount != "Default"
+    ]
 
 
 def _proc_mount(pod: _Pod, minor: int) -> Violations:
@@ -718,9 +876,15 @@ def _seccomp_annotation(key: str, annotations: Mapping[str, str | None]) -> Viol
     val = annotations[key] or ""
     if val in ("runtime/default", "docker/default") or val.startswith("localhost/"):
         return []
-    return [PSSViolation(
-        "seccompProfile_baseline", "baseline", f"metadata.annotations[{key}]", _render(val),
-        f"seccompProfile (forbidden annotation {key}={_q(val)})")]
+    return [
+        PSSViolation(
+            "seccompProfile_baseline",
+            "baseline",
+            f"metadata.annotations[{key}]",
+            _render(val),
+            f"seccompProfile (forbidden annotation {key}={_q(val)})",
+        )
+    ]
 
 
 def _seccomp_baseline(pod: _Pod, minor: int) -> Violations:
@@ -738,17 +902,28 @@ def _seccomp_baseline(pod: _Pod, minor: int) -> Violations:
                 out += _seccomp_annotation(key, pod.annotations)
         return out
     if pod.seccomp and pod.seccomp_type not in _SECCOMP_OK:
-        out.append(PSSViolation(
-            "seccompProfile_baseline", "baseline", "spec.securityContext.seccompProfile.type",
-            _render(pod.seccomp_type),
-            "seccompProfile (pod must not set securityContext.seccompProfile.type to "
-            f"{_q(pod.seccomp_type or '')})"))
+        out.append(
+            PSSViolation(
+                "seccompProfile_baseline",
+                "baseline",
+                "spec.securityContext.seccompProfile.type",
+                _render(pod.seccomp_type),
+                "seccompProfile (pod must not set securityContext.seccompProfile.type to "
+                f"{_q(pod.seccomp_type or '')})",
+            )
+        )
     for c in pod.containers:
         if c.seccomp and c.seccomp_type not in _SECCOMP_OK:
-            out.append(PSSViolation(
-                "seccompProfile_baseline", "baseline", c.sp + ".seccompProfile.type", _render(c.seccomp_type),
-                f"seccompProfile (container {c.qn} must not set "
-                f"securityContext.seccompProfile.type to {_q(c.seccomp_type or '')})"))
+            out.append(
+                PSSViolation(
+                    "seccompProfile_baseline",
+                    "baseline",
+                    c.sp + ".seccompProfile.type",
+                    _render(c.seccomp_type),
+                    f"seccompProfile (container {c.qn} must not set "
+                    f"securityContext.seccompProfile.type to {_q(c.seccomp_type or '')})",
+                )
+            )
     return out
 
 
@@ -764,28 +939,45 @@ def _sysctls(pod: _Pod, minor: int) -> Violations:
         allowed = _SYSCTLS_1_27
     else:
         allowed = _SYSCTLS_1_0
-    return [PSSViolation("sysctls", "baseline", sp + ".name", _render(name), f"forbidden sysctls ({name})")
-            for sp, name in pod.sysctls if name not in allowed]
+    return [
+        PSSViolation("sysctls", "baseline", sp + ".name", _render(name), f"forbidden sysctls ({name})")
+        for sp, name in pod.sysctls
+        if name not in allowed
+    ]
 
 
 def _restricted_volumes(pod: _Pod, minor: int) -> Violations:
     """R1 Volume Types: only the allowed sources (a volume with no known source is defaulted to
     emptyDir by the API server before admission, so it is allowed)."""
-    return [PSSViolation(
-        "restrictedVolumes", "restricted", f"{v.path}.{v.restricted_src}", v.restricted_src,
-        f"restricted volume types (volume {_q(v.name)} uses restricted volume type {_q(v.restricted_src)})")
-        for v in pod.volumes if not v.allowed and v.restricted_src is not None]
+    return [
+        PSSViolation(
+            "restrictedVolumes",
+            "restricted",
+            f"{v.path}.{v.restricted_src}",
+            v.restricted_src,
+            f"restricted volume types (volume {_q(v.name)} uses restricted volume type {_q(v.restricted_src)})",
+        )
+        for v in pod.volumes
+        if not v.allowed and v.restricted_src is not None
+    ]
 
 
 def _allow_privilege_escalation(pod: _Pod, minor: int) -> Violations:
     """R2 Privilege Escalation: false on every container; Windows pods exempt from v1.25."""
     if minor >= 25 and pod.windows:
         return []
-    return [PSSViolation(
-        "allowPrivilegeEscalation", "restricted", c.sp + ".allowPrivilegeEscalation", _render(c.ape),
-        f"allowPrivilegeEscalation != false (container {c.qn} must set "
-        "securityContext.allowPrivilegeEscalation=false)")
-        for c in pod.containers if c.ape is not False]
+    return [
+        PSSViolation(
+            "allowPrivilegeEscalation",
+            "restricted",
+            c.sp + ".allowPrivilegeEscalation",
+            _render(c.ape),
+            f"allowPrivilegeEscalation != false (container {c.qn} must set "
+            "securityContext.allowPrivilegeEscalation=false)",
+        )
+        for c in pod.containers
+        if c.ape is not False
+    ]
 
 
 def _run_as_non_root(pod: _Pod, minor: int) -> Violations:
@@ -795,17 +987,36 @@ def _run_as_non_root(pod: _Pod, minor: int) -> Violations:
         return []
     out = []
     if pod.non_root is False:
-        out.append(PSSViolation("runAsNonRoot", "restricted", "spec.securityContext.runAsNonRoot", "false",
-                                "runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)"))
+        out.append(
+            PSSViolation(
+                "runAsNonRoot",
+                "restricted",
+                "spec.securityContext.runAsNonRoot",
+                "false",
+                "runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)",
+            )
+        )
     for c in pod.containers:
         if c.non_root is False:
-            out.append(PSSViolation(
-                "runAsNonRoot", "restricted", c.sp + ".runAsNonRoot", "false",
-                f"runAsNonRoot != true (container {c.qn} must not set securityContext.runAsNonRoot=false)"))
+            out.append(
+                PSSViolation(
+                    "runAsNonRoot",
+                    "restricted",
+                    c.sp + ".runAsNonRoot",
+                    "false",
+                    f"runAsNonRoot != true (container {c.qn} must not set securityContext.runAsNonRoot=false)",
+                )
+            )
         elif c.non_root is None and pod.non_root is not True:
-            out.append(PSSViolation(
-                "runAsNonRoot", "restricted", c.sp + ".runAsNonRoot", _UNSET,
-                f"runAsNonRoot != true (pod or container {c.qn} must set securityContext.runAsNonRoot=true)"))
+            out.append(
+                PSSViolation(
+                    "runAsNonRoot",
+                    "restricted",
+                    c.sp + ".runAsNonRoot",
+                    _UNSET,
+                    f"runAsNonRoot != true (pod or container {c.qn} must set securityContext.runAsNonRoot=true)",
+                )
+            )
     return out
 
 
@@ -815,12 +1026,26 @@ def _run_as_user(pod: _Pod, minor: int) -> Violations:
         return []
     out = []
     if pod.user == 0:
-        out.append(PSSViolation("runAsUser", "restricted", "spec.securityContext.runAsUser", "0",
-                                "runAsUser=0 (pod must not set runAsUser=0)"))
+        out.append(
+            PSSViolation(
+                "runAsUser",
+                "restricted",
+                "spec.securityContext.runAsUser",
+                "0",
+                "runAsUser=0 (pod must not set runAsUser=0)",
+            )
+        )
     for c in pod.containers:
         if c.run_as_user == 0:
-            out.append(PSSViolation("runAsUser", "restricted", c.sp + ".runAsUser", "0",
-                                    f"runAsUser=0 (container {c.qn} must not set runAsUser=0)"))
+            out.append(
+                PSSViolation(
+                    "runAsUser",
+                    "restricted",
+                    c.sp + ".runAsUser",
+                    "0",
+                    f"runAsUser=0 (container {c.qn} must not set runAsUser=0)",
+                )
+            )
     return out
 
 
@@ -831,24 +1056,40 @@ def _seccomp_restricted(pod: _Pod, minor: int) -> Violations:
         return []
     out = []
     if pod.seccomp and not pod.seccomp_valid:
-        out.append(PSSViolation(
-            "seccompProfile_restricted", "restricted", "spec.securityContext.seccompProfile.type",
-            _render(pod.seccomp_type),
-            "seccompProfile (pod must not set securityContext.seccompProfile.type to "
-            f"{_q(pod.seccomp_type or '')})"))
+        out.append(
+            PSSViolation(
+                "seccompProfile_restricted",
+                "restricted",
+                "spec.securityContext.seccompProfile.type",
+                _render(pod.seccomp_type),
+                "seccompProfile (pod must not set securityContext.seccompProfile.type to "
+                f"{_q(pod.seccomp_type or '')})",
+            )
+        )
     for c in pod.containers:
         if c.seccomp:
             if c.seccomp_type not in _SECCOMP_OK:
-                out.append(PSSViolation(
-                    "seccompProfile_restricted", "restricted", c.sp + ".seccompProfile.type",
-                    _render(c.seccomp_type),
-                    f"seccompProfile (container {c.qn} must not set "
-                    f"securityContext.seccompProfile.type to {_q(c.seccomp_type or '')})"))
+                out.append(
+                    PSSViolation(
+                        "seccompProfile_restricted",
+                        "restricted",
+                        c.sp + ".seccompProfile.type",
+                        _render(c.seccomp_type),
+                        f"seccompProfile (container {c.qn} must not set "
+                        f"securityContext.seccompProfile.type to {_q(c.seccomp_type or '')})",
+                    )
+                )
         elif not pod.seccomp_valid:
-            out.append(PSSViolation(
-                "seccompProfile_restricted", "restricted", c.sp + ".seccompProfile.type", _UNSET,
-                f"seccompProfile (pod or container {c.qn} must set "
-                'securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")'))
+            out.append(
+                PSSViolation(
+                    "seccompProfile_restricted",
+                    "restricted",
+                    c.sp + ".seccompProfile.type",
+                    _UNSET,
+                    f"seccompProfile (pod or container {c.qn} must set "
+                    'securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")',
+                )
+            )
     return out
 
 
@@ -859,17 +1100,27 @@ def _capabilities_restricted(pod: _Pod, minor: int) -> Violations:
     out = []
     for c in pod.containers:
         if "ALL" not in c.cap_drop:
-            out.append(PSSViolation(
-                "capabilities_restricted", "restricted", c.sp + ".capabilities.drop",
-                json.dumps(c.cap_drop) if c.drop_given else _UNSET,
-                f"unrestricted capabilities (container {c.qn} must set "
-                'securityContext.capabilities.drop=["ALL"])'))
+            out.append(
+                PSSViolation(
+                    "capabilities_restricted",
+                    "restricted",
+                    c.sp + ".capabilities.drop",
+                    json.dumps(c.cap_drop) if c.drop_given else _UNSET,
+                    f'unrestricted capabilities (container {c.qn} must set securityContext.capabilities.drop=["ALL"])',
+                )
+            )
         bad = _dedup([x for x in c.cap_add if x != "NET_BIND_SERVICE"])
         if bad:
-            out.append(PSSViolation(
-                "capabilities_restricted", "restricted", c.sp + ".capabilities.add", json.dumps(bad),
-                f"unrestricted capabilities (container {c.qn} must not include {_qlist(bad)} "
-                "in securityContext.capabilities.add)"))
+            out.append(
+                PSSViolation(
+                    "capabilities_restricted",
+                    "restricted",
+                    c.sp + ".capabilities.add",
+                    json.dumps(bad),
+                    f"unrestricted capabilities (container {c.qn} must not include {_qlist(bad)} "
+                    "in securityContext.capabilities.add)",
+                )
+            )
     return out
 
 
@@ -951,13 +1202,18 @@ def _controls_for(level: str, minor: int) -> tuple[Control, ...]:
     if level == "privileged":
         return ()
     restricted = level == "restricted"
-    return tuple(sorted(
-        (c for c in CONTROLS
-         if c.since <= minor
-         and (restricted or c.level == "baseline")
-         and not (restricted and c.overridden_from is not None and minor >= c.overridden_from)),
-        key=lambda c: c.name,
-    ))
+    return tuple(
+        sorted(
+            (
+                c
+                for c in CONTROLS
+                if c.since <= minor
+                and (restricted or c.level == "baseline")
+                and not (restricted and c.overridden_from is not None and minor >= c.overridden_from)
+            ),
+            key=lambda c: c.name,
+        )
+    )
 
 
 def _raise_for(decoded: _Decoded, controls: Sequence[Control]) -> _Pod:
@@ -978,6 +1234,7 @@ def _run(control: Control, pod: _Pod, minor: int) -> Violations:
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 def evaluate(
     pod_metadata: Mapping[str, Any] | None,
@@ -1010,7 +1267,9 @@ class PodEvaluation:
 
     __slots__ = ("_by_control", "_by_level", "_decoded", "minor")
 
-    def __init__(self, pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest") -> None:
+    def __init__(
+        self, pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest"
+    ) -> None:
         self.minor = _clamped_minor(version)
         self._decoded = _decode(pod_metadata, pod_spec)
         self._by_control: dict[str, Violations] = {}
@@ -1034,7 +1293,9 @@ class PodEvaluation:
         return list(found)  # a new list each time: callers may change theirs
 
 
-def evaluate_all(pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest") -> PodEvaluation:
+def evaluate_all(
+    pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest"
+) -> PodEvaluation:
     """Evaluate every control of a policy version once; ask the result for any level."""
     return PodEvaluation(pod_metadata, pod_spec, version)
 
@@ -1048,7 +1309,9 @@ class _SharedEvaluations:
         self.size = size
         self.entries: OrderedDict[tuple[int, int, int], tuple[object, object, PodEvaluation]] = OrderedDict()
 
-    def get(self, pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str) -> PodEvaluation:
+    def get(
+        self, pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str
+    ) -> PodEvaluation:
         minor = _clamped_minor(version)
         key = (id(pod_metadata), id(pod_spec), minor)
         hit = self.entries.get(key)
@@ -1083,7 +1346,9 @@ def evaluate_shared(
     return shared_evaluation(pod_metadata, pod_spec, version).violations(level)
 
 
-def shared_evaluation(pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest") -> PodEvaluation:
+def shared_evaluation(
+    pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest"
+) -> PodEvaluation:
     """The :class:`PodEvaluation` of these metadata and spec objects at `version`, computed on the
     first call and kept for the next ones (see :func:`evaluate_shared`)."""
     return _SHARED.get(pod_metadata, pod_spec, version)

@@ -49,7 +49,7 @@ ANONYMOUS = "system:anonymous"
 MASTERS = "system:masters"
 ALL_SERVICE_ACCOUNTS = "system:serviceaccounts"
 SA_USER_PREFIX = "system:serviceaccount:"
-LEGACY_TOKEN_TYPE = "kubernetes.io/service-account-token"
+LEGACY_TOKEN_TYPE = "kubernetes.io/service-account-token"  # noqa: S105 - a Secret type
 BOOTSTRAP_FILE = "<bootstrap>"
 
 
@@ -93,14 +93,16 @@ class Rule:
 
     def allows(self, verb: str, group: str, resource: str, subresource: str = "", name: str = "") -> bool:
         """Exactly rbac's RuleAllows for a resource request."""
-        return self.covers(verb, group, resource, subresource) and (not self.resource_names or name in self.resource_names)
+        return self.covers(verb, group, resource, subresource) and (
+            not self.resource_names or name in self.resource_names
+        )
 
     def allows_url(self, verb: str, path: str) -> bool:
         """Exactly rbac's RuleAllows for a non-resource request."""
         if not self.verb_matches(verb):
             return False
         for u in self.non_resource_urls:
-            if u == "*" or u == path or (u.endswith("*") and path.startswith(u.rstrip("*"))):
+            if u in ("*", path) or (u.endswith("*") and path.startswith(u.rstrip("*"))):
                 return True
         return False
 
@@ -122,9 +124,13 @@ class Rule:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "verbs": list(self.verbs), "apiGroups": list(self.api_groups), "resources": list(self.resources),
-            "resourceNames": list(self.resource_names), "nonResourceURLs": list(self.non_resource_urls),
-            "from": self.origin, "index": self.index,
+            "verbs": list(self.verbs),
+            "apiGroups": list(self.api_groups),
+            "resources": list(self.resources),
+            "resourceNames": list(self.resource_names),
+            "nonResourceURLs": list(self.non_resource_urls),
+            "from": self.origin,
+            "index": self.index,
         }
 
 
@@ -172,7 +178,7 @@ def parse_subject(text: str) -> Subject:
     """`User:alice`, `Group:devs`, `ServiceAccount:ns:name`, `sa:ns:name` or `system:serviceaccount:ns:name`."""
     t = text.strip()
     if t.startswith(SA_USER_PREFIX):
-        ns, _, name = t[len(SA_USER_PREFIX):].partition(":")
+        ns, _, name = t[len(SA_USER_PREFIX) :].partition(":")
         if ns and name:
             return Subject("ServiceAccount", name, ns)
         raise ValueError(f"{text!r}: expected system:serviceaccount:NAMESPACE:NAME")
@@ -208,11 +214,16 @@ def identity_of(subject: Subject, extra_groups: Iterable[str] = ()) -> Identity:
     extra = frozenset(extra_groups)
     if subject.kind == "ServiceAccount":
         ns = subject.namespace or ""
-        return Identity(sa_username(ns, subject.name), frozenset({ALL_SERVICE_ACCOUNTS, f"{ALL_SERVICE_ACCOUNTS}:{ns}", AUTHENTICATED}) | extra)
+        return Identity(
+            sa_username(ns, subject.name),
+            frozenset({ALL_SERVICE_ACCOUNTS, f"{ALL_SERVICE_ACCOUNTS}:{ns}", AUTHENTICATED}) | extra,
+        )
     if subject.kind == "User":
         if subject.name.startswith(SA_USER_PREFIX):
             return identity_of(parse_subject(subject.name), extra)
-        return Identity(subject.name, frozenset({UNAUTHENTICATED if subject.name == ANONYMOUS else AUTHENTICATED}) | extra)
+        return Identity(
+            subject.name, frozenset({UNAUTHENTICATED if subject.name == ANONYMOUS else AUTHENTICATED}) | extra
+        )
     base = {subject.name} if subject.name in (UNAUTHENTICATED, AUTHENTICATED) else {subject.name, AUTHENTICATED}
     return Identity("", frozenset(base) | extra)
 
@@ -249,11 +260,17 @@ class Binding:
 
     @property
     def key(self) -> str:
-        return f"RoleBinding/{self.namespace}/{self.name}" if self.kind == "RoleBinding" else f"ClusterRoleBinding/{self.name}"
+        return (
+            f"RoleBinding/{self.namespace}/{self.name}"
+            if self.kind == "RoleBinding"
+            else f"ClusterRoleBinding/{self.name}"
+        )
 
     @property
     def role_key(self) -> str:
-        return f"Role/{self.namespace}/{self.role_name}" if self.role_kind == "Role" else f"ClusterRole/{self.role_name}"
+        return (
+            f"Role/{self.namespace}/{self.role_name}" if self.role_kind == "Role" else f"ClusterRole/{self.role_name}"
+        )
 
     @property
     def scope(self) -> str:
@@ -273,7 +290,11 @@ class Grant:
         return self.binding.namespace
 
     def describe(self) -> str:
-        via = f"{self.role.key} rules[{self.rule.index}]" if self.rule.origin == self.role.key else f"{self.role.key} (aggregated from {self.rule.where()})"
+        via = (
+            f"{self.role.key} rules[{self.rule.index}]"
+            if self.rule.origin == self.role.key
+            else f"{self.role.key} (aggregated from {self.rule.where()})"
+        )
         return f"{self.binding.key} -> {via}: {self.rule.text()}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -342,7 +363,9 @@ def _str(v: Any, path: Path_, required: bool = True) -> str:
     if v is None and not required:
         return ""
     if not isinstance(v, str) or (required and not v):
-        raise NotEvaluated(f"{format_path(path)} is {type_name(v) if v != '' else 'empty'}, expected a non-empty string", path)
+        raise NotEvaluated(
+            f"{format_path(path)} is {type_name(v) if v != '' else 'empty'}, expected a non-empty string", path
+        )
     return v
 
 
@@ -355,7 +378,9 @@ def labels_of(res: Resource) -> dict[str, str]:
     for k, v in labels.items():
         if not isinstance(v, str):
             p: Path_ = ("metadata", "labels", str(k))
-            raise NotEvaluated(f"{format_path(p)} is {type_name(v)} ({v!r}); the API server rejects it (label values are strings)", p)
+            raise NotEvaluated(
+                f"{format_path(p)} is {type_name(v)} ({v!r}); the API server rejects it (label values are strings)", p
+            )
     return labels
 
 
@@ -370,11 +395,17 @@ def parse_rules(res: Resource, origin: str) -> list[Rule]:
         p: Path_ = ("rules", i)
         if not isinstance(r, dict):
             raise NotEvaluated(f"{format_path(p)} is {type_name(r)}, expected a mapping", p)
-        out.append(Rule(
-            _strs(r.get("verbs"), p + ("verbs",)), _strs(r.get("apiGroups"), p + ("apiGroups",)),
-            _strs(r.get("resources"), p + ("resources",)), _strs(r.get("resourceNames"), p + ("resourceNames",)),
-            _strs(r.get("nonResourceURLs"), p + ("nonResourceURLs",)), origin, i,
-        ))
+        out.append(
+            Rule(
+                _strs(r.get("verbs"), p + ("verbs",)),
+                _strs(r.get("apiGroups"), p + ("apiGroups",)),
+                _strs(r.get("resources"), p + ("resources",)),
+                _strs(r.get("resourceNames"), p + ("resourceNames",)),
+                _strs(r.get("nonResourceURLs"), p + ("nonResourceURLs",)),
+                origin,
+                i,
+            )
+        )
     return out
 
 
@@ -382,7 +413,9 @@ def is_bootstrap(res: Resource) -> bool:
     """Labelled as one of the cluster's default RBAC objects (or kubefort's built-in copy)."""
     meta = res.obj.get("metadata")
     labels = meta.get("labels") if isinstance(meta, dict) else None
-    return res.source.file == BOOTSTRAP_FILE or (isinstance(labels, dict) and labels.get(BOOTSTRAP_LABEL) == "rbac-defaults")
+    return res.source.file == BOOTSTRAP_FILE or (
+        isinstance(labels, dict) and labels.get(BOOTSTRAP_LABEL) == "rbac-defaults"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,9 +435,13 @@ def _selectors(res: Resource) -> list[Selector] | None:
         ml = s.get("matchLabels") or {}
         me = s.get("matchExpressions") or []
         if not isinstance(ml, dict) or not all(isinstance(v, str) for v in ml.values()):
-            raise NotEvaluated(f"{format_path(p + (i, 'matchLabels'))} is not a mapping of strings", p + (i, "matchLabels"))
+            raise NotEvaluated(
+                f"{format_path(p + (i, 'matchLabels'))} is not a mapping of strings", p + (i, "matchLabels")
+            )
         if not isinstance(me, list) or not all(isinstance(e, dict) for e in me):
-            raise NotEvaluated(f"{format_path(p + (i, 'matchExpressions'))} is not a list of mappings", p + (i, "matchExpressions"))
+            raise NotEvaluated(
+                f"{format_path(p + (i, 'matchExpressions'))} is not a list of mappings", p + (i, "matchExpressions")
+            )
     # the API server validates these selectors (ValidateLabelSelector): an invalid one is not evaluated
     return [parse_selector(s, p + (i,)) for i, s in enumerate(sels)]
 
@@ -443,7 +480,9 @@ class Policy:
     """Every role, binding, ServiceAccount and workload of a set of Resources, with the authorizer's
     semantics. Objects that do not type-check are kept out and listed in `problems`."""
 
-    def __init__(self, resources: Iterable[Resource] = (), *, bootstrap: bool = True, default_namespace: str = "default") -> None:
+    def __init__(
+        self, resources: Iterable[Resource] = (), *, bootstrap: bool = True, default_namespace: str = "default"
+    ) -> None:
         self.default_namespace = default_namespace
         self.include_bootstrap = bootstrap
         self.roles: dict[str, Role] = {}
@@ -517,7 +556,9 @@ class Policy:
         kind = _str(ref.get("kind"), ("roleRef", "kind"))
         name = _str(ref.get("name"), ("roleRef", "name"))
         if kind not in ROLE_KINDS or (kind == "Role" and ns is None):
-            raise NotEvaluated(f"roleRef.kind {kind!r} is not valid in a {r.id.kind}; the API server rejects it", ("roleRef", "kind"))
+            raise NotEvaluated(
+                f"roleRef.kind {kind!r} is not valid in a {r.id.kind}; the API server rejects it", ("roleRef", "kind")
+            )
         raw = _get(r.obj, ("subjects",)) or []
         if not isinstance(raw, list):
             raise NotEvaluated(f"subjects is {type_name(raw)}, expected a list", ("subjects",))
@@ -529,10 +570,8 @@ class Policy:
             sk = _str(s.get("kind"), p + ("kind",))
             sn = _str(s.get("name"), p + ("name",))
             sns = _str(s.get("namespace"), p + ("namespace",), required=False) or None
-            if sk == "ServiceAccount":
-                sns = sns or ns  # RoleBinding subjects default to the binding's namespace
-            else:
-                sns = None
+            # ServiceAccount subjects of a RoleBinding default to the binding's namespace
+            sns = (sns or ns) if sk == "ServiceAccount" else None
             subjects.append(Subject(sk, sn, sns))
         return Binding(r.id.kind, ns, r.id.name, kind, name, tuple(subjects), r, is_bootstrap(r))
 
@@ -606,7 +645,7 @@ class Policy:
 
     # -- lookups -------------------------------------------------------------------------------
     def workloads_of(self, res: Resource) -> list[Workload]:
-        return [w for w in self._workloads_by_res.get(id(res), ())]
+        return list(self._workloads_by_res.get(id(res), ()))
 
     def role_of(self, b: Binding) -> Role | None:
         return self.roles.get(b.role_key)
@@ -630,7 +669,7 @@ class Policy:
     def bindings_for(self, identity: Identity) -> list[Binding]:
         """Every binding naming the identity's user or one of its groups (ClusterRoleBindings first)."""
         seen: dict[int, Binding] = {}
-        for k in identity.keys():
+        for k in identity.keys():  # noqa: SIM118 - Identity is not a mapping; keys() lists its binding keys
             for b in self._by_key.get(k, ()):
                 seen.setdefault(id(b), b)
         return sorted(seen.values(), key=lambda b: (b.kind != "ClusterRoleBinding", b.namespace or "", b.name))
@@ -653,7 +692,8 @@ class Policy:
         namespace count (each grant names its binding, hence where it applies)."""
         if self._rule_index is None:
             self._build_rule_index()
-        assert self._rule_index is not None
+        if self._rule_index is None:  # pragma: no cover - _build_rule_index sets it
+            raise RuntimeError("rule index not built")
         if req.path is not None:
             candidates = self._rule_index.get("\0urls", [])
         else:
@@ -672,7 +712,9 @@ class Policy:
         for role_key, found in matched.items():
             ids = {id(r) for r in found}
             for b in self._bindings_by_role.get(role_key, ()):
-                if b.namespace is not None and (req.path is not None or (not any_namespace and b.namespace != req.namespace)):
+                if b.namespace is not None and (
+                    req.path is not None or (not any_namespace and b.namespace != req.namespace)
+                ):
                     continue
                 grants = [g for g in self.grants_of(b) if id(g.rule) in ids]  # in the role's rule order
                 for s in b.subjects:
@@ -698,7 +740,9 @@ class Policy:
 
     def namespaces(self) -> set[str]:
         """Every namespace the policy knows of."""
-        out = set(self.namespace_labels) | {ns for ns, _ in self.service_accounts} | {w.namespace for w in self.workloads}
+        out = (
+            set(self.namespace_labels) | {ns for ns, _ in self.service_accounts} | {w.namespace for w in self.workloads}
+        )
         out |= {b.namespace for b in self.bindings if b.namespace is not None}
         out |= {s.namespace for b in self.bindings for s in b.subjects if s.namespace}
         out.add(self.default_namespace)
@@ -747,11 +791,23 @@ def _crd_rows(crds: Iterable[Resource]) -> list[tuple[str, str, str, bool, tuple
         if not isinstance(spec, dict):
             continue
         names = spec.get("names")
-        if not isinstance(names, dict) or not isinstance(spec.get("group"), str) or not isinstance(names.get("plural"), str):
+        if (
+            not isinstance(names, dict)
+            or not isinstance(spec.get("group"), str)
+            or not isinstance(names.get("plural"), str)
+        ):
             continue
         short = tuple(s for s in (names.get("shortNames") or []) if isinstance(s, str))
         singular = names.get("singular") if isinstance(names.get("singular"), str) else ""
-        rows.append((spec["group"], names["plural"], str(names.get("kind") or ""), spec.get("scope") != "Cluster", short + ((singular,) if singular else ())))
+        rows.append(
+            (
+                spec["group"],
+                names["plural"],
+                str(names.get("kind") or ""),
+                spec.get("scope") != "Cluster",
+                short + ((singular,) if singular else ()),
+            )
+        )
     return rows
 
 

@@ -39,22 +39,53 @@ from typing import Any
 from kubefort.kube.rbac import MASTERS, Grant, Policy, Rule, Subject, identity_of, is_bootstrap
 
 TECHNIQUES = {
-    "T1078": "Valid Accounts", "T1098": "Account Manipulation", "T1528": "Steal Application Access Token",
-    "T1552.007": "Unsecured Credentials: Container API", "T1609": "Container Administration Command",
-    "T1610": "Deploy Container", "T1611": "Escape to Host", "T1649": "Steal or Forge Authentication Certificates",
+    "T1078": "Valid Accounts",
+    "T1098": "Account Manipulation",
+    "T1528": "Steal Application Access Token",
+    "T1552.007": "Unsecured Credentials: Container API",
+    "T1609": "Container Administration Command",
+    "T1610": "Deploy Container",
+    "T1611": "Escape to Host",
+    "T1649": "Steal or Forge Authentication Certificates",
 }
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 RBAC_G = "rbac.authorization.k8s.io"
 ANY = "*"  # every namespace
-POD_CONTROLLERS = (("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "replicasets"),
-                   ("apps", "statefulsets"), ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
-                   ("extensions", "deployments"), ("extensions", "replicasets"), ("extensions", "daemonsets"))
+POD_CONTROLLERS = (
+    ("", "pods"),
+    ("", "replicationcontrollers"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("extensions", "deployments"),
+    ("extensions", "replicasets"),
+    ("extensions", "daemonsets"),
+)
 
 
 RELEVANT_VERBS = frozenset({"create", "update", "patch", "get", "list", "impersonate", "bind", "escalate", "approve"})
-RELEVANT_RESOURCES = frozenset({res for _, res in POD_CONTROLLERS} | {
-    "pods/exec", "nodes/proxy", "persistentvolumes", "serviceaccounts/token", "serviceaccounts", "secrets", "users", "groups",
-    "clusterrolebindings", "rolebindings", "clusterroles", "certificatesigningrequests", "certificatesigningrequests/approval", "signers"})
+RELEVANT_RESOURCES = frozenset(
+    {res for _, res in POD_CONTROLLERS}
+    | {
+        "pods/exec",
+        "nodes/proxy",
+        "persistentvolumes",
+        "serviceaccounts/token",
+        "serviceaccounts",
+        "secrets",
+        "users",
+        "groups",
+        "clusterrolebindings",
+        "rolebindings",
+        "clusterroles",
+        "certificatesigningrequests",
+        "certificatesigningrequests/approval",
+        "signers",
+    }
+)
 RELEVANT_SUBRESOURCES = frozenset({"exec", "proxy", "token", "approval"})
 
 
@@ -77,9 +108,16 @@ class Node:
     def __str__(self) -> str:
         ns = "every namespace" if self.namespace == ANY else f"namespace {self.namespace}"
         return {
-            "ServiceAccount": f"ServiceAccount:{self.namespace}:{self.name}", "User": f"User:{self.name}", "Group": f"Group:{self.name}",
-            "pod": f"[a new pod in {ns}]", "token": f"[any ServiceAccount of {ns}]", "exec": f"[running pods of {ns}]",
-            "secret": f"[Secrets of {ns}]", "nsadmin": f"[admin of {ns}]", "node": "[root on a node]", "admin": "cluster-admin",
+            "ServiceAccount": f"ServiceAccount:{self.namespace}:{self.name}",
+            "User": f"User:{self.name}",
+            "Group": f"Group:{self.name}",
+            "pod": f"[a new pod in {ns}]",
+            "token": f"[any ServiceAccount of {ns}]",
+            "exec": f"[running pods of {ns}]",
+            "secret": f"[Secrets of {ns}]",
+            "nsadmin": f"[admin of {ns}]",
+            "node": "[root on a node]",
+            "admin": "cluster-admin",
         }.get(self.kind, self.kind)
 
 
@@ -101,8 +139,14 @@ class Hop:
     holds: bool = False  # src already is cluster-admin (not an escalation)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"from": str(self.src), "to": str(self.dst), "action": self.action, "technique": self.technique,
-                "techniqueName": TECHNIQUES.get(self.technique, ""), "via": [g.as_dict() for g in self.via]}
+        return {
+            "from": str(self.src),
+            "to": str(self.dst),
+            "action": self.action,
+            "technique": self.technique,
+            "techniqueName": TECHNIQUES.get(self.technique, ""),
+            "via": [g.as_dict() for g in self.via],
+        }
 
     def text(self) -> str:
         via = f" [{'; '.join(g.describe() for g in self.via)}]" if self.via else ""
@@ -130,7 +174,9 @@ class PrivilegeGraph:
         self._mounted: dict[str, list[tuple[str, str]]] = {}
         for w in pol.workloads:
             if w.token_mounted:
-                self._mounted.setdefault(w.namespace, []).append((w.service_account, f"{w.resource.id.kind}/{w.resource.id.name}"))
+                self._mounted.setdefault(w.namespace, []).append(
+                    (w.service_account, f"{w.resource.id.kind}/{w.resource.id.name}")
+                )
         self._users = sorted({s.name for b in pol.bindings for s in b.subjects if s.kind == "User"})
         self._groups = sorted({s.name for b in pol.bindings for s in b.subjects if s.kind == "Group"} | {MASTERS})
 
@@ -153,25 +199,69 @@ class PrivilegeGraph:
         nss = self._nss(n.namespace)
         if n.kind == "pod":
             for ns in nss:
-                out += [Hop(n, Node("ServiceAccount", sa, ns), "run the pod as this ServiceAccount; its token is mounted", "T1528") for sa in self._sas.get(ns, ())]
+                out += [
+                    Hop(
+                        n,
+                        Node("ServiceAccount", sa, ns),
+                        "run the pod as this ServiceAccount; its token is mounted",
+                        "T1528",
+                    )
+                    for sa in self._sas.get(ns, ())
+                ]
             allowing = [ns for ns in nss if self.privileged_pods_allowed(ns)]
             if allowing:
-                out.append(Hop(n, NODE, f"make the pod privileged with hostPath / (namespace {allowing[0]} enforces no Pod Security level) and escape", "T1611"))
+                out.append(
+                    Hop(
+                        n,
+                        NODE,
+                        f"make the pod privileged with hostPath / (namespace {allowing[0]} enforces no Pod Security level) and escape",
+                        "T1611",
+                    )
+                )
         elif n.kind == "token":
             for ns in nss:
-                out += [Hop(n, Node("ServiceAccount", sa, ns), "act as this ServiceAccount", "T1078") for sa in self._sas.get(ns, ())]
+                out += [
+                    Hop(n, Node("ServiceAccount", sa, ns), "act as this ServiceAccount", "T1078")
+                    for sa in self._sas.get(ns, ())
+                ]
         elif n.kind == "exec":
             for ns in nss:
-                out += [Hop(n, Node("ServiceAccount", sa, ns), f"read the token mounted in {where}", "T1552.007") for sa, where in self._mounted.get(ns, ())]
+                out += [
+                    Hop(n, Node("ServiceAccount", sa, ns), f"read the token mounted in {where}", "T1552.007")
+                    for sa, where in self._mounted.get(ns, ())
+                ]
         elif n.kind == "secret":
             for (ns, sa), secrets in sorted(self.pol.token_secrets.items()):
                 if n.namespace in (ANY, ns):
-                    out.append(Hop(n, Node("ServiceAccount", sa, ns), f"read the legacy token Secret {secrets[0]}", "T1552.007"))
+                    out.append(
+                        Hop(
+                            n, Node("ServiceAccount", sa, ns), f"read the legacy token Secret {secrets[0]}", "T1552.007"
+                        )
+                    )
         elif n.kind == "nsadmin":
-            for k, what in (("pod", "create pods"), ("token", "mint ServiceAccount tokens"), ("exec", "exec into pods"), ("secret", "read Secrets")):
-                out.append(Hop(n, Node(k, namespace=n.namespace), what, {"pod": "T1610", "token": "T1528", "exec": "T1609", "secret": "T1552.007"}[k]))
+            for k, what in (
+                ("pod", "create pods"),
+                ("token", "mint ServiceAccount tokens"),
+                ("exec", "exec into pods"),
+                ("secret", "read Secrets"),
+            ):
+                out.append(
+                    Hop(
+                        n,
+                        Node(k, namespace=n.namespace),
+                        what,
+                        {"pod": "T1610", "token": "T1528", "exec": "T1609", "secret": "T1552.007"}[k],
+                    )
+                )
         elif n.kind == "node":
-            out.append(Hop(n, Node("exec", namespace=ANY), "read the tokens of the pods the node runs (schedule onto any node with nodeName)", "T1552.007"))
+            out.append(
+                Hop(
+                    n,
+                    Node("exec", namespace=ANY),
+                    "read the tokens of the pods the node runs (schedule onto any node with nodeName)",
+                    "T1552.007",
+                )
+            )
         return out
 
     # -- identities --------------------------------------------------------------------------
@@ -182,26 +272,37 @@ class PrivilegeGraph:
             return got
         r = rule
         verbs = "*" in r.verbs or not RELEVANT_VERBS.isdisjoint(r.verbs)
-        if not verbs or not any(x == "*" or x in RELEVANT_RESOURCES or (x.startswith("*/") and x[2:] in RELEVANT_SUBRESOURCES) for x in r.resources):
+        if not verbs or not any(
+            x == "*" or x in RELEVANT_RESOURCES or (x.startswith("*/") and x[2:] in RELEVANT_SUBRESOURCES)
+            for x in r.resources
+        ):
             self._rule_tags[id(rule)] = frozenset()
             return frozenset()
         free = not r.resource_names
         t: set[str] = set()
         if "*" in r.verbs and "*" in r.api_groups and "*" in r.resources and free:
             t.add("full")
-        if any((free and r.covers("create", g, res)) or (res != "pods" and (r.covers("update", g, res) or r.covers("patch", g, res)))
-               for g, res in POD_CONTROLLERS):
+        if any(
+            (free and r.covers("create", g, res))
+            or (res != "pods" and (r.covers("update", g, res) or r.covers("patch", g, res)))
+            for g, res in POD_CONTROLLERS
+        ):
             t.add("pods")
         if free and (r.covers("create", "", "pods", "exec") or r.covers("get", "", "pods", "exec")):
             t.add("exec")
         if r.covers("get", "", "nodes", "proxy") or r.covers("create", "", "nodes", "proxy"):
             t.add("proxy")
         checks = (
-            ("pv", free, "create", "", "persistentvolumes", ""), ("sa-token", True, "create", "", "serviceaccounts", "token"),
-            ("sa-imp", True, "impersonate", "", "serviceaccounts", ""), ("secrets-create", free, "create", "", "secrets", ""),
-            ("secrets-get", free, "get", "", "secrets", ""), ("secrets-read", free, "list", "", "secrets", ""),
-            ("imp-groups", True, "impersonate", "", "groups", ""), ("imp-users", True, "impersonate", "", "users", ""),
-            ("escalate-cr", True, "escalate", RBAC_G, "clusterroles", ""), ("csr-create", free, "create", "certificates.k8s.io", "certificatesigningrequests", ""),
+            ("pv", free, "create", "", "persistentvolumes", ""),
+            ("sa-token", True, "create", "", "serviceaccounts", "token"),
+            ("sa-imp", True, "impersonate", "", "serviceaccounts", ""),
+            ("secrets-create", free, "create", "", "secrets", ""),
+            ("secrets-get", free, "get", "", "secrets", ""),
+            ("secrets-read", free, "list", "", "secrets", ""),
+            ("imp-groups", True, "impersonate", "", "groups", ""),
+            ("imp-users", True, "impersonate", "", "users", ""),
+            ("escalate-cr", True, "escalate", RBAC_G, "clusterroles", ""),
+            ("csr-create", free, "create", "certificates.k8s.io", "certificatesigningrequests", ""),
         )
         t.update(tag for tag, ok, v, g, res, sub in checks if ok and r.covers(v, g, res, sub))
         if "secrets-get" in t:
@@ -213,9 +314,14 @@ class PrivilegeGraph:
             t.add("cr-update")
         if r.covers("bind", RBAC_G, "clusterroles") and (free or "cluster-admin" in r.resource_names):
             t.add("bind-admin")
-        if any(r.covers(v, "certificates.k8s.io", "certificatesigningrequests", "approval") for v in ("update", "patch")):
+        if any(
+            r.covers(v, "certificates.k8s.io", "certificatesigningrequests", "approval") for v in ("update", "patch")
+        ):
             t.add("csr-approve")
-        if any(r.allows("approve", "certificates.k8s.io", "signers", "", s) for s in ("kubernetes.io/kube-apiserver-client", "kubernetes.io/*")):
+        if any(
+            r.allows("approve", "certificates.k8s.io", "signers", "", s)
+            for s in ("kubernetes.io/kube-apiserver-client", "kubernetes.io/*")
+        ):
             t.add("signer")
         got = self._rule_tags[id(rule)] = frozenset(t)
         return got
@@ -247,33 +353,80 @@ class PrivilegeGraph:
             out.append(Hop(n, Node("nsadmin", namespace=ns), "holds */*/* in the namespace", "T1078", (g,)))
         pods = scoped("pods")
         for ns, g in _collapse(pods):
-            out.append(Hop(n, Node("pod", namespace=ns), "create a pod (or change a pod controller's template)", "T1610", (g,)))
+            out.append(
+                Hop(n, Node("pod", namespace=ns), "create a pod (or change a pod controller's template)", "T1610", (g,))
+            )
         for ns, g in _collapse(scoped("exec")):
             out.append(Hop(n, Node("exec", namespace=ns), "exec into running pods", "T1609", (g,)))
         if cluster("proxy"):
-            out.append(Hop(n, Node("exec", namespace=ANY), "run commands in any pod through the kubelet API (nodes/proxy)", "T1609", (cluster("proxy")[0],)))
+            out.append(
+                Hop(
+                    n,
+                    Node("exec", namespace=ANY),
+                    "run commands in any pod through the kubelet API (nodes/proxy)",
+                    "T1609",
+                    (cluster("proxy")[0],),
+                )
+            )
         if cluster("pv") and pods:
-            out.append(Hop(n, NODE, "create a hostPath PersistentVolume and mount it in a pod", "T1611", (cluster("pv")[0], next(iter(pods.values())))))
+            out.append(
+                Hop(
+                    n,
+                    NODE,
+                    "create a hostPath PersistentVolume and mount it in a pod",
+                    "T1611",
+                    (cluster("pv")[0], next(iter(pods.values()))),
+                )
+            )
         for g in tagged.get("sa-token", ()):
             out += self._sa_targets(n, g, "mint a token (TokenRequest)", "T1528")
         for g in tagged.get("sa-imp", ()):
             out += self._sa_targets(n, g, "impersonate", "T1078")
         for ns, g in _collapse(scoped("secrets-read")):
-            out.append(Hop(n, Node("secret", namespace=ns), "read every Secret (legacy ServiceAccount tokens)", "T1552.007", (g,)))
+            out.append(
+                Hop(
+                    n,
+                    Node("secret", namespace=ns),
+                    "read every Secret (legacy ServiceAccount tokens)",
+                    "T1552.007",
+                    (g,),
+                )
+            )
         creators, readers = scoped("secrets-create"), scoped("secrets-get")
         for ns in sorted(set(creators) | set(readers)):
             c, rd = creators.get(ns) or creators.get(ANY), readers.get(ns) or readers.get(ANY)
             if c is not None and rd is not None:
-                out.append(Hop(n, Node("token", namespace=ns), "create a kubernetes.io/service-account-token Secret and read the token", "T1528", (c, rd)))
+                out.append(
+                    Hop(
+                        n,
+                        Node("token", namespace=ns),
+                        "create a kubernetes.io/service-account-token Secret and read the token",
+                        "T1528",
+                        (c, rd),
+                    )
+                )
         for g in cluster("imp-groups"):
-            out += [Hop(n, Node("Group", grp), f"impersonate group {grp}", "T1078", (g,)) for grp in (g.rule.resource_names or self._groups)]
+            out += [
+                Hop(n, Node("Group", grp), f"impersonate group {grp}", "T1078", (g,))
+                for grp in (g.rule.resource_names or self._groups)
+            ]
         for g in cluster("imp-users"):
-            out += [Hop(n, Node("User", u), f"impersonate user {u}", "T1078", (g,)) for u in (g.rule.resource_names or self._users)
-                    if not u.startswith("system:serviceaccount:")]
+            out += [
+                Hop(n, Node("User", u), f"impersonate user {u}", "T1078", (g,))
+                for u in (g.rule.resource_names or self._users)
+                if not u.startswith("system:serviceaccount:")
+            ]
         out += self._rbac_edges(n, tagged, cluster)
         if cluster("csr-create") and cluster("csr-approve") and cluster("signer"):
-            out.append(Hop(n, ADMIN, "request and approve a client certificate in group system:masters", "T1649",
-                           (cluster("csr-create")[0], cluster("csr-approve")[0], cluster("signer")[0])))
+            out.append(
+                Hop(
+                    n,
+                    ADMIN,
+                    "request and approve a client certificate in group system:masters",
+                    "T1649",
+                    (cluster("csr-create")[0], cluster("csr-approve")[0], cluster("signer")[0]),
+                )
+            )
         return out
 
     def _sa_targets(self, n: Node, g: Grant, action: str, tech: str) -> list[Hop]:
@@ -281,13 +434,26 @@ class PrivilegeGraph:
         names = g.rule.resource_names
         if not names:
             return [Hop(n, Node("token", namespace=ns), action + " for any ServiceAccount", tech, (g,))]
-        return [Hop(n, Node("ServiceAccount", sa, ns2), action, tech, (g,)) for ns2 in self._nss(ns) for sa in names if sa in self._sas.get(ns2, ())]
+        return [
+            Hop(n, Node("ServiceAccount", sa, ns2), action, tech, (g,))
+            for ns2 in self._nss(ns)
+            for sa in names
+            if sa in self._sas.get(ns2, ())
+        ]
 
     def _rbac_edges(self, n: Node, tagged: dict[str, list[Grant]], cluster: Any) -> list[Hop]:
         out: list[Hop] = []
         crb_write, binders = cluster("crb-write"), cluster("bind-admin")
         if crb_write and binders:
-            return [Hop(n, ADMIN, "bind ClusterRole cluster-admin to itself in a new ClusterRoleBinding", "T1098", (binders[0], crb_write[0]))]
+            return [
+                Hop(
+                    n,
+                    ADMIN,
+                    "bind ClusterRole cluster-admin to itself in a new ClusterRoleBinding",
+                    "T1098",
+                    (binders[0], crb_write[0]),
+                )
+            ]
         targets: dict[str, tuple[Grant, Grant]] = {}
         for w in tagged.get("rb-write", ()):
             for b in tagged.get("bind-admin", ()):
@@ -295,7 +461,11 @@ class PrivilegeGraph:
                 if ns is not None:
                     targets.setdefault(ns, (b, w))
         for ns, (b, w) in _collapse_pairs(targets):
-            out.append(Hop(n, Node("nsadmin", namespace=ns), "bind ClusterRole cluster-admin in a RoleBinding", "T1098", (b, w)))
+            out.append(
+                Hop(
+                    n, Node("nsadmin", namespace=ns), "bind ClusterRole cluster-admin in a RoleBinding", "T1098", (b, w)
+                )
+            )
         escalators = cluster("escalate-cr")
         if escalators:
             # prefer the role that grants escalate itself (not, say, a role every authenticated user holds)
@@ -304,9 +474,19 @@ class PrivilegeGraph:
                 if g.role.kind == "ClusterRole":
                     held.setdefault(g.role.name, g)
             for g in cluster("cr-update"):
-                target = next((name for name in held if not g.rule.resource_names or name in g.rule.resource_names), None)
+                target = next(
+                    (name for name in held if not g.rule.resource_names or name in g.rule.resource_names), None
+                )
                 if target is not None:
-                    out.append(Hop(n, ADMIN, f"add */*/* to ClusterRole {target}, which it holds cluster-wide", "T1098", (escalators[0], g, held[target])))
+                    out.append(
+                        Hop(
+                            n,
+                            ADMIN,
+                            f"add */*/* to ClusterRole {target}, which it holds cluster-wide",
+                            "T1098",
+                            (escalators[0], g, held[target]),
+                        )
+                    )
                     break
         return out
 
@@ -343,7 +523,9 @@ def start_subjects(pol: Policy, include_system: bool = False) -> list[Subject]:
     return sorted(seen, key=lambda s: (s.kind, s.namespace or "", s.name))
 
 
-def find_paths(pol: Policy, subjects: Iterable[Subject] | None = None, include_system: bool = False) -> list[EscalationPath]:
+def find_paths(
+    pol: Policy, subjects: Iterable[Subject] | None = None, include_system: bool = False
+) -> list[EscalationPath]:
     """The shortest path to cluster-admin of every subject that has one and is not cluster-admin already."""
     graph = PrivilegeGraph(pol)
     starts = [node_of(s) for s in (subjects if subjects is not None else start_subjects(pol, include_system))]

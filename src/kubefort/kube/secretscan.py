@@ -57,22 +57,48 @@ _TOKENS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("GitHub token", re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,255}(?![A-Za-z0-9_])"), 4),
     ("GitHub token", re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{22,255}(?![A-Za-z0-9_])"), 11),
     ("GitLab token", re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"), 6),
-    ("Slack token", re.compile(r"(?<![A-Za-z0-9-])xox[abposr]-(?:[A-Za-z0-9]+-){1,4}[A-Za-z0-9]{8,}(?![A-Za-z0-9-])"), 5),
-    ("Slack webhook URL", re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"), 34),
+    (
+        "Slack token",
+        re.compile(r"(?<![A-Za-z0-9-])xox[abposr]-(?:[A-Za-z0-9]+-){1,4}[A-Za-z0-9]{8,}(?![A-Za-z0-9-])"),
+        5,
+    ),
+    (
+        "Slack webhook URL",
+        re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{16,}"),
+        34,
+    ),
     ("Stripe live key", re.compile(r"(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?![A-Za-z0-9])"), 8),
     ("Google API key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])"), 4),
-    ("OpenAI API key", re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-])"), 3),
-    ("Anthropic API key", re.compile(r"(?<![A-Za-z0-9_-])sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}(?![A-Za-z0-9_-])"), 7),
+    (
+        "OpenAI API key",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-])"
+        ),
+        3,
+    ),
+    (
+        "Anthropic API key",
+        re.compile(r"(?<![A-Za-z0-9_-])sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,}(?![A-Za-z0-9_-])"),
+        7,
+    ),
     ("Hugging Face token", re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{34,}(?![A-Za-z0-9])"), 3),
     ("npm token", re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 4),
     ("SendGrid API key", re.compile(r"(?<![A-Za-z0-9_])SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"), 3),
-    ("JSON Web Token", re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-])"), 3),
+    (
+        "JSON Web Token",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}(?![A-Za-z0-9_-])"
+        ),
+        3,
+    ),
     ("Azure storage account key", re.compile(r"AccountKey=[A-Za-z0-9+/]{80,}={0,2}"), 11),
 )
 # the documented example credentials of AWS: not secrets, in every tutorial
 _KNOWN_EXAMPLES = frozenset({"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"})
 
-_URL_CRED = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^\s/:@'\"]+):([^\s/@'\"]+)@([A-Za-z0-9.\-\[\]_]+(?::\d+)?)")
+_URL_CRED = re.compile(
+    r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,20})://([^\s/:@'\"]+):([^\s/@'\"]+)@([A-Za-z0-9.\-\[\]_]+(?::\d+)?)"
+)
 
 
 # one literal that every match of the patterns above must contain: most values have none, and
@@ -101,7 +127,8 @@ _TOKEN_LITERALS: tuple[tuple[str, ...], ...] = (
     ("eyJ",),
     ("AccountKey=",),
 )
-assert len(_TOKEN_LITERALS) == len(_TOKENS)
+if len(_TOKEN_LITERALS) != len(_TOKENS):  # pragma: no cover - an edit that forgot one of the two tables
+    raise RuntimeError("_TOKEN_LITERALS and _TOKENS must have one row per token pattern")
 
 
 def find_tokens(text: str) -> list[Hit]:
@@ -113,14 +140,20 @@ def find_tokens(text: str) -> list[Hit]:
         body = text[m.end() : m.end() + 400]
         if _PEM_BODY.search(body):
             label = m.group(1).strip()
-            hits.append(Hit(f"{label + ' ' if label else ''}private key (PEM)", f"-----BEGIN {m.group(1)}PRIVATE KEY----- …", m.start()))
+            hits.append(
+                Hit(
+                    f"{label + ' ' if label else ''}private key (PEM)",
+                    f"-----BEGIN {m.group(1)}PRIVATE KEY----- …",
+                    m.start(),
+                )
+            )
     if "://" in text:
         for m in _URL_CRED.finditer(text):
             password = m.group(3)
-            if not literal_candidate(password) or password in ("x-oauth-basic",):
+            if not literal_candidate(password) or password == "x-oauth-basic":  # noqa: S105 - GitHub's placeholder password
                 continue
             hits.append(Hit("URL with an embedded password", f"{m.group(1)}://{REDACTED}@{m.group(4)}", m.start()))
-    for (what, rx, keep), literals in zip(_TOKENS, _TOKEN_LITERALS):
+    for (what, rx, keep), literals in zip(_TOKENS, _TOKEN_LITERALS, strict=False):
         if not any(lit in text for lit in literals):
             continue  # the pattern cannot match: a text that passed for another marker (often "://")
         for m in rx.finditer(text):
@@ -155,18 +188,69 @@ def decoded_pem_hits(value: str) -> list[Hit] | None:
 # ---------------------------------------------------------------------------------------------
 _STRONG_WORDS = frozenset(
     {
-        "password", "passwd", "passphrase", "passcode", "pass", "pwd", "pw", "secret", "token", "credential",
-        "credentials", "creds", "cred", "apikey", "accesskey", "secretkey", "privatekey", "privkey",
+        "password",
+        "passwd",
+        "passphrase",
+        "passcode",
+        "pass",
+        "pwd",
+        "pw",
+        "secret",
+        "token",
+        "credential",
+        "credentials",
+        "creds",
+        "cred",
+        "apikey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+        "privkey",
     }
 )
 # a substring that is unambiguous inside a longer word (DBPASSWORD, clientsecret, jwtsecret)
-_STRONG_SUBSTRINGS = ("password", "passwd", "passphrase", "secret", "credential", "apikey", "accesskey", "secretkey", "privatekey")
+_STRONG_SUBSTRINGS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "credential",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+)
 # "<prefix> key" is a credential (API_KEY, SIGNING_KEY, accountKey); any other "*_KEY" is ambiguous
 _KEY_PREFIXES = frozenset(
     {
-        "api", "access", "secret", "private", "priv", "encryption", "encrypt", "signing", "sign", "master", "hmac",
-        "account", "license", "licence", "session", "app", "auth", "jwt", "cookie", "webhook", "shared", "sas",
-        "storage", "subscription", "ssh", "root", "admin", "service",
+        "api",
+        "access",
+        "secret",
+        "private",
+        "priv",
+        "encryption",
+        "encrypt",
+        "signing",
+        "sign",
+        "master",
+        "hmac",
+        "account",
+        "license",
+        "licence",
+        "session",
+        "app",
+        "auth",
+        "jwt",
+        "cookie",
+        "webhook",
+        "shared",
+        "sas",
+        "storage",
+        "subscription",
+        "ssh",
+        "root",
+        "admin",
+        "service",
     }
 )
 _PASS_DIRECTIVES = frozenset({"proxy", "fastcgi", "uwsgi", "grpc", "scgi", "memcached"})
@@ -174,18 +258,129 @@ _PUBLIC = frozenset({"public", "pub", "publishable"})
 # a last word that makes the variable describe or point at a credential rather than hold it
 _QUALIFIERS = frozenset(
     {
-        "file", "files", "path", "paths", "dir", "directory", "folder", "mount", "location", "url", "uri", "urls",
-        "endpoint", "host", "hostname", "port", "addr", "address", "name", "names", "ref", "reference", "id", "ids",
-        "arn", "user", "username", "usr", "login", "length", "len", "size", "min", "max", "type", "kind", "mode",
-        "method", "enabled", "enable", "disabled", "disable", "required", "policy", "header", "headers", "env",
-        "var", "field", "prefix", "suffix", "expiry", "expires", "expiration", "ttl", "lifetime", "timeout",
-        "interval", "duration", "period", "seconds", "secs", "minutes", "hours", "days", "count", "provider",
-        "issuer", "audience", "scope", "scopes", "format", "algorithm", "algo", "version", "namespace",
-        "namespaces", "volume", "template", "selector", "label", "annotation", "regex", "pattern", "validation",
-        "rotation", "refresh", "strength", "complexity", "hint", "backend", "source", "store", "manager", "key_ref",
-        "secretref", "keyref", "generator", "length", "hash", "digest", "checksum", "sha", "md5", "fingerprint",
-        "salt_rounds", "rounds", "cost", "iterations", "spec", "class", "status", "sync", "reader", "writer",
-        "informer", "filter", "filtering", "request", "requests", "limit", "limits", "grace", "cache",
+        "file",
+        "files",
+        "path",
+        "paths",
+        "dir",
+        "directory",
+        "folder",
+        "mount",
+        "location",
+        "url",
+        "uri",
+        "urls",
+        "endpoint",
+        "host",
+        "hostname",
+        "port",
+        "addr",
+        "address",
+        "name",
+        "names",
+        "ref",
+        "reference",
+        "id",
+        "ids",
+        "arn",
+        "user",
+        "username",
+        "usr",
+        "login",
+        "length",
+        "len",
+        "size",
+        "min",
+        "max",
+        "type",
+        "kind",
+        "mode",
+        "method",
+        "enabled",
+        "enable",
+        "disabled",
+        "disable",
+        "required",
+        "policy",
+        "header",
+        "headers",
+        "env",
+        "var",
+        "field",
+        "prefix",
+        "suffix",
+        "expiry",
+        "expires",
+        "expiration",
+        "ttl",
+        "lifetime",
+        "timeout",
+        "interval",
+        "duration",
+        "period",
+        "seconds",
+        "secs",
+        "minutes",
+        "hours",
+        "days",
+        "count",
+        "provider",
+        "issuer",
+        "audience",
+        "scope",
+        "scopes",
+        "format",
+        "algorithm",
+        "algo",
+        "version",
+        "namespace",
+        "namespaces",
+        "volume",
+        "template",
+        "selector",
+        "label",
+        "annotation",
+        "regex",
+        "pattern",
+        "validation",
+        "rotation",
+        "refresh",
+        "strength",
+        "complexity",
+        "hint",
+        "backend",
+        "source",
+        "store",
+        "manager",
+        "key_ref",
+        "secretref",
+        "keyref",
+        "generator",
+        "hash",
+        "digest",
+        "checksum",
+        "sha",
+        "md5",
+        "fingerprint",
+        "salt_rounds",
+        "rounds",
+        "cost",
+        "iterations",
+        "spec",
+        "class",
+        "status",
+        "sync",
+        "reader",
+        "writer",
+        "informer",
+        "filter",
+        "filtering",
+        "request",
+        "requests",
+        "limit",
+        "limits",
+        "grace",
+        "cache",
     }
 )
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
@@ -239,26 +434,79 @@ def sensitive_name(name: str) -> tuple[str, bool] | None:
 # ---------------------------------------------------------------------------------------------
 # values
 # ---------------------------------------------------------------------------------------------
-_BOOLISH = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "enabled", "disabled", "enable", "disable", "none", "null", "nil", "~"})
+_BOOLISH = frozenset(
+    {
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "enabled",
+        "disabled",
+        "enable",
+        "disable",
+        "none",
+        "null",
+        "nil",
+        "~",
+    }
+)
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?:ms|s|m|h|d|w|k|K|M|G|Ki|Mi|Gi)?$")
-_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)|\$\{[^}]*\}|\{\{.*?\}\}|^\$[A-Za-z_][A-Za-z0-9_]*$|%\{[^}]*\}|#\{[^}]*\}|\[\[.*?\]\]|@@[A-Za-z_]+@@")
+_REFERENCE = re.compile(
+    r"\$\([A-Za-z_][A-Za-z0-9_.-]*\)|\$\{[^}]*\}|\{\{.*?\}\}|^\$[A-Za-z_][A-Za-z0-9_]*$|%\{[^}]*\}|#\{[^}]*\}|\[\[.*?\]\]|@@[A-Za-z_]+@@"
+)
 _ANGLE = re.compile(r"^<[^<>]*>$|^\[[^\[\]]*\]$|^\([^()]*\)$")
 _FILLER = re.compile(r"^(?:x+|X+|\*+|\.+|-+|_+|#+|\?+|0+)$")
 _IDENT = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")  # GOOGLE_API_KEY_VAL, INSERT_ETCD_TOKEN: replaced by a script
 _MARKER = re.compile(r"^(?:__[A-Za-z0-9_]+__|@[A-Za-z0-9_]+@|%[A-Za-z0-9_]+%)$")  # __SERVICEACCOUNT_TOKEN__, @TOKEN@
 # the name of a Secret object (optionally namespace/name), as in `tlsSecret: ingress-tls`
 SECRET_OBJECT_REF = re.compile(r"^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?/)?[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
-_REPLACE = re.compile(r"replace[_ -]?(?:me|this|with)|insert[_ -]|your[_ -]?(?:own[_ -]?)?(?:token|key|secret|api)|^todo$|^tbd$|^fixme$|^redacted$|^placeholder$|^<|>$", re.I)
+_REPLACE = re.compile(
+    r"replace[_ -]?(?:me|this|with)|insert[_ -]|your[_ -]?(?:own[_ -]?)?(?:token|key|secret|api)|^todo$|^tbd$|^fixme$|^redacted$|^placeholder$|^<|>$",
+    re.IGNORECASE,
+)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _PATH = re.compile(r"^(?:/|\./|\.\./|~/|file:|[A-Za-z]:\\)")
 
 _SCAN_PREFIX = 4096
 COMMON_DEFAULTS = frozenset(
     {
-        "password", "passw0rd", "p@ssw0rd", "p@ssword", "changeme", "change-me", "change_me", "changeit", "admin",
-        "administrator", "root", "secret", "default", "test", "guest", "letmein", "123456", "12345678", "qwerty",
-        "postgres", "mysql", "demo", "example", "pass", "pw", "token", "admin123", "password123", "minio123",
-        "rabbitmq", "redis", "user", "supersecret",
+        "password",
+        "passw0rd",
+        "p@ssw0rd",
+        "p@ssword",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changeit",
+        "admin",
+        "administrator",
+        "root",
+        "secret",
+        "default",
+        "test",
+        "guest",
+        "letmein",
+        "123456",
+        "12345678",
+        "qwerty",
+        "postgres",
+        "mysql",
+        "demo",
+        "example",
+        "pass",
+        "pw",
+        "token",
+        "admin123",
+        "password123",
+        "minio123",
+        "rabbitmq",
+        "redis",
+        "user",
+        "supersecret",
     }
 )
 
@@ -288,9 +536,9 @@ def literal_candidate(value: str, name: str | None = None) -> bool:
         return False
     if _IDENT.match(v) or _MARKER.match(v):
         return False
-    if name is not None and (low in (name.lower(), name.lower().replace("_", "-")) or names_secret_object(name, v)):
-        return False
-    return True
+    return not (
+        name is not None and (low in (name.lower(), name.lower().replace("_", "-")) or names_secret_object(name, v))
+    )
 
 
 def is_common_default(value: str) -> bool:
@@ -336,12 +584,14 @@ def high_entropy(value: str, allow_hex: bool = True) -> str | None:
 # ---------------------------------------------------------------------------------------------
 _ASSIGN = re.compile(
     r"""^[ \t]*(?:export[ \t]+|-[ \t]+)?["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*[:=](.*)$""",
-    re.M,
+    re.MULTILINE,
 )
 _TRAILING_COMMENT = re.compile(r"[ \t]+#.*$")
 _EXPRESSION = re.compile(r"[()\[\]]")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$")
-_NSSWITCH_SOURCES = frozenset({"files", "compat", "db", "nis", "nisplus", "ldap", "sss", "systemd", "altfiles", "winbind"})
+_NSSWITCH_SOURCES = frozenset(
+    {"files", "compat", "db", "nis", "nisplus", "ldap", "sss", "systemd", "altfiles", "winbind"}
+)
 
 
 def assignments(text: str) -> Iterator[tuple[str, str, int]]:

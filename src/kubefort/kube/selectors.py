@@ -68,7 +68,11 @@ class Selector:
     def __str__(self) -> str:
         parts = [f"{k}={v}" for k, v in self.labels]
         for k, op, vals in self.exprs:
-            parts.append({"In": f"{k} in ({','.join(vals)})", "NotIn": f"{k} notin ({','.join(vals)})", "Exists": k}.get(op, f"!{k}"))
+            parts.append(
+                {"In": f"{k} in ({','.join(vals)})", "NotIn": f"{k} notin ({','.join(vals)})", "Exists": k}.get(
+                    op, f"!{k}"
+                )
+            )
         return ",".join(parts) or "<all>"
 
 
@@ -106,7 +110,11 @@ def parse_selector(v: Any, path: Path_ = ()) -> Selector:
         _need(isinstance(key, str) and bool(key), "needs a key", p)
         _need(op in OPERATORS, f"has operator {op!r}; In, NotIn, Exists or DoesNotExist", p)
         _need(isinstance(vals, list) and all(isinstance(x, str) for x in vals), "values must be a list of strings", p)
-        _need(bool(vals) == (op in ("In", "NotIn")), f"operator {op} " + ("needs values" if op in ("In", "NotIn") else "takes no values"), p)
+        _need(
+            bool(vals) == (op in ("In", "NotIn")),
+            f"operator {op} " + ("needs values" if op in ("In", "NotIn") else "takes no values"),
+            p,
+        )
         exprs.append((key, op, tuple(sorted(set(vals)))))
     return Selector(tuple(sorted(labels.items())), tuple(exprs))
 

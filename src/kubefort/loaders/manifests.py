@@ -70,7 +70,9 @@ class UsageError(Exception):
 def _excluded(path: str, patterns: Sequence[str]) -> bool:
     p = path.replace(os.sep, "/")
     name = os.path.basename(p)
-    return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(p, f"*/{pat}") for pat in patterns)
+    return any(
+        fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(p, f"*/{pat}") for pat in patterns
+    )
 
 
 def discover(paths: Sequence[str], exclude: Sequence[str] = (), render_dirs: bool = True) -> list[InputSpec]:
@@ -139,7 +141,9 @@ def load(spec: InputSpec, opts: LoadOptions = LoadOptions(), stdin_data: bytes |
         try:
             size = os.path.getsize(spec.path)
             if size > opts.max_file_size:
-                return _fail(li, "read", f"file is {size:,} bytes, over the {opts.max_file_size:,}-byte limit (--max-file-size)")
+                return _fail(
+                    li, "read", f"file is {size:,} bytes, over the {opts.max_file_size:,}-byte limit (--max-file-size)"
+                )
             with open(spec.path, "rb") as fh:
                 data = fh.read(opts.max_file_size + 1)
         except OSError as exc:
@@ -191,7 +195,14 @@ def _parse(data: bytes, name: str) -> ParsedStream:
     return parse_stream(data)
 
 
-def _objects(li: LoadedInput, parsed: ParsedStream, file: str, rendered_by: str | None = None, template: str | None = None, doc_offset: int = 0) -> None:
+def _objects(
+    li: LoadedInput,
+    parsed: ParsedStream,
+    file: str,
+    rendered_by: str | None = None,
+    template: str | None = None,
+    doc_offset: int = 0,
+) -> None:
     rec = li.record
     for i, doc in enumerate(parsed.docs):
         line = parsed.doc_lines[i] if i < len(parsed.doc_lines) else None
@@ -240,20 +251,49 @@ def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
                 problem, field_path = f"metadata.{key} is {meta.get(key)!r}, expected a string", ("metadata", key)
     if problem is not None:
         rid = ResourceId(str(av or "?"), str(kind or "?"), None, "?")
-        li.problems.append(LoadProblem("invalid", file, f"{where}: malformed object: {problem}", src.line, None, src.doc_index, rid, src, field_path))
+        li.problems.append(
+            LoadProblem(
+                "invalid",
+                file,
+                f"{where}: malformed object: {problem}",
+                src.line,
+                None,
+                src.doc_index,
+                rid,
+                src,
+                field_path,
+            )
+        )
         return
-    assert isinstance(kind, str) and isinstance(av, str)  # checked above: a problem otherwise
+    if not (isinstance(kind, str) and isinstance(av, str)):  # pragma: no cover - checked above: a problem otherwise
+        return
     if kind.endswith("List") and "items" in doc and not src.item_path:
         items = doc.get("items")
         if not isinstance(items, list):
             rid = ResourceId(av, kind, None, "?")
-            li.problems.append(LoadProblem("invalid", file, f"{where}: {kind}.items is {type(items).__name__}, expected a list", src.line, None, src.doc_index, rid, src, ("items",)))
+            li.problems.append(
+                LoadProblem(
+                    "invalid",
+                    file,
+                    f"{where}: {kind}.items is {type(items).__name__}, expected a list",
+                    src.line,
+                    None,
+                    src.doc_index,
+                    rid,
+                    src,
+                    ("items",),
+                )
+            )
             return
         for j, item in enumerate(items):
-            add_object(li, item, Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template), file)
+            add_object(
+                li, item, Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template), file
+            )
         return
     meta = meta or {}
-    name = meta.get("name") or (f"{meta['generateName']}*" if isinstance(meta.get("generateName"), str) else "(no name)")
+    name = meta.get("name") or (
+        f"{meta['generateName']}*" if isinstance(meta.get("generateName"), str) else "(no name)"
+    )
     rid = ResourceId(av, kind, meta.get("namespace") or None, name)
     li.resources.append(Resource(rid, doc, src))
     li.record.objects += 1

@@ -19,6 +19,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -115,14 +116,13 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         else:  # pragma: no cover - not POSIX
             proc.kill()
     except (ProcessLookupError, PermissionError, OSError):
-        try:
+        with contextlib.suppress(OSError):
             proc.kill()
-        except OSError:
-            pass
 
 
-def _run(tool: str, label: str, command: list[str], timeout: float, env: dict[str, str],
-         cwd: str | None = None) -> RenderResult:
+def _run(
+    tool: str, label: str, command: list[str], timeout: float, env: dict[str, str], cwd: str | None = None
+) -> RenderResult:
     def fail(msg: str) -> RenderResult:
         return RenderResult(False, "", msg, tool, command)
 
@@ -145,10 +145,8 @@ def _run(tool: str, label: str, command: list[str], timeout: float, env: dict[st
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError, ValueError):
             proc.communicate(timeout=5)
-        except (subprocess.TimeoutExpired, OSError, ValueError):
-            pass
         return fail(f"{label} timed out after {timeout:g}s")
     except BaseException:
         _kill_group(proc)
@@ -164,8 +162,7 @@ def _run(tool: str, label: str, command: list[str], timeout: float, env: dict[st
         text = stdout.decode("utf-8")
     except UnicodeDecodeError as exc:
         return fail(f"{label} printed output that is not UTF-8 (byte {exc.start})")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     return RenderResult(True, text, "", tool, command)
 
 
@@ -206,10 +203,12 @@ def render_helm(
     for v in values:
         if _looks_like_url(v):
             return RenderResult(
-                False, "",
+                False,
+                "",
                 f"remote helm values file {v} needs the network; kubefort is offline-first "
                 "(download it yourself and pass the local file)",
-                tool, [],
+                tool,
+                [],
             )
 
     binary, err = _find_binary("helm", "KUBEFORT_HELM")
@@ -262,7 +261,7 @@ def split_helm_sources(text: str) -> list[tuple[str | None, str]]:
             m = _SOURCE_RE.match(stripped)
             if m:
                 source = m.group(1)
-                body = lines[:i] + lines[i + 1:]
+                body = lines[:i] + lines[i + 1 :]
                 break
         doc = "\n".join(body).strip("\n")
         if not doc.strip():
@@ -275,11 +274,18 @@ def split_helm_sources(text: str) -> list[tuple[str | None, str]]:
 # kustomize
 
 # Fields whose entries may name another kustomization (and so a remote one).
-_REF_FIELDS = frozenset(
-    {"resources", "bases", "components", "generators", "transformers", "validators"}
+_REF_FIELDS = frozenset({"resources", "bases", "components", "generators", "transformers", "validators"})
+_REMOTE_MARKERS = (
+    "://",
+    "github.com/",
+    "gitlab.com/",
+    "bitbucket.org/",
+    "git@",
+    "?ref=",
+    "&ref=",
+    "git::",
+    "?version=",
 )
-_REMOTE_MARKERS = ("://", "github.com/", "gitlab.com/", "bitbucket.org/", "git@", "?ref=",
-                   "&ref=", "git::", "?version=")
 _TOP_KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:(.*)$")
 _ITEM_RE = re.compile(r"^\s*-\s+(.*)$")
 _MAX_SCAN_DEPTH = 20
@@ -350,8 +356,12 @@ def _is_remote(entry: str, base: Path) -> bool:
         return False
     # Like kustomize, treat a missing 'host.tld/org/repo' path as a git repository address.
     first, sep, _ = entry.partition("/")
-    return (bool(sep) and entry.count("/") >= 2 and "." in first.strip(".")
-            and not first.endswith((".yaml", ".yml", ".json")))
+    return (
+        bool(sep)
+        and entry.count("/") >= 2
+        and "." in first.strip(".")
+        and not first.endswith((".yaml", ".yml", ".json"))
+    )
 
 
 def _find_remote(d: Path) -> str | None:
@@ -409,16 +419,21 @@ def render_kustomize(d: Path, *, timeout: float = 120) -> RenderResult:
     shown = command if command is not None else ["kustomize", "build", _safe_path_arg(d)]
     if not is_kustomization(d):
         return RenderResult(
-            False, "", f"{d} is not a kustomization directory (no {', '.join(KUSTOMIZATION_FILES)})",
-            tool, shown,
+            False,
+            "",
+            f"{d} is not a kustomization directory (no {', '.join(KUSTOMIZATION_FILES)})",
+            tool,
+            shown,
         )
     remote = _find_remote(d)
     if remote is not None:
         return RenderResult(
-            False, "",
+            False,
+            "",
             f"remote kustomize base {remote} needs the network; kubefort is offline-first "
             "(render it yourself and scan the output)",
-            tool, shown,
+            tool,
+            shown,
         )
     if command is None:
         return RenderResult(False, "", err, tool, shown)

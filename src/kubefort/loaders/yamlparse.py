@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
 import os
 import re
@@ -39,7 +40,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 try:  # rapidyaml is a hard dependency, but stay usable if its wheel is missing on a platform
     import ryml
     from ryml import _ryml  # the C functions behind ryml.Tree's methods (called per node)
-except Exception:  # pragma: no cover
+except Exception:  # noqa: BLE001  # pragma: no cover - any failure to import the C extension falls back to libyaml
     ryml = None
 
 # ---------------------------------------------------------------------------------------------
@@ -82,12 +83,13 @@ def _go_int(plain: str) -> int | float | None:
     if not m:
         return None
     sign, digits = m.groups()
+    # strconv's own prefixes, each read in its base (int(digits, 0) would also accept Python-only forms)
     if digits[:2] in ("0x", "0X"):
-        v = int(digits[2:], 16)
+        v = int(digits[2:], 16)  # noqa: FURB166
     elif digits[:2] in ("0o", "0O"):
-        v = int(digits[2:], 8)
+        v = int(digits[2:], 8)  # noqa: FURB166
     elif digits[:2] in ("0b", "0B"):
-        v = int(digits[2:], 2)
+        v = int(digits[2:], 2)  # noqa: FURB166
     elif len(digits) > 1 and digits[0] == "0":
         v = int(digits[1:], 8)
     else:
@@ -116,9 +118,8 @@ def resolve_plain(value: str) -> tuple[str, Any]:
             return T_FLOAT, float(plain)
         if plain.startswith("-0b") and re.fullmatch(r"-0b[01]+", plain):
             return T_INT, -int(plain[3:], 2)
-    elif c == ".":
-        if _DOTFLOAT_RE.match(value):
-            return T_FLOAT, float(value)
+    elif c == "." and _DOTFLOAT_RE.match(value):
+        return T_FLOAT, float(value)
     return T_STR, value
 
 
@@ -159,7 +160,7 @@ def go_format_float32(f: float) -> str:
     if f32 == 0:
         return "-0" if math.copysign(1, f32) < 0 else "0"
     for prec in range(1, 10):  # the shortest digits that read back as the same float32
-        text = "%.*e" % (prec - 1, f32)
+        text = f"{f32:.{prec - 1}e}"
         if struct.unpack("f", struct.pack("f", float(text)))[0] == f32:
             break
     mant, exp_s = text.split("e")
@@ -168,7 +169,7 @@ def go_format_float32(f: float) -> str:
     exp = int(exp_s)
     nd, dp = len(digits), exp + 1
     eprec = 6
-    if eprec > nd and nd >= dp:
+    if eprec > nd >= dp:
         eprec = nd
     if exp < -4 or exp >= eprec:
         m = digits[0] + ("." + digits[1:] if nd > 1 else "")
@@ -216,7 +217,10 @@ class _GoConstructor(yaml.constructor.SafeConstructor):
             if tag == T_FLOAT and rtag == T_INT:
                 return float(v)
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot decode {rtag.rsplit(':', 1)[1]} {value!r} as a {tag.rsplit(':', 1)[1]}", node.start_mark
+                None,
+                None,
+                f"cannot decode {rtag.rsplit(':', 1)[1]} {value!r} as a {tag.rsplit(':', 1)[1]}",
+                node.start_mark,
             )
         raise AssertionError(tag)  # pragma: no cover
 
@@ -281,7 +285,12 @@ if HAVE_LIBYAML:
 else:  # pragma: no cover - PyYAML without libyaml
 
     class GoLoader(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _GoConstructor, _GoResolver
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        _GoConstructor,
+        _GoResolver,
     ):
         def __init__(self, stream: Any) -> None:
             yaml.reader.Reader.__init__(self, stream)
@@ -289,7 +298,6 @@ else:  # pragma: no cover - PyYAML without libyaml
             yaml.parser.Parser.__init__(self)
             yaml.composer.Composer.__init__(self)
             _GoConstructor.__init__(self)
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,7 +388,9 @@ _ODDNUM = (
     rb"|-?[0-9][0-9.]*_[^\"\\]*"  # underscores
     rb"|-?[0-9]+\.(?:[eE][^\"\\]*)?"  # trailing dot
 )
-_RISKY_JSON = re.compile((rb'"(?=[yYnNoOtTfF~<+\-.0-9iI])(?:' + _WORDS + rb"|" + _ODDNUM + rb')"').decode())  # emit_json gives str
+_RISKY_JSON = re.compile(
+    (rb'"(?=[yYnNoOtTfF~<+\-.0-9iI])(?:' + _WORDS + rb"|" + _ODDNUM + rb')"').decode()
+)  # emit_json gives str
 # Tags, anchors, aliases and directives are dropped (or left unresolved) by the emitter. A text
 # scan finds `!`, `&`, `*` or `%` where a node may start; only then is the tree asked whether a
 # node really carries one (prose such as CEL's `!has(self.x)` in a block scalar is not a tag).
@@ -448,12 +458,12 @@ if ryml is not None:
 # where a plain scalar can end, and what may stand before one on its line (a superset: a `,`
 # also matches inside prose, which the tree then rules out)
 _PLAIN_END = rb"[ \t\r]*(?:$|#|[,\]}]|:(?:[ \t\r]|$))"
-_BEFORE_PLAIN = re.compile(rb"(?:[ \t]*(?:(?:-|\?|---)[ \t]+)*|.*?(?::|[\[{,])[ \t]*)\Z", re.S)
+_BEFORE_PLAIN = re.compile(rb"(?:[ \t]*(?:(?:-|\?|---)[ \t]+)*|.*?(?::|[\[{,])[ \t]*)\Z", re.DOTALL)
 
 
 def _maybe_plain(data: bytes, token: bytes) -> bool:
     """Could `token` stand as a whole plain scalar somewhere in the text?"""
-    for m in re.finditer(re.escape(token) + _PLAIN_END, data, re.M):
+    for m in re.finditer(re.escape(token) + _PLAIN_END, data, re.MULTILINE):
         start = m.start()
         line_start = data.rfind(b"\n", 0, start) + 1
         if _BEFORE_PLAIN.match(data, line_start, start):
@@ -467,7 +477,10 @@ def _plain_in_tree(tree: Any, tokens: set[bytes]) -> bool:
     has, val, key = _ryml.Tree_type_has_any, _ryml.Tree_val, _ryml.Tree_key
     # map() over the C functions: a tree has a node per scalar, so no Python frame per node
     for i, plain_val, plain_key in zip(
-        range(n), map(has, repeat(tree, n), range(n), repeat(_PLAIN_VAL, n)), map(has, repeat(tree, n), range(n), repeat(_PLAIN_KEY, n))
+        range(n),
+        map(has, repeat(tree, n), range(n), repeat(_PLAIN_VAL, n)),
+        map(has, repeat(tree, n), range(n), repeat(_PLAIN_KEY, n)),
+        strict=False,
     ):
         if plain_val and not has(tree, i, _VAL_NOT_PLAIN):
             v = val(tree, i)  # None for an empty value
@@ -523,7 +536,7 @@ def _parse_fast(data: bytes) -> ParsedStream | None:
             maybe = {t for t in risky if _maybe_plain(data, t)}
             if maybe and _plain_in_tree(tree, maybe):
                 return None
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure of the fast path falls back to the exact (libyaml) path
         return None
     finally:
         os.dup2(saved, 2)
@@ -587,7 +600,7 @@ def _parse_exact(data: bytes) -> ParsedStream:
     check_aliases = _ALIAS.search(data) is not None
     try:
         loader = GoLoader(data)
-    except Exception as exc:  # pragma: no cover - construction of the C parser itself
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover - construction of the C parser itself
         out.error = ParseError(f"cannot read YAML: {exc}")
         return out
     try:
@@ -613,7 +626,9 @@ def _parse_exact(data: bytes) -> ParsedStream:
                 size = _expanded_size(node)
                 if size < 0:
                     out.docs.append(None)
-                    out.doc_errors[idx] = ParseError("recursive YAML alias (an alias that contains itself)", start, 1, idx)
+                    out.doc_errors[idx] = ParseError(
+                        "recursive YAML alias (an alias that contains itself)", start, 1, idx
+                    )
                     continue
                 if size > MAX_EXPANDED_NODES:
                     out.docs.append(None)
@@ -640,10 +655,8 @@ def _parse_exact(data: bytes) -> ParsedStream:
                 continue
             out.docs.append(doc)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # pragma: no cover - freeing the parser must not hide the result
             loader.dispose()
-        except Exception:  # pragma: no cover
-            pass
     return out
 
 

@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from kubefort.model import Outcome, ResourceId, ScanResult, Severity, Source, Status, fingerprint, format_path
 from kubefort.registry import CheckMeta, Mappings, Registry
 
-__all__ = ["FORMATS", "render", "render_chunks", "outcome_location", "outcome_fingerprint", "sort_outcomes", "check_meta"]
+__all__ = [
+    "FORMATS",
+    "check_meta",
+    "outcome_fingerprint",
+    "outcome_location",
+    "render",
+    "render_chunks",
+    "sort_outcomes",
+]
 
 FORMATS = {"table", "json", "sarif", "junit", "prometheus"}
 

@@ -29,7 +29,9 @@ _STREAMED = "@@kubefort:streamed-results@@"
 _CHUNK = 2000
 
 
-def build(result: ScanResult, registry: Registry, *, include_passed: bool = False, results: bool = True) -> dict[str, Any]:
+def build(
+    result: ScanResult, registry: Registry, *, include_passed: bool = False, results: bool = True
+) -> dict[str, Any]:
     """The report as a plain dict (what `render` serialises); results=False leaves a placeholder
     where `render_chunks` streams them."""
     counts = result.counts()
@@ -87,7 +89,9 @@ def render_chunks(result: ScanResult, registry: Registry, *, include_passed: boo
     """The report's text in pieces, byte for byte what one `orjson.dumps` of `build()` gives, but
     the results (a cluster can have 100,000) are turned into dicts and text 2,000 at a time, so
     the report never exists twice in memory as objects."""
-    text = orjson.dumps(build(result, registry, include_passed=include_passed, results=False), option=_OPTS, default=_default).decode()
+    text = orjson.dumps(
+        build(result, registry, include_passed=include_passed, results=False), option=_OPTS, default=_default
+    ).decode()
     marker = f'"{_STREAMED}"'
     at = text.index(marker)
     line = text.rfind("\n", 0, at) + 1
@@ -99,7 +103,11 @@ def render_chunks(result: ScanResult, registry: Registry, *, include_passed: boo
     else:
         yield "[\n"
         for i in range(0, len(outcomes), _CHUNK):
-            body = orjson.dumps([_result(o, registry) for o in outcomes[i : i + _CHUNK]], option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=_default).decode()
+            body = orjson.dumps(
+                [_result(o, registry) for o in outcomes[i : i + _CHUNK]],
+                option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+                default=_default,
+            ).decode()
             # "[\n  {...},\n  {...}\n]" -> the items, indented one level deeper (JSON strings hold no raw newlines)
             yield ("" if i == 0 else ",\n") + pad + body[2:-2].replace("\n", "\n" + pad)
         yield "\n" + pad + "]"

@@ -307,16 +307,25 @@ def posture_lines(posture: Mapping[str, Mapping[str, object]]) -> list[str]:
     """The cluster's namespaces at a glance: Pod Security levels and how many have each control."""
     n = len(posture)
     levels = Counter(row.get("podSecurityEnforce") or "no label" for row in posture.values())
-    shown = ", ".join(f"{lvl} {levels[lvl]}" for lvl in ("restricted", "baseline", "privileged", "no label") if levels[lvl])
+    shown = ", ".join(
+        f"{lvl} {levels[lvl]}" for lvl in ("restricted", "baseline", "privileged", "no label") if levels[lvl]
+    )
     others = sum(v for k, v in levels.items() if k not in ("restricted", "baseline", "privileged", "no label"))
     parts = []
-    for key, label in (("defaultDenyIngress", "default-deny ingress"), ("defaultDenyEgress", "default-deny egress"),
-                       ("resourceQuota", "ResourceQuota"), ("limitRange", "LimitRange")):
+    for key, label in (
+        ("defaultDenyIngress", "default-deny ingress"),
+        ("defaultDenyEgress", "default-deny egress"),
+        ("resourceQuota", "ResourceQuota"),
+        ("limitRange", "LimitRange"),
+    ):
         yes = sum(1 for row in posture.values() if row.get(key) is True)
         judged = sum(1 for row in posture.values() if isinstance(row.get(key), bool))
         unknown = sum(1 for row in posture.values() if key in row and row[key] is None)
         parts.append(f"{label} {yes}/{judged}" + (f" ({unknown} not evaluated)" if unknown else ""))
-    return [f"namespaces: {n}; Pod Security enforce: {shown}" + (f", other {others}" if others else ""), "  with " + ", ".join(parts)]
+    return [
+        f"namespaces: {n}; Pod Security enforce: {shown}" + (f", other {others}" if others else ""),
+        "  with " + ", ".join(parts),
+    ]
 
 
 def _list(out: _Writer, title: str, items: list[str], style: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 AFFECTED = "affected"
 CANNOT_TELL = "cannot-tell"
 
-_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~_].*)?\s*$", re.I)
+_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~_].*)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -41,7 +41,7 @@ class Version:
 
 
 def parse_version(text: object) -> Version | None:
-    """"v1.28.3-eks-4f4795d", "v1.27.8-gke.1067004", "v1.29.2+k3s1", "1.30.1+rke2r1" -> Version.
+    """ "v1.28.3-eks-4f4795d", "v1.27.8-gke.1067004", "v1.29.2+k3s1", "1.30.1+rke2r1" -> Version.
 
     Vendor and pre-release suffixes are dropped: "v1.31.0-rc.1" counts as 1.31.0.
     """
@@ -98,7 +98,11 @@ class VulnDB:
     def cve_minors_known(self) -> Version:
         """The newest Kubernetes minor the CVE data can speak for (released before it was generated)."""
         gen = _date(self.cves_generated) or dt.date.min
-        known = [_minor(r["minor"]) for r in self.releases["kubernetes"] if r.get("released") and _data_date(r["released"]) <= gen]
+        known = [
+            _minor(r["minor"])
+            for r in self.releases["kubernetes"]
+            if r.get("released") and _data_date(r["released"]) <= gen
+        ]
         return max(known) if known else self.newest_minor()
 
 
@@ -122,7 +126,11 @@ def _load(cache: str) -> VulnDB:
             data = json.loads(user.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = None  # a damaged user copy is ignored; `kubefort db info` names the file in use
-        if isinstance(data, dict) and isinstance(data.get("records"), list) and str(data.get("generated", "")) >= cves.get("generated", ""):
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("records"), list)
+            and str(data.get("generated", "")) >= cves.get("generated", "")
+        ):
             cves, cpath = data, str(user)
     return VulnDB(releases=releases, cves=cves, cves_path=cpath, releases_path=rpath)
 
@@ -151,11 +159,18 @@ def version_eol(minor: str, today: dt.date, db: VulnDB | None = None) -> MinorEo
             return {"minor": key.minor_str, "released": None, "eol": None, "past_eol": True, "days_left": None}
         return None
     eol = _data_date(row["eol"])
-    return {"minor": key.minor_str, "released": row.get("released"), "eol": row["eol"], "past_eol": today > eol,
-            "days_left": (eol - today).days}
+    return {
+        "minor": key.minor_str,
+        "released": row.get("released"),
+        "eol": row["eol"],
+        "past_eol": today > eol,
+        "days_left": (eol - today).days,
+    }
 
 
-def runtime_eol(runtime: str, version: Version, today: dt.date, db: VulnDB | None = None) -> MinorEol | RuntimeEol | None:
+def runtime_eol(
+    runtime: str, version: Version, today: dt.date, db: VulnDB | None = None
+) -> MinorEol | RuntimeEol | None:
     """End of life of a container runtime minor ("containerd", "cri-o"); None when unknown.
 
     cri-o follows the Kubernetes minors (cri-o 1.N is supported as long as Kubernetes 1.N)."""
@@ -169,8 +184,13 @@ def runtime_eol(runtime: str, version: Version, today: dt.date, db: VulnDB | Non
     eol = _data_date(row["eol"])
     # a tentative date that has passed may have been extended since: None = cannot tell
     past: bool | None = today > eol if not row.get("tentative") or today <= eol else None
-    return {"minor": version.minor_str, "eol": row["eol"], "tentative": bool(row.get("tentative")),
-            "past_eol": past, "days_left": (eol - today).days}
+    return {
+        "minor": version.minor_str,
+        "eol": row["eol"],
+        "tentative": bool(row.get("tentative")),
+        "past_eol": past,
+        "days_left": (eol - today).days,
+    }
 
 
 def cves_for(component: str, version: str | Version, db: VulnDB | None = None) -> list[tuple[dict[str, Any], str]]:

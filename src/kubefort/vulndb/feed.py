@@ -24,28 +24,47 @@ from typing import Any
 
 # Components the advisories name, and how they spell them.
 COMPONENTS = (
-    "kube-apiserver", "kubelet", "kube-proxy", "kubectl", "kube-controller-manager", "kube-scheduler",
-    "ingress-nginx", "kubernetes-csi-proxy", "secrets-store-csi-driver", "azure-file-csi-driver",
-    "kube-state-metrics", "cluster-autoscaler", "image-builder", "etcd",
+    "kube-apiserver",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "ingress-nginx",
+    "kubernetes-csi-proxy",
+    "secrets-store-csi-driver",
+    "azure-file-csi-driver",
+    "kube-state-metrics",
+    "cluster-autoscaler",
+    "image-builder",
+    "etcd",
 )
-_ALIASES = {"kube apiserver": "kube-apiserver", "kube-api-server": "kube-apiserver", "apiserver": "kube-apiserver",
-            "api server": "kube-apiserver", "ingress nginx": "ingress-nginx", "csi-proxy": "kubernetes-csi-proxy"}
+_ALIASES = {
+    "kube apiserver": "kube-apiserver",
+    "kube-api-server": "kube-apiserver",
+    "apiserver": "kube-apiserver",
+    "api server": "kube-apiserver",
+    "ingress nginx": "ingress-nginx",
+    "csi-proxy": "kubernetes-csi-proxy",
+}
 _COMPONENT_RE = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(c) for c in sorted((*COMPONENTS, *_ALIASES), key=len, reverse=True)) + r")(?![\w-])",
-    re.I,
+    r"(?<![\w-])("
+    + "|".join(re.escape(c) for c in sorted((*COMPONENTS, *_ALIASES), key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
 )
 _V = r"v?(\d+\.\d+(?:\.\d+)?)"
-_SPAN = re.compile(rf"^{_V}\s*(?:-|–|—|to|through)\s*{_V}$", re.I)
-_LE = re.compile(rf"^<=\s*{_V}$", re.I)
-_LT = re.compile(rf"^<\s*{_V}$", re.I)
-_GE = re.compile(rf"^>=\s*{_V}(?:\s*\(.*\))?$", re.I)
-_ONE = re.compile(rf"^{_V}$", re.I)
-_ALL = re.compile(r"^all (?:versions|releases)\b", re.I)
-_ANY_V = re.compile(r"(?<![\w.@])v?(\d+\.\d+\.\d+)(?![\w.])", re.I)
+_SPAN = re.compile(rf"^{_V}\s*(?:-|–|—|to|through)\s*{_V}$", re.IGNORECASE)
+_LE = re.compile(rf"^<=\s*{_V}$", re.IGNORECASE)
+_LT = re.compile(rf"^<\s*{_V}$", re.IGNORECASE)
+_GE = re.compile(rf"^>=\s*{_V}(?:\s*\(.*\))?$", re.IGNORECASE)
+_ONE = re.compile(rf"^{_V}$", re.IGNORECASE)
+_ALL = re.compile(r"^all (?:versions|releases)\b", re.IGNORECASE)
+_ANY_V = re.compile(r"(?<![\w.@])v?(\d+\.\d+\.\d+)(?![\w.])", re.IGNORECASE)
 _HEADING = re.compile(
     r"^(?:#+\s*|\*\*)?\s*(affected versions|fixed versions|affected components?|how do i|how to|am i vulnerable|detection|"
     r"mitigation|acknowledg|additional details|anything else|kubernetes version|what happened|upgrad)",
-    re.I,
+    re.IGNORECASE,
 )
 _CVE = re.compile(r"CVE-\d{4}-\d{4,}")
 _BIG = 10**6  # patch of a two-part bound: "<= v1.19" means every 1.19.x
@@ -130,7 +149,12 @@ def _section(text: str, name: str) -> str:
             if m.group(1).lower().startswith(name):
                 inside = True
                 # "**Affected Versions**: kubelet <= v1.2" keeps its tail
-                tail = re.sub(r"^(?:#+\s*|\*\*)?\s*" + re.escape(m.group(1)) + r"\s*\**\s*:?\s*", "", line.strip(), flags=re.I)
+                tail = re.sub(
+                    r"^(?:#+\s*|\*\*)?\s*" + re.escape(m.group(1)) + r"\s*\**\s*:?\s*",
+                    "",
+                    line.strip(),
+                    flags=re.IGNORECASE,
+                )
                 if tail:
                     out.append(tail)
             continue
@@ -140,13 +164,13 @@ def _section(text: str, name: str) -> str:
 
 
 def _split_component(line: str) -> tuple[list[str], str]:
-    m = re.match(r"^([A-Za-z][\w./ -]*?)\s*:?\s+(?=v?\d|<|>|all\b)", line, re.I)
-    if not m or re.fullmatch(r"v\d.*", m.group(1), re.I):
+    m = re.match(r"^([A-Za-z][\w./ -]*?)\s*:?\s+(?=v?\d|<|>|all\b)", line, re.IGNORECASE)
+    if not m or re.fullmatch(r"v\d.*", m.group(1), re.IGNORECASE):
         return [], line
     names = [_canonical(p) for p in re.split(r"[/,]| and ", m.group(1))]
     if not all(names):
         return [], line
-    return [n for n in names if n], line[m.end():].strip()
+    return [n for n in names if n], line[m.end() :].strip()
 
 
 def _canonical(name: str) -> str | None:
@@ -186,9 +210,10 @@ def _per_minor(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ranges
 
 
-def _bound_open_ranges(ranges: list[dict[str, Any]], fixed: list[str], open_from: list[tuple[str, str | None]],
-                       flags: list[str]) -> list[dict[str, Any]]:
-    """">= v1.8.0" with a list of fixed versions: each fixed minor is affected below its fix,
+def _bound_open_ranges(
+    ranges: list[dict[str, Any]], fixed: list[str], open_from: list[tuple[str, str | None]], flags: list[str]
+) -> list[dict[str, Any]]:
+    """ ">= v1.8.0" with a list of fixed versions: each fixed minor is affected below its fix,
     older minors entirely, newer minors (fixed on master before their release) not at all."""
     if not open_from or not fixed:
         return ranges
@@ -199,7 +224,9 @@ def _bound_open_ranges(ranges: list[dict[str, Any]], fixed: list[str], open_from
             if _key(f) < _key(start):
                 continue
             major, minor = f.split(".")[:2]
-            out.append({"introduced": f"{major}.{minor}.0" if _key(f"{major}.{minor}.0") > _key(start) else start, "fixed": f})
+            out.append(
+                {"introduced": f"{major}.{minor}.0" if _key(f"{major}.{minor}.0") > _key(start) else start, "fixed": f}
+            )
             lowest_minor = lowest_minor or f"{major}.{minor}.0"
         if lowest_minor and _key(start) < _key(lowest_minor):
             out.append({"introduced": start, "fixed": lowest_minor})
@@ -209,7 +236,11 @@ def _bound_open_ranges(ranges: list[dict[str, Any]], fixed: list[str], open_from
 
 def _components_from_text(text: str, summary: str) -> list[str]:
     comp = _section(text, "affected component")
-    for source in (comp, *re.findall(r"(?:bug|issue|vulnerability|cve) (?:only )?affects ([^.\n]+)", text, re.I), summary):
+    for source in (
+        comp,
+        *re.findall(r"(?:bug|issue|vulnerability|cve) (?:only )?affects ([^.\n]+)", text, re.IGNORECASE),
+        summary,
+    ):
         found = _dedupe([c for c in (_canonical(m) for m in _COMPONENT_RE.findall(source)) if c])
         if found:
             return found

@@ -16,15 +16,25 @@ AUDIT_LOG_REF = "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#log
 
 
 @check(
-    id="KF-CP-033", name="apiserver-audit-log-missing", title="API server writes no audit log",
-    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
+    id="KF-CP-033",
+    name="apiserver-audit-log-missing",
+    title="API server writes no audit log",
+    severity=Severity.HIGH,
+    target="object",
+    kinds=NODE_KINDS,
     remediation="Set --audit-log-path (and --audit-policy-file) so the API server records who did what.",
     **node_meta(
-        cis=("1.2.16",), peers={"trivy": ("KCV-0019",), "checkov": ("CKV_K8S_91",), "kubescape": ("C-0130", "C-0067")}, owasp=("K05",),
+        cis=("1.2.16",),
+        peers={"trivy": ("KCV-0019",), "checkov": ("CKV_K8S_91",), "kubescape": ("C-0130", "C-0067")},
+        owasp=("K05",),
         what="Flags an API server without `--audit-log-path`.",
         why="Without an audit log there is no record of who read Secrets, exec'ed into pods or changed RBAC, so an incident cannot be investigated.",
         example=pod_example("kube-apiserver", "--authorization-mode=Node,RBAC"),
-        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-policy-file=/etc/kubernetes/audit-policy.yaml"),
+        fix=pod_example(
+            "kube-apiserver",
+            "--audit-log-path=/var/log/kubernetes/audit/audit.log",
+            "--audit-policy-file=/etc/kubernetes/audit-policy.yaml",
+        ),
         refs=(API_REF, "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/"),
     ),
 )
@@ -33,15 +43,25 @@ def apiserver_audit_log_missing(res: Resource, ctx: CheckContext[None]) -> Itera
 
 
 @check(
-    id="KF-CP-034", name="apiserver-audit-log-maxage-low", title="API server keeps audit logs for less than 30 days",
-    severity=Severity.LOW, target="object", kinds=NODE_KINDS,
+    id="KF-CP-034",
+    name="apiserver-audit-log-maxage-low",
+    title="API server keeps audit logs for less than 30 days",
+    severity=Severity.LOW,
+    target="object",
+    kinds=NODE_KINDS,
     remediation="Set --audit-log-maxage=30 or higher.",
     **node_meta(
-        cis=("1.2.17",), peers={"trivy": ("KCV-0020",), "checkov": ("CKV_K8S_92",), "kubescape": ("C-0131",)}, owasp=("K05",),
+        cis=("1.2.17",),
+        peers={"trivy": ("KCV-0020",), "checkov": ("CKV_K8S_92",), "kubescape": ("C-0131",)},
+        owasp=("K05",),
         what="Flags an API server whose `--audit-log-maxage` is absent or below 30.",
         why="Investigations often start weeks after the event; old audit files must still be there.",
-        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=15"),
-        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=30"),
+        example=pod_example(
+            "kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=15"
+        ),
+        fix=pod_example(
+            "kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxage=30"
+        ),
         refs=(API_REF, AUDIT_LOG_REF),
     ),
 )
@@ -50,15 +70,25 @@ def apiserver_audit_log_maxage_low(res: Resource, ctx: CheckContext[None]) -> It
 
 
 @check(
-    id="KF-CP-035", name="apiserver-audit-log-maxbackup-low", title="API server keeps fewer than 10 rotated audit logs",
-    severity=Severity.LOW, target="object", kinds=NODE_KINDS,
+    id="KF-CP-035",
+    name="apiserver-audit-log-maxbackup-low",
+    title="API server keeps fewer than 10 rotated audit logs",
+    severity=Severity.LOW,
+    target="object",
+    kinds=NODE_KINDS,
     remediation="Set --audit-log-maxbackup=10 or higher.",
     **node_meta(
-        cis=("1.2.18",), peers={"trivy": ("KCV-0021",), "checkov": ("CKV_K8S_93",), "kubescape": ("C-0132",)}, owasp=("K05",),
+        cis=("1.2.18",),
+        peers={"trivy": ("KCV-0021",), "checkov": ("CKV_K8S_93",), "kubescape": ("C-0132",)},
+        owasp=("K05",),
         what="Flags an API server whose `--audit-log-maxbackup` is absent or below 10.",
         why="Too few rotated files means a busy cluster overwrites the evidence within hours.",
-        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=5"),
-        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=10"),
+        example=pod_example(
+            "kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=5"
+        ),
+        fix=pod_example(
+            "kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=10"
+        ),
         refs=(API_REF, AUDIT_LOG_REF),
     ),
 )
@@ -67,15 +97,25 @@ def apiserver_audit_log_maxbackup_low(res: Resource, ctx: CheckContext[None]) ->
 
 
 @check(
-    id="KF-CP-036", name="apiserver-audit-log-maxsize-low", title="API server rotates audit logs below 100 MB",
-    severity=Severity.LOW, target="object", kinds=NODE_KINDS,
+    id="KF-CP-036",
+    name="apiserver-audit-log-maxsize-low",
+    title="API server rotates audit logs below 100 MB",
+    severity=Severity.LOW,
+    target="object",
+    kinds=NODE_KINDS,
     remediation="Set --audit-log-maxsize=100 or higher.",
     **node_meta(
-        cis=("1.2.19",), peers={"trivy": ("KCV-0022",), "checkov": ("CKV_K8S_94",), "kubescape": ("C-0133",)}, owasp=("K05",),
+        cis=("1.2.19",),
+        peers={"trivy": ("KCV-0022",), "checkov": ("CKV_K8S_94",), "kubescape": ("C-0133",)},
+        owasp=("K05",),
         what="Flags an API server whose `--audit-log-maxsize` is absent or below 100.",
         why="Small files rotate constantly; with a bounded backup count that shortens the history kept.",
-        example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxsize=50"),
-        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxsize=100"),
+        example=pod_example(
+            "kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxsize=50"
+        ),
+        fix=pod_example(
+            "kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxsize=100"
+        ),
         refs=(API_REF, AUDIT_LOG_REF),
     ),
 )
@@ -84,20 +124,32 @@ def apiserver_audit_log_maxsize_low(res: Resource, ctx: CheckContext[None]) -> I
 
 
 @check(
-    id="KF-CP-056", name="apiserver-audit-policy-missing", title="API server loads no audit policy",
-    severity=Severity.HIGH, target="object", kinds=NODE_KINDS,
+    id="KF-CP-056",
+    name="apiserver-audit-policy-missing",
+    title="API server loads no audit policy",
+    severity=Severity.HIGH,
+    target="object",
+    kinds=NODE_KINDS,
     remediation="Set --audit-policy-file to a policy that records at least the events listed in KF-CP-057.",
     **node_meta(
-        cis=("3.2.1",), manual=True, peers={"kubescape": ("C-0160",)}, owasp=("K05",),
+        cis=("3.2.1",),
+        manual=True,
+        peers={"kubescape": ("C-0160",)},
+        owasp=("K05",),
         what="Flags an API server without `--audit-policy-file`: without a policy no audit event is recorded, whatever the backend.",
         why="Audit logs are the only record of who read Secrets, exec'ed into pods or changed RBAC.",
         example=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log"),
-        fix=pod_example("kube-apiserver", "--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-policy-file=/etc/kubernetes/audit-policy.yaml"),
+        fix=pod_example(
+            "kube-apiserver",
+            "--audit-log-path=/var/log/kubernetes/audit/audit.log",
+            "--audit-policy-file=/etc/kubernetes/audit-policy.yaml",
+        ),
         refs=(API_REF, "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#audit-policy"),
     ),
 )
 def apiserver_audit_policy_missing(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
     yield from flags_set(res, "kube-apiserver", "audit-policy-file")
+
 
 AUDIT_LEVELS = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
 _ALL_STAGES = {"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"}
@@ -145,26 +197,32 @@ def _rule_matches(rule: dict[str, Any], r: AuditRequest) -> bool:
             if _strs(gr.get("resourceNames")):
                 continue  # limited to named objects: not every request
             for n in names:
-                if n in (combined, "*") or (r.subresource and n == f"*/{r.subresource}") or (n.endswith("/*") and n[:-2] == r.resource):
+                if (
+                    n in (combined, "*")
+                    or (r.subresource and n == f"*/{r.subresource}")
+                    or (n.endswith("/*") and n[:-2] == r.resource)
+                ):
                     return True
         return False
-    if rule.get("nonResourceURLs"):
-        return False  # our requests are resource requests
-    return True
+    return not rule.get("nonResourceURLs")  # our requests are resource requests
 
 
 def audit_level(policy: dict[str, Any], r: AuditRequest) -> tuple[int, Path_]:
     """(level, path of the deciding rule) for a request: the first matching rule wins; no match is None."""
     rules = policy.get("rules")
     if not isinstance(rules, list):
-        raise NotEvaluated(f"rules is {type_name(rules)}, expected a list; the API server refuses the policy", ("rules",))
+        raise NotEvaluated(
+            f"rules is {type_name(rules)}, expected a list; the API server refuses the policy", ("rules",)
+        )
     omitted = set(_strs(policy.get("omitStages")))
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict) or rule.get("level") not in AUDIT_LEVELS:
-            raise NotEvaluated(f"rules[{i}] has no valid level (None, Metadata, Request, RequestResponse)", ("rules", i))
+            raise NotEvaluated(
+                f"rules[{i}] has no valid level (None, Metadata, Request, RequestResponse)", ("rules", i)
+            )
         if _rule_matches(rule, r):
             level = AUDIT_LEVELS[rule["level"]]
-            if _ALL_STAGES <= omitted | set(_strs(rule.get("omitStages"))):
+            if omitted | set(_strs(rule.get("omitStages"))) >= _ALL_STAGES:
                 level = 0
             return level, ("rules", i)
     return 0, ("rules",)
@@ -197,25 +255,36 @@ SENSITIVE = (
     (AuditRequest("TokenRequests", "create", "", "serviceaccounts", "token"), 2),
 )
 _POLICY_EXAMPLE = "```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n```"
-_POLICY_FIX = ("```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
-               "- level: Metadata            # never bodies: they hold the secret values\n  resources:\n"
-               "  - {group: \"\", resources: [secrets, configmaps, serviceaccounts/token]}\n"
-               "  - {group: authentication.k8s.io, resources: [tokenreviews]}\n"
-               "- level: RequestResponse\n  resources:\n  - {group: \"\", resources: [pods/exec, pods/attach, pods/portforward, pods/proxy, services/proxy]}\n"
-               "  - {group: rbac.authorization.k8s.io}\n- level: Request\n  verbs: [create, update, patch, delete]\n"
-               "- level: Metadata\n```")
+_POLICY_FIX = (
+    "```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+    "- level: Metadata            # never bodies: they hold the secret values\n  resources:\n"
+    '  - {group: "", resources: [secrets, configmaps, serviceaccounts/token]}\n'
+    "  - {group: authentication.k8s.io, resources: [tokenreviews]}\n"
+    '- level: RequestResponse\n  resources:\n  - {group: "", resources: [pods/exec, pods/attach, pods/portforward, pods/proxy, services/proxy]}\n'
+    "  - {group: rbac.authorization.k8s.io}\n- level: Request\n  verbs: [create, update, patch, delete]\n"
+    "- level: Metadata\n```"
+)
 
 
 @check(
-    id="KF-CP-057", name="audit-policy-misses-key-events", title="Audit policy does not record key security events",
-    severity=Severity.MEDIUM, target="object", kinds=("Policy",),
+    id="KF-CP-057",
+    name="audit-policy-misses-key-events",
+    title="Audit policy does not record key security events",
+    severity=Severity.MEDIUM,
+    target="object",
+    kinds=("Policy",),
     remediation="Add rules that log at least Metadata for Secrets, pods/exec|attach|portforward|proxy, services/proxy, pod and Deployment changes and RBAC changes.",
     **node_meta(
-        cis=("3.2.2",), manual=True, peers={"kubescape": ("C-0161",)}, owasp=("K05",),
+        cis=("3.2.2",),
+        manual=True,
+        peers={"kubescape": ("C-0161",)},
+        owasp=("K05",),
         what="Evaluates an audit `Policy` (`audit.k8s.io`, in `kubefort scan` input or the file named by `--audit-policy-file`) the "
-             "way the API server does (first matching rule wins, no match means None) for the events CIS 3.2.2 lists, and flags "
-             "the policy when any of them is not recorded: " + ", ".join(e.label for e in KEY_EVENTS) + ". The request is from an "
-             "ordinary authenticated user in namespace `default`.",
+        "way the API server does (first matching rule wins, no match means None) for the events CIS 3.2.2 lists, and flags "
+        "the policy when any of them is not recorded: "
+        + ", ".join(e.label for e in KEY_EVENTS)
+        + ". The request is from an "
+        "ordinary authenticated user in namespace `default`.",
         why="A policy that records nothing (or only some noise) gives an audit log in which the attack is missing.",
         example=_POLICY_EXAMPLE,
         fix=_POLICY_FIX,
@@ -235,18 +304,29 @@ def audit_policy_misses_key_events(res: Resource, ctx: CheckContext[None]) -> It
 
 
 @check(
-    id="KF-CP-058", name="audit-policy-logs-secret-payloads", title="Audit policy writes secret values into the audit log",
-    severity=Severity.HIGH, target="object", kinds=("Policy",),
+    id="KF-CP-058",
+    name="audit-policy-logs-secret-payloads",
+    title="Audit policy writes secret values into the audit log",
+    severity=Severity.HIGH,
+    target="object",
+    kinds=("Policy",),
     remediation="Log Secrets, ConfigMaps, TokenReviews and TokenRequests at Metadata level only, in a rule placed before broader Request/RequestResponse rules.",
     **node_meta(
-        cis=("3.2.2",), manual=True, peers={}, mitre=("T1552",), owasp=("K05", "K08"),
+        cis=("3.2.2",),
+        manual=True,
+        peers={},
+        mitre=("T1552",),
+        owasp=("K05", "K08"),
         what="Evaluates an audit `Policy` like KF-CP-057 and flags it when a request carrying a credential is logged with its body: "
-             "creating or updating Secrets or ConfigMaps, TokenReviews at `Request` or above, reading Secrets or requesting tokens at `RequestResponse`.",
+        "creating or updating Secrets or ConfigMaps, TokenReviews at `Request` or above, reading Secrets or requesting tokens at `RequestResponse`.",
         why="The audit log is usually shipped to a log platform that many people can read: Secret values, service-account tokens "
-            "and reviewed bearer tokens end up there in clear text.",
+        "and reviewed bearer tokens end up there in clear text.",
         example="```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse   # every body, Secrets included\n```",
         fix=_POLICY_FIX,
-        refs=("https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#audit-policy", "CIS Kubernetes Benchmark 3.2.2 (Metadata level for Secrets, ConfigMaps and TokenReviews)"),
+        refs=(
+            "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#audit-policy",
+            "CIS Kubernetes Benchmark 3.2.2 (Metadata level for Secrets, ConfigMaps and TokenReviews)",
+        ),
     ),
 )
 def audit_policy_logs_secret_payloads(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -257,4 +337,6 @@ def audit_policy_logs_secret_payloads(res: Resource, ctx: CheckContext[None]) ->
         if level > limit:
             leaks.append((f"{ev.label} at {next(k for k, n in AUDIT_LEVELS.items() if n == level)}", path))
     if leaks:
-        yield Violation(f"the policy logs request or response bodies for: {', '.join(x for x, _ in leaks)}", leaks[0][1])
+        yield Violation(
+            f"the policy logs request or response bodies for: {', '.join(x for x, _ in leaks)}", leaks[0][1]
+        )

@@ -13,8 +13,10 @@ from kubefort.model import NotEvaluated, Path_, Resource, Violation
 API_REF = "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/"
 KCM_REF = "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-controller-manager/"
 SCHED_REF = "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/"
-PROFILING_WHY = ("The profiling endpoints (/debug/pprof) reveal the program's internals and can be used to slow the "
-                 "component down; they are a debugging aid that a production control plane does not need.")
+PROFILING_WHY = (
+    "The profiling endpoints (/debug/pprof) reveal the program's internals and can be used to slow the "
+    "component down; they are a debugging aid that a production control plane does not need."
+)
 
 
 def api(res: Resource) -> ComponentView:
@@ -30,7 +32,9 @@ def flags_set(res: Resource, component: str, *flags: str) -> Iterator[Violation]
             yield viol(v, f"--{f} is not set", p)
 
 
-def bool_flag(res: Resource, component: str, flag: str, want: bool, default: bool, default_note: str) -> Iterator[Violation]:
+def bool_flag(
+    res: Resource, component: str, flag: str, want: bool, default: bool, default_note: str
+) -> Iterator[Violation]:
     """The boolean `flag` (default `default`) must be `want`."""
     v = component_view(res, component)
     got, p = v.boolean(flag, default)
@@ -56,10 +60,10 @@ def int_at_least(res: Resource, component: str, flag: str, minimum: int) -> Iter
 
 def admission_plugins(v: ComponentView) -> tuple[dict[str, Path_], dict[str, Path_]]:
     """(enabled, disabled) admission plugins with the path of the flag naming each."""
-    enabled = {name: p for name, p in v.items("enable-admission-plugins")[0]}
+    enabled = dict(v.items("enable-admission-plugins")[0])
     for name, p in v.items("admission-control")[0] if v.last("admission-control") else []:  # the deprecated spelling
         enabled.setdefault(name, p)
-    disabled = {name: p for name, p in v.items("disable-admission-plugins")[0]}
+    disabled = dict(v.items("disable-admission-plugins")[0])
     return enabled, disabled
 
 
@@ -87,8 +91,11 @@ def config_file(v: ComponentView, flag: str) -> dict[str, Any]:
     f = v.last(flag)
     entry = v.file(flag)
     if entry is None:
-        raise NotEvaluated(f"--{flag}={f.value if f else ''} names a file that is not part of the input; "
-                           "`kubefort node` reads it on the node", v.at(f))
+        raise NotEvaluated(
+            f"--{flag}={f.value if f else ''} names a file that is not part of the input; "
+            "`kubefort node` reads it on the node",
+            v.at(f),
+        )
     if "error" in entry:
         raise NotEvaluated(str(entry["error"]), v.at(f))
     content = entry.get("content")

@@ -14,12 +14,12 @@ def _drop_all_message(c: ContainerView, drop: list[str]) -> str:
     near = [d for d in drop if d.upper() in ("ALL", "CAP_ALL")]
     if near:
         return (
-            f"{c.label()} drops {near[0]!r} but not \"ALL\": the runtime accepts other spellings, but Pod Security "
-            "admission (restricted) compares the exact, case-sensitive string \"ALL\""
+            f'{c.label()} drops {near[0]!r} but not "ALL": the runtime accepts other spellings, but Pod Security '
+            'admission (restricted) compares the exact, case-sensitive string "ALL"'
         )
     if drop:
-        return f"{c.label()} drops only {', '.join(drop)}; securityContext.capabilities.drop does not contain \"ALL\""
-    return f"{c.label()} does not drop any capabilities (securityContext.capabilities.drop lacks \"ALL\")"
+        return f'{c.label()} drops only {", ".join(drop)}; securityContext.capabilities.drop does not contain "ALL"'
+    return f'{c.label()} does not drop any capabilities (securityContext.capabilities.drop lacks "ALL")'
 
 
 @check(
@@ -29,11 +29,17 @@ def _drop_all_message(c: ContainerView, drop: list[str]) -> str:
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        cis=("5.2.9",), nsa=NSA_POD, pss=("restricted/capabilities_restricted",), mitre=("T1068", "T1611"), owasp=("K01",),
-        trivy=("KSV-0003", "KSV-0004"), checkov=("CKV_K8S_37",), kubescape=("C-0201", "C-0220"),
+        cis=("5.2.9",),
+        nsa=NSA_POD,
+        pss=("restricted/capabilities_restricted",),
+        mitre=("T1068", "T1611"),
+        owasp=("K01",),
+        trivy=("KSV-0003", "KSV-0004"),
+        checkov=("CKV_K8S_37",),
+        kubescape=("C-0201", "C-0220"),
         polaris=("insecureCapabilities",),
     ),
-    remediation="Set securityContext.capabilities.drop: [\"ALL\"] and add back only what the container needs (usually nothing, at most NET_BIND_SERVICE).",
+    remediation='Set securityContext.capabilities.drop: ["ALL"] and add back only what the container needs (usually nothing, at most NET_BIND_SERVICE).',
 )
 def capabilities_not_dropped(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
@@ -105,7 +111,7 @@ DANGEROUS_CAPABILITIES: dict[str, str] = {
 def normalize_capability(name: str) -> str:
     """A capability name as the container runtimes read it: upper case, without the CAP_ prefix."""
     n = name.strip().upper()
-    return n[4:] if n.startswith("CAP_") else n
+    return n.removeprefix("CAP_")
 
 
 @check(
@@ -115,8 +121,13 @@ def normalize_capability(name: str) -> str:
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(
-        nsa=NSA_POD, pss=("baseline/capabilities_baseline",), mitre=("T1611", "T1068"), owasp=("K01",),
-        trivy=("KSV-0005", "KSV-0120", "KSV-0119"), checkov=("CKV_K8S_39",), kubescape=("C-0046",),
+        nsa=NSA_POD,
+        pss=("baseline/capabilities_baseline",),
+        mitre=("T1611", "T1068"),
+        owasp=("K01",),
+        trivy=("KSV-0005", "KSV-0120", "KSV-0119"),
+        checkov=("CKV_K8S_39",),
+        kubescape=("C-0046",),
         polaris=("dangerousCapabilities",),
     ),
     remediation="Remove the dangerous capabilities from securityContext.capabilities.add; move node-level work (networking, devices, tracing) into a dedicated, reviewed component.",

@@ -48,7 +48,9 @@ def profile_type(view: Any, *keys: str) -> tuple[bool, str | None, Path_]:
     view.mapping(*keys)
     kind = view.str(*keys, "type")
     if kind is None:
-        raise NotEvaluated(f"{format_path(path)} is missing; the API server requires a type when the profile is set", path)
+        raise NotEvaluated(
+            f"{format_path(path)} is missing; the API server requires a type when the profile is set", path
+        )
     return True, kind, path
 
 

@@ -17,7 +17,9 @@ SECCOMP_CONFINED = ("RuntimeDefault", "Localhost")
 
 def _seccomp_annotation_verdict(value: str) -> str | None:
     """None when the legacy annotation value confines the container, else what is wrong with it."""
-    if value in ("runtime/default", "docker/default") or (value.startswith("localhost/") and len(value) > len("localhost/")):
+    if value in ("runtime/default", "docker/default") or (
+        value.startswith("localhost/") and len(value) > len("localhost/")
+    ):
         return None
     if value == "unconfined":
         return "is unconfined"
@@ -31,9 +33,15 @@ def _seccomp_annotation_verdict(value: str) -> str | None:
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        cis=("5.6.2",), nsa=NSA_POD, pss=("baseline/seccompProfile_baseline", "restricted/seccompProfile_restricted"),
-        mitre=("T1611", "T1068"), owasp=("K01",),
-        trivy=("KSV-0030", "KSV-0104"), checkov=("CKV_K8S_31",), kubescape=("C-0210", "C-0055"), polaris=("linuxHardening",),
+        cis=("5.6.2",),
+        nsa=NSA_POD,
+        pss=("baseline/seccompProfile_baseline", "restricted/seccompProfile_restricted"),
+        mitre=("T1611", "T1068"),
+        owasp=("K01",),
+        trivy=("KSV-0030", "KSV-0104"),
+        checkov=("CKV_K8S_31",),
+        kubescape=("C-0210", "C-0055"),
+        polaris=("linuxHardening",),
     ),
     remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod (or Localhost with a reviewed profile), and remove any Unconfined override.",
 )
@@ -141,8 +149,13 @@ APPARMOR_CONTAINER_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        nsa=NSA_POD, pss=("baseline/appArmorProfile",), mitre=("T1611", "T1562.001"), owasp=("K01",),
-        trivy=("KSV-0002",), kubescape=("C-0055",), polaris=("linuxHardening",),
+        nsa=NSA_POD,
+        pss=("baseline/appArmorProfile",),
+        mitre=("T1611", "T1562.001"),
+        owasp=("K01",),
+        trivy=("KSV-0002",),
+        kubescape=("C-0055",),
+        polaris=("linuxHardening",),
     ),
     remediation="Remove the Unconfined AppArmor profile: leave it unset (the runtime default applies) or set appArmorProfile.type: RuntimeDefault or Localhost.",
 )
@@ -201,7 +214,10 @@ def apparmor_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None])
             if value == "unconfined":
                 yield Violation(f"{c.label()}: annotation {APPARMOR_CONTAINER_ANNOTATION}{c.name} is unconfined", apath)
             elif value not in ("", "runtime/default") and not value.startswith("localhost/"):
-                yield Violation(f"{c.label()}: annotation {APPARMOR_CONTAINER_ANNOTATION}{c.name} is {value!r}, not runtime/default or localhost/<profile>", apath)
+                yield Violation(
+                    f"{c.label()}: annotation {APPARMOR_CONTAINER_ANNOTATION}{c.name} is {value!r}, not runtime/default or localhost/<profile>",
+                    apath,
+                )
             return
         is_set, kind, path = pod_profile_type(pod, "appArmorProfile")
         where = "inherits the pod's"
@@ -210,7 +226,10 @@ def apparmor_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None])
     if kind == "Unconfined":
         yield Violation(f"{c.label()} {where} securityContext.appArmorProfile.type=Unconfined", path)
     elif kind not in ("RuntimeDefault", "Localhost"):
-        yield Violation(f"{c.label()} {where} securityContext.appArmorProfile.type={kind!r}, not RuntimeDefault or Localhost (values are case-sensitive)", path)
+        yield Violation(
+            f"{c.label()} {where} securityContext.appArmorProfile.type={kind!r}, not RuntimeDefault or Localhost (values are case-sensitive)",
+            path,
+        )
 
 
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
@@ -223,11 +242,17 @@ def _selinux_violations(view: Any, who: str) -> Iterator[Violation]:
     view.str("securityContext", "seLinuxOptions", "level")  # never restricted, but must decode
     se_type = view.str("securityContext", "seLinuxOptions", "type")
     if (se_type or "") not in SELINUX_TYPES:
-        yield Violation(f"{who} sets seLinuxOptions.type={se_type!r} (allowed: container_t, container_init_t, container_kvm_t, container_engine_t)", view.at("securityContext", "seLinuxOptions", "type"))
+        yield Violation(
+            f"{who} sets seLinuxOptions.type={se_type!r} (allowed: container_t, container_init_t, container_kvm_t, container_engine_t)",
+            view.at("securityContext", "seLinuxOptions", "type"),
+        )
     for field in ("user", "role"):
         v = view.str("securityContext", "seLinuxOptions", field)
         if v:
-            yield Violation(f"{who} sets seLinuxOptions.{field}={v!r} (must be empty)", view.at("securityContext", "seLinuxOptions", field))
+            yield Violation(
+                f"{who} sets seLinuxOptions.{field}={v!r} (must be empty)",
+                view.at("securityContext", "seLinuxOptions", field),
+            )
 
 
 @check(
@@ -237,8 +262,12 @@ def _selinux_violations(view: Any, who: str) -> Iterator[Violation]:
     severity=Severity.MEDIUM,
     target="pod",
     mappings=Mappings(
-        nsa=NSA_POD, pss=("baseline/seLinuxOptions",), mitre=("T1611", "T1562.001"), owasp=("K01",),
-        trivy=("KSV-0025",), kubescape=("C-0211",),
+        nsa=NSA_POD,
+        pss=("baseline/seLinuxOptions",),
+        mitre=("T1611", "T1562.001"),
+        owasp=("K01",),
+        trivy=("KSV-0025",),
+        kubescape=("C-0211",),
     ),
     remediation="Remove seLinuxOptions.type, user and role (keep only level if you need MCS categories); use one of the container_* types if a type must be set.",
 )

@@ -20,9 +20,14 @@ from kubefort.registry import Mappings, check
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        nsa=NSA_POD, mitre=("T1105", "T1036"), owasp=("K01",),
-        trivy=("KSV-0014",), checkov=("CKV_K8S_22",), kubescape=("C-0017",),
-        kube_linter=("no-read-only-root-fs",), polaris=("notReadOnlyRootFilesystem",),
+        nsa=NSA_POD,
+        mitre=("T1105", "T1036"),
+        owasp=("K01",),
+        trivy=("KSV-0014",),
+        checkov=("CKV_K8S_22",),
+        kubescape=("C-0017",),
+        kube_linter=("no-read-only-root-fs",),
+        polaris=("notReadOnlyRootFilesystem",),
     ),
     remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the application must write (for example /tmp).",
 )
@@ -72,7 +77,10 @@ def writable_root_filesystem(pod: PodView, c: ContainerView, ctx: CheckContext[N
     v = c.bool("securityContext", "readOnlyRootFilesystem")
     if v is not True:
         state = "false" if v is False else "unset (defaults to writable)"
-        yield Violation(f"{c.label()}: securityContext.readOnlyRootFilesystem is {state}", c.at("securityContext", "readOnlyRootFilesystem"))
+        yield Violation(
+            f"{c.label()}: securityContext.readOnlyRootFilesystem is {state}",
+            c.at("securityContext", "readOnlyRootFilesystem"),
+        )
 
 
 # ---------------------------------------------------------------- host paths (KF-POD-014, 015)
@@ -104,17 +112,34 @@ SENSITIVE_HOST_TREES: dict[str, str] = {
 # Files under a sensitive tree that are public by nature (time zone, CA bundles, OS identity, name
 # resolution, account names); writing to them is KF-POD-015's concern.
 HARMLESS_HOST_PATHS: tuple[str, ...] = (
-    "/etc/localtime", "/etc/timezone", "/etc/machine-id", "/etc/os-release", "/etc/lsb-release", "/etc/hostname",
-    "/etc/ssl/certs", "/etc/pki/tls/certs", "/etc/pki/ca-trust/extracted", "/etc/ca-certificates",
-    "/etc/resolv.conf", "/etc/hosts", "/etc/passwd", "/etc/group",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/machine-id",
+    "/etc/os-release",
+    "/etc/lsb-release",
+    "/etc/hostname",
+    "/etc/ssl/certs",
+    "/etc/pki/tls/certs",
+    "/etc/pki/ca-trust/extracted",
+    "/etc/ca-certificates",
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/passwd",
+    "/etc/group",
 )
 # A CSI driver exposes its socket in its own directory below this one (the standard CSI node layout).
 CSI_PLUGIN_DIRS = "/var/lib/kubelet/plugins"
-RUNTIME_SOCKETS = frozenset({"docker.sock", "containerd.sock", "crio.sock", "dockershim.sock", "cri-dockerd.sock", "podman.sock"})
+RUNTIME_SOCKETS = frozenset(
+    {"docker.sock", "containerd.sock", "crio.sock", "dockershim.sock", "cri-dockerd.sock", "podman.sock"}
+)
 # Path components that name per-user credential stores wherever they are (~/.aws style).
 CREDENTIAL_DIRS: dict[tuple[str, ...], str] = {
-    (".aws",): "AWS credentials", (".azure",): "Azure credentials", (".config", "gcloud"): "Google Cloud credentials",
-    (".kube",): "kubeconfig credentials", (".docker",): "registry credentials", (".ssh",): "SSH keys",
+    (".aws",): "AWS credentials",
+    (".azure",): "Azure credentials",
+    (".config", "gcloud"): "Google Cloud credentials",
+    (".kube",): "kubeconfig credentials",
+    (".docker",): "registry credentials",
+    (".ssh",): "SSH keys",
 }
 WINDOWS_SENSITIVE: dict[str, str] = {
     "//./pipe/docker_engine": "container runtime named pipe",
@@ -133,7 +158,7 @@ def normalize_host_path(path: str) -> str | None:
     slashes, `/var/run` read as `/run` (a symlink on every current distribution). Windows paths are lower
     case with forward slashes. None for relative paths (the API server rejects them)."""
     p = path.strip()
-    if re.match(r"^[A-Za-z]:([\\/]|$)", p) or p.startswith(("\\\\", "//")) and "\\" in p:
+    if re.match(r"^[A-Za-z]:([\\/]|$)", p) or (p.startswith(("\\\\", "//")) and "\\" in p):
         w = p.replace("\\", "/").lower()
         if w.startswith("//"):  # device or UNC path (\\.\pipe\docker_engine): keep its "." host part
             return "//" + re.sub("/+", "/", w[2:]).rstrip("/")
@@ -142,7 +167,7 @@ def normalize_host_path(path: str) -> str | None:
         return None
     p = posixpath.normpath("/" + p.lstrip("/"))  # normpath keeps a leading "//"; strip it first
     if p == "/var/run" or p.startswith("/var/run/"):
-        p = "/run" + p[len("/var/run"):]
+        p = "/run" + p[len("/var/run") :]
     return p
 
 
@@ -228,9 +253,16 @@ def _walk_host_path_volumes(pod: PodView) -> Iterator[tuple[int, str, Any, Path_
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
-        cis=("5.2.11",), nsa=NSA_HOST, pss=("baseline/hostPathVolumes",), mitre=("T1611", "T1552.001"), owasp=("K01",),
-        trivy=("KSV-0121", "KSV-0006"), checkov=("CKV_K8S_27",), kubescape=("C-0074", "C-0020", "C-0048"),
-        kube_linter=("sensitive-host-mounts", "docker-sock"), polaris=("hostPathSet",),
+        cis=("5.2.11",),
+        nsa=NSA_HOST,
+        pss=("baseline/hostPathVolumes",),
+        mitre=("T1611", "T1552.001"),
+        owasp=("K01",),
+        trivy=("KSV-0121", "KSV-0006"),
+        checkov=("CKV_K8S_27",),
+        kubescape=("C-0074", "C-0020", "C-0048"),
+        kube_linter=("sensitive-host-mounts", "docker-sock"),
+        polaris=("hostPathSet",),
     ),
     remediation="Replace the hostPath volume with an emptyDir, ConfigMap, Secret, projected or CSI volume; if host access is unavoidable, mount the narrowest file read-only in a dedicated, reviewed DaemonSet.",
 )
@@ -316,8 +348,13 @@ def _host_paths_by_name(pod: PodView) -> dict[str, Any]:
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(
-        cis=("5.2.11",), nsa=NSA_HOST, pss=("baseline/hostPathVolumes",), mitre=("T1611",), owasp=("K01",),
-        kubescape=("C-0045",), kube_linter=("writable-host-mount",),
+        cis=("5.2.11",),
+        nsa=NSA_HOST,
+        pss=("baseline/hostPathVolumes",),
+        mitre=("T1611",),
+        owasp=("K01",),
+        kubescape=("C-0045",),
+        kube_linter=("writable-host-mount",),
     ),
     remediation="Set readOnly: true on every volumeMount of a hostPath volume, or replace the hostPath with a volume type that does not touch the node.",
 )
@@ -384,4 +421,6 @@ def writable_host_path(pod: PodView, c: ContainerView, ctx: CheckContext[None]) 
         if read_only is not True:
             where = optional(m.get("mountPath"), str, "a string", mpath + ("mountPath",)) or "?"
             state = "readOnly: false" if read_only is False else "without readOnly: true"
-            yield Violation(f"{c.label()} mounts hostPath volume {name!r} ({host[name]}) at {where} {state}", mpath + ("readOnly",))
+            yield Violation(
+                f"{c.label()} mounts hostPath volume {name!r} ({host[name]}) at {where} {state}", mpath + ("readOnly",)
+            )

@@ -23,9 +23,16 @@ def _host_namespace(pod: PodView, field: str) -> Iterator[Violation]:
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
-        cis=("5.2.3",), nsa=NSA_POD, pss=("baseline/hostNamespaces",), mitre=("T1611", "T1057"), owasp=("K01",),
-        trivy=("KSV-0010",), checkov=("CKV_K8S_17",), kubescape=("C-0038", "C-0275"),
-        kube_linter=("host-pid",), polaris=("hostPIDSet",),
+        cis=("5.2.3",),
+        nsa=NSA_POD,
+        pss=("baseline/hostNamespaces",),
+        mitre=("T1611", "T1057"),
+        owasp=("K01",),
+        trivy=("KSV-0010",),
+        checkov=("CKV_K8S_17",),
+        kubescape=("C-0038", "C-0275"),
+        kube_linter=("host-pid",),
+        polaris=("hostPIDSet",),
     ),
     remediation="Remove spec.hostPID (it defaults to false).",
 )
@@ -66,9 +73,16 @@ def host_pid_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violat
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
-        cis=("5.2.4",), nsa=NSA_POD, pss=("baseline/hostNamespaces",), mitre=("T1611",), owasp=("K01",),
-        trivy=("KSV-0008",), checkov=("CKV_K8S_18",), kubescape=("C-0038", "C-0276"),
-        kube_linter=("host-ipc",), polaris=("hostIPCSet",),
+        cis=("5.2.4",),
+        nsa=NSA_POD,
+        pss=("baseline/hostNamespaces",),
+        mitre=("T1611",),
+        owasp=("K01",),
+        trivy=("KSV-0008",),
+        checkov=("CKV_K8S_18",),
+        kubescape=("C-0038", "C-0276"),
+        kube_linter=("host-ipc",),
+        polaris=("hostIPCSet",),
     ),
     remediation="Remove spec.hostIPC (it defaults to false).",
 )
@@ -108,9 +122,16 @@ def host_ipc_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violat
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
-        cis=("5.2.5",), nsa=NSA_POD, pss=("baseline/hostNamespaces",), mitre=("T1611", "T1557"), owasp=("K01",),
-        trivy=("KSV-0009",), checkov=("CKV_K8S_19",), kubescape=("C-0041",),
-        kube_linter=("host-network",), polaris=("hostNetworkSet",),
+        cis=("5.2.5",),
+        nsa=NSA_POD,
+        pss=("baseline/hostNamespaces",),
+        mitre=("T1611", "T1557"),
+        owasp=("K01",),
+        trivy=("KSV-0009",),
+        checkov=("CKV_K8S_19",),
+        kubescape=("C-0041",),
+        kube_linter=("host-network",),
+        polaris=("hostNetworkSet",),
     ),
     remediation="Remove spec.hostNetwork; expose the workload through a Service instead.",
 )
@@ -150,8 +171,15 @@ def host_network_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Vi
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        cis=("5.2.12",), nsa=NSA_POD, pss=("baseline/hostPorts",), mitre=("T1133", "T1599"), owasp=("K01",),
-        trivy=("KSV-0024",), checkov=("CKV_K8S_26",), kubescape=("C-0044", "C-0204"), polaris=("hostPortSet",),
+        cis=("5.2.12",),
+        nsa=NSA_POD,
+        pss=("baseline/hostPorts",),
+        mitre=("T1133", "T1599"),
+        owasp=("K01",),
+        trivy=("KSV-0024",),
+        checkov=("CKV_K8S_26",),
+        kubescape=("C-0044", "C-0204"),
+        polaris=("hostPortSet",),
     ),
     remediation="Remove ports[].hostPort and expose the container through a Service (ClusterIP, NodePort or LoadBalancer) instead.",
 )
@@ -210,7 +238,10 @@ def host_port(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterat
         if hp:
             ports.append((hp, ppath + ("hostPort",)))
     if ports:
-        yield Violation(f"{c.label()} binds host port{'s' if len(ports) > 1 else ''} {', '.join(str(n) for n, _ in ports)}", ports[0][1])
+        yield Violation(
+            f"{c.label()} binds host port{'s' if len(ports) > 1 else ''} {', '.join(str(n) for n, _ in ports)}",
+            ports[0][1],
+        )
 
 
 @check(
@@ -256,7 +287,10 @@ def shared_process_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[
     - https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/
     """
     if pod.spec.bool("shareProcessNamespace"):
-        yield Violation("pod sets shareProcessNamespace=true: its containers see and can signal each other's processes", pod.spec.at("shareProcessNamespace"))
+        yield Violation(
+            "pod sets shareProcessNamespace=true: its containers see and can signal each other's processes",
+            pod.spec.at("shareProcessNamespace"),
+        )
 
 
 @check(
@@ -266,8 +300,14 @@ def shared_process_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
-        cis=("5.2.10",), nsa=NSA_POD, pss=("baseline/windowsHostProcess",), mitre=("T1611",), owasp=("K01",),
-        trivy=("KSV-0103",), kubescape=("C-0202", "C-0211"), polaris=("hostProcess",),
+        cis=("5.2.10",),
+        nsa=NSA_POD,
+        pss=("baseline/windowsHostProcess",),
+        mitre=("T1611",),
+        owasp=("K01",),
+        trivy=("KSV-0103",),
+        kubescape=("C-0202", "C-0211"),
+        polaris=("hostProcess",),
     ),
     remediation="Remove windowsOptions.hostProcess from the pod and its containers; run node administration outside the cluster's workloads or in a tightly scoped, reviewed DaemonSet.",
 )
@@ -309,7 +349,13 @@ def windows_host_process(pod: PodView, ctx: CheckContext[None]) -> Iterator[Viol
     """
     scope = pod.scope("securityContext")
     if scope.bool("securityContext", "windowsOptions", "hostProcess"):
-        yield Violation("pod sets securityContext.windowsOptions.hostProcess=true", scope.at("securityContext", "windowsOptions", "hostProcess"))
+        yield Violation(
+            "pod sets securityContext.windowsOptions.hostProcess=true",
+            scope.at("securityContext", "windowsOptions", "hostProcess"),
+        )
     for c in pod.containers():
         if c.bool("securityContext", "windowsOptions", "hostProcess"):
-            yield Violation(f"{c.label()} sets securityContext.windowsOptions.hostProcess=true", c.at("securityContext", "windowsOptions", "hostProcess"))
+            yield Violation(
+                f"{c.label()} sets securityContext.windowsOptions.hostProcess=true",
+                c.at("securityContext", "windowsOptions", "hostProcess"),
+            )

@@ -17,8 +17,14 @@ from kubefort.registry import Mappings, check
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        nsa=NSA_POD, pss=("baseline/procMount", "restricted/procMount_restricted"), mitre=("T1611",), owasp=("K01",),
-        trivy=("KSV-0027",), kubescape=("C-0211",), kube_linter=("unsafe-proc-mount",), polaris=("procMount",),
+        nsa=NSA_POD,
+        pss=("baseline/procMount", "restricted/procMount_restricted"),
+        mitre=("T1611",),
+        owasp=("K01",),
+        trivy=("KSV-0027",),
+        kubescape=("C-0211",),
+        kube_linter=("unsafe-proc-mount",),
+        polaris=("procMount",),
     ),
     remediation="Remove securityContext.procMount (or set it to Default); if nested containers need it, run the pod in a user namespace with hostUsers: false.",
 )
@@ -68,14 +74,24 @@ def unmasked_proc_mount(pod: PodView, c: ContainerView, ctx: CheckContext[None])
 
 
 # PSS `sysctls` allow-list at the latest policy version (v1.37), see shared/catalog/pss.md §4
-SAFE_SYSCTLS = frozenset({
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",  # v1.0
-    "net.ipv4.ip_local_reserved_ports",  # v1.27
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",  # v1.29
-    "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",  # v1.32
-    "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat",  # v1.37
-})
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",  # v1.0
+        "net.ipv4.ip_local_reserved_ports",  # v1.27
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",  # v1.29
+        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_wmem",  # v1.32
+        "net.ipv4.tcp_slow_start_after_idle",
+        "net.ipv4.tcp_notsent_lowat",  # v1.37
+    }
+)
 
 
 @check(
@@ -85,8 +101,13 @@ SAFE_SYSCTLS = frozenset({
     severity=Severity.MEDIUM,
     target="pod",
     mappings=Mappings(
-        nsa=NSA_POD, pss=("baseline/sysctls",), mitre=("T1611", "T1499"), owasp=("K01",),
-        trivy=("KSV-0026",), kubescape=("C-0211",), kube_linter=("unsafe-sysctls",),
+        nsa=NSA_POD,
+        pss=("baseline/sysctls",),
+        mitre=("T1611", "T1499"),
+        owasp=("K01",),
+        trivy=("KSV-0026",),
+        kubescape=("C-0211",),
+        kube_linter=("unsafe-sysctls",),
     ),
     remediation="Remove the unsafe sysctls from spec.securityContext.sysctls; tune the node itself, or run such workloads on dedicated nodes whose kubelet allows those sysctls.",
 )

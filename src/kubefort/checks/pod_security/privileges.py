@@ -17,9 +17,16 @@ from kubefort.registry import Mappings, check
     severity=Severity.CRITICAL,
     target="container",
     mappings=Mappings(
-        cis=("5.2.2",), nsa=NSA_POD, pss=("baseline/privileged",), mitre=("T1611",), owasp=("K01",),
-        trivy=("KSV-0017",), checkov=("CKV_K8S_16",), kubescape=("C-0057",),
-        kube_linter=("privileged-container",), polaris=("runAsPrivileged",),
+        cis=("5.2.2",),
+        nsa=NSA_POD,
+        pss=("baseline/privileged",),
+        mitre=("T1611",),
+        owasp=("K01",),
+        trivy=("KSV-0017",),
+        checkov=("CKV_K8S_16",),
+        kubescape=("C-0057",),
+        kube_linter=("privileged-container",),
+        polaris=("runAsPrivileged",),
     ),
     remediation="Remove securityContext.privileged (or set it to false) and grant only the capabilities the container needs.",
 )
@@ -70,9 +77,16 @@ def privileged_container(pod: PodView, c: ContainerView, ctx: CheckContext[None]
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(
-        cis=("5.2.6",), nsa=NSA_POD, pss=("restricted/allowPrivilegeEscalation",), mitre=("T1548",), owasp=("K01",),
-        trivy=("KSV-0001",), checkov=("CKV_K8S_20",), kubescape=("C-0016",),
-        kube_linter=("privilege-escalation-container",), polaris=("privilegeEscalationAllowed",),
+        cis=("5.2.6",),
+        nsa=NSA_POD,
+        pss=("restricted/allowPrivilegeEscalation",),
+        mitre=("T1548",),
+        owasp=("K01",),
+        trivy=("KSV-0001",),
+        checkov=("CKV_K8S_20",),
+        kubescape=("C-0016",),
+        kube_linter=("privilege-escalation-container",),
+        polaris=("privilegeEscalationAllowed",),
     ),
     remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
 )
@@ -113,4 +127,7 @@ def privilege_escalation_allowed(pod: PodView, c: ContainerView, ctx: CheckConte
     v = c.bool("securityContext", "allowPrivilegeEscalation")
     if v is not False:
         state = "true" if v else "unset (defaults to allowed)"
-        yield Violation(f"{c.label()}: securityContext.allowPrivilegeEscalation is {state}", c.at("securityContext", "allowPrivilegeEscalation"))
+        yield Violation(
+            f"{c.label()}: securityContext.allowPrivilegeEscalation is {state}",
+            c.at("securityContext", "allowPrivilegeEscalation"),
+        )

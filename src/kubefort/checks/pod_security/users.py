@@ -17,9 +17,16 @@ from kubefort.registry import Mappings, check
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        cis=("5.2.7",), nsa=NSA_POD, pss=("restricted/runAsNonRoot",), mitre=("T1611",), owasp=("K01",),
-        trivy=("KSV-0012",), checkov=("CKV_K8S_23",), kubescape=("C-0013",),
-        kube_linter=("run-as-non-root",), polaris=("runAsRootAllowed",),
+        cis=("5.2.7",),
+        nsa=NSA_POD,
+        pss=("restricted/runAsNonRoot",),
+        mitre=("T1611",),
+        owasp=("K01",),
+        trivy=("KSV-0012",),
+        checkov=("CKV_K8S_23",),
+        kubescape=("C-0013",),
+        kube_linter=("run-as-non-root",),
+        polaris=("runAsRootAllowed",),
     ),
     remediation="Set securityContext.runAsNonRoot: true on the pod (or every container) and build images with a non-root USER.",
 )
@@ -83,8 +90,13 @@ def run_as_non_root_not_enforced(pod: PodView, c: ContainerView, ctx: CheckConte
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
-        cis=("5.2.7",), nsa=NSA_POD, pss=("restricted/runAsUser",), mitre=("T1611", "T1068"), owasp=("K01",),
-        trivy=("KSV-0105",), kubescape=("C-0013",),
+        cis=("5.2.7",),
+        nsa=NSA_POD,
+        pss=("restricted/runAsUser",),
+        mitre=("T1611", "T1068"),
+        owasp=("K01",),
+        trivy=("KSV-0105",),
+        kubescape=("C-0013",),
     ),
     remediation="Remove runAsUser: 0 and run the container as a non-root UID (runAsUser: 10001, runAsNonRoot: true), with an image built for it.",
 )
@@ -153,8 +165,11 @@ LOW_ID_LIMIT = 10000
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
-        nsa=NSA_POD, mitre=("T1611",), owasp=("K01",),
-        trivy=("KSV-0020", "KSV-0021"), checkov=("CKV_K8S_40",),
+        nsa=NSA_POD,
+        mitre=("T1611",),
+        owasp=("K01",),
+        trivy=("KSV-0020", "KSV-0021"),
+        checkov=("CKV_K8S_40",),
     ),
     remediation="Run the container with a UID and GID of 10000 or more (runAsUser: 10001, runAsGroup: 10001), outside the ranges the node's own accounts use.",
 )
@@ -220,7 +235,9 @@ def low_uid_gid(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iter
     title="Pod or container runs with the root group (GID 0)",
     severity=Severity.LOW,
     target="pod",
-    mappings=Mappings(nsa=NSA_POD, mitre=("T1611", "T1068"), owasp=("K01",), trivy=("KSV-0116",), kubescape=("C-0013",)),
+    mappings=Mappings(
+        nsa=NSA_POD, mitre=("T1611", "T1068"), owasp=("K01",), trivy=("KSV-0116",), kubescape=("C-0013",)
+    ),
     remediation="Use a non-zero GID (10000 or more) for runAsGroup and fsGroup, and remove 0 from supplementalGroups.",
 )
 def root_group(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violation]:
@@ -279,9 +296,18 @@ def root_group(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violation]:
         elif own is None and pod_group == 0:
             inheriting.append(c.label())
     if inheriting:
-        yield Violation(f"pod sets securityContext.runAsGroup=0, inherited by {', '.join(inheriting)}", scope.at("securityContext", "runAsGroup"))
+        yield Violation(
+            f"pod sets securityContext.runAsGroup=0, inherited by {', '.join(inheriting)}",
+            scope.at("securityContext", "runAsGroup"),
+        )
     if scope.int("securityContext", "fsGroup") == 0:
-        yield Violation("pod sets securityContext.fsGroup=0: GID 0 is added to every container and owns the pod's volumes", scope.at("securityContext", "fsGroup"))
+        yield Violation(
+            "pod sets securityContext.fsGroup=0: GID 0 is added to every container and owns the pod's volumes",
+            scope.at("securityContext", "fsGroup"),
+        )
     for i, g in enumerate(scope.list("securityContext", "supplementalGroups")):
         if need(g, int, "an integer", scope.at("securityContext", "supplementalGroups") + (i,)) == 0:
-            yield Violation("pod lists GID 0 in securityContext.supplementalGroups", scope.at("securityContext", "supplementalGroups") + (i,))
+            yield Violation(
+                "pod lists GID 0 in securityContext.supplementalGroups",
+                scope.at("securityContext", "supplementalGroups") + (i,),
+            )
