@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import scan_file
-from kubefort.cli_netpol import netpol
+from kubefort.cli.netpol import netpol
 
 APP = """\
 apiVersion: v1

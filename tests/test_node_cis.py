@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from kubefort.cli_node import NODE_AREAS
+from kubefort.cli.node import NODE_AREAS
 from kubefort.drivers.node import scan_node
 from kubefort.kube.cis import manual_controls
 from kubefort.model import Status

@@ -1,6 +1,6 @@
 """`kubefort node`: exit codes, formats, selection, manual controls, exceptions, --dump round trip.
 
-The command is exercised with click's CliRunner (cli.py registers it with `cli.add_command(node)`).
+The command is exercised with click's CliRunner (the `kubefort` group in cli/__init__.py loads it from its COMMANDS table).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, scan_file
-from kubefort.cli_node import node
+from kubefort.cli.node import node
 from kubefort.registry import REGISTRY
 from test_node_layouts import IS_ROOT, k3s_tree, kubeadm_tree
 

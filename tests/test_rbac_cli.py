@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kubefort.cli_rbac import rbac
+from kubefort.cli.rbac import rbac
 
 RBAC = """\
 apiVersion: rbac.authorization.k8s.io/v1

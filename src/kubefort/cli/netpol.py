@@ -4,7 +4,8 @@ Endpoints are named `ns/kind/name` (always unique), `ns/name` (when one kind has
 an external peer's name (`internet` 0.0.0.0/0, `cloud-metadata` 169.254.169.254/32, or one
 given with `--external NAME=CIDR`) or a CIDR. Objects without a namespace are in `default`.
 Exit codes: 0 done; 1 `diff --exit-code` found differences; 2 usage error; 3 some input or
-policy could not be read (the result is printed, computed without it).
+policy could not be read (the result is printed, computed without it). Reading the inputs into
+the model is `kubefort.kube.netpol_inputs`; the analysis is `kubefort.kube.netpol`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import click
 
 from kubefort.kube.netpol import (
     ALL_PORTS,
-    DEFAULT_EXTERNALS,
     NO_PORTS,
     Analysis,
     Cluster,
@@ -75,34 +75,25 @@ def _input_options(f: Any) -> Any:
     return f
 
 
-def _externals(specs: tuple[str, ...]) -> list[External]:
-    out = list(DEFAULT_EXTERNALS)
-    for s in specs:
-        name, _, cidr = s.partition("=")
-        ext = External(name.strip(), cidr.strip())
-        try:
-            _ = ext.range  # parses the CIDR: a bad one raises here
-        except ValueError:
-            raise click.BadParameter(f"{s!r} is not NAME=CIDR", param_hint="--external") from None
-        out = [e for e in out if e.name != ext.name] + [ext]
-    return out
-
-
 def _load(paths: tuple[str, ...], kw: dict[str, Any], drop_policies: bool = False) -> tuple[Cluster, list[str]]:
     """The cluster model of PATHs and every problem met (to print, then exit 3)."""
-    from kubefort.loaders.manifests import LoadOptions, UsageError, load_resources
+    from kubefort.kube.netpol_inputs import ExternalError, load_cluster
+    from kubefort.loaders.manifests import LoadOptions, UsageError
 
     opts = LoadOptions(helm_values=tuple(kw["helm_values"]), helm_set=tuple(kw["helm_set"]), namespace=kw["namespace"])
     try:
-        resources, problems, _ = load_resources(paths, tuple(kw["exclude"]), opts, render_dirs=not kw["no_render"])
+        return load_cluster(
+            paths,
+            tuple(kw["exclude"]),
+            opts,
+            render_dirs=not kw["no_render"],
+            external_specs=tuple(kw["externals"]),
+            drop_policies=drop_policies,
+        )
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
-    if drop_policies:
-        resources = [r for r in resources if r.id.kind != "NetworkPolicy"]
-    cluster = Cluster.from_resources(resources, _externals(tuple(kw["externals"])))
-    msgs = [f"{p.file}" + (f":{p.line}" if p.line else "") + f": {p.message}" for p in problems]
-    msgs += [str(p) for p in cluster.problems]
-    return cluster, msgs
+    except ExternalError as exc:
+        raise click.BadParameter(str(exc), param_hint="--external") from None
 
 
 def _finish(problems: list[str], code: int = EXIT_OK) -> None:

@@ -1,4 +1,9 @@
-"""Command line: argument parsing, reporter choice and exit codes. No analysis happens here."""
+"""`kubefort scan`: manifests, charts, kustomizations, a live cluster or a cluster snapshot.
+
+Argument parsing, reporter choice and exit codes only: `kubefort.drivers.manifests` and
+`kubefort.cluster.scan` run the checks, `kubefort.reporters` render, `kubefort.verdict` decides
+the exit code.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from typing import Any
 
 import click
 
-from kubefort import __version__
-from kubefort.cli_common import (
+from kubefort.cli.common import (
+    builtin_registry,
     parse_fail_on,
     parse_outputs,
     read_baseline,
@@ -27,12 +32,6 @@ Exit codes:
      failed render, malformed object, cluster objects that could not be
      listed); --allow-incomplete turns this into 0/1
 """
-
-
-def _registry() -> Any:
-    from kubefort.registry import load_builtin_checks
-
-    return load_builtin_checks()
 
 
 def _size(text: str) -> int:
@@ -58,21 +57,7 @@ def _size(text: str) -> int:
         raise click.BadParameter(f"{text!r} is not a size (e.g. 32MiB)") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "-V", "--version", prog_name="kubefort")
-def cli() -> None:
-    """kubefort: Kubernetes security checks with one finding model.
-
-    \b
-    Start with:
-      kubefort scan k8s/                 scan manifests, charts and kustomizations
-      kubefort scan --cluster            scan the cluster of the current kubeconfig context
-      kubefort checks                    list every check
-      kubefort explain KF-POD-001        what a check looks for and how to fix it
-    """
-
-
-@cli.command(epilog=EXIT_CODES_HELP)
+@click.command("scan", epilog=EXIT_CODES_HELP)
 @click.argument("paths", nargs=-1)
 @click.option(
     "-o",
@@ -244,7 +229,7 @@ def scan(
     from kubefort.loaders.manifests import LoadOptions, UsageError, discover
     from kubefort.model import Severity
 
-    reg = _registry()
+    reg = builtin_registry()
     snapshot = _snapshot_input(paths)
     if use_cluster and paths:
         raise click.UsageError(
@@ -317,7 +302,7 @@ def scan(
             options=options,
             object_report=object_report,
         )
-        from kubefort.cli_cluster import scan_cluster
+        from kubefort.cli.cluster import scan_cluster
 
         result = scan_cluster(
             settings,
@@ -428,65 +413,3 @@ def _finish(result: Any, config: Any, write_baseline: str | None, quiet: bool) -
         n = baseline_mod.write(write_baseline, result)
         if not quiet:
             click.echo(f"kubefort: wrote {n} fingerprint(s) to {write_baseline}", err=True)
-
-
-@cli.command("checks")
-@click.option("--area", help="Only this area (POD, IMG, SEC, INPUT, META ...).")
-@click.option("--severity", "min_severity", help="Only checks of at least this severity.")
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True
-)
-def checks_cmd(area: str | None, min_severity: str | None, fmt: str) -> None:
-    """List every check with its ID, name, severity and peer IDs."""
-    from kubefort import docs
-    from kubefort.model import Severity
-
-    reg = _registry()
-    metas = list(reg)
-    if area:
-        metas = [m for m in metas if m.area.upper() == area.upper().removeprefix("KF-")]
-    if min_severity:
-        try:
-            floor = Severity.parse(min_severity)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--severity") from None
-        metas = [m for m in metas if m.severity >= floor]
-    click.echo(docs.catalog(metas, fmt), nl=False)
-
-
-@cli.command()
-@click.argument("check")
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
-)
-def explain(check: str, fmt: str) -> None:
-    """Explain a check (by ID or name): what it does, why, example, fix, references."""
-    from kubefort import docs
-
-    reg = _registry()
-    try:
-        meta = reg.get(check)
-    except KeyError as exc:
-        raise click.UsageError(str(exc.args[0])) from None
-    click.echo(docs.explain(meta, fmt), nl=False)
-
-
-def _add_commands() -> None:
-    from kubefort.cli_cluster import cluster_group
-    from kubefort.cli_db import db
-    from kubefort.cli_netpol import netpol
-    from kubefort.cli_node import node
-    from kubefort.cli_rbac import rbac
-
-    cli.add_command(rbac)
-    cli.add_command(netpol)
-    cli.add_command(node)
-    cli.add_command(db)
-    cli.add_command(cluster_group)
-
-
-_add_commands()
-
-
-def main() -> None:
-    cli(prog_name="kubefort")

@@ -3,7 +3,6 @@
 The loader (`kubefort.loaders.node`) turns what the node runs with into ordinary inputs; the
 engine runs the KF-CP, KF-ETCD and KF-KUBELET checks on them; the usual reporters render the
 result, with the node's discovery summary and the manual CIS controls in `extras.node`.
-Registered in `cli.py` with `cli.add_command(node)`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any
 
 import click
 
-from kubefort.cli_common import EXIT_OK, parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
+from kubefort.cli.common import EXIT_OK, parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
 from kubefort.kube.cis import manual_controls
 
 NODE_AREAS = ("CP", "ETCD", "KUBELET")

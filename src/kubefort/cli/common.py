@@ -1,4 +1,5 @@
-"""What every kubefort command shares: output targets, --fail-on, baselines, reporting, exit codes."""
+"""What the kubefort commands share: the check registry, output targets, --fail-on, baselines,
+reporting and exit codes (the exit policy itself is `kubefort.verdict`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,27 @@ from typing import Any
 import click
 
 from kubefort.fileio import write_atomically
+from kubefort.verdict import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INCOMPLETE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "builtin_registry",
+    "parse_fail_on",
+    "parse_outputs",
+    "read_baseline",
+    "report_and_exit",
+    "split_ids",
+]
+
+
+def builtin_registry() -> Any:
+    """Every built-in check (imported on first use: `kubefort --help` does not load them)."""
+    from kubefort.registry import load_builtin_checks
+
+    return load_builtin_checks()
 
 
 def split_ids(values: tuple[str, ...]) -> list[str]:
@@ -75,13 +95,13 @@ def report_and_exit(
     quiet: bool,
     nothing_evaluated: str | None = None,
 ) -> None:
-    """Render every requested report, then exit with the documented code.
+    """Render every requested report, then exit with the documented code (`kubefort.verdict`):
 
     0 clean; 1 a failure at or above the threshold; 3 something was not evaluated (or, with
     `nothing_evaluated`, nothing at all was) unless allow_incomplete.
     """
     from kubefort import reporters
-    from kubefort.model import Status
+    from kubefort.verdict import verdict
 
     if nothing_evaluated:
         result.warnings.append(nothing_evaluated)
@@ -98,21 +118,7 @@ def report_and_exit(
                 click.echo("")
         else:
             write_atomically(dest, chunks)
-    failing = [
-        o for o in result.outcomes if o.status is Status.FAILED and threshold is not None and o.severity >= threshold
-    ]
-    # not evaluated by the user's own choice (--skip-resources) does not make a scan incomplete
-    incomplete = [o for o in result.outcomes if o.status is Status.NOT_EVALUATED and o.suppression is None]
-    code = EXIT_FINDINGS if failing else EXIT_OK
-    if (incomplete or nothing_evaluated) and not allow_incomplete:
-        code = EXIT_INCOMPLETE
+    v = verdict(result, threshold, allow_incomplete=allow_incomplete, nothing_evaluated=nothing_evaluated)
     if not quiet:
-        parts = []
-        if failing:
-            parts.append(f"{len(failing)} failed check(s) at or above {threshold.label}")
-        if incomplete:
-            parts.append(f"{len(incomplete)} target(s) not evaluated" + (" (allowed)" if allow_incomplete else ""))
-        if nothing_evaluated:
-            parts.append(nothing_evaluated)
-        click.echo(f"kubefort: exit {code}" + (": " + "; ".join(parts) if parts else ": clean"), err=True)
-    sys.exit(code)
+        click.echo(v.summary, err=True)
+    sys.exit(v.code)

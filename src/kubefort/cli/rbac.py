@@ -1,5 +1,6 @@
-"""`kubefort rbac`: who can do what, what a subject can do, and escalation paths. No analysis here:
-kube/rbac.py and kube/rbac_paths.py do it; this module parses arguments, loads inputs and prints.
+"""`kubefort rbac`: who can do what, what a subject can do, and escalation paths. No analysis
+here: `kubefort.kube.rbac` and `kubefort.kube.rbac_paths` do it; this module parses arguments,
+loads inputs and prints.
 
 Exit codes: 0 done; 1 `paths` found at least one escalation path; 2 usage error (bad subject,
 unknown resource, missing path); 3 some input could not be loaded or some RBAC object is

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from kubefort.cli_common import EXIT_USAGE, split_ids
+from kubefort.cli.common import EXIT_USAGE, split_ids
 
 
 def _connect(kubeconfig: str | None, context: str | None) -> Any:

@@ -1,0 +1,130 @@
+"""Command line: argument parsing, reporter choice and exit codes. No analysis happens here.
+
+`cli` is the `kubefort` group; every subcommand lives in a module of this package and is
+imported only when it runs or its own help is shown (click's "lazily loading subcommands"
+pattern): `kubefort --help` lists the commands from COMMANDS without importing any of them, and
+`kubefort scan` imports `scan` and `common`, never netpol's, rbac's, node's or db's stack.
+`common` holds what the commands share (`-o FORMAT[=FILE]`, `--fail-on`, baselines, reporting).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from gettext import gettext
+from typing import Any
+
+import click
+
+from kubefort import __version__
+
+# name -> ("module:attribute" of the command, the first paragraph of its help: what `kubefort
+# --help` shows without importing the module). tests/test_cli_lazy.py holds the two equal.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "checks": ("kubefort.cli.checks:checks_cmd", "List every check with its ID, name, severity and peer IDs."),
+    "cluster": (
+        "kubefort.cli.cluster:cluster_group",
+        "Work with live clusters: take a snapshot to scan later, offline.",
+    ),
+    "db": ("kubefort.cli.db:db", "Show or update the Kubernetes release and CVE data (used by the KF-CLU checks)."),
+    "explain": (
+        "kubefort.cli.explain:explain",
+        "Explain a check (by ID or name): what it does, why, example, fix, references.",
+    ),
+    "netpol": (
+        "kubefort.cli.netpol:netpol",
+        "NetworkPolicy analysis: who can talk to whom, exactly as the API defines it.",
+    ),
+    "node": (
+        "kubefort.cli.node:node",
+        "Check a node's control-plane, etcd and kubelet configuration (CIS 1.x-4.x and more).",
+    ),
+    "rbac": ("kubefort.cli.rbac:rbac", "Analyse RBAC exactly as the API server's authorizer does."),
+    "scan": (
+        "kubefort.cli.scan:scan",
+        "Scan manifests (files, directories, '-' for stdin, Helm charts, Kustomize directories), "
+        "a live cluster (--cluster), or a cluster snapshot (kubefort cluster snapshot).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use, from a name -> (import path,
+    short help) table. Commands added the usual way (`add_command`) work as in any group."""
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        return self.load(cmd_name)
+
+    def load(self, cmd_name: str) -> click.Command:
+        """Import the command `cmd_name` of the table."""
+        module_name, _, attr = self.lazy_commands[cmd_name][0].partition(":")
+        cmd = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(cmd, click.Command):
+            raise TypeError(f"{module_name}:{attr} is not a click command")
+        return cmd
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            # click (>= 8.4: NoSuchCommand) suggests close names from `self.commands`, which holds
+            # none of the lazy ones: suggest from every name instead
+            no_such = getattr(click.exceptions, "NoSuchCommand", None)
+            if no_such is None or not isinstance(exc, no_such):
+                raise
+            name = getattr(exc, "command_name", args[0])
+            raise no_such(name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, with a stand-in holding the table's help for every command not
+        yet imported: listing the commands imports none of them."""
+        commands: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_commands and name not in self.commands:
+                commands.append((name, click.Command(name, help=self.lazy_commands[name][1])))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                commands.append((name, cmd))
+        if commands:
+            # allow for 3 times the default spacing (as click.Group.format_commands)
+            limit = formatter.width - 6 - max(len(name) for name, _cmd in commands)
+            rows = [(name, cmd.get_short_help_str(limit)) for name, cmd in commands]
+            with formatter.section(gettext("Commands")):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="kubefort")
+def cli() -> None:
+    """kubefort: Kubernetes security checks with one finding model.
+
+    \b
+    Start with:
+      kubefort scan k8s/                 scan manifests, charts and kustomizations
+      kubefort scan --cluster            scan the cluster of the current kubeconfig context
+      kubefort checks                    list every check
+      kubefort explain KF-POD-001        what a check looks for and how to fix it
+    """
+
+
+def main() -> None:
+    cli(prog_name="kubefort")
+
+
+__all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
