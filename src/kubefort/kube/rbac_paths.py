@@ -1,6 +1,6 @@
 """Privilege escalation paths: the shortest way from each subject to cluster-admin, hop by hop.
 
-A privilege graph over a `Policy` (kube/rbac.py). Nodes are identities (users, groups,
+A privilege graph over a `Policy` (kube/rbac/). Nodes are identities (users, groups,
 ServiceAccounts), a few capability hubs and the target, cluster-admin. Edges are what RBAC
 lets an identity do to become another one:
 

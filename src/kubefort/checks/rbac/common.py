@@ -1,0 +1,224 @@
+"""Shared by the KF-RBAC modules: the one Policy per scan, the risky-permission tables (targets,
+risks, `risky`), resolving a binding to its role, and the message helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubefort.kube.rbac import Binding, Grant, Policy, Role, is_bootstrap
+from kubefort.model import ClusterIndex, NotApplicable, NotEvaluated, Resource, Violation
+
+NSA = ("NSA-CISA Kubernetes Hardening Guide: Authentication and authorization",)
+BINDINGS = ("RoleBinding", "ClusterRoleBinding")
+ROLES = ("Role", "ClusterRole")
+NEEDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+MAX_LISTED = 4
+
+
+def policy_for(index: ClusterIndex) -> Policy:
+    """One Policy per cluster index (built once, shared by every RBAC check of a scan)."""
+    return index.derived("rbac-policy", lambda: Policy(index.resources))
+
+
+# ------------------------------------------------------------------------------------------------
+# risky permissions
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Target:
+    group: str
+    resource: str
+    subresource: str = ""
+    namespaced: bool = True  # False: only a ClusterRoleBinding can grant it
+
+
+def target(text: str, group: str = "", namespaced: bool = True) -> Target:
+    res, _, sub = text.partition("/")
+    return Target(group, res, sub, namespaced)
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    what: str
+    grants: tuple[tuple[tuple[str, ...], Target], ...]  # (verbs, target) pairs
+    any_name: bool = True  # False: rules restricted by resourceNames do not count
+
+    def match(self, g: Grant, memo: dict[Any, bool] | None = None) -> bool:
+        """Does the grant give this risk? (memo: a per-Policy cache keyed by rule and binding scope)"""
+        if memo is None:
+            return self._match(g)
+        key = (self.what, id(g.rule), g.binding.namespace is None)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = self._match(g)
+        return hit
+
+    def _match(self, g: Grant) -> bool:
+        r = g.rule
+        if not self.any_name and r.resource_names:
+            return False
+        for verbs, t in self.grants:
+            if not t.namespaced and g.binding.namespace is not None:
+                continue
+            if any(r.covers(v, t.group, t.resource, t.subresource) for v in verbs):
+                return True
+        return False
+
+
+def risk(what: str, verbs: tuple[str, ...], *targets: Target, any_name: bool = True) -> Risk:
+    return Risk(what, tuple((verbs, t) for t in targets), any_name)
+
+
+WRITE = ("create", "update", "patch", "delete", "deletecollection")
+WORKLOAD_TARGETS = (
+    target("pods"),
+    target("replicationcontrollers"),
+    target("deployments", "apps"),
+    target("replicasets", "apps"),
+    target("statefulsets", "apps"),
+    target("daemonsets", "apps"),
+    target("jobs", "batch"),
+    target("cronjobs", "batch"),
+    target("deployments", "extensions"),
+    target("replicasets", "extensions"),
+    target("daemonsets", "extensions"),
+)
+RBAC_G = "rbac.authorization.k8s.io"
+SECRETS_READ = risk("read Secrets", ("get", "list", "watch"), target("secrets"), any_name=False)
+WORKLOAD_WRITE = risk("create or change pods and pod controllers", ("create", "update", "patch"), *WORKLOAD_TARGETS)
+EXEC_ATTACH = risk("run commands in containers", ("create", "get"), target("pods/exec"), target("pods/attach"))
+PORT_FORWARD = risk("port-forward into pods", ("create", "get"), target("pods/portforward"))
+NODES_PROXY = risk(
+    "reach the kubelet API", ("get", "create", "update", "patch", "delete"), target("nodes/proxy", namespaced=False)
+)
+SA_TOKEN = risk("mint ServiceAccount tokens", ("create",), target("serviceaccounts/token"))
+CSR_APPROVAL = risk(
+    "approve CertificateSigningRequests",
+    ("update", "patch"),
+    target("certificatesigningrequests/approval", "certificates.k8s.io", False),
+)
+CSR_SIGNER = risk("approve for a signer", ("approve",), target("signers", "certificates.k8s.io", False))
+WEBHOOK_WRITE = risk(
+    "change admission webhooks",
+    WRITE,
+    target("validatingwebhookconfigurations", "admissionregistration.k8s.io", False),
+    target("mutatingwebhookconfigurations", "admissionregistration.k8s.io", False),
+)
+PV_CREATE = risk("create PersistentVolumes", ("create",), target("persistentvolumes", namespaced=False))
+RBAC_WRITE = risk(
+    "change RBAC objects",
+    WRITE,
+    target("roles", RBAC_G),
+    target("rolebindings", RBAC_G),
+    target("clusterroles", RBAC_G, False),
+    target("clusterrolebindings", RBAC_G, False),
+)
+# bind is checked in the namespace of the binding being created, for Roles and ClusterRoles alike;
+# escalate on a ClusterRole only at cluster scope
+ESCALATE_BIND = Risk(
+    "escalate or bind roles",
+    (
+        (("escalate", "bind"), target("roles", RBAC_G)),
+        (("bind",), target("clusterroles", RBAC_G)),
+        (("escalate",), target("clusterroles", RBAC_G, False)),
+    ),
+)
+IMPERSONATE = risk(
+    "impersonate other identities",
+    ("impersonate",),
+    target("users", namespaced=False),
+    target("groups", namespaced=False),
+    target("serviceaccounts"),
+    target("uids", "authentication.k8s.io", False),
+)
+
+
+def is_full_wildcard(g: Grant) -> bool:
+    r = g.rule
+    return "*" in r.verbs and "*" in r.api_groups and "*" in r.resources and not r.resource_names
+
+
+ALL_RISKS = (
+    ESCALATE_BIND,
+    IMPERSONATE,
+    SECRETS_READ,
+    WORKLOAD_WRITE,
+    EXEC_ATTACH,
+    PORT_FORWARD,
+    NODES_PROXY,
+    SA_TOKEN,
+    WEBHOOK_WRITE,
+    PV_CREATE,
+    RBAC_WRITE,
+    CSR_APPROVAL,
+)
+
+
+def risky(grants: Iterable[Grant], memo: dict[Any, bool] | None = None) -> list[tuple[str, Grant]]:
+    """(what, grant) for every risky permission among grants (CSR approval only with a signer)."""
+    gl = list(grants)
+    out: list[tuple[str, Grant]] = []
+    signer = any(CSR_SIGNER.match(g, memo) for g in gl)
+    for g in gl:
+        if is_full_wildcard(g):
+            out.append(("do anything (*/*/*)", g))
+            continue
+        for rk in ALL_RISKS:
+            if rk.match(g, memo) and (rk is not CSR_APPROVAL or signer):
+                out.append((rk.what, g))
+                break
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+def resolve(res: Resource, index: ClusterIndex) -> tuple[Policy, Binding, Role]:
+    """The binding and its role; NotApplicable for bootstrap defaults, NotEvaluated when unknowable."""
+    pol = policy_for(index)
+    prob = pol.problem(res)
+    if prob is not None:
+        raise prob
+    if is_bootstrap(res):
+        raise NotApplicable()
+    b = pol.binding(res)
+    if b is None:  # a later object of the same name replaced this one
+        raise NotApplicable()
+    role = pol.role_of(b)
+    if role is None:
+        rk = ("ClusterRole", None, b.role_name) if b.role_kind == "ClusterRole" else ("Role", b.namespace, b.role_name)
+        why = pol.problems.get(rk)
+        raise NotEvaluated(
+            f"{b.role_key} "
+            + (f"is malformed ({why.reason})" if why else "is neither in the scanned objects nor a bootstrap role"),
+            ("roleRef", "name"),
+        )
+    return pol, b, role
+
+
+def subjects_text(subjects: Iterable[Any]) -> str:
+    s = [str(x) for x in subjects]
+    return ("subject " if len(s) == 1 else "subjects ") + ", ".join(s)
+
+
+def scope_text(b: Binding) -> str:
+    return f"in namespace {b.namespace!r}" if b.namespace is not None else "cluster-wide"
+
+
+def grants_text(grants: list[Grant]) -> str:
+    more = f"; and {len(grants) - MAX_LISTED} more rule(s)" if len(grants) > MAX_LISTED else ""
+    return "; ".join(g.describe() for g in grants[:MAX_LISTED]) + more
+
+
+def permission_violation(res: Resource, index: ClusterIndex, risks: tuple[Risk, ...], what: str) -> Iterator[Violation]:
+    pol, b, _ = resolve(res, index)
+    subjects = [s for s in b.subjects if s.key is not None]
+    if not subjects:
+        return
+    memo = pol.cache.setdefault("risk-match", {})
+    hits = [g for g in pol.grants_of(b) if any(rk.match(g, memo) for rk in risks)]
+    if hits:
+        yield Violation(
+            f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name")
+        )

@@ -1,0 +1,155 @@
+"""Reading RBAC objects into the model (defensive: the API server rejects what does not
+type-check, so do we), aggregation selectors, and kubefort's built-in data (bootstrap RBAC)."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources as importlib_resources
+from typing import Any
+
+from kubefort.kube.pods import type_name
+from kubefort.kube.rbac.model import BOOTSTRAP_FILE, BOOTSTRAP_LABEL, Rule
+from kubefort.kube.selectors import Selector, parse_selector
+from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, Source, format_path
+
+
+# ------------------------------------------------------------------------------------------------
+# parsing (defensive: the API server rejects what does not type-check, so do we)
+# ------------------------------------------------------------------------------------------------
+def get_path(obj: Any, path: Path_) -> Any:
+    for k in path:
+        if obj is None:
+            return None
+        if not isinstance(obj, dict):
+            raise NotEvaluated(f"{format_path(path)}: a parent is {type_name(obj)}, expected a mapping", path)
+        obj = obj.get(k)
+    return obj
+
+
+def _strs(v: Any, path: Path_) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise NotEvaluated(f"{format_path(path)} is {type_name(v)}, expected a list of strings", path)
+    for i, x in enumerate(v):
+        if not isinstance(x, str):
+            raise NotEvaluated(f"{format_path(path + (i,))} is {type_name(x)}, expected a string", path + (i,))
+    return tuple(v)
+
+
+def string_field(v: Any, path: Path_, required: bool = True) -> str:
+    if v is None and not required:
+        return ""
+    if not isinstance(v, str) or (required and not v):
+        raise NotEvaluated(
+            f"{format_path(path)} is {type_name(v) if v != '' else 'empty'}, expected a non-empty string", path
+        )
+    return v
+
+
+def labels_of(res: Resource) -> dict[str, str]:
+    labels = get_path(res.obj, ("metadata", "labels"))
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise NotEvaluated(f"metadata.labels is {type_name(labels)}, expected a mapping", ("metadata", "labels"))
+    for k, v in labels.items():
+        if not isinstance(v, str):
+            p: Path_ = ("metadata", "labels", str(k))
+            raise NotEvaluated(
+                f"{format_path(p)} is {type_name(v)} ({v!r}); the API server rejects it (label values are strings)", p
+            )
+    return labels
+
+
+def parse_rules(res: Resource, origin: str) -> list[Rule]:
+    raw = get_path(res.obj, ("rules",))
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise NotEvaluated(f"rules is {type_name(raw)}, expected a list", ("rules",))
+    out = []
+    for i, r in enumerate(raw):
+        p: Path_ = ("rules", i)
+        if not isinstance(r, dict):
+            raise NotEvaluated(f"{format_path(p)} is {type_name(r)}, expected a mapping", p)
+        out.append(
+            Rule(
+                _strs(r.get("verbs"), p + ("verbs",)),
+                _strs(r.get("apiGroups"), p + ("apiGroups",)),
+                _strs(r.get("resources"), p + ("resources",)),
+                _strs(r.get("resourceNames"), p + ("resourceNames",)),
+                _strs(r.get("nonResourceURLs"), p + ("nonResourceURLs",)),
+                origin,
+                i,
+            )
+        )
+    return out
+
+
+def is_bootstrap(res: Resource) -> bool:
+    """Labelled as one of the cluster's default RBAC objects (or kubefort's built-in copy)."""
+    meta = res.obj.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return res.source.file == BOOTSTRAP_FILE or (
+        isinstance(labels, dict) and labels.get(BOOTSTRAP_LABEL) == "rbac-defaults"
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# label selectors (aggregation)
+# ------------------------------------------------------------------------------------------------
+def aggregation_selectors(res: Resource) -> list[Selector] | None:
+    agg = get_path(res.obj, ("aggregationRule",))
+    if agg is None:
+        return None
+    if not isinstance(agg, dict):
+        raise NotEvaluated(f"aggregationRule is {type_name(agg)}, expected a mapping", ("aggregationRule",))
+    sels = agg.get("clusterRoleSelectors") or []
+    p: Path_ = ("aggregationRule", "clusterRoleSelectors")
+    if not isinstance(sels, list) or not all(isinstance(s, dict) for s in sels):
+        raise NotEvaluated(f"{format_path(p)} is not a list of label selectors", p)
+    for i, s in enumerate(sels):
+        ml = s.get("matchLabels") or {}
+        me = s.get("matchExpressions") or []
+        if not isinstance(ml, dict) or not all(isinstance(v, str) for v in ml.values()):
+            raise NotEvaluated(
+                f"{format_path(p + (i, 'matchLabels'))} is not a mapping of strings", p + (i, "matchLabels")
+            )
+        if not isinstance(me, list) or not all(isinstance(e, dict) for e in me):
+            raise NotEvaluated(
+                f"{format_path(p + (i, 'matchExpressions'))} is not a list of mappings", p + (i, "matchExpressions")
+            )
+    # the API server validates these selectors (ValidateLabelSelector): an invalid one is not evaluated
+    return [parse_selector(s, p + (i,)) for i, s in enumerate(sels)]
+
+
+# ------------------------------------------------------------------------------------------------
+# built-in data
+# ------------------------------------------------------------------------------------------------
+def builtin_data(name: str) -> Any:
+    from kubefort.loaders.yamlparse import parse_stream  # the project's parser: fast, and API-server exact
+
+    parsed = parse_stream(importlib_resources.files("kubefort.kube").joinpath("data", name).read_bytes())
+    if parsed.error or parsed.doc_errors or not parsed.docs:
+        raise RuntimeError(f"kubefort's built-in {name} does not parse: {parsed.error or parsed.doc_errors}")
+    return parsed.docs[0]
+
+
+@functools.lru_cache(maxsize=1)
+def bootstrap_objects() -> tuple[dict[str, Any], ...]:
+    """The default RBAC objects of a fresh cluster (read-only: copy before changing)."""
+    return tuple(builtin_data("bootstrap-rbac.yaml")["items"])
+
+
+def bootstrap_resources() -> list[Resource]:
+    out = []
+    for i, obj in enumerate(bootstrap_objects()):
+        meta = obj["metadata"]
+        rid = ResourceId(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        out.append(Resource(rid, obj, Source(BOOTSTRAP_FILE, i)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the policy

@@ -1,0 +1,321 @@
+"""The `Policy`: every role, binding, ServiceAccount and workload of a set of Resources, indexed
+for the authorizer's questions (authorize, who can, grants of an identity)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from kubefort.kube.pods import api_group, find_pods, type_name
+from kubefort.kube.rbac.model import (
+    LEGACY_TOKEN_TYPE,
+    RBAC_GROUP,
+    RBAC_KINDS,
+    ROLE_KINDS,
+    Binding,
+    Grant,
+    Identity,
+    Request,
+    Role,
+    Rule,
+    Subject,
+    Workload,
+)
+from kubefort.kube.rbac.parse import (
+    aggregation_selectors,
+    bootstrap_resources,
+    get_path,
+    is_bootstrap,
+    labels_of,
+    parse_rules,
+    string_field,
+)
+from kubefort.model import NotEvaluated, Path_, Resource, format_path
+
+
+class Policy:
+    """Every role, binding, ServiceAccount and workload of a set of Resources, with the authorizer's
+    semantics. Objects that do not type-check are kept out and listed in `problems`."""
+
+    def __init__(
+        self, resources: Iterable[Resource] = (), *, bootstrap: bool = True, default_namespace: str = "default"
+    ) -> None:
+        self.default_namespace = default_namespace
+        self.include_bootstrap = bootstrap
+        self.roles: dict[str, Role] = {}
+        self.bindings: list[Binding] = []
+        self.problems: dict[tuple[str, str | None, str], NotEvaluated] = {}
+        self.service_accounts: dict[tuple[str, str], Resource] = {}
+        self.workloads: list[Workload] = []
+        self.token_secrets: dict[tuple[str, str], list[str]] = {}  # (ns, sa) -> legacy token Secret names
+        self.namespace_labels: dict[str, dict[str, Any]] = {}
+        self.crds: list[Resource] = []
+        self.cache: dict[Any, Any] = {}  # for consumers (checks, path finding): results derived from this policy
+        res_list = list(resources)
+        rbac: dict[tuple[str, str | None, str], Resource] = {}
+        if bootstrap:
+            for r in bootstrap_resources():
+                rbac[(r.id.kind, r.id.namespace, r.id.name)] = r
+        others = []
+        for r in res_list:
+            if r.id.kind in RBAC_KINDS and api_group(r.id.api_version) == RBAC_GROUP:
+                ns = None if r.id.kind.startswith("Cluster") else self.ns(r)
+                rbac[(r.id.kind, ns, r.id.name)] = r
+            else:
+                others.append(r)
+        for key, r in rbac.items():
+            try:
+                if key[0] in ROLE_KINDS:
+                    role = self._parse_role(r, key[1])
+                    self.roles[role.key] = role
+                else:
+                    self.bindings.append(self._parse_binding(r, key[1]))
+            except NotEvaluated as exc:
+                self.problems[key] = exc
+        self._aggregate()
+        for r in others:
+            self._add_other(r)
+        self._by_key: dict[tuple[str, str], list[Binding]] = {}
+        self._by_resource = {id(b.resource): b for b in self.bindings}
+        self._binding_order = {id(b): i for i, b in enumerate(self.bindings)}
+        self._bindings_by_role: dict[str, list[Binding]] = {}
+        for b in self.bindings:
+            self._bindings_by_role.setdefault(b.role_key, []).append(b)
+        self._rule_index: dict[str, list[tuple[str, Rule]]] | None = None
+        self._grants: dict[int, list[Grant]] = {}
+        self._sa_names: dict[str, set[str]] | None = None
+        self._workloads_by_res: dict[int, list[Workload]] = {}
+        for w in self.workloads:
+            self._workloads_by_res.setdefault(id(w.resource), []).append(w)
+        for b in self.bindings:
+            for s in b.subjects:
+                k = s.key
+                if k is not None:
+                    lst = self._by_key.setdefault(k, [])
+                    if not lst or lst[-1] is not b:
+                        lst.append(b)
+
+    # -- loading -------------------------------------------------------------------------------
+    def ns(self, res: Resource) -> str:
+        return res.id.namespace or self.default_namespace
+
+    def _parse_role(self, r: Resource, ns: str | None) -> Role:
+        role = Role(r.id.kind, ns, r.id.name, [], labels_of(r), None, r, is_bootstrap(r))
+        role.rules = parse_rules(r, role.key)
+        if r.id.kind == "ClusterRole":
+            role.selectors = aggregation_selectors(r)
+        return role
+
+    def _parse_binding(self, r: Resource, ns: str | None) -> Binding:
+        ref = get_path(r.obj, ("roleRef",))
+        if not isinstance(ref, dict):
+            raise NotEvaluated(f"roleRef is {type_name(ref)}, expected a mapping", ("roleRef",))
+        kind = string_field(ref.get("kind"), ("roleRef", "kind"))
+        name = string_field(ref.get("name"), ("roleRef", "name"))
+        if kind not in ROLE_KINDS or (kind == "Role" and ns is None):
+            raise NotEvaluated(
+                f"roleRef.kind {kind!r} is not valid in a {r.id.kind}; the API server rejects it", ("roleRef", "kind")
+            )
+        raw = get_path(r.obj, ("subjects",)) or []
+        if not isinstance(raw, list):
+            raise NotEvaluated(f"subjects is {type_name(raw)}, expected a list", ("subjects",))
+        subjects = []
+        for i, s in enumerate(raw):
+            p: Path_ = ("subjects", i)
+            if not isinstance(s, dict):
+                raise NotEvaluated(f"{format_path(p)} is {type_name(s)}, expected a mapping", p)
+            sk = string_field(s.get("kind"), p + ("kind",))
+            sn = string_field(s.get("name"), p + ("name",))
+            sns = string_field(s.get("namespace"), p + ("namespace",), required=False) or None
+            # ServiceAccount subjects of a RoleBinding default to the binding's namespace
+            sns = (sns or ns) if sk == "ServiceAccount" else None
+            subjects.append(Subject(sk, sn, sns))
+        return Binding(r.id.kind, ns, r.id.name, kind, name, tuple(subjects), r, is_bootstrap(r))
+
+    def _aggregate(self) -> None:
+        cluster_roles = sorted((r for r in self.roles.values() if r.kind == "ClusterRole"), key=lambda r: r.name)
+        aggs = [r for r in cluster_roles if r.selectors is not None]
+        for r in aggs:
+            r.rules = []
+        for _ in range(len(aggs) + 1):
+            changed = False
+            for agg in aggs:
+                seen: set[tuple[tuple[str, ...], ...]] = set()
+                new: list[Rule] = []
+                for sel in agg.selectors or ():
+                    for src in cluster_roles:
+                        if src is agg or not sel.matches(src.labels):
+                            continue
+                        for rule in src.rules:
+                            c = rule.content()
+                            if c not in seen:
+                                seen.add(c)
+                                new.append(rule)
+                if [x.content() for x in new] != [x.content() for x in agg.rules]:
+                    agg.rules = new
+                    changed = True
+            if not changed:
+                break
+
+    def _add_other(self, r: Resource) -> None:
+        kind, group = r.id.kind, api_group(r.id.api_version)
+        if kind == "ServiceAccount" and group == "":
+            self.service_accounts[(self.ns(r), r.id.name)] = r
+        elif kind == "Namespace" and group == "":
+            try:
+                self.namespace_labels[r.id.name] = labels_of(r)
+            except NotEvaluated:
+                self.namespace_labels[r.id.name] = {}
+        elif kind == "Secret" and group == "" and r.obj.get("type") == LEGACY_TOKEN_TYPE:
+            sa = get_path(r.obj, ("metadata", "annotations", "kubernetes.io/service-account.name"))
+            if isinstance(sa, str) and sa:
+                self.token_secrets.setdefault((self.ns(r), sa), []).append(r.id.name)
+        elif kind == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
+            self.crds.append(r)
+        else:
+            try:
+                pods = find_pods(r)
+            except NotEvaluated:
+                return
+            ns = self.ns(r)
+            for pod in pods:
+                try:
+                    sa = pod.spec.str("serviceAccountName") or pod.spec.str("serviceAccount") or "default"
+                    self.workloads.append(Workload(r, ns, sa, self._token_mounted(pod.spec, ns, sa), pod.path))
+                except NotEvaluated:
+                    continue
+
+    def _token_mounted(self, spec: Any, ns: str, sa: str) -> bool:
+        for v in spec.list("volumes"):
+            sources = get_path(v, ("projected", "sources")) if isinstance(v, dict) else None
+            if isinstance(sources, list) and any(isinstance(s, dict) and "serviceAccountToken" in s for s in sources):
+                return True
+        pod_value: bool | None = spec.bool("automountServiceAccountToken")
+        if pod_value is not None:
+            return pod_value
+        return self.sa_automount(ns, sa) is not False
+
+    def sa_automount(self, ns: str, sa: str) -> bool | None:
+        res = self.service_accounts.get((ns, sa))
+        v = res.obj.get("automountServiceAccountToken") if res is not None else None
+        return v if isinstance(v, bool) else None
+
+    # -- lookups -------------------------------------------------------------------------------
+    def workloads_of(self, res: Resource) -> list[Workload]:
+        return list(self._workloads_by_res.get(id(res), ()))
+
+    def role_of(self, b: Binding) -> Role | None:
+        return self.roles.get(b.role_key)
+
+    def grants_of(self, b: Binding) -> list[Grant]:
+        """The rules a binding gives (empty when its role is missing), built once."""
+        got = self._grants.get(id(b))
+        if got is None:
+            role = self.role_of(b)
+            got = self._grants[id(b)] = [Grant(b, role, rule) for rule in role.rules] if role is not None else []
+        return got
+
+    def binding(self, res: Resource) -> Binding | None:
+        """The binding parsed from this very object (None when it was replaced or did not parse)."""
+        return self._by_resource.get(id(res))
+
+    def problem(self, res: Resource) -> NotEvaluated | None:
+        ns = None if res.id.kind.startswith("Cluster") else self.ns(res)
+        return self.problems.get((res.id.kind, ns, res.id.name))
+
+    def bindings_for(self, identity: Identity) -> list[Binding]:
+        """Every binding naming the identity's user or one of its groups (ClusterRoleBindings first)."""
+        seen: dict[int, Binding] = {}
+        for k in identity.keys():  # noqa: SIM118 - Identity is not a mapping; keys() lists its binding keys
+            for b in self._by_key.get(k, ()):
+                seen.setdefault(id(b), b)
+        return sorted(seen.values(), key=lambda b: (b.kind != "ClusterRoleBinding", b.namespace or "", b.name))
+
+    def grants_for(self, identity: Identity, namespace: str | None = None) -> Iterator[Grant]:
+        """Rules that apply to the identity: all of them (namespace None), or those effective in one
+        namespace ("" = cluster scope: ClusterRoleBindings only)."""
+        for b in self.bindings_for(identity):
+            if namespace is not None and b.namespace is not None and b.namespace != namespace:
+                continue
+            yield from self.grants_of(b)
+
+    def authorize(self, identity: Identity, req: Request) -> list[Grant]:
+        """Every grant that allows the request (empty = denied). Exactly the RBAC authorizer."""
+        ns = "" if req.path is not None else req.namespace
+        return [g for g in self.grants_for(identity, ns) if req.matches(g.rule)]
+
+    def who_can(self, req: Request, any_namespace: bool = False) -> dict[Subject, list[Grant]]:
+        """Subjects of every binding allowing the request. With any_namespace, RoleBindings of every
+        namespace count (each grant names its binding, hence where it applies)."""
+        if self._rule_index is None:
+            self._build_rule_index()
+        if self._rule_index is None:  # pragma: no cover - _build_rule_index sets it
+            raise RuntimeError("rule index not built")
+        if req.path is not None:
+            candidates = self._rule_index.get("\0urls", [])
+        else:
+            combined = f"{req.resource}/{req.subresource}" if req.subresource else req.resource
+            candidates = self._rule_index.get(combined, []) + self._rule_index.get("*", [])
+            if req.subresource:
+                candidates = candidates + self._rule_index.get(f"*/{req.subresource}", [])
+        matched: dict[str, list[Rule]] = {}
+        seen: set[tuple[str, int]] = set()
+        for role_key, rule in candidates:
+            k = (role_key, id(rule))
+            if k not in seen and req.matches(rule):
+                seen.add(k)
+                matched.setdefault(role_key, []).append(rule)
+        out: dict[Subject, list[Grant]] = {}
+        for role_key, found in matched.items():
+            ids = {id(r) for r in found}
+            for b in self._bindings_by_role.get(role_key, ()):
+                if b.namespace is not None and (
+                    req.path is not None or (not any_namespace and b.namespace != req.namespace)
+                ):
+                    continue
+                grants = [g for g in self.grants_of(b) if id(g.rule) in ids]  # in the role's rule order
+                for s in b.subjects:
+                    if s.key is not None:
+                        lst = out.get(s)
+                        if lst is None:
+                            out[s] = list(grants)
+                        else:
+                            lst.extend(grants)
+        for grants in out.values():
+            grants.sort(key=lambda g: self._binding_order[id(g.binding)])
+        return dict(sorted(out.items(), key=lambda kv: (kv[0].kind, kv[0].namespace or "", kv[0].name)))
+
+    def _build_rule_index(self) -> None:
+        idx: dict[str, list[tuple[str, Rule]]] = {}
+        for key, role in self.roles.items():
+            for rule in role.rules:
+                for res in set(rule.resources):
+                    idx.setdefault(res, []).append((key, rule))
+                if rule.non_resource_urls:
+                    idx.setdefault("\0urls", []).append((key, rule))
+        self._rule_index = idx
+
+    def namespaces(self) -> set[str]:
+        """Every namespace the policy knows of."""
+        out = (
+            set(self.namespace_labels) | {ns for ns, _ in self.service_accounts} | {w.namespace for w in self.workloads}
+        )
+        out |= {b.namespace for b in self.bindings if b.namespace is not None}
+        out |= {s.namespace for b in self.bindings for s in b.subjects if s.namespace}
+        out.add(self.default_namespace)
+        return out
+
+    def service_accounts_in(self, namespace: str) -> set[str]:
+        """ServiceAccounts known in a namespace: objects, `default`, names used by workloads and bindings."""
+        if self._sa_names is None:
+            names: dict[str, set[str]] = {}
+            for ns, name in self.service_accounts:
+                names.setdefault(ns, set()).add(name)
+            for w in self.workloads:
+                names.setdefault(w.namespace, set()).add(w.service_account)
+            for b in self.bindings:
+                for s in b.subjects:
+                    if s.kind == "ServiceAccount" and s.namespace:
+                        names.setdefault(s.namespace, set()).add(s.name)
+            self._sa_names = names
+        return self._sa_names.get(namespace, set()) | {"default"}
