@@ -1,4 +1,4 @@
-"""KF-NET: NetworkPolicy coverage and reachability, computed with the exact engine in kube/netpol.py.
+"""KF-NET: NetworkPolicy coverage and reachability, computed with the exact engine in kube/netpol/.
 
 Scope: a namespace is *in scope* when the scan holds its Namespace object or a NetworkPolicy in it.
 Namespace checks run on Namespace objects only; workload checks answer only in in-scope namespaces

@@ -1,0 +1,142 @@
+"""The cluster of a scan: its workloads, namespaces and policies, and the direct matching queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kubefort.kube.netpol.cidr import cidr_range
+from kubefort.kube.netpol.model import (
+    DEFAULT_EXTERNALS,
+    DEFAULT_NAMESPACE,
+    NAME_LABEL,
+    External,
+    Peer,
+    Policy,
+    Problem,
+    Rule,
+    Workload,
+)
+from kubefort.kube.netpol.parse import parse_policy, str_map, workloads_of
+from kubefort.kube.netpol.ports import PortSet, port_set, ports_union
+from kubefort.kube.pods import api_group
+from kubefort.model import NotEvaluated, Resource
+
+
+class Cluster:
+    """Workloads, namespaces and policies of a scan, with the problems met reading them."""
+
+    def __init__(
+        self,
+        workloads: Sequence[Workload],
+        policies: Sequence[Policy],
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+        externals: Sequence[External] = DEFAULT_EXTERNALS,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        self.workloads = list(workloads)
+        self.policies = list(policies)
+        self.externals = list(externals)
+        self.problems = list(problems)
+        self.defined_namespaces = set(namespace_labels or {})
+        names = self.defined_namespaces | {w.namespace for w in self.workloads} | {p.namespace for p in self.policies}
+        # the API server sets kubernetes.io/metadata.name on every namespace, over any value given
+        self.namespaces: dict[str, dict[str, str]] = {
+            n: {**(namespace_labels or {}).get(n, {}), NAME_LABEL: n} for n in sorted(names)
+        }
+        self.by_key = {w.key: i for i, w in enumerate(self.workloads)}
+        self.invalid_namespaces = {
+            p.resource.namespace or DEFAULT_NAMESPACE
+            for p in self.problems
+            if p.resource is not None and p.resource.kind == "NetworkPolicy"
+        }
+
+    @classmethod
+    def from_resources(
+        cls,
+        resources: Iterable[Resource],
+        externals: Sequence[External] = DEFAULT_EXTERNALS,
+        pod_template_paths: Any = None,
+    ) -> Cluster:
+        workloads: list[Workload] = []
+        policies: list[Policy] = []
+        ns_labels: dict[str, dict[str, str]] = {}
+        problems: list[Problem] = []
+        seen: set[str] = set()
+        for r in resources:
+            try:
+                if r.id.kind == "Namespace" and r.id.api_version == "v1":
+                    meta = r.obj.get("metadata")
+                    ns_labels[r.id.name] = str_map(
+                        meta.get("labels") if isinstance(meta, dict) else None, ("metadata", "labels")
+                    )
+                elif r.id.kind == "NetworkPolicy" and api_group(r.id.api_version) in (
+                    "networking.k8s.io",
+                    "extensions",
+                ):
+                    policies.append(parse_policy(r))
+                else:
+                    for w in workloads_of(r, pod_template_paths):
+                        n, base = 2, w.name
+                        while w.key in seen:
+                            w.name, n = f"{base}#{n}", n + 1
+                        seen.add(w.key)
+                        workloads.append(w)
+            except NotEvaluated as exc:
+                problems.append(Problem(r.id, exc.reason, exc.path, r))
+        return cls(workloads, policies, ns_labels, externals, problems)
+
+    def selected_by(self, pol: Policy, w: Workload) -> bool:
+        return w.namespace == pol.namespace and pol.selector.matches(w.labels)
+
+    def peer_matches_workload(self, pol: Policy, peer: Peer, w: Workload) -> bool:
+        if peer.cidr is not None:
+            return False
+        if peer.ns is None and w.namespace != pol.namespace:
+            return False
+        if peer.ns is not None and not peer.ns.matches(self.namespaces.get(w.namespace, {NAME_LABEL: w.namespace})):
+            return False
+        return peer.pod is None or peer.pod.matches(w.labels)
+
+    def rule_ports_for(self, rule: Rule, dst: Workload | None) -> PortSet:
+        """The ports a rule allows towards `dst` (None: an external peer, where names never resolve)."""
+        ps = rule.static_ports()
+        for name, proto in rule.named_ports():
+            for n in dst.resolve(name, proto) if dst is not None else ():
+                ps = ports_union(ps, port_set(proto, n, n))
+        return ps
+
+    def name(self, e: int | External) -> str:
+        """An endpoint's display name: `ns/kind/name` or the external peer's name."""
+        return self.workloads[e].key if isinstance(e, int) else e.name
+
+    def find(self, text: str) -> int | External:
+        """An endpoint by name: `ns/kind/name`, `ns/name`, an external peer's name, or a CIDR. Raises KeyError."""
+        for e in self.externals:
+            if e.name == text:
+                return e
+        try:
+            cidr_range(text)
+            return External(text, text)
+        except ValueError:
+            pass
+        parts = text.split("/")
+        if len(parts) == 3:
+            cand = [
+                i
+                for i, w in enumerate(self.workloads)
+                if w.namespace == parts[0] and w.kind.lower() == parts[1].lower() and w.name == parts[2]
+            ]
+        elif len(parts) == 2:
+            cand = [i for i, w in enumerate(self.workloads) if w.namespace == parts[0] and w.name == parts[1]]
+        else:
+            cand = [i for i, w in enumerate(self.workloads) if w.name == text]
+        if len(cand) == 1:
+            return cand[0]
+        if cand:
+            raise KeyError(f"{text!r} is ambiguous: " + ", ".join(self.workloads[i].key for i in cand))
+        raise KeyError(
+            f"no workload or external peer {text!r} (workloads are ns/kind/name or ns/name; externals: "
+            + ", ".join(e.name for e in self.externals)
+            + ", or a CIDR)"
+        )

@@ -1,0 +1,123 @@
+"""The model: what the policies, namespaces and workloads of a scan say."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kubefort.kube.netpol.cidr import cidr_range
+from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PortSet, port_set, ports_union
+from kubefort.kube.selectors import Selector
+from kubefort.model import NotEvaluated, Path_, Resource, ResourceId
+
+NAME_LABEL = "kubernetes.io/metadata.name"
+DEFAULT_NAMESPACE = "default"
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+@dataclass(frozen=True, slots=True)
+class External:
+    """An endpoint outside the cluster: a named address range."""
+
+    name: str
+    cidr: str
+
+    @property
+    def range(self) -> tuple[int, int]:
+        return cidr_range(self.cidr)
+
+
+DEFAULT_EXTERNALS = (External("internet", "0.0.0.0/0"), External("cloud-metadata", "169.254.169.254/32"))
+
+
+class PolicyError(NotEvaluated):
+    """An object the API server would reject (or that kubefort cannot read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    pod: Selector | None = None  # podSelector (None: not given)
+    ns: Selector | None = None  # namespaceSelector (None: not given)
+    cidr: str | None = None
+    block: tuple[tuple[int, int], ...] = ()  # ipBlock cidr minus except, as address ranges
+    path: Path_ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PortRule:
+    protocol: str = "TCP"
+    port: int | str | None = None  # None: every port of the protocol
+    end_port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    direction: str  # "ingress" | "egress"
+    index: int
+    peers: tuple[Peer, ...] | None  # None: `from`/`to` absent or empty (every peer)
+    ports: tuple[PortRule, ...] | None  # None: `ports` absent or empty (every port)
+    path: Path_ = ()
+
+    def static_ports(self) -> PortSet:
+        """The ports given by number (or by protocol alone); named ports resolve per destination."""
+        if self.ports is None:
+            return ALL_PORTS
+        out = NO_PORTS
+        for p in self.ports:
+            if p.port is None:
+                out = ports_union(out, port_set(p.protocol))
+            elif isinstance(p.port, int):
+                out = ports_union(out, port_set(p.protocol, p.port, p.end_port or p.port))
+        return out
+
+    def named_ports(self) -> tuple[tuple[str, str], ...]:
+        return tuple((p.port, p.protocol) for p in self.ports or () if isinstance(p.port, str))
+
+
+@dataclass(slots=True)
+class Policy:
+    namespace: str
+    name: str
+    selector: Selector
+    types: frozenset[str]
+    ingress: tuple[Rule, ...]
+    egress: tuple[Rule, ...]
+    resource: Resource | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def rules(self, direction: str) -> tuple[Rule, ...]:
+        return self.ingress if direction == "ingress" else self.egress
+
+    def affects(self, direction: str) -> bool:
+        return ("Ingress" if direction == "ingress" else "Egress") in self.types
+
+
+@dataclass(slots=True)
+class Workload:
+    namespace: str
+    kind: str
+    name: str
+    labels: dict[str, str]
+    ports: tuple[tuple[str, str, int], ...] = ()  # named container ports: (name, protocol, number)
+    resource: Resource | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.kind}/{self.name}"
+
+    def resolve(self, name: str, proto: str) -> tuple[int, ...]:
+        """Numbers of this pod's container ports called `name` with protocol `proto`."""
+        return tuple(n for pn, pp, n in self.ports if pn == name and pp == proto)
+
+
+@dataclass(slots=True)
+class Problem:
+    resource: ResourceId | None
+    message: str
+    path: Path_ = ()
+    obj: Resource | None = field(default=None, compare=False, repr=False)  # the object itself (ids repeat across files)
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.message}"
