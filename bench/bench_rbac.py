@@ -244,14 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     t_paths, paths = best(lambda: find_paths(pol), args.repeat)
 
     from kubefort.checks import rbac as rbac_checks  # registers the KF-RBAC checks
-    from kubefort.engine import EngineSettings, _plan, run_cluster_checks
+    from kubefort.engine import Engine, EngineSettings
     from kubefort.kube.pods import find_pods
     from kubefort.registry import REGISTRY
 
     ids = tuple(m.id for m in REGISTRY if m.id.startswith("KF-RBAC-"))
-    plan = _plan(EngineSettings(check_ids=ids), REGISTRY)
+    engine = Engine(EngineSettings(check_ids=ids), REGISTRY)
     collected = [(r, bool(find_pods(r))) for r in resources]
-    t_checks, outcomes = best(lambda: run_cluster_checks(plan, collected, None), 1)
+    t_checks, outcomes = best(lambda: engine.cross_object(collected), 1)
     assert rbac_checks  # imported for its checks
 
     rules = sum(len(r.rules) for r in pol.roles.values())

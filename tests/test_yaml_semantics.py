@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -303,3 +304,29 @@ def test_plain_scalars_go_yaml_reads_otherwise_still_take_the_exact_path(text: b
     res = yp.parse_stream(text)
     assert not res.fast
     assert res.docs == yp.parse_stream(text, allow_fast=False).docs
+
+
+# ---------------------------------------------------------------- the node-property pre-scan
+_PROPERTY_REFERENCE = re.compile(rb"(?<=[\s\[{,:])[!&*][^\s,\]}]|\A[!&*%]|\n%")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=40) | st.text(alphabet=" \t\n\r\f\v[]{},:!&*%ab-#'\"", max_size=40).map(str.encode))
+def test_property_prescan_equals_its_regex(data: bytes) -> None:
+    assert yp.may_have_node_properties(data) == (_PROPERTY_REFERENCE.search(data) is not None)
+
+
+def test_property_prescan_examples() -> None:
+    for text, want in [
+        (b"a: &x 1\n", True),
+        (b"a: *x\n", True),
+        (b"!!map {}\n", True),
+        (b"%YAML 1.1\n---\na: 1\n", True),
+        (b"a: [1, !!str 2]\n", True),
+        (b"description: CEL !has(self.x)\n", True),  # a candidate: the parsed tree then decides
+        (b"description: a*b&c\n", False),
+        (b"a: x!\n", False),
+        (b"a: !\n", False),
+        (b"a: b\n!", False),
+    ]:
+        assert yp.may_have_node_properties(text) is want, text

@@ -15,8 +15,8 @@ two packages list their modules per ID in their `__init__.py`).
 | pss.py            | KF-PSS-*     | Pod Security admission verdicts (exact, versioned)  |
 | psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
 | workload.py       | KF-WL-*      | service account use, removed API versions           |
-| rbac.py           | KF-RBAC-*    | risky grants and escalation paths (kube/rbac.py)     |
-| network.py        | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol.py) |
+| rbac/             | KF-RBAC-*    | risky grants and escalation paths (kube/rbac/): wildcards.py (001, 002), escalation.py (003, 004, 015, 020), credentials.py (005, 006, 012), workloads.py (007-010, 013, 014), subjects.py (016-018), service_accounts.py (011, 019); common.py holds the target tables |
+| network.py        | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol/) |
 | control_plane/    | KF-CP-*      | control-plane files: files.py (001-017); API server: apiserver_access.py (018, 019, 023-025, 032, 037, 038, 046), apiserver_admission.py (020, 026-031); tls.py (021, 022, 039-042, 045, 060, 061); encryption.py (043, 044, 059); audit.py (033-036, 056-058); controller_manager_scheduler.py (047-055) |
 | etcd.py           | KF-ETCD-*    | etcd TLS and client auth, its manifest and data dir  |
 | cluster.py        | KF-CLU-*     | live-cluster versions (end of life, CVEs, skew), runtimes, anonymous API access |
