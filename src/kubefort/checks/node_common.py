@@ -1,4 +1,4 @@
-"""Helpers shared by the node areas: KF-CP (control_plane/), KF-ETCD (etcd.py), KF-KUBELET (kubelet.py).
+"""Helpers shared by the node areas: KF-CP (control_plane/), KF-ETCD (etcd.py), KF-KUBELET (kubelet/).
 
 Node checks are ordinary `registry.check` registrations: `node_meta(...)` composes their
 documentation and mappings from CIS-style parts (`@check(..., **node_meta(what=..., why=...))`),
