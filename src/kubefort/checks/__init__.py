@@ -2,7 +2,7 @@
 
 Find a check from its ID: grep the literal ID (`grep -rn '"KF-CP-023"' src/kubefort/checks`), run
 `kubefort explain KF-CP-023` (its `Source:` is the file and line), or read the tables below (the
-two packages list their modules per ID in their `__init__.py`).
+packages list their modules per ID here and in their own `__init__.py`).
 
 | module            | IDs          | what it looks at                                   |
 |-------------------|--------------|----------------------------------------------------|
@@ -16,11 +16,11 @@ two packages list their modules per ID in their `__init__.py`).
 | psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
 | workload.py       | KF-WL-*      | service account use, removed API versions           |
 | rbac/             | KF-RBAC-*    | risky grants and escalation paths (kube/rbac/): wildcards.py (001, 002), escalation.py (003, 004, 015, 020), credentials.py (005, 006, 012), workloads.py (007-010, 013, 014), subjects.py (016-018), service_accounts.py (011, 019); common.py holds the target tables |
-| network.py        | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol/) |
+| network/          | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol/): coverage.py (001-003, 010), broad_rules.py (004, 005), reachability.py (006, 007), dangling.py (008, 009); common.py holds the engine model |
 | control_plane/    | KF-CP-*      | control-plane files: files.py (001-017); API server: apiserver_access.py (018, 019, 023-025, 032, 037, 038, 046), apiserver_admission.py (020, 026-031); tls.py (021, 022, 039-042, 045, 060, 061); encryption.py (043, 044, 059); audit.py (033-036, 056-058); controller_manager_scheduler.py (047-055) |
 | etcd.py           | KF-ETCD-*    | etcd TLS and client auth, its manifest and data dir  |
 | cluster.py        | KF-CLU-*     | live-cluster versions (end of life, CVEs, skew), runtimes, anonymous API access |
-| kubelet.py        | KF-KUBELET-* | kubelet effective settings and files, kube-proxy     |
+| kubelet/          | KF-KUBELET-* | kubelet files and effective settings, kube-proxy: files.py (001-010), access.py (011-014), runtime.py (015-017, 022, 023, 026), tls.py (018-021, 025), kube_proxy.py (024); common.py holds the settings |
 | node_common.py    | (helpers)    | shared by KF-CP, KF-ETCD, KF-KUBELET: `node_meta`, `file_mode_check`, `file_owner_check` |
 """
 

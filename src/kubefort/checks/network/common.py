@@ -1,0 +1,71 @@
+"""Shared by the KF-NET modules: the one netpol engine model per scan (`model`), the mapping and
+port tables, and `labels_path`."""
+
+from __future__ import annotations
+
+from kubefort.kube.netpol import Analysis, Cluster, External, Policy, port_set, ports_union
+from kubefort.kube.pods import find_pods
+from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Path_, Resource
+
+NSA = ("NSA-CISA Kubernetes Hardening Guide: Network separation and hardening",)
+OWASP = ("K07",)  # OWASP Kubernetes Top 10: Missing Network Segmentation Controls
+NEEDS = ("Namespace", "NetworkPolicy", "Service", "@pods")
+METADATA = External("cloud-metadata", "169.254.169.254/32")
+DNS = ports_union(port_set("TCP", 53, 53), port_set("UDP", 53, 53))
+
+
+class Model:
+    """The engine over one scan's index, built once and shared by every KF-NET check."""
+
+    def __init__(self, index: ClusterIndex, ctx: CheckContext[None]) -> None:
+        paths = ctx.pod_template_paths
+        resources = [*index.kind("Namespace"), *index.kind("NetworkPolicy"), *index.pod_bearing]
+        self.c = Cluster.from_resources(resources, pod_template_paths=paths)
+        self.a = Analysis(self.c)
+        self.scoped = self.c.defined_namespaces | {r.id.namespace or "default" for r in index.kind("NetworkPolicy")}
+        self.by_res: dict[int, list[int]] = {}
+        for i, w in enumerate(self.c.workloads):
+            self.by_res.setdefault(id(w.resource), []).append(i)
+        self.bad = {id(p.obj): p for p in self.c.problems if p.obj is not None}
+        self.in_ns: dict[str, list[int]] = {}
+        for i, w in enumerate(self.c.workloads):
+            self.in_ns.setdefault(w.namespace, []).append(i)
+
+    def check_namespace(self, ns: str) -> None:
+        if ns in self.c.invalid_namespaces:
+            bad = [
+                str(p)
+                for p in self.c.problems
+                if p.resource is not None
+                and (p.resource.namespace or "default") == ns
+                and p.resource.kind == "NetworkPolicy"
+            ]
+            raise NotEvaluated(f"namespace {ns!r} holds a NetworkPolicy the API server would reject: {bad[0]}")
+
+    def workloads(self, res: Resource) -> list[int]:
+        """The target's workloads in an in-scope namespace (NotApplicable / NotEvaluated otherwise)."""
+        ns = res.id.namespace or "default"
+        if ns not in self.scoped:
+            raise NotApplicable()
+        if id(res) in self.bad:
+            p = self.bad[id(res)]
+            raise NotEvaluated(p.message, p.path)
+        self.check_namespace(ns)
+        return self.by_res.get(id(res), [])
+
+    def policy(self, res: Resource) -> Policy:
+        if id(res) in self.bad:
+            p = self.bad[id(res)]
+            raise NotEvaluated(p.message, p.path)
+        return next(p for p in self.c.policies if p.resource is res)
+
+
+def model(index: ClusterIndex, ctx: CheckContext[None]) -> Model:
+    return index.derived("netpol-model", lambda: Model(index, ctx))
+
+
+def labels_path(res: Resource) -> Path_:
+    pods = find_pods(res)
+    if pods and pods[0].meta is not None:
+        return pods[0].meta.path + ("labels",)
+    return ("metadata",)
