@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from conftest import shared_dir
 from kubefort.loaders import yamlparse as yp
+from kubefort.loaders.yamlparse import exact as yp_exact
+from kubefort.loaders.yamlparse import fast as yp_fast
 
 GO_YAML_V2 = [
     # (plain scalar, value go-yaml v2 gives it)
@@ -224,8 +226,8 @@ def documents(draw):
 @settings(max_examples=400, deadline=None)
 @given(documents())
 def test_fast_path_equals_exact_path(doc):
-    exact = yp._parse_exact(doc)
-    fast = yp._parse_fast(doc)
+    exact = yp_exact.parse_exact(doc)
+    fast = yp_fast.parse_fast(doc)
     if fast is None:
         return  # the fast path declined: nothing to compare
     assert exact.error is None and not exact.doc_errors
@@ -245,11 +247,11 @@ def test_corpus_fast_path_equals_exact_path():
     fast_count = 0
     for f in sorted(files):
         data = open(f, "rb").read()
-        fast = yp._parse_fast(data)
+        fast = yp_fast.parse_fast(data)
         if fast is None:
             continue
         fast_count += 1
-        exact = yp._parse_exact(data)
+        exact = yp_exact.parse_exact(data)
         assert exact.error is None and not exact.doc_errors, f
         assert repr(fast.docs) == repr(exact.docs), f
         assert [ln for ln, d in zip(fast.doc_lines, fast.docs, strict=False) if d is not None] == [
