@@ -15,12 +15,13 @@ from __future__ import annotations
 import bisect
 import ctypes
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-from kubefort.loaders.yamlparse import T_STR, compose_nodes, parse_tree_in_place, resolve_plain
+from kubefort.loaders.yamlparse import T_STR, parse_tree_in_place, resolve_plain
 from kubefort.model import Path_
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 try:
     from ryml import _ryml
@@ -29,6 +30,8 @@ except ImportError:  # pragma: no cover - rapidyaml is a dependency; without it 
 
 
 def _key_text(node: Node) -> str | None:
+    from yaml.nodes import ScalarNode  # PyYAML is loaded only when libyaml must answer
+
     if not isinstance(node, ScalarNode):
         return None
     if not node.style:  # plain (the composer's style is ""): `on:` is the key "true" for the API server
@@ -102,7 +105,7 @@ class _RymlPositions:
     A node with a tag, an anchor or an alias is left to libyaml (its mark includes the
     properties; an alias is followed to its anchor), as are block scalars and empty values."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, parsed: tuple[Any, bytearray] | None = None) -> None:
         others = b"\r" in data or b"\xc2\x85" in data or b"\xe2\x80" in data  # memchr before the regex
         if data.startswith(b"\xef\xbb\xbf") or (others and _OTHER_BREAKS.search(data) is not None):
             raise _Unsure
@@ -111,15 +114,16 @@ class _RymlPositions:
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 raise _Unsure from None
-        got = parse_tree_in_place(data)
+        got = parsed if parsed is not None else parse_tree_in_place(data)
         if got is None:
             raise _Unsure
         self.tree, self.buf = got
+        self.t = self.tree.this  # the SWIG pointer object: C calls on it skip unwrapping the proxy
         self.data = data
         self.base = _address(memoryview(self.buf))
-        t = self.tree
-        root = t.root_id()
-        if t.is_stream(root):
+        t = self.t
+        root = self.tree.root_id()
+        if self.tree.is_stream(root):
             self.docs = _children(t, root)
         elif _ryml.Tree_type(t, root) & (_MAP | _SEQ | _VAL):
             self.docs = [root]
@@ -136,7 +140,7 @@ class _RymlPositions:
         return off
 
     def key_offset(self, n: int) -> int:
-        t = self.tree
+        t = self.t
         ty = _ryml.Tree_type(t, n)
         if ty & (_KEY_BLOCK | _KEYREF | _KEYANCH | _KEYTAG):
             raise _Unsure
@@ -148,7 +152,7 @@ class _RymlPositions:
 
     def node_offset(self, n: int) -> int:
         """Where libyaml's node for `n` (the value of a key, an item, a document) starts."""
-        t = self.tree
+        t = self.t
         ty = _ryml.Tree_type(t, n)
         if ty & (_VALREF | _VALANCH | _VALTAG):
             raise _Unsure
@@ -198,7 +202,7 @@ class _RymlPositions:
         got = self._keys.get(n)
         if got is not None:
             return got
-        t = self.tree
+        t = self.t
         got = {}
         for c in _children(t, n):
             ty = _ryml.Tree_type(t, c)
@@ -221,7 +225,7 @@ class _RymlPositions:
     def find(self, doc_index: int, path: Path_) -> tuple[int, int] | None:
         if doc_index >= len(self.docs):
             raise _Unsure
-        t = self.tree
+        t = self.t
         node = self.docs[doc_index]
         mark_key = False  # the mark is the key of `mark_node` (True) or `mark_node` itself
         mark_node = node
@@ -259,8 +263,10 @@ class Locator:
     first question; libyaml's composer (only the documents asked about, each once) where that
     tree cannot answer for certain."""
 
-    def __init__(self, data: bytes | None, doc_lines: list[int] | None = None) -> None:
+    def __init__(self, data: bytes | None, doc_lines: list[int] | None = None, tree: Any = None) -> None:
+        """`tree`: the parser's in-place rapidyaml tree of `data` and its buffer, when it kept one."""
         self.data = data
+        self._tree = tree
         self.doc_lines = doc_lines or []
         self._lines: list[bytes] | None = None
         self._docs: dict[int, tuple[Node, int]] = {}
@@ -281,11 +287,15 @@ class Locator:
                 self._lines = self.data.split(b"\n")
             first = self.doc_lines[doc_index] - 1
             last = self.doc_lines[doc_index + 1] - 1 if doc_index + 1 < len(self.doc_lines) else len(self._lines)
+            from kubefort.loaders.yamlparse.exact import compose_nodes
+
             docs = compose_nodes(b"\n".join(self._lines[first:last]), limit=1)
             if docs and docs[0] is not None:
                 found = (docs[0], first)
         if found is None:
             if self._all is None:
+                from kubefort.loaders.yamlparse.exact import compose_nodes
+
                 self._all = compose_nodes(self.data)
             root = self._all[doc_index] if doc_index < len(self._all) else None
             if root is not None:
@@ -298,7 +308,8 @@ class Locator:
         """1-based (line, column) of the field at path, or of its deepest existing ancestor."""
         if self._fast is None:
             try:
-                self._fast = _RymlPositions(self.data) if self.data is not None and _ryml is not None else False
+                ok = self.data is not None and _ryml is not None
+                self._fast = _RymlPositions(self.data, self._tree) if ok and self.data is not None else False
             except _Unsure:
                 self._fast = False
         if isinstance(self._fast, _RymlPositions):
@@ -312,6 +323,8 @@ class Locator:
 
     def find_composed(self, doc_index: int, path: Path_) -> tuple[int, int] | None:
         """The same answer from libyaml's composed nodes (also the reference the tests compare with)."""
+        from yaml.nodes import MappingNode, SequenceNode
+
         got = self._doc(doc_index)
         if got is None:
             return None

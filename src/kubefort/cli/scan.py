@@ -392,9 +392,12 @@ def scan(
 
 def _snapshot_input(paths: tuple[str, ...]) -> str | None:
     """The snapshot file among PATHs, if any (then it must be the only PATH)."""
+    files = [p for p in paths if p != "-" and Path(p).is_file()]
+    if not files:
+        return None  # directories are never snapshots: the cluster modules stay unloaded
     from kubefort.cluster.source import is_snapshot
 
-    found = [p for p in paths if p != "-" and Path(p).is_file() and is_snapshot(p)]
+    found = [p for p in files if is_snapshot(p)]
     if found and len(paths) > 1:
         raise click.UsageError(f"{found[0]} is a cluster snapshot: scan it on its own")
     return found[0] if found else None

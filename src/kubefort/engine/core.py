@@ -288,7 +288,8 @@ class Engine:
     def evaluate(self, li: LoadedInput, *, collect: bool = True) -> Partial:
         """Run the per-object checks on one loaded input (a file, a rendered chart, a page of a
         cluster list). The objects cross-object checks need are collected unless `collect=False`."""
-        locator = Locator(li.data, li.doc_lines) if li.data is not None else None
+        locator = Locator(li.data, li.doc_lines, tree=li.parse_tree) if li.data is not None else None
+        li.parse_tree = None  # the locator holds it while this input is evaluated
         rec = Recorder(self.severity, lambda src: locator, self.settings.keep_passed, self.by_request)
         part = Partial(records=[li.record], resources=[(r.id, r.source) for r in li.resources])
         for p in li.problems:

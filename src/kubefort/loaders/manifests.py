@@ -61,6 +61,7 @@ class LoadedInput:
     problems: list[LoadProblem] = field(default_factory=list)
     data: bytes | None = None  # the raw text the resources' lines refer to (None for rendered input)
     doc_lines: list[int] = field(default_factory=list)  # first line of each document in data
+    parse_tree: Any = field(default=None, repr=False)  # the parser's in-place tree of data, for the locator
 
 
 class UsageError(Exception):
@@ -157,6 +158,7 @@ def load(spec: InputSpec, opts: LoadOptions = LoadOptions(), stdin_data: bytes |
     li.data = data
     parsed = _parse(data, spec.path)
     li.doc_lines = parsed.doc_lines
+    li.parse_tree = parsed.tree
     _objects(li, parsed, spec.path)
     return li
 
