@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import ssl
 import subprocess
 import sys
@@ -289,6 +290,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=0)
     ap.add_argument("--snapshot", action="store_true", help="also time `cluster snapshot` and a scan of the snapshot")
+    ap.add_argument("--keep-snapshot", metavar="FILE", help="copy the snapshot here (for profiling scans offline)")
+    ap.add_argument("--no-live", action="store_true", help="skip the live scans (with --snapshot)")
     args = ap.parse_args()
     if not binaries_ready():
         raise SystemExit("run `bash tools/install-test-cluster.sh` first")
@@ -298,7 +301,7 @@ def main() -> None:
         kc = c.kubeconfig(Path(c.dir) / "kubeconfig", "admin")
         print(f"populated {args.objects:,} objects in {took:.1f} s")
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        for _i in range(args.repeat):
+        for _i in range(0 if args.no_live else args.repeat):
             wall, rss, code = measure(
                 [*kubefort, "scan", "--cluster", "--kubeconfig", str(kc), "-o", "json=/dev/null", "-q", *jobs]
             )
@@ -313,6 +316,8 @@ def main() -> None:
             print(
                 f"cluster snapshot: {wall:.2f} s, peak memory {rss:.0f} MiB, {snap.stat().st_size / 1e6:.1f} MB, exit {code}"
             )
+            if args.keep_snapshot:
+                shutil.copyfile(snap, args.keep_snapshot)
             for _i in range(args.repeat):
                 wall, rss, code = measure([*kubefort, "scan", str(snap), "-o", "json=/dev/null", "-q", *jobs])
                 print(f"scan SNAPSHOT: {wall:.2f} s, peak memory {rss:.0f} MiB, exit {code}")
