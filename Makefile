@@ -54,7 +54,7 @@ docs: $(STAMP)
 ## test-fast: the inner loop: the suite without the real-cluster (kube-apiserver) and slow tests;
 ## builds nothing: the helm/kustomize tests run if tools/install-test-tools.sh built them, else skip
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not cluster and not slow" -q
+	$(BIN)/python -m pytest -m "not cluster and not slow" -q -n auto
 
 ## lint: the lint and type gate (ruff check, ruff format --check, mypy --strict); runs all three
 ## and fails if any failed. The same commands run as .pre-commit-config.yaml hooks.

@@ -76,7 +76,7 @@ def _reaches_kube_system(m: Model, w: int) -> list[str]:
         return ["egress is not isolated"]
     ks_labels = c.namespaces.get("kube-system", {NAME_LABEL: "kube-system"})
     found = []
-    for p in c.policies:
+    for p in c.policies_in(wl.namespace):
         if not (p.affects("egress") and c.selected_by(p, wl)):
             continue
         for r in p.egress:

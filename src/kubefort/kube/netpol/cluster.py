@@ -45,6 +45,10 @@ class Cluster:
             n: {**(namespace_labels or {}).get(n, {}), NAME_LABEL: n} for n in sorted(names)
         }
         self.by_key = {w.key: i for i, w in enumerate(self.workloads)}
+        # policies by namespace, in their order: a policy selects only pods of its own namespace
+        self.by_namespace: dict[str, list[Policy]] = {}
+        for p in self.policies:
+            self.by_namespace.setdefault(p.namespace, []).append(p)
         self.invalid_namespaces = {
             p.resource.namespace or DEFAULT_NAMESPACE
             for p in self.problems
@@ -85,6 +89,10 @@ class Cluster:
             except NotEvaluated as exc:
                 problems.append(Problem(r.id, exc.reason, exc.path, r))
         return cls(workloads, policies, ns_labels, externals, problems)
+
+    def policies_in(self, namespace: str) -> list[Policy]:
+        """The policies of one namespace (the only ones that can select its pods), in order."""
+        return self.by_namespace.get(namespace, [])
 
     def selected_by(self, pol: Policy, w: Workload) -> bool:
         return w.namespace == pol.namespace and pol.selector.matches(w.labels)

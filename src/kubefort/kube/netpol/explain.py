@@ -25,7 +25,7 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
     w = c.workloads[pod]
     side = Side(direction, True, ports=NO_PORTS)
     dst = w if direction == "ingress" else (c.workloads[peer] if isinstance(peer, int) else None)
-    for p in c.policies:
+    for p in c.policies_in(w.namespace):
         if not (p.affects(direction) and c.selected_by(p, w)):
             continue
         side.isolating.append(p.key)
