@@ -110,3 +110,119 @@ subjects: [{kind: Group, name: devs}]
     outs = [o for o in scan_text(tmp_path, text, checks=ids) if o.check_id.startswith("KF-RBAC-")]
     assert {o.resource.name for o in outs} == {"rb"}
     assert {o.status.value for o in outs} == {"passed"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the release's default objects in the input (issue 12 item 17) and the release itself (item 21)
+# ---------------------------------------------------------------------------------------------
+_SUBJECT_CHECKS = {
+    "KF-RBAC-016": lambda s: (
+        (s["kind"], s["name"]) in (("User", "system:anonymous"), ("Group", "system:unauthenticated"))
+    ),
+    "KF-RBAC-017": lambda s: s["kind"] == "Group" and s["name"] in ("system:authenticated", "system:serviceaccounts"),
+    "KF-RBAC-018": lambda s: s["kind"] == "ServiceAccount" and s["name"] == "default",
+}
+_EXTRA_SUBJECTS = (
+    {"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"},
+    {"kind": "User", "name": "system:anonymous", "apiGroup": "rbac.authorization.k8s.io"},
+    {"kind": "Group", "name": "system:unauthenticated", "apiGroup": "rbac.authorization.k8s.io"},
+    {"kind": "Group", "name": "system:authenticated", "apiGroup": "rbac.authorization.k8s.io"},
+    {"kind": "ServiceAccount", "name": "default", "namespace": "shop"},
+)
+
+
+def _default_bindings(version: str) -> list[dict]:
+    from kubefort.kube.rbac.builtin import bootstrap_objects
+
+    return [o for o in bootstrap_objects(version) if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+
+
+def _binding_check_ids(registry) -> tuple[str, ...]:
+    return tuple(m.id for m in registry if m.id.startswith("KF-RBAC-") and "RoleBinding" in m.kinds)
+
+
+def _binding_outcomes(registry, tmp_path: Path, obj: dict, version: str) -> dict[str, object]:
+    import json
+
+    from kubefort.checks.rbac.common import RbacOptions
+
+    ids = _binding_check_ids(registry)
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(obj))
+    opts = dict.fromkeys(ids, RbacOptions(version))
+    return {o.check_id: o for o in scan_file(p, ids, options=opts) if o.check_id.startswith("KF-RBAC-")}
+
+
+def test_unchanged_defaults_are_out_of_scope_and_additions_are_judged(registry, tmp_path: Path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kubefort.kube.rbac.builtin import shipped_versions
+
+    @given(data=st.data())
+    @settings(max_examples=60, deadline=None)
+    def run(data: st.DataObject) -> None:
+        version = data.draw(st.sampled_from(shipped_versions()))
+        default = data.draw(st.sampled_from(_default_bindings(version)))
+        obj = {**default, "metadata": dict(default["metadata"])}
+        if data.draw(st.booleans()):  # the API server matches by name, whatever the labels say
+            obj["metadata"].pop("labels", None)
+        assert _binding_outcomes(registry, tmp_path, obj, version) == {}  # unchanged: no outcome at all
+        extra = data.draw(st.sampled_from(_EXTRA_SUBJECTS))
+        if any(s == extra for s in default.get("subjects") or ()):
+            return
+        obj["subjects"] = [*(default.get("subjects") or ()), extra]
+        got = _binding_outcomes(registry, tmp_path, obj, version)
+        for cid, picks in _SUBJECT_CHECKS.items():
+            want = "failed" if picks(extra) else "passed"
+            assert got[cid].status.value == want, (cid, obj["metadata"]["name"], got[cid].message)
+            if want == "failed":  # the addition, never the release's own subjects
+                assert got[cid].message.count(" to ") == 1 and extra["name"] in got[cid].message
+        # every binding check judges the changed binding: an outcome for each
+        assert {o.status.value for o in got.values()} <= {"passed", "failed"}
+        other_kind = "KF-RBAC-006" if obj["kind"] == "ClusterRoleBinding" else "KF-RBAC-005"  # each takes one kind
+        assert set(got) == set(_binding_check_ids(registry)) - {other_kind}
+
+    run()
+
+
+def test_kubernetes_version_decides_what_is_a_default(registry, tmp_path: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from kubefort.cli.scan import scan
+
+    # a default binding of 1.37 (not of 1.29): out of scope for 1.37, judged for 1.29
+    obj = next(o for o in _default_bindings("1.37") if o["metadata"]["name"] == "system:cluster-trust-bundle-discovery")
+    assert _binding_outcomes(registry, tmp_path, obj, "1.37") == {}
+    got = _binding_outcomes(registry, tmp_path, obj, "1.29")
+    assert got["KF-RBAC-017"].status.value == "failed"
+    f = tmp_path / "in.json"
+    for version, want in (("1.37", []), ("1.29", ["failed"])):
+        r = CliRunner().invoke(
+            scan,
+            [str(f), "--checks", "KF-RBAC-017", "--kubernetes-version", version, "-o", "json", "--no-config"],
+        )
+        results = json.loads(r.stdout)["results"]
+        assert [x["outcome"] for x in results if x["check_id"] == "KF-RBAC-017"] == want, r.stdout
+    r = CliRunner().invoke(scan, [str(f), "--kubernetes-version", "0.9", "--no-config"])
+    assert r.exit_code == 2 and "--kubernetes-version" in r.output and "not a Kubernetes version" not in r.output
+
+
+def test_the_scan_takes_the_release_from_cluster_info(registry, tmp_path: Path):
+    """Live scans and snapshots carry the API server's version in their ClusterInfo object."""
+    import json
+
+    obj = next(o for o in _default_bindings("1.37") if o["metadata"]["name"] == "system:cluster-trust-bundle-discovery")
+    for git_version, want in (("v1.37.1", []), ("v1.29.3", ["failed"])):
+        info = {
+            "apiVersion": "kubefort.io/v1alpha1",
+            "kind": "ClusterInfo",
+            "metadata": {"name": "lab"},
+            "serverVersion": {"gitVersion": git_version},
+        }
+        p = tmp_path / "cluster.json"
+        p.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [info, obj]}))
+        got = [o.status.value for o in scan_file(p, ("KF-RBAC-017",)) if o.check_id == "KF-RBAC-017"]
+        assert got == want, git_version

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from kubefort.cli.rbac import rbac
+from kubefort.kube.rbac.builtin import latest
 
 RBAC = """\
 apiVersion: rbac.authorization.k8s.io/v1
@@ -131,7 +132,9 @@ def test_who_can_json_contract(rbac_file: str):
     data = who("get", "secrets", "-n", "shop", rbac_file)
     assert names(data) == {"User:alice", "ServiceAccount:shop:api", "Group:auditors"}
     alice = next(s for s in data["subjects"] if s["name"] == "alice")
-    assert set(alice) == {"kind", "name", "namespace", "via"} and alice["namespace"] is None
+    assert set(alice) == {"kind", "name", "namespace", "via", "notEvaluated"} and alice["namespace"] is None
+    assert alice["notEvaluated"] == [] and data["request"]["scope"] == "Namespaced"
+    assert data["kubernetesVersion"] == latest() and data["warnings"] == [] and data["notes"] == []
     assert alice["via"] == [
         {
             "binding": "RoleBinding/shop/shop-secrets",
@@ -144,6 +147,8 @@ def test_who_can_json_contract(rbac_file: str):
                 "nonResourceURLs": [],
                 "from": "ClusterRole/secret-reader",
                 "index": 0,
+                "default": False,
+                "conditional": False,
             },
         }
     ]
@@ -259,9 +264,150 @@ def test_paths_exit_1_with_hops(tmp_path: Path):
     assert alice["hops"][0]["via"][0]["binding"] == "RoleBinding/ci/alice-deploys"
     assert alice["hops"][-1]["to"] == "cluster-admin"
     code, out, _ = run("paths", str(p), "--subject", "User:alice")
-    assert code == 1 and "User:alice -> cluster-admin in 3 hop(s)" in out and "[T1610 Deploy Container]" in out
+    assert code == 1 and "User:alice -> cluster-admin in 3 hops" in out and "[T1610 Deploy Container]" in out
 
 
 def test_paths_none_exit_0(rbac_file: str):
     code, out, _ = run("paths", rbac_file)
     assert code == 0 and "no subject can reach cluster-admin" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# the Kubernetes release (issue 12 item 21), unknown scopes, aggregated roles' own rules (item 22)
+# ---------------------------------------------------------------------------------------------
+def _json(*args: str) -> tuple[int, dict, str]:
+    code, out, err = run(*args, "-o", "json")
+    return code, json.loads(out), err
+
+
+def test_kubernetes_version_chooses_the_default_policy(tmp_path: Path):
+    f = tmp_path / "empty.yaml"
+    f.write_text(RBAC)
+    who_lists = ("who-can", "list", "clustertrustbundles.certificates.k8s.io", str(f))
+    # 1.37's defaults let every ServiceAccount read ClusterTrustBundles; 1.29's do not
+    _, new, _ = _json(*who_lists, "--kubernetes-version", "1.37")
+    _, old, _ = _json(*who_lists, "--kubernetes-version", "v1.29.4")
+    assert new["kubernetesVersion"] == "1.37" and old["kubernetesVersion"] == "1.29"
+    assert "Group:system:serviceaccounts" in names(new) and "Group:system:serviceaccounts" not in names(old)
+    _, default, _ = _json(*who_lists)
+    assert default["kubernetesVersion"] == latest()
+    code, _, err = run(*who_lists, "--kubernetes-version", "1.12")
+    assert code == 2 and "no RBAC data for Kubernetes 1.12" in err and "ships 1.29 to" in err
+    code, _, err = run(*who_lists, "--kubernetes-version", "1.37")
+    assert code == 0 and "Kubernetes 1.37 RBAC defaults (k8s.io/kubernetes@v1.37." in err
+
+
+DEVICE_READERS = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: device-reader}
+rules: [{apiGroups: [resource.k8s.io], resources: [deviceclasses], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ns-devices, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: device-reader}
+subjects: [{kind: User, name: alice}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: all-devices}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: device-reader}
+subjects: [{kind: User, name: bob}]
+"""
+
+
+def test_unknown_scope_is_not_evaluated_never_guessed(tmp_path: Path):
+    f = tmp_path / "devices.yaml"
+    f.write_text(DEVICE_READERS)
+    args = ("who-can", "get", "deviceclasses.resource.k8s.io", str(f), "--no-bootstrap")
+    # 1.37 serves DeviceClasses cluster-scoped: a RoleBinding cannot grant them
+    _, known, _ = _json(*args, "--kubernetes-version", "1.37")
+    assert known["request"]["scope"] == "Cluster" and names(known) == {"User:bob"} and not known["notes"]
+    # 1.30 has no DeviceClass: its scope is unknown, so alice's RoleBinding is not evaluated
+    _, unknown, _ = _json(*args, "--kubernetes-version", "1.30")
+    assert unknown["request"]["scope"] == "unknown" and "scope is unknown" in unknown["notes"][0]
+    by_name = {s["name"]: s for s in unknown["subjects"]}
+    assert [g["binding"] for g in by_name["bob"]["via"]] == ["ClusterRoleBinding/all-devices"]
+    assert by_name["alice"]["via"] == []
+    assert [g["binding"] for g in by_name["alice"]["notEvaluated"]] == ["RoleBinding/shop/ns-devices"]
+    code, out, _ = run(*args, "--kubernetes-version", "1.30")
+    assert code == 0 and "(not evaluated: scope unknown)" in out and "note: deviceclasses.resource.k8s.io is" in out
+
+
+AGGREGATED_WITH_RULES = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: monitoring}
+aggregationRule:
+  clusterRoleSelectors: [{matchLabels: {example.com/aggregate-to-monitoring: "true"}}]
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: monitoring-pods, labels: {example.com/aggregate-to-monitoring: "true"}}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: monitoring}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: monitoring}
+subjects: [{kind: User, name: carol}]
+"""
+
+
+def test_aggregated_role_with_own_rules_is_answered_both_ways(tmp_path: Path):
+    f = tmp_path / "agg.yaml"
+    f.write_text(AGGREGATED_WITH_RULES)
+    _, secrets, _ = _json("who-can", "get", "secrets", "-n", "x", str(f))
+    carol = next(s for s in secrets["subjects"] if s["name"] == "carol")
+    assert [g["rule"]["conditional"] for g in carol["via"]] == [True]
+    assert secrets["warnings"] == [
+        "ClusterRole/monitoring is aggregated and also writes 1 rule of its own that the aggregation does not "
+        "give it: the aggregation controller replaces them when it runs; grants from them are marked 'granted if "
+        "the rules are kept'"
+    ]
+    _, pods, _ = _json("who-can", "get", "pods", "-n", "x", str(f))
+    carol = next(s for s in pods["subjects"] if s["name"] == "carol")
+    assert [g["rule"]["conditional"] for g in carol["via"]] == [False]
+    code, out, err = run("who-can", "get", "secrets", "-n", "x", str(f))
+    assert code == 0 and "User:carol" in out and "(granted if the rules are kept" in out
+    assert "warning: ClusterRole/monitoring is aggregated" in err
+    code, out, _ = run("permissions", "User:carol", str(f))
+    assert "get secrets (granted if the rules are kept" in out
+
+
+def test_snapshot_input_gives_the_cluster_version(tmp_path: Path):
+    import orjson
+
+    from kubefort.cluster.collect import ListStatus, Page
+    from kubefort.cluster.discovery import Discovery, ResourceType
+    from kubefort.cluster.source import SnapshotWriter, cluster_info
+
+    crb = ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, ("list",))
+    head = {
+        "kind": "KubefortClusterSnapshot",
+        "version": 1,
+        "kubefortVersion": "test",
+        "created": "2026-11-25T00:00:00+00:00",
+        "cluster": {"name": "lab", "server": "https://127.0.0.1:6443"},
+        "info": cluster_info("lab", "https://127.0.0.1:6443", {"gitVersion": "v1.30.5-eks-1a2b", "minor": "30+"}, None),
+        "discovery": Discovery([crb], "aggregated").as_dict(),
+        "scope": {"namespaces": None, "skip": [], "anonymousProbe": False},
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "carol-admin"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "User", "name": "carol"}],
+    }
+    path = tmp_path / "lab.json.gz"
+    w = SnapshotWriter(str(path), head)
+    w.page(Page(0, crb, None, 0, 0, orjson.dumps({"kind": "ClusterRoleBindingList", "items": [binding]})))
+    w.close([ListStatus(crb, None, "ok")])
+    code, data, err = _json("who-can", "delete", "nodes", str(path))
+    assert code == 0, err
+    assert data["kubernetesVersion"] == "1.30" and "User:carol" in names(data)
+    _, forced, _ = _json("who-can", "delete", "nodes", str(path), "--kubernetes-version", "1.33")
+    assert forced["kubernetesVersion"] == "1.33"

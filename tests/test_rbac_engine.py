@@ -339,7 +339,11 @@ def test_aggregation_selectors_replace_own_rules_and_skip_self():
     )
     p = policy(text)
     assert can(p, "User:alice", "list", "pods")
-    assert not can(p, "User:alice", "get", "secrets", ns="x")  # its own rules are replaced
+    # its own rules hold only until the aggregation controller replaces them: granted, marked conditional
+    own = p.authorize(identity_of(Subject("User", "alice")), Request("get", "", "secrets", namespace="x"))
+    assert [(g.rule.origin, g.rule.conditional) for g in own] == [("ClusterRole/agg", True)]
+    assert "granted if the rules are kept" in own[0].describe()
+    assert not p.authorize(identity_of(Subject("User", "alice")), Request("list", "", "pods"))[0].rule.conditional
     assert not can(p, "User:alice", "list", "nodes")
 
 
@@ -363,13 +367,22 @@ def test_bootstrap_defaults_and_override():
     assert can(p, "ServiceAccount:a:b", "get", path="/openid/v1/jwks")
     assert not can(p, "User:alice", "get", "pods", ns="default")
     assert not Policy(bootstrap=False).bindings
-    # an input object of the same name replaces the built-in one
-    p2 = policy(
-        role("ClusterRole", "system:discovery", "[]", labels="{kubernetes.io/bootstrapping: rbac-defaults}"),
+    # an input object of a default's name is reconciled with it, as the API server does at every
+    # start: the default rules it lacks come back ...
+    p2 = policy(role("ClusterRole", "system:discovery", "[]"), bootstrap=True)
+    assert can(p2, "User:alice", "get", path="/version") and can(p2, "User:alice", "get", path="/apis")
+    # ... unless it opts out of reconciliation
+    p3 = policy(
+        role(
+            "ClusterRole",
+            "system:discovery",
+            "[]",
+            extra="metadata: {name: system:discovery, annotations: {rbac.authorization.kubernetes.io/autoupdate: 'false'}}\n",
+        ),
         bootstrap=True,
     )
-    assert can(p2, "User:alice", "get", path="/version")  # still granted by system:public-info-viewer
-    assert not can(p2, "User:alice", "get", path="/apis")
+    assert can(p3, "User:alice", "get", path="/version")  # still granted by system:public-info-viewer
+    assert not can(p3, "User:alice", "get", path="/apis")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kubefort.kube.rbac import Policy, Subject
 from kubefort.kube.rbac_paths import find_paths
 from test_rbac_engine import binding, resources, role
@@ -191,3 +194,79 @@ def test_group_subjects_system_subjects_and_selection():
     assert [str(p.subject) for p in only] == ["Group:support"]
     # every hop carries the grant that allows it
     assert only[0].hops[0].via[0].binding.key == "ClusterRoleBinding/imp"
+
+
+# ---------------------------------------------------------------------------------------------
+# evidence: each grant once per hop, whatever the rules share (issue 12 item 7)
+# ---------------------------------------------------------------------------------------------
+# (apiGroup, resource, verbs) pieces that hops combine: one rule may hold several, or each its own
+_PIECES = (
+    ("", "secrets", ("create", "get", "list")),
+    ("rbac.authorization.k8s.io", "clusterroles", ("bind", "escalate", "update")),
+    ("rbac.authorization.k8s.io", "clusterrolebindings", ("create",)),
+    ("rbac.authorization.k8s.io", "rolebindings", ("create",)),
+    ("", "persistentvolumes", ("create",)),
+    ("", "pods", ("create",)),
+    ("certificates.k8s.io", "certificatesigningrequests", ("create",)),
+    ("certificates.k8s.io", "certificatesigningrequests/approval", ("update",)),
+    ("certificates.k8s.io", "signers", ("approve",)),
+)
+
+
+@given(
+    pieces=st.lists(st.sampled_from(range(len(_PIECES))), min_size=1, max_size=len(_PIECES), unique=True),
+    split=st.integers(min_value=1, max_value=3),
+    namespaced=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_each_grant_is_evidence_once_per_hop(pieces: list[int], split: int, namespaced: bool) -> None:
+    import json
+
+    chunks = [pieces[i::split] for i in range(split) if pieces[i::split]]
+    rules = [
+        {
+            "apiGroups": sorted({_PIECES[i][0] for i in chunk}),
+            "resources": sorted({_PIECES[i][1] for i in chunk}),
+            "verbs": sorted({v for i in chunk for v in _PIECES[i][2]}),
+        }
+        for chunk in chunks
+    ]
+    text = ADMIN_SA + RUNNING_BOT + grant("mix", json.dumps(rules), ns="ops" if namespaced else None)
+    found = find_paths(Policy(resources(text)))
+    for p in found:
+        for h in p.hops:
+            assert len(h.via) == len(set(h.via)), h.text()
+            lines = [g.describe() for g in h.via]
+            assert len(lines) == len(set(lines)), lines
+    # the class does produce hops whose permissions share a rule
+    if split == 1 and {0} <= set(pieces):
+        assert any(h.via for p in found for h in p.hops)
+
+
+def test_cli_paths_lists_each_via_once(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from kubefort.cli.rbac import rbac
+
+    f = tmp_path / "rbac.yaml"
+    f.write_text(
+        ADMIN_SA
+        + grant(
+            "rbac-manager",
+            '[{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles, clusterrolebindings], verbs: ["*"]}]',
+        )
+        + grant(
+            "secrets-rw",
+            '[{apiGroups: [""], resources: [secrets], verbs: [create, get]}]',
+            subject="[{kind: User, name: bob}]",
+            ns="ops",
+        )
+    )
+    out = CliRunner().invoke(rbac, ["paths", str(f)]).output
+    via = [line.strip() for line in out.splitlines() if line.strip().startswith("via ")]
+    assert via == [
+        "via ClusterRoleBinding/rbac-manager -> ClusterRole/rbac-manager rules[0]: "
+        "* clusterroles,clusterrolebindings in rbac.authorization.k8s.io",
+        "via RoleBinding/ops/secrets-rw -> Role/ops/secrets-rw rules[0]: create,get secrets",
+        "via ClusterRoleBinding/ops-bot-admin -> ClusterRole/cluster-admin rules[0]: * * in *",
+    ]

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Build a real kube-apiserver and etcd for kubefort's cluster integration tests.
+# Build a real kube-apiserver, etcd and kube-controller-manager for kubefort's cluster integration
+# tests (the controller manager runs only the ClusterRole aggregation controller, in
+# tests/test_rbac_sar.py).
 #
 # Both come from tools/testcluster (a wrapper Go module: it requires k8s.io/kubernetes and
 # points each staging module k8s.io/<m> at its published v0.Y.Z), so they are built from
 # the Go module proxy with the machine's Go, and nothing is downloaded any other way.
 # Binaries are cached by version outside the repository:
 #
-#     ${KUBEFORT_TOOLS_DIR:-$HOME/.cache/kubefort/tools}/testcluster/<version>/{kube-apiserver,etcd}
+#     ${KUBEFORT_TOOLS_DIR:-$HOME/.cache/kubefort/tools}/testcluster/<version>/{kube-apiserver,etcd,kube-controller-manager}
 #
 # Idempotent: an existing pair is reused. The first build takes 10-20 minutes on 2 cores.
 # Prints the binary directory on its last line. Exits non-zero if the build fails.
@@ -30,7 +32,7 @@ if ! command -v openssl >/dev/null 2>&1; then
     fi
 fi
 
-if [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/etcd" ]; then
+if [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/etcd" ] && [ -x "$OUT/kube-controller-manager" ]; then
     log "kube-apiserver $K8S_VERSION and etcd already built in $OUT"
     echo "$OUT"
     exit 0
@@ -47,7 +49,7 @@ log "building kube-apiserver $K8S_VERSION and etcd with $(go version) (first bui
 mkdir -p "$OUT.tmp"
 go build -trimpath -o "$OUT.tmp/" \
     -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean" \
-    k8s.io/kubernetes/cmd/kube-apiserver ./cmd/etcd
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager ./cmd/etcd
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 log "built $OUT"
 echo "$OUT"

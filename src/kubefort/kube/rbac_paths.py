@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubefort.kube.rbac import MASTERS, Grant, Policy, Rule, Subject, identity_of, is_bootstrap
+from kubefort.kube.rbac import MASTERS, Grant, Policy, Rule, Subject, identity_of
 
 TECHNIQUES = {
     "T1078": "Valid Accounts",
@@ -137,6 +137,11 @@ class Hop:
     technique: str
     via: tuple[Grant, ...] = ()
     holds: bool = False  # src already is cluster-admin (not an escalation)
+
+    def __post_init__(self) -> None:
+        # one rule often gives several permissions a hop needs (create and get secrets; bind and
+        # create bindings): each grant is evidence once, in the order the hop names them
+        object.__setattr__(self, "via", tuple(dict.fromkeys(self.via)))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -512,12 +517,17 @@ def _collapse(found: dict[str, Grant]) -> list[tuple[str, Grant]]:
 
 
 def start_subjects(pol: Policy, include_system: bool = False) -> list[Subject]:
-    """Subjects of the input's own bindings (bootstrap bindings excluded)."""
+    """Subjects of the input's own bindings: not kubefort's copies of the defaults, nor the
+    default subjects of an input binding of a default's name whose role is unchanged."""
     seen: dict[Subject, None] = {}
     for b in pol.bindings:
-        if b.builtin or is_bootstrap(b.resource):
+        if b.builtin:
             continue
+        role = pol.role_of(b)
+        unchanged = role is None or not role.changed
         for s in b.subjects:
+            if s in b.default_subjects and unchanged:
+                continue
             if s.key is not None and (include_system or not s.is_system):
                 seen.setdefault(s)
     return sorted(seen, key=lambda s: (s.kind, s.namespace or "", s.name))

@@ -3,23 +3,44 @@ risks, `risky`), resolving a binding to its role, and the message helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubefort.kube.rbac import Binding, Grant, Policy, Role, is_bootstrap
+from kubefort.kube.rbac import Binding, Grant, Policy, Role, Subject
 from kubefort.model import ClusterIndex, NotApplicable, NotEvaluated, Resource, Violation
+from kubefort.wording import plural
 
 NSA = ("NSA-CISA Kubernetes Hardening Guide: Authentication and authorization",)
 BINDINGS = ("RoleBinding", "ClusterRoleBinding")
 ROLES = ("Role", "ClusterRole")
-NEEDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+# ClusterInfo: the API server's version (live scans and snapshots) chooses the release whose
+# default policy and resource table apply
+NEEDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ClusterInfo")
 MAX_LISTED = 4
 
 
-def policy_for(index: ClusterIndex) -> Policy:
-    """One Policy per cluster index (built once, shared by every RBAC check of a scan)."""
-    return index.derived("rbac-policy", lambda: Policy(index.resources))
+@dataclass(frozen=True, slots=True)
+class RbacOptions:
+    """kubernetes_version: the release (1.N) whose default roles and bindings and resource table
+    apply; empty: the API server's (a live cluster or snapshot), else the newest kubefort ships."""
+
+    kubernetes_version: str = ""
+
+
+def with_kubernetes_version(options: Mapping[str, object], version: str, ids: Iterable[str]) -> dict[str, object]:
+    """`options` with one release for every check of `ids` that takes RbacOptions (ValueError for
+    a release kubefort does not ship)."""
+    from kubefort.kube.rbac.builtin import check_version
+
+    opts = RbacOptions(check_version(version))
+    return {**options, **dict.fromkeys(ids, opts)}
+
+
+def policy_for(index: ClusterIndex, options: RbacOptions | None = None) -> Policy:
+    """One Policy per cluster index and release (built once, shared by every RBAC check of a scan)."""
+    version = options.kubernetes_version if options is not None else ""
+    return index.derived(f"rbac-policy/{version}", lambda: Policy(index.resources, kubernetes_version=version or None))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -174,27 +195,48 @@ def risky(grants: Iterable[Grant], memo: dict[Any, bool] | None = None) -> list[
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-def resolve(res: Resource, index: ClusterIndex) -> tuple[Policy, Binding, Role]:
-    """The binding and its role; NotApplicable for bootstrap defaults, NotEvaluated when unknowable."""
-    pol = policy_for(index)
+# why `resolve` leaves a binding without an outcome (each binding check's "## Not applicable when")
+REPLACED = "a later object of the same name replaces this binding"
+DEFAULT = "the release's default binding, unchanged"
+ROLE_OUT_OF_SCOPE = "a later object of the same name replaces this role, or it is the release's default role, unchanged"
+OTHER_BINDING_KIND = "a binding of the other kind (the RoleBinding and ClusterRoleBinding checks are separate)"
+
+
+def resolve(res: Resource, index: ClusterIndex, options: RbacOptions | None = None) -> tuple[Policy, Binding, Role]:
+    """The binding and its role. NotApplicable for a binding the API server would not hold (a later
+    object of the same name replaced it) and for an unchanged default (the release's own binding,
+    its subjects and its role's rules as the release creates them); NotEvaluated when unknowable."""
+    pol = policy_for(index, options)
     prob = pol.problem(res)
     if prob is not None:
         raise prob
-    if is_bootstrap(res):
-        raise NotApplicable()
     b = pol.binding(res)
     if b is None:  # a later object of the same name replaced this one
-        raise NotApplicable()
+        raise NotApplicable(REPLACED)
     role = pol.role_of(b)
     if role is None:
         rk = ("ClusterRole", None, b.role_name) if b.role_kind == "ClusterRole" else ("Role", b.namespace, b.role_name)
         why = pol.problems.get(rk)
         raise NotEvaluated(
             f"{b.role_key} "
-            + (f"is malformed ({why.reason})" if why else "is neither in the scanned objects nor a bootstrap role"),
+            + (f"is malformed ({why.reason})" if why else "is neither in the scanned objects nor a default role"),
             ("roleRef", "name"),
         )
+    if b.default and not b.extra_subjects() and not role.changed:
+        raise NotApplicable(DEFAULT)
     return pol, b, role
+
+
+def judged(b: Binding, grants: Iterable[Grant]) -> list[tuple[list[Subject], list[Grant]]]:
+    """What of a binding the checks judge, as (subjects, grants) groups: every subject with every
+    grant, except that a default binding's default subjects are judged on the rules beyond the
+    release's defaults only (the release's own grants are out of scope)."""
+    gl = list(grants)
+    subjects = [s for s in b.subjects if s.key is not None]
+    extra = [s for s in subjects if s not in b.default_subjects]
+    dflt = [s for s in subjects if s in b.default_subjects]
+    changed = [g for g in gl if not g.rule.default]
+    return [(ss, gs) for ss, gs in ((extra, gl), (dflt, changed)) if ss and gs]
 
 
 def subjects_text(subjects: Iterable[Any]) -> str:
@@ -207,18 +249,17 @@ def scope_text(b: Binding) -> str:
 
 
 def grants_text(grants: list[Grant]) -> str:
-    more = f"; and {len(grants) - MAX_LISTED} more rule(s)" if len(grants) > MAX_LISTED else ""
+    more = f"; and {plural(len(grants) - MAX_LISTED, 'more rule')}" if len(grants) > MAX_LISTED else ""
     return "; ".join(g.describe() for g in grants[:MAX_LISTED]) + more
 
 
-def permission_violation(res: Resource, index: ClusterIndex, risks: tuple[Risk, ...], what: str) -> Iterator[Violation]:
-    pol, b, _ = resolve(res, index)
-    subjects = [s for s in b.subjects if s.key is not None]
-    if not subjects:
-        return
+def permission_violation(
+    res: Resource, index: ClusterIndex, risks: tuple[Risk, ...], what: str, options: RbacOptions | None = None
+) -> Iterator[Violation]:
+    pol, b, _ = resolve(res, index, options)
     memo = pol.cache.setdefault("risk-match", {})
     hits = [g for g in pol.grants_of(b) if any(rk.match(g, memo) for rk in risks)]
-    if hits:
+    for subjects, grants in judged(b, hits):
         yield Violation(
-            f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name")
+            f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(grants)}", ("roleRef", "name")
         )

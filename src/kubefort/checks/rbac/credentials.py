@@ -11,8 +11,11 @@ from kubefort.checks.rbac.common import (
     CSR_SIGNER,
     NEEDS,
     NSA,
+    OTHER_BINDING_KIND,
     SECRETS_READ,
+    RbacOptions,
     grants_text,
+    judged,
     permission_violation,
     resolve,
     subjects_text,
@@ -21,18 +24,20 @@ from kubefort.model import CheckContext, ClusterIndex, NotApplicable, Resource, 
 from kubefort.registry import Mappings, check
 
 
-def _secrets(res: Resource, index: ClusterIndex, cluster: bool) -> Iterator[Violation]:
+def _secrets(res: Resource, index: ClusterIndex, cluster: bool, options: RbacOptions) -> Iterator[Violation]:
     if (res.id.kind == "ClusterRoleBinding") != cluster:
-        raise NotApplicable()
-    return permission_violation(res, index, (SECRETS_READ,), "read every Secret")
+        raise NotApplicable(OTHER_BINDING_KIND)
+    return permission_violation(res, index, (SECRETS_READ,), "read every Secret", options)
 
 
 @check(
     id="KF-RBAC-005",
     name="secrets-read-cluster-wide",
     title="ClusterRoleBinding grants read of Secrets in every namespace",
+    verified="ClusterRoleBinding grants no read of Secrets across namespaces",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -47,7 +52,9 @@ def _secrets(res: Resource, index: ClusterIndex, cluster: bool) -> Iterator[Viol
     ),
     remediation="Grant Secret access per namespace, restricted with resourceNames to the Secrets needed.",
 )
-def secrets_read_cluster_wide(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def secrets_read_cluster_wide(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]
+) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting get, list or watch on Secrets without resourceNames.
@@ -65,19 +72,26 @@ def secrets_read_cluster_wide(res: Resource, index: ClusterIndex, ctx: CheckCont
     ## How to fix
     Bind per namespace and name the Secrets: `resourceNames: [app-db]`, verb `get` only.
 
+    ## Not applicable when
+    - a binding of the other kind (the RoleBinding and ClusterRoleBinding checks are separate);
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets
     - CIS Kubernetes Benchmark 5.1.2
     """
-    return _secrets(res, index, True)
+    return _secrets(res, index, True, ctx.options)
 
 
 @check(
     id="KF-RBAC-006",
     name="secrets-read-namespaced",
     title="RoleBinding grants read of every Secret in a namespace",
+    verified="RoleBinding grants no read of every Secret in its namespace",
     severity=Severity.MEDIUM,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -92,7 +106,7 @@ def secrets_read_cluster_wide(res: Resource, index: ClusterIndex, ctx: CheckCont
     ),
     remediation="Restrict the rule with resourceNames to the Secrets needed, verb get only.",
 )
-def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags RoleBindings granting get, list or watch on Secrets of their namespace without
@@ -111,19 +125,26 @@ def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContex
     ## How to fix
     `resourceNames: [app-db]` with verb `get`; use `view` rather than `edit` for read-only people.
 
+    ## Not applicable when
+    - a binding of the other kind (the RoleBinding and ClusterRoleBinding checks are separate);
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets
     - CIS Kubernetes Benchmark 5.1.2
     """
-    return _secrets(res, index, False)
+    return _secrets(res, index, False, ctx.options)
 
 
 @check(
     id="KF-RBAC-012",
     name="csr-approval-access",
     title="ClusterRoleBinding grants approval of certificate signing requests",
+    verified="ClusterRoleBinding grants no approval of certificate signing requests",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -131,7 +152,7 @@ def secrets_read_namespaced(res: Resource, index: ClusterIndex, ctx: CheckContex
     ),
     remediation="Leave CSR approval to the controller manager and dedicated approvers with signer resourceNames.",
 )
-def csr_approval_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def csr_approval_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting both update (or patch) on
@@ -153,18 +174,23 @@ def csr_approval_access(res: Resource, index: ClusterIndex, ctx: CheckContext[No
     ## How to fix
     Remove the rules, or name the one signer that approver serves in `resourceNames`.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/#authorization
     - CIS Kubernetes Benchmark 5.1.11
     """
-    pol, b, _ = resolve(res, index)
-    subjects = [s for s in b.subjects if s.key is not None]
+    pol, b, _ = resolve(res, index, ctx.options)
     grants = pol.grants_of(b)
     memo = pol.cache.setdefault("risk-match", {})
     approval = [g for g in grants if CSR_APPROVAL.match(g, memo)]
     signers = [g for g in grants if CSR_SIGNER.match(g, memo)]
-    if subjects and approval and signers:
+    if not (approval and signers):
+        return
+    for subjects, judged_grants in judged(b, approval + signers):
         yield Violation(
-            f"{subjects_text(subjects)} can approve certificate signing requests: {grants_text(approval + signers)}",
+            f"{subjects_text(subjects)} can approve certificate signing requests: {grants_text(judged_grants)}",
             ("roleRef", "name"),
         )

@@ -13,20 +13,24 @@ from kubefort.checks.rbac.common import (
     NEEDS,
     NSA,
     RBAC_WRITE,
+    RbacOptions,
     permission_violation,
     resolve,
 )
 from kubefort.kube.rbac import Policy
 from kubefort.model import CheckContext, ClusterIndex, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
+from kubefort.wording import plural
 
 
 @check(
     id="KF-RBAC-003",
     name="rbac-escalate-bind",
     title="Binding grants escalate or bind on roles",
+    verified="Binding grants neither escalate nor bind on roles",
     severity=Severity.CRITICAL,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -40,7 +44,7 @@ from kubefort.registry import Mappings, check
     ),
     remediation="Remove the escalate and bind verbs; let administrators create roles and bindings.",
 )
-def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `escalate` on roles or clusterroles, or `bind` on them. `bind` on
@@ -59,19 +63,25 @@ def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
     ## How to fix
     Remove the verbs; if a controller must bind one role, restrict `bind` with `resourceNames`.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping
     - CIS Kubernetes Benchmark 5.1.8
     """
-    return permission_violation(res, index, (ESCALATE_BIND,), "escalate or bind roles")
+    return permission_violation(res, index, (ESCALATE_BIND,), "escalate or bind roles", ctx.options)
 
 
 @check(
     id="KF-RBAC-004",
     name="rbac-impersonate",
     title="Binding grants impersonation of users, groups or ServiceAccounts",
+    verified="Binding grants no impersonation",
     severity=Severity.CRITICAL,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -85,7 +95,7 @@ def rbac_escalate_bind(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
     ),
     remediation="Remove the impersonate verb, or restrict it with resourceNames to the identities needed.",
 )
-def rbac_impersonate(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def rbac_impersonate(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `impersonate` on users, groups or uids (cluster-wide), or on
@@ -103,25 +113,31 @@ def rbac_impersonate(res: Resource, index: ClusterIndex, ctx: CheckContext[None]
     ## How to fix
     Remove it, or list the exact identities in `resourceNames`.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation
     - CIS Kubernetes Benchmark 5.1.8
     """
-    return permission_violation(res, index, (IMPERSONATE,), "impersonate other identities")
+    return permission_violation(res, index, (IMPERSONATE,), "impersonate other identities", ctx.options)
 
 
 @check(
     id="KF-RBAC-015",
     name="rbac-write-access",
     title="Binding grants writing roles or bindings",
+    verified="Binding grants no writing of roles or bindings",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1098",), owasp=("K03",)),
     remediation="Keep RBAC changes to administrators and GitOps; remove write verbs on RBAC resources from other roles.",
 )
-def rbac_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def rbac_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting create, update, patch, delete or deletecollection on Roles,
@@ -140,10 +156,14 @@ def rbac_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None
     ## How to fix
     Manage RBAC through reviewed changes applied by an administrator or a GitOps controller.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping
     """
-    return permission_violation(res, index, (RBAC_WRITE,), "change RBAC objects")
+    return permission_violation(res, index, (RBAC_WRITE,), "change RBAC objects", ctx.options)
 
 
 def paths_by_subject(pol: Policy) -> dict[Any, Any]:
@@ -168,8 +188,10 @@ def path_text(p: Any) -> str:
     id="KF-RBAC-020",
     name="escalation-path-to-cluster-admin",
     title="Subject can escalate to cluster-admin",
+    verified="No subject of the binding can escalate to cluster-admin",
     severity=Severity.CRITICAL,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS + ("ServiceAccount", "Secret", "Namespace", "@pods"),
     mappings=Mappings(
@@ -178,7 +200,7 @@ def path_text(p: Any) -> str:
     remediation="Break the path at its first hop: remove that permission or the binding that grants it (see `kubefort rbac paths`).",
 )
 def escalation_path_to_cluster_admin(
-    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+    res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]
 ) -> Iterator[Violation]:
     """
     ## What it does
@@ -208,13 +230,21 @@ def escalation_path_to_cluster_admin(
     Remove the weakest link, usually the hop into a powerful ServiceAccount: keep powerful
     accounts in namespaces nobody else deploys to, and avoid bind/escalate/impersonate grants.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#privilege-escalation-risks
     - https://attack.mitre.org/matrices/enterprise/containers/
     """
-    pol, b, _ = resolve(res, index)
+    pol, b, role = resolve(res, index, ctx.options)
     paths = paths_by_subject(pol)
     for i, s in enumerate(b.subjects):
+        if s in b.default_subjects and not role.changed:
+            continue  # the release's own grant to its own subject
         p = paths.get(s)
         if p is not None and any(g.binding is b for g in p.hops[0].via):
-            yield Violation(f"{s} can become cluster-admin in {len(p.hops)} hop(s): {path_text(p)}", ("subjects", i))
+            yield Violation(
+                f"{s} can become cluster-admin in {plural(len(p.hops), 'hop')}: {path_text(p)}", ("subjects", i)
+            )

@@ -12,6 +12,7 @@ from kubefort.checks.rbac.common import (
     NEEDS,
     NSA,
     SA_TOKEN,
+    RbacOptions,
     permission_violation,
     policy_for,
     risky,
@@ -27,15 +28,17 @@ from kubefort.registry import Mappings, check
     id="KF-RBAC-011",
     name="serviceaccount-token-create-access",
     title="Binding grants serviceaccounts/token create",
+    verified="Binding grants no serviceaccounts/token create",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(cis=("5.1.13",), nsa=NSA, mitre=("T1528",), owasp=("K03",), kubescape=("C-0282",)),
     remediation="Remove serviceaccounts/token create, or restrict it with resourceNames.",
 )
 def serviceaccount_token_create_access(
-    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+    res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]
 ) -> Iterator[Violation]:
     """
     ## What it does
@@ -53,11 +56,15 @@ def serviceaccount_token_create_access(
     ## How to fix
     Remove it, or name the single ServiceAccount in `resourceNames`.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#token-request
     - CIS Kubernetes Benchmark 5.1.13
     """
-    return permission_violation(res, index, (SA_TOKEN,), "mint ServiceAccount tokens")
+    return permission_violation(res, index, (SA_TOKEN,), "mint ServiceAccount tokens", ctx.options)
 
 
 def _at(obj: Any, path: tuple[Any, ...]) -> Any:
@@ -72,8 +79,10 @@ def _at(obj: Any, path: tuple[Any, ...]) -> Any:
     id="KF-RBAC-019",
     name="workload-with-privileged-rbac",
     title="Workload mounts the token of a ServiceAccount holding risky permissions",
+    verified="Workload mounts no token of a ServiceAccount holding risky permissions",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=("@pods",),
     needs=NEEDS + ("ServiceAccount",),
     mappings=Mappings(
@@ -81,7 +90,9 @@ def _at(obj: Any, path: tuple[Any, ...]) -> Any:
     ),
     remediation="Set automountServiceAccountToken: false where the app does not call the API; otherwise trim the ServiceAccount's roles.",
 )
-def workload_with_privileged_rbac(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def workload_with_privileged_rbac(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]
+) -> Iterator[Violation]:
     """
     ## What it does
     For every pod-bearing object, resolves the ServiceAccount each pod runs as, whether its token
@@ -112,7 +123,7 @@ def workload_with_privileged_rbac(res: Resource, index: ClusterIndex, ctx: Check
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
     """
     find_pods(res)  # a malformed pod spec is not evaluated (its reason comes from the pod view)
-    pol = policy_for(index)
+    pol = policy_for(index, ctx.options)
     for w in pol.workloads_of(res):
         if not w.token_mounted:
             continue

@@ -8,15 +8,17 @@ from kubefort.checks.rbac.common import (
     BINDINGS,
     NEEDS,
     NSA,
+    ROLE_OUT_OF_SCOPE,
     ROLES,
+    RbacOptions,
     grants_text,
     is_full_wildcard,
+    judged,
     policy_for,
     resolve,
     scope_text,
     subjects_text,
 )
-from kubefort.kube.rbac import is_bootstrap
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -25,8 +27,10 @@ from kubefort.registry import Mappings, check
     id="KF-RBAC-001",
     name="cluster-admin-binding",
     title="Binding grants cluster-admin (or */*/*) to a non-system subject",
+    verified="Binding grants cluster-admin (or */*/*) to no subject outside the system",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -41,7 +45,7 @@ from kubefort.registry import Mappings, check
     ),
     remediation="Bind a role with only the verbs and resources the subject needs, scoped to its namespaces.",
 )
-def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags a RoleBinding or ClusterRoleBinding whose role grants every verb on every resource of
@@ -64,26 +68,33 @@ def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[
     Bind a role listing what the subject needs, in the namespaces where it needs it; keep
     cluster-admin for break-glass access through `system:masters` credentials kept offline.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
     - CIS Kubernetes Benchmark 5.1.1
     """
-    pol, b, _ = resolve(res, index)
-    subjects = [s for s in b.subjects if s.key is not None and not s.is_system]
+    pol, b, _ = resolve(res, index, ctx.options)
     hits = [g for g in pol.grants_of(b) if is_full_wildcard(g)]
-    if subjects and hits:
-        what = "do anything (cluster-admin)" if b.namespace is None else "do anything"
-        yield Violation(
-            f"{subjects_text(subjects)} can {what} {scope_text(b)}: {grants_text(hits)}", ("roleRef", "name")
-        )
+    what = "do anything (cluster-admin)" if b.namespace is None else "do anything"
+    for subjects, grants in judged(b, hits):
+        people = [s for s in subjects if not s.is_system]
+        if people:
+            yield Violation(
+                f"{subjects_text(people)} can {what} {scope_text(b)}: {grants_text(grants)}", ("roleRef", "name")
+            )
 
 
 @check(
     id="KF-RBAC-002",
     name="wildcard-rbac-rule",
     title="Role uses a wildcard in verbs, resources or apiGroups",
+    verified="Role names verbs, resources and apiGroups without wildcards",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=ROLES,
     needs=NEEDS,
     mappings=Mappings(
@@ -99,7 +110,7 @@ def cluster_admin_binding(res: Resource, index: ClusterIndex, ctx: CheckContext[
     ),
     remediation="List the exact verbs, resources and API groups the role needs.",
 )
-def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags a Role or ClusterRole with a rule whose verbs, resources or apiGroups contain `*`
@@ -121,21 +132,24 @@ def wildcard_rbac_rule(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
     rules: [{apiGroups: [apps], resources: [deployments], verbs: [get, list, patch]}]
     ```
 
+    ## Not applicable when
+    - a later object of the same name replaces this role, or it is the release's default role, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#minimize-use-of-wildcard-permissions
     - CIS Kubernetes Benchmark 5.1.3
     """
-    pol = policy_for(index)
+    pol = policy_for(index, ctx.options)
     prob = pol.problem(res)
     if prob is not None:
         raise prob
-    if is_bootstrap(res):
-        raise NotApplicable()
     key = f"Role/{pol.ns(res)}/{res.id.name}" if res.id.kind == "Role" else f"ClusterRole/{res.id.name}"
     role = pol.roles.get(key)
-    if role is None or role.resource is not res:
-        raise NotApplicable()
+    if role is None or role.resource is not res or not role.changed:
+        raise NotApplicable(ROLE_OUT_OF_SCOPE)
     for r in role.rules:
+        if r.default:  # the release's own rule (the role has a default's name)
+            continue
         fields = [
             (f, v)
             for f, vals in (("verbs", r.verbs), ("resources", r.resources), ("apiGroups", r.api_groups))

@@ -15,6 +15,7 @@ from kubefort.checks.rbac.common import (
     PV_CREATE,
     WEBHOOK_WRITE,
     WORKLOAD_WRITE,
+    RbacOptions,
     permission_violation,
 )
 from kubefort.model import CheckContext, ClusterIndex, Resource, Severity, Violation
@@ -25,8 +26,10 @@ from kubefort.registry import Mappings, check
     id="KF-RBAC-007",
     name="workload-create-access",
     title="Binding grants creating or changing pods or pod controllers",
+    verified="Binding grants no creating or changing of pods or pod controllers",
     severity=Severity.MEDIUM,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -40,7 +43,7 @@ from kubefort.registry import Mappings, check
     ),
     remediation="Let a deployment pipeline hold these rights; give people read access and namespaces with a restricted Pod Security level.",
 )
-def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting create, update or patch on pods, ReplicationControllers,
@@ -60,19 +63,25 @@ def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext
     Keep these rights for the deployment pipeline and enforce a Pod Security level on the
     namespace (KF-PSA-001).
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#workload-creation
     - CIS Kubernetes Benchmark 5.1.4
     """
-    return permission_violation(res, index, (WORKLOAD_WRITE,), "create or change pods and pod controllers")
+    return permission_violation(res, index, (WORKLOAD_WRITE,), "create or change pods and pod controllers", ctx.options)
 
 
 @check(
     id="KF-RBAC-008",
     name="pods-exec-attach-access",
     title="Binding grants pods/exec or pods/attach",
+    verified="Binding grants neither pods/exec nor pods/attach",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -92,7 +101,7 @@ def workload_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext
     ),
     remediation="Remove pods/exec and pods/attach; use ephemeral debug containers under an audited break-glass role.",
 )
-def pods_exec_attach_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def pods_exec_attach_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `create` (or `get`, which older API servers accepted over
@@ -110,24 +119,30 @@ def pods_exec_attach_access(res: Resource, index: ClusterIndex, ctx: CheckContex
     ## How to fix
     Remove the subresources from everyday roles.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#workload-creation
     """
-    return permission_violation(res, index, (EXEC_ATTACH,), "run commands in containers")
+    return permission_violation(res, index, (EXEC_ATTACH,), "run commands in containers", ctx.options)
 
 
 @check(
     id="KF-RBAC-009",
     name="pods-portforward-access",
     title="Binding grants pods/portforward",
+    verified="Binding grants no pods/portforward",
     severity=Severity.MEDIUM,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(nsa=NSA, mitre=("T1572",), owasp=("K03",), kubescape=("C-0063",)),
     remediation="Remove pods/portforward from everyday roles.",
 )
-def pods_portforward_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def pods_portforward_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags bindings granting `create` or `get` on `pods/portforward`.
@@ -144,18 +159,24 @@ def pods_portforward_access(res: Resource, index: ClusterIndex, ctx: CheckContex
     ## How to fix
     Remove it; expose what must be reached through a Service with a NetworkPolicy.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/tasks/access-application-cluster/port-forward-access-application-cluster/
     """
-    return permission_violation(res, index, (PORT_FORWARD,), "port-forward into pods")
+    return permission_violation(res, index, (PORT_FORWARD,), "port-forward into pods", ctx.options)
 
 
 @check(
     id="KF-RBAC-010",
     name="nodes-proxy-access",
     title="ClusterRoleBinding grants nodes/proxy",
+    verified="ClusterRoleBinding grants no nodes/proxy",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -169,7 +190,7 @@ def pods_portforward_access(res: Resource, index: ClusterIndex, ctx: CheckContex
     ),
     remediation="Remove nodes/proxy; scrape metrics through nodes/metrics and nodes/stats instead.",
 )
-def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting any verb on `nodes/proxy` (a RoleBinding cannot grant
@@ -187,19 +208,25 @@ def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
     ## How to fix
     Use `nodes/metrics`, `nodes/stats` or `nodes/log` for monitoring.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#access-to-proxy-subresource-of-nodes
     - CIS Kubernetes Benchmark 5.1.10
     """
-    return permission_violation(res, index, (NODES_PROXY,), "reach the kubelet API through nodes/proxy")
+    return permission_violation(res, index, (NODES_PROXY,), "reach the kubelet API through nodes/proxy", ctx.options)
 
 
 @check(
     id="KF-RBAC-013",
     name="webhook-config-write-access",
     title="ClusterRoleBinding grants writing admission webhook configurations",
+    verified="ClusterRoleBinding grants no writing of admission webhook configurations",
     severity=Severity.HIGH,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(
@@ -213,7 +240,9 @@ def nodes_proxy_access(res: Resource, index: ClusterIndex, ctx: CheckContext[Non
     ),
     remediation="Keep webhook configurations to the cluster administrators and the operators that own them, by resourceNames.",
 )
-def webhook_config_write_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def webhook_config_write_access(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]
+) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting create, update, patch, delete or deletecollection on
@@ -231,25 +260,31 @@ def webhook_config_write_access(res: Resource, index: ClusterIndex, ctx: CheckCo
     ## How to fix
     Restrict the rule to the configuration the operator owns with `resourceNames`.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#control-admission-webhooks
     - CIS Kubernetes Benchmark 5.1.12
     """
-    return permission_violation(res, index, (WEBHOOK_WRITE,), "change admission webhooks")
+    return permission_violation(res, index, (WEBHOOK_WRITE,), "change admission webhooks", ctx.options)
 
 
 @check(
     id="KF-RBAC-014",
     name="pv-create-access",
     title="ClusterRoleBinding grants creating PersistentVolumes",
+    verified="ClusterRoleBinding grants no creating of PersistentVolumes",
     severity=Severity.MEDIUM,
     target="cluster",
+    options=RbacOptions,
     kinds=BINDINGS,
     needs=NEEDS,
     mappings=Mappings(cis=("5.1.9",), nsa=NSA, mitre=("T1611",), owasp=("K03",), kubescape=("C-0278",)),
     remediation="Let a StorageClass provisioner create volumes; give people PersistentVolumeClaims.",
 )
-def pv_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
+def pv_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[RbacOptions]) -> Iterator[Violation]:
     """
     ## What it does
     Flags ClusterRoleBindings granting `create` on PersistentVolumes.
@@ -266,8 +301,12 @@ def pv_create_access(res: Resource, index: ClusterIndex, ctx: CheckContext[None]
     ## How to fix
     Use dynamic provisioning and grant `persistentvolumeclaims` instead.
 
+    ## Not applicable when
+    - a later object of the same name replaces this binding;
+    - the release's default binding, unchanged;
+
     ## References
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/#persistent-volume-creation
     - CIS Kubernetes Benchmark 5.1.9
     """
-    return permission_violation(res, index, (PV_CREATE,), "create PersistentVolumes")
+    return permission_violation(res, index, (PV_CREATE,), "create PersistentVolumes", ctx.options)

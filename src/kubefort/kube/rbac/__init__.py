@@ -1,8 +1,11 @@
 """RBAC as the Kubernetes authorizer evaluates it, over any list of Resources.
 
-Input-agnostic: a `Policy` is built from Resources (manifests today; cluster dumps and snapshots
-use the same objects) and, by default, the bootstrap roles and bindings every cluster starts with
-(`data/bootstrap-rbac.yaml`; an input object of the same kind, namespace and name replaces one).
+Input-agnostic: a `Policy` is built from Resources (manifests, cluster scans and snapshots) and,
+by default, the bootstrap roles and bindings every cluster of the chosen Kubernetes release starts
+with (`builtin.py`: generated per release into `data/rbac/<minor>/` by tools/gen_rbac_data.py).
+An input object of a default's kind, namespace and name is taken as the API server reconciles it
+with that default (`reconcile.py`: missing default rules and subjects added, extras kept), its
+default parts marked (`Rule.default`, `Binding.default_subjects`) so that checks judge the rest.
 
 The semantics follow the RBAC authorizer and its helpers exactly:
 
@@ -19,8 +22,11 @@ The semantics follow the RBAC authorizer and its helpers exactly:
   (a ClusterRoleBinding subject without a namespace matches nobody). Service accounts are in
   the groups `system:serviceaccounts`, `system:serviceaccounts:<ns>` and `system:authenticated`.
 * ClusterRoles with an `aggregationRule` get the union of the rules of every other ClusterRole
-  matching one of its label selectors (transitively, as the controller converges), their own
-  `rules` being replaced.
+  matching one of its label selectors (transitively, as the controller converges). Their own
+  `rules` that the union lacks are kept, marked `conditional`: the controller replaces them when
+  it runs, so they hold or not depending on history ("granted if the rules are kept").
+* Resource scopes come from the release's resource table and the input's CRDs; a resource in
+  neither has an unknown scope (`ResourceSpec.namespaced` None), never a guessed one.
 
 Namespaced objects without `metadata.namespace` are taken to live in `default` (kubectl's
 default); Policy(default_namespace=...) changes that.
@@ -29,6 +35,8 @@ default); Policy(default_namespace=...) changes that.
 |--------------|---------------------------------------------------------------------------------|
 | model.py     | constants, `Rule`, `Subject`, `Identity`, `Role`, `Binding`, `Grant`, `Workload`, `Request`; `parse_subject`, `identity_of` |
 | parse.py     | reading Roles and bindings (`labels_of`, `parse_rules`, `is_bootstrap`), aggregation selectors, built-in data (`bootstrap_objects`) |
+| builtin.py   | the versioned built-in data: releases shipped, `pick_version`, bootstrap objects, resource table |
+| reconcile.py | the API server's reconciliation of default roles and bindings (`reconcile_role`, `reconcile_binding`, rule coverage) |
 | policy.py    | `Policy`: the index of roles, bindings, ServiceAccounts and workloads; authorize, who-can, grants |
 | resources.py | `resolve_resource`, `ResourceSpec`: resource names as kubectl accepts them       |
 """

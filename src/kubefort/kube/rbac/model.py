@@ -23,6 +23,7 @@ ALL_SERVICE_ACCOUNTS = "system:serviceaccounts"
 SA_USER_PREFIX = "system:serviceaccount:"
 LEGACY_TOKEN_TYPE = "kubernetes.io/service-account-token"  # noqa: S105 - a Secret type
 BOOTSTRAP_FILE = "<bootstrap>"
+CONDITIONAL_NOTE = " (granted if the rules are kept: an aggregated ClusterRole's own rules)"
 
 
 def sa_username(namespace: str, name: str) -> str:
@@ -34,7 +35,12 @@ def sa_username(namespace: str, name: str) -> str:
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One PolicyRule, with where it is written (`origin` role key and its index in `rules`)."""
+    """One PolicyRule, with where it is written (`origin` role key and its index in `rules`).
+
+    `default`: part of the chosen release's default policy (a bootstrap role's rule, or one an
+    input role of a default's name shares with it): out of scope for the checks.
+    `conditional`: an aggregated ClusterRole's own rule, which holds only until the aggregation
+    controller replaces the role's rules (it is shown "granted if the rules are kept")."""
 
     verbs: tuple[str, ...]
     api_groups: tuple[str, ...] = ()
@@ -43,6 +49,8 @@ class Rule:
     non_resource_urls: tuple[str, ...] = ()
     origin: str = ""
     index: int = 0
+    default: bool = False
+    conditional: bool = False
 
     def content(self) -> tuple[tuple[str, ...], ...]:
         return (self.verbs, self.api_groups, self.resources, self.resource_names, self.non_resource_urls)
@@ -103,6 +111,8 @@ class Rule:
             "nonResourceURLs": list(self.non_resource_urls),
             "from": self.origin,
             "index": self.index,
+            "default": self.default,
+            "conditional": self.conditional,
         }
 
 
@@ -212,11 +222,18 @@ class Role:
     labels: dict[str, str]
     selectors: list[Selector] | None  # aggregationRule.clusterRoleSelectors
     resource: Resource = field(repr=False)
-    builtin: bool = False
+    builtin: bool = False  # kubefort's copy of a default role, not an input object
+    default: bool = False  # a default role of the release (built in, or an input object of its name)
+    own_rules: list[Rule] = field(default_factory=list)  # an aggregated ClusterRole's written rules
 
     @property
     def key(self) -> str:
         return f"Role/{self.namespace}/{self.name}" if self.kind == "Role" else f"ClusterRole/{self.name}"
+
+    @property
+    def changed(self) -> bool:
+        """A default role whose rules go beyond the release's defaults (or a role that is not one)."""
+        return not self.default or any(not r.default for r in self.rules)
 
 
 @dataclass(eq=False, slots=True)
@@ -228,7 +245,13 @@ class Binding:
     role_name: str
     subjects: tuple[Subject, ...]
     resource: Resource = field(repr=False)
-    builtin: bool = False
+    builtin: bool = False  # kubefort's copy of a default binding, not an input object
+    default: bool = False  # a default binding of the release (built in, or an input object of its name)
+    default_subjects: frozenset[Subject] = frozenset()  # the release's default subjects of this binding
+
+    def extra_subjects(self) -> list[Subject]:
+        """The subjects the release's defaults do not give this binding (all of a non-default one)."""
+        return [s for s in self.subjects if s not in self.default_subjects]
 
     @property
     def key(self) -> str:
@@ -267,7 +290,7 @@ class Grant:
             if self.rule.origin == self.role.key
             else f"{self.role.key} (aggregated from {self.rule.where()})"
         )
-        return f"{self.binding.key} -> {via}: {self.rule.text()}"
+        return f"{self.binding.key} -> {via}: {self.rule.text()}{CONDITIONAL_NOTE if self.rule.conditional else ''}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"binding": self.binding.key, "role": self.role.key, "rule": self.rule.as_dict()}

@@ -1,13 +1,13 @@
 """Reading RBAC objects into the model (defensive: the API server rejects what does not
-type-check, so do we), aggregation selectors, and kubefort's built-in data (bootstrap RBAC)."""
+type-check, so do we), aggregation selectors, and kubefort's built-in data (bootstrap RBAC of
+each release, kube/rbac/builtin.py)."""
 
 from __future__ import annotations
 
-import functools
-from importlib import resources as importlib_resources
 from typing import Any
 
 from kubefort.kube.pods import type_name
+from kubefort.kube.rbac import builtin
 from kubefort.kube.rbac.model import BOOTSTRAP_FILE, BOOTSTRAP_LABEL, Rule
 from kubefort.kube.selectors import Selector, parse_selector
 from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, Source, format_path
@@ -62,7 +62,7 @@ def labels_of(res: Resource) -> dict[str, str]:
     return labels
 
 
-def parse_rules(res: Resource, origin: str) -> list[Rule]:
+def parse_rules(res: Resource, origin: str, default: bool = False) -> list[Rule]:
     raw = get_path(res.obj, ("rules",))
     if raw is None:
         return []
@@ -82,6 +82,7 @@ def parse_rules(res: Resource, origin: str) -> list[Rule]:
                 _strs(r.get("nonResourceURLs"), p + ("nonResourceURLs",)),
                 origin,
                 i,
+                default,
             )
         )
     return out
@@ -125,31 +126,17 @@ def aggregation_selectors(res: Resource) -> list[Selector] | None:
 
 
 # ------------------------------------------------------------------------------------------------
-# built-in data
+# built-in data (versioned: kube/rbac/builtin.py)
 # ------------------------------------------------------------------------------------------------
-def builtin_data(name: str) -> Any:
-    from kubefort.loaders.yamlparse import parse_stream  # the project's parser: fast, and API-server exact
-
-    parsed = parse_stream(importlib_resources.files("kubefort.kube").joinpath("data", name).read_bytes())
-    if parsed.error or parsed.doc_errors or not parsed.docs:
-        raise RuntimeError(f"kubefort's built-in {name} does not parse: {parsed.error or parsed.doc_errors}")
-    return parsed.docs[0]
+def bootstrap_objects(version: str | None = None) -> tuple[dict[str, Any], ...]:
+    """The default RBAC objects of a fresh cluster of that release (default: the newest shipped)."""
+    return builtin.bootstrap_objects(version or builtin.latest())
 
 
-@functools.lru_cache(maxsize=1)
-def bootstrap_objects() -> tuple[dict[str, Any], ...]:
-    """The default RBAC objects of a fresh cluster (read-only: copy before changing)."""
-    return tuple(builtin_data("bootstrap-rbac.yaml")["items"])
-
-
-def bootstrap_resources() -> list[Resource]:
+def bootstrap_resources(version: str | None = None) -> list[Resource]:
     out = []
-    for i, obj in enumerate(bootstrap_objects()):
+    for i, obj in enumerate(bootstrap_objects(version)):
         meta = obj["metadata"]
         rid = ResourceId(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         out.append(Resource(rid, obj, Source(BOOTSTRAP_FILE, i)))
     return out
-
-
-# ------------------------------------------------------------------------------------------------
-# the policy

@@ -3,10 +3,12 @@ for the authorizer's questions (authorize, who can, grants of an identity)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubefort.kube.pods import api_group, find_pods, type_name
+from kubefort.kube.rbac import builtin
 from kubefort.kube.rbac.model import (
     LEGACY_TOKEN_TYPE,
     RBAC_GROUP,
@@ -25,12 +27,23 @@ from kubefort.kube.rbac.parse import (
     aggregation_selectors,
     bootstrap_resources,
     get_path,
-    is_bootstrap,
     labels_of,
     parse_rules,
     string_field,
 )
+from kubefort.kube.rbac.reconcile import reconcile_binding, reconcile_role
 from kubefort.model import NotEvaluated, Path_, Resource, format_path
+
+
+def cluster_version(resources: Iterable[Resource]) -> str | None:
+    """The API server's gitVersion from the one ClusterInfo (live scan, snapshot) among the resources."""
+    found = {
+        v.get("gitVersion")
+        for r in resources
+        if r.id.kind == "ClusterInfo" and isinstance(v := r.obj.get("serverVersion"), dict)
+    }
+    found.discard(None)
+    return str(found.pop()) if len(found) == 1 else None
 
 
 class Policy:
@@ -38,8 +51,17 @@ class Policy:
     semantics. Objects that do not type-check are kept out and listed in `problems`."""
 
     def __init__(
-        self, resources: Iterable[Resource] = (), *, bootstrap: bool = True, default_namespace: str = "default"
+        self,
+        resources: Iterable[Resource] = (),
+        *,
+        bootstrap: bool = True,
+        default_namespace: str = "default",
+        kubernetes_version: str | None = None,
     ) -> None:
+        """`kubernetes_version` (1.N) chooses the release whose default policy and resource table
+        apply; without it, the API server's version from a ClusterInfo among the resources, else
+        the newest shipped (`version`, `version_reason`). ValueError for a release kubefort does
+        not ship."""
         self.default_namespace = default_namespace
         self.include_bootstrap = bootstrap
         self.roles: dict[str, Role] = {}
@@ -52,10 +74,13 @@ class Policy:
         self.crds: list[Resource] = []
         self.cache: dict[Any, Any] = {}  # for consumers (checks, path finding): results derived from this policy
         res_list = list(resources)
-        rbac: dict[tuple[str, str | None, str], Resource] = {}
+        self.cluster_version = cluster_version(res_list)
+        self.version, self.version_reason = builtin.pick_version(kubernetes_version, self.cluster_version)
+        defaults: dict[tuple[str, str | None, str], Resource] = {}
         if bootstrap:
-            for r in bootstrap_resources():
-                rbac[(r.id.kind, r.id.namespace, r.id.name)] = r
+            for r in bootstrap_resources(self.version):
+                defaults[(r.id.kind, r.id.namespace, r.id.name)] = r
+        rbac = dict(defaults)
         others = []
         for r in res_list:
             if r.id.kind in RBAC_KINDS and api_group(r.id.api_version) == RBAC_GROUP:
@@ -64,14 +89,13 @@ class Policy:
             else:
                 others.append(r)
         for key, r in rbac.items():
+            d = defaults.get(key)
             try:
-                if key[0] in ROLE_KINDS:
-                    role = self._parse_role(r, key[1])
-                    self.roles[role.key] = role
-                else:
-                    self.bindings.append(self._parse_binding(r, key[1]))
+                self._add_rbac(key, r, d)
             except NotEvaluated as exc:
                 self.problems[key] = exc
+                if d is not None and d is not r:  # the API server would refuse it and keep its default
+                    self._add_rbac(key, d, d)
         self._aggregate()
         for r in others:
             self._add_other(r)
@@ -99,14 +123,47 @@ class Policy:
     def ns(self, res: Resource) -> str:
         return res.id.namespace or self.default_namespace
 
-    def _parse_role(self, r: Resource, ns: str | None) -> Role:
-        role = Role(r.id.kind, ns, r.id.name, [], labels_of(r), None, r, is_bootstrap(r))
-        role.rules = parse_rules(r, role.key)
+    def _add_rbac(self, key: tuple[str, str | None, str], r: Resource, default: Resource | None) -> None:
+        if key[0] in ROLE_KINDS:
+            role = self._parse_role(r, key[1], default)
+            self.roles[role.key] = role
+        else:
+            self.bindings.append(self._parse_binding(r, key[1], default))
+
+    def _parse_role(self, r: Resource, ns: str | None, default: Resource | None = None) -> Role:
+        """A role as the cluster holds it: reconciled with the release's default of its name."""
+        key = f"Role/{ns}/{r.id.name}" if r.id.kind == "Role" else f"ClusterRole/{r.id.name}"
+        view, defaults = r, frozenset[int]()
+        if default is not None and default is not r:
+            labels_of(r), parse_rules(r, key)  # as written: the API server refuses what does not type-check
+            if r.id.kind == "ClusterRole":
+                aggregation_selectors(r)
+            rec = reconcile_role(r.obj, default.obj)
+            view, defaults = Resource(r.id, rec.obj, r.source), rec.default_rules
+        role = Role(r.id.kind, ns, r.id.name, [], labels_of(view), None, r, default is r, default is not None)
+        rules = parse_rules(view, key, default=default is r)  # kubefort's copy of a default: all default
+        if defaults:
+            rules = [dataclasses.replace(x, default=True) if x.index in defaults else x for x in rules]
+        role.rules = rules
         if r.id.kind == "ClusterRole":
-            role.selectors = aggregation_selectors(r)
+            role.selectors = aggregation_selectors(view)
         return role
 
-    def _parse_binding(self, r: Resource, ns: str | None) -> Binding:
+    def _parse_binding(self, r: Resource, ns: str | None, default: Resource | None = None) -> Binding:
+        """A binding as the cluster holds it: reconciled with the release's default of its name."""
+        b = self._read_binding(r, ns)
+        if default is None:
+            return b
+        if default is r:
+            b.builtin, b.default, b.default_subjects = True, True, frozenset(b.subjects)
+            return b
+        rec = reconcile_binding(r.obj, default.obj)
+        d = self._read_binding(default, ns)
+        b = self._read_binding(Resource(r.id, rec.obj, r.source), ns) if not rec.protected else b
+        b.resource, b.default, b.default_subjects = r, True, frozenset(d.subjects)
+        return b
+
+    def _read_binding(self, r: Resource, ns: str | None) -> Binding:
         ref = get_path(r.obj, ("roleRef",))
         if not isinstance(ref, dict):
             raise NotEvaluated(f"roleRef is {type_name(ref)}, expected a mapping", ("roleRef",))
@@ -130,13 +187,18 @@ class Policy:
             # ServiceAccount subjects of a RoleBinding default to the binding's namespace
             sns = (sns or ns) if sk == "ServiceAccount" else None
             subjects.append(Subject(sk, sn, sns))
-        return Binding(r.id.kind, ns, r.id.name, kind, name, tuple(subjects), r, is_bootstrap(r))
+        return Binding(r.id.kind, ns, r.id.name, kind, name, tuple(subjects), r)
 
     def _aggregate(self) -> None:
+        """Every aggregated ClusterRole's rules as the aggregation controller computes them: for
+        each selector, the matching ClusterRoles (itself excepted) by name, their rules without
+        repeats; to a fixed point, as the controller converges. Its own written rules that the
+        union lacks stay, marked conditional: the controller replaces them whenever the union
+        differs, but until it has (or where it does not run) they hold."""
         cluster_roles = sorted((r for r in self.roles.values() if r.kind == "ClusterRole"), key=lambda r: r.name)
         aggs = [r for r in cluster_roles if r.selectors is not None]
         for r in aggs:
-            r.rules = []
+            r.own_rules, r.rules = r.rules, []
         for _ in range(len(aggs) + 1):
             changed = False
             for agg in aggs:
@@ -151,7 +213,12 @@ class Policy:
                             if c not in seen:
                                 seen.add(c)
                                 new.append(rule)
-                if [x.content() for x in new] != [x.content() for x in agg.rules]:
+                new += [
+                    dataclasses.replace(rule, conditional=True)
+                    for rule in agg.own_rules
+                    if rule.content() not in seen and not seen.add(rule.content())  # type: ignore[func-returns-value]
+                ]
+                if [(x.content(), x.conditional) for x in new] != [(x.content(), x.conditional) for x in agg.rules]:
                     agg.rules = new
                     changed = True
             if not changed:

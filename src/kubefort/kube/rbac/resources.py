@@ -1,12 +1,13 @@
-"""Resource names as kubectl accepts them (`po`, `deploy`, `deployments.apps`, `pods/exec`, CRDs)."""
+"""Resource names as kubectl accepts them (`po`, `deploy`, `deployments.apps`, `pods/exec`, CRDs),
+with their scope from the chosen release's resource table (kube/rbac/builtin.py) or the input's
+CRDs; a resource neither knows has an unknown scope (None), never a guessed one."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kubefort.kube.rbac.parse import builtin_data
+from kubefort.kube.rbac import builtin
 from kubefort.model import Resource
 
 
@@ -25,13 +26,8 @@ class ResourceSpec:
         return base + (f"/{self.subresource}" if self.subresource else "")
 
 
-@functools.lru_cache(maxsize=1)
-def _api_table() -> tuple[tuple[str, str, str, bool, tuple[str, ...]], ...]:
-    return tuple((row[0], row[1], row[2], bool(row[3]), tuple(row[4:])) for row in builtin_data("api-resources.yaml"))
-
-
-def _crd_rows(crds: Iterable[Resource]) -> list[tuple[str, str, str, bool, tuple[str, ...]]]:
-    rows = []
+def _crd_rows(crds: Iterable[Resource]) -> list[tuple[str, str, str, bool | None, tuple[str, ...]]]:
+    rows: list[tuple[str, str, str, bool | None, tuple[str, ...]]] = []
     for r in crds:
         spec = r.obj.get("spec")
         if not isinstance(spec, dict):
@@ -50,16 +46,17 @@ def _crd_rows(crds: Iterable[Resource]) -> list[tuple[str, str, str, bool, tuple
                 spec["group"],
                 names["plural"],
                 str(names.get("kind") or ""),
-                spec.get("scope") != "Cluster",
+                {"Namespaced": True, "Cluster": False}.get(str(spec.get("scope"))),
                 short + ((singular,) if singular else ()),
             )
         )
     return rows
 
 
-def resolve_resource(text: str, crds: Iterable[Resource] = ()) -> ResourceSpec:
-    """`pods`, `po`, `pod`, `Pod`, `deployments.apps`, `deploy`, `pods/exec`, `*/scale`, `foos.example.com`.
-    Raises ValueError for a name without a group that neither kubectl's table nor the input's CRDs know."""
+def resolve_resource(text: str, crds: Iterable[Resource] = (), version: str | None = None) -> ResourceSpec:
+    """`pods`, `po`, `pod`, `Pod`, `deployments.apps`, `deploy`, `pods/exec`, `*/scale`, `foos.example.com`,
+    in the release `version` (default: the newest shipped). Raises ValueError for a name without a
+    group that neither the release's table nor the input's CRDs know."""
     base, _, sub = text.strip().partition("/")
     if not base:
         raise ValueError(f"{text!r}: empty resource name")
@@ -67,7 +64,10 @@ def resolve_resource(text: str, crds: Iterable[Resource] = ()) -> ResourceSpec:
         return ResourceSpec("*", "*", sub)
     name, dot, group = base.partition(".")
     lname = name.lower()
-    rows = list(_api_table()) + _crd_rows(crds)
+    rows: list[tuple[str, str, str, bool | None, tuple[str, ...]]] = [
+        *builtin.resource_table(version or builtin.latest()),
+        *_crd_rows(crds),
+    ]
     for g, plural, kind, namespaced, short in rows:
         if dot and g != group:
             continue
