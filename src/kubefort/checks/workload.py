@@ -1,11 +1,21 @@
-"""KF-WL: workload identity and API hygiene (service accounts, removed API versions)."""
+"""KF-WL: workload identity and API hygiene: the service account token (001, judged with the
+ServiceAccount), the default service account (002), removed API versions (003)."""
 
 from collections.abc import Iterator
 from typing import Any
 
 from kubefort.checks.pod_security import pod_volumes
-from kubefort.kube.pods import PodView, type_name
-from kubefort.model import CheckContext, NotEvaluated, Path_, Resource, Severity, Violation, format_path
+from kubefort.kube.pods import Fields, PodView, find_pods, type_name
+from kubefort.model import (
+    CheckContext,
+    ClusterIndex,
+    NotEvaluated,
+    Path_,
+    Resource,
+    Severity,
+    Violation,
+    format_path,
+)
 from kubefort.registry import Mappings, check
 
 NSA_SA = ("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security (protecting Pod service account tokens)",)
@@ -17,12 +27,76 @@ def _need(value: Any, kind: type, what: str, path: Path_) -> Any:
     return value
 
 
+def service_account_of(pod: PodView) -> tuple[str | None, Fields, str]:
+    """(the ServiceAccount name the pod sets, the view that sets it, the field): `serviceAccountName`,
+    else the deprecated `serviceAccount` (the API server copies it only when the former is unset or
+    empty). None when neither is set: the pod runs as `default`."""
+    scope, field = pod.scope("serviceAccountName"), "serviceAccountName"
+    name = scope.str("serviceAccountName")
+    if not name:
+        legacy_scope = pod.scope("serviceAccount")
+        legacy = legacy_scope.str("serviceAccount")
+        if legacy:
+            return legacy, legacy_scope, "serviceAccount"
+    return name or None, scope, field
+
+
+def _service_accounts(index: ClusterIndex) -> dict[tuple[str | None, str], Resource]:
+    """v1 ServiceAccounts by (namespace, name); a later definition replaces an earlier one, as applying both would."""
+    return {(r.id.namespace, r.id.name): r for r in index.kind("ServiceAccount") if r.id.api_version == "v1"}
+
+
+def _account_automount(sa: Resource) -> bool | None:
+    value = sa.obj.get("automountServiceAccountToken")
+    if value is None or isinstance(value, bool):
+        return value
+    raise NotEvaluated(
+        f"ServiceAccount {sa.id.name}: automountServiceAccountToken is {type_name(value)} ({value!r}), expected a "
+        "boolean; the API server rejects it"
+    )
+
+
+def _automount_violation(pod: PodView, index: ClusterIndex) -> Violation | None:
+    """The pod's effective automountServiceAccountToken: the pod's field when set, else its
+    ServiceAccount's (kubernetes plugin/pkg/admission/serviceaccount: the pod's wins), else true."""
+    scope = pod.scope("automountServiceAccountToken")
+    own = scope.bool("automountServiceAccountToken")
+    if own is True:
+        return Violation("pod sets automountServiceAccountToken=true", scope.at("automountServiceAccountToken"))
+    if own is False:
+        return None
+    name, _sa_scope, _field = service_account_of(pod)
+    name = name or "default"
+    ns = pod.resource.id.namespace
+    label = f"{ns}/{name}" if ns else name
+    sa = index.derived("KF-WL-001/service-accounts", lambda: _service_accounts(index)).get((ns, name))
+    where = pod.spec.at("automountServiceAccountToken")
+    if sa is None:
+        made = " (which Kubernetes creates with the field unset)" if name == "default" else ""
+        return Violation(
+            f"automountServiceAccountToken is unset on the pod, and its ServiceAccount {label}{made} is not among "
+            "the scanned objects: judged as unset, so the API token is mounted unless that ServiceAccount disables it",
+            where,
+        )
+    account = _account_automount(sa)
+    if account is False:
+        return None
+    how = "sets it to true" if account else "leaves it unset too"
+    return Violation(
+        f"automountServiceAccountToken is unset on the pod and its ServiceAccount {label} {how}: the API token is mounted",
+        where,
+    )
+
+
 @check(
     id="KF-WL-001",
     name="service-account-token-automounted",
     title="Pod mounts a service account token automatically",
+    verified="Pod does not mount a service account token automatically",
     severity=Severity.LOW,
-    target="pod",
+    target="cluster",
+    kinds=("@pods",),
+    needs=("ServiceAccount",),
     mappings=Mappings(
         cis=("5.1.6",),
         nsa=NSA_SA,
@@ -35,17 +109,32 @@ def _need(value: Any, kind: type, what: str, path: Path_) -> Any:
     ),
     remediation="Set spec.automountServiceAccountToken: false on pods that do not call the Kubernetes API (and on their ServiceAccount); pods that do should mount a short-lived projected token.",
 )
-def service_account_token_automounted(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violation]:
+def service_account_token_automounted(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[None]
+) -> Iterator[Violation]:
     """
     ## What it does
-    Flags pods whose `spec.automountServiceAccountToken` is not `false`. Unset counts as
-    mounted: it is Kubernetes' default, unless the ServiceAccount disables it. For an Argo
-    Workflows template, the workflow's `spec.automountServiceAccountToken` applies when the
-    template does not set its own.
+    Flags pods whose token is mounted automatically, judging the effective value as the
+    ServiceAccount admission plugin does: the pod's `spec.automountServiceAccountToken` when it
+    is set; when it is unset, the `automountServiceAccountToken` of the pod's ServiceAccount
+    (`spec.serviceAccountName`, else the deprecated `spec.serviceAccount`, else `default`);
+    when both are unset, Kubernetes mounts the token. So a pod fails when it sets `true`, or
+    leaves the field unset and its ServiceAccount sets `true` or leaves it unset too.
 
-    Severity is low because the pod alone does not decide: the ServiceAccount's own
-    `automountServiceAccountToken` also applies, and the token grants only what RBAC grants the
-    account (often nothing beyond discovery).
+    The ServiceAccount is looked up by namespace and name among the objects of the same
+    analysis unit (a PATH given, a Helm chart, a kustomization, a cluster; see "analysis units"
+    in docs/architecture.md), where an object defined more than once counts by its last
+    definition, as for every cross-object check. A manifest without `metadata.namespace`
+    matches accounts without one: both land where they are applied. When it is not among them (another chart, or the `default` account that
+    Kubernetes creates in every namespace with the field unset), the message says so and the
+    pod is judged as if the account left the field unset. On a cluster whose ServiceAccounts
+    could not be listed, the check is not evaluated. For an Argo Workflows template, the
+    workflow's `spec.automountServiceAccountToken` and `spec.serviceAccountName` apply when the
+    template does not set its own. An object that carries several pod specs fails with one
+    message per pod.
+
+    Severity is low because the token grants only what RBAC grants the account (often nothing
+    beyond discovery); KF-RBAC-019 reports mounted tokens of accounts that hold risky rights.
 
     ## Why is this bad?
     Every container of the pod gets a token for the Kubernetes API at
@@ -56,11 +145,17 @@ def service_account_token_automounted(pod: PodView, ctx: CheckContext[None]) -> 
 
     ## Example
     ```yaml
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata:
+      name: web
+    ---
     apiVersion: apps/v1
     kind: Deployment
     spec:
       template:
         spec:
+          serviceAccountName: web
           containers:
           - name: web
             image: registry.example.com/web:2.3
@@ -68,12 +163,19 @@ def service_account_token_automounted(pod: PodView, ctx: CheckContext[None]) -> 
 
     ## How to fix
     ```yaml
+    apiVersion: v1
+    kind: ServiceAccount
+    metadata:
+      name: web
+    automountServiceAccountToken: false
+    ---
     apiVersion: apps/v1
     kind: Deployment
     spec:
       template:
         spec:
-          automountServiceAccountToken: false
+          serviceAccountName: web
+          automountServiceAccountToken: false   # explicit: survives a changed ServiceAccount
           containers:
           - name: web
             image: registry.example.com/web:2.3
@@ -82,23 +184,13 @@ def service_account_token_automounted(pod: PodView, ctx: CheckContext[None]) -> 
     ## References
     - https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
     - CIS Kubernetes Benchmark 5.1.6
-
-    ## Known limitations
-    A ServiceAccount with `automountServiceAccountToken: false` disables the token for pods that
-    leave the field unset, but the ServiceAccount is often defined in another file, another
-    chart or only in the cluster. kubefort judges each pod on its own, so such pods are reported;
-    set the field on the pod as well (it is explicit and survives a changed ServiceAccount), or
-    suppress the finding with a reason.
     """
-    scope = pod.scope("automountServiceAccountToken")
-    v = scope.bool("automountServiceAccountToken")
-    if v is True:
-        yield Violation("pod sets automountServiceAccountToken=true", scope.at("automountServiceAccountToken"))
-    elif v is None:
-        yield Violation(
-            "automountServiceAccountToken is unset: the API token is mounted unless the ServiceAccount disables it",
-            pod.spec.at("automountServiceAccountToken"),
-        )
+    pods = find_pods(res, ctx.pod_template_paths)  # NotEvaluated for a malformed pod spec
+    for pod in pods:
+        v = _automount_violation(pod, index)
+        if v is not None:
+            prefix = f"{format_path(pod.path)}: " if len(pods) > 1 else ""
+            yield Violation(prefix + v.message, v.path)
 
 
 def _projects_token(pod: PodView) -> bool:
@@ -121,6 +213,7 @@ def _projects_token(pod: PodView) -> bool:
     id="KF-WL-002",
     name="default-service-account",
     title="Pod runs as the namespace's default service account",
+    verified="Pod runs as a service account of its own",
     severity=Severity.LOW,
     target="pod",
     mappings=Mappings(
@@ -183,13 +276,7 @@ def default_service_account(pod: PodView, ctx: CheckContext[None]) -> Iterator[V
     - https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
     - CIS Kubernetes Benchmark 5.1.5
     """
-    scope, field = pod.scope("serviceAccountName"), "serviceAccountName"
-    name = scope.str("serviceAccountName")
-    if not name:
-        legacy_scope = pod.scope("serviceAccount")
-        legacy = legacy_scope.str("serviceAccount")
-        if legacy:
-            scope, name, field = legacy_scope, legacy, "serviceAccount"
+    name, scope, field = service_account_of(pod)
     if name and name != "default":
         return
     if pod.scope("automountServiceAccountToken").bool("automountServiceAccountToken") is False and not _projects_token(
@@ -297,6 +384,7 @@ REMOVED_API_KINDS = frozenset(kind for _v, kind in REMOVED_APIS)
     id="KF-WL-003",
     name="removed-api-version",
     title="Object uses an API version that Kubernetes no longer serves",
+    verified="Object uses an API version that Kubernetes still serves",
     severity=Severity.LOW,
     target="object",
     kinds=REMOVED_API_KINDS,

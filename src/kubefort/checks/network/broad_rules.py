@@ -28,6 +28,7 @@ def _pods(pol: Policy) -> str:
     id="KF-NET-004",
     name="networkpolicy-allows-all-ingress",
     title="NetworkPolicy allows ingress from anywhere on every port",
+    verified="NetworkPolicy limits ingress by source or port",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=("NetworkPolicy",),
@@ -64,6 +65,11 @@ def networkpolicy_allows_all_ingress(
     ## Not evaluated when
     The policy would be rejected by the API server.
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name
+    (Calico's `projectcalico.org/v3` NetworkPolicy, for example). A NetworkPolicy sent as a
+    version the API server does not serve is not evaluated (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/#allow-all-ingress-traffic
     """
@@ -80,6 +86,7 @@ def networkpolicy_allows_all_ingress(
     id="KF-NET-005",
     name="networkpolicy-allows-egress-to-internet",
     title="NetworkPolicy allows egress to any address (0.0.0.0/0)",
+    verified="NetworkPolicy limits egress to specific addresses",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=("NetworkPolicy",),
@@ -112,6 +119,11 @@ def networkpolicy_allows_egress_to_internet(
 
     ## Not evaluated when
     The policy would be rejected by the API server.
+
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name
+    (Calico's `projectcalico.org/v3` NetworkPolicy, for example). A NetworkPolicy sent as a
+    version the API server does not serve is not evaluated (KF-INPUT-005 reports it).
 
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource

@@ -3,6 +3,7 @@ port tables, and `labels_path`."""
 
 from __future__ import annotations
 
+from kubefort.kube.apis import not_served
 from kubefort.kube.netpol import Analysis, Cluster, External, Policy, port_set, ports_union
 from kubefort.kube.pods import find_pods
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Path_, Resource
@@ -57,7 +58,10 @@ class Model:
         if id(res) in self.bad:
             p = self.bad[id(res)]
             raise NotEvaluated(p.message, p.path)
-        return next(p for p in self.c.policies if p.resource is res)
+        found = next((p for p in self.c.policies if p.resource is res), None)
+        if found is None:  # not of networking.k8s.io (or extensions): the engine read no policy
+            not_served(res)
+        return found
 
 
 def model(index: ClusterIndex, ctx: CheckContext[None]) -> Model:

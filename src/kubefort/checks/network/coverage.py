@@ -1,12 +1,13 @@
 """KF-NET-001, 002 namespace default deny; KF-NET-003 workloads no policy selects; KF-NET-010
-NodePort / LoadBalancer Services exposing workloads without ingress isolation."""
+Services exposed outside the cluster (kube/exposure/) reaching workloads without ingress isolation."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from kubefort.checks.network.common import NEEDS, NSA, OWASP, labels_path, model
+from kubefort.kube.exposure import KINDS as EXPOSURE_KINDS
+from kubefort.kube.exposure import exposures, namespace_of, selects, service_selector
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -37,6 +38,7 @@ def _default_deny(res: Resource, index: ClusterIndex, ctx: CheckContext[None], d
     id="KF-NET-001",
     name="namespace-without-default-deny-ingress",
     title="Namespace has no default-deny ingress NetworkPolicy",
+    verified="Namespace has a default-deny ingress NetworkPolicy",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=("Namespace",),
@@ -88,6 +90,7 @@ def namespace_without_default_deny_ingress(
     id="KF-NET-002",
     name="namespace-without-default-deny-egress",
     title="Namespace has no default-deny egress NetworkPolicy",
+    verified="Namespace has a default-deny egress NetworkPolicy",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=("Namespace",),
@@ -137,6 +140,7 @@ def namespace_without_default_deny_egress(
     id="KF-NET-003",
     name="non-isolated-workload",
     title="Workload is selected by no NetworkPolicy",
+    verified="Workload is selected by a NetworkPolicy",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=("@pods",),
@@ -173,6 +177,10 @@ def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[
     ## How to fix
     Add a namespace default deny (`podSelector: {}`) or a policy selecting `app: web`.
 
+    ## Not applicable when
+    The workload's namespace is out of scope: neither its Namespace nor a NetworkPolicy of
+    it is in the scan.
+
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/#the-two-sorts-of-pod-isolation
     """
@@ -191,11 +199,12 @@ def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[
 @check(
     id="KF-NET-010",
     name="exposed-service-without-ingress-policy",
-    title="NodePort or LoadBalancer Service exposes workloads without ingress isolation",
+    title="Service exposed outside the cluster reaches workloads without ingress isolation",
+    verified="Service exposes only workloads with ingress isolation",
     severity=Severity.HIGH,
     target="cluster",
     kinds=("Service",),
-    needs=NEEDS,
+    needs=tuple(dict.fromkeys(NEEDS + EXPOSURE_KINDS)),
     mappings=Mappings(
         nsa=NSA, mitre=("T1190",), owasp=OWASP, kubescape=("C-0256", "C-0266"), kube_linter=("exposed-services",)
     ),
@@ -206,50 +215,72 @@ def exposed_service_without_ingress_policy(
 ) -> Iterator[Violation]:
     """
     ## What it does
-    For Services of type NodePort or LoadBalancer whose `selector` matches workloads in the
-    scan (same namespace), fails when some of those workloads are not isolated for ingress.
-    Other Service types, Services without a selector, Services matching no scanned workload
-    and Services of namespaces out of scope (no Namespace object or NetworkPolicy in the
-    scan) get no outcome.
+    For Services reachable from outside the cluster whose `selector` matches workloads in the
+    scan (same namespace), fails when some of those workloads are not isolated for ingress. A
+    Service is reachable from outside when it is of type NodePort or LoadBalancer, has
+    `spec.externalIPs`, or is the backend of an Ingress, of a Gateway API HTTPRoute or
+    GRPCRoute attached to a Gateway, or of an Istio VirtualService bound to a Gateway (the
+    rules of kube/exposure/, shared by every check; a route whose Gateway is not in the
+    scan counts). Services exposed in none of these ways, Services without a selector, Services
+    matching no scanned workload (KF-NET-013 reports those) and Services of namespaces out of
+    scope (no Namespace object or NetworkPolicy in the scan) get no outcome.
 
     ## Why is this bad?
-    The Service opens the pods to clients outside the cluster; without ingress isolation the
-    pods also accept every other port and every pod in the cluster.
+    The Service opens the pods to clients outside the cluster (directly, or through the
+    ingress controller or gateway); without ingress isolation the pods also accept every other
+    port and every pod in the cluster.
 
     ## Example
     ```yaml
     kind: Service
     spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 443}]}
+    ---
+    kind: Ingress
+    spec: {defaultBackend: {service: {name: api, port: {number: 80}}}}   # exposes Service api too
     ```
 
     ## How to fix
     Add a NetworkPolicy selecting `app: web` that allows the service port from the load
-    balancer's source ranges (and nothing else).
+    balancer's source ranges, or from the ingress controller's or gateway's pods (and nothing
+    else).
+
+    ## Not evaluated when
+    The namespace holds a NetworkPolicy the API server would reject, or the Service's selector
+    is malformed.
+
+    ## Not applicable when
+    - not a core v1 Service;
+    - not exposed outside the cluster (in none of the ways above);
+    - a Service without selector: its endpoints are managed by hand;
+    - namespace out of scope: neither its Namespace nor a NetworkPolicy of it is in the scan;
+    - the selector matches no workload of the scan (KF-NET-013), which KF-NET-013 reports.
 
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types
+    - https://kubernetes.io/docs/concepts/services-networking/ingress/
+    - https://gateway-api.sigs.k8s.io/api-types/httproute/
     """
-    raw = res.obj.get("spec")
-    spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    if (
-        spec.get("type") not in ("NodePort", "LoadBalancer")
-        or not isinstance(spec.get("selector"), dict)
-        or not spec["selector"]
-    ):
-        raise NotApplicable()
+    if res.id.api_version != "v1":
+        raise NotApplicable("not a core v1 Service")
+    ways = exposures(index).exposures(res)
+    if not ways:
+        raise NotApplicable("not exposed outside the cluster")
+    sel = service_selector(res)
+    if sel is None:
+        raise NotApplicable("a Service without selector: its endpoints are managed by hand")
     m = model(index, ctx)
-    ns = res.id.namespace or "default"
+    ns = namespace_of(res)
     if ns not in m.scoped:
-        raise NotApplicable()
-    sel = spec["selector"]
-    hits = [i for i in m.in_ns.get(ns, []) if all(m.c.workloads[i].labels.get(k) == v for k, v in sel.items())]
+        raise NotApplicable("namespace out of scope: neither its Namespace nor a NetworkPolicy of it is in the scan")
+    hits = [i for i in m.in_ns.get(ns, []) if selects(sel, m.c.workloads[i].labels)]
     if not hits:
-        raise NotApplicable()
+        raise NotApplicable("the selector matches no workload of the scan (KF-NET-013)")
     m.check_namespace(ns)
     open_ = [m.c.workloads[i] for i in hits if not m.a.isolated(i, "ingress")]
     if open_:
+        hows = " and ".join(w.how for w in ways)
         yield Violation(
-            f"{spec['type']} Service exposes {', '.join(f'{w.kind}/{w.name}' for w in open_)}, which no ingress "
-            "NetworkPolicy selects",
-            ("spec", "type"),
+            f"{hows} {'exposes' if len(ways) == 1 else 'expose'} "
+            f"{', '.join(f'{w.kind}/{w.name}' for w in open_)}, which no ingress NetworkPolicy selects",
+            ways[0].path,
         )

@@ -8,6 +8,7 @@ from kubefort.checks.network.common import NEEDS, OWASP, Model, model
 from kubefort.kube.netpol import Policy, bit_indexes
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
+from kubefort.wording import plural
 
 
 def _namespace_workloads(m: Model, pol: Policy) -> int:
@@ -20,6 +21,7 @@ def _namespace_workloads(m: Model, pol: Policy) -> int:
     id="KF-NET-008",
     name="dangling-networkpolicy",
     title="NetworkPolicy selector matches no workload",
+    verified="NetworkPolicy selector matches a workload",
     severity=Severity.LOW,
     target="cluster",
     kinds=("NetworkPolicy",),
@@ -54,6 +56,13 @@ def dangling_networkpolicy(res: Resource, index: ClusterIndex, ctx: CheckContext
     ## Not evaluated when
     The policy would be rejected by the API server.
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name
+    (Calico's `projectcalico.org/v3` NetworkPolicy, for example). A NetworkPolicy sent as a
+    version the API server does not serve is not evaluated (KF-INPUT-005 reports it). A
+    policy in a namespace without workloads in the scan has nothing to match and gets no
+    outcome.
+
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/
     """
@@ -79,6 +88,7 @@ def dangling_networkpolicy(res: Resource, index: ClusterIndex, ctx: CheckContext
     id="KF-NET-009",
     name="networkpolicy-named-port-unresolved",
     title="NetworkPolicy names a port no target container declares",
+    verified="Every port the NetworkPolicy names is declared by a target container",
     severity=Severity.LOW,
     target="cluster",
     kinds=("NetworkPolicy",),
@@ -111,6 +121,11 @@ def networkpolicy_named_port_unresolved(
     ## Not evaluated when
     The policy would be rejected by the API server.
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name
+    (Calico's `projectcalico.org/v3` NetworkPolicy, for example). A NetworkPolicy sent as a
+    version the API server does not serve is not evaluated (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicyport
     """
@@ -136,6 +151,6 @@ def networkpolicy_named_port_unresolved(
             if not any(w.resolve(name, proto) for w in ws):
                 yield Violation(
                     f"{r.direction}[{r.index}] names port {name!r} ({proto}), which no container of the "
-                    f"{len(ws)} destination workload(s) declares",
+                    f"{plural(len(ws), 'destination workload')} declares",
                     r.path,
                 )

@@ -15,6 +15,7 @@ from kubefort.registry import Mappings, check
     id="KF-NET-006",
     name="cloud-metadata-reachable",
     title="Workload can reach the cloud metadata endpoint 169.254.169.254",
+    verified="Workload cannot reach the cloud metadata endpoint 169.254.169.254",
     severity=Severity.HIGH,
     target="cluster",
     kinds=("@pods",),
@@ -47,6 +48,10 @@ def cloud_metadata_reachable(res: Resource, index: ClusterIndex, ctx: CheckConte
 
     ## Known limitations
     hostNetwork pods are not subject to NetworkPolicy and are analysed as if they were.
+
+    ## Not applicable when
+    The workload's namespace is out of scope: neither its Namespace nor a NetworkPolicy of
+    it is in the scan.
 
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource
@@ -103,6 +108,7 @@ def _reaches_kube_system(m: Model, w: int) -> list[str]:
     id="KF-NET-007",
     name="workload-reaches-kube-system",
     title="Application workload can reach pods in kube-system",
+    verified="Application workload reaches kube-system for DNS at most",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=("@pods",),
@@ -141,6 +147,11 @@ def workload_reaches_kube_system(res: Resource, index: ClusterIndex, ctx: CheckC
 
     ## Known limitations
     kube-system's own ingress policies are considered only for its workloads in the scan.
+
+    ## Not applicable when
+    The workload's namespace is out of scope: neither its Namespace nor a NetworkPolicy of
+    it is in the scan. Workloads of the system namespaces (kube-system, kube-public, kube-
+    node-lease) are out of scope too.
 
     ## References
     - https://kubernetes.io/docs/concepts/services-networking/network-policies/
