@@ -17,7 +17,9 @@ from click.testing import CliRunner
 from kubefort.cli import COMMANDS, cli
 
 # the modules of the other subcommands, and the heavy stacks behind them
-SUBCOMMAND_MODULES = [f"kubefort.cli.{m}" for m in ("netpol", "node", "db", "rbac", "cluster", "checks", "explain")]
+SUBCOMMAND_MODULES = [
+    f"kubefort.cli.{m}" for m in ("netpol", "node", "db", "rbac", "cluster", "checks", "explain", "version")
+]
 HEAVY = [
     "numpy",
     "kubernetes",

@@ -393,7 +393,9 @@ def test_anonymous_probe_and_server_version_reach_the_checks(world, tmp_path):
 
 
 def test_no_cluster_flag_without_cluster(tmp_path):
-    r = run("scan", "--kubeconfig", "x", str(tmp_path))
+    kubeconfig = tmp_path / "kubeconfig"  # a readable file: the rule under test is the missing --cluster
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    r = run("scan", "--kubeconfig", str(kubeconfig), str(tmp_path))
     assert r.returncode == 2 and "--kubeconfig needs --cluster" in r.stderr
     r = run("scan")
     assert r.returncode == 2

@@ -154,7 +154,7 @@ def test_scalar_and_list_documents_are_recorded_not_checked(tmp_path):
     f = tmp_path / "values.yaml"
     f.write_text("just a string\n---\n- a\n- b\n---\nreplicaCount: 2\n")
     code, rep = run_scan(f)
-    assert code == 0
+    assert code == 3  # no Kubernetes object at all: nothing was evaluated (issue 12 item 4)
     assert rep["objects"] == [] and len(rep["inputs"][0]["skipped"]) == 3
 
 
@@ -162,4 +162,4 @@ def test_empty_file(tmp_path):
     f = tmp_path / "empty.yaml"
     f.write_text("")
     code, rep = run_scan(f)
-    assert code == 0 and rep["results"] == [] and rep["objects"] == []
+    assert code == 3 and rep["results"] == [] and rep["objects"] == []  # nothing was evaluated

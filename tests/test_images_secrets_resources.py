@@ -1,4 +1,4 @@
-"""KF-IMG-002..005, KF-SEC-002..004, KF-RES-*: options, redaction, detectors and cross-file behaviour.
+"""KF-IMG-001..006, KF-SEC-002..004, KF-RES-*: options, redaction, detectors and cross-file behaviour.
 
 The per-check fixtures (tests/fixtures/checks/<ID>.yaml) are run by test_checks.py; this file covers
 what a fixture cannot: check options (through `scan_file(..., options=...)` and through a real
@@ -18,15 +18,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import FIXTURES, scan_file
-from kubefort.checks.images import (
+from kubefort.checks.image_registries import (
     ImageAllowOptions,
+    ImageBlockOptions,
     deprecated_registry,
-    normalized_name,
-    parse_image,
-    registry_allowed,
+    matching_registry_entry,
 )
+from kubefort.checks.images import DEFAULT_FLOATING_TAGS, FloatingTagOptions, normalized_name, parse_image
 from kubefort.config import ConfigError, make_options
 from kubefort.kube import secretscan
 from kubefort.registry import REGISTRY
@@ -57,6 +59,16 @@ FIXTURE_SECRETS = (
     "DbinaryFixture",  # inside the base64 binaryData
     "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2",
     "Rb7fixturepw",
+    "Pw7fixture-short-1",
+    "Rt5fixture-concat-pw",
+    "Rp2fixture-rootpw",
+    "Bt4fixtureBearerTok9",
+    "Zml4dHVyZS11c2VyOkJzOGZpeHR1cmUtYmFzaWMtcHc=",  # Basic fixture-user:Bs8fixture-basic-pw
+    "Xk3fixtureapikey551",
+    "Ah6fixture-header-cred",
+    "Cm1fixture-oneline-pw",
+    "Cm2fixture-oneline-pw",
+    "Nb3fixtureScriptToken7",
 )
 
 
@@ -130,7 +142,7 @@ def test_registry_allow_list_with_scan_file_options():
     ],
 )
 def test_registry_allowed_matches_whole_components(name, allowed, ok):
-    assert (registry_allowed(name, allowed) is not None) is ok
+    assert (matching_registry_entry(name, allowed) is not None) is ok
 
 
 @pytest.mark.parametrize(
@@ -216,6 +228,230 @@ def test_deprecated_registry_prefixes():
 
 
 # ---------------------------------------------------------------------------------------------
+# KF-IMG-006: the block-list option, beside the allow-list
+# ---------------------------------------------------------------------------------------------
+def test_registry_block_list_is_off_without_options():
+    assert outcomes_by_target(CHECKS / "KF-IMG-006.yaml", "KF-IMG-006") == {}
+
+
+def test_registry_block_list_fixture_with_options():
+    path = CHECKS / "KF-IMG-006.yaml"
+    opts = fixture_options(path)
+    assert isinstance(opts["KF-IMG-006"], ImageBlockOptions)
+    assert outcomes_by_target(path, "KF-IMG-006", opts) == _expectations(path)
+
+
+def test_allow_and_block_lists_together(tmp_path: Path):
+    """Allow docker.io, block one organisation on it: an image must be allowed and not blocked."""
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - {name: ok, image: 'nginx:1.27.3'}\n"
+        "  - {name: blocked, image: 'untrusted/app:1.0'}\n"
+        "  - {name: elsewhere, image: 'ghcr.io/acme/app:1.0'}\n"
+    )
+    (tmp_path / ".kubefort.yaml").write_text(
+        "options:\n  KF-IMG-004: {allowed_registries: [docker.io]}\n"
+        "  KF-IMG-006: {blocked_registries: [docker.io/untrusted]}\n"
+    )
+    p = kf(
+        "scan",
+        str(tmp_path),
+        "--checks",
+        "KF-IMG-004,KF-IMG-006",
+        "-o",
+        "json",
+        "--include-passed",
+        "--fail-on",
+        "never",
+    )
+    assert p.returncode == 0, p.stderr.decode()
+    got = {
+        (r["check_id"], r["container"]): r["outcome"]
+        for r in json.loads(p.stdout)["results"]
+        if r["check_id"].startswith("KF-IMG")
+    }
+    assert got == {
+        ("KF-IMG-004", "ok"): "passed",
+        ("KF-IMG-004", "blocked"): "passed",
+        ("KF-IMG-004", "elsewhere"): "failed",
+        ("KF-IMG-006", "ok"): "passed",
+        ("KF-IMG-006", "blocked"): "failed",
+        ("KF-IMG-006", "elsewhere"): "passed",
+    }
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://quay.io",
+        "quay.io/acme/app:1.0",
+        "quay.io/acme@sha256:abc",
+        "",
+        "Quay.io/ACME",
+        "quay.io//acme",
+        "-x.io",
+    ],
+)
+def test_malformed_block_list_entries_are_config_errors(entry):
+    with pytest.raises(ConfigError, match="blocked_registries"):
+        make_options(REGISTRY.get("KF-IMG-006"), {"blocked_registries": [entry]}, "test")
+
+
+# ---------------------------------------------------------------------------------------------
+# KF-IMG-001 / KF-IMG-003: the floating-tag list
+# ---------------------------------------------------------------------------------------------
+FLOATING_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - {name: untagged, image: nginx}
+  - {name: latest, image: 'nginx:latest'}
+  - {name: main, image: 'ghcr.io/acme/app:main'}
+  - {name: prod, image: 'ghcr.io/acme/app:prod'}
+  - {name: prod-upper, image: 'ghcr.io/acme/app:PROD', imagePullPolicy: IfNotPresent}
+  - {name: prod-pinned, image: 'ghcr.io/acme/app:prod@sha256:0a399eb16751829e1af26fea27b20c3ec28d7ab1fb72182879dcae1cca21206a'}
+"""
+
+
+def test_default_floating_tags_are_valid_tags_in_lower_case():
+    assert FloatingTagOptions().floating_tags == DEFAULT_FLOATING_TAGS
+    assert "latest" in DEFAULT_FLOATING_TAGS and {"main", "master", "stable", "edge", "nightly", "dev"} <= set(
+        DEFAULT_FLOATING_TAGS
+    )
+    assert all(t == t.lower() for t in DEFAULT_FLOATING_TAGS)
+    assert len(set(DEFAULT_FLOATING_TAGS)) == len(DEFAULT_FLOATING_TAGS)
+
+
+@pytest.mark.parametrize(
+    ("check_id", "expected"),
+    [
+        # a custom list without latest: untagged and :latest pass; prod (any case) is floating
+        (
+            "KF-IMG-001",
+            {
+                "untagged": "passed",
+                "latest": "passed",
+                "main": "passed",
+                "prod": "failed",
+                "prod-upper": "failed",
+                "prod-pinned": "passed",
+            },
+        ),
+        # KF-IMG-003: the unset policy of :prod defaults to IfNotPresent; untagged would default to Always
+        (
+            "KF-IMG-003",
+            {
+                "untagged": "passed",
+                "latest": "passed",
+                "main": "passed",
+                "prod": "failed",
+                "prod-upper": "failed",
+                "prod-pinned": "passed",
+            },
+        ),
+    ],
+)
+def test_floating_tags_option(tmp_path: Path, check_id, expected):
+    path = tmp_path / "pod.yaml"
+    path.write_text(FLOATING_POD)
+    opts = {check_id: make_options(REGISTRY.get(check_id), {"floating_tags": ["prod"]}, "test")}
+    assert outcomes_by_target(path, check_id, opts) == {"p": expected}
+    # the defaults: untagged, latest and main float; prod does not
+    default = outcomes_by_target(path, check_id)["p"]
+    assert default["main"] == "failed" and default["prod"] == "passed" and default["prod-pinned"] == "passed"
+    assert default["untagged"] == ("failed" if check_id == "KF-IMG-001" else "passed")  # Always by default
+
+
+def test_floating_tags_from_kubefort_yaml_with_the_cli(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(FLOATING_POD)
+    (tmp_path / ".kubefort.yaml").write_text("options:\n  KF-IMG-001:\n    floating_tags: [prod]\n")
+    p = kf("scan", str(tmp_path), "--checks", "KF-IMG-001", "-o", "json", "--include-passed", "--fail-on", "never")
+    assert p.returncode == 0, p.stderr.decode()
+    res = {r["container"]: r for r in json.loads(p.stdout)["results"]}
+    assert res["prod"]["outcome"] == "failed" and res["main"]["outcome"] == "passed"
+    assert "with the floating tag 'prod'" in res["prod"]["message"]
+
+
+@pytest.mark.parametrize("tag", ["-latest", ".x", "a b", "", "x" * 129, "main:1", "a/b"])
+def test_malformed_floating_tags_are_config_errors(tag):
+    for check_id in ("KF-IMG-001", "KF-IMG-003"):
+        with pytest.raises(ConfigError, match="floating_tags"):
+            make_options(REGISTRY.get(check_id), {"floating_tags": [tag]}, "test")
+
+
+# ---------------------------------------------------------------------------------------------
+# every image check reads references with kubefort.kube.imageref: generated images
+# ---------------------------------------------------------------------------------------------
+IMAGE_CHECKS = ("KF-IMG-001", "KF-IMG-002", "KF-IMG-003", "KF-IMG-004", "KF-IMG-005", "KF-IMG-006")
+ALL_ON = {
+    "KF-IMG-004": ImageAllowOptions(allowed_registries=("docker.io/library",)),
+    "KF-IMG-006": ImageBlockOptions(blocked_registries=("docker.io/untrusted",)),
+}
+_HEX = "0123456789abcdefABCDEF"
+image_text = st.one_of(
+    st.builds(
+        lambda name, tag, alg, digits: name + tag + (f"@{alg}:{digits}" if alg else ""),
+        st.sampled_from(["nginx", "untrusted/app", "ghcr.io/acme/app", "k8s.gcr.io/pause", "Ghcr.io/acme/app", "a//b"]),
+        st.sampled_from(["", ":latest", ":main", ":1.2", ":-x", ":LATEST"]),
+        st.sampled_from([None, "sha256", "sha384", "sha512", "md5", "SHA256", "blake3"]),
+        st.text(_HEX, min_size=30, max_size=130),
+    ),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(image_text)
+def test_image_checks_judge_any_reference_as_the_kubelet_would(text):
+    from kubefort.engine import Engine, EngineSettings
+    from kubefort.kube import imageref
+
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": text}]},
+    }
+    engine = Engine(EngineSettings(check_ids=IMAGE_CHECKS, options=ALL_ON, keep_passed=True), REGISTRY)
+    outs = {o.check_id: o for o in engine.check_object(pod)}
+    assert set(outs) == set(IMAGE_CHECKS), text
+    try:
+        ref = imageref.parse_normalized(text)
+        error = None
+    except imageref.ImageRefError as exc:
+        ref, error = exc.without_digest, exc
+    for cid, o in outs.items():
+        if ref is None:  # the kubelet cannot read a name: not evaluated, with the grammar's reason
+            assert o.status.value == "not-evaluated", (cid, text, o.message)
+            assert error is not None
+            assert error.reason in o.message or "template placeholder" in o.message, o.message
+        else:
+            assert o.status.value in ("passed", "failed"), (cid, text, o.message)
+    if ref is not None:
+        pinned = error is None and ref.digest is not None
+        assert (outs["KF-IMG-002"].status.value == "passed") == pinned, text
+        if not pinned and ref.digest is None and error is not None:
+            assert error.reason in outs["KF-IMG-002"].message  # says why the digest pins nothing
+
+
+def test_parse_image_reads_what_the_kubelet_reads_and_never_raises():
+    ref = parse_image("Registry.Example.com/team/app:1.0@sha256:" + "a" * 64)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        "Registry.Example.com",
+        "team/app",
+        "1.0",
+        "sha256:" + "a" * 64,
+    )
+    # a digest the kubelet refuses is dropped (it pins nothing)
+    assert parse_image("nginx:1.0@md5:" + "a" * 32).digest is None
+    # names that are not references at all are still split, for name-based checks
+    assert parse_image("{{ .Values.image }}").repository == "{{ .Values.image }}"
+    assert parse_image("ko://github.com/acme/app").tag is None
+
+
+# ---------------------------------------------------------------------------------------------
 # secrets: never in any output
 # ---------------------------------------------------------------------------------------------
 def test_fixture_secrets_are_really_in_the_fixtures():
@@ -264,6 +500,8 @@ def test_redacted_forms_in_messages():
     assert "URL with an embedded password (postgres://****@db.internal:5432)" in msgs
     assert "a random-looking base64 string (****, 40 chars)" in msgs
     assert "a common default password (****)" in msgs
+    assert "an HTTP Bearer token (Bearer …(20 chars))" in msgs
+    assert "an HTTP Basic credential (Basic …(44 chars))" in msgs
 
 
 def test_hit_shown_never_contains_the_secret_part():
@@ -320,7 +558,8 @@ def test_hit_shown_never_contains_the_secret_part():
         ("GF_AUTH_ANONYMOUS_ENABLED", None),
         ("JWT_PUBLIC_KEY", None),
         ("AWS_ACCESS_KEY_ID", None),
-        ("PWD", None),
+        # a credential name; the shell's PWD holds a path, which literal_candidate rules out
+        ("PWD", ("pwd", True)),
         ("NGINX_PROXY_PASS", None),
         ("SSL_PASS_THROUGH", None),
         ("TOKENIZER", None),
@@ -412,7 +651,8 @@ def test_namespace_quota_in_another_file_of_the_scan(tmp_path: Path):
         "never",
     )
     res = {r["check_id"]: r["outcome"] for r in json.loads(p.stdout)["results"]}
-    assert res == {"KF-RES-006": "passed", "KF-RES-007": "failed"}
+    # KF-INPUT-005 (apiVersion serves the kind) always runs, like every KF-INPUT check
+    assert res == {"KF-RES-006": "passed", "KF-RES-007": "failed", "KF-INPUT-005": "passed"}
 
 
 def test_ephemeral_containers_get_no_resource_outcome():

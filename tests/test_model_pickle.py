@@ -23,9 +23,9 @@ SAMPLES = [
 @pytest.mark.parametrize("obj", SAMPLES, ids=lambda o: type(o).__name__)
 def test_reduce_keeps_every_field(obj: object) -> None:
     assert dataclasses.is_dataclass(obj)
-    fn, args = obj.__reduce__()  # type: ignore[misc]
+    _fn, args = obj.__reduce__()  # type: ignore[misc]
     assert len(args) == len(dataclasses.fields(obj))  # type: ignore[arg-type]
-    back = pickle.loads(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    back = pickle.loads(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301 - our own bytes
     assert back == obj
     for f in dataclasses.fields(obj):  # type: ignore[arg-type]
         assert getattr(back, f.name) == getattr(obj, f.name)

@@ -188,7 +188,7 @@ def test_json_kubelet_config_at_custom_path(tmp_path):
         and "readOnlyPort: 10255 in the kubelet config" in port.message
     )
     [expiring] = [o for o in result.outcomes if o.check_id == "KF-CP-061" and o.status is Status.FAILED]
-    assert expiring.resource.name == "/etc/kubelet/kubeconfig" and "in 9 day(s)" in expiring.message
+    assert expiring.resource.name == "/etc/kubelet/kubeconfig" and "in 9 days" in expiring.message
 
 
 def test_k3s_layout_outcomes(tmp_path):

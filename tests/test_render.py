@@ -7,17 +7,27 @@ tools/install-test-tools.sh), then PATH. Tests that need a tool skip when it is 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import tool_missing
+from kubefort.cli import cli
+from kubefort.engine import Engine, EngineSettings
+from kubefort.loaders.manifests import InputSpec, LoadedInput, load
+from kubefort.loaders.origin import OriginFiles, match_document, read_resource_file
 from kubefort.loaders.render import (
     RenderResult,
     is_helm_chart,
@@ -25,7 +35,10 @@ from kubefort.loaders.render import (
     render_helm,
     render_kustomize,
     split_helm_sources,
+    tools_bin_dir,
 )
+from kubefort.model import Location, Source, Status, fingerprint
+from kubefort.registry import REGISTRY
 
 INSTALL_HINT = "run tools/install-test-tools.sh to install it"
 
@@ -288,8 +301,13 @@ def test_helm_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_helm_not_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBEFORT_HELM", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("KUBEFORT_TOOLS_DIR", str(tmp_path / "no-tools"))  # nor in the tools cache
     r = render_helm(make_chart(tmp_path))
-    assert not r.ok and r.error == "helm not found on PATH"
+    assert not r.ok
+    assert r.error == (
+        "helm not found: set KUBEFORT_HELM=/path/to/helm, put helm on PATH, or build it with `make tools` "
+        f"(into {tmp_path / 'no-tools' / 'bin'}; KUBEFORT_TOOLS_DIR moves it)"
+    )
 
 
 def test_helm_binary_not_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -553,9 +571,14 @@ def test_kustomize_binary_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_kustomize_nothing_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBEFORT_KUSTOMIZE", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("KUBEFORT_TOOLS_DIR", str(tmp_path / "no-tools"))  # nor in the tools cache
     make_base(tmp_path)
     r = render_kustomize(tmp_path / "base")
-    assert not r.ok and "kustomize not found on PATH" in r.error
+    assert not r.ok
+    assert r.error == (
+        "kustomize not found: set KUBEFORT_KUSTOMIZE=/path/to/kustomize, put kustomize (or kubectl) on PATH, "
+        f"or build it with `make tools` (into {tmp_path / 'no-tools' / 'bin'}; KUBEFORT_TOOLS_DIR moves it)"
+    )
 
 
 def test_kubectl_kustomize_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -567,6 +590,7 @@ def test_kubectl_kustomize_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (bindir / "kubectl").symlink_to(kubectl)
     monkeypatch.delenv("KUBEFORT_KUSTOMIZE", raising=False)
     monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setenv("KUBEFORT_TOOLS_DIR", str(tmp_path / "no-tools"))  # no kustomize in the tools cache
     base = make_base(tmp_path)
     r = render_kustomize(base)
     assert r.tool == "kubectl kustomize"
@@ -589,3 +613,367 @@ def test_result_is_frozen() -> None:
     r = RenderResult(True, "", "", "helm", [])
     with pytest.raises(AttributeError):
         r.ok = False  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------------------
+# finding the tools: $KUBEFORT_HELM / $KUBEFORT_KUSTOMIZE, then PATH, then the tools cache
+# (`make tools`), then (kustomize only) kubectl on PATH
+
+LOOKUP_ORDER = ("env", "path", "cache", "kubectl")
+
+
+def _fake_renderer(d: Path, name: str, marker: str) -> str:
+    """A stand-in that prints one ConfigMap named after where it was found."""
+    doc = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {marker}\n"
+    return fake_tool(d / name, f"printf '%s' '{doc}'")  # a shell builtin: PATH may hold nothing else
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    tool=st.sampled_from(("helm", "kustomize")),
+    present=st.sets(st.sampled_from(LOOKUP_ORDER)),
+)
+def test_tool_lookup_order(tool: str, present: set[str]) -> None:
+    env_var = "KUBEFORT_HELM" if tool == "helm" else "KUBEFORT_KUSTOMIZE"
+    if tool == "helm":
+        present = present - {"kubectl"}  # kubectl renders kustomizations only
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        root = Path(tmp)
+        path_dirs = []
+        for where in present:
+            if where == "env":
+                mp.setenv(env_var, _fake_renderer(root / "env", tool, "env"))
+            elif where == "path":
+                _fake_renderer(root / "path", tool, "path")
+                path_dirs.append(str(root / "path"))
+            elif where == "cache":
+                _fake_renderer(root / "cache" / "bin", tool, "cache")
+            else:
+                _fake_renderer(root / "kubectl-dir", "kubectl", "kubectl")
+                path_dirs.append(str(root / "kubectl-dir"))
+        if "env" not in present:
+            mp.delenv(env_var, raising=False)
+        mp.setenv("PATH", os.pathsep.join(path_dirs) or str(root / "empty"))
+        mp.setenv("KUBEFORT_TOOLS_DIR", str(root / "cache"))
+        target = make_chart(root) if tool == "helm" else make_base(root)
+        r = render_helm(target) if tool == "helm" else render_kustomize(target)
+        winner = next((w for w in LOOKUP_ORDER if w in present), None)
+        if winner is None:
+            assert not r.ok
+            assert r.error.startswith(f"{tool} not found: set {env_var}=/path/to/{tool}, put {tool}")
+            assert f"`make tools` (into {root / 'cache' / 'bin'}; KUBEFORT_TOOLS_DIR moves it)" in r.error
+        else:
+            assert r.ok, r.error
+            assert f"name: {winner}\n" in r.text
+            assert r.tool == ("kubectl kustomize" if winner == "kubectl" else tool)
+
+
+def test_tools_cache_defaults_to_the_install_scripts_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBEFORT_TOOLS_DIR", raising=False)
+    assert tools_bin_dir() == Path.home() / ".cache" / "kubefort" / "tools" / "bin"
+    script = (Path(__file__).resolve().parents[1] / "tools" / "install-test-tools.sh").read_text()
+    assert 'TOOLS_DIR="${KUBEFORT_TOOLS_DIR:-$HOME/.cache/kubefort/tools}"' in script
+    assert 'BIN_DIR="$TOOLS_DIR/bin"' in script
+
+
+def test_scan_says_where_to_put_a_missing_renderer(tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    env = {"KUBEFORT_HELM": None, "PATH": str(tmp_path / "empty"), "KUBEFORT_TOOLS_DIR": str(tmp_path / "none")}
+    out = CliRunner().invoke(cli, ["scan", str(chart), "-o", "json"], env=env)
+    assert out.exit_code == 3, out.output
+    (res,) = [r for r in json.loads(out.stdout)["results"] if r["check_id"] == "KF-INPUT-002"]
+    assert res["message"] == (
+        f"helm could not render {chart}: helm not found: set KUBEFORT_HELM=/path/to/helm, put helm on PATH, "
+        f"or build it with `make tools` (into {tmp_path / 'none' / 'bin'}; KUBEFORT_TOOLS_DIR moves it)"
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# where findings in rendered output are shown
+
+
+def test_helm_objects_name_their_template_and_no_line(helm: str, tmp_path: Path) -> None:
+    chart = make_chart(tmp_path)
+    li = load(InputSpec("helm", str(chart), unit=str(chart)))
+    got = sorted((r.id.kind, r.source.file, r.source.line, r.source.template, r.source.unit) for r in li.resources)
+    assert got == [
+        (
+            "Deployment",
+            str(chart / "templates" / "deployment.yaml"),
+            None,
+            "demo/templates/deployment.yaml",
+            str(chart),
+        ),
+        ("Service", str(chart / "templates" / "service.yaml"), None, "demo/templates/service.yaml", str(chart)),
+    ]
+
+
+def test_rendered_parse_errors_give_the_rendered_line_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "---\n# Source: demo/templates/bad.yaml\nkind: ConfigMap\nmetadata: [unclosed\n"
+    monkeypatch.setenv("KUBEFORT_HELM", fake_tool(tmp_path / "helm", f"cat <<'EOF'\n{out}EOF"))
+    chart = make_chart(tmp_path)
+    li = load(InputSpec("helm", str(chart)))
+    (p,) = li.problems
+    assert p.kind == "parse" and p.file == str(chart / "templates" / "bad.yaml")
+    assert p.line is None and p.column is None
+    assert "of the helm output)" in p.message and "(line " in p.message
+
+
+def make_overlay(root: Path, extra_kustomization: str = "") -> Path:
+    """base (a Deployment and a Service in one file, a generated ConfigMap) and overlays/prod
+    (prefix, namespace, a patch, a file of its own with two ConfigMaps)."""
+    write(
+        root / "base" / "kustomization.yaml",
+        """
+        resources:
+          - app.yaml
+        configMapGenerator:
+          - name: cfg
+            literals: [a=b]
+        """,
+    )
+    write(
+        root / "base" / "app.yaml",
+        """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+        spec:
+          ports: [{port: 80}]
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+          annotations: {team: shop}
+        spec:
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+                - name: web
+                  image: nginx:1.25
+                  securityContext:
+                    privileged: true
+        """,
+    )
+    overlay = root / "overlays" / "prod"
+    write(
+        overlay / "kustomization.yaml",
+        """
+        namespace: prod
+        namePrefix: prod-
+        resources:
+          - ../../base
+          - extra.yaml
+        patches:
+          - path: patch.yaml
+        """
+        + extra_kustomization,
+    )
+    write(
+        overlay / "patch.yaml",
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          template:
+            spec:
+              containers:
+                - name: web
+                  securityContext:
+                    runAsUser: 0
+        """,
+    )
+    write(
+        overlay / "extra.yaml",
+        """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: one
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: two
+        """,
+    )
+    return overlay
+
+
+def _places(li: LoadedInput) -> list[tuple[str, str, int | None, int]]:
+    return sorted((r.id.name, r.source.file, r.source.line, r.source.doc_index) for r in li.resources)
+
+
+EXPECTED_PLACES = [
+    ("prod-cfg-4h2mbtbbt6", "base/kustomization.yaml", None, 0),  # made by the base's generator
+    ("prod-one", "overlays/prod/extra.yaml", 1, 0),
+    ("prod-two", "overlays/prod/extra.yaml", 6, 1),
+    ("prod-web", "base/app.yaml", 1, 0),  # the Service
+    ("prod-web", "base/app.yaml", 8, 1),  # the Deployment
+]
+
+
+def test_kustomize_objects_name_their_resource_file(
+    kustomize: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_overlay(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    li = load(InputSpec("kustomize", "overlays/prod", unit="overlays/prod"))
+    assert li.problems == [] and _places(li) == EXPECTED_PLACES
+    for r in li.resources:
+        assert r.source.rendered_by == "kustomize" and r.source.template == "overlays/prod"
+        assert r.source.unit == "overlays/prod"
+        # the annotation kubefort asked for is not the user's: removed, other annotations kept
+        annotations = r.obj["metadata"].get("annotations")
+        assert annotations == ({"team": "shop"} if r.id.kind == "Deployment" else None)
+
+
+def test_kustomize_findings_have_a_line_only_where_the_file_holds_the_value(
+    kustomize: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_overlay(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    settings_ = EngineSettings(check_ids=("KF-POD-001", "KF-POD-008"))
+    engine = Engine(settings_, REGISTRY)
+    part = engine.evaluate(load(InputSpec("kustomize", "overlays/prod", unit="overlays/prod"), settings_.load))
+    got = sorted(
+        (o.check_id, o.location.file, o.location.line, o.location.column)
+        for o in part.outcomes
+        if o.status is Status.FAILED and o.location
+    )
+    assert got == [
+        ("KF-POD-001", "base/app.yaml", 24, 13),  # privileged: true is written in the base file
+        ("KF-POD-008", "base/app.yaml", None, None),  # runAsUser: 0 comes from the overlay's patch
+    ]
+    # fingerprints name the kustomization built (as before origins were read), so a baseline
+    # tells apart the overlays that render the same base file
+    o = next(o for o in part.outcomes if o.check_id == "KF-POD-001" and o.status is Status.FAILED)
+    assert o.fingerprint == fingerprint("KF-POD-001", o.resource, "web", o.path, "overlays/prod")
+
+
+def test_kustomize_own_origin_annotations_are_kept_and_used(
+    kustomize: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_overlay(tmp_path, "buildMetadata: [originAnnotations]\n")
+    monkeypatch.chdir(tmp_path)
+    li = load(InputSpec("kustomize", "overlays/prod"))
+    assert _places(li) == EXPECTED_PLACES
+    (one,) = [r for r in li.resources if r.id.name == "prod-one"]
+    assert one.obj["metadata"]["annotations"] == {"config.kubernetes.io/origin": "path: extra.yaml\n"}
+
+
+def test_kustomize_without_origins_names_the_kustomization(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kustomize that cannot build the wrapper (an old one): the plain build, shown at the kustomization."""
+    out = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+    script = f'case "$2" in *kubefort-kustomize-*) echo "unknown field buildMetadata" >&2; exit 1;; esac\ncat <<EOF\n{out}EOF'
+    monkeypatch.setenv("KUBEFORT_KUSTOMIZE", fake_tool(tmp_path / "kustomize", script))
+    d = make_base(tmp_path)
+    r = render_kustomize(d, origins=True)
+    assert r.ok and r.origin_root is None and not r.origins_added
+    li = load(InputSpec("kustomize", str(d)))
+    kfile = str(d / "kustomization.yaml")
+    assert [(r.source.file, r.source.line, r.source.doc_index) for r in li.resources] == [
+        (kfile, None, 0),
+        (kfile, None, 1),
+    ]
+
+
+def test_kustomize_errors_are_the_users_own_and_no_temporary_files_stay(
+    kustomize: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    d = tmp_path / "k"
+    write(d / "kustomization.yaml", "resources:\n  - missing.yaml\n")
+    r = render_kustomize(d, origins=True)
+    assert not r.ok and "missing.yaml" in r.error and "kubefort-kustomize-" not in r.error
+    assert r.error.startswith(f"kustomize build {d} failed")
+    ok = render_kustomize(make_base(tmp_path), origins=True)
+    assert ok.ok and ok.origins_added
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------
+# matching a rendered object to its document, over the class of name transformations
+
+KINDS = (
+    ("v1", "ConfigMap"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1beta1", "Deployment"),
+    ("example.com/v1", "Deployment"),
+)
+BASE_NAMES = ("web", "api", "dbs")  # no name contains another, none contains x, y, z or -
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    docs=st.lists(st.tuples(st.sampled_from(KINDS), st.sampled_from(BASE_NAMES)), min_size=1, max_size=6),
+    pick=st.integers(min_value=0),
+    prefix=st.sampled_from(("", "x-", "yz-")),
+    suffix=st.sampled_from(("", "-z", "-xy")),
+    namespace=st.sampled_from((None, "prod")),
+)
+def test_match_document(
+    docs: list[tuple[tuple[str, str], str]], pick: int, prefix: str, suffix: str, namespace: str | None
+) -> None:
+    file_docs: list[Any] = [{"apiVersion": av, "kind": k, "metadata": {"name": n}} for (av, k), n in docs]
+    i = pick % len(file_docs)
+    (av, kind), name = docs[i]
+    meta = {"name": prefix + name + suffix} | ({"namespace": namespace} if namespace else {})
+    rendered = {"apiVersion": av, "kind": kind, "metadata": meta}
+    group = av.rpartition("/")[0]
+    same = [j for j, ((a, k), n) in enumerate(docs) if k == kind and a.rpartition("/")[0] == group and n == name]
+    got = match_document(rendered, file_docs)
+    # the document is found exactly when it is the only one of that kind, group and name
+    assert got == (i if same == [i] else None)
+
+
+def test_match_document_never_guesses() -> None:
+    web = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
+    webapi = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-api"}}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "p-web-api"}}
+    assert match_document(svc, [web, webapi]) == 1  # the longest name contained
+    assert match_document({**svc, "metadata": {"name": "other"}}, [web, webapi]) is None
+    assert match_document({**svc, "kind": "ConfigMap"}, [web, webapi]) is None
+    assert match_document({**svc, "metadata": {}}, [web]) is None
+    a = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "a"}}
+    b = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "b"}}
+    assert match_document({**b}, [a, b]) == 1  # the namespace breaks the tie
+    assert match_document({**web, "metadata": {"name": "web", "namespace": "c"}}, [a, b]) is None
+
+
+def test_origin_locate_rules(tmp_path: Path) -> None:
+    f = write(tmp_path / "app.yaml", "kind: Pod\nspec:\n  hostNetwork: true\n  dnsPolicy: Default\n  n: 1\n")
+    src = Source(str(f), 0, 1, (), "kustomize", "k")
+    files = OriginFiles()
+    obj = {"kind": "Pod", "spec": {"hostNetwork": True, "dnsPolicy": "ClusterFirst", "n": True, "extra": 1}}
+    assert files.locate(src, ("spec", "hostNetwork"), obj) == Location(str(f), 3, 3)
+    assert files.locate(src, ("spec", "dnsPolicy"), obj) == Location(str(f))  # changed by kustomize
+    assert files.locate(src, ("spec", "n"), obj) == Location(str(f))  # 1 is not true
+    assert files.locate(src, ("spec", "extra"), obj) == Location(str(f))  # not in the file
+    assert files.locate(src, ("spec",), obj) == Location(str(f))  # the mapping differs
+    assert files.locate(src, (), obj) == Location(str(f), 1)  # the object: its document
+    unidentified = Source(str(f), 0, None, (), "kustomize", "k")
+    assert files.locate(unidentified, ("spec", "hostNetwork"), obj) == Location(str(f))
+    gone = Source(str(tmp_path / "gone.yaml"), 0, 1, (), "kustomize", "k")
+    assert files.locate(gone, ("spec", "hostNetwork"), obj) == Location(str(tmp_path / "gone.yaml"))
+
+
+def test_origin_files_are_read_only_when_regular_and_small(tmp_path: Path) -> None:
+    small = write(tmp_path / "ok.yaml", "kind: Pod\n")
+    assert read_resource_file(str(small), 100) == b"kind: Pod\n"
+    assert read_resource_file(str(small), 5) is None  # over the size limit
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it would block forever
+    assert read_resource_file(str(fifo), 100) is None
+    assert read_resource_file(str(tmp_path), 100) is None
+    assert read_resource_file(str(tmp_path / "missing.yaml"), 100) is None
+    assert read_resource_file("/dev/zero", 100) is None

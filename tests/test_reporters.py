@@ -9,11 +9,15 @@ import json
 import os
 import random
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.cells import cell_len
 
 from kubefort.model import (
@@ -678,8 +682,9 @@ def test_junit_one_testcase_per_check_object_container(registry: Registry) -> No
     ]
     assert all(c.find("failure") is not None for c in cases)
     assert "suppressed: ok" in cases[0].find("failure").text
-    # checks that ran but produced no outcome still get an (empty) suite
-    assert root.find("testsuite[@name='KF-POD-001 privileged-container']").get("tests") == "0"
+    # checks that ran but produced no outcome get no suite: an empty <testsuite> is noise to CI
+    assert root.find("testsuite[@name='KF-POD-001 privileged-container']") is None
+    assert [s.get("name") for s in root.findall("testsuite")] == ["KF-IMG-001 image-tag-mutable"]
 
 
 # ---------------------------------------------------------------- table
@@ -695,11 +700,16 @@ def test_table_content(registry: Registry) -> None:
     assert "Pod/debug  stdin" in out
     assert "fix: Set securityContext.privileged to false." in out
     assert "container=app" in out and "privileged-container" in out
-    assert "suppressed by annotation (kubefort.dev/ignore.KF-POD-001): debug pod, deleted after use" in out
-    assert "expires 2031-01-01" in out
     assert "not-evaluated" in out and "is a str, not a list" in out
     assert "container=main" not in out  # the passed outcome
-    assert "4 failed, 2 suppressed, 1 not-evaluated, 1 passed" in out
+    # suppressed findings are counted by what suppressed them, and listed only on request
+    assert "4 failed, 2 suppressed (exceptions 1, inline ignores 1), 1 not-evaluated, 1 passed" in out
+    assert "suppressed by" not in out and "container=sidecar" not in out
+    assert "(--show-suppressed lists them)" in out
+    shown = render("table", _result(), registry, width=200, show_suppressed=True)
+    assert "suppressed by annotation (kubefort.dev/ignore.KF-POD-001): debug pod, deleted after use" in shown
+    assert "expires 2031-01-01" in shown and "container=sidecar" in shown
+    assert "--show-suppressed" not in shown
     assert "1 critical, 1 high, 2 medium, 0 low, 0 info" in out
     assert "3 checks × 3 objects" in out
     assert "deploy/broken.yaml: could not parse YAML" in out
@@ -776,7 +786,257 @@ def test_table_neutralises_control_characters(registry: Registry) -> None:
         location=Location("deploy/broken.yaml", 4, 3),
     )
     for color in (False, True):
-        out = render("table", _result([o]), registry, color=color)
+        out = render("table", _result([o]), registry, color=color, width=120)
         assert "\x1b[31m evil" not in out
         line = next(ln for ln in ANSI.sub("", out).splitlines() if "mapping values" in ln)
         assert 'mapping values in "broken.yaml", line 4\ufffd[31m evil' in line
+
+
+# ---------------------------------------------------------------- passed rows say what was verified
+
+
+def _passed_row(meta: CheckMeta, registry: Registry) -> str:
+    o = _o(meta.id, Status.PASSED, WEB, WEB_SRC, meta.severity, container="app" if meta.target == "container" else None)
+    out = render("table", _result([o]), registry, include_passed=True, width=100_000)
+    (row,) = [ln for ln in out.splitlines() if ln.startswith("  passed")]
+    return row
+
+
+def test_passed_rows_never_use_the_failure_title() -> None:
+    """Every built-in check: a passed row says what the check verified, never its title (which
+    names the problem: "Namespace has no Pod Security enforce label")."""
+    from kubefort.registry import REGISTRY, load_builtin_checks
+
+    load_builtin_checks()
+    for meta in (m for m in REGISTRY if m.source.startswith("kubefort/checks/")):  # not tests' own checks
+        # a built-in check says it in its own words (the generic phrase is for checks from elsewhere)
+        assert meta.verified, f"{meta.id}: add verified='what a pass means' to its @check"
+        row = _passed_row(meta, REGISTRY)
+        assert f"  {meta.passed_text()}  deploy/web.yaml" in row, meta.id
+        assert f"  {meta.title}  " not in row, f"{meta.id}: a passed row reads like a failure"
+        assert meta.passed_text().strip().lower() != meta.title.strip().lower()
+        assert not meta.passed_text().lower().startswith("verified:")
+
+
+def test_passed_row_falls_back_to_a_generic_phrase(registry: Registry) -> None:
+    meta = registry.get("KF-IMG-001")  # the local registry's checks say nothing about their passes
+    assert meta.verified == "" and meta.passed_text() == "check passed: image-tag-mutable"
+    row = _passed_row(meta, registry)
+    assert "check passed: image-tag-mutable" in row and meta.title not in row
+    assert "check passed: kf-xyz-999" in _passed_row(check_meta_for("KF-XYZ-999"), registry)
+
+
+def check_meta_for(check_id: str) -> CheckMeta:
+    from kubefort.reporters import check_meta
+
+    return check_meta(Registry(), check_id)
+
+
+def test_verified_phrase_must_differ_from_the_title() -> None:
+    reg = Registry()
+    meta = _meta("KF-POD-001", "privileged-container", "Container runs privileged", Severity.HIGH, "container", "x")
+    with pytest.raises(ValueError, match="cannot repeat the title"):
+        reg.add(CheckMeta(**{**{f: getattr(meta, f) for f in meta.__slots__}, "verified": "container runs privileged"}))
+
+
+# ---------------------------------------------------------------- objects without kind or name
+
+
+_PLACEHOLDERS = st.sampled_from(["?", "", "(no name)"])
+_NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
+
+
+@given(
+    kind=st.one_of(st.sampled_from(["?", ""]), st.sampled_from(["Pod", "Deployment", "ConfigMap"])),
+    name=st.one_of(_PLACEHOLDERS, _NAMES),
+    ns=st.one_of(st.none(), _NAMES),
+    doc=st.integers(0, 50),
+    item=st.one_of(st.just(()), st.tuples(st.just("items"), st.integers(0, 9))),
+)
+def test_object_titles_never_show_placeholders(kind: str, name: str, ns: str | None, doc: int, item: tuple) -> None:
+    from kubefort.reporters import object_title
+
+    rid = ResourceId("v1", kind, ns, name)
+    src = Source("deploy/x.yaml", doc, doc * 10 + 1, item)
+    title = object_title(rid, src)
+    known = kind not in ("?", "") and name not in ("?", "", "(no name)")
+    if known:
+        assert title == str(rid)
+    else:
+        assert "?" not in title and "None" not in title and not title.startswith("/")
+        assert f"document {doc + 1}" in title
+        if item:
+            assert f"items[{item[1]}] of document {doc + 1}" in title
+        if kind not in ("?", ""):
+            assert title.startswith(kind)
+
+
+def test_table_headers_for_malformed_objects(registry: Registry) -> None:
+    bad = _o(
+        "KF-INPUT-001",
+        Status.NOT_EVALUATED,
+        ResourceId("?", "?", None, "?"),
+        Source("deploy/odd.yaml", 1, 9),
+        Severity.MEDIUM,
+        message="document 2 (line 9): malformed object: kind is missing",
+    )
+    out = render("table", _result([bad]), registry, width=200)
+    assert "document 2  deploy/odd.yaml:9" in out.splitlines()[0]
+    assert "?/?" not in out
+    junit = render("junit", _result([bad]), registry)
+    assert 'name="document 2"' in junit and "?/?" not in junit
+
+
+# ---------------------------------------------------------------- plural forms
+
+
+@given(st.integers(0, 10**6), st.from_regex(r"[a-z]{1,12}", fullmatch=True))
+def test_plural(count: int, noun: str) -> None:
+    from kubefort.wording import inflect, plural, plural_form
+
+    text = plural(count, noun)
+    assert text == f"{count} {inflect(count, noun)}"
+    if count == 1:
+        assert text == f"1 {noun}"
+    else:
+        form = plural_form(noun)
+        assert text == f"{count} {form}" and form != noun and "(" not in form
+        if noun.endswith("y") and len(noun) > 1 and noun[-2] not in "aeiou":
+            assert form == noun[:-1] + "ies"
+        elif noun.endswith(("s", "x", "z", "ch", "sh")):
+            assert form == noun + "es"
+        else:
+            assert form == noun + "s"
+
+
+def test_plural_examples() -> None:
+    from kubefort.wording import inflect, plural
+
+    assert [plural(n, "policy") for n in (0, 1, 3)] == ["0 policies", "1 policy", "3 policies"]
+    assert plural(2, "day") == "2 days" and plural(2, "NetworkPolicy") == "2 NetworkPolicies"
+    assert plural(1, "failed check") == "1 failed check" and plural(4, "failed check") == "4 failed checks"
+    assert plural(2, "index", "indices") == "2 indices" and inflect(2, "unknown key") == "unknown keys"
+
+
+def test_no_counted_noun_is_written_with_a_parenthesised_plural() -> None:
+    """No message in the source says "3 polic(ies)" or "1 check(s)": counts go through
+    kubefort.wording.plural. (Prose such as "the config file(s)" counts nothing and may stay.)"""
+    counted = re.compile(r"\}\s?[A-Za-z][A-Za-z -]*\((s|es|ies)\)")
+    offenders = [
+        f"{p.relative_to(SRC_ROOT)}:{i}: {line.strip()}"
+        for p in SRC_ROOT.rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if counted.search(line)
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+# ---------------------------------------------------------------- the CLI: suppressed, exceptions, formats
+
+
+def _kf(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    return subprocess.run([sys.executable, "-m", "kubefort", *args], capture_output=True, timeout=300, env=env, cwd=cwd)
+
+
+INSECURE = SRC_ROOT.parents[1] / "examples" / "insecure-app"
+
+
+def test_baselined_findings_are_counted_not_listed(tmp_path: Path) -> None:
+    base = tmp_path / "base.json"
+    assert _kf("scan", str(INSECURE), "--write-baseline", str(base), "-q").returncode in (0, 1)
+    fresh = json.loads(_kf("scan", str(INSECURE), "-o", "json").stdout)
+    n = fresh["summary"]["outcomes"]["failed"]
+    assert n > 10
+
+    p = _kf("scan", str(INSECURE), "--baseline", str(base), "--no-config")
+    table = p.stdout.decode()
+    assert f"0 failed, {n} suppressed (baseline {n})" in table
+    row = re.compile(r"^  suppressed +(critical|high|medium|low|info) ", re.MULTILINE)
+    assert "suppressed by baseline" not in table and not row.search(table)
+    assert "--show-suppressed lists them" in table
+    shown = _kf("scan", str(INSECURE), "--baseline", str(base), "--no-config", "--show-suppressed").stdout.decode()
+    assert shown.count("suppressed by baseline (--baseline): present in the baseline") == n
+    assert len(row.findall(shown)) == n
+
+    # the machine-readable formats keep every suppressed outcome, with or without the flag
+    timing = re.compile(rb'("duration_s": |time=")[0-9.]+')
+    for fmt in ("json", "sarif", "junit"):
+        outs = [
+            timing.sub(
+                rb"\g<1>0", _kf("scan", str(INSECURE), "--baseline", str(base), "--no-config", "-o", fmt, *flag).stdout
+            )
+            for flag in ((), ("--show-suppressed",))
+        ]
+        assert outs[0] == outs[1], fmt
+        if fmt == "json":
+            assert sum(r["outcome"] == "suppressed" for r in json.loads(outs[0])["results"]) == n
+
+
+def test_exceptions_listed_once(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text((INSECURE / "app.yaml").read_text())
+    (tmp_path / ".kubefort.yaml").write_text(
+        "exceptions:\n"
+        "  - checks: [KF-POD-001]\n    namespaces: [nowhere]\n    reason: matches nothing\n"
+        "  - checks: [KF-POD-004]\n    reason: long gone\n    expires: 2020-01-01\n"
+    )
+    report = tmp_path / "r.json"
+    p = _kf("scan", str(tmp_path), "-o", "table", "-o", f"json={report}", "-o", f"sarif={tmp_path / 'r.sarif'}")
+    table = " ".join(p.stdout.decode().split())  # unwrapped
+    doc = json.loads(report.read_text())
+    ((unused,), (expired,)) = doc["exceptions"]["unused"], doc["exceptions"]["expired"]
+    assert "exceptions[0]" in unused and "exceptions[1]" in expired
+    assert table.count(unused) == 1 and table.count(expired) == 1
+    assert not any("exception" in w for w in doc["warnings"])
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    notes = [
+        n["message"]["text"]
+        for inv in sarif["runs"][0]["invocations"]
+        for k in inv
+        if k.endswith("Notifications")
+        for n in inv[k]
+    ]
+    assert sum(unused in t for t in notes) == 1 and sum(expired in t for t in notes) == 1
+
+
+def test_junit_has_no_empty_testsuite() -> None:
+    root = ET.fromstring(_kf("scan", str(INSECURE), "-o", "junit").stdout)  # noqa: S314 - our own report
+    suites = root.findall("testsuite")
+    assert suites and all(int(s.get("tests")) == len(s.findall("testcase")) > 0 for s in suites)
+    assert int(root.get("tests")) == sum(int(s.get("tests")) for s in suites)
+
+
+def test_table_is_the_human_format_everywhere_and_text_a_deprecated_alias() -> None:
+    for args in (("scan", "--help"), ("checks", "--help"), ("explain", "--help"), ("netpol", "explain", "--help")):
+        help_text = _kf(*args).stdout.decode()
+        assert "table" in help_text and "[text" not in help_text and "|text" not in help_text, args
+    new = _kf("explain", "KF-POD-001")
+    old = _kf("explain", "KF-POD-001", "-o", "text")
+    assert old.returncode == 0 and old.stdout == new.stdout
+    assert old.stderr.decode().strip() == "kubefort: -o text is deprecated: use -o table"
+    timing = re.compile(rb" in [0-9.]+s\n")
+    scan = _kf("scan", str(INSECURE), "-o", "text")
+    assert scan.returncode == 1
+    assert timing.sub(b"", scan.stdout) == timing.sub(b"", _kf("scan", str(INSECURE), "-o", "table").stdout)
+    assert scan.stderr.decode().splitlines()[0] == "kubefort: -o text is deprecated: use -o table"
+
+
+def test_objects_without_kind_or_name_in_a_real_table(tmp_path: Path) -> None:
+    f = tmp_path / "odd.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  containers: [{name: a, image: nginx:1.27}]\n"
+        "---\napiVersion: v1\nmetadata: {name: x}\n"
+        "---\nkind: ConfigMap\napiVersion: null\nmetadata: {name: cm}\n"
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: 5}\n"
+    )
+    out = _kf("scan", str(f), "--checks", "KF-POD-001", "--include-passed").stdout.decode()
+    headers = [ln.split("  ")[0] for ln in out.splitlines() if ln and not ln.startswith(" ")]
+    assert headers[:4] == [
+        "Pod without a name, document 1",
+        "document 2",
+        "ConfigMap, document 3",
+        "Deployment, document 4",
+    ]
+    assert "?/" not in out and "/?" not in out and "None" not in out
+    assert "kind is missing, expected a non-empty string" in out
+    assert "apiVersion is null, expected a non-empty string" in out

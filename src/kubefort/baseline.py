@@ -5,12 +5,15 @@ from __future__ import annotations
 import orjson
 
 from kubefort import __version__
+from kubefort.fileio import write_atomically
 from kubefort.model import ScanResult, Status
 
 FORMAT = "kubefort-baseline/v1"
 
 
 def read(path: str) -> set[str]:
+    """The fingerprints of a baseline file. Raises OSError when it cannot be read, ValueError when
+    it is not a baseline."""
     with open(path, "rb") as fh:
         data: object = orjson.loads(fh.read())
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("findings"), list):
@@ -24,7 +27,8 @@ def read(path: str) -> set[str]:
 
 
 def write(path: str, result: ScanResult) -> int:
-    """Record current failures (and baseline-suppressed ones, so rewriting keeps them)."""
+    """Record current failures (and baseline-suppressed ones, so rewriting keeps them) and return
+    how many. The file is replaced atomically: on an error (OSError) the old baseline stays."""
     rows: list[dict[str, str | None]] = []
     for o in result.outcomes:
         if o.status is Status.FAILED or (
@@ -41,6 +45,5 @@ def write(path: str, result: ScanResult) -> int:
             )
     rows.sort(key=lambda r: (r["file"] or "", r["check_id"], r["resource"] or "", r["container"] or ""))
     doc = {"format": FORMAT, "tool_version": __version__, "findings": rows}
-    with open(path, "wb") as fh:
-        fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    write_atomically(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
     return len(rows)

@@ -17,6 +17,7 @@ from pathlib import Path
 from kubefort.loaders.yamlparse import parse_stream
 from kubefort.model import Outcome, Path_, Severity, Suppression
 from kubefort.registry import CheckMeta, Registry
+from kubefort.wording import inflect
 
 CONFIG_NAMES = (".kubefort.yaml", ".kubefort.yml")
 ANNOTATION = "kubefort.io/ignore"
@@ -103,7 +104,9 @@ def make_options(meta: CheckMeta, raw: object, where: str) -> object:
     names = {f.name for f in dataclasses.fields(options)}
     unknown = set(raw) - names
     if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {sorted(unknown)} for {meta.id} (allowed: {sorted(names)})")
+        raise ConfigError(
+            f"{where}: {inflect(len(unknown), 'unknown option')} {sorted(unknown)} for {meta.id} (allowed: {sorted(names)})"
+        )
     values: dict[str, object] = {}
     for key, v in raw.items():
         t = hints[key]
@@ -186,7 +189,7 @@ def load_config(path: Path, registry: Registry) -> Config:
         raise ConfigError(f"{path}: expected a mapping at the top level")
     unknown = set(doc) - _TOP
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {sorted(unknown)} (allowed: {sorted(_TOP)})")
+        raise ConfigError(f"{path}: {inflect(len(unknown), 'unknown key')} {sorted(unknown)} (allowed: {sorted(_TOP)})")
     cfg = Config(path=str(path))
 
     def ids(keys: tuple[str, ...], where: str) -> list[str]:
@@ -225,7 +228,7 @@ def load_config(path: Path, registry: Registry) -> Config:
             raise ConfigError(f"{where}: expected a mapping")
         bad = set(e) - _EXC
         if bad:
-            raise ConfigError(f"{where}: unknown key(s) {sorted(bad)} (allowed: {sorted(_EXC)})")
+            raise ConfigError(f"{where}: {inflect(len(bad), 'unknown key')} {sorted(bad)} (allowed: {sorted(_EXC)})")
         if "checks" not in e:
             raise ConfigError(f"{where}: 'checks' is required")
         reason = e.get("reason")

@@ -74,51 +74,41 @@ def markdown(m: CheckMeta) -> str:
     return "\n".join(lines) + "\n"
 
 
-def explain(m: CheckMeta, fmt: str) -> str:
+def explain(m: CheckMeta, fmt: str, *, width: int | None = None, color: bool = False) -> str:
+    """A check's documentation as json, markdown, or (`table`, the default) text for a terminal:
+    wrapped at `width` columns (default: `kubefort.reporters.layout.DEFAULT_WIDTH`), coloured
+    only when `color`, no line padded with spaces."""
     if fmt == "json":
         return orjson.dumps(as_dict(m), option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "markdown":
         return markdown(m)
-    import io
+    from kubefort.reporters import catalog as text
 
-    from rich.console import Console
-    from rich.markdown import Markdown
-
-    buf = io.StringIO()
-    import sys
-
-    Console(file=buf, force_terminal=sys.stdout.isatty(), width=100).print(Markdown(markdown(m)))
-    return buf.getvalue()
+    return text.explain(markdown(m), width=width, color=color)
 
 
-def catalog(metas: Sequence[CheckMeta], fmt: str) -> str:
+# the mappings that name other tools' and standards' IDs for the same control (peer IDs)
+PEER_KEYS = ("cis", "pss", "trivy", "checkov", "kubescape", "kube_linter", "polaris")
+
+
+def peers(m: CheckMeta, labels: dict[str, str] = _MAP_LABELS) -> list[str]:
+    """["Trivy KSV-0017", "Checkov CKV_K8S_16", ...]: the check's IDs in other tools and standards."""
+    return [f"{labels[k]} {', '.join(v)}" for k, v in m.mappings.as_dict().items() if k in PEER_KEYS]
+
+
+def catalog(metas: Sequence[CheckMeta], fmt: str, *, width: int | None = None, color: bool = False) -> str:
+    """Every check as json, markdown, or (`table`) text for a terminal: ID, severity, name, title
+    and peer IDs, wrapped at `width` columns, coloured only when `color`."""
     if fmt == "json":
         return orjson.dumps([as_dict(m) for m in metas], option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "markdown":
         out = ["| ID | name | severity | title | peers |", "|---|---|---|---|---|"]
         for m in metas:
-            peers = "; ".join(
-                f"{_MAP_LABELS[k]} {', '.join(v)}"
-                for k, v in m.mappings.as_dict().items()
-                if k not in ("nsa", "mitre", "owasp")
-            )
-            out.append(f"| {m.id} | `{m.name}` | {m.severity.label} | {m.title} | {peers} |")
+            out.append(f"| {m.id} | `{m.name}` | {m.severity.label} | {m.title} | {'; '.join(peers(m))} |")
         return "\n".join(out) + "\n"
-    import io
-    import sys
+    from kubefort.reporters import catalog as text
 
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(show_lines=False, box=None, pad_edge=False)
-    for col in ("ID", "name", "severity", "title"):
-        t.add_column(col, no_wrap=col != "title")
-    for m in metas:
-        t.add_row(m.id, m.name, m.severity.label, m.title)
-    buf = io.StringIO()
-    Console(file=buf, force_terminal=sys.stdout.isatty(), width=120).print(t)
-    buf.write(f"\n{len(metas)} check(s). `kubefort explain ID` for details.\n")
-    return buf.getvalue()
+    return text.catalog(metas, width=width, color=color)
 
 
 def checks_page(metas: Sequence[CheckMeta]) -> str:

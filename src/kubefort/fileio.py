@@ -5,7 +5,9 @@ stays on one file system), which `os.replace` renames over the destination once 
 On any error the temporary file is removed and the destination is left as it was.
 
 Used for every file kubefort writes for others to read: reports and Prometheus textfiles
-(`--output`), the CVE database cache, cluster snapshots.
+(`--output`), baselines, generated NetworkPolicies, node dumps, the CVE database cache, cluster
+snapshots. Errors are OSErrors naming the destination; the commands turn them into one line
+and exit 2 (`kubefort.cli.params.FileError`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ def _create_temp(directory: Path, prefix: str, suffix: str) -> tuple[str, int]:
     raise FileExistsError(f"no free temporary file name in {directory} after {_TEMP_ATTEMPTS} attempts")
 
 
+def _renamed(exc: OSError, dest: Path) -> OSError:
+    """The same error (same class and errno), naming `dest` instead of a temporary file."""
+    if exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(dest))
+
+
 class AtomicFile:
     """A binary file written under a temporary name next to `dest` and renamed over it by
     :meth:`commit` (:meth:`abort` removes it instead).
@@ -59,7 +68,10 @@ class AtomicFile:
         if make_parents:
             directory.mkdir(parents=True, exist_ok=True)
         self.perms = perms
-        self.tmp, fd = _create_temp(directory, f".{self.dest.name}." if prefix is None else prefix, suffix)
+        try:
+            self.tmp, fd = _create_temp(directory, f".{self.dest.name}." if prefix is None else prefix, suffix)
+        except OSError as exc:  # name the destination the caller knows, not the temporary file
+            raise _renamed(exc, self.dest) from None
         try:
             self.file: BinaryIO = os.fdopen(fd, "wb")
         except BaseException:
@@ -74,6 +86,9 @@ class AtomicFile:
             if self.perms is not None:
                 os.chmod(self.tmp, self.perms)
             os.replace(self.tmp, self.dest)
+        except OSError as exc:
+            self.abort()
+            raise _renamed(exc, self.dest) from None
         except BaseException:
             self.abort()
             raise

@@ -48,14 +48,36 @@ class Source:
     """Where a resource came from: a file (and the document inside it), stdin, or a renderer."""
 
     file: str  # path as given by the user (relative when the user gave a relative path), or "-"
-    doc_index: int = 0  # 0-based YAML document index inside the file (or rendered stream)
-    line: int | None = None  # 1-based line where the document (or List item) starts
+    # 0-based YAML document index inside the file; for rendered output, inside `file` when `line`
+    # is set (the document was identified exactly), else inside the rendered stream
+    doc_index: int = 0
+    # 1-based line where the document (or List item) starts in `file`; rendered output has one
+    # only where kustomize named the resource file and the document in it was identified exactly
+    line: int | None = None
     item_path: Path_ = ()  # path of the object inside its document (("items", 3) for List members)
     rendered_by: str | None = None  # "helm" / "kustomize" when the text was rendered
-    template: str | None = None  # helm: the template file from the "# Source:" comment
+    # helm: the template file from the "# Source:" comment; kustomize: the kustomization directory built
+    template: str | None = None
+    # the analysis unit the object belongs to (a PATH given, a Helm chart, a kustomization):
+    # cross-object checks never mix units; None: the scan's only unit (a cluster, one object)
+    unit: str | None = None
 
     def __reduce__(self) -> tuple[type[Source], tuple[Any, ...]]:  # fields as a tuple: 5x faster to pickle
-        return Source, (self.file, self.doc_index, self.line, self.item_path, self.rendered_by, self.template)
+        return Source, (
+            self.file,
+            self.doc_index,
+            self.line,
+            self.item_path,
+            self.rendered_by,
+            self.template,
+            self.unit,
+        )
+
+    @property
+    def fingerprint_file(self) -> str:
+        """The file a finding's fingerprint names: for kustomize output the kustomization built
+        (one base file renders into several kustomizations), otherwise `file`."""
+        return self.template if self.rendered_by == "kustomize" and self.template else self.file
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,13 @@ class CheckMeta:
     # a namespace-level check whose outcome is a column of the cluster's namespace posture table
     # (JSON `extras.cluster.namespaces.<ns>.<posture>`): true passed, false failed, null not evaluated
     posture: str | None = None
+    # what a passed outcome verified, in words ("Container does not run privileged"): reports show
+    # it on passed rows, where the title (which names the problem) would read like a failure
+    verified: str = ""
+
+    def passed_text(self) -> str:
+        """What a passed outcome of this check says: `verified`, or a generic phrase with the name."""
+        return self.verified or f"check passed: {self.name}"
 
     def sections(self) -> dict[str, str]:
         """The doc split into its '## Heading' sections (ruff-style rule docs)."""
@@ -119,6 +126,8 @@ class Registry:
             raise ValueError(f"{meta.id}: a cluster check needs target kinds")
         if meta.options is not None and not dataclasses.is_dataclass(meta.options):
             raise ValueError(f"{meta.id}: options must be a dataclass")
+        if meta.verified.strip().lower() == meta.title.strip().lower():
+            raise ValueError(f"{meta.id}: `verified` says what a pass verified; it cannot repeat the title")
         self._by_id[meta.id] = meta
         self._by_name[meta.name] = meta
 
@@ -178,6 +187,7 @@ def check(
     title: str,
     severity: Severity,
     target: str,
+    verified: str = "",
     kinds: Iterable[str] | None = None,
     mappings: Mappings = Mappings(),
     remediation: str,
@@ -194,6 +204,8 @@ def check(
     The documentation is `doc` when given (family helpers compose it), else the function's
     docstring (ruff-style sections). `source` is where the check is defined, by default the
     decorated function (its first decorator line); family helpers pass the line of their call.
+    `verified` is what a pass means, in words ("Namespace has a Pod Security enforce label"):
+    the title names the problem, and a passed row that repeated it would read like a failure.
     """
 
     def deco(func: CheckFuncT) -> CheckFuncT:
@@ -222,6 +234,7 @@ def check(
             needs=frozenset(needs),
             facts=frozenset(facts),
             posture=posture,
+            verified=verified,
         )
         (registry or REGISTRY).add(meta)
         func.meta = meta  # type: ignore[union-attr]

@@ -8,13 +8,18 @@ packages list their modules per ID here and in their own `__init__.py`).
 |-------------------|--------------|----------------------------------------------------|
 | input.py          | KF-INPUT-*   | files that cannot be read, parsed or rendered       |
 | meta.py           | KF-META-*    | kubefort's own annotations on objects               |
-| pod_security/     | KF-POD-*     | pod and container security settings: privileges.py (001, 005), host_namespaces.py (002-004, 016, 017, 021), users.py (006, 008, 009, 022), filesystem.py (007, 014, 015), capabilities.py (010, 011), confinement.py (012, 013, 020), kernel.py (018, 019) |
-| images.py         | KF-IMG-*     | container image references                          |
+| pod_security/     | KF-POD-*     | pod and container security settings: privileges.py (001, 005), host_namespaces.py (002-004, 016, 017, 021), users.py (006, 008, 009, 022), filesystem.py (007, 014, 015), capabilities.py (010, 011), confinement.py (012, 013, 020), kernel.py (018, 019), processes.py (023-025) |
+| images.py         | KF-IMG-*     | container image references: tags, digests, pull policy (001-003) |
+| image_registries.py | KF-IMG-*   | where images come from: allow-list, block-list, retired registries (004-006) |
 | secrets.py        | KF-SEC-*     | credentials in manifests                            |
-| resources.py      | KF-RES-*     | resource requests, limits, quotas and LimitRanges   |
+| resources.py      | KF-RES-*     | resource requests, limits, quotas and LimitRanges (001-007) |
+| resource_bounds.py | KF-RES-*    | configurable bounds on requests and limits (008-012) |
 | pss.py            | KF-PSS-*     | Pod Security admission verdicts (exact, versioned)  |
 | psa.py            | KF-PSA-*     | namespaces' Pod Security labels, and their workloads |
-| workload.py       | KF-WL-*      | service account use, removed API versions           |
+| workload.py       | KF-WL-*      | service account use, removed API versions (001-003)  |
+| hygiene.py        | KF-WL-*      | namespace placement, naked pods, kube-system (004-006) |
+| legacy.py         | KF-WL-*      | Helm v2 Tiller, an open Kubernetes Dashboard (007-009) |
+| containers.py     | KF-WL-*      | probes, duplicate env vars, hostAliases (010-013)    |
 | rbac/             | KF-RBAC-*    | risky grants and escalation paths (kube/rbac/): wildcards.py (001, 002), escalation.py (003, 004, 015, 020), credentials.py (005, 006, 012), workloads.py (007-010, 013, 014), subjects.py (016-018), service_accounts.py (011, 019); common.py holds the target tables |
 | network/          | KF-NET-*     | NetworkPolicy coverage and reachability (kube/netpol/): coverage.py (001-003, 010), broad_rules.py (004, 005), reachability.py (006, 007), dangling.py (008, 009); common.py holds the engine model |
 | control_plane/    | KF-CP-*      | control-plane files: files.py (001-017); API server: apiserver_access.py (018, 019, 023-025, 032, 037, 038, 046), apiserver_admission.py (020, 026-031); tls.py (021, 022, 039-042, 045, 060, 061); encryption.py (043, 044, 059); audit.py (033-036, 056-058); controller_manager_scheduler.py (047-055) |
@@ -26,17 +31,22 @@ packages list their modules per ID here and in their own `__init__.py`).
 
 from kubefort.checks import (  # noqa: F401  (importing the modules registers their checks)
     cluster,
+    containers,
     control_plane,
     etcd,
+    hygiene,
+    image_registries,
     images,
     input,
     kubelet,
+    legacy,
     meta,
     network,
     pod_security,
     psa,
     pss,
     rbac,
+    resource_bounds,
     resources,
     secrets,
     workload,

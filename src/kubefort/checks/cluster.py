@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubefort import vulndb
+from kubefort.kube.pods import type_name
 from kubefort.model import CheckContext, ClusterIndex, NotEvaluated, Path_, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 from kubefort.vulndb import AFFECTED, Version
@@ -67,6 +68,10 @@ def server_version(res: Resource) -> Version:
         raise NotEvaluated("serverVersion is null: the API server's /version could not be read", ("serverVersion",))
     if not isinstance(sv, dict):
         raise NotEvaluated("serverVersion is not a mapping", ("serverVersion",))
+    if sv.get("gitVersion") is not None and not isinstance(sv.get("gitVersion"), str):
+        raise NotEvaluated(
+            f"serverVersion.gitVersion is {type_name(sv.get('gitVersion'))}, expected a string", GIT_VERSION
+        )
     v = vulndb.parse_version(sv.get("gitVersion"))
     if v is None and isinstance(sv.get("major"), str) and isinstance(sv.get("minor"), str):
         v = vulndb.parse_version(f"{sv['major']}.{sv['minor'].rstrip('+')}")
@@ -124,6 +129,7 @@ def _cve_violation(component: str, v: Version, options: CveOptions, path: Path_)
     id="KF-CLU-001",
     name="kubernetes-version-end-of-life",
     title="The API server runs a Kubernetes version past its end of life",
+    verified="The API server runs a Kubernetes version that is still supported",
     severity=Severity.HIGH,
     target="object",
     kinds=CLUSTER_INFO,
@@ -177,6 +183,7 @@ def kubernetes_version_end_of_life(res: Resource, ctx: CheckContext[EolOptions])
     id="KF-CLU-002",
     name="kube-apiserver-known-cves",
     title="The API server's version is affected by known Kubernetes CVEs",
+    verified="The API server's version is affected by no known Kubernetes CVE",
     severity=Severity.HIGH,
     target="object",
     kinds=CLUSTER_INFO,
@@ -230,6 +237,7 @@ def kube_apiserver_known_cves(res: Resource, ctx: CheckContext[CveOptions]) -> I
     id="KF-CLU-003",
     name="kubelet-version-end-of-life",
     title="A node's kubelet runs a Kubernetes version past its end of life",
+    verified="The node's kubelet runs a Kubernetes version that is still supported",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE,
@@ -276,6 +284,7 @@ def kubelet_version_end_of_life(res: Resource, ctx: CheckContext[EolOptions]) ->
     id="KF-CLU-004",
     name="kubelet-known-cves",
     title="A node's kubelet version is affected by known Kubernetes CVEs",
+    verified="The node's kubelet version is affected by no known Kubernetes CVE",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE,
@@ -325,6 +334,7 @@ def kubelet_known_cves(res: Resource, ctx: CheckContext[CveOptions]) -> Iterator
     id="KF-CLU-005",
     name="kubelet-version-skew",
     title="A kubelet's version is outside the supported skew from the API server",
+    verified="The kubelet's version is within the supported skew from the API server",
     severity=Severity.MEDIUM,
     target="cluster",
     kinds=NODE,
@@ -389,6 +399,7 @@ def kubelet_version_skew(res: Resource, index: ClusterIndex, ctx: CheckContext[S
     id="KF-CLU-006",
     name="container-runtime-end-of-life",
     title="A node's container runtime is past its end of life or is Docker Engine",
+    verified="The node's container runtime is supported and is not Docker Engine",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE,
@@ -488,14 +499,20 @@ def _anonymous(res: Resource) -> dict[str, Any]:
 
 
 def _answered(answer: Any) -> int | None:
+    """The HTTP status of a probe answer (None: no answer); NotEvaluated when it is not one."""
     status = answer.get("status") if isinstance(answer, dict) else None
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
+    if (answer is not None and not isinstance(answer, dict)) or (
+        status is not None and (not isinstance(status, int) or isinstance(status, bool))
+    ):
+        raise NotEvaluated(f"an answer of the unauthenticated probe is malformed: {answer!r:.60}", ("anonymous",))
+    return status
 
 
 @check(
     id="KF-CLU-007",
     name="api-server-anonymous-access",
     title="The API server answers unauthenticated requests beyond health and version endpoints",
+    verified="The API server refuses unauthenticated requests beyond health and version endpoints",
     severity=Severity.HIGH,
     target="object",
     kinds=CLUSTER_INFO,
@@ -567,6 +584,7 @@ def api_server_anonymous_access(res: Resource, ctx: CheckContext[None]) -> Itera
     id="KF-CLU-008",
     name="api-server-version-anonymous",
     title="The API server discloses its version to unauthenticated clients",
+    verified="The API server keeps its version from unauthenticated clients",
     severity=Severity.LOW,
     target="object",
     facts=(ANONYMOUS_PROBE,),
@@ -613,7 +631,7 @@ def api_server_version_anonymous(res: Resource, ctx: CheckContext[None]) -> Iter
     - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#discovery-roles
     """
     anon = _anonymous(res)
-    if "/version" not in anon:
+    if anon.get("/version") is None:  # null is absent
         raise NotEvaluated("the unauthenticated probe did not ask /version", ("anonymous",))
     status = _answered(anon["/version"])
     if status is not None and status // 100 == 2:

@@ -4,9 +4,11 @@ These checks have no function: loaders report the problems and the engine record
 not-evaluated outcomes of these IDs, so a broken file can never look like a clean one.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from kubefort.model import Severity, Violation
+from kubefort.checks.workload import REMOVED_APIS
+from kubefort.kube.apis import BUILTIN_API_GROUPS, parse_group_version, unserved
+from kubefort.model import CheckContext, NotApplicable, Resource, Severity, Violation
 from kubefort.registry import check
 
 
@@ -14,6 +16,7 @@ from kubefort.registry import check
     id="KF-INPUT-001",
     name="unparsable-input",
     title="Input file could not be read or parsed",
+    verified="Input file was read and parsed",
     severity=Severity.HIGH,
     target="input",
     remediation="Fix the YAML/JSON error at the reported line, or exclude the file with --exclude.",
@@ -59,6 +62,7 @@ def unparsable_input() -> Iterable[Violation]:
     id="KF-INPUT-002",
     name="render-failure",
     title="Helm chart or Kustomize directory could not be rendered",
+    verified="Helm chart or Kustomize directory rendered",
     severity=Severity.HIGH,
     target="input",
     remediation="Make `helm template` / `kustomize build` succeed for this directory (install the tool, vendor chart dependencies, avoid remote bases), or scan its rendered output.",
@@ -97,6 +101,7 @@ def render_failure() -> Iterable[Violation]:
     id="KF-INPUT-003",
     name="malformed-object",
     title="Document looks like a Kubernetes object but is malformed",
+    verified="Document is a well-formed Kubernetes object",
     severity=Severity.MEDIUM,
     target="input",
     remediation="Give the object a string `apiVersion` and `kind`, a mapping `metadata`, and string `name`/`namespace`.",
@@ -106,7 +111,9 @@ def malformed_object() -> Iterable[Violation]:
     ## What it does
     Reports a YAML document that has `apiVersion` or `kind` but cannot be a Kubernetes object:
     `kind` or `apiVersion` missing or not a string, `metadata` not a mapping, `metadata.name`
-    not a string, or a `List` whose `items` is not a list. No check runs on such a document.
+    or `metadata.namespace` not a string, `metadata.labels` or `metadata.annotations` not a
+    mapping of strings (a null value is the empty string, as the API server decodes it), or a
+    `List` whose `items` is not a list. No check runs on such a document.
 
     ## Why is this bad?
     The API server would reject the object, and every check that should have looked at it
@@ -137,6 +144,7 @@ def malformed_object() -> Iterable[Violation]:
     id="KF-INPUT-004",
     name="cluster-read-incomplete",
     title="Cluster objects could not be listed",
+    verified="Cluster objects were listed",
     severity=Severity.HIGH,
     target="input",
     remediation="Grant the scanning identity get/list on the reported type and namespace (deploy/cluster-scan has a read-only ClusterRole, explained in docs/deploy.md), or limit the scan on purpose with -n or --skip-resources.",
@@ -173,3 +181,82 @@ def cluster_read_incomplete() -> Iterable[Violation]:
     - https://kubernetes.io/docs/reference/access-authn-authz/rbac/#default-roles-and-role-bindings
     """
     return ()  # never called: the outcomes come from the loaders
+
+
+CUSTOM_GROUP = "an API group that is not built into Kubernetes: custom resources and kubefort's own node objects"
+
+
+@check(
+    id="KF-INPUT-005",
+    name="unserved-api-version",
+    title="Object's apiVersion does not serve its kind",
+    verified="Object's apiVersion serves its kind",
+    severity=Severity.MEDIUM,
+    target="object",
+    remediation="Set the apiVersion the message names for the kind (kubectl api-resources lists them), or fix the kind's spelling.",
+)
+def unserved_api_version(res: Resource, ctx: CheckContext[None]) -> Iterator[Violation]:
+    """
+    ## What it does
+    Reports an object whose `apiVersion` and `kind` name no API the Kubernetes API server has:
+    a built-in kind in a group that does not have it (`apiVersion: v1` with
+    `kind: NetworkPolicy`, `apps/v1` with `kind: Service`), a version its group never served
+    (`apps/v1beta9` Deployment), a kind spelled in the wrong case (`deployment`), or an
+    `apiVersion` with more than one `/`. The message names the apiVersion to use.
+
+    Versions that Kubernetes served once and has removed (`extensions/v1beta1` Deployment,
+    `policy/v1beta1` PodSecurityPolicy ...) are KF-WL-003's and pass here, and so do kinds
+    kubefort does not know in a built-in group (a newer release may serve them).
+
+    The table of groups, versions and kinds is kube-apiserver v1.37's discovery with every
+    alpha and beta API enabled, plus the versions earlier releases served
+    (`kubefort/kube/apis.py`).
+
+    ## Why is this bad?
+    The API server answers `no matches for kind "NetworkPolicy" in version "v1"` and stores
+    nothing. The repository says the namespace is isolated (or the workload deployed), the
+    cluster says otherwise, and every check that read the object judged something that will
+    never exist. Checks of the kind report such an object as not evaluated.
+
+    ## Example
+    ```yaml
+    apiVersion: v1
+    kind: NetworkPolicy
+    metadata:
+      name: default-deny
+      namespace: shop
+    spec:
+      podSelector: {}
+      policyTypes: [Ingress]
+    ```
+
+    ## How to fix
+    ```yaml
+    apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata:
+      name: default-deny
+      namespace: shop
+    spec:
+      podSelector: {}
+      policyTypes: [Ingress]
+    ```
+
+    ## Not applicable when
+    The object belongs to an API group that is not built into Kubernetes: custom resources
+    and kubefort's own node objects. Their CustomResourceDefinition decides what is served,
+    and a custom resource may reuse a built-in kind name (Calico's `projectcalico.org/v3`
+    NetworkPolicy).
+
+    ## References
+    - https://kubernetes.io/docs/reference/using-api/#api-groups
+    - https://kubernetes.io/docs/reference/using-api/deprecation-guide/
+    """
+    gv = parse_group_version(res.id.api_version)
+    if gv is not None and gv[0] not in BUILTIN_API_GROUPS:
+        raise NotApplicable(CUSTOM_GROUP)
+    if (res.id.api_version, res.id.kind) in REMOVED_APIS:
+        return  # served once, removed since: KF-WL-003 says which release removed it
+    reason = unserved(res.id.api_version, res.id.kind)
+    if reason is not None:
+        yield Violation(f"{reason} (the API server rejects the object)", ("apiVersion",))

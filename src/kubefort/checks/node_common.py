@@ -24,8 +24,17 @@ NSA_CP = ("NSA-CISA Kubernetes Hardening Guide: control plane hardening",)
 Peers = Mapping[str, tuple[str, ...]]  # peer tool ("trivy", "checkov", "kubescape") -> its IDs
 
 
+# what every node check leaves without an outcome (NotApplicable), shown by `kubefort explain`
+NODE_SCOPE = (
+    "## Not applicable when\n"
+    "The object is not one the check reads: a NodeFile without the file's role, a NodeComponent or a "
+    "Pod that does not run the component (an ordinary Pod, another component's static pod), or a "
+    "configuration document of another kind or API group. Such objects get no outcome from this check."
+)
+
+
 def doc(what: str, why: str, example: str, fix: str, refs: tuple[str, ...], extra: str = "") -> str:
-    """A check docstring with ruff-style sections."""
+    """A check docstring with ruff-style sections (the node checks' scope included)."""
     parts = [
         "## What it does",
         what.strip(),
@@ -42,6 +51,8 @@ def doc(what: str, why: str, example: str, fix: str, refs: tuple[str, ...], extr
     ]
     if extra:
         parts += [extra.strip(), ""]
+    if "## Not applicable when" not in extra:
+        parts += [NODE_SCOPE, ""]
     parts += ["## References"] + [f"- {r}" for r in refs]
     return "\n".join(parts)
 
@@ -210,6 +221,7 @@ def file_mode_check(
         severity=severity,
         target="object",
         kinds=FILE_KINDS,
+        verified=f"{what_file[:1].upper()}{what_file[1:]} has mode {limit:o} or stricter",
         remediation=f"Run chmod {limit:o} on the {kind} named in the finding.",
         source=caller_source(),
         **meta,
@@ -256,6 +268,7 @@ def file_owner_check(
         severity=severity,
         target="object",
         kinds=FILE_KINDS,
+        verified=f"{what_file[:1].upper()}{what_file[1:]} is owned by {owner}:{owner}",
         remediation=f"Run chown {owner}:{owner} on the file named in the finding.",
         source=caller_source(),
         **meta,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from kubefort.checks.pss import field_path, verdict
 from kubefort.kube import pss
-from kubefort.kube.pods import find_pods
+from kubefort.kube.apis import require_api_version
+from kubefort.kube.pods import Fields, find_pods
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -18,16 +18,20 @@ MODES = ("enforce", "audit", "warn")
 LEVEL_RANK = {"privileged": 0, "baseline": 1, "restricted": 2}
 _VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
 NSA = ("NSA-CISA Kubernetes Hardening Guide: Kubernetes Pod security",)
+NAMESPACE_NOT_SCANNED = "the workload's Namespace is not in the scan"
+NO_ENFORCE_LABEL = "its Namespace has no enforce label"
 
 
-def _labels(res: Resource) -> dict[str, Any]:
-    meta = res.obj.get("metadata") or {}
-    labels = meta.get("labels") if isinstance(meta, dict) else None
-    if labels is None:
-        return {}
-    if not isinstance(labels, dict):
-        raise NotEvaluated(f"metadata.labels is {type(labels).__name__}, expected a mapping", ("metadata", "labels"))
-    return labels
+def _labels(res: Resource) -> dict[str, str]:
+    """metadata.labels as the API server decodes them (map[string]string): a null value is the empty
+    string, Go's zero value, so the label is present; any other non-string value makes the API
+    server reject the object, and the Namespace is not evaluated. A Namespace sent as a version the
+    API server does not serve is not evaluated either (custom resources of that name: out of scope)."""
+    require_api_version(res, "v1")
+    try:
+        return Fields(res.obj, ()).str_map("metadata", "labels")
+    except NotEvaluated as exc:
+        raise NotEvaluated(f"{res.id}: {exc.reason}; the API server rejects it", exc.path) from None
 
 
 def _label_path(key: str) -> tuple[str, ...]:
@@ -56,6 +60,7 @@ def namespace_policy(res: Resource) -> dict[str, tuple[str, str]]:
     id="KF-PSA-001",
     name="namespace-without-enforce-label",
     title="Namespace has no Pod Security enforce label",
+    verified="Namespace has a Pod Security enforce label",
     severity=Severity.MEDIUM,
     target="object",
     kinds=("Namespace",),
@@ -93,6 +98,11 @@ def namespace_without_enforce_label(res: Resource, ctx: CheckContext[None]) -> I
         pod-security.kubernetes.io/enforce-version: v1.34
     ```
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name. A
+    Namespace sent as a version the API server does not serve (`apps/v1`) is not evaluated
+    (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/security/pod-security-admission/#pod-security-admission-labels-for-namespaces
     - CIS Kubernetes Benchmark 5.2.1
@@ -108,6 +118,7 @@ def namespace_without_enforce_label(res: Resource, ctx: CheckContext[None]) -> I
     id="KF-PSA-002",
     name="namespace-enforces-privileged",
     title="Namespace enforces the privileged Pod Security level",
+    verified="Namespace's Pod Security enforce level is not privileged",
     severity=Severity.MEDIUM,
     target="object",
     kinds=("Namespace",),
@@ -141,6 +152,11 @@ def namespace_enforces_privileged(res: Resource, ctx: CheckContext[None]) -> Ite
     For a system namespace that needs it, keep `privileged` and add a reviewed exception:
     `kubefort.io/ignore: "KF-PSA-002=CNI daemonset needs host networking"`.
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name. A
+    Namespace sent as a version the API server does not serve (`apps/v1`) is not evaluated
+    (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#privileged
     """
@@ -156,6 +172,7 @@ def namespace_enforces_privileged(res: Resource, ctx: CheckContext[None]) -> Ite
     id="KF-PSA-003",
     name="pod-security-version-unpinned",
     title="Pod Security enforce level is not pinned to a version",
+    verified="Pod Security enforce level is pinned to a version, or needs no pin",
     severity=Severity.LOW,
     target="object",
     kinds=("Namespace",),
@@ -189,6 +206,11 @@ def pod_security_version_unpinned(res: Resource, ctx: CheckContext[None]) -> Ite
         pod-security.kubernetes.io/enforce-version: v1.34
     ```
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name. A
+    Namespace sent as a version the API server does not serve (`apps/v1`) is not evaluated
+    (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/security/pod-security-admission/#pod-security-admission-labels-for-namespaces
     """
@@ -211,6 +233,7 @@ class StaleOptions:
     id="KF-PSA-004",
     name="pod-security-version-stale",
     title="Pod Security version pin is far behind the current policy",
+    verified="Pod Security version pins, if any, are close to the current policy",
     severity=Severity.LOW,
     target="object",
     kinds=("Namespace",),
@@ -248,6 +271,11 @@ def pod_security_version_stale(res: Resource, ctx: CheckContext[StaleOptions]) -
     ## Options
     `max_minor_lag` (default 4).
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name. A
+    Namespace sent as a version the API server does not serve (`apps/v1`) is not evaluated
+    (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/ (policy history)
     """
@@ -271,6 +299,7 @@ def pod_security_version_stale(res: Resource, ctx: CheckContext[StaleOptions]) -
     id="KF-PSA-005",
     name="pod-security-enforce-weaker-than-warn",
     title="Pod Security enforce level is weaker than warn or audit",
+    verified="Pod Security enforce level is as strict as warn and audit",
     severity=Severity.INFO,
     target="object",
     kinds=("Namespace",),
@@ -305,6 +334,11 @@ def pod_security_enforce_weaker_than_warn(res: Resource, ctx: CheckContext[None]
         pod-security.kubernetes.io/warn: restricted
     ```
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name. A
+    Namespace sent as a version the API server does not serve (`apps/v1`) is not evaluated
+    (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/tasks/configure-pod-container/migrate-from-psp/
     """
@@ -324,6 +358,7 @@ def pod_security_enforce_weaker_than_warn(res: Resource, ctx: CheckContext[None]
     id="KF-PSA-006",
     name="invalid-pod-security-label",
     title="Pod Security label has an invalid value",
+    verified="Pod Security labels have valid values",
     severity=Severity.HIGH,
     target="object",
     kinds=("Namespace",),
@@ -358,6 +393,11 @@ def invalid_pod_security_label(res: Resource, ctx: CheckContext[None]) -> Iterat
         pod-security.kubernetes.io/warn-version: v1.30
     ```
 
+    ## Not applicable when
+    The object is a custom resource of another API group that reuses the kind's name. A
+    Namespace sent as a version the API server does not serve (`apps/v1`) is not evaluated
+    (KF-INPUT-005 reports it).
+
     ## References
     - https://kubernetes.io/docs/concepts/security/pod-security-admission/#pod-security-admission-labels-for-namespaces
     """
@@ -378,6 +418,7 @@ def invalid_pod_security_label(res: Resource, ctx: CheckContext[None]) -> Iterat
     id="KF-PSA-007",
     name="workload-rejected-by-namespace-policy",
     title="Workload would be rejected by its own namespace's Pod Security level",
+    verified="Workload is admitted by its own namespace's Pod Security level",
     severity=Severity.HIGH,
     target="cluster",
     kinds=("@namespaced-pods",),
@@ -413,15 +454,20 @@ def workload_rejected_by_namespace_policy(
     ## How to fix
     Make the pod template meet the namespace's level (see KF-PSS-001/002 for the controls).
 
+    ## Not applicable when
+    The workload's Namespace is not in the scan, or its Namespace has no enforce label (the
+    cluster's default level, which manifests do not show, applies; KF-PSA-001 reports the
+    Namespace).
+
     ## References
     - https://kubernetes.io/docs/concepts/security/pod-security-admission/
     """
     ns = index.namespace(res.id.namespace)
     if ns is None:
-        raise NotApplicable()
+        raise NotApplicable(NAMESPACE_NOT_SCANNED)
     policy = namespace_policy(ns).get("enforce")
     if policy is None:
-        raise NotApplicable()
+        raise NotApplicable(NO_ENFORCE_LABEL)
     level, version = policy
     if level == "privileged":
         return

@@ -18,6 +18,7 @@ from kubefort.kube import pss
 from kubefort.kube.pods import PodView
 from kubefort.model import CheckContext, NotEvaluated, Path_, Severity, Violation, format_path
 from kubefort.registry import CheckMeta, Mappings, Registry, check
+from kubefort.wording import plural
 
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([^\]]+)\]")
 
@@ -59,7 +60,7 @@ def _report(pod: PodView, level: str, version: str) -> Iterator[Violation]:
     detail = "; ".join(f"{v.control}: {v.field}={v.value}" for v in found[:12])
     more = f" and {len(found) - 12} more" if len(found) > 12 else ""
     yield Violation(
-        f"rejected at {level} ({shown}) by {len(controls)} control(s) [{', '.join(controls)}]: {detail}{more}",
+        f"rejected at {level} ({shown}) by {plural(len(controls), 'control')} [{', '.join(controls)}]: {detail}{more}",
         field_path(pod, found[0].field),
     )
 
@@ -68,6 +69,7 @@ def _report(pod: PodView, level: str, version: str) -> Iterator[Violation]:
     id="KF-PSS-001",
     name="pss-baseline-violation",
     title="Pod would be rejected by Pod Security admission at baseline",
+    verified="Pod would be admitted by Pod Security admission at baseline",
     severity=Severity.HIGH,
     target="pod",
     options=PSSOptions,
@@ -132,6 +134,7 @@ def pss_baseline_violation(pod: PodView, ctx: CheckContext[PSSOptions]) -> Itera
     id="KF-PSS-002",
     name="pss-restricted-violation",
     title="Pod would be rejected by Pod Security admission at restricted",
+    verified="Pod would be admitted by Pod Security admission at restricted",
     severity=Severity.MEDIUM,
     target="pod",
     options=PSSOptions,

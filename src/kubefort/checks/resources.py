@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from decimal import Decimal
 
-from kubefort.kube.pods import ContainerView, PodView, type_name
+from kubefort.kube.apis import require_api_version
+from kubefort.kube.pods import ContainerView, Fields, PodView, type_name
+from kubefort.kube.quantity import QuantityError, parse_quantity
 from kubefort.model import (
     CheckContext,
     ClusterIndex,
     NotApplicable,
     NotEvaluated,
+    Path_,
     Resource,
     Severity,
     Violation,
@@ -24,45 +27,44 @@ MITRE_DOS_HIJACK = ("T1499", "T1496")
 # resources that pod-level `spec.resources` (PodLevelResources) can set for the whole pod
 POD_LEVEL = frozenset({"cpu", "memory"})
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+EPHEMERAL = "an ephemeral container: the API does not let it set resources"
+SYSTEM_NAMESPACE = "a system namespace (kube-system, kube-public, kube-node-lease)"
 
 
-def _quantity(fields: Any, section: str, resource: str) -> bool:
-    """Whether resources.<section>.<resource> is set; NotEvaluated when a level has the wrong type."""
+def quantity(fields: Fields, section: str, resource: str) -> Decimal | None:
+    """resources.<section>.<resource> as the API server decodes it: None when the key is absent, else
+    its exact value (a null is zero, as Quantity decodes it). NotEvaluated when a level is not a
+    mapping or the value is not a quantity: the API server rejects such a pod."""
     m = fields.mapping("resources", section)
-    v = m.get(resource)
-    if v is None:
-        return False
-    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+    if resource not in m:
+        return None
+    try:
+        return parse_quantity(m[resource])
+    except QuantityError as exc:
         p = fields.at("resources", section, resource)
-        raise NotEvaluated(f"{format_path(p)} is {type_name(v)}, expected a quantity", p)
-    if isinstance(v, str) and not v.strip():
-        p = fields.at("resources", section, resource)
-        raise NotEvaluated(f"{format_path(p)} is an empty string, expected a quantity; the API server rejects it", p)
-    return True
+        raise NotEvaluated(f"{format_path(p)}: {exc}; the API server rejects it", p) from None
 
 
-def _resource_set(pod: PodView, c: ContainerView, section: str, resource: str) -> bool:
-    """Is <section> (requests / limits) of <resource> in effect for the container?
+def effective(pod: PodView, c: ContainerView, section: str, resource: str) -> tuple[Decimal, Path_] | None:
+    """The <section> (requests / limits) of <resource> in effect for the container and the field
+    that sets it; None when nothing does.
 
     A request defaults to the limit when only the limit is set; pod-level resources
-    (spec.resources, cpu and memory) bound every container of the pod.
+    (spec.resources, cpu and memory) bound every container of the pod that sets none itself.
+    NotApplicable for ephemeral containers, which cannot set resources.
     """
     if c.kind == "ephemeral container":
-        raise NotApplicable("ephemeral containers cannot set resources")
-    if _quantity(c, section, resource):
-        return True
-    if section == "requests" and _quantity(c, "limits", resource):
-        return True
-    if resource in POD_LEVEL:
-        if _quantity(pod.spec, section, resource):
-            return True
-        if section == "requests" and _quantity(pod.spec, "limits", resource):
-            return True
-    return False
+        raise NotApplicable(EPHEMERAL)
+    for fields in (c, pod.spec) if resource in POD_LEVEL else (c,):
+        for where in (section, "limits") if section == "requests" else (section,):
+            value = quantity(fields, where, resource)
+            if value is not None:
+                return value, fields.at("resources", where, resource)
+    return None
 
 
 def _missing(pod: PodView, c: ContainerView, section: str, resource: str) -> Iterator[Violation]:
-    if not _resource_set(pod, c, section, resource):
+    if effective(pod, c, section, resource) is None:
         what = "request" if section == "requests" else "limit"
         yield Violation(
             f"{c.label()} sets no {resource} {what} (resources.{section}.{resource})",
@@ -74,6 +76,7 @@ def _missing(pod: PodView, c: ContainerView, section: str, resource: str) -> Ite
     id="KF-RES-001",
     name="cpu-request-missing",
     title="Container has no CPU request",
+    verified="Container sets a CPU request",
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
@@ -123,8 +126,11 @@ def cpu_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None])
     ```
 
     ## Not evaluated when
-    `resources`, `resources.requests` or `resources.limits` is not a mapping, or the quantity
-    is not a string or number.
+    `resources`, `resources.requests` or `resources.limits` is not a mapping, or the value
+    is not a quantity (such as 250m, 1.5 or 256Mi; a null is zero).
+
+    ## Not applicable when
+    The container is an ephemeral container: the API does not let it set resources.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
@@ -137,6 +143,7 @@ def cpu_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None])
     id="KF-RES-002",
     name="memory-request-missing",
     title="Container has no memory request",
+    verified="Container sets a memory request",
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
@@ -186,8 +193,11 @@ def memory_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[Non
     ```
 
     ## Not evaluated when
-    `resources`, `resources.requests` or `resources.limits` is not a mapping, or the quantity
-    is not a string or number.
+    `resources`, `resources.requests` or `resources.limits` is not a mapping, or the value
+    is not a quantity (such as 250m, 1.5 or 256Mi; a null is zero).
+
+    ## Not applicable when
+    The container is an ephemeral container: the API does not let it set resources.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
@@ -200,6 +210,7 @@ def memory_request_missing(pod: PodView, c: ContainerView, ctx: CheckContext[Non
     id="KF-RES-003",
     name="memory-limit-missing",
     title="Container has no memory limit",
+    verified="Container sets a memory limit",
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
@@ -252,8 +263,11 @@ def memory_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]
     ```
 
     ## Not evaluated when
-    `resources` or `resources.limits` is not a mapping, or the quantity is not a string or
-    number.
+    `resources` or `resources.limits` is not a mapping, or the value is not a quantity
+    (such as 250m, 1.5 or 256Mi; a null is zero).
+
+    ## Not applicable when
+    The container is an ephemeral container: the API does not let it set resources.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
@@ -266,6 +280,7 @@ def memory_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]
     id="KF-RES-004",
     name="cpu-limit-missing",
     title="Container has no CPU limit",
+    verified="Container sets a CPU limit",
     severity=Severity.INFO,
     target="container",
     mappings=Mappings(
@@ -319,8 +334,11 @@ def cpu_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
     ```
 
     ## Not evaluated when
-    `resources` or `resources.limits` is not a mapping, or the quantity is not a string or
-    number.
+    `resources` or `resources.limits` is not a mapping, or the value is not a quantity
+    (such as 250m, 1.5 or 256Mi; a null is zero).
+
+    ## Not applicable when
+    The container is an ephemeral container: the API does not let it set resources.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#how-pods-with-resource-limits-are-run
@@ -333,6 +351,7 @@ def cpu_limit_missing(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
     id="KF-RES-005",
     name="ephemeral-storage-limit-missing",
     title="Container has no ephemeral-storage limit",
+    verified="Container sets an ephemeral-storage limit",
     severity=Severity.INFO,
     target="container",
     mappings=Mappings(nsa=NSA_RES, mitre=MITRE_DOS, owasp=("K01",)),
@@ -377,8 +396,11 @@ def ephemeral_storage_limit_missing(pod: PodView, c: ContainerView, ctx: CheckCo
     ```
 
     ## Not evaluated when
-    `resources` or `resources.limits` is not a mapping, or the quantity is not a string or
-    number.
+    `resources` or `resources.limits` is not a mapping, or the value is not a quantity
+    (such as 250m, 1.5 or 256Mi; a null is zero).
+
+    ## Not applicable when
+    The container is an ephemeral container: the API does not let it set resources.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage
@@ -408,39 +430,78 @@ _COMPUTE_QUOTA_KEYS = frozenset(
 
 
 def _namespace_in_scope(res: Resource) -> str:
-    """The Namespace's name, or NotApplicable for system namespaces and non-core objects."""
-    if res.id.api_version != "v1":
-        raise NotApplicable("not a core v1 Namespace")
+    """The Namespace's name; NotApplicable for system namespaces (and custom resources named
+    Namespace), NotEvaluated for a Namespace sent as a version the API server does not serve."""
+    require_api_version(res, "v1")
     name = res.id.name
     if name in SYSTEM_NAMESPACES:
-        raise NotApplicable(f"{name} is a system namespace")
+        raise NotApplicable(SYSTEM_NAMESPACE)
     return name
 
 
-def _spec(r: Resource) -> dict[str, Any]:
+def _spec(r: Resource) -> Fields:
+    """The object's spec as the API server decodes it: absent or null is an empty spec."""
     spec = r.obj.get("spec")
+    if spec is None:
+        spec = {}
     if not isinstance(spec, dict):
-        raise NotEvaluated(f"{r.id} has spec of type {type_name(spec)}, expected a mapping")
-    return spec
+        raise NotEvaluated(f"spec is {type_name(spec)}, expected a mapping", ("spec",))
+    return Fields(spec, ("spec",))
+
+
+def _about(r: Resource, exc: NotEvaluated) -> NotEvaluated:
+    """A quota's or LimitRange's problem as the reason its Namespace is not evaluated."""
+    return NotEvaluated(f"{r.id}: {exc.reason}; the API server rejects it")
 
 
 def _quota_caps(r: Resource) -> tuple[bool, str]:
-    """(caps the namespace's pods?, why not). NotEvaluated when the quota is malformed."""
+    """(caps the namespace's pods?, why not). NotEvaluated when the quota is malformed.
+
+    Absent and null fields are empty, as the API server decodes them: a quota without `hard`
+    caps nothing. It applies to every pod unless `scopes` or `scopeSelector.matchExpressions`
+    narrow it (apiserver quota evaluator: no scope matches everything)."""
     spec = _spec(r)
-    hard = spec.get("hard")
-    if not isinstance(hard, dict):
-        raise NotEvaluated(f"{r.id}: spec.hard is {type_name(hard)}, expected a mapping")
-    if spec.get("scopes") or spec.get("scopeSelector"):
+    hard = spec.mapping("hard")
+    for key, value in hard.items():
+        try:
+            parse_quantity(value)
+        except QuantityError as exc:
+            raise NotEvaluated(f"spec.hard.{key}: {exc}", spec.at("hard", str(key))) from None
+    scopes = spec.str_list("scopes")
+    selector = Fields(spec.mapping("scopeSelector"), spec.at("scopeSelector"))
+    if scopes or selector.list("matchExpressions"):
         return False, f"ResourceQuota {r.id.name!r} is scoped to some pods only"
+    if not hard:
+        return False, f"ResourceQuota {r.id.name!r} sets no hard limits"
     if not _COMPUTE_QUOTA_KEYS & {str(k) for k in hard}:
         return False, f"ResourceQuota {r.id.name!r} caps no compute resource or pod count"
     return True, ""
+
+
+def _range_covers(r: Resource) -> tuple[bool, str]:
+    """(limits containers or pods?, why not). NotEvaluated when the LimitRange is malformed.
+
+    Absent and null fields are empty: a LimitRange without `limits` limits nothing, and a null
+    item is an item with no type."""
+    spec = _spec(r)
+    limits = spec.list("limits")
+    for i, item in enumerate(limits):
+        if item is None:
+            continue
+        if not isinstance(item, dict):
+            raise NotEvaluated(f"spec.limits[{i}] is {type_name(item)}, expected a mapping", spec.at("limits", i))
+        if Fields(item, spec.at("limits", i)).str("type") in ("Container", "Pod"):
+            return True, ""
+    if not limits:
+        return False, f"LimitRange {r.id.name!r} sets no limits"
+    return False, f"LimitRange {r.id.name!r} covers neither containers nor pods"
 
 
 @check(
     id="KF-RES-006",
     name="namespace-without-resourcequota",
     title="Namespace has no ResourceQuota",
+    verified="Namespace has a ResourceQuota",
     severity=Severity.LOW,
     target="cluster",
     posture="resourceQuota",
@@ -498,8 +559,15 @@ def namespace_without_resourcequota(res: Resource, index: ClusterIndex, ctx: Che
     without `metadata.namespace` (applied with `kubectl apply -n`), is not seen.
 
     ## Not evaluated when
-    A quota in the namespace has a `spec` or `spec.hard` that is not a mapping and no other
-    quota caps the namespace.
+    A quota in the namespace is malformed (a `spec` or `spec.hard` that is not a mapping,
+    `scopes` that is not a list of strings, a hard limit that is not a quantity) and no other
+    quota caps the namespace. Absent and null fields are empty, as the API server reads them:
+    a quota without `spec` or `hard` is an empty one and caps nothing (failed). A Namespace
+    sent as an apiVersion the API server does not serve (KF-INPUT-005) is not evaluated either.
+
+    ## Not applicable when
+    The Namespace is a system namespace (kube-system, kube-public, kube-node-lease), or it is
+    a custom resource of another API group that reuses the kind's name.
 
     ## References
     - https://kubernetes.io/docs/concepts/policy/resource-quotas/
@@ -513,7 +581,7 @@ def namespace_without_resourcequota(res: Resource, index: ClusterIndex, ctx: Che
         try:
             caps, why = _quota_caps(q)
         except NotEvaluated as exc:
-            broken = exc
+            broken = _about(q, exc)
             continue
         if caps:
             return
@@ -530,6 +598,7 @@ def namespace_without_resourcequota(res: Resource, index: ClusterIndex, ctx: Che
     id="KF-RES-007",
     name="namespace-without-limitrange",
     title="Namespace has no LimitRange for containers",
+    verified="Namespace has a LimitRange for containers",
     severity=Severity.LOW,
     target="cluster",
     posture="limitRange",
@@ -584,8 +653,15 @@ def namespace_without_limitrange(res: Resource, index: ClusterIndex, ctx: CheckC
     `metadata.namespace`, is not seen.
 
     ## Not evaluated when
-    A LimitRange in the namespace has a `spec` or `spec.limits` that is not a list of
-    mappings and no other LimitRange covers containers.
+    A LimitRange in the namespace is malformed (a `spec` that is not a mapping, `spec.limits`
+    that is not a list of mappings, a `type` that is not a string) and no other LimitRange
+    covers containers. Absent and null fields are empty, as the API server reads them: a
+    LimitRange with `spec: {}` or without `limits` limits nothing (failed). A Namespace sent
+    as an apiVersion the API server does not serve (KF-INPUT-005) is not evaluated either.
+
+    ## Not applicable when
+    The Namespace is a system namespace (kube-system, kube-public, kube-node-lease), or it is
+    a custom resource of another API group that reuses the kind's name.
 
     ## References
     - https://kubernetes.io/docs/concepts/policy/limit-range/
@@ -593,19 +669,17 @@ def namespace_without_limitrange(res: Resource, index: ClusterIndex, ctx: CheckC
     ns = _namespace_in_scope(res)
     ranges = [r for r in index.in_namespace("LimitRange", ns) if r.id.api_version == "v1"]
     broken: NotEvaluated | None = None
-    others: list[str] = []
+    reasons: list[str] = []
     for r in ranges:
         try:
-            limits = _spec(r).get("limits")
-            if not isinstance(limits, list) or not all(isinstance(x, dict) for x in limits):
-                raise NotEvaluated(f"{r.id}: spec.limits is {type_name(limits)}, expected a list of mappings")
+            covers, why = _range_covers(r)
         except NotEvaluated as exc:
-            broken = exc
+            broken = _about(r, exc)
             continue
-        if any(x.get("type") in ("Container", "Pod") for x in limits):
+        if covers:
             return
-        others.append(r.id.name)
+        reasons.append(why)
     if broken is not None:
         raise broken
-    detail = f"; LimitRange {', '.join(repr(o) for o in others)} covers neither containers nor pods" if others else ""
+    detail = f"; {'; '.join(reasons)}" if reasons else ""
     yield Violation(f"Namespace {ns!r} has no LimitRange for containers{detail}", ("metadata", "name"))

@@ -9,6 +9,7 @@ from kubefort.kube import secretscan
 from kubefort.kube.pods import ContainerView, PodView, type_name
 from kubefort.model import CheckContext, NotEvaluated, Path_, Resource, Severity, Violation, format_path
 from kubefort.registry import Mappings, check
+from kubefort.wording import plural
 
 
 def item_path(c: ContainerView, field: str, i: int, *keys: str) -> Path_:
@@ -20,6 +21,7 @@ def item_path(c: ContainerView, field: str, i: int, *keys: str) -> Path_:
     id="KF-SEC-001",
     name="secret-data-in-manifest",
     title="Secret object with data committed in a manifest",
+    verified="Secret carries no values in the manifest",
     severity=Severity.HIGH,
     target="object",
     kinds=("Secret",),
@@ -81,7 +83,7 @@ def secret_data_in_manifest(res: Resource, ctx: CheckContext[None]) -> Iterator[
         if keys:
             shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
             yield Violation(
-                f"Secret carries {len(keys)} value(s) in {field} (keys: {shown}); values not shown", (field,)
+                f"Secret carries {plural(len(keys), 'value')} in {field} (keys: {shown}); values not shown", (field,)
             )
 
 
@@ -135,6 +137,7 @@ def _find_value_hits(value: str, name: str) -> list[str]:
     id="KF-SEC-002",
     name="literal-credential-in-env",
     title="Container environment variable holds a literal credential",
+    verified="Container environment holds no literal credential",
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(
@@ -157,28 +160,39 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[
        key IDs (`AKIA…`, `ASIA…`), GitHub (`ghp_…`, `github_pat_…`), GitLab (`glpat-…`),
        Slack (`xoxb-…`, webhook URLs), Stripe live keys (`sk_live_…`), Google API keys
        (`AIza…`), OpenAI, Anthropic, Hugging Face, npm and SendGrid tokens, JSON Web Tokens
-       (`eyJ….eyJ….…`), Azure storage `AccountKey=`, and URLs with a password
-       (`postgres://app:pw@db`).
-    2. **By name**: the variable's words include password / passwd / pass / pwd / passphrase,
-       secret, token, credential(s) / creds, an API / access / secret / private / signing /
-       encryption / master / account / license key, or end in `auth` (`REDIS_AUTH`). Names
-       whose last word says the value only *points at* or *describes* a credential are not
+       (`eyJ….eyJ….…`), Azure storage `AccountKey=`, URLs with a password
+       (`postgres://app:pw@db`), and HTTP Authorization values: `Bearer <token>` (12 or more
+       characters with a digit or mixed case) and `Basic <base64 of user:password>`.
+    2. **By name**: the variable's words (split at `_`, `-`, `.` and camelCase, compared in
+       lower case, trailing digits dropped) include password / passwd / pass / pwd / pw /
+       passphrase, secret, token, bearer, credential(s) / creds, an API / access / secret /
+       private / signing / encryption / master / account / license key, or end in `auth`
+       (`REDIS_AUTH`); the short words also count run together at the end of a word
+       (`DBPASS`, `MYSQLPWD`, `rootpw`; not `bypass`, `compass` or nginx's `proxy_pass`).
+       Authorization-style names are credential names too: `authorization`,
+       `proxy-authorization`, `auth_header`, `authorizationHeader`, `x-api-key`. Names whose
+       last word says the value only *points at* or *describes* a credential are not
        flagged: `*_FILE`, `*_PATH`, `*_DIR`, `*_URL`, `*_ENDPOINT`, `*_NAME`, `*_REF`,
        `*_ID`, `*_USER(NAME)`, `*_TTL`, `*_EXPIRY`, `*_LENGTH`, `*_ENABLED`, `*_TYPE`,
-       `*_HASH` and similar; so are names about public keys (`JWT_PUBLIC_KEY`).
+       `*_HASH` and similar, also run together (`PASSWORDFILE`, `tokenUrl`); so are names
+       about public keys (`JWT_PUBLIC_KEY`).
     3. **By entropy**: one random-looking token of at least 20 characters, with
        detect-secrets' limits (base64 charset: Shannon entropy >= 4.5 bits per character;
        hex: >= 3.0, and only under a `*_KEY`-like name, because commit SHAs, digests and IDs
        are hex too). Other `*_KEY` names (`HMAC_KEY`, `CACHE_KEY`) count only with such a value.
 
-    A value is never a credential when it is empty, a reference (`$(VAR)` which the kubelet
-    expands, `${VAR}`, `$VAR`, `{{ .Values.x }}`), a path (`/run/secrets/db`), a URL without
-    a password, a boolean, a number or duration (`3600`, `1h`), an obvious placeholder to be
-    replaced before use (`<your-token>`, `[secret]`, `xxxx`, `REPLACE_ME`,
-    `GOOGLE_API_KEY_VAL`-style identifiers, `__TOKEN__` markers, or the variable's own name),
-    the name of a Secret object under a `*_SECRET` name (`TLS_SECRET=ingress-tls`), or one of
-    AWS's documented example keys. Well-known defaults such as `changeme`, `password` or `admin`
-    *are* flagged (and called out as such): applied as written, they are the credential.
+    The value decides the rest. A value is never a credential when it is empty, a reference
+    (`$(VAR)` which the kubelet expands, `${VAR}`, `$VAR`, `{{ .Values.x }}`), a path
+    (`/run/secrets/db`, `./x`, `~/x`), a URL without a password, a boolean, a number or
+    duration (`3600`, `1h`), an obvious placeholder to be replaced before use (`<your-token>`,
+    `[secret]`, `xxxx`, `REPLACE_ME`, `GOOGLE_API_KEY_VAL`-style identifiers, `__TOKEN__`
+    markers, or the variable's own name), the name of a Secret object under a `*_SECRET` name
+    (`TLS_SECRET=ingress-tls`), an HTTP header name under an Authorization-style name
+    (`AUTH_HEADER=Authorization`, `API_KEY_HEADER=X-Api-Key`), or one of AWS's documented
+    example keys. Anything else under a credential name is taken as the credential: so a short
+    name such as `PWD` counts, while the shell's `PWD=/app` (a path) does not. Well-known
+    defaults such as `changeme`, `password` or `admin` *are* flagged (and called out as
+    such): applied as written, they are the credential.
 
     The message names the variable and the kind of credential; the value is never shown,
     only a redacted form such as `ghp_…(40 chars)` or `****`.
@@ -252,6 +266,7 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[
     id="KF-SEC-003",
     name="secret-in-env-var",
     title="Container reads a Secret through environment variables",
+    verified="Container reads no Secret through environment variables",
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
@@ -343,14 +358,35 @@ _MAX_LINES_SHOWN = 3
 
 
 def _configmap_hits(key: str, value: str) -> list[str]:
-    """Why ConfigMap data[key] holds a credential: whole-value, token and `name: value` line findings."""
+    """Why ConfigMap data[key] holds a credential: whole-value, token and `name: value` line findings.
+
+    A multi-line value is a file: its tokens and its `name: value` lines are read. A one-line
+    value is read the same way when it is such a line (`DB_PASSWORD=x`, `password: x`) and the
+    key does not name a credential itself; otherwise it is one value under the key's name."""
     if "\n" not in value.strip():
-        return [f"key {key!r} holds {why}" for why in _value_hits(value, key)]
-    out: list[str] = []
+        if secretscan.sensitive_name(key) is not None or not one_line_setting(value):
+            return [f"key {key!r} holds {why}" for why in _value_hits(value, key)]
+        return _file_hits(key, value.strip(), one_line=True)
+    return _file_hits(key, value, one_line=False)
+
+
+def one_line_setting(value: str) -> bool:
+    """Is a one-line value a `name = value` / `name: value` setting? Base64 padding (`abc==`) is not."""
+    found = list(secretscan.assignments(value.strip()))
+    return len(found) == 1 and not found[0][1].startswith("=")
+
+
+def _file_hits(key: str, value: str, one_line: bool) -> list[str]:
+    """Tokens, base64 PEM and credential `name: value` lines of a configuration file in data[key]."""
     lines = secretscan.Lines(value)
+
+    def where(offset: int) -> str:
+        return f"key {key!r}" if one_line else f"key {key!r} line {lines.of(offset)}"
+
+    out: list[str] = []
     tokens = secretscan.find_tokens(value)
     for t in tokens:
-        out.append(f"key {key!r} line {lines.of(t.offset)} holds {_a(t.what)} ({t.shown})")
+        out.append(f"{where(t.offset)} holds {_a(t.what)} ({t.shown})")
     pem = secretscan.decoded_pem_hits(value)
     for t in pem or ():
         out.append(f"key {key!r} holds {_a(t.what)} ({t.shown})")
@@ -358,22 +394,29 @@ def _configmap_hits(key: str, value: str) -> list[str]:
     if key == "_example":  # Knative / Tekton convention: documentation the software ignores
         return out
     for name, val, off in secretscan.assignments(value):
-        line = lines.of(off)
-        if line in token_lines:
+        if lines.of(off) in token_lines:
             continue
         sens = secretscan.sensitive_name(name)
-        if sens is None or not secretscan.literal_candidate(val, name):
-            continue
-        if sens[1] or secretscan.high_entropy(val) is not None:
-            kind = "a common default password" if secretscan.is_common_default(val) else "a literal value"
-            out.append(f"key {key!r} line {line} sets {name} to {kind} ({secretscan.REDACTED})")
+        kind = _assignment_kind(name, val, sens) if sens is not None else None
+        if kind is not None:
+            out.append(f"{where(off)} sets {name} to {kind} ({secretscan.REDACTED})")
     return out
+
+
+def _assignment_kind(name: str, value: str, sens: tuple[str, bool]) -> str | None:
+    """How `name = value` (a credential name) is reported, or None when the value is no credential."""
+    if not secretscan.literal_candidate(value, name):
+        return None
+    if sens[1] or secretscan.high_entropy(value) is not None:
+        return "a common default password" if secretscan.is_common_default(value) else "a literal value"
+    return None
 
 
 @check(
     id="KF-SEC-004",
     name="credential-in-configmap",
     title="ConfigMap holds a credential",
+    verified="ConfigMap holds no credential",
     severity=Severity.HIGH,
     target="object",
     kinds=("ConfigMap",),
@@ -400,7 +443,9 @@ def credential_in_configmap(res: Resource, ctx: CheckContext[None]) -> Iterator[
       value (entropy test);
     - inside multi-line values (embedded YAML, JSON, TOML, INI, `.properties` and env files):
       **lines** `name: value`, `name = value`, `"name": "value"` or `export NAME=value` whose
-      name is a credential name and whose value is a literal.
+      name is a credential name and whose value is a literal. A one-line value that is such
+      a line (`app.env: DB_PASSWORD=x`, `db.properties: "password: x"`) is read the same way:
+      a file of one setting.
 
     References (`${DB_PASSWORD}`, `$(VAR)`, `{{ .Values.x }}`), paths, plain URLs, booleans,
     numbers and placeholders are not credentials (see KF-SEC-002). Lines of a key named

@@ -9,14 +9,13 @@ pattern): `kubefort --help` lists the commands from COMMANDS without importing a
 
 from __future__ import annotations
 
+import errno
 import importlib
 from collections.abc import Mapping
 from gettext import gettext
 from typing import Any
 
 import click
-
-from kubefort import __version__
 
 # name -> ("module:attribute" of the command, the first paragraph of its help: what `kubefort
 # --help` shows without importing the module). tests/test_cli_lazy.py holds the two equal.
@@ -45,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Scan manifests (files, directories, '-' for stdin, Helm charts, Kustomize directories), "
         "a live cluster (--cluster), or a cluster snapshot (kubefort cluster snapshot).",
     ),
+    "version": ("kubefort.cli.version:version", "Show kubefort's version, Python's and the YAML parsers in use."),
 }
 
 
@@ -71,6 +71,19 @@ class LazyGroup(click.Group):
         if not isinstance(cmd, click.Command):
             raise TypeError(f"{module_name}:{attr} is not a click command")
         return cmd
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an OSError that escaped it (a file that vanished or filled the disk
+        mid-run) ends as one line and exit 2, as every file error does, never as a traceback.
+        A closed stdout (EPIPE) stays click's to handle."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            from kubefort.cli.params import file_error
+
+            raise file_error(exc) from None
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -105,12 +118,29 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from kubefort.cli.version import version_text
+
+    click.echo(version_text())
+    ctx.exit()
+
+
 @click.group(
     cls=LazyGroup,
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, "-V", "--version", prog_name="kubefort")
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version (as `kubefort version`) and exit.",
+)
 def cli() -> None:
     """kubefort: Kubernetes security checks with one finding model.
 
@@ -120,6 +150,10 @@ def cli() -> None:
       kubefort scan --cluster            scan the cluster of the current kubeconfig context
       kubefort checks                    list every check
       kubefort explain KF-POD-001        what a check looks for and how to fix it
+
+    \b
+    Shell completion (bash; zsh_source or fish_source for those shells):
+      eval "$(_KUBEFORT_COMPLETE=bash_source kubefort)"
     """
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-from kubefort.cli.common import EXIT_USAGE, split_ids
+from kubefort.cli.common import split_ids
+from kubefort.cli.params import FileError, InputFile, OutputFile, os_reason
+from kubefort.wording import plural
 
 
 def _connect(kubeconfig: str | None, context: str | None) -> Any:
@@ -15,8 +17,11 @@ def _connect(kubeconfig: str | None, context: str | None) -> Any:
 
     try:
         return Cluster(kubeconfig, context)
-    except ClusterError as exc:
-        raise click.UsageError(str(exc)) from None
+    except ClusterError as exc:  # no usable kubeconfig or in-cluster configuration
+        raise FileError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - kubernetes' kubeconfig loader raises YAML, key and type errors on a malformed file
+        where = f" from {kubeconfig}" if kubeconfig else ""
+        raise FileError(f"cannot load cluster credentials{where}: {exc}") from None
 
 
 def _live(
@@ -37,8 +42,7 @@ def _live(
             cluster, namespaces=namespaces, skip=tuple(skip) if skip else DEFAULT_SKIP, page_size=page_size, probe=probe
         )
     except ClusterError as exc:
-        click.echo(f"kubefort: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        raise FileError(str(exc)) from None
 
 
 class _Status:
@@ -97,15 +101,14 @@ def scan_cluster(
         source = (
             SnapshotSource(snapshot) if snapshot else _live(kubeconfig, context, namespaces, skip, page_size, probe)
         )
-    except SnapshotError as exc:
-        raise click.UsageError(str(exc)) from None
+    except (SnapshotError, OSError) as exc:
+        raise FileError(_snapshot_error(str(snapshot), exc)) from None
     status = _Status(quiet, f"scanning {'snapshot ' + snapshot if snapshot else 'cluster ' + source.name}")
     try:
         result = scan_source(source, settings, config=config, baseline=baseline, jobs=jobs, progress=status, fold=fold)
-    except (ClusterError, SnapshotError) as exc:
+    except (ClusterError, SnapshotError, OSError) as exc:
         status.stop()
-        click.echo(f"kubefort: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        raise FileError(_snapshot_error(snapshot, exc) if snapshot else str(exc)) from None
     finally:
         status.stop()
     if snapshot:
@@ -124,11 +127,11 @@ def cluster_group() -> None:
     "--output",
     "output",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=OutputFile("snapshot"),
     help="Snapshot file to write (.json.gz is compressed).",
 )
 @click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."
+    "--kubeconfig", type=InputFile("kubeconfig"), help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config)."
 )
 @click.option("--context", "kube_context", help="Kubeconfig context (default: the current context).")
 @click.option(
@@ -180,18 +183,24 @@ def snapshot_cmd(
     source = _live(
         kubeconfig, kube_context, list(namespaces) or None, split_ids(skip_resources), page_size, not no_anonymous_probe
     )
-    writer = SnapshotWriter(output, source.header())
+    try:
+        writer = SnapshotWriter(output, source.header())
+    except OSError as exc:  # checked before connecting, but the directory may have gone since
+        raise FileError(f"cannot write snapshot {output}: {os_reason(exc)}") from None
     status = _Status(quiet, f"snapshot of {source.name}")
     try:
         for page in source.pages():
             writer.page(page)
             status(writer.objects, page.rtype.key)
         writer.close(source.statuses)
-    except (ClusterError, OSError) as exc:
+    except ClusterError as exc:
         writer.abort()
         status.stop()
-        click.echo(f"kubefort: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        raise FileError(str(exc)) from None
+    except OSError as exc:
+        writer.abort()
+        status.stop()
+        raise FileError(f"cannot write snapshot {output}: {os_reason(exc)}") from None
     except BaseException:
         writer.abort()
         raise
@@ -203,7 +212,13 @@ def snapshot_cmd(
             click.echo(f"kubefort: not listed: {g.reason}", err=True)
         click.echo(
             f"kubefort: wrote {writer.objects:,} objects of {source.name} to {output}"
-            + (f"; {len(missing)} list(s) forbidden or failed" if missing else ""),
+            + (f"; {plural(len(missing), 'list')} forbidden or failed" if missing else ""),
             err=True,
         )
     sys.exit(3 if missing else 0)
+
+
+def _snapshot_error(path: str, exc: Exception) -> str:
+    """ "cannot read snapshot PATH: why" (a SnapshotError's message starts with the path itself)."""
+    why = os_reason(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{path}: ")
+    return f"cannot read snapshot {path}: {why}"

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from kubefort.engine.progress import ProgressCallback, ProgressEvent
+
+from kubefort.cli.params import FileError, check_report_targets, os_reason
 from kubefort.fileio import write_atomically
 from kubefort.verdict import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 
@@ -17,6 +21,7 @@ __all__ = [
     "EXIT_INCOMPLETE",
     "EXIT_OK",
     "EXIT_USAGE",
+    "FormatChoice",
     "builtin_registry",
     "parse_fail_on",
     "parse_outputs",
@@ -33,6 +38,28 @@ def builtin_registry() -> Any:
     return load_builtin_checks()
 
 
+# -o names no longer listed in help, and what they now are: the human format is `table` everywhere
+DEPRECATED_FORMATS = {"text": "table"}
+
+
+def current_format(fmt: str) -> str:
+    """A -o name as it is today: `text` is a deprecated alias of `table` (a note on stderr)."""
+    new = DEPRECATED_FORMATS.get(fmt.strip().lower())
+    if new is None:
+        return fmt
+    click.echo(f"kubefort: -o {fmt.strip()} is deprecated: use -o {new}", err=True)
+    return new
+
+
+class FormatChoice(click.Choice[str]):
+    """`-o` for the commands with a fixed set of formats; also takes the deprecated aliases."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if isinstance(value, str) and DEPRECATED_FORMATS.get(value.strip().lower()) in self.choices:
+            value = current_format(value)
+        return super().convert(value, param, ctx)
+
+
 def split_ids(values: tuple[str, ...]) -> list[str]:
     """`--checks A,B --checks C` -> [A, B, C]."""
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
@@ -45,7 +72,7 @@ def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> l
     targets: list[tuple[str, str | None]] = []
     for o in outputs or ("table",):
         fmt, _, dest = o.partition("=")
-        fmt = fmt.strip().lower()
+        fmt = current_format(fmt.strip().lower())
         if fmt not in reporters.FORMATS:
             raise click.BadParameter(
                 f"unknown format {fmt!r} (choose from {', '.join(sorted(reporters.FORMATS))})", param_hint="--output"
@@ -56,6 +83,7 @@ def parse_outputs(outputs: tuple[str, ...], output_file: str | None = None) -> l
         if len(free) != 1:
             raise click.UsageError("--output-file needs exactly one -o FORMAT without =FILE")
         targets[free[0]] = (targets[free[0]][0], output_file)
+    check_report_targets(targets)  # one report on stdout at most; report files writable, before any scan
     return targets
 
 
@@ -79,8 +107,16 @@ def read_baseline(path: str | None) -> set[str] | None:
         return None
     try:
         return baseline_mod.read(path)
-    except (OSError, ValueError) as exc:
-        raise click.UsageError(f"cannot read baseline {path}: {exc}") from None
+    except OSError as exc:
+        raise FileError(f"cannot read baseline {path}: {os_reason(exc)}") from None
+    except ValueError as exc:
+        raise FileError(f"cannot read baseline {path}: {exc}") from None
+
+
+def _reports_event(done: int, total: int, fmt: str = "") -> ProgressEvent:
+    from kubefort.engine.progress import ProgressEvent
+
+    return ProgressEvent("reports", done, total, current=fmt)
 
 
 def report_and_exit(
@@ -94,21 +130,38 @@ def report_and_exit(
     allow_incomplete: bool,
     quiet: bool,
     nothing_evaluated: str | None = None,
+    show_suppressed: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> None:
     """Render every requested report, then exit with the documented code (`kubefort.verdict`):
 
     0 clean; 1 a failure at or above the threshold; 3 something was not evaluated (or, with
     `nothing_evaluated`, nothing at all was) unless allow_incomplete.
+
+    Reports to files are written first (`progress`, a `kubefort.engine.progress.ProgressCallback`,
+    hears of each), then the one for stdout, laid out for the terminal's width (`$COLUMNS`, else
+    100 columns when stdout is no terminal).
     """
     from kubefort import reporters
+    from kubefort.reporters.layout import output_width
     from kubefort.verdict import verdict
 
     if nothing_evaluated:
         result.warnings.append(nothing_evaluated)
     use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    for fmt, dest in targets:
+    files = sum(1 for _, dest in targets if dest is not None)
+    if progress is not None:
+        progress(_reports_event(0, files))
+    # files first: a progress display on the terminal ends before anything is written to stdout
+    for i, (fmt, dest) in enumerate(sorted(targets, key=lambda t: t[1] is None), 1):
         chunks = reporters.render_chunks(
-            fmt, result, registry, include_passed=include_passed, color=use_color and dest is None and fmt == "table"
+            fmt,
+            result,
+            registry,
+            include_passed=include_passed,
+            show_suppressed=show_suppressed,
+            color=use_color and dest is None and fmt == "table",
+            width=output_width(sys.stdout if dest is None else None),
         )
         if dest is None:
             last = ""
@@ -117,7 +170,12 @@ def report_and_exit(
             if not last.endswith("\n"):
                 click.echo("")
         else:
-            write_atomically(dest, chunks)
+            try:
+                write_atomically(dest, chunks)
+            except OSError as exc:  # checked before the scan, but the disk may fill or the directory go
+                raise FileError(f"cannot write {fmt} report {dest}: {os_reason(exc)}") from None
+            if progress is not None:
+                progress(_reports_event(i, files, fmt))  # the files come first: i of them are written
     v = verdict(result, threshold, allow_incomplete=allow_incomplete, nothing_evaluated=nothing_evaluated)
     if not quiet:
         click.echo(v.summary, err=True)

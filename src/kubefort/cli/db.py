@@ -14,17 +14,19 @@ from typing import Any
 import click
 
 from kubefort import vulndb
+from kubefort.cli.params import FileError, InputFile, os_reason, write_problem
 from kubefort.vulndb import manage
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  done
-  2  the feed could not be fetched, read or parsed (nothing was written)
+  2  the feed could not be fetched, read or parsed, or the user copy cannot
+     be written (nothing was written)
 """
 
 
-class FeedError(click.ClickException):
-    exit_code = 2
+class FeedError(FileError):
+    """The feed could not be fetched, read or parsed: one line, exit 2."""
 
 
 @click.group(name="db", epilog=EXIT_CODES_HELP)
@@ -62,18 +64,25 @@ def info(as_json: bool) -> None:
 @click.option(
     "--from-file",
     "from_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=InputFile("CVE feed"),
     help="Read a downloaded feed file instead of downloading (air-gapped use).",
 )
-def update(url: str, from_file: Path | None) -> None:
+def update(url: str, from_file: str | None) -> None:
     """Download the official Kubernetes CVE feed, extract version ranges, write the user copy."""
+    target = manage.user_copy()
+    problem = write_problem(str(target), make_parents=True)
+    if problem is not None:  # before downloading anything
+        raise FileError(f"cannot write the CVE data to {target}: {problem}")
     try:
-        doc, records = manage.read_feed(url, from_file)
+        doc, records = manage.read_feed(url, Path(from_file) if from_file else None)
     except (OSError, ValueError) as exc:  # OSError includes urllib's URLError
         where = str(from_file) if from_file else url
         raise FeedError(f"could not read the CVE feed from {where}: {exc}") from None
     generated = manage.feed_date(doc)
-    target = manage.write_user_copy(records, generated=generated, source=str(from_file) if from_file else url)
+    try:
+        target = manage.write_user_copy(records, generated=generated, source=from_file or url)
+    except OSError as exc:
+        raise FileError(f"cannot write the CVE data to {target}: {os_reason(exc)}") from None
     unparsed = sum(1 for r in records if not r["ranges"])
     click.echo(
         f"wrote {len(records)} CVE records (data of {generated}) to {target}; "

@@ -7,7 +7,6 @@ result, with the node's discovery summary and the manual CIS controls in `extras
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,9 @@ from typing import Any
 import click
 
 from kubefort.cli.common import EXIT_OK, parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
+from kubefort.cli.params import FileError, InputDir, InputFile, OutputFile, complete_report_formats, os_reason
 from kubefort.kube.cis import manual_controls
+from kubefort.wording import plural
 
 NODE_AREAS = ("CP", "ETCD", "KUBELET")
 
@@ -23,7 +24,8 @@ EXIT_CODES_HELP = """\b
 Exit codes:
   0  no failed check at or above --fail-on, and every setting could be judged
   1  at least one failed check at or above --fail-on (default: high)
-  2  usage error: bad option, unknown check ID, invalid config or baseline
+  2  usage error: bad option, unknown check ID, invalid config or baseline,
+     a file or directory that cannot be read or written (one line on stderr)
   3  scan incomplete: a file a component uses could not be read, or a setting
      cannot be determined (k3s built-ins); --allow-incomplete turns this into 0/1
 """
@@ -33,9 +35,13 @@ def _dump(path: str, loaded: Any) -> int:
     """Write the NodeComponent/NodeFile objects (and loaded config documents) as one YAML stream."""
     import yaml
 
+    from kubefort.fileio import write_atomically
+
     docs = [r.obj for r in loaded.resources()]
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump_all(docs, fh, sort_keys=False, default_flow_style=False)
+    try:
+        write_atomically(path, yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+    except OSError as exc:
+        raise FileError(f"cannot write dump {path}: {os_reason(exc)}") from None
     return len(docs)
 
 
@@ -44,13 +50,13 @@ def _dump(path: str, loaded: Any) -> int:
     "--root",
     default="/",
     show_default=True,
-    type=click.Path(file_okay=False),
+    type=InputDir("node root"),
     help="The node's root: / on the node, or a directory that mirrors its files (/etc/kubernetes, /var/lib/kubelet, units, /proc).",
 )
 @click.option(
     "--proc",
     "proc",
-    type=click.Path(file_okay=False),
+    type=InputDir("process table"),
     metavar="DIR",
     help="Where the node's process table is (default: ROOT/proc). In a pod with hostPID: --proc /proc.",
 )
@@ -60,9 +66,15 @@ def _dump(path: str, loaded: Any) -> int:
     "outputs",
     multiple=True,
     metavar="FORMAT[=FILE]",
-    help="Report format: table (default), json, sarif, junit. Repeat for several; FORMAT=FILE writes to a file.",
+    shell_complete=complete_report_formats,
+    help="Report format: table (default), json, sarif, junit. Repeat for several (at most one on stdout); FORMAT=FILE writes to a file.",
 )
 @click.option("--include-passed", is_flag=True, help="Also list passed outcomes (json/table; junit always has them).")
+@click.option(
+    "--show-suppressed",
+    is_flag=True,
+    help="List suppressed findings (baseline, exceptions) in the table; by default it only counts them.",
+)
 @click.option(
     "--checks",
     "select",
@@ -80,19 +92,19 @@ def _dump(path: str, loaded: Any) -> int:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
+    type=InputFile("config file"),
     help="A .kubefort.yaml with exceptions, severities and options.",
 )
 @click.option(
     "--baseline",
-    type=click.Path(dir_okay=False),
+    type=InputFile("baseline"),
     help="Suppress findings whose fingerprints are in this baseline file.",
 )
 @click.option("--list-manual", is_flag=True, help="List the manual CIS controls (1.x-4.x) with guidance and exit.")
 @click.option(
     "--dump",
     "dump_path",
-    type=click.Path(dir_okay=False),
+    type=OutputFile("dump"),
     metavar="FILE",
     help="Also write what kubefort read (NodeComponent and NodeFile objects) to FILE as YAML; `kubefort scan FILE` re-checks it.",
 )
@@ -103,6 +115,7 @@ def node(
     proc: str | None,
     outputs: tuple[str, ...],
     include_passed: bool,
+    show_suppressed: bool,
     select: tuple[str, ...],
     skip: tuple[str, ...],
     fail_on: str | None,
@@ -139,16 +152,12 @@ def node(
                 by = f"  (partly checked by {', '.join(r['checked_by'])})" if r["checked_by"] else ""
                 click.echo(f"{r['cis']:<7} manual  {r['title']}{by}\n        {r['guidance']}")
         sys.exit(EXIT_OK)
-    if not os.path.isdir(root):
-        raise click.BadParameter(f"{root!r} is not a directory", param_hint="--root")
     config: Config | None = None
     if config_path:
-        if not Path(config_path).is_file():
-            raise click.BadParameter(f"config file {config_path!r} does not exist", param_hint="--config")
         try:
             config = load_config(Path(config_path), reg)
         except ConfigError as exc:
-            raise click.UsageError(f"invalid config: {exc}") from None
+            raise FileError(f"invalid config: {exc}") from None
     from kubefort.engine.selection import SelectionError, select_checks
 
     try:
@@ -177,14 +186,10 @@ def node(
         options=dict(config.options) if config else None,
         proc=proc,
     )
-    for msg in result.unused_exceptions:
-        result.warnings.append(f"unused exception: {msg}")
-    for msg in result.expired_exceptions:
-        result.warnings.append(f"expired exception: {msg}")
     if dump_path:
         n = _dump(dump_path, loaded)
         if not quiet:
-            click.echo(f"kubefort: wrote {n} object(s) to {dump_path}", err=True)
+            click.echo(f"kubefort: wrote {plural(n, 'object')} to {dump_path}", err=True)
     nothing = None
     if not loaded.info.get("components"):
         # nothing was evaluated: that is never a clean result
@@ -194,6 +199,7 @@ def node(
         reg,
         targets,
         include_passed=include_passed,
+        show_suppressed=show_suppressed,
         color=color,
         threshold=threshold,
         allow_incomplete=allow_incomplete,

@@ -16,6 +16,9 @@ from typing import Any
 
 import click
 
+from kubefort.cli.params import FileError, os_reason
+from kubefort.wording import plural
+
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 RBAC_HELP_EPILOG = """\b
@@ -37,32 +40,115 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--no-bootstrap", is_flag=True, help="Leave out the default roles and bindings every cluster has."
     )(f)
+    f = click.option(
+        "--kubernetes-version",
+        "k8s_version",
+        metavar="1.N",
+        help="The release whose default roles, bindings and resource table apply (default: a snapshot's "
+        "API server version, else the newest kubefort ships).",
+    )(f)
     return click.option(
         "-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
     )(f)
 
 
 class _Loaded:
-    def __init__(self, paths: tuple[str, ...], exclude: tuple[str, ...], no_render: bool, no_bootstrap: bool) -> None:
+    def __init__(
+        self,
+        paths: tuple[str, ...],
+        exclude: tuple[str, ...],
+        no_render: bool,
+        no_bootstrap: bool,
+        k8s_version: str | None = None,
+    ) -> None:
         from kubefort.kube.rbac import Policy
         from kubefort.loaders.manifests import UsageError, load_resources
 
+        snapshots = [p for p in paths if _is_snapshot(p)]
         try:
-            resources, problems, _ = load_resources(paths, exclude, render_dirs=not no_render)
-        except UsageError as exc:
-            raise click.UsageError(str(exc)) from None
-        self.policy = Policy(resources, bootstrap=not no_bootstrap)
+            resources, problems, _ = load_resources(
+                [p for p in paths if p not in snapshots], exclude, render_dirs=not no_render
+            )
+        except UsageError as exc:  # a PATH that does not exist
+            raise FileError(str(exc)) from None
+        for snap in snapshots:
+            resources += _snapshot_resources(snap)
+        try:
+            self.policy = Policy(resources, bootstrap=not no_bootstrap, kubernetes_version=k8s_version)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
         self.problems = [f"{p.file}{':' + str(p.line) if p.line else ''}: {p.message}" for p in problems]
         for (kind, ns, name), why in sorted(self.policy.problems.items(), key=lambda kv: str(kv[0])):
             self.problems.append(f"{kind}/{ns + '/' if ns else ''}{name} ignored: {why.reason}")
+        # an aggregated ClusterRole's own rules hold or not depending on the controller's history
+        self.warnings = [
+            f"{r.key} is aggregated and also writes {plural(sum(x.conditional for x in r.rules), 'rule')} of its own "
+            "that the aggregation does not give it: the aggregation controller replaces them when it runs; "
+            "grants from them are marked 'granted if the rules are kept'"
+            for r in self.policy.roles.values()
+            if r.selectors is not None and any(x.conditional for x in r.rules)
+        ]
+
+    @property
+    def version_line(self) -> str:
+        from kubefort.kube.rbac.builtin import source_of
+
+        pol = self.policy
+        return f"Kubernetes {pol.version} RBAC defaults ({source_of(pol.version)}; {pol.version_reason})"
+
+    def meta(self) -> dict[str, Any]:
+        """What the JSON answers share: the release used and the warnings."""
+        return {"kubernetesVersion": self.policy.version, "warnings": self.warnings}
+
+    def head(self) -> None:
+        """The release used and the warnings, on stderr (table output)."""
+        click.echo(f"kubefort: {self.version_line}", err=True)
+        for w in self.warnings:
+            click.echo(f"kubefort: warning: {w}", err=True)
 
     def finish(self, code: int = EXIT_OK) -> None:
         if self.problems:
-            click.echo(f"kubefort: {len(self.problems)} input problem(s); the answer may be incomplete:", err=True)
+            click.echo(
+                f"kubefort: {plural(len(self.problems), 'input problem')}; the answer may be incomplete:", err=True
+            )
             for p in self.problems:
                 click.echo(f"  {p}", err=True)
             code = EXIT_INCOMPLETE
         sys.exit(code)
+
+
+def _is_snapshot(path: str) -> bool:
+    import os
+
+    if path == "-" or not os.path.isfile(path):
+        return False
+    from kubefort.cluster.source import is_snapshot
+
+    return is_snapshot(path)
+
+
+def _snapshot_resources(path: str) -> list[Any]:
+    """Every object of a cluster snapshot, and its ClusterInfo (the API server's version)."""
+    import orjson
+
+    from kubefort.cluster.source import SnapshotError, SnapshotSource
+    from kubefort.model import Resource, ResourceId, Source
+
+    try:
+        src = SnapshotSource(path)
+        out = [Resource(ResourceId("kubefort.io/v1alpha1", "ClusterInfo", None, src.name), src.info, Source(path))]
+        for page in src.pages():
+            for i, obj in enumerate(orjson.loads(page.data).get("items") or ()):
+                meta = obj.get("metadata") if isinstance(obj, dict) else None
+                if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+                    continue
+                ns = meta.get("namespace") if page.rtype.namespaced else None
+                rid = ResourceId(str(obj.get("apiVersion")), str(obj.get("kind")), ns, meta["name"])
+                out.append(Resource(rid, obj, Source(path, page.number, None, ("items", i))))
+    except (SnapshotError, OSError, ValueError) as exc:
+        why = os_reason(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{path}: ")
+        raise FileError(f"cannot read snapshot {path}: {why}") from None
+    return out
 
 
 def _dump(data: Any) -> None:
@@ -111,6 +197,7 @@ def who_can(
     exclude: tuple[str, ...],
     no_render: bool,
     no_bootstrap: bool,
+    k8s_version: str | None,
     fmt: str,
     namespace: str | None,
     all_namespaces: bool,
@@ -131,18 +218,20 @@ def who_can(
 
     if namespace and all_namespaces:
         raise click.UsageError("-n and -A exclude each other")
-    loaded = _Loaded(paths, exclude, no_render, no_bootstrap)
+    loaded = _Loaded(paths, exclude, no_render, no_bootstrap, k8s_version)
     pol = loaded.policy
     any_ns = False
+    unknown_scope = False
     if resource.startswith("/"):
         req = Request(verb, path=resource)
         where = ""
     else:
         try:
-            spec = resolve_resource(resource, pol.crds)
+            spec = resolve_resource(resource, pol.crds, pol.version)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         ns = namespace or ""
+        unknown_scope = spec.namespaced is None and spec.resource != "*"
         if spec.resource == "namespaces" and spec.group == "" and name:
             ns = name  # the API server puts a namespace's own name in the request's namespace
         elif spec.namespaced is False:
@@ -160,6 +249,18 @@ def who_can(
             )
         )
     found = pol.who_can(req, any_namespace=any_ns)
+    # a RoleBinding grants a resource only if it is namespaced: for a resource of unknown scope
+    # that is not evaluated, never guessed
+    scope_note = (
+        f"{resource} is neither a built-in resource of Kubernetes {pol.version} nor a CRD in the input: "
+        "its scope is unknown, so grants through RoleBindings are not evaluated (they hold only if it is namespaced)"
+        if unknown_scope
+        else ""
+    )
+
+    def certain(g: Any) -> bool:
+        return not (unknown_scope and g.binding.namespace is not None)
+
     if fmt == "json":
         _dump(
             {
@@ -173,23 +274,42 @@ def who_can(
                     "name": req.name,
                     "nonResourceURL": req.path,
                     "bootstrap": not no_bootstrap,
+                    "scope": None if req.path is not None else _scope_name(spec.namespaced),
                 },
-                "subjects": [dict(s.as_dict(), via=[g.as_dict() for g in grants]) for s, grants in found.items()],
+                **loaded.meta(),
+                "subjects": [
+                    dict(
+                        s.as_dict(),
+                        via=[g.as_dict() for g in grants if certain(g)],
+                        notEvaluated=[g.as_dict() for g in grants if not certain(g)],
+                    )
+                    for s, grants in found.items()
+                ],
+                "notes": [scope_note] if scope_note else [],
                 "problems": loaded.problems,
             }
         )
     else:
-        what = req.path if req.path is not None else str(resolve_resource(resource, pol.crds))
+        loaded.head()
+        what = req.path if req.path is not None else str(resolve_resource(resource, pol.crds, pol.version))
         title = f"who can {verb} {what}" + (f" named {name!r}" if name else "") + (f" {where}" if where else "")
         if not found:
             click.echo(f"{title}: nobody")
         else:
-            click.echo(f"{title}: {len(found)} subject(s)")
+            click.echo(f"{title}: {plural(len(found), 'subject')}")
             rows: list[tuple[str, ...]] = [
-                (str(s) if i == 0 else "", g.describe()) for s, grants in found.items() for i, g in enumerate(grants)
+                (str(s) if i == 0 else "", g.describe() + ("" if certain(g) else " (not evaluated: scope unknown)"))
+                for s, grants in found.items()
+                for i, g in enumerate(grants)
             ]
             click.echo(_table(rows, ("SUBJECT", "VIA (binding -> role: rule)")))
+        if scope_note:
+            click.echo(f"note: {scope_note}")
     loaded.finish()
+
+
+def _scope_name(namespaced: bool | None) -> str:
+    return {True: "Namespaced", False: "Cluster", None: "unknown"}[namespaced]
 
 
 @rbac.command("permissions", epilog=RBAC_HELP_EPILOG)
@@ -209,6 +329,7 @@ def permissions(
     exclude: tuple[str, ...],
     no_render: bool,
     no_bootstrap: bool,
+    k8s_version: str | None,
     fmt: str,
     namespace: str | None,
     groups: tuple[str, ...],
@@ -223,12 +344,13 @@ def permissions(
                                    system:serviceaccounts, system:serviceaccounts:NS, system:authenticated
     """
     from kubefort.kube.rbac import identity_of, parse_subject
+    from kubefort.kube.rbac.model import CONDITIONAL_NOTE
 
     try:
         subj = parse_subject(subject)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    loaded = _Loaded(paths, exclude, no_render, no_bootstrap)
+    loaded = _Loaded(paths, exclude, no_render, no_bootstrap, k8s_version)
     pol = loaded.policy
     ident = identity_of(subj, groups)
     by_scope: dict[str | None, list[Any]] = {}
@@ -242,11 +364,13 @@ def permissions(
                 "user": ident.user,
                 "groups": sorted(ident.groups),
                 "bootstrap": not no_bootstrap,
+                **loaded.meta(),
                 "scopes": [{"namespace": s, "rules": [g.as_dict() for g in by_scope[s]]} for s in scopes],
                 "problems": loaded.problems,
             }
         )
     else:
+        loaded.head()
         click.echo(f"{subj} (user {ident.user or '-'}, groups {', '.join(sorted(ident.groups))})")
         if not scopes:
             click.echo("no permissions")
@@ -257,7 +381,7 @@ def permissions(
                 rows.append(
                     (
                         label if i == 0 else "",
-                        g.rule.text(),
+                        g.rule.text() + (CONDITIONAL_NOTE if g.rule.conditional else ""),
                         f"{g.binding.key} -> {g.role.key}"
                         + ("" if g.rule.origin == g.role.key else f" (from {g.rule.where()})"),
                     )
@@ -286,6 +410,7 @@ def paths_cmd(
     exclude: tuple[str, ...],
     no_render: bool,
     no_bootstrap: bool,
+    k8s_version: str | None,
     fmt: str,
     subjects: tuple[str, ...],
     include_system: bool,
@@ -305,19 +430,28 @@ def paths_cmd(
         starts = [parse_subject(s) for s in subjects] if subjects else None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    loaded = _Loaded(paths, exclude, no_render, no_bootstrap)
+    loaded = _Loaded(paths, exclude, no_render, no_bootstrap, k8s_version)
     found = find_paths(loaded.policy, starts, include_system)
     if fmt == "json":
-        _dump({"bootstrap": not no_bootstrap, "paths": [p.as_dict() for p in found], "problems": loaded.problems})
+        _dump(
+            {
+                "bootstrap": not no_bootstrap,
+                **loaded.meta(),
+                "paths": [p.as_dict() for p in found],
+                "problems": loaded.problems,
+            }
+        )
     elif not found:
+        loaded.head()
         click.echo("no subject can reach cluster-admin")
     else:
+        loaded.head()
         for p in found:
-            click.echo(f"{p.subject} -> cluster-admin in {len(p.hops)} hop(s)")
+            click.echo(f"{p.subject} -> cluster-admin in {plural(len(p.hops), 'hop')}")
             for i, h in enumerate(p.hops, 1):
                 click.echo(f"  {i}. {h.src} => {h.dst}")
                 click.echo(f"     {h.action}  [{h.technique} {TECHNIQUES.get(h.technique, '')}]")
                 for g in h.via:
                     click.echo(f"     via {g.describe()}")
-        click.echo(f"{len(found)} subject(s) can reach cluster-admin")
+        click.echo(f"{plural(len(found), 'subject')} can reach cluster-admin")
     loaded.finish(EXIT_FOUND if found else EXIT_OK)

@@ -8,7 +8,6 @@ the exit code.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,28 @@ from kubefort.cli.common import (
     report_and_exit,
     split_ids,
 )
+from kubefort.cli.params import (
+    FileError,
+    InputFile,
+    OutputFile,
+    check_suggestion,
+    complete_check_ids,
+    complete_report_formats,
+    os_reason,
+)
+from kubefort.verdict import nothing_found, nothing_listed
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  no failed check at or above --fail-on, and every target was evaluated
   1  at least one failed check at or above --fail-on (default: high)
-  2  usage error: bad option, unknown check ID, invalid config or baseline
+  2  usage error: bad option, unknown check ID, invalid config or baseline,
+     a file that cannot be read or written (one line on stderr)
   3  scan incomplete: some targets were not evaluated (unparsable file,
      failed render, malformed object, cluster objects that could not be
-     listed); --allow-incomplete turns this into 0/1
+     listed), or no Kubernetes object was found at all;
+     --allow-incomplete turns this into 0/1
+With --write-baseline: 0 once the baseline is written (3 when incomplete).
 """
 
 
@@ -65,22 +77,36 @@ def _size(text: str) -> int:
     "outputs",
     multiple=True,
     metavar="FORMAT[=FILE]",
-    help="Report format: table (default), json, sarif, junit, prometheus. Repeat for several; FORMAT=FILE writes to a file.",
+    shell_complete=complete_report_formats,
+    help="Report format: table (default), json, sarif, junit, prometheus. Repeat for several (at most one on stdout); FORMAT=FILE writes to a file.",
 )
 @click.option(
     "--output-file",
-    type=click.Path(dir_okay=False, writable=True),
+    type=OutputFile("report"),
     help="Write the (single) report to FILE instead of stdout.",
 )
 @click.option("--include-passed", is_flag=True, help="Also list passed outcomes (json/table; junit always has them).")
+@click.option(
+    "--show-suppressed",
+    is_flag=True,
+    help="List suppressed findings (baseline, exceptions, inline ignores) in the table; by default it only counts them. JSON, SARIF and JUnit always list them.",
+)
 @click.option(
     "--checks",
     "select",
     multiple=True,
     metavar="IDS",
+    shell_complete=complete_check_ids,
     help="Run only these checks: IDs, names or ID prefixes (KF-POD), comma-separated.",
 )
-@click.option("--skip-checks", "skip", multiple=True, metavar="IDS", help="Do not run these checks.")
+@click.option(
+    "--skip-checks",
+    "skip",
+    multiple=True,
+    metavar="IDS",
+    shell_complete=complete_check_ids,
+    help="Do not run these checks.",
+)
 @click.option(
     "--severity",
     "min_severity",
@@ -92,7 +118,11 @@ def _size(text: str) -> int:
     metavar="LEVEL",
     help="Exit 1 when a failed check has at least this severity; 'never' to only report. Default: high.",
 )
-@click.option("--allow-incomplete", is_flag=True, help="Do not exit 3 when some targets could not be evaluated.")
+@click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Do not exit 3 when some targets could not be evaluated or no Kubernetes object was found.",
+)
 @click.option(
     "--pss",
     "pss_level",
@@ -105,11 +135,29 @@ def _size(text: str) -> int:
     metavar="vX.Y",
     help="Pod Security policy version for the PSS checks: latest (default) or v1.N.",
 )
+@click.option(
+    "--kubernetes-version",
+    "k8s_version",
+    default=None,
+    metavar="1.N",
+    help="Kubernetes release whose default RBAC roles, bindings and resource scopes the RBAC checks use (default: the cluster's or snapshot's API server version, else the newest kubefort ships).",
+)
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
 @click.option(
-    "-f", "--values", "helm_values", multiple=True, metavar="FILE", help="Helm values file for charts (repeatable)."
+    "-f",
+    "--values",
+    "helm_values",
+    multiple=True,
+    type=InputFile("values file"),
+    help="Helm values file for charts (repeatable; an error when no PATH is a chart).",
 )
-@click.option("--set", "helm_set", multiple=True, metavar="KEY=VAL", help="Helm --set value for charts (repeatable).")
+@click.option(
+    "--set",
+    "helm_set",
+    multiple=True,
+    metavar="KEY=VAL",
+    help="Helm --set value for charts (repeatable; an error when no PATH is a chart).",
+)
 @click.option(
     "-n",
     "--namespace",
@@ -126,7 +174,7 @@ def _size(text: str) -> int:
 )
 @click.option(
     "--kubeconfig",
-    type=click.Path(dir_okay=False),
+    type=InputFile("kubeconfig"),
     help="With --cluster: kubeconfig file (default: $KUBECONFIG, ~/.kube/config).",
 )
 @click.option("--context", "kube_context", help="With --cluster: kubeconfig context (default: the current context).")
@@ -161,17 +209,19 @@ def _size(text: str) -> int:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False),
+    type=InputFile("config file"),
     help="Config file (default: nearest .kubefort.yaml above the first PATH).",
 )
 @click.option("--no-config", is_flag=True, help="Ignore .kubefort.yaml files.")
 @click.option(
     "--baseline",
-    type=click.Path(dir_okay=False),
+    type=InputFile("baseline"),
     help="Suppress findings whose fingerprints are in this baseline file.",
 )
 @click.option(
-    "--write-baseline", type=click.Path(dir_okay=False), help="Write the fingerprints of current findings to this file."
+    "--write-baseline",
+    type=OutputFile("baseline"),
+    help="Write the fingerprints of current findings to this file and exit 0 (no report): accept today's findings.",
 )
 @click.option(
     "--max-file-size", default="32MiB", show_default=True, help="Refuse (as not evaluated) files larger than this."
@@ -186,6 +236,7 @@ def scan(
     outputs: tuple[str, ...],
     output_file: str | None,
     include_passed: bool,
+    show_suppressed: bool,
     select: tuple[str, ...],
     skip: tuple[str, ...],
     min_severity: str | None,
@@ -193,6 +244,7 @@ def scan(
     allow_incomplete: bool,
     pss_level: str | None,
     pss_version: str | None,
+    k8s_version: str | None,
     exclude: tuple[str, ...],
     helm_values: tuple[str, ...],
     helm_set: tuple[str, ...],
@@ -221,6 +273,11 @@ def scan(
     Every check on every object ends as passed, failed, suppressed or not evaluated; the
     report says which, with file:line:column (or the object's API path) for everything that is
     not a pass.
+
+    Each PATH, each Helm chart and each kustomization is analysed on its own by the checks
+    that look across objects (NetworkPolicies, quotas, Namespace labels, RBAC): give two apps
+    or two environments as two PATHs. An object defined twice within one is a warning, and the
+    last definition wins.
     """
     from kubefort import engine
     from kubefort.config import Config, ConfigError, find_config, load_config
@@ -255,12 +312,10 @@ def scan(
     try:
         if not no_config:
             cpath = Path(config_path) if config_path else find_config(next((p for p in paths if p != "-"), None))
-            if config_path and not Path(config_path).is_file():
-                raise click.BadParameter(f"config file {config_path!r} does not exist", param_hint="--config")
             if cpath is not None:
                 config = load_config(cpath, reg)
     except ConfigError as exc:
-        raise click.UsageError(f"invalid config: {exc}") from None
+        raise FileError(f"invalid config: {exc}") from None
 
     floor = None
     if min_severity:
@@ -281,12 +336,24 @@ def scan(
             adjust = pss.select_level(pss_level, reg)
             object_report = pss.object_report(pss_level, options[pss.check_ids()[0]].version)  # type: ignore[attr-defined]
 
+    if k8s_version is not None:
+        from kubefort.checks.rbac.common import RbacOptions, with_kubernetes_version
+
+        try:
+            options = with_kubernetes_version(options, k8s_version, [m.id for m in reg if m.options is RbacOptions])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
+
     try:
         check_ids = select_checks(
             reg, split_ids(select), split_ids(skip), config=config, min_severity=floor, adjust=adjust
         )
     except SelectionError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(check_suggestion(reg, [*split_ids(select), *split_ids(skip)]) or str(exc)) from None
+    if write_baseline and (outputs or output_file):
+        raise click.UsageError("--write-baseline writes the baseline and no report: drop -o/--output-file")
+    if (helm_values or helm_set) and (use_cluster or snapshot):
+        raise click.UsageError("-f/--values and --set apply to Helm charts, not to a cluster or a snapshot")
     threshold = parse_fail_on(fail_on, config)
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)
@@ -319,23 +386,30 @@ def scan(
             probe=not no_anonymous_probe,
             fold=not scan_owned,
         )
-        _finish(result, config, write_baseline, quiet)
+        _finish(result, config)
+        listed = sum(1 for rid, _ in result.resources if rid.api_version != "kubefort.io/v1alpha1")  # not ClusterInfo
+        nothing = nothing_listed(f"snapshot {snapshot}" if snapshot else "the cluster", listed)
+        if write_baseline:
+            _write_baseline(result, write_baseline, allow_incomplete=allow_incomplete, quiet=quiet, nothing=nothing)
         report_and_exit(
             result,
             reg,
             targets,
             include_passed=include_passed,
+            show_suppressed=show_suppressed,
             color=color,
             threshold=threshold,
             allow_incomplete=allow_incomplete,
             quiet=quiet,
+            nothing_evaluated=nothing,
         )
 
     # --- inputs ---------------------------------------------------------------------------
     try:
         specs = discover(paths, exclude, render_dirs=not no_render)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
+    except UsageError as exc:  # a PATH that does not exist
+        raise FileError(str(exc)) from None
+    _check_chart_options(specs, helm_values, helm_set, no_render)
     stdin_data = sys.stdin.buffer.read() if any(s.kind == "stdin" for s in specs) else None
     settings = engine.EngineSettings(
         check_ids=check_ids,
@@ -351,20 +425,9 @@ def scan(
         options=options,
         object_report=object_report,
     )
-    err_tty = sys.stderr.isatty() and not quiet
-    progress: Callable[[int, int], None] | None = None
-    bar = None
-    if err_tty and len(specs) > 50:
-        from rich.progress import Progress
+    from kubefort.cli.progress import scan_display
 
-        bar = Progress(transient=True, console=None)
-        task = bar.add_task("scanning", total=len(specs))
-        bar.start()
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done)
-
-    try:
+    with scan_display(specs, quiet=quiet, stream=sys.stderr) as progress:  # on a terminal, for large scans
         result = manifest_driver.scan(
             specs,
             settings,
@@ -374,20 +437,30 @@ def scan(
             stdin_data=stdin_data,
             progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.stop()
-    _finish(result, config, write_baseline, quiet)
-    report_and_exit(
-        result,
-        reg,
-        targets,
-        include_passed=include_passed,
-        color=color,
-        threshold=threshold,
-        allow_incomplete=allow_incomplete,
-        quiet=quiet,
-    )
+        _finish(result, config)
+        nothing = nothing_found(paths, result.inputs, len(result.resources), excluded=bool(exclude))
+        if write_baseline:
+            _write_baseline(
+                result,
+                write_baseline,
+                allow_incomplete=allow_incomplete,
+                quiet=quiet,
+                nothing=nothing,
+                progress=progress,
+            )
+        report_and_exit(
+            result,
+            reg,
+            targets,
+            include_passed=include_passed,
+            show_suppressed=show_suppressed,
+            color=color,
+            threshold=threshold,
+            allow_incomplete=allow_incomplete,
+            quiet=quiet,
+            progress=progress,
+            nothing_evaluated=nothing,
+        )
 
 
 def _snapshot_input(paths: tuple[str, ...]) -> str | None:
@@ -403,16 +476,41 @@ def _snapshot_input(paths: tuple[str, ...]) -> str | None:
     return found[0] if found else None
 
 
-def _finish(result: Any, config: Any, write_baseline: str | None, quiet: bool) -> None:
-    from kubefort import baseline as baseline_mod
-
+def _finish(result: Any, config: Any) -> None:
     if config is not None:
         result.extras["config"] = config.path
-    for msg in result.unused_exceptions:
-        result.warnings.append(f"unused exception: {msg}")
-    for msg in result.expired_exceptions:
-        result.warnings.append(f"expired exception: {msg}")
-    if write_baseline:
-        n = baseline_mod.write(write_baseline, result)
-        if not quiet:
-            click.echo(f"kubefort: wrote {n} fingerprint(s) to {write_baseline}", err=True)
+
+
+def _check_chart_options(specs: Any, helm_values: tuple[str, ...], helm_set: tuple[str, ...], no_render: bool) -> None:
+    """-f/--values and --set only apply to Helm charts: given without one, they would be ignored
+    silently, so they are a usage error."""
+    if not (helm_values or helm_set) or any(s.kind == "helm" for s in specs):
+        return
+    why = "--no-render reads charts as plain files" if no_render else "no PATH is a directory with a Chart.yaml"
+    raise click.UsageError(f"-f/--values and --set apply to Helm charts, and {why}")
+
+
+def _write_baseline(
+    result: Any, path: str, *, allow_incomplete: bool, quiet: bool, nothing: str | None, progress: Any = None
+) -> None:
+    """`--write-baseline`: write the baseline, say so in one line and exit: 0 (the findings are
+    accepted, not reported), 3 when the scan was incomplete unless allow_incomplete, 2 when the
+    file cannot be written. `progress` (a ProgressCallback) hears of the one file, as of reports."""
+    from kubefort import baseline as baseline_mod
+    from kubefort.engine.progress import ProgressEvent
+    from kubefort.verdict import baseline_verdict
+    from kubefort.wording import plural
+
+    if progress is not None:
+        progress(ProgressEvent("reports", 0, 1))
+    try:
+        n = baseline_mod.write(path, result)
+    except OSError as exc:
+        raise FileError(f"cannot write baseline {path}: {os_reason(exc)}") from None
+    if progress is not None:
+        progress(ProgressEvent("reports", 1, 1, current="baseline"))  # the display ends before stdout
+    click.echo(f"wrote {plural(n, 'finding')} to {path}")
+    v = baseline_verdict(result, allow_incomplete=allow_incomplete, nothing_evaluated=nothing)
+    if v.summary and not quiet:
+        click.echo(v.summary, err=True)
+    sys.exit(v.code)

@@ -23,16 +23,26 @@ import multiprocessing
 import operator
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubefort import __version__
 from kubefort.config import Config, InlineIgnore, inline_suppression
 from kubefort.engine.exceptions import apply_exceptions, inline_ignores
-from kubefort.engine.index import Gaps, Index
+from kubefort.engine.index import (
+    Gaps,
+    Index,
+    duplicate_report,
+    duplicate_warnings,
+    duplicates,
+    effective,
+    split_units,
+)
+from kubefort.engine.progress import ProgressCallback, ProgressEvent
 from kubefort.kube.pods import PodView, find_pods
 from kubefort.loaders.manifests import LoadedInput, LoadOptions, LoadProblem, add_object
+from kubefort.loaders.origin import OriginFiles
 from kubefort.locate import Locator
 from kubefort.model import (
     CheckContext,
@@ -165,6 +175,7 @@ class Recorder:
         locator_for: Callable[[Source], Locator | None],
         keep_passed: bool = True,
         by_request: dict[str, Suppression] | None = None,
+        origins: OriginFiles | None = None,
     ) -> None:
         self.severity = severity
         self.by_request = by_request or {}  # check ID -> the suppression of its not-evaluated outcomes
@@ -172,6 +183,7 @@ class Recorder:
         self.locator_for = locator_for
         self.keep_passed = keep_passed
         self.omitted = 0  # passes counted, not kept
+        self.origins = origins  # resource files of rendered Kustomize objects, read back on demand
 
     def run(
         self,
@@ -224,13 +236,21 @@ class Recorder:
             supp = self.by_request.get(meta.id)
         o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.severity[meta.id])
         if status is not _PASSED:
-            o.location = self.locate(src, path)
-            o.fingerprint = fingerprint(meta.id, res.id, container, path, src.file)
+            o.location = self.locate(src, path, res.obj)
+            o.fingerprint = fingerprint(meta.id, res.id, container, path, src.fingerprint_file)
         self.outcomes.append(o)
 
-    def locate(self, src: Source, path: Path_) -> Location:
-        if src.rendered_by is not None or src.file.startswith(CLUSTER_SCHEME):
-            return Location(src.file)  # lines of rendered output (or of a cluster's objects) do not exist in any file
+    def locate(self, src: Source, path: Path_, obj: Any = None) -> Location:
+        if src.file.startswith(CLUSTER_SCHEME):
+            return Location(src.file)  # a cluster's objects have no lines
+        if src.rendered_by is not None:
+            # lines of rendered output exist in no file: a line only where the resource file
+            # kustomize named holds exactly this field (`obj`: the rendered object)
+            if src.line is None or obj is None:
+                return Location(src.file)
+            if self.origins is None:
+                self.origins = OriginFiles()
+            return self.origins.locate(src, path, obj)
         loc = self.locator_for(src)
         pos = loc.find(src.doc_index, src.item_path + tuple(path)) if loc is not None else None
         if pos is None:
@@ -239,7 +259,7 @@ class Recorder:
 
 
 # cross-object checks run in forked workers share this state (set by the parent before forking)
-_cross_state: tuple[Engine, Index, bytes | None, dict[str, list[int]], dict[str, Locator | None]] | None = None
+_cross_state: tuple[Engine, list[Index], bytes | None, dict[str, list[int]], dict[str, Locator | None]] | None = None
 
 
 class Engine:
@@ -391,7 +411,7 @@ class Engine:
             None,
             self.severity[cid],
         )
-        o.fingerprint = fingerprint(cid, p.resource, None, (), p.file)
+        o.fingerprint = fingerprint(cid, p.resource, None, (), p.source.fingerprint_file if p.source else p.file)
         return o
 
     # -- across objects ---------------------------------------------------------------------
@@ -403,25 +423,44 @@ class Engine:
         stdin_data: bytes | None = None,
         doc_lines: dict[str, list[int]] | None = None,
         jobs: int = 1,
+        progress: ProgressCallback | None = None,
     ) -> list[Outcome]:
         """Cross-object checks, after every input was loaded. Files are re-read only to locate failures.
 
+        Each analysis unit (`Source.unit`: a PATH given, a Helm chart, a kustomization; a
+        cluster is one) gets its own index, so checks never judge one unit's objects by another
+        unit's; inside a unit the last definition of an object wins (`index.effective`).
         Independent checks run in forked workers (which inherit the collected objects) when it
-        pays; results are concatenated in check order either way, so reports do not depend on it.
+        pays; results are concatenated in check order, then unit order, either way, so reports
+        do not depend on it. `progress` hears of each check as it completes (phase "cross-object").
         """
         global _cross_state
         if not self.cross_checks:
             return []
         ids = [m.id for m in self.cross_checks]
-        # one index for all checks (checks derive data once per index, e.g. the RBAC policy), and
-        # one cache of locators per process, so a document is composed once whichever checks need it
-        _cross_state = (self, Index(collected, gaps), stdin_data, doc_lines or {}, {})
+        if progress is not None:
+            progress(ProgressEvent("cross-object", 0, len(ids)))
+        parts: list[list[Outcome]] = [[] for _ in ids]
+
+        def completed(k: int, outcomes: list[Outcome], n: int) -> None:
+            parts[k] = outcomes
+            if progress is not None:
+                progress(ProgressEvent("cross-object", n, len(ids), current=ids[k]))
+
+        # one index per unit for all checks (checks derive data once per index, e.g. the RBAC
+        # policy), and one cache of locators per process, so a document is composed once
+        # whichever checks need it
+        indexes = [Index(effective(unit), gaps) for unit in split_units(collected)] or [Index([], gaps)]
+        _cross_state = (self, indexes, stdin_data, doc_lines or {}, {})
         try:
             if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
                 with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
-                    parts = list(ex.map(_run_cross_check, ids))
+                    futures = {ex.submit(_run_cross_check, i): k for k, i in enumerate(ids)}
+                    for n, fut in enumerate(as_completed(futures), 1):  # progress as checks complete
+                        completed(futures[fut], fut.result(), n)
             else:
-                parts = [_run_cross_check(i) for i in ids]
+                for k, i in enumerate(ids):
+                    completed(k, _run_cross_check(i), k + 1)
         finally:
             _cross_state = None
         return [o for part in parts for o in part]
@@ -508,29 +547,46 @@ class Engine:
         extras: dict[str, Any] | None = None,
         warnings: Sequence[str] = (),
         records: list[InputRecord] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ScanResult:
         """Cross-object checks on everything collected, then exceptions and the baseline: the
         finished result. `extra_outcomes` (a driver's own, such as unlisted cluster types) come
-        after the per-object outcomes; `records` replace the partial's input records."""
+        after the per-object outcomes; `records` replace the partial's input records; `progress`
+        hears of the cross-object checks as they complete. An object defined more than once in
+        one analysis unit is a warning listing every definition (and `extras["duplicates"]`, the
+        same as data); each definition keeps its own per-object outcomes."""
         outcomes = part.outcomes
         outcomes.extend(extra_outcomes)
         outcomes.extend(
-            self.cross_object(part.collected, gaps=gaps, stdin_data=stdin_data, doc_lines=part.doc_lines, jobs=jobs)
+            self.cross_object(
+                part.collected,
+                gaps=gaps,
+                stdin_data=stdin_data,
+                doc_lines=part.doc_lines,
+                jobs=jobs,
+                progress=progress,
+            )
         )
         unused, expired = apply_exceptions(outcomes, config, baseline)
+        extras = dict(extras or {})
+        warnings = list(warnings)
+        dups = duplicates(part.resources)
+        if dups:
+            warnings += duplicate_warnings(dups)  # the first few by name, the rest counted
+            extras["duplicates"] = [duplicate_report(g) for g in dups]
         return ScanResult(
             tool_version=__version__,
             outcomes=outcomes,
             inputs=records if records is not None else part.records,
             resources=part.resources,
             checks_run=list(self.settings.check_ids),
-            warnings=list(warnings),
+            warnings=warnings,
             unused_exceptions=unused,
             expired_exceptions=expired,
             duration_s=time.perf_counter() - started if started is not None else 0.0,
             finished_at=time.time(),
             passed_omitted=part.passed_omitted,
-            extras=extras or {},
+            extras=extras,
             object_extra=part.object_extra,
         )
 
@@ -538,5 +594,5 @@ class Engine:
 def _run_cross_check(check_id: str) -> list[Outcome]:
     if _cross_state is None:
         raise RuntimeError("cross-object worker used before its initializer")
-    engine, index, stdin_data, doc_lines, locators = _cross_state
-    return engine._cross_check(check_id, index, stdin_data, doc_lines, locators)
+    engine, indexes, stdin_data, doc_lines, locators = _cross_state
+    return [o for index in indexes for o in engine._cross_check(check_id, index, stdin_data, doc_lines, locators)]

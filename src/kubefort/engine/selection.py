@@ -43,7 +43,7 @@ def select_checks(
         skipped = {m.id for m in registry.select(skip)} | set(config.ignore if config else [])
     except KeyError as exc:
         raise SelectionError(str(exc.args[0])) from None
-    input_ids = {m.id for m in registry if m.target == "input"}
+    input_ids = {m.id for m in registry if m.area == "INPUT"}  # loader problems and objects the API server rejects
     if skipped & input_ids:
         raise SelectionError(
             f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently"

@@ -252,6 +252,18 @@ class Fields:
             return []
         return _expect(v, list, "a list", self.path + keys)
 
+    def str_map(self, *keys: builtins.str) -> dict[builtins.str, builtins.str]:
+        """A map[string]string (labels, annotations, selectors, nodeSelector) as the API server decodes
+        it: absent or null is empty, a null value is "" (the key is present); NotEvaluated for any
+        other value, which the API server rejects."""
+        out: dict[builtins.str, builtins.str] = {}
+        for k, v in self.mapping(*keys).items():
+            if v is not None and type(v) is not str:
+                p = self.at(*keys, builtins.str(k))
+                raise NotEvaluated(f"{format_path(p)} is {type_name(v)}, expected a string", p)
+            out[builtins.str(k)] = v or ""
+        return out
+
     def str_list(self, *keys: builtins.str) -> builtins.list[builtins.str]:
         out = self.list(*keys)
         for i, x in enumerate(out):
@@ -310,10 +322,8 @@ class PodView:
                 p = self.spec.path + (key, i)
                 if not isinstance(c, dict):
                     raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
-                name = c.get("name")
-                if not isinstance(name, str):
-                    name = f"#{i}" if name is None else str(name)
-                yield ContainerView(c, p, name, kind, key, i)
+                name = _container_name(c, p)
+                yield ContainerView(c, p, f"#{i}" if name is None else name, kind, key, i)
 
     def _template_containers(self) -> Iterator[ContainerView]:
         # Argo Workflows: a template runs one `container` or `script`, plus init containers and sidecars
@@ -324,18 +334,18 @@ class PodView:
             p = self.spec.path + (key,)
             if not isinstance(c, dict):
                 raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
-            name = c.get("name")
-            if not isinstance(name, str):
-                outer = self.spec.get("name")
-                name = outer if isinstance(outer, str) else key
+            name = _container_name(c, p)
+            if name is None:
+                outer = self.spec.str("name")  # the template's name (NotEvaluated when not a string)
+                name = outer if outer is not None else key
             yield ContainerView(c, p, name, kind, key, 0)
         for key, kind in (("initContainers", "init container"), ("sidecars", "sidecar container")):
             for i, c in enumerate(self.spec.list(key)):
                 p = self.spec.path + (key, i)
                 if not isinstance(c, dict):
                     raise NotEvaluated(f"{format_path(p)} is {type_name(c)}, expected a container mapping", p)
-                name = c.get("name")
-                yield ContainerView(c, p, name if isinstance(name, str) else f"#{i}", kind, key, i)
+                name = _container_name(c, p)
+                yield ContainerView(c, p, f"#{i}" if name is None else name, kind, key, i)
 
     def annotations(self) -> dict[str, Any]:
         meta = self.meta
@@ -389,6 +399,15 @@ class PodView:
         return self.spec
 
 
+def _container_name(c: dict[str, Any], path: Path_) -> str | None:
+    """A container's `name` (None when absent or null); NotEvaluated when it is not a string, as the
+    API server rejects such a pod: a check must not judge a container it cannot name."""
+    name = c.get("name")
+    if name is None or type(name) is str:
+        return name
+    raise NotEvaluated(f"{format_path(path + ('name',))} is {type_name(name)}, expected a string", path + ("name",))
+
+
 def _at(obj: object, path: Path_) -> object:
     cur = obj
     for k in path:
@@ -403,15 +422,22 @@ def _at(obj: object, path: Path_) -> object:
     return cur
 
 
+# A key set to null is the key left out (the API server decodes both to the Go zero value, and
+# drops nulls from custom resources whose schema does not make the field nullable), so the walker
+# asks for values, never for keys.
 def _is_container_list(v: object) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(c, dict) and ("image" in c or "name" in c) for c in v)
+    return (
+        isinstance(v, list)
+        and bool(v)
+        and all(isinstance(c, dict) and (c.get("image") is not None or c.get("name") is not None) for c in v)
+    )
 
 
 def _is_container_template(node: dict[str, Any]) -> bool:
     """An Argo-style template: a `container` or `script` mapping with an image."""
     for key in ("container", "script"):
         c = node.get(key)
-        if isinstance(c, dict) and "image" in c:
+        if isinstance(c, dict) and c.get("image") is not None:
             return True
     return False
 

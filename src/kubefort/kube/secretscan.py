@@ -6,14 +6,24 @@ Three detectors, from most to least certain:
   IDs, GitHub / GitLab / Slack / Stripe / Google / OpenAI / Hugging Face / npm / SendGrid tokens,
   JWTs, Azure storage account keys, URLs with an embedded password). Independent of any name.
 - `sensitive_name(name)`: a variable or key name that says it holds a credential
-  (`DB_PASSWORD`, `clientSecret`, `API_KEY`, `REDIS_AUTH` ...), unless a qualifier says the
-  value only points at one (`*_FILE`, `*_PATH`, `*_SECRET_NAME`, `*_TOKEN_URL`, `*_USERNAME` ...).
+  (`DB_PASSWORD`, `clientSecret`, `API_KEY`, `REDIS_AUTH`, the short `pwd`, `passwd`, `pass`,
+  `pw` also run together as in `DBPASS` or `rootpw`, and Authorization-style names such as
+  `authorization`, `auth_header`, `x-api-key`), unless a qualifier says the value only points
+  at one (`*_FILE`, `*_PATH`, `*_SECRET_NAME`, `*_TOKEN_URL`, `*_USERNAME` ...).
 - `high_entropy(value)`: a single random-looking token, with detect-secrets' Shannon entropy
   limits (base64 charset >= 4.5 bits per character, hex >= 3.0; at least 20 characters).
 
-`literal_candidate(value)` says whether a value can be a literal credential at all: references
-(`$(VAR)`, `${VAR}`, `{{ .Values.x }}`), paths, plain URLs, booleans, numbers and obvious
-placeholders (`<your-token>`, `REPLACE_ME_TOKEN`, `xxxx`) cannot.
+`literal_candidate(value)` says whether a value can be a literal credential at all. The rule: a
+value is *not* a credential when it is empty, a reference (`$(VAR)`, `${VAR}`, `$VAR`,
+`{{ .Values.x }}`), a path (`/run/secrets/db`, `./x`, `~/x`), a URL without a password, a
+boolean, a number or duration (`3600`, `1h`), an obvious placeholder (`<your-token>`,
+`REPLACE_ME_TOKEN`, `xxxx`), the variable's own name, the name of a Secret object under a
+`*_SECRET` name, or, under an Authorization-style name, an HTTP header name (`Authorization`,
+`X-Api-Key`). Anything else under a credential name is treated as the credential itself: that is
+why a short name such as `pwd` counts, and the shell's `PWD=/app` (a path) does not.
+
+`find_tokens` also reads HTTP `Authorization` values: `Bearer <token>` (a token of at least 12
+characters with a digit or mixed case) and `Basic <base64 of user:password>`.
 
 Nothing here ever returns or formats a secret value: `Hit.shown` is a redacted form built only
 from the public prefix of a token format (`ghp_…(40 chars)`) or `****`.
@@ -101,12 +111,21 @@ _URL_CRED = re.compile(
 )
 
 
+# HTTP Authorization values (RFC 6750 b64token; RFC 7617 base64 of "user-id:password"); the scheme
+# is case-insensitive (RFC 9110 11.1)
+_AUTH_SCHEME = re.compile(r"(?<![A-Za-z0-9_-])((?i:bearer|basic))[ \t]+([A-Za-z0-9._~+/-]+=*)(?![A-Za-z0-9._~+/=-])")
+_BEARER_MIN = 12
+
+
 # one literal that every match of the patterns above must contain: most values have none, and
 # one search for all of them is much cheaper than every pattern in turn
 _MARKERS = re.compile(
     r"AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|hooks\.slack\.com|_live_|AIza|T3BlbkFJ|sk-ant-"
     r"|hf_|npm_|SG\.|eyJ|AccountKey=|PRIVATE KEY|://"
 )
+# what every "Bearer"/"Basic" in any usual spelling contains: plain substring tests, far cheaper
+# than a case-insensitive alternative in _MARKERS
+_AUTH_HINTS = ("earer", "EARER", "asic", "ASIC")
 
 
 # per pattern of _TOKENS (same order): literals one of which every match contains
@@ -133,7 +152,8 @@ if len(_TOKEN_LITERALS) != len(_TOKENS):  # pragma: no cover - an edit that forg
 
 def find_tokens(text: str) -> list[Hit]:
     """Credential-shaped substrings of `text`, each with a redacted form; empty when none."""
-    if _MARKERS.search(text) is None:
+    auth = any(h in text for h in _AUTH_HINTS)
+    if not auth and _MARKERS.search(text) is None:
         return []
     hits: list[Hit] = []
     for m in _PEM_PRIVATE.finditer(text):
@@ -161,8 +181,47 @@ def find_tokens(text: str) -> list[Hit]:
             if tok in _KNOWN_EXAMPLES or (what == "AWS access key ID" and tok.endswith("EXAMPLE")):
                 continue
             hits.append(Hit(what, _shape(tok[:keep], tok), m.start()))
+    if auth:
+        hits += _authorization_hits(text, hits)
     hits.sort(key=lambda h: h.offset)
     return hits
+
+
+def _authorization_hits(text: str, found: list[Hit]) -> list[Hit]:
+    """`Bearer <token>` and `Basic <base64>` credentials not already reported as a known format."""
+    out: list[Hit] = []
+    for m in _AUTH_SCHEME.finditer(text):
+        scheme, token = m.group(1), m.group(2)
+        if any(m.start(2) <= h.offset < m.end(2) for h in found):
+            continue  # a JWT, GitHub token ... after "Bearer": already named precisely
+        if scheme.lower() == "bearer":
+            if not bearer_token(token):
+                continue
+            out.append(Hit("HTTP Bearer token", _shape("Bearer ", token), m.start()))
+        elif basic_credentials(token):
+            out.append(Hit("HTTP Basic credential", _shape("Basic ", token), m.start()))
+    return out
+
+
+def bearer_token(token: str) -> bool:
+    """Could `token` after "Bearer" be a real one? At least 12 characters with a digit or both
+    cases, and no placeholder or reference (`Bearer tokens`, `Bearer YOUR_TOKEN` are not)."""
+    if len(token) < _BEARER_MIN or not literal_candidate(token):
+        return False
+    has_digit = any(ch.isdigit() for ch in token)
+    return has_digit or (any(ch.isupper() for ch in token) and any(ch.islower() for ch in token))
+
+
+def basic_credentials(token: str) -> bool:
+    """Is `token` after "Basic" the base64 of "user-id:password" with a password (RFC 7617)?"""
+    if len(token) < 8 or len(token) % 4:
+        return False
+    try:
+        text = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    _, sep, password = text.partition(":")
+    return bool(sep and password) and text.isprintable() and literal_candidate(password)
 
 
 def decoded_pem_hits(value: str) -> list[Hit] | None:
@@ -254,6 +313,37 @@ _KEY_PREFIXES = frozenset(
     }
 )
 _PASS_DIRECTIVES = frozenset({"proxy", "fastcgi", "uwsgi", "grpc", "scgi", "memcached"})
+# the short credential words at the end of a run-together word (DBPASS, MYSQLPWD, rootpw), longest first
+_SHORT_SUFFIXES = ("passwd", "pwd", "pass", "pw")
+# English words and nginx directives that end in "pass" and are no password
+_PASS_WORDS = frozenset(
+    {"bypass", "compass", "surpass", "overpass", "underpass", "trespass", "encompass", "impass", "multipass"}
+    | {d + "pass" for d in _PASS_DIRECTIVES}
+)
+# Authorization-style names: the value is sent as an HTTP Authorization (or API key) header
+_AUTHORIZATION_WORDS = frozenset({"authorization", "authorisation", "authheader", "authorizationheader"})
+_AUTH_HEADER_PREFIXES = frozenset({"auth", "authorization", "authorisation"})
+_BEARER_WORDS = frozenset({"bearer"})
+# qualifiers run together with a credential word (PASSWORDFILE, tokenurl, SECRETNAME): still pointers
+_RUN_TOGETHER_QUALIFIERS = (
+    "file",
+    "path",
+    "dir",
+    "url",
+    "uri",
+    "name",
+    "ref",
+    "id",
+    "ttl",
+    "length",
+    "hash",
+    "type",
+    "mode",
+    "enabled",
+    "env",
+    "var",
+)
+_CREDENTIAL_STEMS = ("password", "passwd", "pwd", "pass", "pw", "secret", "token", "apikey", "credential", "creds")
 _PUBLIC = frozenset({"public", "pub", "publishable"})
 # a last word that makes the variable describe or point at a credential rather than hold it
 _QUALIFIERS = frozenset(
@@ -400,20 +490,30 @@ def words(name: str) -> list[str]:
 def sensitive_name(name: str) -> tuple[str, bool] | None:
     """(matched term, strong?) when `name` says it holds a credential, else None.
 
-    Strong names (password, secret, token, API key ...) make any literal value suspect; weak ones
-    (another `*_KEY`) only a random-looking value.
+    Strong names (password, secret, token, API key, authorization ...) make any literal value
+    suspect; weak ones (another `*_KEY`) only a random-looking value. Words are compared in lower
+    case after splitting at `_`, `-`, `.` and camelCase, with trailing digits dropped
+    (`PWD2`, `pass_1`); a last word that qualifies the credential (`_FILE`, `_URL`, `_NAME` ...)
+    makes the name a pointer, not a holder.
     """
-    ws = words(name)
-    if not ws or name.upper() == "PWD":  # the shell's working directory
+    raw = [w for w in words(name) if not w.isdigit()]
+    if not raw:
         return None
-    if ws[-1] in _QUALIFIERS:
-        return None
+    ws = [_TRAILING_DIGITS.sub("", w) for w in raw]
+    if len(ws) > 1 and ws[-1] in ("header", "headers") and ws[-2] in _AUTH_HEADER_PREFIXES:
+        return "authorization header", True  # AUTH_HEADER, authorizationHeader: the header's value
+    if raw[-1] in _QUALIFIERS or ws[-1] in _QUALIFIERS or _run_together_qualifier(ws[-1]):
+        return None  # PASSWORD_MD5, PASSWORD_SHA256, DB_PASSWORD_FILE
     if any(w in _PUBLIC for w in ws) and not any(s in w for w in ws for s in ("password", "passwd", "secret", "token")):
         return None
     for i, w in enumerate(ws):
         if w in _STRONG_WORDS:
             if w == "pass" and ((i > 0 and ws[i - 1] in _PASS_DIRECTIVES) or ws[i + 1 : i + 2] == ["through"]):
                 continue  # nginx proxy_pass, fastcgi_pass ...; SSL_PASS_THROUGH
+            return w, True
+        if w in _AUTHORIZATION_WORDS:
+            return "authorization", True
+        if w in _BEARER_WORDS:
             return w, True
         if w == "auth" and i == len(ws) - 1:  # REDIS_AUTH, BASIC_AUTH; not AUTH_TYPE, GF_AUTH_ANONYMOUS_ENABLED
             return w, True
@@ -426,9 +526,39 @@ def sensitive_name(name: str) -> tuple[str, bool] | None:
             return f"{ws[i - 1]} key", True
         if w.endswith("key") and w[:-3] in _KEY_PREFIXES:
             return w, True
+        short = _short_suffix(w)
+        if short is not None:
+            return short, True
     if ws[-1] == "key" or ws[-1].endswith("key"):
         return ws[-1], False
     return None
+
+
+_TRAILING_DIGITS = re.compile(r"(?<=[a-z])\d+$")
+
+
+def _short_suffix(word: str) -> str | None:
+    """`dbpass` -> pass, `mysqlpwd` -> pwd, `rootpw` -> pw; not `bypass`, `compass`, `proxypass`."""
+    if word in _PASS_WORDS:
+        return None
+    for s in _SHORT_SUFFIXES:
+        if word.endswith(s) and len(word) > len(s):
+            return s
+    return None
+
+
+def _run_together_qualifier(word: str) -> bool:
+    """`passwordfile`, `tokenurl`, `secretname`: a credential word followed by a qualifier."""
+    for q in _RUN_TOGETHER_QUALIFIERS:
+        if word.endswith(q) and word[: -len(q)].rstrip("0123456789").endswith(_CREDENTIAL_STEMS):
+            return True
+    return False
+
+
+def is_authorization_name(name: str) -> bool:
+    """`authorization`, `AUTH_HEADER`, `proxy-authorization`, `x-api-key`: the value is a header's."""
+    found = sensitive_name(name)
+    return found is not None and found[0] in ("authorization", "authorization header", "api key", "apikey")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,6 +599,10 @@ _REPLACE = re.compile(
     re.IGNORECASE,
 )
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# an HTTP header's name, as configured under AUTH_HEADER / API_KEY_HEADER-style names
+_HEADER_NAME = re.compile(
+    r"^(?:(?i:authorization|proxy-authorization|cookie|api-key|apikey|token)|[Xx]-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)$"
+)
 _PATH = re.compile(r"^(?:/|\./|\.\./|~/|file:|[A-Za-z]:\\)")
 
 _SCAN_PREFIX = 4096
@@ -536,9 +670,11 @@ def literal_candidate(value: str, name: str | None = None) -> bool:
         return False
     if _IDENT.match(v) or _MARKER.match(v):
         return False
-    return not (
-        name is not None and (low in (name.lower(), name.lower().replace("_", "-")) or names_secret_object(name, v))
-    )
+    if name is None:
+        return True
+    if low in (name.lower(), name.lower().replace("_", "-")) or names_secret_object(name, v):
+        return False
+    return not (_HEADER_NAME.match(v) and is_authorization_name(name))
 
 
 def is_common_default(value: str) -> bool:

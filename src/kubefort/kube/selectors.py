@@ -82,12 +82,17 @@ def _need(cond: bool, msg: str, path: Path_) -> None:
 
 
 def _match_labels(v: Any, path: Path_) -> dict[str, str]:
+    """matchLabels (map[string]string): a null value is the empty string, as the API server decodes it."""
     if v is None:
         return {}
     _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
     for k, x in v.items():
-        _need(isinstance(k, str) and isinstance(x, str), f"has {k!r}: {x!r}; keys and values must be strings", path)
-    return dict(v)
+        _need(
+            isinstance(k, str) and (x is None or isinstance(x, str)),
+            f"has {k!r}: {x!r}; keys and values must be strings",
+            path,
+        )
+    return {k: x or "" for k, x in v.items()}
 
 
 def parse_selector(v: Any, path: Path_ = ()) -> Selector:

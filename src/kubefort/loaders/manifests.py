@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,14 @@ from typing import Any
 import orjson
 
 from kubefort.loaders import render
-from kubefort.loaders.yamlparse import ParsedStream, parse_stream
+from kubefort.loaders.yamlparse import ParsedStream, ParseError, parse_stream
 from kubefort.model import InputRecord, Resource, ResourceId, Source
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 DEFAULT_MAX_FILE_SIZE = 32 * 1024 * 1024
+
+
+NO_NAME = "(no name)"  # the name shown for an object without metadata.name (and no generateName)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,9 @@ class InputSpec:
     kind: str  # "file" | "stdin" | "helm" | "kustomize"
     path: str
     size: int = 0
+    # the analysis unit (`Source.unit`): the PATH given, or the chart or kustomization itself;
+    # None: the scan's one unit (inputs made by hand, for instance in tests, stay together)
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,24 +83,27 @@ def _excluded(path: str, patterns: Sequence[str]) -> bool:
 
 
 def discover(paths: Sequence[str], exclude: Sequence[str] = (), render_dirs: bool = True) -> list[InputSpec]:
-    """Expand PATH arguments. Raises UsageError for a path that does not exist."""
+    """Expand PATH arguments. Raises UsageError for a path that does not exist.
+
+    Each spec carries its analysis unit: the PATH it was found under, except that each Helm
+    chart and each kustomization is a unit of its own (cross-object checks never mix units)."""
     specs: list[InputSpec] = []
     for raw in paths:
         if raw == "-":
-            specs.append(InputSpec("stdin", "-"))
+            specs.append(InputSpec("stdin", "-", unit="-"))
             continue
         p = Path(raw)
         if not p.exists():
             raise UsageError(f"no such file or directory: {raw}")
         if p.is_file():
             # a file named explicitly is scanned whatever its extension
-            specs.append(InputSpec("file", raw, p.stat().st_size))
+            specs.append(InputSpec("file", raw, p.stat().st_size, raw))
             continue
-        specs.extend(_walk(p, exclude, render_dirs))
+        specs.extend(_walk(p, exclude, render_dirs, raw))
     return specs
 
 
-def _walk(root: Path, exclude: Sequence[str], render_dirs: bool) -> list[InputSpec]:
+def _walk(root: Path, exclude: Sequence[str], render_dirs: bool, unit: str) -> list[InputSpec]:
     out: list[InputSpec] = []
     stack = [root]
     while stack:
@@ -108,10 +117,10 @@ def _walk(root: Path, exclude: Sequence[str], render_dirs: bool) -> list[InputSp
             continue
         names = {e.name for e in entries}
         if render_dirs and "Chart.yaml" in names:
-            out.append(InputSpec("helm", ds))
+            out.append(InputSpec("helm", ds, unit=ds))
             continue
         if render_dirs and names.intersection(render.KUSTOMIZATION_FILES):
-            out.append(InputSpec("kustomize", ds))
+            out.append(InputSpec("kustomize", ds, unit=ds))
             continue
         subdirs = []
         for e in entries:
@@ -124,7 +133,7 @@ def _walk(root: Path, exclude: Sequence[str], render_dirs: bool) -> list[InputSp
                     size = e.stat().st_size
                 except OSError:
                     size = 0
-                out.append(InputSpec("file", e.path, size))
+                out.append(InputSpec("file", e.path, size, unit))
         stack.extend(reversed(subdirs))
     return out
 
@@ -159,7 +168,7 @@ def load(spec: InputSpec, opts: LoadOptions = LoadOptions(), stdin_data: bytes |
     parsed = _parse(data, spec.path)
     li.doc_lines = parsed.doc_lines
     li.parse_tree = parsed.tree
-    _objects(li, parsed, spec.path)
+    _objects(li, parsed, spec.path, unit=spec.unit)
     return li
 
 
@@ -197,6 +206,10 @@ def _parse(data: bytes, name: str) -> ParsedStream:
     return parse_stream(data)
 
 
+# where a rendered object is shown: (file, document index, line), the line only when exact
+Place = Callable[[Any, int], tuple[str, int, int | None]]
+
+
 def _objects(
     li: LoadedInput,
     parsed: ParsedStream,
@@ -204,7 +217,13 @@ def _objects(
     rendered_by: str | None = None,
     template: str | None = None,
     doc_offset: int = 0,
+    *,
+    unit: str | None = None,
+    place: Place | None = None,
 ) -> None:
+    """Add the documents of `parsed` to `li`. Rendered text (`rendered_by`) exists in no file:
+    its objects are shown at `file` (or where `place` says) without a line, and its parse
+    errors name the line of the rendered output in the message, not as a position in `file`."""
     rec = li.record
     for i, doc in enumerate(parsed.docs):
         line = parsed.doc_lines[i] if i < len(parsed.doc_lines) else None
@@ -212,24 +231,51 @@ def _objects(
         err = parsed.doc_errors.get(i)
         if err is not None:
             rec.documents += 1
-            li.problems.append(LoadProblem("parse", file, err.message, err.line, err.column, idx))
+            li.problems.append(_parse_problem(file, err, idx, rendered_by))
             continue
         if doc is None:
             continue  # an empty document
         rec.documents += 1
-        src = Source(file, idx, line, (), rendered_by, template)
-        add_object(li, doc, src, file)
+        if rendered_by is None:
+            src = Source(file, idx, line, (), None, None, unit)
+        elif place is not None:
+            shown, doc_index, shown_line = place(doc, idx)
+            src = Source(shown, doc_index, shown_line, (), rendered_by, template, unit)
+        else:
+            src = Source(file, idx, None, (), rendered_by, template, unit)
+        add_object(li, doc, src, src.file)
     if parsed.error is not None:
         e = parsed.error
         more = "; the rest of the file was not read" if parsed.docs else ""
-        li.problems.append(LoadProblem("parse", file, e.message + more, e.line, e.column, e.doc_index))
+        problem = _parse_problem(file, e, e.doc_index, rendered_by)
+        problem.message += more
+        li.problems.append(problem)
         rec.error = e.message
+
+
+def _parse_problem(file: str, err: ParseError, doc_index: int | None, rendered_by: str | None) -> LoadProblem:
+    if rendered_by is None or err.line is None:
+        return LoadProblem("parse", file, err.message, err.line, err.column, doc_index)
+    # the position is in the rendered output, which exists in no file
+    return LoadProblem(
+        "parse", file, f"{err.message} (line {err.line} of the {rendered_by} output)", None, None, doc_index
+    )
+
+
+def _shown(doc: dict[str, Any], key: str) -> str:
+    """A field's value as a message shows it: "missing", "null", or the value ('' or 5)."""
+    if key not in doc:
+        return "missing"
+    return "null" if doc[key] is None else repr(doc[key])
 
 
 def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
     """Validate one decoded document and add it to `li`: a Resource (List members one by one),
     a LoadProblem for a malformed object, or a `skipped` note for what is not a Kubernetes object."""
-    where = f"document {src.doc_index + 1}" + (f" (line {src.line})" if src.line else "")
+    if src.rendered_by is not None and src.line is None:
+        where = f"rendered document {src.doc_index + 1}"  # not a document of src.file
+    else:
+        where = f"document {src.doc_index + 1}" + (f" (line {src.line})" if src.line else "")
     if src.item_path:
         where += f" {src.item_path[0]}[{src.item_path[1]}]"
     if not isinstance(doc, dict):
@@ -242,15 +288,27 @@ def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
     problem: str | None = None
     field_path: tuple[str | int, ...] = ()
     if not isinstance(kind, str) or not kind:
-        problem, field_path = f"kind is {kind!r}, expected a non-empty string", ("kind",)
+        problem, field_path = f"kind is {_shown(doc, 'kind')}, expected a non-empty string", ("kind",)
     elif not isinstance(av, str) or not av:
-        problem, field_path = f"apiVersion is {av!r}, expected a non-empty string", ("apiVersion",)
+        problem, field_path = f"apiVersion is {_shown(doc, 'apiVersion')}, expected a non-empty string", ("apiVersion",)
     elif meta is not None and not isinstance(meta, dict):
         problem, field_path = f"metadata is {type(meta).__name__}, expected a mapping", ("metadata",)
     if problem is None and isinstance(meta, dict):
         for key in ("name", "namespace"):
             if meta.get(key) is not None and not isinstance(meta.get(key), str):
                 problem, field_path = f"metadata.{key} is {meta.get(key)!r}, expected a string", ("metadata", key)
+        for key in ("labels", "annotations"):  # map[string]string: a null value is "", others are refused
+            m = meta.get(key)
+            if m is not None and not isinstance(m, dict):
+                problem, field_path = f"metadata.{key} is {type(m).__name__}, expected a mapping", ("metadata", key)
+            elif isinstance(m, dict):
+                bad = next((k for k, v in m.items() if v is not None and not isinstance(v, str)), None)
+                if bad is not None:
+                    problem = f"metadata.{key}.{bad} is {m[bad]!r:.40}, expected a string"
+                    field_path = ("metadata", key, bad)
+                for k, v in m.items():
+                    if v is None:
+                        m[k] = ""  # the decoded object: every check reads the label or annotation as set
     if problem is not None:
         rid = ResourceId(str(av or "?"), str(kind or "?"), None, "?")
         li.problems.append(
@@ -289,13 +347,14 @@ def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
             return
         for j, item in enumerate(items):
             add_object(
-                li, item, Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template), file
+                li,
+                item,
+                Source(src.file, src.doc_index, src.line, ("items", j), src.rendered_by, src.template, src.unit),
+                file,
             )
         return
     meta = meta or {}
-    name = meta.get("name") or (
-        f"{meta['generateName']}*" if isinstance(meta.get("generateName"), str) else "(no name)"
-    )
+    name = meta.get("name") or (f"{meta['generateName']}*" if isinstance(meta.get("generateName"), str) else NO_NAME)
     rid = ResourceId(av, kind, meta.get("namespace") or None, name)
     li.resources.append(Resource(rid, doc, src))
     li.record.objects += 1
@@ -309,7 +368,7 @@ def _load_rendered(spec: InputSpec, opts: LoadOptions, tool: str) -> LoadedInput
             d, values=opts.helm_values, set_values=opts.helm_set, namespace=opts.namespace, timeout=opts.render_timeout
         )
     else:
-        rr = render.render_kustomize(d, timeout=opts.render_timeout)
+        rr = render.render_kustomize(d, timeout=opts.render_timeout, origins=True)
     if not rr.ok:
         return _fail(li, "render", f"{rr.tool} could not render {spec.path}: {rr.error}")
     if tool == "helm":
@@ -318,12 +377,65 @@ def _load_rendered(spec: InputSpec, opts: LoadOptions, tool: str) -> LoadedInput
             # "# Source: mychart/templates/deploy.yaml" -> <chart dir>/templates/deploy.yaml
             file = str(d / source.split("/", 1)[1]) if source and "/" in source else spec.path
             parsed = parse_stream(text.encode())
-            _objects(li, parsed, file, "helm", source, offset)
+            _objects(li, parsed, file, "helm", source, offset, unit=spec.unit)
             offset += max(1, len(parsed.docs))
     else:
         parsed = parse_stream(rr.text.encode())
-        _objects(li, parsed, spec.path, "kustomize", None)
+        kfile = _kustomization_file(d)
+        _objects(
+            li,
+            parsed,
+            kfile,
+            "kustomize",
+            spec.path,
+            unit=spec.unit,
+            place=_kustomize_place(d, kfile, rr, opts.max_file_size),
+        )
     return li
+
+
+def _kustomization_file(d: Path) -> str:
+    name = next((n for n in render.KUSTOMIZATION_FILES if (d / n).is_file()), render.KUSTOMIZATION_FILES[0])
+    return str(d / name)
+
+
+def _kustomize_place(d: Path, kfile: str, rr: render.RenderResult, max_size: int) -> Place:
+    """Where each object of a kustomize build is shown: the resource file kustomize names in its
+    origin annotation (the document in it when exactly one matches), the kustomization whose
+    generator made it, else the kustomization built. Annotations kubefort asked for are removed
+    from the object, so checks see what the user's own build gives."""
+    from kubefort.loaders import origin  # reads resource files back: only for kustomize output
+
+    files: dict[str, ParsedStream | None] = {}
+
+    def parsed_file(path: str) -> ParsedStream | None:
+        if path not in files:
+            data = origin.read_resource_file(path, max_size)
+            files[path] = parse_stream(data) if data is not None else None
+        return files[path]
+
+    def place(doc: Any, idx: int) -> tuple[str, int, int | None]:
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        annotations = meta.get("annotations") if isinstance(meta, dict) else None
+        if rr.origin_root is None or not isinstance(meta, dict) or not isinstance(annotations, dict):
+            return kfile, idx, None
+        if rr.origins_added:
+            value = annotations.pop(render.ORIGIN_ANNOTATION, None)
+            if not annotations:
+                del meta["annotations"]
+        else:
+            value = annotations.get(render.ORIGIN_ANNOTATION)
+        path, configured_in = origin.parse_origin(value)
+        if path is None:
+            return (render.origin_file(rr.origin_root, configured_in, d) if configured_in else kfile), idx, None
+        file = render.origin_file(rr.origin_root, path, d)
+        got = parsed_file(file)
+        j = origin.match_document(doc, got.docs) if got is not None else None
+        if got is None or j is None or j >= len(got.doc_lines):
+            return file, idx, None
+        return file, j, got.doc_lines[j]
+
+    return place
 
 
 def load_resources(

@@ -3,8 +3,10 @@
 kubefort does not reimplement Helm or Kustomize: it runs the real tools and scans what they
 print. Everything here is offline-first and never raises for a tool problem:
 
-* the binaries are found on PATH, or named explicitly with ``KUBEFORT_HELM`` /
-  ``KUBEFORT_KUSTOMIZE`` (a bare name is looked up on PATH, a path is used as is);
+* the binaries are named explicitly with ``KUBEFORT_HELM`` / ``KUBEFORT_KUSTOMIZE`` (a bare
+  name is looked up on PATH, a path is used as is), else found on PATH, else in the cache that
+  ``make tools`` fills (``$KUBEFORT_TOOLS_DIR/bin``, default ``~/.cache/kubefort/tools/bin``);
+  kustomize falls back to ``kubectl kustomize``;
 * commands are argument lists, never a shell; stdin is closed; each run has a timeout, after
   which the tool's whole process group is killed;
 * a missing binary, a non-zero exit, a timeout or output that is not UTF-8 each give a
@@ -20,22 +22,28 @@ Standard library only.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = [
+    "ORIGIN_ANNOTATION",
     "RenderResult",
     "is_helm_chart",
     "is_kustomization",
+    "origin_file",
     "render_helm",
     "render_kustomize",
     "split_helm_sources",
+    "tools_bin_dir",
 ]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -52,6 +60,10 @@ class RenderResult:
     error: str  # human message when not ok ('' when ok)
     tool: str  # 'helm' | 'kustomize' | 'kubectl kustomize'
     command: list[str]
+    # kustomize: the directory (a real path) that the `config.kubernetes.io/origin` annotations
+    # of the output are relative to, when the output carries them
+    origin_root: str | None = None
+    origins_added: bool = False  # kubefort asked for those annotations: they are not the user's
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,8 +86,41 @@ def is_kustomization(d: Path) -> bool:
 # running a tool
 
 
+def tools_bin_dir() -> Path | None:
+    """Where ``make tools`` (tools/install-test-tools.sh) puts helm and kustomize:
+    ``$KUBEFORT_TOOLS_DIR/bin``, by default ``~/.cache/kubefort/tools/bin``."""
+    base = os.environ.get("KUBEFORT_TOOLS_DIR", "").strip()
+    if base:
+        return Path(base) / "bin"
+    try:
+        return Path.home() / ".cache" / "kubefort" / "tools" / "bin"
+    except RuntimeError:  # no home directory to expand
+        return None
+
+
+def _cached_tool(name: str) -> str | None:
+    d = tools_bin_dir()
+    if d is None:
+        return None
+    p = d / name
+    return str(p) if p.is_file() and os.access(p, os.X_OK) else None
+
+
+def not_found_message(name: str, env_var: str, on_path: str = "") -> str:
+    """What to do when a renderer is nowhere: the three places kubefort looks, in order."""
+    d = tools_bin_dir()
+    where = str(d) if d is not None else "$KUBEFORT_TOOLS_DIR/bin"
+    return (
+        f"{name} not found: set {env_var}=/path/to/{name}, put {on_path or name} on PATH, "
+        f"or build it with `make tools` (into {where}; KUBEFORT_TOOLS_DIR moves it)"
+    )
+
+
 def _find_binary(name: str, env_var: str) -> tuple[str | None, str]:
-    """Return (path or None, error message when None)."""
+    """Return (path or None, error message when None): ``$env_var``, else PATH, else the tools cache.
+
+    An explicit ``env_var`` is the only place looked at: a mistake in it must not silently run
+    another binary."""
     explicit = os.environ.get(env_var, "").strip()
     if explicit:
         if os.sep in explicit or (os.altsep and os.altsep in explicit):
@@ -86,10 +131,10 @@ def _find_binary(name: str, env_var: str) -> tuple[str | None, str]:
         if found:
             return found, ""
         return None, f"{name} not found: {env_var}={explicit} is not on PATH"
-    found = shutil.which(name)
+    found = shutil.which(name) or _cached_tool(name)
     if found:
         return found, ""
-    return None, f"{name} not found on PATH"
+    return None, not_found_message(name, env_var)
 
 
 def _safe_path_arg(p: Path | str) -> str:
@@ -308,8 +353,8 @@ def _scalar(raw: str) -> str:
     return raw.strip()
 
 
-def _reference_entries(text: str) -> list[str]:
-    """Entries of resources/bases/components/... in a kustomization, by a plain line scan.
+def _reference_entries(text: str, fields: frozenset[str] = _REF_FIELDS) -> list[str]:
+    """Entries of resources/bases/components/... (`fields`) in a kustomization, by a plain line scan.
 
     Handles block lists (indented or not) and one-line flow lists (``resources: [a, b]``).
     """
@@ -320,7 +365,7 @@ def _reference_entries(text: str) -> list[str]:
             continue
         m = _TOP_KEY_RE.match(line)
         if m:  # a top-level key (no indentation)
-            current = m.group(1) if m.group(1) in _REF_FIELDS else None
+            current = m.group(1) if m.group(1) in fields else None
             rest = m.group(2).strip()
             if current and rest.startswith("["):
                 inner = rest[1:]
@@ -392,27 +437,64 @@ def _find_remote(d: Path) -> str | None:
 
 
 def _kustomize_command(d: Path) -> tuple[str, list[str] | None, str]:
-    """Return (tool, command or None, error when None)."""
+    """Return (tool, command or None, error when None): ``$KUBEFORT_KUSTOMIZE``, else kustomize
+    on PATH, else kustomize in the tools cache, else ``kubectl kustomize`` (kubectl on PATH)."""
     target = _safe_path_arg(d)
     if os.environ.get("KUBEFORT_KUSTOMIZE", "").strip():
         binary, err = _find_binary("kustomize", "KUBEFORT_KUSTOMIZE")
         if binary is None:
             return "kustomize", None, err
         return "kustomize", [binary, "build", target], ""
-    binary = shutil.which("kustomize")
+    binary = shutil.which("kustomize") or _cached_tool("kustomize")
     if binary:
         return "kustomize", [binary, "build", target], ""
     kubectl = shutil.which("kubectl")
     if kubectl:
         return "kubectl kustomize", [kubectl, "kustomize", target], ""
-    return "kustomize", None, "kustomize not found on PATH (nor kubectl for 'kubectl kustomize')"
+    return "kustomize", None, not_found_message("kustomize", "KUBEFORT_KUSTOMIZE", "kustomize (or kubectl)")
 
 
-def render_kustomize(d: Path, *, timeout: float = 120) -> RenderResult:
-    """``kustomize build DIR`` (``KUBEFORT_KUSTOMIZE`` or PATH), else ``kubectl kustomize DIR``.
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+_BUILD_METADATA = frozenset({"buildMetadata"})
+
+
+def _wants_origins(d: Path) -> bool:
+    """The kustomization at `d` itself asks for origin annotations (``buildMetadata: [originAnnotations]``)."""
+    for kfile in _kustomization_files(d):
+        try:
+            text = kfile.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "originAnnotations" in _reference_entries(text, _BUILD_METADATA):
+            return True
+    return False
+
+
+def _origin_wrapper(d: Path, workdir: str) -> str:
+    """A kustomization in `workdir` (a real path) that builds `d` and adds origin annotations: kustomize then
+    names each resource's file (``config.kubernetes.io/origin: {path: ...}``, relative to
+    `workdir`) or the generator that made it (``configuredIn: .../kustomization.yaml``).
+
+    kustomize refuses absolute resource paths, so `d` is named relative to `workdir`; the
+    output is otherwise what building `d` gives (the wrapper adds nothing else)."""
+    rel = os.path.relpath(os.path.realpath(d), workdir)
+    text = json.dumps({"resources": [rel], "buildMetadata": ["originAnnotations"]}, indent=2)
+    Path(workdir, "kustomization.yaml").write_text(text + "\n", encoding="utf-8")
+    return workdir
+
+
+def render_kustomize(d: Path, *, timeout: float = 120, origins: bool = False) -> RenderResult:
+    """``kustomize build DIR`` (``KUBEFORT_KUSTOMIZE``, PATH, the tools cache), else ``kubectl kustomize DIR``.
 
     A kustomization that refers to a remote base, in itself or in a local base it includes,
     is refused without running anything.
+
+    ``origins=True`` asks kustomize where each resource came from: a kustomization that does
+    not ask for ``buildMetadata: [originAnnotations]`` itself is built through a wrapper
+    kustomization in a temporary directory that does (``origins_added``: the annotations are
+    kubefort's, to be removed from the objects); ``origin_root`` is what their paths are
+    relative to. If the wrapped build fails, the plain build runs and its result is returned,
+    so errors are the user's own and an older kustomize without the feature still renders.
     """
     d = Path(d)
     tool, command, err = _kustomize_command(d)
@@ -441,4 +523,36 @@ def render_kustomize(d: Path, *, timeout: float = 120) -> RenderResult:
     env = dict(os.environ)
     env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for credentials
     label = f"{'kustomize build' if tool == 'kustomize' else 'kubectl kustomize'} {d}"
-    return _run(tool, label, command, timeout, env)
+    if not origins:
+        return _run(tool, label, command, timeout, env)
+    if _wants_origins(d):
+        r = _run(tool, label, command, timeout, env)
+        return replace(r, origin_root=os.path.realpath(d)) if r.ok else r
+    started = time.monotonic()
+    wrapped: RenderResult | None = None
+    try:
+        workdir = os.path.realpath(tempfile.mkdtemp(prefix="kubefort-kustomize-"))
+    except OSError:
+        workdir = None  # no temporary directory: build without origins
+    if workdir is not None:
+        try:
+            wrapped = _run(tool, label, [*command[:-1], _origin_wrapper(d, workdir)], timeout, env)
+        except (OSError, ValueError):
+            wrapped = None
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if wrapped is not None and wrapped.ok:
+            return replace(wrapped, origin_root=workdir, origins_added=True)
+    remaining = timeout - (time.monotonic() - started)
+    if wrapped is not None and remaining <= 0:
+        return wrapped  # it timed out: the plain build would too
+    return _run(tool, label, command, max(remaining, 0.001), env)
+
+
+def origin_file(origin_root: str, origin_path: str, target: Path) -> str:
+    """An origin annotation's path (relative to `origin_root`) as a path the user recognises:
+    relative to the kustomization `target` as the user named it (``overlays/prod`` and
+    ``../../base/web.yaml`` give ``base/web.yaml``)."""
+    real = os.path.normpath(os.path.join(origin_root, origin_path))
+    rel = os.path.relpath(real, os.path.realpath(target))
+    return os.path.normpath(os.path.join(target, rel))

@@ -17,6 +17,7 @@ from kubefort.registry import CheckMeta, Mappings, Registry
 __all__ = [
     "FORMATS",
     "check_meta",
+    "object_title",
     "outcome_fingerprint",
     "outcome_location",
     "render",
@@ -33,6 +34,7 @@ def render_chunks(
     registry: Registry,
     *,
     include_passed: bool = False,
+    show_suppressed: bool = False,
     color: bool = False,
     width: int | None = None,
 ) -> Iterator[str]:
@@ -42,7 +44,19 @@ def render_chunks(
         from kubefort.reporters import json
 
         return json.render_chunks(result, registry, include_passed=include_passed)
-    return iter((render(fmt, result, registry, include_passed=include_passed, color=color, width=width),))
+    return iter(
+        (
+            render(
+                fmt,
+                result,
+                registry,
+                include_passed=include_passed,
+                show_suppressed=show_suppressed,
+                color=color,
+                width=width,
+            ),
+        )
+    )
 
 
 def render(
@@ -51,18 +65,23 @@ def render(
     registry: Registry,
     *,
     include_passed: bool = False,
+    show_suppressed: bool = False,
     color: bool = False,
     width: int | None = None,
 ) -> str:
     """Render `result` in format `fmt` (one of FORMATS).
 
     include_passed adds passed outcomes to the table and JSON reports (SARIF never lists them,
-    JUnit always does; Prometheus only counts them). color and width apply to the table only.
+    JUnit always does; Prometheus only counts them). The table counts suppressed findings and
+    lists them only with show_suppressed (JSON, SARIF and JUnit always list them). color and
+    width (default: `layout.DEFAULT_WIDTH`) apply to the table only.
     """
     if fmt == "table":
         from kubefort.reporters import table
 
-        return table.render(result, registry, include_passed=include_passed, color=color, width=width)
+        return table.render(
+            result, registry, include_passed=include_passed, show_suppressed=show_suppressed, color=color, width=width
+        )
     if fmt == "json":
         from kubefort.reporters import json
 
@@ -125,6 +144,27 @@ def sort_outcomes(outcomes: list[Outcome]) -> list[Outcome]:
 
 def resource_sort_key(rid: ResourceId, src: Source) -> tuple[object, ...]:
     return (src.file, src.line if src.line is not None else 0, src.doc_index, str(rid))
+
+
+# what the loaders put where an object has no usable kind or name: "?" for a malformed object
+# (kind, apiVersion or metadata of the wrong type), "(no name)" for one without metadata.name
+_UNKNOWN = ("", "?")
+_NO_NAME = "(no name)"
+
+
+def object_title(rid: ResourceId, src: Source | None) -> str:
+    """How reports name an object: "Deployment/prod/web". An object without a usable kind or name
+    is named by what is known of it and by its document instead ("Pod without a name, document 1",
+    "ConfigMap, document 3", "document 2"), never "?/?"."""
+    if rid.kind not in _UNKNOWN and rid.name not in _UNKNOWN and rid.name != _NO_NAME:
+        return str(rid)
+    what = [] if rid.kind in _UNKNOWN else [rid.kind + (" without a name" if rid.name == _NO_NAME else "")]
+    if src is not None:
+        doc = f"document {src.doc_index + 1}"
+        if len(src.item_path) >= 2:  # a member of a List
+            doc = f"{src.item_path[0]}[{src.item_path[1]}] of {doc}"
+        what.append(doc)
+    return ", ".join(what) or "object of unknown kind"
 
 
 def check_meta(registry: Registry, check_id: str) -> CheckMeta:

@@ -3,7 +3,8 @@
 Several outcomes of one check on the same object and container (two offending fields, say) make one
 test case; its verdict is the worst of them: failed > not-evaluated (<error>) > suppressed (<skipped>)
 > passed. Outcomes about a whole input (no object) are one test case per check and file.
-Passed test cases are always listed: CI dashboards count them.
+Passed test cases are always listed: CI dashboards count them. A check with no test case (it ran,
+but nothing in the scan was in its scope) gets no <testsuite>: an empty suite is noise to CI.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import defaultdict
 
 from kubefort.model import Outcome, ScanResult, Status, format_path
 from kubefort.registry import Registry
-from kubefort.reporters import check_meta, checks_in_report, outcome_location, sort_outcomes
+from kubefort.reporters import check_meta, checks_in_report, object_title, outcome_location, sort_outcomes
 
 _VERDICT_ORDER = {Status.FAILED: 0, Status.NOT_EVALUATED: 1, Status.SUPPRESSED: 2, Status.PASSED: 3}
 # XML 1.0 forbids most control characters even when escaped
@@ -35,6 +36,8 @@ def render(result: ScanResult, registry: Registry) -> str:
     root = ET.Element("testsuites", name="kubefort")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for check_id in checks_in_report(result):
+        if not by_check.get(check_id):
+            continue
         meta = check_meta(registry, check_id)
         suite = ET.SubElement(root, "testsuite", name=f"{meta.id} {meta.name}")
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -64,7 +67,9 @@ def _testcase(suite: ET.Element, outcomes: list[Outcome], remediation: str) -> S
     first = outcomes[0]
     file, line, _ = outcome_location(first)
     if first.resource is not None:
-        name = str(first.resource) + (f" (container: {first.container})" if first.container else "")
+        name = object_title(first.resource, first.source) + (
+            f" (container: {first.container})" if first.container else ""
+        )
         classname = _display(file) if file else first.resource.kind
     else:
         name = _display(file) if file else "input"

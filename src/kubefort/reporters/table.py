@@ -5,36 +5,31 @@
                                      deploy/web.yaml:21:13
                                      fix: Set securityContext.privileged to false.
 
-Columns line up across groups; the last column wraps under itself (folded, never truncated), and lines
-carry no trailing spaces.
-
-Lines are laid out and wrapped here, and Rich renders their styles: Console.print, rich.table and
-Text.wrap cost 0.15-1 ms per finding, and a report with tens of thousands of findings must still
-render in about a second.
+Columns line up across groups; the last column wraps under itself at word boundaries (long words
+folded, never truncated), and lines carry no trailing spaces (`kubefort.reporters.layout`).
+Passed rows (--include-passed) say what was verified, not the check's title; suppressed findings
+are counted in the summary and listed only with `show_suppressed`.
 """
 
 from __future__ import annotations
 
 import io
-import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
-
-from rich.cells import cell_len, chop_cells
-from rich.color import ColorSystem
-from rich.console import Console
-from rich.style import Style
+from collections.abc import Mapping
 
 from kubefort.model import Outcome, ResourceId, ScanResult, Severity, Source, Status
 from kubefort.registry import Registry
 from kubefort.reporters import (
     check_meta,
     is_complete,
+    object_title,
     outcome_location,
     resource_sort_key,
     severity_counts,
     sort_key,
 )
+from kubefort.reporters.layout import DEFAULT_WIDTH, Piece, Writer, console
+from kubefort.wording import plural
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -51,8 +46,8 @@ STATUS_STYLE = {
 }
 INDENT = "  "
 GAP = "  "
-
-Piece = tuple[str, "str | Style | None"]  # text and its style ("" or None: unstyled)
+# how the summary names each kind of suppression (Suppression.kind)
+SUPPRESSION_LABELS = {"baseline": "baseline", "config": "exceptions", "annotation": "inline ignores"}
 
 
 def render(
@@ -60,23 +55,13 @@ def render(
     registry: Registry,
     *,
     include_passed: bool = False,
+    show_suppressed: bool = False,
     color: bool = False,
     width: int | None = None,
 ) -> str:
     buf = io.StringIO()
-    console = Console(
-        file=buf,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,  # the caller decides; NO_COLOR is the CLI's business
-        width=width or 120,
-        highlight=False,
-        emoji=False,
-        force_jupyter=False,
-        legacy_windows=False,
-    )
-    out = _Writer(console, color)
-    shown = [o for o in result.outcomes if include_passed or o.status is not Status.PASSED]
+    out = Writer(console(width or DEFAULT_WIDTH, color, buf), color)
+    shown = [o for o in result.outcomes if _listed(o.status, include_passed, show_suppressed)]
     # the same column widths in every group, so the report reads as one table
     widths = (
         max((len(o.status.value) for o in shown), default=0),
@@ -88,91 +73,16 @@ def render(
         for o in outcomes:
             _row(out, o, registry, widths)
         out.blank()
-    _summary(out, result)
+    _summary(out, result, show_suppressed)
     return buf.getvalue()
 
 
-class _Writer:
-    """Writes styled lines to the console's file; Rich renders the styles and wraps long lines."""
-
-    def __init__(self, console: Console, color: bool) -> None:
-        self.console = console
-        self.width = console.width
-        self.color_system = ColorSystem.STANDARD if color else None
-        self._styles: dict[str, Style] = {}
-
-    def line(self, prefix: Sequence[Piece], body: Sequence[Piece], hang: int | None = None) -> None:
-        """prefix + body on one line; a body too wide wraps onto lines indented by `hang`."""
-        body = [(_safe(t), st) for t, st in body]
-        hang = sum(cell_len(t) for t, _ in prefix) if hang is None else hang
-        if sum(cell_len(t) for t, _ in (*prefix, *body)) <= self.width:
-            self._write([*prefix, *body])
-            return
-        # one width for every line: the narrower of the first line's room and the continuation's
-        room = max(self.width - max(hang, sum(cell_len(t) for t, _ in prefix)), 20)
-        for i, pieces in enumerate(_wrap(body, room)):
-            self._write([*prefix, *pieces] if i == 0 else [(" " * hang, None), *pieces])
-
-    def blank(self) -> None:
-        self.console.file.write("\n")
-
-    def _write(self, pieces: list[Piece]) -> None:
-        while pieces and not pieces[-1][0].rstrip():
-            pieces.pop()
-        if pieces:
-            pieces[-1] = (pieces[-1][0].rstrip(), pieces[-1][1])
-        if self.color_system is None:
-            text = "".join(t for t, _ in pieces)
-        else:
-            text = "".join(self._style(s).render(t, color_system=self.color_system) if s else t for t, s in pieces)
-        self.console.file.write(text + "\n")
-
-    def _style(self, style: str | Style) -> Style:
-        if isinstance(style, Style):
-            return style
-        cached = self._styles.get(style)
-        if cached is None:
-            cached = self._styles[style] = self.console.get_style(style)
-        return cached
-
-
-_TOKEN = re.compile(r"\S+|\s+")
-_LINE_BREAKS = re.compile(r"\s*[\n\r\v\f\x85\u2028\u2029]\s*|\t")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str) -> str:
-    """Text from manifests on one line and without control characters (no terminal escapes)."""
-    return _CONTROL.sub("\ufffd", _LINE_BREAKS.sub(" ", text))
-
-
-def _wrap(body: Sequence[Piece], width: int) -> list[list[Piece]]:
-    """Greedy word wrap of styled pieces; words wider than a line are folded, never cut off.
-
-    (Text.wrap does the same at ~0.15 ms a line; reports can have tens of thousands of lines.)
-    """
-    lines: list[list[Piece]] = [[]]
-    used = 0
-    for text, style in body:
-        for tok in _TOKEN.findall(text):
-            w = cell_len(tok)
-            if tok.isspace():
-                if used:  # spaces at the start of a continuation line are dropped
-                    lines[-1].append((tok, style))
-                    used += w
-                continue
-            if used and used + w > width:
-                lines.append([])
-                used = 0
-            if w > width:
-                *full, tok = chop_cells(tok, width)
-                for chunk in full:
-                    lines[-1].append((chunk, style))
-                    lines.append([])
-                w = cell_len(tok)
-            lines[-1].append((tok, style))
-            used += w
-    return lines
+def _listed(status: Status, include_passed: bool, show_suppressed: bool) -> bool:
+    if status is Status.PASSED:
+        return include_passed
+    if status is Status.SUPPRESSED:
+        return show_suppressed
+    return True
 
 
 def _where(file: str | None, line: int | None, col: int | None = None) -> str:
@@ -201,7 +111,7 @@ def _groups(result: ScanResult, outcomes: list[Outcome]) -> list[tuple[list[Piec
                 file, line, _ = outcome_location(o)
                 key = (file or "", line or 0, 0, str(o.resource))
                 where = _where(file, line)
-            title = str(o.resource)
+            title = object_title(o.resource, src)
         else:
             file, _, _ = outcome_location(o)
             key = (file or "", 0, -1, "")
@@ -214,7 +124,7 @@ def _groups(result: ScanResult, outcomes: list[Outcome]) -> list[tuple[list[Piec
     return [(headers[k], sorted(grouped[k], key=sort_key)) for k in sorted(grouped)]
 
 
-def _row(out: _Writer, o: Outcome, registry: Registry, widths: tuple[int, int, int]) -> None:
+def _row(out: Writer, o: Outcome, registry: Registry, widths: tuple[int, int, int]) -> None:
     """One outcome: status, severity and ID columns, then details wrapped under themselves."""
     meta = check_meta(registry, o.check_id)
     file, line, col = outcome_location(o)
@@ -231,7 +141,9 @@ def _row(out: _Writer, o: Outcome, registry: Registry, widths: tuple[int, int, i
     body: list[Piece] = [(meta.name, None)]
     if o.container:
         body.append((f"  container={o.container}", "dim"))
-    body.append((f"  {o.message or meta.title}", None))
+    # a pass says what was verified: the title names the problem and would read like a failure
+    text = meta.passed_text() if o.status is Status.PASSED else o.message or meta.title
+    body.append((f"  {text}", None))
     body.append((f"  {_where(file, line, col)}", "cyan"))
     out.line(prefix, body)
 
@@ -246,15 +158,31 @@ def _row(out: _Writer, o: Outcome, registry: Registry, widths: tuple[int, int, i
         out.line(pad, [(f"fix: {meta.remediation}", "dim")])
 
 
-def _summary(out: _Writer, result: ScanResult) -> None:
+def suppressed_summary(result: ScanResult) -> str:
+    """'78 suppressed (baseline 70, exceptions 8)': suppressed findings by what suppressed them."""
+    kinds = Counter(
+        o.suppression.kind if o.suppression is not None else "unknown"
+        for o in result.outcomes
+        if o.status is Status.SUPPRESSED
+    )
+    total = result.counts()[Status.SUPPRESSED.value]
+    order = [*SUPPRESSION_LABELS, *sorted(k for k in kinds if k not in SUPPRESSION_LABELS)]
+    parts = [f"{SUPPRESSION_LABELS.get(k, k)} {kinds[k]}" for k in order if kinds[k]]
+    return f"{total} suppressed" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _summary(out: Writer, result: ScanResult, show_suppressed: bool) -> None:
     counts = result.counts()
     out.line([], [("Summary", "bold underline")])
     pieces: list[Piece] = [(INDENT + "outcomes: ", None)]
     for i, s in enumerate((Status.FAILED, Status.SUPPRESSED, Status.NOT_EVALUATED, Status.PASSED)):
         if i:
             pieces.append((", ", None))
-        pieces.append((f"{counts[s.value]} {s.value}", STATUS_STYLE[s] if counts[s.value] else None))
+        text = suppressed_summary(result) if s is Status.SUPPRESSED else f"{counts[s.value]} {s.value}"
+        pieces.append((text, STATUS_STYLE[s] if counts[s.value] else None))
     out.line([], pieces, hang=2 * len(INDENT))
+    if counts[Status.SUPPRESSED.value] and not show_suppressed:
+        out.line([(INDENT, None)], [("suppressed findings are not listed above (--show-suppressed lists them)", "dim")])
 
     pieces = [(INDENT + "failed by severity: ", None)]
     for i, (label, n) in enumerate(severity_counts(result).items()):
@@ -264,13 +192,13 @@ def _summary(out: _Writer, result: ScanResult) -> None:
     out.line([], pieces, hang=2 * len(INDENT))
 
     scanned = (
-        f"{_n(len(result.checks_run), 'check')} × {_n(len(result.resources), 'object')}"
-        f" from {_n(len(result.inputs), 'input')} in {result.duration_s:.2f}s"
+        f"{plural(len(result.checks_run), 'check')} × {plural(len(result.resources), 'object')}"
+        f" from {plural(len(result.inputs), 'input')} in {result.duration_s:.2f}s"
     )
     out.line([(INDENT, None)], [(scanned, None)])
     covered = (result.extras.get("cluster") or {}).get("coveredByController")
     if covered:
-        note = f"{_n(covered, 'object')} covered by their controllers (same containers as its template; --scan-owned checks them too)"
+        note = f"{plural(covered, 'object')} covered by their controllers (same containers as its template; --scan-owned checks them too)"
         out.line([(INDENT, None)], [(note, None)])
     posture = (result.extras.get("cluster") or {}).get("namespaces")
     if posture:
@@ -289,14 +217,14 @@ def _summary(out: _Writer, result: ScanResult) -> None:
     )
     ranked = sorted(reasons.items(), key=lambda rn: (-rn[1], rn[0]))
     _list(out, "not evaluated", [f"{r} ({n}×)" if n > 1 else r for r, n in ranked], "yellow")
-    _list(out, "unused exceptions", list(result.unused_exceptions), "yellow")
-    _list(out, "expired exceptions (no longer applied)", list(result.expired_exceptions), "yellow")
-    _list(out, "warnings", list(result.warnings), "yellow")
+    _list(out, "unused exceptions", list(dict.fromkeys(result.unused_exceptions)), "yellow")
+    _list(out, "expired exceptions (no longer applied)", list(dict.fromkeys(result.expired_exceptions)), "yellow")
+    _list(out, "warnings", list(dict.fromkeys(result.warnings)), "yellow")
 
     out.blank()
     failed = counts[Status.FAILED.value]
     if failed:
-        out.line([], [(_n(failed, "failed check"), "bold red")])
+        out.line([], [(plural(failed, "failed check"), "bold red")])
     else:
         out.line([], [("no failed checks", "bold green")])
     if not is_complete(result):
@@ -328,13 +256,9 @@ def posture_lines(posture: Mapping[str, Mapping[str, object]]) -> list[str]:
     ]
 
 
-def _list(out: _Writer, title: str, items: list[str], style: str) -> None:
+def _list(out: Writer, title: str, items: list[str], style: str) -> None:
     if not items:
         return
     out.line([(INDENT, None)], [(f"{title}:", style)])
     for item in items:
         out.line([(INDENT * 2 + "- ", None)], [(item, None)])
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -16,6 +16,7 @@ from kubefort.registry import check
     id="KF-CP-018",
     name="apiserver-anonymous-auth",
     title="API server accepts anonymous requests",
+    verified="API server refuses anonymous requests",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -42,8 +43,19 @@ def apiserver_anonymous_auth(res: Resource, ctx: CheckContext[None]) -> Iterator
     if v.last("anonymous-auth") is None and v.last("authentication-config") is not None:
         cfg = config_file(v, "authentication-config")
         anon = cfg.get("anonymous")
+        enabled = anon.get("enabled") if isinstance(anon, dict) else None
+        conditions = anon.get("conditions") if isinstance(anon, dict) else None
+        if (
+            (anon is not None and not isinstance(anon, dict))
+            or (enabled is not None and not isinstance(enabled, bool))
+            or (conditions is not None and not isinstance(conditions, list))
+        ):  # the API server refuses such a file and does not start
+            raise NotEvaluated(
+                "anonymous in the --authentication-config file has the wrong type",
+                v.at(v.last("authentication-config")),
+            )
         if isinstance(anon, dict):
-            if anon.get("enabled") is True and not anon.get("conditions"):
+            if enabled is True and not conditions:
                 yield viol(
                     v,
                     "the --authentication-config file enables anonymous requests to every path",
@@ -65,6 +77,7 @@ def apiserver_anonymous_auth(res: Resource, ctx: CheckContext[None]) -> Iterator
     id="KF-CP-019",
     name="apiserver-token-auth-file",
     title="API server authenticates with a static token file",
+    verified="API server authenticates without a static token file",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -98,9 +111,10 @@ def authorization_modes(v: ComponentView) -> tuple[list[str], Path_]:
             raise NotEvaluated(
                 "the --authorization-config file has no authorizers list", v.at(v.last("authorization-config"))
             )
-        return [a["type"] for a in auths if isinstance(a, dict) and isinstance(a.get("type"), str)], v.at(
-            v.last("authorization-config")
-        )
+        where = v.at(v.last("authorization-config"))
+        if not all(a is None or (isinstance(a, dict) and isinstance(a.get("type"), str)) for a in auths):
+            raise NotEvaluated("an authorizer of the --authorization-config file has no string type", where)
+        return [a["type"] for a in auths if a is not None], where
     items, given = v.items("authorization-mode")
     if not given:
         return ["AlwaysAllow"], v.missing
@@ -130,6 +144,7 @@ _AUTHZ_WHAT = (
     id="KF-CP-023",
     name="apiserver-authorization-always-allow",
     title="API server authorizes every request (AlwaysAllow)",
+    verified="API server does not authorize every request (no AlwaysAllow)",
     severity=Severity.CRITICAL,
     target="object",
     kinds=NODE_KINDS,
@@ -154,6 +169,7 @@ def apiserver_authorization_always_allow(res: Resource, ctx: CheckContext[None])
     id="KF-CP-024",
     name="apiserver-authorization-node-missing",
     title="API server does not use the Node authorizer",
+    verified="API server uses the Node authorizer",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -178,6 +194,7 @@ def apiserver_authorization_node_missing(res: Resource, ctx: CheckContext[None])
     id="KF-CP-025",
     name="apiserver-authorization-rbac-missing",
     title="API server does not use RBAC authorization",
+    verified="API server uses RBAC authorization",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -201,6 +218,7 @@ def apiserver_authorization_rbac_missing(res: Resource, ctx: CheckContext[None])
     id="KF-CP-032",
     name="apiserver-profiling-enabled",
     title="API server exposes profiling endpoints",
+    verified="API server keeps its profiling endpoints off",
     severity=Severity.LOW,
     target="object",
     kinds=NODE_KINDS,
@@ -223,6 +241,7 @@ def apiserver_profiling_enabled(res: Resource, ctx: CheckContext[None]) -> Itera
     id="KF-CP-037",
     name="apiserver-service-account-lookup-disabled",
     title="API server does not check that service-account tokens still exist",
+    verified="API server checks that service-account tokens still exist",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE_KINDS,
@@ -246,6 +265,7 @@ def apiserver_service_account_lookup_disabled(res: Resource, ctx: CheckContext[N
     id="KF-CP-038",
     name="apiserver-service-account-key-missing",
     title="API server has no service-account verification key",
+    verified="API server has a service-account verification key",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE_KINDS,
@@ -270,6 +290,7 @@ def apiserver_service_account_key_missing(res: Resource, ctx: CheckContext[None]
     id="KF-CP-046",
     name="apiserver-service-account-token-extension",
     title="API server extends projected service-account token lifetimes",
+    verified="API server keeps projected service-account token lifetimes as requested",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE_KINDS,

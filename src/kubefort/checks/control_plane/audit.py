@@ -19,6 +19,7 @@ AUDIT_LOG_REF = "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#log
     id="KF-CP-033",
     name="apiserver-audit-log-missing",
     title="API server writes no audit log",
+    verified="API server writes an audit log",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -46,6 +47,7 @@ def apiserver_audit_log_missing(res: Resource, ctx: CheckContext[None]) -> Itera
     id="KF-CP-034",
     name="apiserver-audit-log-maxage-low",
     title="API server keeps audit logs for less than 30 days",
+    verified="API server keeps audit logs for 30 days or more",
     severity=Severity.LOW,
     target="object",
     kinds=NODE_KINDS,
@@ -73,6 +75,7 @@ def apiserver_audit_log_maxage_low(res: Resource, ctx: CheckContext[None]) -> It
     id="KF-CP-035",
     name="apiserver-audit-log-maxbackup-low",
     title="API server keeps fewer than 10 rotated audit logs",
+    verified="API server keeps 10 or more rotated audit logs",
     severity=Severity.LOW,
     target="object",
     kinds=NODE_KINDS,
@@ -100,6 +103,7 @@ def apiserver_audit_log_maxbackup_low(res: Resource, ctx: CheckContext[None]) ->
     id="KF-CP-036",
     name="apiserver-audit-log-maxsize-low",
     title="API server rotates audit logs below 100 MB",
+    verified="API server rotates audit logs at 100 MB or more",
     severity=Severity.LOW,
     target="object",
     kinds=NODE_KINDS,
@@ -127,6 +131,7 @@ def apiserver_audit_log_maxsize_low(res: Resource, ctx: CheckContext[None]) -> I
     id="KF-CP-056",
     name="apiserver-audit-policy-missing",
     title="API server loads no audit policy",
+    verified="API server loads an audit policy",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -170,7 +175,12 @@ class AuditRequest:
 
 
 def _strs(v: Any) -> list[str]:
-    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+    """A list of strings (null: empty); NotEvaluated otherwise, as the API server refuses such a policy."""
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise NotEvaluated(f"{v!r:.60} is not a list of strings; the API server refuses the policy")
+    return v
 
 
 def _rule_matches(rule: dict[str, Any], r: AuditRequest) -> bool:
@@ -185,11 +195,22 @@ def _rule_matches(rule: dict[str, Any], r: AuditRequest) -> bool:
     if namespaces or resources:
         if _strs(namespaces) and r.namespace not in _strs(namespaces):
             return False
-        if not isinstance(resources, list) or not resources:
+        if resources is not None and not isinstance(resources, list):
+            raise NotEvaluated(
+                f"resources is {type_name(resources)}, expected a list; the API server refuses the policy"
+            )
+        if not resources:
             return True
         combined = r.resource + (f"/{r.subresource}" if r.subresource else "")
         for gr in resources:
-            if not isinstance(gr, dict) or gr.get("group", "") != r.group:
+            if gr is None:
+                continue
+            if not isinstance(gr, dict):
+                raise NotEvaluated(f"resources holds {type_name(gr)}, expected a mapping (group, resources)")
+            group = gr.get("group")  # null is absent: the core group ""
+            if group is not None and not isinstance(group, str):
+                raise NotEvaluated(f"resources[].group is {type_name(group)}, expected a string")
+            if (group or "") != r.group:
                 continue
             names = _strs(gr.get("resources"))
             if not names:
@@ -216,7 +237,7 @@ def audit_level(policy: dict[str, Any], r: AuditRequest) -> tuple[int, Path_]:
         )
     omitted = set(_strs(policy.get("omitStages")))
     for i, rule in enumerate(rules):
-        if not isinstance(rule, dict) or rule.get("level") not in AUDIT_LEVELS:
+        if not isinstance(rule, dict) or not isinstance(rule.get("level"), str) or rule["level"] not in AUDIT_LEVELS:
             raise NotEvaluated(
                 f"rules[{i}] has no valid level (None, Metadata, Request, RequestResponse)", ("rules", i)
             )
@@ -270,6 +291,7 @@ _POLICY_FIX = (
     id="KF-CP-057",
     name="audit-policy-misses-key-events",
     title="Audit policy does not record key security events",
+    verified="Audit policy records the key security events",
     severity=Severity.MEDIUM,
     target="object",
     kinds=("Policy",),
@@ -307,6 +329,7 @@ def audit_policy_misses_key_events(res: Resource, ctx: CheckContext[None]) -> It
     id="KF-CP-058",
     name="audit-policy-logs-secret-payloads",
     title="Audit policy writes secret values into the audit log",
+    verified="Audit policy keeps secret values out of the audit log",
     severity=Severity.HIGH,
     target="object",
     kinds=("Policy",),

@@ -8,7 +8,7 @@ from typing import Any
 from kubefort.checks.control_plane.common import API_REF, flags_set
 from kubefort.checks.node_common import NODE_KINDS, node_meta, pod_example
 from kubefort.kube.pods import type_name
-from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
+from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation, format_path
 from kubefort.registry import check
 
 
@@ -16,6 +16,7 @@ from kubefort.registry import check
     id="KF-CP-043",
     name="apiserver-encryption-at-rest-missing",
     title="API server does not encrypt Secrets at rest",
+    verified="API server encrypts Secrets at rest",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -37,8 +38,13 @@ def apiserver_encryption_at_rest_missing(res: Resource, ctx: CheckContext[None])
     yield from flags_set(res, "kube-apiserver", "encryption-provider-config")
 
 
-def _covers_secrets(resources: Any) -> bool:
-    return isinstance(resources, list) and any(r in ("secrets", "*.", "*.*") for r in resources)
+def _covers_secrets(resources: Any, path: Path_) -> bool:
+    """Whether a `resources` list names Secrets (null: an empty list); NotEvaluated for wrong types."""
+    if resources is None:
+        return False
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        raise NotEvaluated(f"{format_path(path)} is not a list of strings; the API server refuses the file", path)
+    return any(r in ("secrets", "*.", "*.*") for r in resources)
 
 
 def _secrets_providers(res: Resource) -> tuple[list[Any], Path_]:
@@ -49,7 +55,9 @@ def _secrets_providers(res: Resource) -> tuple[list[Any], Path_]:
     if not isinstance(entries, list):
         raise NotEvaluated(f"resources is {type_name(entries)}, expected a list", ("resources",))
     for i, e in enumerate(entries):
-        if isinstance(e, dict) and _covers_secrets(e.get("resources")):
+        if e is not None and not isinstance(e, dict):
+            raise NotEvaluated(f"resources[{i}] is {type_name(e)}, expected a mapping", ("resources", i))
+        if e is not None and _covers_secrets(e.get("resources"), ("resources", i, "resources")):
             providers = e.get("providers")
             if not isinstance(providers, list) or not providers:
                 raise NotEvaluated(
@@ -61,17 +69,20 @@ def _secrets_providers(res: Resource) -> tuple[list[Any], Path_]:
 
 
 def _provider_name(p: Any, path: Path_) -> str:
-    if not isinstance(p, dict) or len(p) != 1:
+    # a null provider is no provider (the Go pointer stays nil), as if the key were left out
+    keys = [k for k, v in p.items() if v is not None] if isinstance(p, dict) else []
+    if len(keys) != 1:
         raise NotEvaluated(
             "a provider must be a mapping with exactly one key (identity, aescbc, aesgcm, secretbox, kms)", path
         )
-    return str(next(iter(p)))
+    return str(keys[0])
 
 
 @check(
     id="KF-CP-044",
     name="encryption-config-secrets-unencrypted",
     title="Encryption configuration stores Secrets unencrypted",
+    verified="Encryption configuration stores Secrets encrypted",
     severity=Severity.HIGH,
     target="object",
     kinds=("EncryptionConfiguration",),
@@ -108,6 +119,7 @@ def encryption_config_secrets_unencrypted(res: Resource, ctx: CheckContext[None]
     id="KF-CP-059",
     name="encryption-provider-weak",
     title="Secrets are encrypted with a weak or deprecated provider",
+    verified="Secrets are encrypted with a current, strong provider",
     severity=Severity.MEDIUM,
     target="object",
     kinds=("EncryptionConfiguration",),
@@ -142,7 +154,12 @@ def encryption_provider_weak(res: Resource, ctx: CheckContext[None]) -> Iterator
         )
     elif first == "kms":
         conf = providers[0]["kms"]
-        api = conf.get("apiVersion", "v1") if isinstance(conf, dict) else "v1"
+        api = conf.get("apiVersion") if isinstance(conf, dict) else conf
+        if not isinstance(conf, dict) or (api is not None and not isinstance(api, str)):
+            raise NotEvaluated(
+                "the kms provider or its apiVersion has the wrong type; the API server refuses the file", path + (0,)
+            )
+        api = api or "v1"
         if api != "v2":
             yield Violation(
                 f"Secrets are encrypted with KMS {api} (deprecated since Kubernetes 1.28; use apiVersion v2)",

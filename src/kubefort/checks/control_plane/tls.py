@@ -13,12 +13,14 @@ from kubefort.kube.flags import ComponentView, component_view, is_node_object
 from kubefort.kube.pods import type_name
 from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Resource, Severity, Violation
 from kubefort.registry import check
+from kubefort.wording import plural
 
 
 @check(
     id="KF-CP-021",
     name="apiserver-kubelet-client-cert-missing",
     title="API server presents no client certificate to kubelets",
+    verified="API server presents a client certificate to kubelets",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -48,6 +50,7 @@ def apiserver_kubelet_client_cert_missing(res: Resource, ctx: CheckContext[None]
     id="KF-CP-022",
     name="apiserver-kubelet-ca-missing",
     title="API server does not verify kubelet serving certificates",
+    verified="API server verifies kubelet serving certificates",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -77,6 +80,7 @@ def apiserver_kubelet_ca_missing(res: Resource, ctx: CheckContext[None]) -> Iter
     id="KF-CP-039",
     name="apiserver-etcd-client-cert-missing",
     title="API server does not authenticate to etcd with a client certificate",
+    verified="API server authenticates to etcd with a client certificate",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -103,6 +107,7 @@ def apiserver_etcd_client_cert_missing(res: Resource, ctx: CheckContext[None]) -
     id="KF-CP-040",
     name="apiserver-tls-cert-missing",
     title="API server serves TLS without an explicit certificate",
+    verified="API server serves TLS with an explicit certificate",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -130,6 +135,7 @@ def apiserver_tls_cert_missing(res: Resource, ctx: CheckContext[None]) -> Iterat
     id="KF-CP-041",
     name="apiserver-client-ca-missing",
     title="API server trusts no client CA",
+    verified="API server trusts a client CA",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -154,6 +160,7 @@ def apiserver_client_ca_missing(res: Resource, ctx: CheckContext[None]) -> Itera
     id="KF-CP-042",
     name="apiserver-etcd-ca-missing",
     title="API server does not verify etcd's certificate",
+    verified="API server verifies etcd's certificate",
     severity=Severity.HIGH,
     target="object",
     kinds=NODE_KINDS,
@@ -206,6 +213,7 @@ def cipher_violations(
     id="KF-CP-045",
     name="apiserver-weak-tls-cipher-suites",
     title="API server allows weak TLS cipher suites",
+    verified="API server allows only strong TLS cipher suites",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE_KINDS,
@@ -241,6 +249,7 @@ WEAK_TLS = {"VersionTLS10": "TLS 1.0", "VersionTLS11": "TLS 1.1"}
     id="KF-CP-060",
     name="control-plane-weak-tls-min-version",
     title="Control-plane component accepts TLS 1.0 or 1.1",
+    verified="Control-plane component accepts TLS 1.2 or later only",
     severity=Severity.MEDIUM,
     target="object",
     kinds=NODE_KINDS,
@@ -286,6 +295,7 @@ def _parse_time(text: str) -> dt.datetime:
     id="KF-CP-061",
     name="certificate-expiring",
     title="A node certificate has expired or expires soon",
+    verified="Certificates in the file are valid and not about to expire",
     severity=Severity.MEDIUM,
     target="object",
     kinds=FILE_KINDS,
@@ -335,6 +345,6 @@ def certificate_expiring(res: Resource, ctx: CheckContext[CertificateExpiryOptio
         if left.total_seconds() <= 0:
             bad.append(f"{who} expired on {end:%Y-%m-%d}")
         elif left <= dt.timedelta(days=days):
-            bad.append(f"{who} expires on {end:%Y-%m-%d}, in {left.days} day(s)")
+            bad.append(f"{who} expires on {end:%Y-%m-%d}, in {plural(left.days, 'day')}")
     if bad:
         yield Violation(f"{obj.get('path')}: " + "; ".join(bad), ("certificates",))

@@ -13,10 +13,20 @@ from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Resource, 
 from kubefort.registry import check
 
 
+def _address(value: Any, path: Any) -> str | None:
+    """metricsBindAddress as kube-proxy decodes its config (null is unset); NotEvaluated for a wrong type."""
+    if value is not None and not isinstance(value, str):
+        raise NotEvaluated("metricsBindAddress is not a string; kube-proxy refuses the file", path)
+    return value
+
+
 def _metrics_address(res: Resource) -> tuple[str | None, Any, str]:
     if res.id.kind == "KubeProxyConfiguration" and res.id.api_version.startswith("kubeproxy.config.k8s.io/"):
-        value = res.obj.get("metricsBindAddress")
-        return (value if isinstance(value, str) else None), ("metricsBindAddress",), "metricsBindAddress"
+        return (
+            _address(res.obj.get("metricsBindAddress"), ("metricsBindAddress",)),
+            ("metricsBindAddress",),
+            "metricsBindAddress",
+        )
     if is_node_object(res, "NodeComponent") and res.obj.get("component") == "kube-proxy":
         from kubefort.kube.flags import component_view
 
@@ -28,8 +38,8 @@ def _metrics_address(res: Resource) -> tuple[str | None, Any, str]:
                     str(res.obj.get("configError") or "kube-proxy's --config file is not part of the input"),
                     view.at(view.last("config")),
                 )
-            value = cfg.get("metricsBindAddress")
-            return (value if isinstance(value, str) else None), ("config", "metricsBindAddress"), "metricsBindAddress"
+            where = ("config", "metricsBindAddress")
+            return _address(cfg.get("metricsBindAddress"), where), where, "metricsBindAddress"
         value, p = view.string("metrics-bind-address")
         return value, p, "--metrics-bind-address"
     raise NotApplicable()
@@ -55,6 +65,7 @@ def is_loopback(addr: str) -> bool:
     id="KF-KUBELET-024",
     name="kube-proxy-metrics-exposed",
     title="kube-proxy serves metrics beyond loopback",
+    verified="kube-proxy serves metrics on loopback only",
     severity=Severity.LOW,
     target="object",
     kinds=("NodeComponent", "KubeProxyConfiguration"),

@@ -9,6 +9,7 @@
 | capabilities.py     | 010 ALL not dropped, 011 dangerous capabilities added                   |
 | confinement.py      | 012 seccomp, 013 AppArmor, 020 SELinux                                  |
 | kernel.py           | 018 procMount, 019 sysctls                                              |
+| processes.py        | 023 privileged ports it may not bind, 024 sudo, 025 SSH server          |
 | common.py           | helpers shared by the modules above                                     |
 """
 
@@ -19,6 +20,7 @@ from kubefort.checks.pod_security import (
     host_namespaces,
     kernel,
     privileges,
+    processes,
     users,
 )
 from kubefort.checks.pod_security.capabilities import DANGEROUS_CAPABILITIES, normalize_capability
@@ -37,6 +39,7 @@ __all__ = [
     "normalize_host_path",
     "pod_volumes",
     "privileges",
+    "processes",
     "sensitive_host_path",
     "users",
 ]

@@ -26,6 +26,7 @@ def _drop_all_message(c: ContainerView, drop: list[str]) -> str:
     id="KF-POD-010",
     name="capabilities-not-dropped",
     title="Container does not drop all capabilities",
+    verified="Container drops all capabilities",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -118,6 +119,7 @@ def normalize_capability(name: str) -> str:
     id="KF-POD-011",
     name="dangerous-capability-added",
     title="Container adds a dangerous capability",
+    verified="Container adds no dangerous capability",
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(

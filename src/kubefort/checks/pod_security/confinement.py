@@ -7,7 +7,7 @@ from typing import Any
 
 from kubefort.checks.pod_security.common import NSA_POD, annotation, pod_profile_type, profile_type
 from kubefort.kube.pods import ContainerView, PodView
-from kubefort.model import CheckContext, Severity, Violation
+from kubefort.model import CheckContext, Path_, Severity, Violation
 from kubefort.registry import Mappings, check
 
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
@@ -15,21 +15,24 @@ SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
 SECCOMP_CONFINED = ("RuntimeDefault", "Localhost")
 
 
-def _seccomp_annotation_verdict(value: str) -> str | None:
-    """None when the legacy annotation value confines the container, else what is wrong with it."""
-    if value in ("runtime/default", "docker/default") or (
-        value.startswith("localhost/") and len(value) > len("localhost/")
-    ):
-        return None
-    if value == "unconfined":
-        return "is unconfined"
-    return f"is {value!r}, not runtime/default, docker/default or localhost/<profile>"
+def ignored_seccomp_annotations(pod: PodView, c: ContainerView) -> list[tuple[str, str, Path_]]:
+    """The legacy seccomp annotations that would have applied to `c` (its own, then the pod's):
+    (key, value, path). Since Kubernetes 1.27 they have no effect at all: the kubelet stopped
+    reading them in 1.25 and the API server stopped copying them into `seccompProfile` in 1.27
+    (kubernetes/kubernetes#109819, #114947); only the fields count."""
+    found = []
+    for key in (SECCOMP_CONTAINER_ANNOTATION + c.name, SECCOMP_POD_ANNOTATION):
+        value = pod.annotations().get(key)
+        if isinstance(value, str):  # only mentioned in a message: any other type is not worth a not-evaluated
+            found.append((key, value, annotation(pod, key)[1]))
+    return found
 
 
 @check(
     id="KF-POD-012",
     name="seccomp-unconfined",
     title="Container runs without a seccomp profile",
+    verified="Container runs with a seccomp profile",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -43,29 +46,35 @@ def _seccomp_annotation_verdict(value: str) -> str | None:
         kubescape=("C-0210", "C-0055"),
         polaris=("linuxHardening",),
     ),
-    remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod (or Localhost with a reviewed profile), and remove any Unconfined override.",
+    remediation="Set securityContext.seccompProfile.type: RuntimeDefault on the pod (or Localhost with a reviewed profile), and remove any Unconfined override; replace legacy seccomp annotations by the field.",
 )
 def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
     ## What it does
     Flags containers whose effective seccomp profile is missing or `Unconfined`. The profile is
-    resolved the way the API server and kubelet do: the container's
-    `securityContext.seccompProfile`, else the legacy annotation
-    `container.seccomp.security.alpha.kubernetes.io/<container name>`, else the pod's
-    `securityContext.seccompProfile`, else the legacy annotation
-    `seccomp.security.alpha.kubernetes.io/pod`. (The API server copies a legacy annotation into
-    the matching field when it creates the pod and the field is unset.)
+    resolved as the kubelet does: the container's `securityContext.seccompProfile`, else the
+    pod's `securityContext.seccompProfile`.
 
-    Passing values: `RuntimeDefault` and `Localhost` (fields, case-sensitive), `runtime/default`,
-    `docker/default` and `localhost/<profile>` (annotations). `Unconfined`, `unconfined`, an
-    empty annotation and unknown values fail; so does a container for which nothing is set,
-    because Kubernetes then runs it `Unconfined` unless the kubelet enables `seccompDefault`,
-    which a manifest cannot show. Pods with `spec.os.name: windows` are exempt, as in the Pod
-    Security Standards from policy v1.25.
+    Passing values: `RuntimeDefault` and `Localhost` (case-sensitive). `Unconfined`, other
+    spellings and unknown values fail; so does a container for which nothing is set, because
+    Kubernetes then runs it `Unconfined` unless the kubelet enables `seccompDefault`, which a
+    manifest cannot show. Pods with `spec.os.name: windows` are exempt, as in the Pod Security
+    Standards from policy v1.25.
 
-    This is the restricted PSS rule (`seccompProfile_restricted`, which also covers the baseline
-    rule that forbids `Unconfined`), evaluated per container. For an Argo Workflows template,
-    the workflow's `spec.securityContext` is the pod-level one unless the template sets its own.
+    **The legacy annotations are ignored.** `seccomp.security.alpha.kubernetes.io/pod` and
+    `container.seccomp.security.alpha.kubernetes.io/<container>` have had no effect since
+    Kubernetes 1.27: the kubelet stopped reading them in 1.25, and from 1.27 the API server no
+    longer copies them into the fields when a pod is created (kubernetes/kubernetes#114947). A
+    container configured only by annotation runs `Unconfined` on every supported version, so
+    it fails, and the message names the annotation that is being ignored.
+
+    This is the restricted PSS rule at the current policy versions (`seccompProfile_restricted`,
+    which also covers the baseline rule that forbids `Unconfined`), evaluated per container: a
+    container fails exactly when kubefort's own PSS evaluation (KF-PSS checks, `--pss`) reports
+    that container's `seccompProfile`. PSS also rejects a pod-level `Unconfined` that every
+    container overrides; no container runs unconfined then, so this check passes them. For an
+    Argo Workflows template, the workflow's `spec.securityContext` is the pod-level one unless
+    the template sets its own.
 
     ## Why is this bad?
     Seccomp is the filter between a container and the ~400 system calls of the node's shared
@@ -75,6 +84,9 @@ def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None]) 
 
     ## Example
     ```yaml
+    metadata:
+      annotations:
+        seccomp.security.alpha.kubernetes.io/pod: runtime/default   # ignored since 1.27
     spec:
       containers:
       - name: app
@@ -97,6 +109,7 @@ def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None]) 
 
     ## References
     - https://kubernetes.io/docs/tutorials/security/seccomp/
+    - https://kubernetes.io/docs/reference/labels-annotations-taints/#seccomp-security-alpha-kubernetes-io-pod
     - https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
     - CIS Kubernetes Benchmark 5.6.2
 
@@ -109,26 +122,25 @@ def seccomp_unconfined(pod: PodView, c: ContainerView, ctx: CheckContext[None]) 
     is_set, kind, path = profile_type(c, "securityContext", "seccompProfile")
     where = "its"
     if not is_set:
-        # legacy annotations: the container's applies before the pod's field, the pod's last
-        for key, pod_field_next in ((SECCOMP_CONTAINER_ANNOTATION + c.name, True), (SECCOMP_POD_ANNOTATION, False)):
-            value, apath = annotation(pod, key)
-            if value is not None:
-                problem = _seccomp_annotation_verdict(value)
-                if problem:
-                    yield Violation(f"{c.label()}: annotation {key} {problem}", apath)
-                return
-            if pod_field_next:
-                is_set, kind, ppath = pod_profile_type(pod, "seccompProfile")
-                if is_set:
-                    path, where = ppath, "the pod's"
-                    break
-        else:
-            yield Violation(
-                f"{c.label()}: no seccomp profile is set on the container or the pod "
-                "(it runs Unconfined unless the kubelet enables seccompDefault)",
-                path,
+        is_set, kind, ppath = pod_profile_type(pod, "seccompProfile")
+        if is_set:
+            path, where = ppath, "the pod's"
+    if not is_set:
+        ignored = ignored_seccomp_annotations(pod, c)
+        message = f"{c.label()}: no seccomp profile is set on the container or the pod"
+        if ignored:
+            shown = " and ".join(f"{k}={v!r}" for k, v, _ in ignored)
+            what = "annotations" if len(ignored) > 1 else "annotation"
+            verb = "are" if len(ignored) > 1 else "is"
+            message += (
+                f": the legacy {what} {shown} {verb} ignored since Kubernetes 1.27 (no longer copied into "
+                "securityContext.seccompProfile), so it runs Unconfined"
             )
-            return
+            path = ignored[0][2]
+        else:
+            message += " (it runs Unconfined unless the kubelet enables seccompDefault)"
+        yield Violation(message, path)
+        return
     if kind == "Unconfined":
         yield Violation(f"{c.label()}: {where} securityContext.seccompProfile.type is Unconfined", path)
     elif kind not in SECCOMP_CONFINED:
@@ -146,6 +158,7 @@ APPARMOR_CONTAINER_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/
     id="KF-POD-013",
     name="apparmor-unconfined",
     title="Container runs with AppArmor explicitly disabled",
+    verified="Container keeps AppArmor on",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -259,6 +272,7 @@ def _selinux_violations(view: Any, who: str) -> Iterator[Violation]:
     id="KF-POD-020",
     name="selinux-custom-options",
     title="Pod sets a custom SELinux type, user or role",
+    verified="Pod sets no custom SELinux type, user or role",
     severity=Severity.MEDIUM,
     target="pod",
     mappings=Mappings(

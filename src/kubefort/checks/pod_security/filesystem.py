@@ -17,6 +17,7 @@ from kubefort.registry import Mappings, check
     id="KF-POD-007",
     name="writable-root-filesystem",
     title="Container root filesystem is writable",
+    verified="Container root filesystem is read-only",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -250,6 +251,7 @@ def _walk_host_path_volumes(pod: PodView) -> Iterator[tuple[int, str, Any, Path_
     id="KF-POD-014",
     name="sensitive-host-path",
     title="Pod mounts a sensitive host path",
+    verified="Pod mounts no sensitive host path",
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
@@ -345,6 +347,7 @@ def _host_paths_by_name(pod: PodView) -> dict[str, Any]:
     id="KF-POD-015",
     name="writable-host-path",
     title="Container mounts a hostPath volume writable",
+    verified="Container mounts hostPath volumes read-only, if any",
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(

@@ -20,6 +20,7 @@ def _host_namespace(pod: PodView, field: str) -> Iterator[Violation]:
     id="KF-POD-002",
     name="host-pid-namespace",
     title="Pod shares the node's process namespace",
+    verified="Pod has its own process namespace (hostPID is off)",
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
@@ -70,6 +71,7 @@ def host_pid_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violat
     id="KF-POD-003",
     name="host-ipc-namespace",
     title="Pod shares the node's IPC namespace",
+    verified="Pod has its own IPC namespace (hostIPC is off)",
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
@@ -119,6 +121,7 @@ def host_ipc_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Violat
     id="KF-POD-004",
     name="host-network-namespace",
     title="Pod uses the node's network namespace",
+    verified="Pod has its own network namespace (hostNetwork is off)",
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(
@@ -168,6 +171,7 @@ def host_network_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Vi
     id="KF-POD-016",
     name="host-port",
     title="Container binds a port on the node (hostPort)",
+    verified="Container binds no port on the node (no hostPort)",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -248,6 +252,7 @@ def host_port(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterat
     id="KF-POD-017",
     name="shared-process-namespace",
     title="Containers of the pod share one process namespace",
+    verified="Each container of the pod has its own process namespace",
     severity=Severity.LOW,
     target="pod",
     mappings=Mappings(nsa=NSA_POD, mitre=("T1057", "T1552.007"), owasp=("K01",)),
@@ -297,6 +302,7 @@ def shared_process_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[
     id="KF-POD-021",
     name="windows-host-process",
     title="Windows HostProcess container",
+    verified="Pod runs no Windows HostProcess container",
     severity=Severity.HIGH,
     target="pod",
     mappings=Mappings(

@@ -14,6 +14,7 @@ from kubefort.registry import Mappings, check
     id="KF-POD-018",
     name="unmasked-proc-mount",
     title="Container mounts /proc unmasked",
+    verified="Container mounts /proc with the default masks (or runs in a user namespace)",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -98,6 +99,7 @@ SAFE_SYSCTLS = frozenset(
     id="KF-POD-019",
     name="unsafe-sysctls",
     title="Pod sets sysctls outside the safe set",
+    verified="Pod sets only safe sysctls",
     severity=Severity.MEDIUM,
     target="pod",
     mappings=Mappings(

@@ -14,6 +14,7 @@ from kubefort.registry import Mappings, check
     id="KF-POD-001",
     name="privileged-container",
     title="Container runs privileged",
+    verified="Container runs unprivileged",
     severity=Severity.CRITICAL,
     target="container",
     mappings=Mappings(
@@ -74,6 +75,7 @@ def privileged_container(pod: PodView, c: ContainerView, ctx: CheckContext[None]
     id="KF-POD-005",
     name="privilege-escalation-allowed",
     title="Container allows privilege escalation",
+    verified="Container disallows privilege escalation",
     severity=Severity.HIGH,
     target="container",
     mappings=Mappings(

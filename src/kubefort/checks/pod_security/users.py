@@ -14,6 +14,7 @@ from kubefort.registry import Mappings, check
     id="KF-POD-006",
     name="run-as-non-root-not-enforced",
     title="Container may run as root",
+    verified="Container must run as non-root (runAsNonRoot)",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -87,6 +88,7 @@ def run_as_non_root_not_enforced(pod: PodView, c: ContainerView, ctx: CheckConte
     id="KF-POD-008",
     name="run-as-uid-zero",
     title="Container runs as UID 0 (root) explicitly",
+    verified="Container does not set UID 0 (root)",
     severity=Severity.MEDIUM,
     target="container",
     mappings=Mappings(
@@ -162,6 +164,7 @@ LOW_ID_LIMIT = 10000
     id="KF-POD-009",
     name="low-uid-gid",
     title="Container runs with a UID or GID below 10000",
+    verified="Container sets no UID or GID between 1 and 9999",
     severity=Severity.LOW,
     target="container",
     mappings=Mappings(
@@ -233,6 +236,7 @@ def low_uid_gid(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iter
     id="KF-POD-022",
     name="root-group",
     title="Pod or container runs with the root group (GID 0)",
+    verified="Pod and containers run without the root group (GID 0)",
     severity=Severity.LOW,
     target="pod",
     mappings=Mappings(

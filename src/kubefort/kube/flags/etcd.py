@@ -29,8 +29,11 @@ def _etcd_config(view: ComponentView, flag: str) -> tuple[bool, Any, Path_]:
         )
     keys = ETCD_CONFIG_KEYS.get(flag, (flag,))
     cur: Any = node["config"]
-    for k in keys:
-        cur = cur.get(k) if isinstance(cur, dict) else None
+    for i, k in enumerate(keys):
+        if cur is not None and not isinstance(cur, dict):  # null is an absent section; others etcd refuses
+            path = ("config",) + keys[:i]
+            raise NotEvaluated(f"{'.'.join(keys[:i])} is {cur!r:.40}, not a mapping; etcd refuses the file", path)
+        cur = cur.get(k) if cur is not None else None
     return True, cur, ("config",) + keys
 
 

@@ -86,6 +86,8 @@ class KubeletView:
             return None
         cur: Any = self.config
         for i, k in enumerate(s.config):
+            if cur is None:  # a null section is an absent one (the Go zero value)
+                return None
             if not isinstance(cur, dict):
                 p = self.config_base + s.config[:i]
                 raise NotEvaluated(f"{format_path(p)} is not a mapping; the kubelet refuses the file", p)
@@ -96,7 +98,11 @@ class KubeletView:
         if cur is None:
             return None
         want = _TYPES[s.type]
-        if not isinstance(cur, want) or (s.type == "int" and isinstance(cur, bool)):
+        if (
+            not isinstance(cur, want)
+            or (s.type == "int" and isinstance(cur, bool))
+            or (isinstance(cur, list) and not all(isinstance(x, str) for x in cur))
+        ):
             raise NotEvaluated(
                 f"{'.'.join(s.config)} is {cur!r}, not the type the kubelet expects; it refuses the file", p
             )
@@ -138,8 +144,12 @@ class KubeletView:
             g = self.flags.gates()
             if name in g:
                 return Setting(g[name][0], g[name][1], "flag", f"--feature-gates {name}={str(g[name][0]).lower()}")
-        if self.config is not None and isinstance(self.config.get("featureGates"), dict):
-            v = self.config["featureGates"].get(name)
+        gates = self.config.get("featureGates") if self.config is not None else None
+        if gates is not None and not isinstance(gates, dict):
+            p = self.config_base + ("featureGates",)
+            raise NotEvaluated("featureGates is not a mapping; the kubelet refuses the file", p)
+        if gates is not None:
+            v = gates.get(name)
             p = self.config_base + ("featureGates", name)
             if v is None:
                 return None

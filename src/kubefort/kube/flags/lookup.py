@@ -12,6 +12,7 @@ from typing import Any
 
 from kubefort.kube.flags.tables import COMPONENTS, HYPERKUBE, NODE_API
 from kubefort.kube.flags.view import ComponentView
+from kubefort.kube.pods import type_name
 from kubefort.model import NotApplicable, NotEvaluated, Path_, Resource, format_path
 
 
@@ -69,15 +70,6 @@ def pod_views(res: Resource) -> Iterator[ComponentView]:
             args = _str_list(c.get("args"), base + ("args",))
         except NotEvaluated:
             continue
-        env: dict[str, tuple[str | None, Path_]] = {}
-        if isinstance(c.get("env"), list):
-            for j, e in enumerate(c["env"]):
-                if isinstance(e, dict) and isinstance(e.get("name"), str):
-                    v = e.get("value")
-                    env[e["name"]] = (
-                        v if isinstance(v, str) else (None if "valueFrom" in e else ""),
-                        base + ("env", j, "value"),
-                    )
         argv = cmd + args
         paths: list[Path_] = [base + ("command", j) for j in range(len(cmd))] + [
             base + ("args", j) for j in range(len(args))
@@ -122,10 +114,44 @@ def pod_views(res: Resource) -> Iterator[ComponentView]:
         if found is None:
             continue
         comp, at = found
+        env = _container_env(c, base)
         expanded = [_expand_k8s_vars(a, env) for a in argv[at + 1 :]]
-        name = c.get("name") if isinstance(c.get("name"), str) else f"#{i}"
+        name = c.get("name")
+        if name is not None and not isinstance(name, str):
+            p = base + ("name",)
+            raise NotEvaluated(
+                f"{format_path(p)} is {type_name(name)}, expected a string; the API server rejects the pod", p
+            )
+        name = name or f"#{i}"
         missing = base + (("args",) if args else ("command",))
         yield ComponentView(comp, f"container {name!r}", expanded, paths[at + 1 :], missing, name, env, None, image)
+
+
+def _container_env(c: dict[str, Any], base: Path_) -> dict[str, tuple[str | None, Path_]]:
+    """name -> (value, path) of a component container's `env`, as the API server decodes it (null
+    is absent; a value from `valueFrom` is unknown: None); NotEvaluated for wrong types, which it rejects."""
+    env: dict[str, tuple[str | None, Path_]] = {}
+    raw = c.get("env")
+    if raw is None:
+        return env
+    if not isinstance(raw, list):
+        raise NotEvaluated(f"{format_path(base + ('env',))} is {type_name(raw)}, expected a list", base + ("env",))
+    for j, e in enumerate(raw):
+        p = base + ("env", j)
+        if e is None:
+            continue
+        if not isinstance(e, dict):
+            raise NotEvaluated(f"{format_path(p)} is {type_name(e)}, expected a mapping", p)
+        name, value = e.get("name"), e.get("value")
+        for key, v in (("name", name), ("value", value)):
+            if v is not None and not isinstance(v, str):
+                raise NotEvaluated(f"{format_path(p + (key,))} is {type_name(v)}, expected a string", p + (key,))
+        if name:
+            env[name] = (
+                value if value is not None else (None if e.get("valueFrom") is not None else ""),
+                p + ("value",),
+            )
+    return env
 
 
 def _node_view(res: Resource) -> ComponentView | None:

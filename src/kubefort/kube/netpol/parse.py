@@ -21,13 +21,18 @@ def _need(cond: bool, msg: str, path: Path_) -> None:
 
 
 def str_map(v: Any, path: Path_) -> dict[str, str]:
-    """A labels mapping (None: empty); raises PolicyError unless every key and value is a string."""
+    """A labels mapping (None: empty; a null value is "", as the API server decodes map[string]string);
+    raises PolicyError unless every key and value is a string."""
     if v is None:
         return {}
     _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
     for k, x in v.items():
-        _need(isinstance(k, str) and isinstance(x, str), f"has {k!r}: {x!r}; keys and values must be strings", path)
-    return dict(v)
+        _need(
+            isinstance(k, str) and (x is None or isinstance(x, str)),
+            f"has {k!r}: {x!r}; keys and values must be strings",
+            path,
+        )
+    return {k: x or "" for k, x in v.items()}
 
 
 def _parse_peer(v: Any, path: Path_) -> Peer:
@@ -40,7 +45,10 @@ def _parse_peer(v: Any, path: Path_) -> Peer:
         try:
             block: Ranges = (cidr_range(ipb["cidr"]),)
             version, plen = cidr_prefix(ipb["cidr"])
-            for i, ex in enumerate(ipb.get("except") or []):
+            excepts = ipb.get("except")  # null is absent; 0, "" or false are not a list
+            excepts = [] if excepts is None else excepts
+            _need(isinstance(excepts, list), f"is {type_name(excepts)}, expected a list", p + ("except",))
+            for i, ex in enumerate(excepts):
                 _need(isinstance(ex, str), "is not a string", p + ("except", i))
                 lo, hi = cidr_range(ex)
                 ev, elen = cidr_prefix(ex)
@@ -92,7 +100,8 @@ def _parse_rules(spec: dict[str, Any], direction: str) -> tuple[Rule, ...]:
     for i, r in enumerate(raw):
         r = r if r is not None else {}
         _need(isinstance(r, dict), "is not a mapping", path + (i,))
-        peers, ports = r.get(peer_key) or [], r.get("ports") or []
+        peers, ports = r.get(peer_key), r.get("ports")  # null is absent; 0, "" or false are not lists
+        peers, ports = [] if peers is None else peers, [] if ports is None else ports
         _need(isinstance(peers, list) and isinstance(ports, list), f"{peer_key} and ports must be lists", path + (i,))
         out.append(
             Rule(
@@ -111,7 +120,8 @@ def parse_policy(res: Resource) -> Policy:
     spec = res.obj.get("spec")
     if not isinstance(spec, dict):
         raise PolicyError("spec is missing or not a mapping", ("spec",))
-    types = spec.get("policyTypes") or []
+    types = spec.get("policyTypes")  # null is absent; 0, "" or false are not a list
+    types = [] if types is None else types
     _need(
         isinstance(types, list) and all(t in ("Ingress", "Egress") for t in types),
         "may hold only Ingress and Egress",
