@@ -307,3 +307,33 @@ def test_generate_refuses_what_policies_cannot_express(tmp_path):
     assert code == 2
     code, _, err = run("generate", str(tmp_path), "--allow", "cache/db:shop/web:99999")
     assert code == 2
+
+
+def test_generate_warns_when_it_must_select_unlabelled_pods(tmp_path):
+    """A workload without pod labels can only be selected as 'none of the others' labels': any
+    other unlabelled pod added later gets its access. generate says so, for each such workload
+    of the intents, and only for those."""
+    (tmp_path / "a.yaml").write_text(
+        """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bare, namespace: shop}
+spec:
+  template:
+    spec: {containers: [{name: app, image: "nginx:1.27"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "postgres:16"}]}
+"""
+    )
+    code, out, err = run("generate", str(tmp_path), "--allow", "shop/bare:shop/db:5432")
+    assert code == 0, err
+    warned = [ln for ln in err.splitlines() if "has no pod labels" in ln]
+    assert len(warned) == 1 and "shop/Deployment/bare" in warned[0]
+    code, _out, err = run("generate", str(tmp_path), "--allow", "shop/db:shop/db:5432")
+    assert code == 0 and "has no pod labels" not in err

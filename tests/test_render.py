@@ -977,3 +977,16 @@ def test_origin_files_are_read_only_when_regular_and_small(tmp_path: Path) -> No
     assert read_resource_file(str(tmp_path), 100) is None
     assert read_resource_file(str(tmp_path / "missing.yaml"), 100) is None
     assert read_resource_file("/dev/zero", 100) is None
+
+
+def test_a_render_error_is_shown_once_without_helms_own_cli_advice(helm: str, tmp_path: Path) -> None:
+    """helm's "Use --debug flag to render out invalid YAML" is advice for helm's command line, not
+    kubefort's; the table shows the error once (its KF-INPUT-002 row), not again in the summary."""
+    chart = make_chart(tmp_path)
+    write(chart / "templates" / "nil.yaml", "{{ .Values.x.y.z }}\n")
+    r = render_helm(chart)
+    assert not r.ok and "nil pointer" in r.error and "--debug" not in r.error
+    res = CliRunner().invoke(cli, ["scan", str(chart), "--no-color"], env={"COLUMNS": "400"})
+    assert res.exit_code == 3
+    assert "--debug" not in res.output
+    assert res.output.count("nil pointer evaluating") == 1, res.output

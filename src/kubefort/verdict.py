@@ -112,8 +112,11 @@ def nothing_found(
         return None
     names = ", ".join("stdin" if w == "-" else w for w in where) or "no input"
     skipped = sum(len(i.skipped) for i in inputs)
+    failed = sum(1 for i in inputs if i.error)
     if not inputs:
         detail = "no .yaml, .yml or .json file" + (" left after --exclude" if excluded else "")
+    elif failed:
+        detail = f"{plural(len(inputs), 'input')} found, {plural(failed, 'input')} could not be read or rendered"
     elif skipped:
         detail = f"{plural(len(inputs), 'input')} read, {plural(skipped, 'non-Kubernetes document')} skipped"
     elif not any(i.documents for i in inputs):

@@ -35,7 +35,13 @@ from kubefort.kube.netpol import (
     ports_inter,
     ports_json,
 )
-from kubefort.kube.netpol_generate import GenerateError, generate_policies, intent_mismatches, parse_allow
+from kubefort.kube.netpol_generate import (
+    GenerateError,
+    generate_policies,
+    intent_mismatches,
+    parse_allow,
+    unlabelled_warnings,
+)
 from kubefort.wording import plural
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -359,6 +365,8 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
         docs = generate_policies(cluster, intents)
     except GenerateError as exc:
         raise click.UsageError(str(exc)) from None
+    for warning in unlabelled_warnings(cluster, intents):
+        click.echo(f"kubefort: warning: {warning}", err=True)
     bad = intent_mismatches(cluster, docs, intents)
     if bad:  # a bug guard: never print policies whose effect differs from what was asked
         for b in bad:

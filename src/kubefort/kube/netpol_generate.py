@@ -72,6 +72,20 @@ def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
     return sel
 
 
+def unlabelled_warnings(c: Cluster, intents: Sequence[Intent]) -> list[str]:
+    """One warning per workload of the intents whose pods carry no labels: its policies can only
+    select it as "none of the other workloads' labels", so any other unlabelled pod that later
+    runs in the namespace is selected (and allowed) too."""
+    ends = sorted({e for s, d, _ in intents for e in (s, d) if isinstance(e, int)})
+    return [
+        f"{c.workloads[i].key} has no pod labels: its policies select it by the absence of the other "
+        "workloads' labels, so any other unlabelled pod in its namespace gets the same access; "
+        "give its pod template a label"
+        for i in ends
+        if not c.workloads[i].labels
+    ]
+
+
 def _peer(c: Cluster, here: str, e: Endpoint) -> dict[str, Any]:
     if isinstance(e, External):
         return {"ipBlock": {"cidr": e.cidr}}

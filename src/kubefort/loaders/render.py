@@ -145,8 +145,13 @@ def _safe_path_arg(p: Path | str) -> str:
     return s
 
 
+# advice written for helm's own command line ("Use --debug flag to render out invalid YAML"):
+# a kubefort user cannot pass --debug to the helm kubefort runs
+_HELM_DEBUG_ADVICE = re.compile(r"\s*Use --debug flag to render out invalid YAML\.?")
+
+
 def _stderr_tail(stderr: bytes) -> str:
-    text = stderr.decode("utf-8", errors="replace").strip()
+    text = _HELM_DEBUG_ADVICE.sub("", stderr.decode("utf-8", errors="replace")).strip()
     lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
     tail = "\n".join(lines[-_STDERR_LINES:])
     if len(tail) > _STDERR_CHARS:

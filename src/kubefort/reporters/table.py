@@ -205,15 +205,28 @@ def _summary(out: Writer, result: ScanResult, show_suppressed: bool) -> None:
         for line in posture_lines(posture):
             out.line([(INDENT, None)], [(line, None)])
 
-    _list(out, "inputs with errors", [f"{_where(i.path, None)}: {i.error}" for i in result.inputs if i.error], "red")
+    # an input's error is shown once: as its KF-INPUT row when it has one, else in this list
+    input_rows = [o.message for o in result.outcomes if o.check_id.startswith("KF-INPUT-") and o.message]
+    _list(
+        out,
+        "inputs with errors",
+        [
+            f"{_where(i.path, None)}: {i.error}"
+            for i in result.inputs
+            if i.error and not any(i.error in m for m in input_rows)
+        ],
+        "red",
+    )
     _list(
         out,
         "skipped documents",
         [f"{_where(i.path, None)}: {reason}" for i in result.inputs for reason in i.skipped],
         "dim",
     )
-    reasons = Counter(
-        f"{o.check_id}: {o.message or 'no reason given'}" for o in result.outcomes if o.status is Status.NOT_EVALUATED
+    reasons = Counter(  # input-level outcomes (KF-INPUT) are rows of their own above
+        f"{o.check_id}: {o.message or 'no reason given'}"
+        for o in result.outcomes
+        if o.status is Status.NOT_EVALUATED and not o.check_id.startswith("KF-INPUT-")
     )
     ranked = sorted(reasons.items(), key=lambda rn: (-rn[1], rn[0]))
     _list(out, "not evaluated", [f"{r} ({n}×)" if n > 1 else r for r, n in ranked], "yellow")
