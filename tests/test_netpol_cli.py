@@ -331,7 +331,7 @@ spec:
     spec: {containers: [{name: db, image: "postgres:16"}]}
 """
     )
-    code, out, err = run("generate", str(tmp_path), "--allow", "shop/bare:shop/db:5432")
+    code, _out, err = run("generate", str(tmp_path), "--allow", "shop/bare:shop/db:5432")
     assert code == 0, err
     warned = [ln for ln in err.splitlines() if "has no pod labels" in ln]
     assert len(warned) == 1 and "shop/Deployment/bare" in warned[0]
