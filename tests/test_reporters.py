@@ -712,7 +712,9 @@ def test_table_content(registry: Registry) -> None:
     assert "--show-suppressed" not in shown
     assert "1 critical, 1 high, 2 medium, 0 low, 0 info" in out
     assert "3 checks × 3 objects" in out
-    assert "deploy/broken.yaml: could not parse YAML" in out
+    # an input's error is shown once: its KF-INPUT-001 row, at the file's position, not again below
+    assert "deploy/broken.yaml:4:3" in out
+    assert out.count("could not parse YAML: mapping values are not allowed here") == 1
     assert "KF-POD-001 for Deployment/prod/old" in out and "expired 2024-01-01" in out
     assert "helm not found" in out and "not a Kubernetes object" in out
     assert "4 failed checks" in out and "no failed checks" not in out
