@@ -166,6 +166,7 @@ class Outcome:
     fingerprint: str = ""
     suppression: Suppression | None = None
     severity: Severity = Severity.INFO
+    event: dict[str, Any] | None = None  # audit findings: the event (AuditEvent.summary())
 
 
 def format_path(path: Path_) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kubefort.audit.context import AuditContext, AuditScope
+from kubefort.audit.event import AuditEvent
 from kubefort.kube.pods import ContainerView, PodView
 from kubefort.model import CheckContext, ClusterIndex, Resource, Severity, Violation
 
@@ -29,7 +31,9 @@ NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #                  ("@pods" = every object that carries a pod spec, "@namespaced-pods" = those
 #                  of them that name their namespace; usable in `kinds` and `needs`)
 #   "input"     -> never called: outcomes come from loaders (parse / render failures)
-TARGETS = ("object", "pod", "container", "cluster", "input")
+#   "audit"     -> (ev: AuditEvent, ctx: AuditContext)  runs once per API request recorded in an
+#                  audit log that its `audit` scope admits (kubefort/audit/analyzer.py)
+TARGETS = ("object", "pod", "container", "cluster", "input", "audit")
 
 # The check function of each target. The registry holds checks of every options type, so the
 # context's options type is erased here (`Any`); each check annotates its own `CheckContext[...]`.
@@ -38,7 +42,8 @@ PodCheck = Callable[[PodView, CheckContext[Any]], Iterable[Violation]]
 ContainerCheck = Callable[[PodView, ContainerView, CheckContext[Any]], Iterable[Violation]]
 ClusterCheck = Callable[[Resource, ClusterIndex, CheckContext[Any]], Iterable[Violation]]
 InputCheck = Callable[[], Iterable[Violation]]  # never called: it only carries the documentation
-CheckFunc = ObjectCheck | PodCheck | ContainerCheck | ClusterCheck | InputCheck
+AuditCheck = Callable[[AuditEvent, AuditContext[Any]], Iterable[Violation]]
+CheckFunc = ObjectCheck | PodCheck | ContainerCheck | ClusterCheck | InputCheck | AuditCheck
 CheckFuncT = TypeVar("CheckFuncT", bound=CheckFunc)
 
 
@@ -84,6 +89,8 @@ class CheckMeta:
     # what a passed outcome verified, in words ("Container does not run privileged"): reports show
     # it on passed rows, where the title (which names the problem) would read like a failure
     verified: str = ""
+    # audit checks: which events the analyzer hands them (verbs, resources)
+    audit: AuditScope | None = None
 
     def passed_text(self) -> str:
         """What a passed outcome of this check says: `verified`, or a generic phrase with the name."""
@@ -124,6 +131,8 @@ class Registry:
             raise ValueError(f"{meta.id}: unknown target {meta.target!r}")
         if meta.target == "cluster" and not meta.kinds:
             raise ValueError(f"{meta.id}: a cluster check needs target kinds")
+        if (meta.target == "audit") != (meta.audit is not None):
+            raise ValueError(f"{meta.id}: an audit check, and only an audit check, declares its `audit` scope")
         if meta.options is not None and not dataclasses.is_dataclass(meta.options):
             raise ValueError(f"{meta.id}: options must be a dataclass")
         if meta.verified.strip().lower() == meta.title.strip().lower():
@@ -195,6 +204,7 @@ def check(
     needs: Iterable[str] = (),
     facts: Iterable[str] = (),
     posture: str | None = None,
+    audit: AuditScope | None = None,
     doc: str | None = None,
     source: str | None = None,
     registry: Registry | None = None,
@@ -235,6 +245,7 @@ def check(
             facts=frozenset(facts),
             posture=posture,
             verified=verified,
+            audit=audit,
         )
         (registry or REGISTRY).add(meta)
         func.meta = meta  # type: ignore[union-attr]

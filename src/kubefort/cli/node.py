@@ -168,6 +168,8 @@ def node(
             config=config,
             default=lambda m: m.area in NODE_AREAS,
             config_select=False,
+            family=lambda m: m.target != "audit",
+            family_hint="the KF-AUDIT checks read audit logs (`kubefort audit`)",
         )
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from None

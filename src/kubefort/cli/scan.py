@@ -346,7 +346,14 @@ def scan(
 
     try:
         check_ids = select_checks(
-            reg, split_ids(select), split_ids(skip), config=config, min_severity=floor, adjust=adjust
+            reg,
+            split_ids(select),
+            split_ids(skip),
+            config=config,
+            min_severity=floor,
+            adjust=adjust,
+            family=lambda m: m.target != "audit",
+            family_hint="the KF-AUDIT checks read audit logs (`kubefort audit`)",
         )
     except SelectionError as exc:
         raise click.UsageError(check_suggestion(reg, [*split_ids(select), *split_ids(skip)]) or str(exc)) from None

@@ -28,11 +28,17 @@ def select_checks(
     min_severity: Severity | None = None,
     adjust: Callable[[list[CheckMeta]], list[CheckMeta]] | None = None,
     config_select: bool = True,
+    family: Callable[[CheckMeta], bool] | None = None,
+    family_hint: str = "",
 ) -> tuple[str, ...]:
     """The sorted check IDs to run. `default` picks the checks when neither `select` nor the
     config's `select` names any (all by default); `adjust` may rewrite the chosen list before
     skips apply (for example `--pss LEVEL` keeping one level's check). `config_select=False`
-    ignores the config's `select` (a command whose checks are a different family, like `node`)."""
+    ignores the config's `select` (a command whose checks are a different family, like `node`).
+    `family` is what the command can run at all (scan: not the audit checks; audit: only them):
+    checks outside it that `select` names are an error (`family_hint` says which command runs
+    them); those of the config's `select` or the default are left out silently, since one config
+    serves every command."""
     try:
         if select:
             chosen = registry.select(select)
@@ -43,6 +49,14 @@ def select_checks(
         skipped = {m.id for m in registry.select(skip)} | set(config.ignore if config else [])
     except KeyError as exc:
         raise SelectionError(str(exc.args[0])) from None
+    if family is not None:
+        foreign = sorted(m.id for m in chosen if not family(m) and m.area != "INPUT")
+        if foreign and select:
+            more = f" (and {len(foreign) - 3} more)" if len(foreign) > 3 else ""
+            raise SelectionError(
+                f"{', '.join(foreign[:3])}{more} cannot run here{': ' + family_hint if family_hint else ''}"
+            )
+        chosen = [m for m in chosen if family(m) or m.area == "INPUT"]
     input_ids = {m.id for m in registry if m.area == "INPUT"}  # loader problems and objects the API server rejects
     if skipped & input_ids:
         raise SelectionError(
