@@ -28,11 +28,15 @@ class AuditScope:
     writes them (`pods/exec`, `secrets`, `clusterrolebindings.rbac.authorization.k8s.io`); a
     resource without `/` also admits its subresources only when listed as `pods/*`; None: every
     request, resource or not; `nonresource=True` admits non-resource requests (no objectRef) too.
+    `stateful=True`: the check keeps history in `ctx.scratch` (windows, first-seen), so the
+    analyzer must feed it every admitted event in log order, in one process; stateless checks
+    may run in parallel workers on parts of a log.
     """
 
     verbs: frozenset[str] | None = None
     resources: frozenset[str] | None = None
     nonresource: bool = False
+    stateful: bool = False
 
 
 @dataclass(slots=True)
