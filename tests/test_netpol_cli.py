@@ -337,3 +337,24 @@ spec:
     assert len(warned) == 1 and "shop/Deployment/bare" in warned[0]
     code, _out, err = run("generate", str(tmp_path), "--allow", "shop/db:shop/db:5432")
     assert code == 0 and "has no pod labels" not in err
+
+
+def test_separate_units_are_analysed_apart(app, tmp_path):
+    """Two PATHs are two analysis units: one unit's policies never isolate the other's workloads
+    (the same app deployed without policies stays fully open)."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "app.yaml").write_text(APP)
+    code, out, _ = run("matrix", str(app), str(bare), "-o", "json")
+    assert code == 0
+    units = json.loads(out)["units"]
+    assert [u["unit"] for u in units] == [str(app), str(bare)]
+    isolated = [{w["name"]: w["isolated"]["ingress"] for w in u["workloads"]} for u in units]
+    assert isolated[0]["shop/Deployment/db"] is True and isolated[1]["shop/Deployment/db"] is False
+    code, out, _ = run("matrix", str(app), str(bare))
+    assert code == 0 and f"== {app} ==" in out and f"== {bare} ==" in out
+    # commands that answer about one world refuse several
+    code, _, err = run("explain", "shop/web", "shop/db", str(app), str(bare))
+    assert code == 2 and "needs one analysis unit" in err
+    code, _, err = run("matrix", str(app), str(bare), "-o", "csv")
+    assert code == 2 and "-o csv needs one analysis unit" in err

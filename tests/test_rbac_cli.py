@@ -411,3 +411,37 @@ def test_snapshot_input_gives_the_cluster_version(tmp_path: Path):
     assert data["kubernetesVersion"] == "1.30" and "User:carol" in names(data)
     _, forced, _ = _json("who-can", "delete", "nodes", str(path), "--kubernetes-version", "1.33")
     assert forced["kubernetesVersion"] == "1.33"
+
+
+def _app(d: Path, user: str, verbs: str) -> str:
+    d.mkdir()
+    (d / "rbac.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader, namespace: shop}\n"
+        f"rules: [{{apiGroups: [''], resources: [secrets], verbs: [{verbs}]}}]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: readers, namespace: shop}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}\n"
+        f"subjects: [{{kind: User, name: {user}}}]\n"
+    )
+    return str(d)
+
+
+def test_separate_units_are_answered_apart(tmp_path: Path) -> None:
+    """Two PATHs are two analysis units: the same Role defined differently in each never merges
+    (the second would otherwise replace the first), and each unit gets its own answer."""
+    a = _app(tmp_path / "prod", "alice", "get")
+    b = _app(tmp_path / "dev", "bob", "list")
+    code, out, _ = run("who-can", "get", "secrets", "-n", "shop", a, b, "-o", "json", "--no-bootstrap")
+    assert code == 0
+    data = json.loads(out)
+    assert [u["unit"] for u in data["units"]] == [a, b]
+    assert [names(u) for u in data["units"]] == [{"User:alice"}, set()]
+    code, out, _ = run("who-can", "list", "secrets", "-n", "shop", a, b, "--no-bootstrap")
+    assert code == 0
+    assert f"== {a} ==" in out and f"== {b} ==" in out
+    assert out.index("nobody") < out.index(f"== {b} ==") < out.index("User:bob")
+    # one unit: the answer keeps its shape
+    assert "units" not in who("get", "secrets", "-n", "shop", a)
+    code, out, _ = run("permissions", "User:bob", a, b, "-o", "json", "--no-bootstrap")
+    assert [bool(u["scopes"]) for u in json.loads(out)["units"]] == [False, True]
+    code, out, _ = run("paths", a, b, "-o", "json", "--no-bootstrap")
+    assert code == 0 and [u["paths"] for u in json.loads(out)["units"]] == [[], []]

@@ -84,14 +84,16 @@ def _input_options(f: Any) -> Any:
     return f
 
 
-def _load(paths: tuple[str, ...], kw: dict[str, Any], drop_policies: bool = False) -> tuple[Cluster, list[str]]:
-    """The cluster model of PATHs and every problem met (to print, then exit 3)."""
-    from kubefort.kube.netpol_inputs import ExternalError, load_cluster
+def _load(
+    paths: tuple[str, ...], kw: dict[str, Any], drop_policies: bool = False
+) -> tuple[list[tuple[str | None, Cluster]], list[str]]:
+    """The cluster model of each analysis unit of PATHs and every problem met (to print, then exit 3)."""
+    from kubefort.kube.netpol_inputs import ExternalError, load_clusters
     from kubefort.loaders.manifests import LoadOptions, UsageError
 
     opts = LoadOptions(helm_values=tuple(kw["helm_values"]), helm_set=tuple(kw["helm_set"]), namespace=kw["namespace"])
     try:
-        return load_cluster(
+        return load_clusters(
             paths,
             tuple(kw["exclude"]),
             opts,
@@ -103,6 +105,25 @@ def _load(paths: tuple[str, ...], kw: dict[str, Any], drop_policies: bool = Fals
         raise FileError(str(exc)) from None
     except ExternalError as exc:
         raise click.BadParameter(str(exc), param_hint="--external") from None
+
+
+def _one(units: list[tuple[str | None, Cluster]], what: str) -> Cluster:
+    """The only unit's model; a usage error when PATHs hold several (their objects never mix)."""
+    if len(units) > 1:
+        from kubefort.kube.netpol_inputs import unit_name
+
+        names = ", ".join(unit_name(u) for u, _ in units)
+        raise click.UsageError(
+            f"{what} needs one analysis unit, and PATHs hold {len(units)} ({names}): "
+            "give one PATH, Helm chart or kustomization"
+        )
+    return units[0][1]
+
+
+def _heading(units: list[tuple[str | None, Cluster]], unit: str | None) -> str:
+    from kubefort.kube.netpol_inputs import unit_name
+
+    return f"== {unit_name(unit)} ==\n" if len(units) > 1 else ""
 
 
 def _finish(problems: list[str], code: int = EXIT_OK) -> None:
@@ -147,9 +168,18 @@ def matrix(paths: tuple[str, ...], fmt: str, **kw: Any) -> None:
 
     Pairs not listed are denied. `md` prints a grid (rows: sources, columns: destinations).
     """
-    cluster, problems = _load(paths, kw)
-    analysis = Analysis(cluster)
-    click.echo(render_matrix(analysis.matrix(), fmt, analysis), nl=False)
+    units, problems = _load(paths, kw)
+    if len(units) > 1 and fmt in ("json", "csv", "dot", "md"):
+        if fmt != "json":
+            _one(units, f"-o {fmt}")
+        docs = [
+            {"unit": unit, **json.loads(render_matrix(Analysis(c).matrix(), "json", Analysis(c)))} for unit, c in units
+        ]
+        click.echo(json.dumps({"version": 1, "units": docs}, indent=2))
+    else:
+        for unit, cluster in units:
+            analysis = Analysis(cluster)
+            click.echo(_heading(units, unit) + render_matrix(analysis.matrix(), fmt, analysis), nl=False)
     _finish(problems)
 
 
@@ -227,7 +257,8 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
             port = parse_port(port_text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--port") from None
-    cluster, problems = _load(paths, kw)
+    units, problems = _load(paths, kw)
+    cluster = _one(units, "netpol explain")
     s, d = _endpoint(cluster, src, "SRC"), _endpoint(cluster, dst, "DST")
     if isinstance(s, External) and isinstance(d, External):
         raise click.UsageError("SRC and DST are both external peers: no NetworkPolicy applies between them")
@@ -293,8 +324,9 @@ def _side_text(side: Any, port: tuple[int, str] | None) -> str:
 @_input_options
 def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
     """Connections gained (+) and lost (-) from OLD to NEW (two directories or files)."""
-    c_old, p_old = _load((old,), kw)
-    c_new, p_new = _load((new,), kw)
+    u_old, p_old = _load((old,), kw)
+    u_new, p_new = _load((new,), kw)
+    c_old, c_new = _one(u_old, "OLD"), _one(u_new, "NEW")
     changes = diff(Analysis(c_old).matrix(), Analysis(c_new).matrix())
     added = sorted({w.key for w in c_new.workloads} - {w.key for w in c_old.workloads})
     removed = sorted({w.key for w in c_old.workloads} - {w.key for w in c_new.workloads})
@@ -356,7 +388,8 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
     """
     import yaml
 
-    cluster, problems = _load(paths, kw, drop_policies=True)
+    units, problems = _load(paths, kw, drop_policies=True)
+    cluster = _one(units, "netpol generate")
     try:
         intents = [parse_allow(cluster, a) for a in allows]
     except ValueError as exc:

@@ -52,34 +52,21 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-class _Loaded:
-    def __init__(
-        self,
-        paths: tuple[str, ...],
-        exclude: tuple[str, ...],
-        no_render: bool,
-        no_bootstrap: bool,
-        k8s_version: str | None = None,
-    ) -> None:
-        from kubefort.kube.rbac import Policy
-        from kubefort.loaders.manifests import UsageError, load_resources
+class _Unit:
+    """One analysis unit's RBAC world: its Policy, and what was wrong with its objects."""
 
-        snapshots = [p for p in paths if _is_snapshot(p)]
-        try:
-            resources, problems, _ = load_resources(
-                [p for p in paths if p not in snapshots], exclude, render_dirs=not no_render
-            )
-        except UsageError as exc:  # a PATH that does not exist
-            raise FileError(str(exc)) from None
-        for snap in snapshots:
-            resources += _snapshot_resources(snap)
+    def __init__(self, name: str | None, resources: list[Any], no_bootstrap: bool, k8s_version: str | None) -> None:
+        from kubefort.kube.rbac import Policy
+
+        self.name = name
         try:
             self.policy = Policy(resources, bootstrap=not no_bootstrap, kubernetes_version=k8s_version)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
-        self.problems = [f"{p.file}{':' + str(p.line) if p.line else ''}: {p.message}" for p in problems]
-        for (kind, ns, name), why in sorted(self.policy.problems.items(), key=lambda kv: str(kv[0])):
-            self.problems.append(f"{kind}/{ns + '/' if ns else ''}{name} ignored: {why.reason}")
+        self.problems = [
+            f"{kind}/{ns + '/' if ns else ''}{name} ignored: {why.reason}"
+            for (kind, ns, name), why in sorted(self.policy.problems.items(), key=lambda kv: str(kv[0]))
+        ]
         # an aggregated ClusterRole's own rules hold or not depending on the controller's history
         self.warnings = [
             f"{r.key} is aggregated and also writes {plural(sum(x.conditional for x in r.rules), 'rule')} of its own "
@@ -100,11 +87,68 @@ class _Loaded:
         """What the JSON answers share: the release used and the warnings."""
         return {"kubernetesVersion": self.policy.version, "warnings": self.warnings}
 
-    def head(self) -> None:
-        """The release used and the warnings, on stderr (table output)."""
-        click.echo(f"kubefort: {self.version_line}", err=True)
-        for w in self.warnings:
+
+class _Loaded:
+    """The inputs, split into analysis units as `kubefort scan` splits them (each PATH, each Helm
+    chart, each kustomization, each snapshot): RBAC from two units never mixes, so each command
+    answers once per unit (docs/architecture.md, "analysis units")."""
+
+    def __init__(
+        self,
+        paths: tuple[str, ...],
+        exclude: tuple[str, ...],
+        no_render: bool,
+        no_bootstrap: bool,
+        k8s_version: str | None = None,
+    ) -> None:
+        from kubefort.loaders.manifests import UsageError, load_resources
+
+        snapshots = [p for p in paths if _is_snapshot(p)]
+        try:
+            resources, problems, _ = load_resources(
+                [p for p in paths if p not in snapshots], exclude, render_dirs=not no_render
+            )
+        except UsageError as exc:  # a PATH that does not exist
+            raise FileError(str(exc)) from None
+        by_unit: dict[str | None, list[Any]] = {}
+        for r in resources:
+            by_unit.setdefault(r.source.unit, []).append(r)
+        for snap in snapshots:
+            by_unit[snap] = _snapshot_resources(snap)
+        if not by_unit:
+            by_unit[None] = []  # nothing read: the built-in defaults alone still answer
+        self.units = [_Unit(name, res, no_bootstrap, k8s_version) for name, res in by_unit.items()]
+        self.problems = [f"{p.file}{':' + str(p.line) if p.line else ''}: {p.message}" for p in problems]
+        for u in self.units:
+            self.problems += [self.label(u, p) for p in u.problems]
+
+    @property
+    def single(self) -> bool:
+        return len(self.units) == 1
+
+    def label(self, unit: _Unit, text: str) -> str:
+        """text, prefixed with the unit when there are several."""
+        return text if self.single or unit.name is None else f"{_unit_name(unit.name)}: {text}"
+
+    def head(self, unit: _Unit) -> None:
+        """The unit (when there are several), the release used and the warnings, on stderr/stdout (table output)."""
+        if not self.single:
+            click.echo(f"== {_unit_name(unit.name)} ==")
+        click.echo(f"kubefort: {unit.version_line}", err=True)
+        for w in unit.warnings:
             click.echo(f"kubefort: warning: {w}", err=True)
+
+    def dump(self, answers: list[dict[str, Any]]) -> None:
+        """The JSON answer: one unit's answer as it always was; several under `units`."""
+        if self.single:
+            _dump({**answers[0], "problems": self.problems})
+        else:
+            _dump(
+                {
+                    "units": [{"unit": u.name, **a} for u, a in zip(self.units, answers, strict=True)],
+                    "problems": self.problems,
+                }
+            )
 
     def finish(self, code: int = EXIT_OK) -> None:
         if self.problems:
@@ -115,6 +159,10 @@ class _Loaded:
                 click.echo(f"  {p}", err=True)
             code = EXIT_INCOMPLETE
         sys.exit(code)
+
+
+def _unit_name(name: str | None) -> str:
+    return "stdin" if name == "-" else (name or "input")
 
 
 def _is_snapshot(path: str) -> bool:
@@ -174,7 +222,8 @@ def rbac() -> None:
 
     Inputs are read as `kubefort scan` reads them. The default roles and bindings of a fresh
     cluster (cluster-admin, admin, edit, view, system:* ...) are included unless --no-bootstrap;
-    an input object of the same name replaces the built-in one.
+    an input object of the same name replaces the built-in one. Each analysis unit (each PATH,
+    Helm chart, kustomization or snapshot) is its own RBAC world and is answered apart.
     """
 
 
@@ -214,14 +263,35 @@ def who_can(
     (neither)     in at least one namespace: every binding counts, each names its scope
     Cluster-scoped resources (nodes, clusterroles ...) ignore the namespace.
     """
-    from kubefort.kube.rbac import Request, resolve_resource
-
     if namespace and all_namespaces:
         raise click.UsageError("-n and -A exclude each other")
     loaded = _Loaded(paths, exclude, no_render, no_bootstrap, k8s_version)
-    pol = loaded.policy
+    answers = [
+        _who_can(loaded, u, verb, resource, namespace, all_namespaces, name, no_bootstrap, fmt) for u in loaded.units
+    ]
+    if fmt == "json":
+        loaded.dump(answers)
+    loaded.finish()
+
+
+def _who_can(
+    loaded: _Loaded,
+    unit: _Unit,
+    verb: str,
+    resource: str,
+    namespace: str | None,
+    all_namespaces: bool,
+    name: str,
+    no_bootstrap: bool,
+    fmt: str,
+) -> dict[str, Any]:
+    """One unit's answer: the JSON object (returned), or the table (printed)."""
+    from kubefort.kube.rbac import Request, resolve_resource
+
+    pol = unit.policy
     any_ns = False
     unknown_scope = False
+    spec: Any = None
     if resource.startswith("/"):
         req = Request(verb, path=resource)
         where = ""
@@ -262,50 +332,46 @@ def who_can(
         return not (unknown_scope and g.binding.namespace is not None)
 
     if fmt == "json":
-        _dump(
-            {
-                "request": {
-                    "verb": req.verb,
-                    "group": req.group,
-                    "resource": req.resource,
-                    "subresource": req.subresource,
-                    "namespace": req.namespace if not any_ns else None,
-                    "anyNamespace": any_ns,
-                    "name": req.name,
-                    "nonResourceURL": req.path,
-                    "bootstrap": not no_bootstrap,
-                    "scope": None if req.path is not None else _scope_name(spec.namespaced),
-                },
-                **loaded.meta(),
-                "subjects": [
-                    dict(
-                        s.as_dict(),
-                        via=[g.as_dict() for g in grants if certain(g)],
-                        notEvaluated=[g.as_dict() for g in grants if not certain(g)],
-                    )
-                    for s, grants in found.items()
-                ],
-                "notes": [scope_note] if scope_note else [],
-                "problems": loaded.problems,
-            }
-        )
-    else:
-        loaded.head()
-        what = req.path if req.path is not None else str(resolve_resource(resource, pol.crds, pol.version))
-        title = f"who can {verb} {what}" + (f" named {name!r}" if name else "") + (f" {where}" if where else "")
-        if not found:
-            click.echo(f"{title}: nobody")
-        else:
-            click.echo(f"{title}: {plural(len(found), 'subject')}")
-            rows: list[tuple[str, ...]] = [
-                (str(s) if i == 0 else "", g.describe() + ("" if certain(g) else " (not evaluated: scope unknown)"))
+        return {
+            "request": {
+                "verb": req.verb,
+                "group": req.group,
+                "resource": req.resource,
+                "subresource": req.subresource,
+                "namespace": req.namespace if not any_ns else None,
+                "anyNamespace": any_ns,
+                "name": req.name,
+                "nonResourceURL": req.path,
+                "bootstrap": not no_bootstrap,
+                "scope": None if req.path is not None else _scope_name(spec.namespaced),
+            },
+            **unit.meta(),
+            "subjects": [
+                dict(
+                    s.as_dict(),
+                    via=[g.as_dict() for g in grants if certain(g)],
+                    notEvaluated=[g.as_dict() for g in grants if not certain(g)],
+                )
                 for s, grants in found.items()
-                for i, g in enumerate(grants)
-            ]
-            click.echo(_table(rows, ("SUBJECT", "VIA (binding -> role: rule)")))
-        if scope_note:
-            click.echo(f"note: {scope_note}")
-    loaded.finish()
+            ],
+            "notes": [scope_note] if scope_note else [],
+        }
+    loaded.head(unit)
+    what = req.path if req.path is not None else str(spec)
+    title = f"who can {verb} {what}" + (f" named {name!r}" if name else "") + (f" {where}" if where else "")
+    if not found:
+        click.echo(f"{title}: nobody")
+    else:
+        click.echo(f"{title}: {plural(len(found), 'subject')}")
+        rows: list[tuple[str, ...]] = [
+            (str(s) if i == 0 else "", g.describe() + ("" if certain(g) else " (not evaluated: scope unknown)"))
+            for s, grants in found.items()
+            for i, g in enumerate(grants)
+        ]
+        click.echo(_table(rows, ("SUBJECT", "VIA (binding -> role: rule)")))
+    if scope_note:
+        click.echo(f"note: {scope_note}")
+    return {}
 
 
 def _scope_name(namespaced: bool | None) -> str:
@@ -351,26 +417,26 @@ def permissions(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     loaded = _Loaded(paths, exclude, no_render, no_bootstrap, k8s_version)
-    pol = loaded.policy
     ident = identity_of(subj, groups)
-    by_scope: dict[str | None, list[Any]] = {}
-    for g in pol.grants_for(ident, namespace):
-        by_scope.setdefault(g.namespace, []).append(g)
-    scopes = sorted(by_scope, key=lambda s: (s is not None, s or ""))
-    if fmt == "json":
-        _dump(
-            {
-                "subject": subj.as_dict(),
-                "user": ident.user,
-                "groups": sorted(ident.groups),
-                "bootstrap": not no_bootstrap,
-                **loaded.meta(),
-                "scopes": [{"namespace": s, "rules": [g.as_dict() for g in by_scope[s]]} for s in scopes],
-                "problems": loaded.problems,
-            }
-        )
-    else:
-        loaded.head()
+    answers = []
+    for unit in loaded.units:
+        by_scope: dict[str | None, list[Any]] = {}
+        for g in unit.policy.grants_for(ident, namespace):
+            by_scope.setdefault(g.namespace, []).append(g)
+        scopes = sorted(by_scope, key=lambda s: (s is not None, s or ""))
+        if fmt == "json":
+            answers.append(
+                {
+                    "subject": subj.as_dict(),
+                    "user": ident.user,
+                    "groups": sorted(ident.groups),
+                    "bootstrap": not no_bootstrap,
+                    **unit.meta(),
+                    "scopes": [{"namespace": s, "rules": [g.as_dict() for g in by_scope[s]]} for s in scopes],
+                }
+            )
+            continue
+        loaded.head(unit)
         click.echo(f"{subj} (user {ident.user or '-'}, groups {', '.join(sorted(ident.groups))})")
         if not scopes:
             click.echo("no permissions")
@@ -388,6 +454,8 @@ def permissions(
                 )
         if rows:
             click.echo(_table(rows, ("SCOPE", "RULE", "VIA")))
+    if fmt == "json":
+        loaded.dump(answers)
     loaded.finish()
 
 
@@ -431,21 +499,18 @@ def paths_cmd(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     loaded = _Loaded(paths, exclude, no_render, no_bootstrap, k8s_version)
-    found = find_paths(loaded.policy, starts, include_system)
-    if fmt == "json":
-        _dump(
-            {
-                "bootstrap": not no_bootstrap,
-                **loaded.meta(),
-                "paths": [p.as_dict() for p in found],
-                "problems": loaded.problems,
-            }
-        )
-    elif not found:
-        loaded.head()
-        click.echo("no subject can reach cluster-admin")
-    else:
-        loaded.head()
+    answers = []
+    total = 0
+    for unit in loaded.units:
+        found = find_paths(unit.policy, starts, include_system)
+        total += len(found)
+        if fmt == "json":
+            answers.append({"bootstrap": not no_bootstrap, **unit.meta(), "paths": [p.as_dict() for p in found]})
+            continue
+        loaded.head(unit)
+        if not found:
+            click.echo("no subject can reach cluster-admin")
+            continue
         for p in found:
             click.echo(f"{p.subject} -> cluster-admin in {plural(len(p.hops), 'hop')}")
             for i, h in enumerate(p.hops, 1):
@@ -454,4 +519,6 @@ def paths_cmd(
                 for g in h.via:
                     click.echo(f"     via {g.describe()}")
         click.echo(f"{plural(len(found), 'subject')} can reach cluster-admin")
-    loaded.finish(EXIT_FOUND if found else EXIT_OK)
+    if fmt == "json":
+        loaded.dump(answers)
+    loaded.finish(EXIT_FOUND if total else EXIT_OK)

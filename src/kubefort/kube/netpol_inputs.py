@@ -1,7 +1,8 @@
 """What `kubefort netpol` analyses: the `Cluster` model of manifest paths and the external peers.
 
-`load_cluster` reads PATHs as `kubefort scan` reads them and builds the model, returning every
-problem met as a message (the command prints them and exits 3; nothing is dropped silently).
+`load_clusters` reads PATHs as `kubefort scan` reads them and builds one model per analysis unit
+(each PATH, Helm chart, kustomization: docs/architecture.md), returning every problem met as a
+message (the command prints them and exits 3; nothing is dropped silently).
 External peers are `internet` and `cloud-metadata` plus the ones given as `NAME=CIDR`; a given
 name replaces a default one.
 """
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from kubefort.kube.netpol import DEFAULT_EXTERNALS, Cluster, External
 from kubefort.loaders.manifests import LoadOptions, load_resources
+from kubefort.model import Resource
 
 
 class ExternalError(ValueError):
@@ -38,7 +40,7 @@ def externals(specs: Iterable[str]) -> list[External]:
     return out
 
 
-def load_cluster(
+def load_clusters(
     paths: Sequence[str],
     exclude: Sequence[str],
     options: LoadOptions,
@@ -46,8 +48,9 @@ def load_cluster(
     render_dirs: bool,
     external_specs: Iterable[str] = (),
     drop_policies: bool = False,
-) -> tuple[Cluster, list[str]]:
-    """The cluster model of PATHs and every problem met, as messages.
+) -> tuple[list[tuple[str | None, Cluster]], list[str]]:
+    """The cluster model of each analysis unit of PATHs (in the order units were met; one, with
+    unit None, when nothing was read) and every problem met, as messages.
 
     Raises the loader's UsageError for a path that does not exist and ExternalError for a bad
     external peer. `drop_policies` leaves out the NetworkPolicies of the input.
@@ -55,7 +58,19 @@ def load_cluster(
     resources, problems, _ = load_resources(paths, exclude, options, render_dirs=render_dirs)
     if drop_policies:
         resources = [r for r in resources if r.id.kind != "NetworkPolicy"]
-    cluster = Cluster.from_resources(resources, externals(external_specs))
+    peers = externals(external_specs)
+    by_unit: dict[str | None, list[Resource]] = {}
+    for r in resources:
+        by_unit.setdefault(r.source.unit, []).append(r)
+    clusters = [(unit, Cluster.from_resources(res, peers)) for unit, res in by_unit.items()] or [
+        (None, Cluster.from_resources([], peers))
+    ]
     msgs = [f"{p.file}" + (f":{p.line}" if p.line else "") + f": {p.message}" for p in problems]
-    msgs += [str(p) for p in cluster.problems]
-    return cluster, msgs
+    several = len(clusters) > 1
+    for unit, cluster in clusters:
+        msgs += [f"{unit_name(unit)}: {p}" if several else str(p) for p in cluster.problems]
+    return clusters, msgs
+
+
+def unit_name(unit: str | None) -> str:
+    return "stdin" if unit == "-" else (unit or "input")
