@@ -1,20 +1,13 @@
 """KF-SEC: credentials in manifests. Secret values never appear in any message."""
 
-import base64
-import binascii
 import functools
 from collections.abc import Iterator
 
-from kubefort.kube import secretscan
-from kubefort.kube.pods import ContainerView, PodView, type_name
-from kubefort.model import CheckContext, NotEvaluated, Path_, Resource, Severity, Violation, format_path
+from kubefort.kube import secretfields, secretscan
+from kubefort.kube.pods import ContainerView, Fields, PodView
+from kubefort.model import CheckContext, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 from kubefort.wording import plural
-
-
-def item_path(c: ContainerView, field: str, i: int, *keys: str) -> Path_:
-    """The path of `field[i].keys...` in the container (`at` takes field names only)."""
-    return c.at(field) + (i, *keys)
 
 
 @check(
@@ -67,19 +60,25 @@ def secret_data_in_manifest(res: Resource, ctx: CheckContext[None]) -> Iterator[
         remoteRef: {key: prod/db, property: password}
     ```
 
+    ## Not evaluated when
+    `data` or `stringData` is not a mapping, a `stringData` value is not a string, or a `data`
+    value is not a base64 string (the API server decodes it as Go's `encoding/json` decodes
+    bytes: standard alphabet, `=` padding, line breaks ignored). The API server rejects such a
+    Secret. A null value is an empty one.
+
     ## References
     - https://kubernetes.io/docs/concepts/security/secrets-good-practices/
     - OWASP Kubernetes Top 10 K08: Secrets Management Failures
     """
     if res.id.api_version != "v1":
         return
-    for field in ("data", "stringData"):
-        v = res.obj.get(field)
-        if v is None:
-            continue
-        if not isinstance(v, dict):
-            raise NotEvaluated(f"{field} is {type(v).__name__}, expected a mapping", (field,))
-        keys = sorted(str(k) for k in v if v[k] not in (None, ""))
+    fields = Fields(res.obj, ())
+    found = {
+        "data": [k for k, v in secretfields.bytes_map(fields, "data").items() if v],
+        "stringData": [k for k, v in fields.str_map("stringData").items() if v],
+    }
+    for field, names in found.items():
+        keys = sorted(names)
         if keys:
             shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
             yield Violation(
@@ -236,7 +235,9 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[
     are not inspected.
 
     ## Not evaluated when
-    `env` is not a list, or an entry's `value` is not a string.
+    `env` is not a list of mappings, an entry's `name` or `value` is not a string, or its
+    `valueFrom` or `valueFrom.secretKeyRef` is not a mapping (or that reference's `name` or
+    `key` not a string): the API server rejects such a pod. A null field is an absent one.
 
     ## References
     - https://kubernetes.io/docs/concepts/security/secrets-good-practices/
@@ -244,22 +245,11 @@ def literal_credential_in_env(pod: PodView, c: ContainerView, ctx: CheckContext[
     - https://github.com/Yelp/detect-secrets (entropy limits)
     - OWASP Kubernetes Top 10 K08: Secrets Management Failures
     """
-    for i, e in enumerate(c.list("env")):
-        if not isinstance(e, dict):
-            raise NotEvaluated(
-                f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i)
-            )
-        name, value = e.get("name"), e.get("value")
-        if value is None:
+    for var in secretfields.env_vars(c):
+        if not var.value:
             continue
-        if not isinstance(value, str):
-            raise NotEvaluated(
-                f"{format_path(item_path(c, 'env', i, 'value'))} is {type_name(value)}, expected a string; the API server rejects it",
-                item_path(c, "env", i, "value"),
-            )
-        shown_name = name if isinstance(name, str) else f"#{i}"
-        for why in _value_hits(value, shown_name):
-            yield Violation(f"{c.label()}: env {shown_name} holds {why}", item_path(c, "env", i, "value"))
+        for why in _value_hits(var.value, var.name):
+            yield Violation(f"{c.label()}: env {var.label()} holds {why}", (*var.path, "value"))
 
 
 @check(
@@ -319,38 +309,31 @@ def secret_in_env_var(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -
     ```
 
     ## Not evaluated when
-    `env` or `envFrom` is not a list of mappings.
+    `env` or `envFrom` is not a list of mappings, or a field read here has another type than
+    the API declares: `env[].name`/`value` and `secretKeyRef.name`/`key` strings,
+    `env[].valueFrom` and `valueFrom.secretKeyRef` mappings, `envFrom[].prefix` a string,
+    `envFrom[].secretRef` (with a string `name`) and `envFrom[].configMapRef` mappings. The API
+    server rejects such a pod. A null field is an absent one.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-files-from-a-pod
     - https://kubernetes.io/docs/concepts/security/secrets-good-practices/
     - CIS Kubernetes Benchmark 5.4.1
     """
-    for i, e in enumerate(c.list("env")):
-        if not isinstance(e, dict):
-            raise NotEvaluated(
-                f"{format_path(item_path(c, 'env', i))} is {type_name(e)}, expected a mapping", item_path(c, "env", i)
-            )
-        vf = e.get("valueFrom")
-        ref = vf.get("secretKeyRef") if isinstance(vf, dict) else None
-        if isinstance(ref, dict):
+    env, env_from = secretfields.env_vars(c), secretfields.env_from(c)  # both decoded before any judgement
+    for var in env:
+        ref = var.secret_key_ref
+        if ref is not None:
             yield Violation(
-                f"{c.label()}: env {e.get('name')} reads key {ref.get('key')!r} of Secret {ref.get('name')!r}",
-                item_path(c, "env", i, "valueFrom", "secretKeyRef"),
+                f"{c.label()}: env {var.label()} reads key {ref.key!r} of Secret {ref.name!r}",
+                (*var.path, "valueFrom", "secretKeyRef"),
             )
-    for i, e in enumerate(c.list("envFrom")):
-        if not isinstance(e, dict):
-            raise NotEvaluated(
-                f"{format_path(item_path(c, 'envFrom', i))} is {type_name(e)}, expected a mapping",
-                item_path(c, "envFrom", i),
-            )
-        ref = e.get("secretRef")
-        if isinstance(ref, dict):
-            prefix = e.get("prefix")
+    for entry in env_from:
+        if entry.secret_ref is not None:
             yield Violation(
-                f"{c.label()}: envFrom imports every key of Secret {ref.get('name')!r} as variables"
-                + (f" (prefix {prefix!r})" if isinstance(prefix, str) and prefix else ""),
-                item_path(c, "envFrom", i, "secretRef"),
+                f"{c.label()}: envFrom imports every key of Secret {entry.secret_ref!r} as variables"
+                + (f" (prefix {entry.prefix!r})" if entry.prefix else ""),
+                (*entry.path, "secretRef"),
             )
 
 
@@ -495,8 +478,10 @@ def credential_in_configmap(res: Resource, ctx: CheckContext[None]) -> Iterator[
     name may be flagged; suppress with `kubefort.io/ignore: KF-SEC-004=<reason>`.
 
     ## Not evaluated when
-    `data` or `binaryData` is not a mapping, or a `data` value is a list or mapping (the API
-    server accepts only strings).
+    `data` or `binaryData` is not a mapping, a `data` value is not a string (a number or
+    boolean too), or a `binaryData` value is not a base64 string (standard alphabet, `=`
+    padding, line breaks ignored, as the API server decodes bytes). The API server rejects
+    such a ConfigMap. A null value is an empty one.
 
     ## References
     - https://kubernetes.io/docs/concepts/configuration/configmap/
@@ -505,33 +490,15 @@ def credential_in_configmap(res: Resource, ctx: CheckContext[None]) -> Iterator[
     """
     if res.id.api_version != "v1":
         return
-    data = res.obj.get("data")
-    if data is not None:
-        if not isinstance(data, dict):
-            raise NotEvaluated(f"data is {type_name(data)}, expected a mapping", ("data",))
-        for key, value in data.items():
-            if isinstance(value, (dict, list)):
-                raise NotEvaluated(f"data.{key} is {type_name(value)}, expected a string", ("data", str(key)))
-            if not isinstance(value, str):
-                continue  # a number or boolean: never a credential by our rules (and rejected by the API server)
-            hits = _configmap_hits(str(key), value)
-            if len(hits) > _MAX_LINES_SHOWN:
-                hits = hits[:_MAX_LINES_SHOWN] + [f"key {key!r}: {len(hits) - _MAX_LINES_SHOWN} more"]
-            for why in hits:
-                yield Violation(f"ConfigMap {why}", ("data", str(key)))
-    binary = res.obj.get("binaryData")
-    if binary is not None:
-        if not isinstance(binary, dict):
-            raise NotEvaluated(f"binaryData is {type_name(binary)}, expected a mapping", ("binaryData",))
-        for key, value in binary.items():
-            if not isinstance(value, str):
-                continue
-            try:
-                text = base64.b64decode("".join(value.split()), validate=False).decode("latin-1")
-            except (binascii.Error, ValueError):
-                continue
-            for t in secretscan.find_tokens(text):
-                if "PEM" in t.what:
-                    yield Violation(
-                        f"ConfigMap binaryData key {key!r} holds {_a(t.what)} ({t.shown})", ("binaryData", str(key))
-                    )
+    fields = Fields(res.obj, ())
+    data, binary = fields.str_map("data"), secretfields.bytes_map(fields, "binaryData")  # decoded before judging
+    for key, value in data.items():
+        hits = _configmap_hits(key, value) if value else []
+        if len(hits) > _MAX_LINES_SHOWN:
+            hits = hits[:_MAX_LINES_SHOWN] + [f"key {key!r}: {len(hits) - _MAX_LINES_SHOWN} more"]
+        for why in hits:
+            yield Violation(f"ConfigMap {why}", ("data", key))
+    for key, raw in binary.items():
+        for t in secretscan.find_tokens(raw.decode("latin-1")):
+            if "PEM" in t.what:
+                yield Violation(f"ConfigMap binaryData key {key!r} holds {_a(t.what)} ({t.shown})", ("binaryData", key))
