@@ -128,20 +128,8 @@ def test_wrong_type_is_not_evaluated_fast(meta: CheckMeta) -> None:
 
 # Known gaps the registry-wide sweeps found, left open at the end of issue 12 (its note lists
 # them): strict xfail, so each entry fails the suite the day its check is fixed and must go.
-NULL_GAPS = {
-    "KF-NET-010": "kube/exposure reads a null Service selector or template label value as not evaluated, not as ''",
-    "KF-NET-013": "kube/exposure: null selector / template label values are not evaluated instead of ''",
-    "KF-NET-014": "controller selector check: null matchLabels values are not evaluated instead of ''",
-    "KF-RBAC-002": "aggregation-selector matchLabels with null values are not evaluated instead of ''",
-    "KF-RBAC-021": "aggregation-selector matchLabels with null values are not evaluated instead of ''",
-}
-WRONG_TYPE_GAPS = {
-    "KF-RBAC-019": "kube/rbac/policy.py skips workloads with wrong-typed fields, so they are judged",
-    "KF-SEC-001": "wrong-typed Secret data is read as absent",
-    "KF-SEC-002": "wrong-typed env name/valueFrom is read as absent",
-    "KF-SEC-003": "wrong-typed envFrom.secretRef is read as absent",
-    "KF-SEC-004": "wrong-typed ConfigMap binaryData is read as absent",
-}
+NULL_GAPS: dict[str, str] = {}
+WRONG_TYPE_GAPS: dict[str, str] = {}
 
 
 def _known(gaps: dict[str, str]) -> list[object]:

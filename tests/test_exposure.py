@@ -23,6 +23,7 @@ from kubefort.kube.exposure import (
     istio_service,
     parse_listeners,
 )
+from kubefort.kube.pods import type_name
 from kubefort.loaders.manifests import LoadedInput, add_object
 from kubefort.model import InputRecord, Outcome, Resource, ResourceId, Source, Status
 from kubefort.registry import REGISTRY
@@ -395,12 +396,13 @@ def test_generated_labels_never_hide_a_matching_pod(replicas: int, sel: dict[str
     and index of each ordinal) exactly when the template may match it; correlated keys (name and
     index together) may only over-approximate, never miss a pod."""
     from kubefort.kube.exposure import template_of
+    from kubefort.kube.pods import Fields
     from kubefort.kube.selectors import parse_selector
 
     res = Resource(
         ResourceId("apps/v1", "StatefulSet", "shop", "db"), {"spec": {"replicas": replicas}}, Source("in.yaml")
     )
-    template = template_of(res, {"app": "db"}, ())
+    template = template_of(res, Fields({"labels": {"app": "db"}}, ()))
     selector = parse_selector(sel)
     pods = [
         {"app": "db", POD_NAME: f"db-{i}", POD_INDEX: str(i), "controller-revision-hash": "h"} for i in range(replicas)
@@ -458,3 +460,108 @@ def test_the_label_index_finds_every_template_a_service_can_select(workloads, se
     hits, unknown = ex.selected(svc)
     assert unknown == []
     assert hits == [t.resource for t in ex.templates.get("shop", []) if t.may_select(selector)]
+
+
+# ------------------------------------------------------------------------------------------------
+# null and wrong-typed label values (map[string]string, read by Fields.str_map): KF-NET-010, 013, 014
+# ------------------------------------------------------------------------------------------------
+NULL_KEYS = st.sampled_from(["app", "tier"])
+nullable_value = st.sampled_from(["a", "b", ""]) | st.none()
+WRONG_VALUES = st.integers() | st.booleans() | st.lists(st.text(max_size=2), max_size=1) | st.just({"x": "y"})
+
+
+def _blank(labels: dict[str, str | None]) -> dict[str, str]:
+    return {k: "" if v is None else v for k, v in labels.items()}
+
+
+def _controller(name: str, selector: Any, labels: Any) -> dict[str, Any]:
+    return _obj(
+        "apps/v1",
+        "Deployment",
+        name,
+        spec={
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "a", "image": "nginx:1"}]}},
+        },
+    )
+
+
+def _selection_outcomes(sel: Any, labels: Any, exposed: bool) -> dict[str, tuple[Status, str]]:
+    """KF-NET-010, 013 and 014 on one Deployment `web` (matchLabels and template labels) and one
+    Service `s` (selector; exposed: LoadBalancer, with a NetworkPolicy of the namespace in the scan)."""
+    objs = [_controller("web", sel, labels), _service("s", sel, type="LoadBalancer" if exposed else "ClusterIP")]
+    if exposed:
+        objs.append(
+            _obj("networking.k8s.io/v1", "NetworkPolicy", "other", spec={"podSelector": {"matchLabels": {"x": "y"}}})
+        )
+    out = _scan(objs, ("KF-NET-010", "KF-NET-013", "KF-NET-014"))
+    return {o.check_id: (o.status, o.message) for o in out if o.check_id.startswith("KF-NET-01")}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sel=st.dictionaries(NULL_KEYS, nullable_value, min_size=1, max_size=2),
+    labels=st.dictionaries(NULL_KEYS, nullable_value, max_size=2),
+    exposed=st.booleans(),
+)
+def test_null_selector_and_label_values_are_empty_strings(
+    sel: dict[str, str | None], labels: dict[str, str | None], exposed: bool
+):
+    """A null value in a Service selector, a controller's matchLabels or a pod template's labels
+    is "" (the API server decodes a map[string]string so): every check reaches exactly the
+    outcome of the same objects with "" written, and that outcome follows equality on "" values."""
+    got = _selection_outcomes(sel, labels, exposed)
+    assert got == _selection_outcomes(_blank(sel), _blank(labels), exposed)
+    s, t = _blank(sel), _blank(labels)
+    selected = all(t.get(k) == v for k, v in s.items())
+    assert got["KF-NET-014"][0] is (Status.PASSED if selected else Status.FAILED)
+    shared = [k for k in s if k in t]
+    partial = not selected and shared and all(t[k] == s[k] for k in shared)  # labels set at runtime, maybe
+    assert got["KF-NET-013"][0] is (
+        Status.PASSED if selected else Status.NOT_EVALUATED if partial else Status.FAILED
+    ), got["KF-NET-013"]
+    # exposed and selected: no policy isolates `web` for ingress; otherwise out of scope
+    assert ("KF-NET-010" in got) is (exposed and selected)
+    if exposed and selected:
+        assert got["KF-NET-010"][0] is Status.FAILED
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=NULL_KEYS, value=WRONG_VALUES, where=st.sampled_from(["selector", "labels"]))
+def test_wrong_typed_selector_or_label_values_are_not_evaluated(key: str, value: object, where: str):
+    """Any other non-string value is refused, as the API server refuses the object: never judged,
+    the field named (the Service selector, the matchLabels, or the unreadable template labels).
+    A Deployment whose labels are refused has no pods the netpol model knows: KF-NET-010 finds no
+    workload the exposed Service selects (out of its scope) and leaves it to KF-NET-013."""
+    good = {"app": "web", "tier": "front"}
+    bad = {**good, key: value}
+    got = _selection_outcomes(bad if where == "selector" else good, bad if where == "labels" else good, True)
+    judged = ("KF-NET-010", "KF-NET-013", "KF-NET-014") if where == "selector" else ("KF-NET-013", "KF-NET-014")
+    assert {c: s for c, (s, _) in got.items()} == dict.fromkeys(judged, Status.NOT_EVALUATED)
+    if where == "selector":
+        field = f"spec.selector.{key} is {type_name(value)}, expected a string"
+        assert got["KF-NET-013"][1] == got["KF-NET-010"][1] == field
+        assert (
+            got["KF-NET-014"][1] == f"spec.selector.matchLabels has {key!r}: {value!r}; keys and values must be strings"
+        )
+    else:
+        field = f"spec.template.metadata.labels.{key} is {type_name(value)}, expected a string"
+        assert got["KF-NET-014"][1] == field
+        assert got["KF-NET-013"][1] == f"the pod template labels of Deployment/shop/web could not be read: {field}"
+
+
+@given(labels=st.dictionaries(st.text(max_size=3), st.none() | st.text(max_size=2) | WRONG_VALUES, max_size=3))
+def test_template_labels_read_null_as_empty_and_refuse_other_types(labels: dict[str, Any]):
+    """`template_of` reads a template's labels as `Fields.str_map`: null is "", another type
+    leaves the labels unknown (None) with the field's path in `problem`."""
+    from kubefort.kube.exposure import template_of
+    from kubefort.kube.pods import Fields
+
+    res = Resource(ResourceId("apps/v1", "Deployment", "shop", "web"), {}, Source("in.yaml"))
+    t = template_of(res, Fields({"labels": labels}, ("spec", "template", "metadata")))
+    bad = [k for k, v in labels.items() if v is not None and not isinstance(v, str)]
+    if bad:
+        assert t.labels is None and t.problem.startswith(f"spec.template.metadata.labels.{bad[0]} is ")
+    else:
+        assert t.labels == _blank(labels) and t.problem == "" and t.generated == {"pod-template-hash": None}
+    assert template_of(res, None).labels == template_of(res, Fields({"labels": None}, ())).labels == {}

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from kubefort.kube.pods import type_name
 from kubefort.kube.rbac import (
     Identity,
     Policy,
@@ -16,7 +21,7 @@ from kubefort.kube.rbac import (
     resolve_resource,
 )
 from kubefort.kube.selectors import selector_matches
-from kubefort.model import Resource, ResourceId, Source
+from kubefort.model import Resource, ResourceId, Source, format_path
 
 
 def resources(text: str) -> list[Resource]:
@@ -424,7 +429,11 @@ def test_malformed_objects_become_problems():
     p = policy(text)
     assert p.problems[("ClusterRole", None, "bad")].path == ("rules", 0, "verbs")
     assert p.problems[("ClusterRoleBinding", None, "badref")].path == ("roleRef", "kind")
-    assert "label values are strings" in p.problems[("ClusterRole", None, "badlabel")].reason
+    bad = p.problems[("ClusterRole", None, "badlabel")]
+    assert (bad.reason, bad.path) == (
+        "metadata.labels.aggregate is a boolean, expected a string",
+        ("metadata", "labels", "aggregate"),
+    )
 
 
 def test_workloads_and_token_mounting():
@@ -501,3 +510,231 @@ spec: {group: example.com, scope: Cluster, names: {plural: widgets, singular: wi
 """)
     spec = resolve_resource("wd", crd)
     assert (spec.group, spec.resource, spec.namespaced) == ("example.com", "widgets", False)
+
+
+# ---------------------------------------------------------------------------------------------
+# null and wrong-typed fields, read as the API server decodes them (issue 12, item 19)
+# ---------------------------------------------------------------------------------------------
+AGG_KEYS = st.sampled_from(["team", "tier"])
+nullable = st.sampled_from(["a", ""]) | st.none()
+ANY_VALUE = st.integers() | st.booleans() | st.text(max_size=2) | st.just(["x"]) | st.just({"x": "y"})
+
+
+def wrong(right: type) -> st.SearchStrategy[Any]:
+    """JSON values of any type but `right`."""
+    return ANY_VALUE.filter(lambda v: not isinstance(v, right))
+
+
+def _obj(api_version: str, kind: str, name: str, ns: str | None = None, labels: Any = None, **body: Any) -> Resource:
+    meta: dict[str, Any] = {"name": name, **({"namespace": ns} if ns else {}), **({"labels": labels} if labels else {})}
+    obj = {"apiVersion": api_version, "kind": kind, "metadata": meta, **body}
+    return Resource(ResourceId(api_version, kind, ns, name), obj, Source("t.yaml"))
+
+
+def _cluster_role(name: str, labels: Any = None, **body: Any) -> Resource:
+    return _obj("rbac.authorization.k8s.io/v1", "ClusterRole", name, labels=labels, **body)
+
+
+def _aggregated(selectors: Any) -> Resource:
+    return _cluster_role("agg", aggregationRule={"clusterRoleSelectors": selectors})
+
+
+PODS_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
+
+
+def _blank(m: dict[str, str | None]) -> dict[str, str]:
+    return {k: "" if v is None else v for k, v in m.items()}
+
+
+@given(
+    match=st.dictionaries(AGG_KEYS, nullable, max_size=2),
+    labels=st.dictionaries(AGG_KEYS, nullable, max_size=2),
+)
+def test_null_match_labels_and_label_values_are_empty_strings(
+    match: dict[str, str | None], labels: dict[str, str | None]
+) -> None:
+    """In a ClusterRole's labels and in an aggregation selector's matchLabels (map[string]string)
+    a null value is "": the aggregated role gets the rules of a role exactly when it does with ""
+    written, that is when every matchLabels pair is among the role's labels."""
+
+    def aggregated(m: dict[str, Any], ls: dict[str, Any]) -> list[str]:
+        p = Policy([_aggregated([{"matchLabels": m}]), _cluster_role("src", ls, rules=[PODS_RULE])], bootstrap=False)
+        assert p.problems == {}
+        return [r.origin for r in p.roles["ClusterRole/agg"].rules]
+
+    got = aggregated(match, labels)
+    assert got == aggregated(_blank(match), _blank(labels))
+    m, ls = _blank(match), _blank(labels)
+    assert got == (["ClusterRole/src"] if all(ls.get(k) == v for k, v in m.items()) else [])
+
+
+def test_a_null_selector_item_is_the_empty_selector_matching_every_clusterrole() -> None:
+    """A null item of clusterRoleSelectors decodes as a zero LabelSelector, which
+    metav1.LabelSelectorAsSelector turns into "everything" (the aggregation controller's reading)."""
+    p = Policy([_aggregated([None]), _cluster_role("src", {"x": "y"}, rules=[PODS_RULE])], bootstrap=False)
+    assert [r.origin for r in p.roles["ClusterRole/agg"].rules] == ["ClusterRole/src"]
+
+
+@pytest.mark.parametrize("rule", [{}, {"clusterRoleSelectors": None}, {"clusterRoleSelectors": []}])
+def test_an_aggregation_rule_without_selectors_is_refused(rule: dict[str, Any]) -> None:
+    """ValidateClusterRole: "at least one clusterRoleSelector required if aggregationRule is non-nil"
+    (absent, null and [] are the same empty list); `aggregationRule: null` is no aggregation."""
+    p = Policy([_cluster_role("agg", aggregationRule=rule, rules=[PODS_RULE])], bootstrap=False)
+    bad = p.problems[("ClusterRole", None, "agg")]
+    assert (bad.reason, bad.path) == (
+        "aggregationRule.clusterRoleSelectors holds no selector: an aggregationRule needs at least one; the API "
+        "server rejects the ClusterRole",
+        ("aggregationRule", "clusterRoleSelectors"),
+    )
+    p = Policy([_cluster_role("agg", aggregationRule=None, rules=[PODS_RULE])], bootstrap=False)
+    assert p.problems == {} and p.roles["ClusterRole/agg"].selectors is None
+
+
+# where in aggregationRule a wrong type goes: (the type the field takes, the path reported)
+SELS = ("aggregationRule", "clusterRoleSelectors")
+AGG_FIELDS: dict[str, tuple[type, tuple[str | int, ...]]] = {
+    "rule": (dict, ("aggregationRule",)),
+    "selectors": (list, SELS),
+    "item": (dict, (*SELS, 0)),
+    "matchLabels": (dict, (*SELS, 0, "matchLabels")),
+    "value": (str, (*SELS, 0, "matchLabels")),
+}
+
+
+@given(data=st.data(), where=st.sampled_from(sorted(AGG_FIELDS)))
+def test_wrong_typed_aggregation_fields_are_refused_with_their_path(data: st.DataObject, where: str) -> None:
+    """A value of another JSON type anywhere in aggregationRule makes the ClusterRole a problem
+    (not evaluated) naming the field, never an aggregation read from a guess."""
+    right, path = AGG_FIELDS[where]
+    value = data.draw(wrong(right))
+    rule = {
+        "rule": value,
+        "selectors": {"clusterRoleSelectors": value},
+        "item": {"clusterRoleSelectors": [value]},
+        "matchLabels": {"clusterRoleSelectors": [{"matchLabels": value}]},
+        "value": {"clusterRoleSelectors": [{"matchLabels": {"team": value}}]},
+    }[where]
+    p = Policy([_cluster_role("agg", rules=[PODS_RULE], aggregationRule=rule)], bootstrap=False)
+    assert p.problems[("ClusterRole", None, "agg")].path == path
+    assert "ClusterRole/agg" not in p.roles
+
+
+@given(value=nullable)
+def test_null_role_label_values_are_empty_strings(value: str | None) -> None:
+    p = Policy([_cluster_role("r", {"team": value}, rules=[PODS_RULE])], bootstrap=False)
+    assert p.roles["ClusterRole/r"].labels == {"team": value or ""}
+
+
+# workloads: the pods' ServiceAccounts and whether their tokens are mounted
+def _pod(name: str, **spec: Any) -> Resource:
+    return _obj("v1", "Pod", name, "shop", spec={"containers": [{"name": "a", "image": "x"}], **spec})
+
+
+def _account(name: str, **body: Any) -> Resource:
+    return _obj("v1", "ServiceAccount", name, "shop", **body)
+
+
+TOKEN_VOLUME = {"name": "t", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
+# (pod spec fields with WRONG_AT where a wrong type goes, the type the field takes, its path)
+WRONG_AT = object()
+WORKLOAD_FIELDS = [
+    ({"serviceAccountName": WRONG_AT}, str, ("spec", "serviceAccountName")),
+    ({"serviceAccount": WRONG_AT}, str, ("spec", "serviceAccount")),
+    ({"automountServiceAccountToken": WRONG_AT}, bool, ("spec", "automountServiceAccountToken")),
+    ({"volumes": WRONG_AT}, list, ("spec", "volumes")),
+    ({"volumes": [WRONG_AT]}, dict, ("spec", "volumes", 0)),
+    ({"volumes": [{"name": "t", "projected": WRONG_AT}]}, dict, ("spec", "volumes", 0, "projected")),
+    (
+        {"volumes": [{"name": "t", "projected": {"sources": WRONG_AT}}]},
+        list,
+        ("spec", "volumes", 0, "projected", "sources"),
+    ),
+    (
+        {"volumes": [{"name": "t", "projected": {"sources": [WRONG_AT]}}]},
+        dict,
+        ("spec", "volumes", 0, "projected", "sources", 0),
+    ),
+    (
+        {"volumes": [{"name": "t", "projected": {"sources": [{"serviceAccountToken": WRONG_AT}]}}]},
+        dict,
+        ("spec", "volumes", 0, "projected", "sources", 0, "serviceAccountToken"),
+    ),
+]
+
+
+def _put(v: Any, value: Any) -> Any:
+    """`v` with `value` in place of WRONG_AT."""
+    if v is WRONG_AT:
+        return value
+    if isinstance(v, dict):
+        return {k: _put(x, value) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_put(x, value) for x in v]
+    return v
+
+
+@given(data=st.data(), case=st.sampled_from(WORKLOAD_FIELDS))
+def test_wrong_typed_pod_fields_leave_the_workload_unknown(
+    data: st.DataObject, case: tuple[dict[str, Any], type, tuple[str | int, ...]]
+) -> None:
+    """A pod spec field of a type the API server rejects: the object is in no workload list and
+    `workload_problem` names the field, so KF-RBAC-019 reports it not evaluated rather than
+    judging the pod under a guessed ServiceAccount or token mount."""
+    fields, right, path = case
+    pod = _pod("p", **_put(fields, data.draw(wrong(right))))
+    p = Policy([_account("default"), pod], bootstrap=False)
+    assert p.workloads == [] and p.workloads_of(pod) == []
+    bad = p.workload_problem(pod)
+    assert bad is not None and bad.path == path and bad.reason.startswith(f"{format_path(path)} is ")
+
+
+@given(
+    name=st.sampled_from(["serviceAccountName", "serviceAccount", "automountServiceAccountToken", "volumes"]),
+    account=st.sampled_from([{}, {"automountServiceAccountToken": None}, {"automountServiceAccountToken": False}]),
+)
+def test_null_pod_fields_are_absent_ones(name: str, account: dict[str, Any]) -> None:
+    """A null serviceAccountName, serviceAccount, automountServiceAccountToken or volumes is the field left out."""
+    with_null, without = _pod("p", **{name: None}), _pod("p")
+    read = [
+        [
+            (w.service_account, w.token_mounted)
+            for w in Policy([_account("default", **account), pod], bootstrap=False).workloads
+        ]
+        for pod in (with_null, without)
+    ]
+    assert read[0] == read[1] == [("default", account.get("automountServiceAccountToken") is not False)]
+
+
+@given(value=wrong(bool))
+def test_a_wrong_typed_account_automount_leaves_its_pods_unknown(value: Any) -> None:
+    """The ServiceAccount decides whether the token is mounted (the pod does not say): a value the
+    API server rejects there makes the pod not evaluated, the account named; a pod that decides
+    itself, or mounts a projected token, does not depend on it."""
+    account = _account("odd", automountServiceAccountToken=value)
+    asks, says, projects = (
+        _pod("asks", serviceAccountName="odd"),
+        _pod("says", serviceAccountName="odd", automountServiceAccountToken=False),
+        _pod("projects", serviceAccountName="odd", volumes=[TOKEN_VOLUME]),
+    )
+    p = Policy([account, asks, says, projects], bootstrap=False)
+    bad = p.workload_problem(asks)
+    assert bad is not None and bad.reason == (
+        f"cannot tell whether the token is mounted: ServiceAccount shop/odd: automountServiceAccountToken is "
+        f"{type_name(value)} ({value!r}), expected a boolean; the API server rejects it"
+    )
+    assert [(w.resource.id.name, w.token_mounted) for w in p.workloads] == [("says", False), ("projects", True)]
+
+
+@given(order=st.permutations(range(4)), automount=st.sampled_from([None, True, False]))
+def test_workloads_read_their_account_wherever_it_is_in_the_input(order: list[int], automount: bool | None) -> None:
+    """A pod's token mount defaults to its ServiceAccount's setting whether the account comes
+    before or after the pod in the input (one `kubectl apply` creates them all)."""
+    objs = [
+        _account("sa", **({} if automount is None else {"automountServiceAccountToken": automount})),
+        _pod("asks", serviceAccountName="sa"),
+        _pod("says", serviceAccountName="sa", automountServiceAccountToken=True),
+        _pod("projects", serviceAccountName="sa", automountServiceAccountToken=False, volumes=[TOKEN_VOLUME]),
+    ]
+    p = Policy([objs[i] for i in order], bootstrap=False)
+    got = {w.resource.id.name: w.token_mounted for w in p.workloads}
+    assert got == {"asks": automount is not False, "says": True, "projects": True}

@@ -24,7 +24,7 @@ from kubefort.kube.exposure import (
     service_selector,
     spec_of,
 )
-from kubefort.kube.pods import Fields, type_name
+from kubefort.kube.pods import Fields
 from kubefort.kube.selectors import Selector, parse_selector
 from kubefort.model import (
     CheckContext,
@@ -34,7 +34,6 @@ from kubefort.model import (
     Resource,
     Severity,
     Violation,
-    format_path,
 )
 from kubefort.registry import Mappings, check
 from kubefort.wording import plural
@@ -159,15 +158,6 @@ def service_selects_no_workload(res: Resource, index: ClusterIndex, ctx: CheckCo
 # ------------------------------------------------------------------------------------------------
 # KF-NET-014
 # ------------------------------------------------------------------------------------------------
-def _template_labels(spec: Fields) -> dict[str, str]:
-    labels = spec.mapping("template", "metadata", "labels")
-    for k, v in labels.items():
-        if not isinstance(v, str):
-            p = spec.at("template", "metadata", "labels", k)
-            raise NotEvaluated(f"{format_path(p)} is {type_name(v)}, expected a string", p)
-    return labels
-
-
 def _complete_template(spec: Fields) -> None:
     """NotApplicable for an object that is not complete enough to be applied for its selector to
     matter: a kustomize patch or another fragment (no pod template, or a container without an
@@ -182,10 +172,7 @@ def _complete_template(spec: Fields) -> None:
 def _rc_violation(spec: Fields, labels: dict[str, str]) -> Iterator[Violation]:
     # core/v1 defaulting copies the template labels into an empty selector (SetDefaults_ReplicationController);
     # validation then requires a non-empty selector that matches the template labels
-    sel = spec.mapping("selector")
-    for k, v in sel.items():
-        if not isinstance(v, str):
-            raise NotEvaluated(f"spec.selector.{k} is {type_name(v)}, expected a string", ("spec", "selector", k))
+    sel = spec.str_map("selector")
     if not sel and not labels:
         yield Violation(
             "spec.selector is empty and the template has no labels to default it from: the API server rejects the "
@@ -256,11 +243,11 @@ def controller_selector_mismatch(res: Resource, ctx: CheckContext[None]) -> Iter
     if res.id.kind == "ReplicationController":
         if res.id.api_version != "v1":
             raise NotApplicable("not a core v1 ReplicationController")
-        yield from _rc_violation(spec, _template_labels(spec))
+        yield from _rc_violation(spec, spec.str_map("template", "metadata", "labels"))
         return
     if res.id.api_version != "apps/v1":
         raise NotApplicable("only apps/v1 controllers are served by current API servers")
-    labels = _template_labels(spec)
+    labels = spec.str_map("template", "metadata", "labels")
     raw = spec.get("selector")
     if raw is None:
         yield Violation(

@@ -18,7 +18,6 @@ from kubefort.checks.rbac.common import (
     risky,
     scope_text,
 )
-from kubefort.kube.pods import find_pods
 from kubefort.kube.rbac import identity_of
 from kubefort.model import CheckContext, ClusterIndex, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
@@ -118,12 +117,19 @@ def workload_with_privileged_rbac(
     ```
     or move the rights to a ServiceAccount no long-running workload uses.
 
+    ## Not evaluated when
+    A field of a pod spec has a type the API server rejects (a list for `serviceAccountName`, a
+    string for `automountServiceAccountToken` ...), or so does the `automountServiceAccountToken`
+    of the ServiceAccount a pod runs as.
+
     ## References
     - https://kubernetes.io/docs/concepts/security/service-accounts/
     - https://kubernetes.io/docs/concepts/security/rbac-good-practices/
     """
-    find_pods(res)  # a malformed pod spec is not evaluated (its reason comes from the pod view)
     pol = policy_for(index, ctx.options)
+    prob = pol.workload_problem(res)  # a pod spec (or ServiceAccount) the API server rejects: not evaluated
+    if prob is not None:
+        raise prob
     for w in pol.workloads_of(res):
         if not w.token_mounted:
             continue

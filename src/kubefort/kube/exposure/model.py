@@ -21,6 +21,7 @@ from kubefort.kube.exposure.routes import (
     parse_route,
 )
 from kubefort.kube.exposure.templates import PodTemplate, service_selector, template_labels
+from kubefort.kube.pods import Fields
 from kubefort.model import ClusterIndex, NotEvaluated, Path_, Resource
 
 # every kind this package reads: checks that use it list these in their `needs`
@@ -147,14 +148,15 @@ class Exposures:
         return got
 
     def namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        """The labels of a Namespace of the scan, `kubernetes.io/metadata.name` included; None when
+        the scan holds no such Namespace or its labels are not a map of strings (unknown, as unread)."""
         ns = self.index.namespace(namespace)
         if ns is None:
             return None
-        meta = ns.obj.get("metadata")
-        raw = meta.get("labels") if isinstance(meta, dict) else None
-        labels = (
-            {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(raw, dict) else {}
-        )
+        try:
+            labels = Fields(ns.obj, ()).str_map("metadata", "labels")
+        except NotEvaluated:
+            return None
         return {**labels, NAME_LABEL: namespace}
 
     def attachment(self, route: Route, parent: ParentRef) -> Attachment:

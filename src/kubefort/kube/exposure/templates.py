@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubefort.kube.exposure.routes import group_of, spec_of
-from kubefort.kube.pods import BUILTIN_GROUPS, KNOWN_POD_PATHS, Fields, find_pods, type_name
+from kubefort.kube.pods import BUILTIN_GROUPS, KNOWN_POD_PATHS, Fields, find_pods
 from kubefort.kube.selectors import Selector
-from kubefort.model import NotEvaluated, Path_, Resource, format_path
+from kubefort.model import NotEvaluated, Resource
 
 
 @dataclass(slots=True)
@@ -120,13 +120,15 @@ def generated_labels(res: Resource) -> dict[str, frozenset[str] | None]:
     return {}
 
 
-def template_of(res: Resource, raw: Any, path: Path_) -> PodTemplate:
-    """One pod template from its raw `labels` value (None: no labels)."""
-    if raw is None:
-        return PodTemplate(res, {}, generated=generated_labels(res))
-    if isinstance(raw, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
-        return PodTemplate(res, dict(raw), generated=generated_labels(res))
-    return PodTemplate(res, None, f"{format_path(path)} is not a mapping of strings ({type_name(raw)})")
+def template_of(res: Resource, meta: Fields | None) -> PodTemplate:
+    """One pod template from its metadata (`meta`; None: it has none, so no labels). The labels
+    are a map[string]string as the API server decodes it (`Fields.str_map`): a null value is
+    "", any other non-string value leaves them unreadable (`problem` says where)."""
+    try:
+        labels = {} if meta is None else meta.str_map("labels")
+    except NotEvaluated as exc:
+        return PodTemplate(res, None, exc.reason)
+    return PodTemplate(res, labels, generated=generated_labels(res))
 
 
 def template_labels(res: Resource) -> list[PodTemplate]:
@@ -139,30 +141,23 @@ def template_labels(res: Resource) -> list[PodTemplate]:
         paths = KNOWN_POD_PATHS.get(res.id.kind)
         if paths is None or paths[1] is None or group_of(res) not in BUILTIN_GROUPS:
             return [PodTemplate(res, None, exc.reason)]
-        meta_path = paths[1]
+        keys = tuple(str(k) for k in paths[1])
         f = Fields(res.obj, ())
         try:
-            if f.get(*(str(k) for k in meta_path[:-1])) is None:
+            if f.get(*keys[:-1]) is None:
                 return []
-            raw = f.get(*(str(k) for k in meta_path), "labels")
+            meta = Fields(f.mapping(*keys), paths[1])
         except NotEvaluated as inner:
             return [PodTemplate(res, None, inner.reason)]
-        return [template_of(res, raw, (*meta_path, "labels"))]
-    return [
-        template_of(res, pod.meta.get("labels") if pod.meta is not None else None, (pod.meta or pod.spec).at("labels"))
-        for pod in pods
-    ]
+        return [template_of(res, meta)]
+    return [template_of(res, pod.meta) for pod in pods]
 
 
 def service_selector(res: Resource) -> dict[str, str] | None:
-    """A v1 Service's `spec.selector` (None: absent or empty, the endpoints are managed by hand);
-    NotEvaluated when it is not a mapping of strings (the API server rejects it)."""
-    spec = spec_of(res)
-    sel = spec.mapping("selector")
-    for k, v in sel.items():
-        if not isinstance(v, str):
-            raise NotEvaluated(f"spec.selector.{k} is {type_name(v)}, expected a string", spec.at("selector", k))
-    return dict(sel) or None
+    """A v1 Service's `spec.selector` (None: absent or empty, the endpoints are managed by hand), a
+    map[string]string as the API server decodes it (`Fields.str_map`: a null value is ""; any
+    other non-string value raises NotEvaluated, the API server rejects it)."""
+    return spec_of(res).str_map("selector") or None
 
 
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:

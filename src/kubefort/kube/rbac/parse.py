@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubefort.kube.pods import type_name
+from kubefort.kube.pods import Fields, type_name
 from kubefort.kube.rbac import builtin
 from kubefort.kube.rbac.model import BOOTSTRAP_FILE, BOOTSTRAP_LABEL, Rule
 from kubefort.kube.selectors import Selector, parse_selector
@@ -48,18 +48,9 @@ def string_field(v: Any, path: Path_, required: bool = True) -> str:
 
 
 def labels_of(res: Resource) -> dict[str, str]:
-    labels = get_path(res.obj, ("metadata", "labels"))
-    if labels is None:
-        return {}
-    if not isinstance(labels, dict):
-        raise NotEvaluated(f"metadata.labels is {type_name(labels)}, expected a mapping", ("metadata", "labels"))
-    for k, v in labels.items():
-        if not isinstance(v, str):
-            p: Path_ = ("metadata", "labels", str(k))
-            raise NotEvaluated(
-                f"{format_path(p)} is {type_name(v)} ({v!r}); the API server rejects it (label values are strings)", p
-            )
-    return labels
+    """`metadata.labels` as the API server decodes a map[string]string (`Fields.str_map`): a null
+    value is "" (the label is set); NotEvaluated for any other non-string value."""
+    return Fields(res.obj, ()).str_map("metadata", "labels")
 
 
 def parse_rules(res: Resource, origin: str, default: bool = False) -> list[Rule]:
@@ -101,27 +92,23 @@ def is_bootstrap(res: Resource) -> bool:
 # label selectors (aggregation)
 # ------------------------------------------------------------------------------------------------
 def aggregation_selectors(res: Resource) -> list[Selector] | None:
-    agg = get_path(res.obj, ("aggregationRule",))
-    if agg is None:
+    """`aggregationRule.clusterRoleSelectors` as the API server decodes and validates them (None:
+    no aggregationRule, the role is not aggregated). NotEvaluated for what it rejects: a wrong
+    type, an invalid selector (`parse_selector`: null matchLabels values are ""), or an
+    aggregationRule without selectors (ValidateClusterRole: "at least one clusterRoleSelector
+    required if aggregationRule is non-nil"). A null list item is an empty selector, which
+    matches every ClusterRole (metav1.LabelSelectorAsSelector of a zero LabelSelector)."""
+    f = Fields(res.obj, ())
+    if f.get("aggregationRule") is None:
         return None
-    if not isinstance(agg, dict):
-        raise NotEvaluated(f"aggregationRule is {type_name(agg)}, expected a mapping", ("aggregationRule",))
-    sels = agg.get("clusterRoleSelectors") or []
     p: Path_ = ("aggregationRule", "clusterRoleSelectors")
-    if not isinstance(sels, list) or not all(isinstance(s, dict) for s in sels):
-        raise NotEvaluated(f"{format_path(p)} is not a list of label selectors", p)
-    for i, s in enumerate(sels):
-        ml = s.get("matchLabels") or {}
-        me = s.get("matchExpressions") or []
-        if not isinstance(ml, dict) or not all(isinstance(v, str) for v in ml.values()):
-            raise NotEvaluated(
-                f"{format_path(p + (i, 'matchLabels'))} is not a mapping of strings", p + (i, "matchLabels")
-            )
-        if not isinstance(me, list) or not all(isinstance(e, dict) for e in me):
-            raise NotEvaluated(
-                f"{format_path(p + (i, 'matchExpressions'))} is not a list of mappings", p + (i, "matchExpressions")
-            )
-    # the API server validates these selectors (ValidateLabelSelector): an invalid one is not evaluated
+    sels = f.list("aggregationRule", "clusterRoleSelectors")
+    if not sels:
+        raise NotEvaluated(
+            f"{format_path(p)} holds no selector: an aggregationRule needs at least one; the API server rejects "
+            "the ClusterRole",
+            p,
+        )
     return [parse_selector(s, p + (i,)) for i, s in enumerate(sels)]
 
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from kubefort.kube.pods import api_group, find_pods, type_name
+from kubefort.kube.pods import Fields, api_group, find_pods, need, type_name
 from kubefort.kube.rbac import builtin
 from kubefort.kube.rbac.model import (
     LEGACY_TOKEN_TYPE,
@@ -48,7 +48,8 @@ def cluster_version(resources: Iterable[Resource]) -> str | None:
 
 class Policy:
     """Every role, binding, ServiceAccount and workload of a set of Resources, with the authorizer's
-    semantics. Objects that do not type-check are kept out and listed in `problems`."""
+    semantics. Objects that do not type-check are kept out and listed in `problems` (roles and
+    bindings) or `workload_problems` (pod-bearing objects, `workload_problem`)."""
 
     def __init__(
         self,
@@ -69,6 +70,8 @@ class Policy:
         self.problems: dict[tuple[str, str | None, str], NotEvaluated] = {}
         self.service_accounts: dict[tuple[str, str], Resource] = {}
         self.workloads: list[Workload] = []
+        # id(object) -> why its pods are unknown (a field of a type the API server rejects)
+        self.workload_problems: dict[int, NotEvaluated] = {}
         self.token_secrets: dict[tuple[str, str], list[str]] = {}  # (ns, sa) -> legacy token Secret names
         self.namespace_labels: dict[str, dict[str, Any]] = {}
         self.crds: list[Resource] = []
@@ -97,8 +100,9 @@ class Policy:
                 if d is not None and d is not r:  # the API server would refuse it and keep its default
                     self._add_rbac(key, d, d)
         self._aggregate()
-        for r in others:
-            self._add_other(r)
+        pod_bearing = [r for r in others if not self._add_other(r)]
+        for r in pod_bearing:  # after every ServiceAccount: a pod's token mount may default to its account's
+            self._add_workloads(r)
         self._by_key: dict[tuple[str, str], list[Binding]] = {}
         self._by_resource = {id(b.resource): b for b in self.bindings}
         self._binding_order = {id(b): i for i, b in enumerate(self.bindings)}
@@ -224,7 +228,8 @@ class Policy:
             if not changed:
                 break
 
-    def _add_other(self, r: Resource) -> None:
+    def _add_other(self, r: Resource) -> bool:
+        """Index a ServiceAccount, Namespace, legacy token Secret or CRD; False for any other object."""
         kind, group = r.id.kind, api_group(r.id.api_version)
         if kind == "ServiceAccount" and group == "":
             self.service_accounts[(self.ns(r), r.id.name)] = r
@@ -240,36 +245,62 @@ class Policy:
         elif kind == "CustomResourceDefinition" and group == "apiextensions.k8s.io":
             self.crds.append(r)
         else:
-            try:
-                pods = find_pods(r)
-            except NotEvaluated:
-                return
-            ns = self.ns(r)
-            for pod in pods:
-                try:
-                    sa = pod.spec.str("serviceAccountName") or pod.spec.str("serviceAccount") or "default"
-                    self.workloads.append(Workload(r, ns, sa, self._token_mounted(pod.spec, ns, sa), pod.path))
-                except NotEvaluated:
-                    continue
+            return False
+        return True
 
-    def _token_mounted(self, spec: Any, ns: str, sa: str) -> bool:
-        for v in spec.list("volumes"):
-            sources = get_path(v, ("projected", "sources")) if isinstance(v, dict) else None
-            if isinstance(sources, list) and any(isinstance(s, dict) and "serviceAccountToken" in s for s in sources):
-                return True
+    def _add_workloads(self, r: Resource) -> None:
+        """The workloads of every pod spec of the object. A field the API server would reject (a
+        wrong type in the pod spec or in its ServiceAccount) leaves them all unknown: the object is
+        kept out of `workloads` and `workload_problem` says why, never judged on a guess."""
+        ns = self.ns(r)
+        try:
+            found = [self._workload(r, ns, pod.spec) for pod in find_pods(r)]
+        except NotEvaluated as exc:
+            self.workload_problems[id(r)] = exc
+            return
+        self.workloads.extend(found)
+
+    def _workload(self, r: Resource, ns: str, spec: Fields) -> Workload:
+        # serviceAccount is the deprecated alias the API server copies into an empty serviceAccountName
+        sa = spec.str("serviceAccountName") or spec.str("serviceAccount") or "default"
+        return Workload(r, ns, sa, self._token_mounted(spec, ns, sa), spec.path)
+
+    def _token_mounted(self, spec: Fields, ns: str, sa: str) -> bool:
+        """A projected serviceAccountToken volume always mounts a token; otherwise the pod's
+        automountServiceAccountToken, else its ServiceAccount's, else true."""
+        for i, v in enumerate(spec.list("volumes")):
+            vol = Fields(need(v, dict, "a volume mapping", spec.at("volumes", i)), spec.at("volumes", i))
+            for j, s in enumerate(vol.list("projected", "sources")):
+                at = vol.at("projected", "sources", j)
+                source = Fields(need(s, dict, "a projection mapping", at), at)
+                if source.get("serviceAccountToken") is not None:
+                    source.mapping("serviceAccountToken")  # a wrong type raises: the API server rejects it
+                    return True
         pod_value: bool | None = spec.bool("automountServiceAccountToken")
         if pod_value is not None:
             return pod_value
         return self.sa_automount(ns, sa) is not False
 
     def sa_automount(self, ns: str, sa: str) -> bool | None:
+        """The ServiceAccount's automountServiceAccountToken (None: unset, or the account is not in
+        the scan); NotEvaluated when it is not a boolean (the API server rejects the account)."""
         res = self.service_accounts.get((ns, sa))
-        v = res.obj.get("automountServiceAccountToken") if res is not None else None
-        return v if isinstance(v, bool) else None
+        if res is None:
+            return None
+        try:
+            return Fields(res.obj, ()).bool("automountServiceAccountToken")
+        except NotEvaluated as exc:
+            raise NotEvaluated(
+                f"cannot tell whether the token is mounted: ServiceAccount {ns}/{sa}: {exc.reason}"
+            ) from None
 
     # -- lookups -------------------------------------------------------------------------------
     def workloads_of(self, res: Resource) -> list[Workload]:
         return list(self._workloads_by_res.get(id(res), ()))
+
+    def workload_problem(self, res: Resource) -> NotEvaluated | None:
+        """Why the pods of this very object are unknown (None: they are known, or it has none)."""
+        return self.workload_problems.get(id(res))
 
     def role_of(self, b: Binding) -> Role | None:
         return self.roles.get(b.role_key)
