@@ -207,3 +207,15 @@ def test_netpol_bitsets_agree(workload_labels: list[dict[str, str]], sels: list[
         bits = analysis.sel_bits(parsed)
         assert [bool(bits >> i & 1) for i in range(len(workloads))] == [parsed.matches(w.labels) for w in workloads]
         assert [bool(bits >> i & 1) for i in range(len(workloads))] == [oracle(sel, w.labels) for w in workloads]
+
+
+@pytest.mark.parametrize("bad", [{}, "", 0, False, "In"])
+def test_wrong_typed_expression_lists_are_refused_not_read_as_empty(bad: object) -> None:
+    """Only null is absent: a falsy value of another type is a selector the API server refuses."""
+    with pytest.raises(SelectorError) as exc:
+        parse_selector({"matchExpressions": bad}, ("spec", "selector"))
+    assert exc.value.path == ("spec", "selector", "matchExpressions")
+    with pytest.raises(SelectorError) as exc:
+        parse_selector({"matchExpressions": [{"key": "a", "operator": "Exists", "values": bad}]})
+    assert exc.value.path == ("matchExpressions", 0)
+    assert parse_selector({"matchExpressions": None, "matchLabels": None}).matches({})

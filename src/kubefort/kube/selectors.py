@@ -106,12 +106,14 @@ def parse_selector(v: Any, path: Path_ = ()) -> Selector:
     _need(isinstance(v, dict), f"is {type_name(v)}, expected a label selector", path)
     labels = _match_labels(v.get("matchLabels"), path + ("matchLabels",))
     exprs: list[Requirement] = []
-    raw = v.get("matchExpressions") or []
+    raw = v.get("matchExpressions")
+    raw = [] if raw is None else raw  # null is absent; {} or "" is a wrong type, never an empty list
     _need(isinstance(raw, list), "is not a list", path + ("matchExpressions",))
     for i, e in enumerate(raw):
         p = path + ("matchExpressions", i)
         _need(isinstance(e, dict), "is not a mapping", p)
-        key, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        key, op, vals = e.get("key"), e.get("operator"), e.get("values")
+        vals = [] if vals is None else vals
         _need(isinstance(key, str) and bool(key), "needs a key", p)
         _need(op in OPERATORS, f"has operator {op!r}; In, NotIn, Exists or DoesNotExist", p)
         _need(isinstance(vals, list) and all(isinstance(x, str) for x in vals), "values must be a list of strings", p)
