@@ -314,3 +314,19 @@ def test_a_skip_name_that_matches_nothing_is_a_warning(tmp_path):
         "--skip-resources 'secret' matches no resource type the server serves (use plural names, name.group for other groups)",
         f"no Kubernetes objects found in snapshot {tmp_path / 's.json'}: nothing was evaluated",
     ]
+
+
+def test_cluster_scans_report_the_cross_object_phase(snap):
+    """After the listing, the cross-object checks report progress one by one, as in a manifest scan."""
+    from kubefort.cluster.scan import scan_source
+    from kubefort.engine import EngineSettings
+    from kubefort.engine.progress import ProgressEvent
+    from kubefort.registry import REGISTRY
+
+    events: list[ProgressEvent] = []
+    cross_ids = sorted(m.id for m in REGISTRY if m.target == "cluster")
+    ids = tuple(m.id for m in REGISTRY if m.target != "audit")
+    scan_source(SnapshotSource(str(snap)), EngineSettings(check_ids=ids), jobs=1, phases=events.append)
+    cross = [e for e in events if e.phase == "cross-object"]
+    assert [e.done for e in cross] == list(range(len(cross_ids) + 1))
+    assert sorted(e.current for e in cross[1:]) == cross_ids

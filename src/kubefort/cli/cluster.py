@@ -72,6 +72,15 @@ class _Status:
                 description=f"{self.what}: {objects:,} objects" + (f" (listing {current})" if current else ""),
             )
 
+    def phase(self, ev: Any) -> None:
+        """The engine's phases after the listing (a ProgressEvent): the cross-object checks, one by one."""
+        if self.progress is not None and ev.phase == "cross-object":
+            self.progress.update(
+                self.task,
+                description=f"{self.what}: cross-object checks {ev.done}/{ev.total}"
+                + (f" ({ev.current})" if ev.current else ""),
+            )
+
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
@@ -105,7 +114,16 @@ def scan_cluster(
         raise FileError(_snapshot_error(str(snapshot), exc)) from None
     status = _Status(quiet, f"scanning {'snapshot ' + snapshot if snapshot else 'cluster ' + source.name}")
     try:
-        result = scan_source(source, settings, config=config, baseline=baseline, jobs=jobs, progress=status, fold=fold)
+        result = scan_source(
+            source,
+            settings,
+            config=config,
+            baseline=baseline,
+            jobs=jobs,
+            progress=status,
+            fold=fold,
+            phases=status.phase,
+        )
     except (ClusterError, SnapshotError, OSError) as exc:
         status.stop()
         raise FileError(_snapshot_error(snapshot, exc) if snapshot else str(exc)) from None

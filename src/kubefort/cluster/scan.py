@@ -35,6 +35,7 @@ from kubefort.cluster.collect import DEFAULT_SKIP, Gap, ListStatus, Page, gaps, 
 from kubefort.cluster.discovery import Discovery, ResourceType
 from kubefort.config import Config
 from kubefort.engine import CLUSTER_SCHEME, Engine, EngineSettings, Gaps, Partial
+from kubefort.engine.progress import ProgressCallback
 from kubefort.kube.pods import find_pods
 from kubefort.loaders.manifests import LoadedInput, LoadProblem, add_object
 from kubefort.model import (
@@ -184,6 +185,7 @@ def scan_source(
     jobs: int | None = None,
     progress: Progress | None = None,
     fold: bool = True,
+    phases: ProgressCallback | None = None,
 ) -> ScanResult:
     global _engine
     t0 = time.perf_counter()
@@ -291,6 +293,7 @@ def scan_source(
         config=config,
         baseline=baseline,
         started=t0,
+        progress=phases,
         warnings=_unknown_skips(source),
         records=records,
         extras={
