@@ -25,7 +25,7 @@ from kubefort.kube.exposure import (
 )
 from kubefort.kube.pods import type_name
 from kubefort.loaders.manifests import LoadedInput, add_object
-from kubefort.model import InputRecord, Outcome, Resource, ResourceId, Source, Status
+from kubefort.model import InputRecord, NotEvaluated, Outcome, Resource, ResourceId, Source, Status
 from kubefort.registry import REGISTRY
 
 EXPOSURE_IDS = tuple(f"KF-NET-{i:03d}" for i in range(10, 19))
@@ -152,6 +152,28 @@ def test_istio_hosts_name_services_only_when_short_or_cluster_fqdn(name: str, ns
 # ------------------------------------------------------------------------------------------------
 # Gateway API listener admission
 # ------------------------------------------------------------------------------------------------
+HOSTS = ["a.example.com", "b.a.example.com", "*.example.com", "*.a.example.com", "example.com", "a.example.org"]
+
+
+def _reference_intersect(listener: str, route: str) -> bool:
+    """Hostname intersection as the Gateway API docs state it: equal names; a wildcard `*.S` stands
+    for every name ending in `.S` (any depth, never S itself), wildcards included."""
+
+    def names(h: str) -> set[str]:
+        # the concrete names of a small universe that a hostname stands for
+        universe = {
+            "a.example.com",
+            "b.a.example.com",
+            "c.b.a.example.com",
+            "example.com",
+            "a.example.org",
+            "x.example.com",
+        }
+        return {n for n in universe if (n.endswith(h[1:]) if h.startswith("*.") else n == h)}
+
+    return bool(names(listener) & names(route))
+
+
 listener_st = st.fixed_dictionaries(
     {
         "name": st.sampled_from(["a", "b", "c"]),
@@ -159,6 +181,7 @@ listener_st = st.fixed_dictionaries(
         "port": st.sampled_from([80, 443]),
     },
     optional={
+        "hostname": st.sampled_from(HOSTS),
         "allowedRoutes": st.fixed_dictionaries(
             {},
             optional={
@@ -173,15 +196,18 @@ listener_st = st.fixed_dictionaries(
                     st.sampled_from([{"kind": "HTTPRoute"}, {"kind": "GRPCRoute"}]), min_size=1, max_size=2
                 ),
             },
-        )
+        ),
     },
 )
 
 
 def _reference_admits(
-    li: dict[str, Any], kind: str, route_ns: str, gw_ns: str, labels: dict[str, str] | None
+    li: dict[str, Any], kind: str, route_ns: str, gw_ns: str, labels: dict[str, str] | None, hosts: list[str]
 ) -> bool | None:
-    """The Gateway API's rules, written from the spec: kinds (default by protocol), namespaces (default Same)."""
+    """The Gateway API's rules, written from the spec: kinds (default by protocol), hostnames
+    (either side open, or one intersecting pair), namespaces (default Same)."""
+    if li.get("hostname") and hosts and not any(_reference_intersect(li["hostname"], h) for h in hosts):
+        return False
     allowed = li.get("allowedRoutes") or {}
     kinds = [k["kind"] for k in allowed.get("kinds") or []]
     if kinds and kind not in kinds:
@@ -206,8 +232,9 @@ def _reference_admits(
     labels_known=st.booleans(),
     section=st.sampled_from([None, "a", "b", "z"]),
     port=st.sampled_from([None, 80, 443]),
+    hosts=st.lists(st.sampled_from(HOSTS), max_size=2, unique=True),
 )
-def test_admission_follows_the_gateway_api_rules(listeners, kind, route_ns, labels_known, section, port):
+def test_admission_follows_the_gateway_api_rules(listeners, kind, route_ns, labels_known, section, port, hosts):
     gw = Resource(
         ResourceId("gateway.networking.k8s.io/v1", "Gateway", "infra", "gw"),
         {"spec": {"listeners": listeners}},
@@ -216,9 +243,9 @@ def test_admission_follows_the_gateway_api_rules(listeners, kind, route_ns, labe
     route_res = Resource(ResourceId("gateway.networking.k8s.io/v1", kind, route_ns, "r"), {}, Source("in.yaml"))
     parent = ParentRef("gateway.networking.k8s.io", "infra", "gw", section, port, ("spec", "parentRefs", 0))
     labels = {"team": route_ns, "kubernetes.io/metadata.name": route_ns} if labels_known else None
-    got = admission(Route(route_res, route_ns), parent, parse_listeners(gw), labels)
+    got = admission(Route(route_res, route_ns, hostnames=tuple(hosts)), parent, parse_listeners(gw), labels)
     candidates = [li for li in listeners if section in (None, li["name"]) and port in (None, li["port"])]
-    answers = [_reference_admits(li, kind, route_ns, "infra", labels) for li in candidates]
+    answers = [_reference_admits(li, kind, route_ns, "infra", labels, hosts) for li in candidates]
     if True in answers:
         assert got.state == ATTACHED
         assert {li.name for li in got.listeners} == {li["name"] for li, a in zip(candidates, answers, strict=True) if a}
@@ -565,3 +592,23 @@ def test_template_labels_read_null_as_empty_and_refuse_other_types(labels: dict[
     else:
         assert t.labels == _blank(labels) and t.problem == "" and t.generated == {"pod-template-hash": None}
     assert template_of(res, None).labels == template_of(res, Fields({"labels": None}, ())).labels == {}
+
+
+def test_route_hostnames_are_read_and_refused_when_mistyped():
+    from kubefort.kube.exposure.routes import parse_gateway_route
+
+    def route(hosts: object) -> Resource:
+        return Resource(
+            ResourceId("gateway.networking.k8s.io/v1", "HTTPRoute", "shop", "r"),
+            {"spec": {"hostnames": hosts, "parentRefs": [{"name": "gw"}]}},
+            Source("in.yaml"),
+        )
+
+    assert parse_gateway_route(route(["Shop.Example.com", "*.example.org"])).hostnames == (
+        "shop.example.com",
+        "*.example.org",
+    )
+    assert parse_gateway_route(route(None)).hostnames == ()
+    with pytest.raises(NotEvaluated) as exc:
+        parse_gateway_route(route("shop.example.com"))
+    assert exc.value.path == ("spec", "hostnames")

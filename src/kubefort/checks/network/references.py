@@ -189,7 +189,7 @@ def route_backend_service_missing(res: Resource, index: ClusterIndex, ctx: Check
     kinds=(*ROUTE_KINDS, "VirtualService"),
     needs=KINDS,
     mappings=Mappings(owasp=OWASP),
-    remediation="Name an existing Gateway (namespace/name) whose listeners admit the route: allowedRoutes.namespaces and kinds, sectionName and port.",
+    remediation="Name an existing Gateway (namespace/name) whose listeners admit the route: allowedRoutes.namespaces and kinds, hostname, sectionName and port.",
 )
 def route_gateway_missing(res: Resource, index: ClusterIndex, ctx: CheckContext[None]) -> Iterator[Violation]:
     """
@@ -198,8 +198,11 @@ def route_gateway_missing(res: Resource, index: ClusterIndex, ctx: CheckContext[
     (namespace defaulting to the route's) and fails when that Gateway does not exist, or exists
     but none of its listeners admits the route: `sectionName` and `port` select listeners, each
     admits the route's kind (`allowedRoutes.kinds`, by default HTTPRoute and GRPCRoute on HTTP
-    and HTTPS listeners) and namespace (`allowedRoutes.namespaces.from`: `Same` by default,
-    `All`, or `Selector` on the route namespace's labels). For Istio VirtualServices, follows
+    and HTTPS listeners), namespace (`allowedRoutes.namespaces.from`: `Same` by default,
+    `All`, or `Selector` on the route namespace's labels) and hostnames (a listener with a
+    `hostname` takes the route only when the route sets no `hostnames` or one of them
+    intersects it: `*.example.com` stands for every name under example.com, wildcards
+    included, never example.com itself). For Istio VirtualServices, follows
     `spec.gateways` (`ns/name`, `name` in the VirtualService's namespace) and fails when the
     Gateway does not exist. Routes bound only to the mesh (VirtualService without gateways,
     GAMMA routes whose parents are Services) are out of scope.
@@ -234,8 +237,8 @@ def route_gateway_missing(res: Resource, index: ClusterIndex, ctx: CheckContext[
     - https://istio.io/latest/docs/reference/config/networking/virtual-service/#VirtualService
 
     ## Known limitations
-    Hostnames are not compared (a listener's `hostname` with the route's `hostnames`, an Istio
-    server's `hosts` with the VirtualService's): a route they leave unattached passes.
+    Istio hosts are not compared (a Gateway server's `hosts` with the VirtualService's): a
+    VirtualService they leave unattached passes.
     """
     if not is_route(res):
         raise NotApplicable("not a Gateway API route or Istio VirtualService")

@@ -287,6 +287,12 @@ def admission(
         if not li.takes(kind):
             reasons.append(f"listener {li.name!r} ({li.protocol}) does not take {kind}s")
             continue
+        if not li.shares_hostname(route.hostnames):
+            reasons.append(
+                f"listener {li.name!r} serves {li.hostname} only, and the route's hostnames "
+                f"({', '.join(route.hostnames)}) do not match it"
+            )
+            continue
         if li.namespaces_from == "All" or (li.namespaces_from == "Same" and route.namespace == parent.namespace):
             admitted.append(li)
         elif li.namespaces_from == "Selector" and li.selector is not None:

@@ -5,7 +5,7 @@ the package docstring, kube/exposure/__init__.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from kubefort.kube.pods import Fields, api_group, need
@@ -117,6 +117,7 @@ class Route:
     services: list[ServiceRef] = field(default_factory=list)
     parents: list[ParentRef] = field(default_factory=list)
     plaintext_rules: list[int] = field(default_factory=list)
+    hostnames: tuple[str, ...] = ()  # Gateway API `spec.hostnames` (empty: every hostname)
 
     @property
     def label(self) -> str:
@@ -178,6 +179,7 @@ def parse_gateway_route(res: Resource) -> Route:
     spec = spec_of(res)
     ns = namespace_of(res)
     route = Route(res, ns)
+    route.hostnames = tuple(h.lower() for h in spec.str_list("hostnames"))
     for _i, p in items(spec, "parentRefs"):
         if (p.str("group") or GATEWAY_API, p.str("kind") or "Gateway") == (GATEWAY_API, "Gateway"):
             section = p.str("sectionName")
@@ -271,6 +273,14 @@ class Listener:
     selector: Selector | None
     kinds: tuple[tuple[str, str], ...] | None  # allowedRoutes.kinds as (group, kind); None: the protocol's
     path: Path_
+    hostname: str | None = None  # None: every hostname
+
+    def shares_hostname(self, route: Sequence[str]) -> bool:
+        """Gateway API hostname intersection: a route attaches to the listener only when either
+        leaves hostnames open or at least one route hostname intersects the listener's."""
+        if self.hostname is None or not route:
+            return True
+        return any(hostnames_intersect(self.hostname, h) for h in route)
 
     def takes(self, kind: str) -> bool:
         if self.kinds is None:
@@ -296,8 +306,37 @@ def parse_listeners(res: Resource) -> list[Listener]:
         kinds: tuple[tuple[str, str], ...] | None = None
         if allowed.get("kinds") is not None:
             kinds = tuple((k.str("group") or GATEWAY_API, _name(k, "kind")) for _j, k in items(allowed, "kinds"))
-        out.append(Listener(_name(li), li.int("port"), li.str("protocol") or "", frm, sel, kinds or None, li.path))
+        host = li.str("hostname")
+        out.append(
+            Listener(
+                _name(li),
+                li.int("port"),
+                li.str("protocol") or "",
+                frm,
+                sel,
+                kinds or None,
+                li.path,
+                host.lower() if host else None,
+            )
+        )
     return out
+
+
+def _covers(wildcard: str, host: str) -> bool:
+    """`*.example.com` covers `a.example.com`, `a.b.example.com` and `*.a.example.com` (a suffix match
+    on whole labels), never `example.com` itself."""
+    return host.endswith(wildcard[1:])
+
+
+def hostnames_intersect(a: str, b: str) -> bool:
+    """Do two Gateway API hostnames (precise, or with a leading `*.` label) match a common host?
+    (gateway-api.sigs.k8s.io/concepts/hostnames: hostname intersection)."""
+    if a == b:
+        return True
+    wild_a, wild_b = a.startswith("*."), b.startswith("*.")
+    if wild_a and _covers(a, b):
+        return True
+    return wild_b and _covers(b, a)
 
 
 def grants_backend(grants: Iterable[Resource], route: Route, ref: ServiceRef) -> bool | None:
