@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,8 +88,13 @@ class TestCluster:
         "exec-admin": ("exec-token-0123456789", "system:masters"),
     }
 
-    def __init__(self, workdir: Path | None = None, bin_dir: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path | None = None, bin_dir: Path | None = None, extra_args: Sequence[str] = ()
+    ) -> None:
+        """`extra_args`: more kube-apiserver flags (for example `--audit-policy-file=...` and
+        `--audit-log-path=...` for tests that read the audit log)."""
         self.bin = bin_dir or binary_dir()
+        self.extra_args = tuple(extra_args)
         self.dir = Path(
             workdir
             or tempfile.mkdtemp(prefix="kubefort-apiserver-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -168,6 +174,7 @@ class TestCluster:
                     # PodTemplates bypass the watch cache, so their continue tokens come from etcd and expire
                     # when etcd is compacted (tests of the 410 Gone restart use them)
                     "--watch-cache-sizes=podtemplates#0",
+                    *self.extra_args,
                 ],
                 stdout=api_log,
                 stderr=subprocess.STDOUT,

@@ -145,6 +145,9 @@ def base_value(p: click.Parameter, tree: Tree) -> list[str]:
         "dst": ["shop/web"],
         "check": ["KF-POD-001"],
         "allows": ["shop/web:shop/web"],
+        # serving certificate and key of the HTTPS commands (read at start, after parsing)
+        "tls_cert_file": [str(tree.file)],
+        "tls_private_key_file": [str(tree.file)],
     }
     if file_role(p) == "output":
         return [str(tree.root / f"{p.name}.out")]

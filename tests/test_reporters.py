@@ -320,7 +320,7 @@ def test_json_summary_and_top_level(registry: Registry) -> None:
         "warnings",
         "extras",
     ]
-    assert doc["schema_version"] == "1"
+    assert doc["schema_version"] == "1.1"  # 1.1: results[].event and extras.audit (kubefort audit)
     assert doc["tool"] == {"name": "kubefort", "version": "0.1.0"}
     s = doc["summary"]
     assert s["outcomes"] == {"passed": 1, "failed": 4, "suppressed": 2, "not-evaluated": 1}

@@ -19,6 +19,9 @@ from kubefort.model import Outcome, Path_, Severity, Suppression
 from kubefort.registry import CheckMeta, Registry
 from kubefort.wording import inflect
 
+if typing.TYPE_CHECKING:
+    from kubefort.admission.policy import AdmissionSettings
+
 CONFIG_NAMES = (".kubefort.yaml", ".kubefort.yml")
 ANNOTATION = "kubefort.io/ignore"
 
@@ -37,6 +40,10 @@ class ExceptionRule:
     names: tuple[str, ...] = ()
     containers: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    # audit findings only: the user who sent the request (`user.username`, never an impersonated
+    # user: naming a user must not excuse whoever impersonates them) and that user's groups
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     expires: dt.date | None = None
     used: int = 0
 
@@ -55,7 +62,18 @@ class ExceptionRule:
             return False
         if self.containers and not _glob_any(o.container or "", self.containers):
             return False
+        if (self.users or self.groups) and not self._user_matches(o):
+            return False
         return not (self.files and (o.source is None or not _glob_any(o.source.file, self.files)))
+
+    def _user_matches(self, o: Outcome) -> bool:
+        user = (o.event or {}).get("user")
+        if not isinstance(user, dict):
+            return False  # not an audit finding: a rule naming users never matches it
+        if self.users and not _glob_any(str(user.get("username") or ""), self.users):
+            return False
+        groups = [str(g) for g in user.get("groups") or ()]
+        return not self.groups or any(_glob_any(g, self.groups) for g in groups)
 
     def describe(self) -> str:
         scope = ", ".join(
@@ -66,6 +84,8 @@ class ExceptionRule:
                 ("names", self.names),
                 ("containers", self.containers),
                 ("files", self.files),
+                ("users", self.users),
+                ("groups", self.groups),
             )
             if v
         )
@@ -86,9 +106,10 @@ class Config:
     exceptions: list[ExceptionRule] = field(default_factory=list)
     pod_template_paths: dict[str, list[Path_]] = field(default_factory=dict)
     options: dict[str, object] = field(default_factory=dict)  # check ID -> its options dataclass instance
+    admission: AdmissionSettings | None = None  # `admission:` (kubefort admission serve), validated
 
 
-_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options"}
+_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options", "admission"}
 
 
 def make_options(meta: CheckMeta, raw: object, where: str) -> object:
@@ -139,7 +160,7 @@ def make_options(meta: CheckMeta, raw: object, where: str) -> object:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-_EXC = {"checks", "reason", "kinds", "namespaces", "names", "containers", "files", "expires"}
+_EXC = {"checks", "reason", "kinds", "namespaces", "names", "containers", "files", "users", "groups", "expires"}
 
 
 def find_config(start: str | None) -> Path | None:
@@ -250,6 +271,8 @@ def load_config(path: Path, registry: Registry) -> Config:
                 names=_strs(e.get("names", []), where),
                 containers=_strs(e.get("containers", []), where),
                 files=_strs(e.get("files", []), where),
+                users=_strs(e.get("users", []), where),
+                groups=_strs(e.get("groups", []), where),
                 expires=expires,
             )
         )
@@ -268,6 +291,13 @@ def load_config(path: Path, registry: Registry) -> Config:
         cfg.pod_template_paths.setdefault(e["kind"], []).extend(
             parse_path(p) for p in _strs(e.get("paths", []), f"pod_template_paths[{i}]")
         )
+    if doc.get("admission") is not None:
+        from kubefort.admission.policy import PolicyError, parse_settings
+
+        try:
+            cfg.admission = parse_settings(doc["admission"], registry, f"{path}: admission")
+        except PolicyError as exc:
+            raise ConfigError(str(exc)) from None
     return cfg
 
 

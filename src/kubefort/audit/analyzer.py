@@ -11,6 +11,13 @@ at its first response stage (ResponseStarted, ResponseComplete or Panic); Reques
 carry no response and are not judged (their request is judged at its response stage). A bounded
 set of recent auditIDs judged at ResponseStarted keeps their ResponseComplete from being judged
 again.
+
+Parallel reads (`kubefort.drivers.audit`) split the checks: `checks="stateless"` analyzers run
+in worker processes on parts of a log, `checks="stateful"` (`AuditScope.stateful`: history in
+`ctx.scratch`) in the main process on every event in log order. `admits_any(ev)` says whether an
+analyzer has a check for an event at all (the workers send the main process only those);
+`last_judged` whether the last event fed was the one its request is judged at; `evaluated`
+counts the requests each check judged.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kubefort.audit.context import AuditContext, AuditScope, AuditServices
 from kubefort.audit.event import AuditEvent
@@ -28,6 +35,13 @@ from kubefort.registry import CheckMeta, Registry, load_builtin_checks
 
 RESPONSE_STAGES = frozenset({"ResponseStarted", "ResponseComplete", "Panic"})
 STARTED_MEMORY = 100_000  # auditIDs judged at ResponseStarted remembered, newest kept
+ADMITTED_MEMORY = 20_000  # (verb, resource, group, subresource) -> the checks that admit it, remembered
+# requests the API server serves as long-running (kube-apiserver's LongRunningFunc: verbs watch
+# and proxy, subresources attach, exec, proxy, log and portforward): only these have a
+# ResponseStarted stage, so only their later stages may belong to a request already judged
+LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
+LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
+CheckPart = Literal["all", "stateless", "stateful"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +49,11 @@ class AuditSettings:
     check_ids: tuple[str, ...]  # the audit checks to run (others in the list are ignored)
     options: dict[str, object] = field(default_factory=dict)  # check ID -> its options dataclass
     severity: dict[str, Severity] = field(default_factory=dict)  # check ID -> a severity override
+
+
+def long_running(ev: AuditEvent) -> bool:
+    """Whether the API server serves this request as long-running (it may have a ResponseStarted)."""
+    return ev.verb in LONG_RUNNING_VERBS or ev.subresource in LONG_RUNNING_SUBRESOURCES
 
 
 def audit_fingerprint(check_id: str, ev: AuditEvent) -> str:
@@ -57,11 +76,13 @@ def resource_id(ev: AuditEvent, kinds: dict[tuple[str, str], str]) -> ResourceId
 
 
 class _Scoped:
-    __slots__ = ("ctx", "meta", "nonresource", "resources")
+    __slots__ = ("ctx", "func", "id", "meta", "nonresource", "resources")
 
     def __init__(self, meta: CheckMeta, ctx: AuditContext[Any]) -> None:
         scope = meta.audit or AuditScope()
         self.meta = meta
+        self.id = meta.id
+        self.func: Any = meta.func  # an audit check: (ev, ctx) -> Iterable[Violation]
         self.ctx = ctx
         self.resources = scope.resources
         self.nonresource = scope.nonresource
@@ -85,11 +106,16 @@ class AuditAnalyzer:
         registry: Registry | None = None,
         services: AuditServices | None = None,
         kinds: dict[tuple[str, str], str] | None = None,
+        checks: CheckPart = "all",
     ) -> None:
+        """`checks`: which of the selected audit checks this analyzer runs (module docstring)."""
         self.registry = registry if registry is not None else load_builtin_checks()
         self.services = services if services is not None else AuditServices()
         self.kinds = kinds if kinds is not None else _builtin_kinds()
         metas = [m for m in (self.registry.get(i) for i in settings.check_ids) if m.target == "audit"]
+        if checks != "all":
+            stateful = checks == "stateful"
+            metas = [m for m in metas if (m.audit is not None and m.audit.stateful) == stateful]
         self.metas = metas
         self.severity = {m.id: settings.severity.get(m.id, m.severity) for m in metas}
         self.contexts: dict[str, AuditContext[Any]] = {}
@@ -99,6 +125,8 @@ class AuditAnalyzer:
             opts = settings.options.get(m.id) or (m.options() if m.options is not None else None)
             ctx: AuditContext[Any] = AuditContext(opts, services=self.services)
             self.contexts[m.id] = ctx
+            if m.audit is not None and m.audit.active is not None and not m.audit.active(opts, self.services):
+                continue  # off with these options and services: every outcome would be "not applicable"
             scoped = _Scoped(m, ctx)
             verbs = m.audit.verbs if m.audit is not None else None
             if verbs is None:
@@ -107,10 +135,13 @@ class AuditAnalyzer:
                 for v in verbs:
                     self._by_verb.setdefault(v, []).append(scoped)
         self._dispatch: dict[str, list[_Scoped]] = {}
+        self._admitted: dict[tuple[str, str, str, str], tuple[_Scoped, ...]] = {}
         self._started: OrderedDict[str, None] = OrderedDict()
         self.events = 0  # events fed
         self.judged_events = 0  # requests judged (see the module docstring)
         self.passed = 0  # (check, request) pairs in scope with no finding
+        self.last_judged = False  # whether the last event fed is the one its request is judged at
+        self.evaluated: dict[str, int] = dict.fromkeys((m.id for m in metas), 0)  # check ID -> requests judged
 
     def judged(self, ev: AuditEvent) -> bool:
         """Whether this event is the one its request is judged at (module docstring)."""
@@ -135,24 +166,57 @@ class AuditAnalyzer:
             found = self._dispatch[verb] = self._by_verb.get(verb, []) + self._any_verb
         return found
 
+    def admitted(self, ev: AuditEvent) -> tuple[_Scoped, ...]:
+        """The checks whose scope admits this event's request. Scopes depend on the verb and the
+        resource only, so the answer is remembered per (verb, resource, group, subresource)."""
+        key = (ev.verb, ev.resource, ev.api_group, ev.subresource)
+        found = self._admitted.get(key)
+        if found is None:
+            found = tuple(sc for sc in self.candidates(ev.verb) if sc.admits(ev))
+            if len(self._admitted) < ADMITTED_MEMORY:
+                self._admitted[key] = found
+        return found
+
+    def admits_any(self, ev: AuditEvent) -> bool:
+        """Whether any check of this analyzer looks at this event's request (its scope admits it)."""
+        return bool(self.admitted(ev))
+
     def feed(self, ev: AuditEvent) -> list[Outcome]:
         """The shown outcomes of one event (empty for events not judged, and for passes)."""
         self.events += 1
         if not self.judged(ev):
+            self.last_judged = False
             return []
+        self.last_judged = True
         self.judged_events += 1
         out: list[Outcome] = []
-        for sc in self.candidates(ev.verb):
-            if sc.admits(ev):
-                o = self.run(sc.meta, sc.ctx, ev)
-                if o is not None:
-                    out.append(o)
+        evaluated = self.evaluated
+        for sc in self.admitted(ev):  # `run`, inline: this loop runs for every check of every request
+            evaluated[sc.id] += 1
+            try:
+                violations = list(sc.func(ev, sc.ctx))
+            except NotApplicable:
+                evaluated[sc.id] -= 1  # outside the check's scope after all: not judged by it
+                continue
+            except NotEvaluated as exc:
+                out.append(self.outcome(sc.meta, ev, Status.NOT_EVALUATED, exc.reason))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug in a check must not end the analysis, nor pass silently
+                reason = f"internal error in {sc.id}: {type(exc).__name__}: {exc}"
+                out.append(self.outcome(sc.meta, ev, Status.NOT_EVALUATED, reason))
+                continue
+            if violations:
+                out.append(self.outcome(sc.meta, ev, Status.FAILED, "; ".join(v.message for v in violations)))
+            else:
+                self.passed += 1
         return out
 
     def run(self, meta: CheckMeta, ctx: AuditContext[Any], ev: AuditEvent) -> Outcome | None:
+        """One check on one event (what `feed` does for each check it admits)."""
         try:
             violations = list(meta.func(ev, ctx))  # type: ignore[call-arg, arg-type, misc]  # an audit check always has one
         except NotApplicable:
+            self.evaluated[meta.id] -= 1  # outside the check's scope after all: not judged by it
             return None
         except NotEvaluated as exc:
             return self.outcome(meta, ev, Status.NOT_EVALUATED, exc.reason)

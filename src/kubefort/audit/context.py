@@ -31,12 +31,16 @@ class AuditScope:
     `stateful=True`: the check keeps history in `ctx.scratch` (windows, first-seen), so the
     analyzer must feed it every admitted event in log order, in one process; stateless checks
     may run in parallel workers on parts of a log.
+    `active(options, services)`: False when, with these options and services, the check can only
+    answer "not applicable" (a check left off until configured, first-seen without a baseline):
+    the analyzer then never calls it, instead of raising NotApplicable on every event.
     """
 
     verbs: frozenset[str] | None = None
     resources: frozenset[str] | None = None
     nonresource: bool = False
     stateful: bool = False
+    active: Callable[[Any, AuditServices], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -44,7 +48,8 @@ class AuditServices:
     """What the audit driver knows besides the events, shared by every audit check of one analysis.
 
     object_outcomes(obj, check_ids): the per-object checks `check_ids` run on `obj` (for example
-    a pod in a request body) through the same engine as `kubefort scan`; failures only.
+    a pod in a request body) through the same engine as `kubefort scan`: the outcomes that are not
+    passes (failed, and not evaluated for a body that cannot be judged).
     rbac: the RBAC knowledge for judging roles and bindings (built-in defaults of the cluster's
     version, plus the roles of manifests or a cluster when the user gave them); None if absent.
     baseline: the first-seen store (what each principal did in the learning window); None if absent.

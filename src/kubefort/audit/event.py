@@ -61,6 +61,18 @@ def _strs(d: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     raise AuditEventError(f"{where}{key} is not a list of strings", where + key)
 
 
+def _str_list(v: object) -> tuple[str, ...] | None:
+    """A non-empty list of strings as a tuple, fast; None for anything else (the caller then
+    decides through `_strs`: () for null or an empty list, AuditEventError for a wrong type)."""
+    if type(v) is list and v:
+        try:
+            "".join(v)  # raises TypeError unless every member is a string: a type check at C speed
+        except TypeError:
+            return None
+        return tuple(v)
+    return None
+
+
 class AuditEvent:
     """The fields detections read, typed; `raw` is the event mapping itself.
 
@@ -132,6 +144,9 @@ class AuditEvent:
     ) -> AuditEvent:
         """The event in `raw` (already unwrapped from its export format). AuditEventError when a
         field detections read has the wrong type."""
+        # each field: the common case (a string, a mapping) inline, anything else through the
+        # helpers, which give "" / {} / () for null and AuditEventError for a wrong type; this
+        # runs for every event of a log, so every call saved counts
         ev = cls.__new__(cls)
         ev.raw = raw
         ev.file = file
@@ -139,22 +154,41 @@ class AuditEvent:
         ev.item = item
         ev.received = received
         ev._time = None
-        ev.audit_id = _str(raw, "auditID", "")
-        ev.level = _str(raw, "level", "")
-        ev.stage = _str(raw, "stage", "")
-        ev.stage_timestamp = _str(raw, "stageTimestamp", "")
-        ev.verb = _str(raw, "verb", "")
-        ev.request_uri = _str(raw, "requestURI", "")
-        user = _map(raw, "user", "")
-        ev.user = _str(user, "username", "user.")
-        ev.uid = _str(user, "uid", "user.")
-        ev.groups = _strs(user, "groups", "user.")
-        imp = _map(raw, "impersonatedUser", "")
-        ev.impersonated_user = _str(imp, "username", "impersonatedUser.")
-        ev.impersonated_groups = _strs(imp, "groups", "impersonatedUser.")
-        ev.source_ips = _strs(raw, "sourceIPs", "")
-        ev.user_agent = _str(raw, "userAgent", "")
-        status = _map(raw, "responseStatus", "")
+        g = raw.get
+        v = g("auditID")
+        ev.audit_id = v if type(v) is str else _str(raw, "auditID", "")
+        v = g("level")
+        ev.level = v if type(v) is str else _str(raw, "level", "")
+        v = g("stage")
+        ev.stage = v if type(v) is str else _str(raw, "stage", "")
+        v = g("stageTimestamp")
+        ev.stage_timestamp = v if type(v) is str else _str(raw, "stageTimestamp", "")
+        v = g("verb")
+        ev.verb = v if type(v) is str else _str(raw, "verb", "")
+        v = g("requestURI")
+        ev.request_uri = v if type(v) is str else _str(raw, "requestURI", "")
+        user = g("user")
+        if type(user) is not dict:
+            user = _map(raw, "user", "")
+        v = user.get("username")
+        ev.user = v if type(v) is str else _str(user, "username", "user.")
+        v = user.get("uid")
+        ev.uid = v if type(v) is str else _str(user, "uid", "user.")
+        v = user.get("groups")
+        ev.groups = _str_list(v) or _strs(user, "groups", "user.")
+        if g("impersonatedUser") is None:
+            ev.impersonated_user = ""
+            ev.impersonated_groups = ()
+        else:
+            imp = _map(raw, "impersonatedUser", "")
+            ev.impersonated_user = _str(imp, "username", "impersonatedUser.")
+            ev.impersonated_groups = _strs(imp, "groups", "impersonatedUser.")
+        ev.source_ips = _str_list(g("sourceIPs")) or _strs(raw, "sourceIPs", "")
+        v = g("userAgent")
+        ev.user_agent = v if type(v) is str else _str(raw, "userAgent", "")
+        status = g("responseStatus")
+        if type(status) is not dict:
+            status = _map(raw, "responseStatus", "")
         code = status.get("code")
         if code is not None and type(code) is not int:
             if type(code) is float and code.is_integer():
@@ -164,14 +198,24 @@ class AuditEvent:
                     f"responseStatus.code is {type(code).__name__}, expected an integer", "responseStatus.code"
                 )
         ev.code = code
-        ref = _map(raw, "objectRef", "")
-        ev.resource = _str(ref, "resource", "objectRef.")
-        ev.subresource = _str(ref, "subresource", "objectRef.")
-        ev.namespace = _str(ref, "namespace", "objectRef.")
-        ev.name = _str(ref, "name", "objectRef.")
-        ev.api_group = _str(ref, "apiGroup", "objectRef.")
-        ev.api_version = _str(ref, "apiVersion", "objectRef.")
-        ev.annotations = _map(raw, "annotations", "")
+        ref = g("objectRef")
+        if type(ref) is not dict:
+            ref = _map(raw, "objectRef", "")
+        r = ref.get
+        v = r("resource")
+        ev.resource = v if type(v) is str else _str(ref, "resource", "objectRef.")
+        v = r("subresource")
+        ev.subresource = v if type(v) is str else _str(ref, "subresource", "objectRef.")
+        v = r("namespace")
+        ev.namespace = v if type(v) is str else _str(ref, "namespace", "objectRef.")
+        v = r("name")
+        ev.name = v if type(v) is str else _str(ref, "name", "objectRef.")
+        v = r("apiGroup")
+        ev.api_group = v if type(v) is str else _str(ref, "apiGroup", "objectRef.")
+        v = r("apiVersion")
+        ev.api_version = v if type(v) is str else _str(ref, "apiVersion", "objectRef.")
+        v = g("annotations")
+        ev.annotations = v if type(v) is dict else _map(raw, "annotations", "")
         return ev
 
     # -- derived ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ packages list their modules per ID here and in their own `__init__.py`).
 | etcd.py           | KF-ETCD-*    | etcd TLS and client auth, its manifest and data dir  |
 | cluster.py        | KF-CLU-*     | live-cluster versions (end of life, CVEs, skew), runtimes, anonymous API access |
 | kubelet/          | KF-KUBELET-* | kubelet files and effective settings, kube-proxy: files.py (001-010), access.py (011-014), runtime.py (015-017, 022, 023, 026), tls.py (018-021, 025), kube_proxy.py (024); common.py holds the settings |
-| audit/            | KF-AUDIT-*   | API-server audit events (kubefort/audit/): access.py (001) |
+| audit/            | KF-AUDIT-*   | API-server audit events (kubefort/audit/): its `__init__.py` lists the modules and their IDs |
 | node_common.py    | (helpers)    | shared by KF-CP, KF-ETCD, KF-KUBELET: `node_meta`, `file_mode_check`, `file_owner_check` |
 """
 

@@ -183,6 +183,60 @@ def cluster_read_incomplete() -> Iterable[Violation]:
     return ()  # never called: the outcomes come from the loaders
 
 
+@check(
+    id="KF-INPUT-006",
+    name="unreadable-audit-event",
+    title="Audit log line could not be read as an audit event",
+    verified="Audit log lines were read as audit events, in time order",
+    severity=Severity.HIGH,
+    target="input",
+    remediation="Fix or remove the reported line (or file), re-export the log without truncation, or sort it by stageTimestamp; --allow-incomplete accepts the gap knowingly.",
+)
+def unreadable_audit_event() -> Iterable[Violation]:
+    """
+    ## What it does
+    Reports every part of an audit log that `kubefort audit` could not analyse, at its file
+    and line (and the item index inside an EventList): a line cut short (*truncated*), a line
+    that is not JSON, JSON that is not an audit event (another kind or apiVersion, such as a
+    core/v1 Event, or a managed-cluster export of another service), an event with a field of
+    the wrong type (`user.username` a number, `responseStatus.code` a string ...), a line over
+    `--max-event-size` (skipped without being read into memory), a gzip file that ends early
+    or is corrupt (the events before the break are analysed), and a file that cannot be read.
+
+    It also reports, once per file at the first line where it happens, events whose
+    `stageTimestamp` goes back in time by more than 5 seconds behind the latest one read:
+    the events are analysed, but the detections that look at windows of time (bursts,
+    first-seen) assume the log is in order.
+
+    Every outcome is *not evaluated*; the rest of the log is analysed, and the command exits
+    with code 3 unless `--allow-incomplete` is given.
+
+    ## Why is this bad?
+    Whatever sat on the unreadable line is exactly what nobody checked. A truncated or
+    rewritten log is also what an attacker covering their tracks leaves behind, and a log out
+    of order lets a burst of refused requests look spread out.
+
+    ## Example
+    ```text
+    audit.log:1842  truncated line: the line ends inside its JSON value (truncated after 511 bytes)
+    audit.log:1843  not an audit event: kind Event of apiVersion 'v1': a Kubernetes Event object (core/v1), not an audit event
+    audit-2026-11-30T10-00-00.000.log.gz:90211  gzip ends early: ... the rest of the file is missing
+    ```
+
+    ## How to fix
+    Re-copy or re-export the log (for rotated files, give the directory: kubefort reads the
+    backups oldest first, then the live `audit.log`); sort exports that are not in time order
+    (`jq -s -c 'sort_by(.stageTimestamp)[]'`); raise `--max-event-size` when large request
+    bodies are expected (RequestResponse level on big objects). If the gap is known and
+    accepted, `--allow-incomplete` keeps the exit code at 0/1.
+
+    ## References
+    - Kubernetes: Auditing (https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/)
+    - audit.k8s.io/v1 Event (https://kubernetes.io/docs/reference/config-api/apiserver-audit.v1/)
+    """
+    return ()  # never called: the outcomes come from the audit reader (kubefort/audit/read.py)
+
+
 CUSTOM_GROUP = "an API group that is not built into Kubernetes: custom resources and kubefort's own node objects"
 
 

@@ -20,6 +20,14 @@ import click
 # name -> ("module:attribute" of the command, the first paragraph of its help: what `kubefort
 # --help` shows without importing the module). tests/test_cli_lazy.py holds the two equal.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "admission": (
+        "kubefort.cli.admission:admission",
+        "Admission control: a validating webhook (serve, install) and ValidatingAdmissionPolicies (vap).",
+    ),
+    "audit": (
+        "kubefort.cli.audit:audit",
+        "Analyse API-server audit logs: detections (KF-AUDIT checks) and access metrics.",
+    ),
     "checks": ("kubefort.cli.checks:checks_cmd", "List every check with its ID, name, severity and peer IDs."),
     "cluster": (
         "kubefort.cli.cluster:cluster_group",

@@ -165,6 +165,10 @@ def _unit_name(name: str | None) -> str:
     return "stdin" if name == "-" else (name or "input")
 
 
+# public name: `kubefort audit rbac unused --rbac PATH` loads its RBAC inputs the same way
+LoadedRbac = _Loaded
+
+
 def _is_snapshot(path: str) -> bool:
     import os
 

@@ -13,6 +13,9 @@ from kubefort.config import Config
 from kubefort.model import Severity
 from kubefort.registry import CheckMeta, Registry
 
+# input checks of audit logs: they run with the audit checks (`kubefort audit`), never elsewhere
+AUDIT_INPUT_CHECKS = frozenset({"KF-INPUT-006"})
+
 
 class SelectionError(ValueError):
     """An unknown check ID, name or prefix, or an attempt to skip an input check."""
@@ -30,6 +33,7 @@ def select_checks(
     config_select: bool = True,
     family: Callable[[CheckMeta], bool] | None = None,
     family_hint: str = "",
+    inputs: Callable[[CheckMeta], bool] | None = None,
 ) -> tuple[str, ...]:
     """The sorted check IDs to run. `default` picks the checks when neither `select` nor the
     config's `select` names any (all by default); `adjust` may rewrite the chosen list before
@@ -38,7 +42,8 @@ def select_checks(
     `family` is what the command can run at all (scan: not the audit checks; audit: only them):
     checks outside it that `select` names are an error (`family_hint` says which command runs
     them); those of the config's `select` or the default are left out silently, since one config
-    serves every command."""
+    serves every command. `inputs` picks the KF-INPUT checks the command reports (default: all
+    but those of audit logs, AUDIT_INPUT_CHECKS)."""
     try:
         if select:
             chosen = registry.select(select)
@@ -49,6 +54,10 @@ def select_checks(
         skipped = {m.id for m in registry.select(skip)} | set(config.ignore if config else [])
     except KeyError as exc:
         raise SelectionError(str(exc.args[0])) from None
+    is_input = inputs if inputs is not None else (lambda m: m.id not in AUDIT_INPUT_CHECKS)
+    # loader problems and objects the API server rejects (or unreadable audit events)
+    input_ids = {m.id for m in registry if m.area == "INPUT" and is_input(m)}
+    chosen = [m for m in chosen if m.area != "INPUT" or m.id in input_ids]
     if family is not None:
         foreign = sorted(m.id for m in chosen if not family(m) and m.area != "INPUT")
         if foreign and select:
@@ -57,7 +66,6 @@ def select_checks(
                 f"{', '.join(foreign[:3])}{more} cannot run here{': ' + family_hint if family_hint else ''}"
             )
         chosen = [m for m in chosen if family(m) or m.area == "INPUT"]
-    input_ids = {m.id for m in registry if m.area == "INPUT"}  # loader problems and objects the API server rejects
     if skipped & input_ids:
         raise SelectionError(
             f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently"

@@ -1,4 +1,4 @@
-"""JSON report: the whole ScanResult as data, described by schemas/report.schema.json (schema_version "1")."""
+"""JSON report: the whole ScanResult as data, described by schemas/report.schema.json (schema_version "1.1")."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from kubefort.reporters import (
     sort_outcomes,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "1.1"
 SCHEMA_ID = "https://kubefort.dev/schemas/report/v1.json"
 
 
@@ -129,7 +129,7 @@ def _check(registry: Registry, check_id: str) -> dict[str, Any]:
 def _result(o: Outcome, registry: Registry) -> dict[str, Any]:
     meta = check_meta(registry, o.check_id)
     file, line, column = outcome_location(o)
-    return {
+    out = {
         "check_id": o.check_id,
         "check_name": meta.name,
         "severity": o.severity.label,
@@ -145,6 +145,9 @@ def _result(o: Outcome, registry: Registry) -> dict[str, Any]:
         "fingerprint": outcome_fingerprint(o),
         "suppression": _suppression(o.suppression),
     }
+    if o.event is not None:  # audit findings: the event (AuditEvent.summary())
+        out["event"] = o.event
+    return out
 
 
 def _suppression(s: Suppression | None) -> dict[str, Any] | None:

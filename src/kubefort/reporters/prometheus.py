@@ -18,6 +18,22 @@ Metrics (all gauges; the file describes one scan):
   finished, see `_timestamp`)
 * `kubefort_incomplete`: 1 when an input failed or any target was not evaluated, else 0
 
+`kubefort audit` adds its access metrics (`extras.audit`, kubefort/audit/metrics.py), gauges too:
+
+* `kubefort_audit_events{stage}`, `kubefort_audit_requests` (requests judged, each once)
+* `kubefort_audit_first_event_timestamp_seconds`, `kubefort_audit_last_event_timestamp_seconds`
+* `kubefort_audit_access_violations{code}` (401/403), `..._by_principal{principal}`,
+  `..._by_resource{resource}`
+* `kubefort_audit_secret_requests_by_principal{principal}`, `..._by_namespace{namespace}`,
+  `..._by_verb{verb}`
+* `kubefort_audit_check_requests{check_id}` (requests each check judged),
+  `kubefort_audit_check_findings{check_id}` (its findings, before exceptions)
+* `kubefort_audit_time_to_detect_seconds{quantile}` (0.5, 0.99, 1 = max; `audit serve` only)
+
+Principals, resources and namespaces are bounded by the metrics' key cap (1,000 per table); the
+rest is one series whose label is `(other)`. They are names of users and service accounts, not of
+pods, so they change as slowly as the cluster's identities.
+
 Label cardinality is bounded on purpose. Every series lives in Prometheus' head block for
 hours, and a textfile is re-read on every scrape: labels may only take values from small,
 slowly changing sets. check_id (the catalog), severity (5), status (4), kind (the kinds in the
@@ -32,6 +48,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
@@ -92,6 +111,10 @@ def render(result: ScanResult, registry: Registry, *, timestamp: float | None = 
         "1 when the scan is incomplete (an input failed to load or a target was not evaluated), else 0.",
     ).set(0 if is_complete(result) else 1)
 
+    audit = result.extras.get("audit")
+    if isinstance(audit, dict):
+        audit_gauges(reg, audit)
+
     text = generate_latest(reg).decode("utf-8")
     return text if text.endswith("\n") else text + "\n"
 
@@ -114,3 +137,74 @@ def _timestamp(result: ScanResult, explicit: float | None) -> float:
     if result.finished_at > 0:
         return float(result.finished_at)
     return time.time()
+
+
+OTHER = "(other)"  # the label of the counts beyond a table's key cap
+
+
+def audit_gauges(reg: CollectorRegistry, audit: Mapping[str, Any]) -> None:
+    """The access metrics of `kubefort audit` (the JSON report's extras.audit) as gauges in `reg`
+    (module docstring); `audit serve` may add them to its own registry."""
+
+    def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(f"{PREFIX}_audit_{name}", doc, labelnames=labels, registry=reg)
+
+    def table(name: str, doc: str, label: str, data: Mapping[str, Any]) -> None:
+        g = gauge(name, doc, (label,))
+        for key, n in sorted((data.get("counts") or {}).items()):
+            g.labels(key).set(n)
+        if data.get("other"):
+            g.labels(OTHER).set(data["other"])
+
+    events = audit.get("events") or {}
+    by_stage = gauge("events", "Audit events read, per stage.", ("stage",))
+    for stage, n in sorted((events.get("by_stage") or {}).items()):
+        by_stage.labels(stage).set(n)
+    gauge("requests", "Requests judged (each request once, at its first response stage).").set(audit.get("requests", 0))
+    for key, name in (("first", "first_event"), ("last", "last_event")):
+        t = _unix(events.get(key))
+        if t is not None:
+            gauge(f"{name}_timestamp_seconds", f"stageTimestamp of the {key} event read (Unix time).").set(t)
+    denied = audit.get("access_violations") or {}
+    codes = gauge("access_violations", "Requests refused with 401 or 403, per code.", ("code",))
+    for code, n in sorted((denied.get("by_code") or {}).items()):
+        codes.labels(code).set(n)
+    table(
+        "access_violations_by_principal",
+        "Requests refused with 401 or 403, per principal.",
+        "principal",
+        denied.get("by_principal") or {},
+    )
+    table(
+        "access_violations_by_resource",
+        "Requests refused with 401 or 403, per resource.",
+        "resource",
+        denied.get("by_resource") or {},
+    )
+    secrets = audit.get("secrets") or {}
+    for key, label in (("by_principal", "principal"), ("by_namespace", "namespace"), ("by_verb", "verb")):
+        table(
+            f"secret_requests_{key}",
+            f"Requests on Secrets, per {label}.",
+            label,
+            secrets.get(key) or {},
+        )
+    requests = gauge("check_requests", "Requests each audit check judged.", ("check_id",))
+    findings = gauge("check_findings", "Findings of each audit check (before exceptions).", ("check_id",))
+    for cid, c in sorted((audit.get("checks") or {}).items()):
+        requests.labels(cid).set(c.get("evaluated", 0))
+        findings.labels(cid).set(c.get("findings", 0))
+    ttd = audit.get("time_to_detect")
+    if ttd:
+        g = gauge("time_to_detect_seconds", "Event received - stageTimestamp (audit serve).", ("quantile",))
+        for q, key in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
+            g.labels(q).set(ttd[key])
+
+
+def _unix(ts: object) -> float | None:
+    if not isinstance(ts, str) or not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except ValueError:
+        return None

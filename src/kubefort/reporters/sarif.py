@@ -214,6 +214,8 @@ def _result(o: Outcome, rule_index: int) -> dict[str, Any]:
         props["container"] = o.container
     if o.path:
         props["path"] = format_path(o.path)
+    if o.event is not None:  # audit findings: the event, as the JSON report's results[].event
+        props["event"] = o.event
     res: dict[str, Any] = {
         "ruleId": o.check_id,
         "ruleIndex": rule_index,

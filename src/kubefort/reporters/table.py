@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from kubefort.model import Outcome, ResourceId, ScanResult, Severity, Source, Status
 from kubefort.registry import Registry
 from kubefort.reporters import (
+    audit_text,
     check_meta,
     is_complete,
     object_title,
@@ -102,10 +103,16 @@ def _groups(result: ScanResult, outcomes: list[Outcome]) -> list[tuple[list[Piec
     grouped: dict[tuple[object, ...], list[Outcome]] = {}
     headers: dict[tuple[object, ...], list[Piece]] = {}
     for o in outcomes:
-        if o.resource is not None:
+        key: tuple[object, ...]
+        if o.event is not None:  # an audit finding: one group per event, saying who did what
+            file, line, _ = outcome_location(o)
+            item = o.source.doc_index if o.source is not None else 0
+            key = (file or "", line or 0, item, "")
+            title, where = audit_text.header(o.event), _where(file, line)
+        elif o.resource is not None:
             src = o.source or sources.get(o.resource)
             if src is not None:
-                key: tuple[object, ...] = resource_sort_key(o.resource, src)
+                key = resource_sort_key(o.resource, src)
                 where = _where(src.file, src.line)
             else:
                 file, line, _ = outcome_location(o)
@@ -148,6 +155,8 @@ def _row(out: Writer, o: Outcome, registry: Registry, widths: tuple[int, int, in
     out.line(prefix, body)
 
     pad: list[Piece] = [(" " * sum(len(t) for t, _ in prefix), None)]
+    if o.event is not None:
+        out.line(pad, [(audit_text.detail(o.event), "dim")])
     if o.status is Status.SUPPRESSED and o.suppression is not None:
         s = o.suppression
         note = f"suppressed by {s.kind}" + (f" ({s.where})" if s.where else "") + f": {s.reason}"
@@ -191,11 +200,22 @@ def _summary(out: Writer, result: ScanResult, show_suppressed: bool) -> None:
         pieces.append((f"{n} {label}", SEVERITY_STYLE[Severity.parse(label)] if n else None))
     out.line([], pieces, hang=2 * len(INDENT))
 
-    scanned = (
-        f"{plural(len(result.checks_run), 'check')} × {plural(len(result.resources), 'object')}"
-        f" from {plural(len(result.inputs), 'input')} in {result.duration_s:.2f}s"
-    )
-    out.line([(INDENT, None)], [(scanned, None)])
+    audit = result.extras.get("audit")
+    if isinstance(audit, dict):  # kubefort audit: events, not objects, and the access metrics
+        events = sum(i.objects for i in result.inputs)
+        scanned = (
+            f"{plural(len(result.checks_run), 'check')} × {events:,} {'event' if events == 1 else 'events'}"
+            f" from {plural(len(result.inputs), 'input')} in {result.duration_s:.2f}s"
+        )
+        out.line([(INDENT, None)], [(scanned, None)])
+        for line in audit_text.summary_lines(audit):
+            out.line([(INDENT, None)], [(line, None)], hang=2 * len(INDENT))
+    else:
+        scanned = (
+            f"{plural(len(result.checks_run), 'check')} × {plural(len(result.resources), 'object')}"
+            f" from {plural(len(result.inputs), 'input')} in {result.duration_s:.2f}s"
+        )
+        out.line([(INDENT, None)], [(scanned, None)])
     covered = (result.extras.get("cluster") or {}).get("coveredByController")
     if covered:
         note = f"{plural(covered, 'object')} covered by their controllers (same containers as its template; --scan-owned checks them too)"

@@ -51,3 +51,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- printf "%s-metrics" (include "kubefort.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "kubefort.webhookName" -}}
+{{- printf "%s-webhook" (include "kubefort.fullname" .) -}}
+{{- end -}}
+
+{{- define "kubefort.webhookSelectorLabels" -}}
+{{ include "kubefort.selectorLabels" . }}
+app.kubernetes.io/component: webhook
+{{- end -}}
+
+{{- define "kubefort.webhookTLSSecret" -}}
+{{- if .Values.webhook.tls.certManager.enabled -}}
+{{- printf "%s-tls" (include "kubefort.webhookName" .) -}}
+{{- else -}}
+{{- required "webhook.tls.secretName is required without cert-manager (webhook.tls.certManager.enabled=false)" .Values.webhook.tls.secretName -}}
+{{- end -}}
+{{- end -}}

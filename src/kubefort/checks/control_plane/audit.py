@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from kubefort.checks.control_plane.common import API_REF, flags_set, int_at_least
 from kubefort.checks.node_common import NODE_KINDS, node_meta, pod_example
-from kubefort.kube.pods import type_name
-from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
+from kubefort.kube.auditpolicy import LEVELS, AuditPolicy, AuditRequest, evaluate, parse_policy
+from kubefort.model import CheckContext, NotApplicable, Path_, Resource, Severity, Violation
 from kubefort.registry import check
 
 AUDIT_LOG_REF = "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/#log-backend"
@@ -156,121 +154,61 @@ def apiserver_audit_policy_missing(res: Resource, ctx: CheckContext[None]) -> It
     yield from flags_set(res, "kube-apiserver", "audit-policy-file")
 
 
-AUDIT_LEVELS = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
-_ALL_STAGES = {"RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"}
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRequest:
-    """A request the audit policy is asked about (as the API server's policy checker sees it)."""
-
-    label: str
-    verb: str
-    group: str
-    resource: str
-    subresource: str = ""
-    namespace: str = "default"
-    user: str = "jane@example.com"
-    groups: tuple[str, ...] = ("system:authenticated",)
-
-
-def _strs(v: Any) -> list[str]:
-    """A list of strings (null: empty); NotEvaluated otherwise, as the API server refuses such a policy."""
-    if v is None:
-        return []
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise NotEvaluated(f"{v!r:.60} is not a list of strings; the API server refuses the policy")
-    return v
-
-
-def _rule_matches(rule: dict[str, Any], r: AuditRequest) -> bool:
-    """k8s.io/apiserver/pkg/audit/policy checker: users, userGroups, verbs, then namespaces/resources."""
-    if _strs(rule.get("users")) and r.user not in _strs(rule.get("users")):
-        return False
-    if _strs(rule.get("userGroups")) and not set(_strs(rule.get("userGroups"))) & set(r.groups):
-        return False
-    if _strs(rule.get("verbs")) and r.verb not in _strs(rule.get("verbs")):
-        return False
-    namespaces, resources = rule.get("namespaces"), rule.get("resources")
-    if namespaces or resources:
-        if _strs(namespaces) and r.namespace not in _strs(namespaces):
-            return False
-        if resources is not None and not isinstance(resources, list):
-            raise NotEvaluated(
-                f"resources is {type_name(resources)}, expected a list; the API server refuses the policy"
-            )
-        if not resources:
-            return True
-        combined = r.resource + (f"/{r.subresource}" if r.subresource else "")
-        for gr in resources:
-            if gr is None:
-                continue
-            if not isinstance(gr, dict):
-                raise NotEvaluated(f"resources holds {type_name(gr)}, expected a mapping (group, resources)")
-            group = gr.get("group")  # null is absent: the core group ""
-            if group is not None and not isinstance(group, str):
-                raise NotEvaluated(f"resources[].group is {type_name(group)}, expected a string")
-            if (group or "") != r.group:
-                continue
-            names = _strs(gr.get("resources"))
-            if not names:
-                return True
-            if _strs(gr.get("resourceNames")):
-                continue  # limited to named objects: not every request
-            for n in names:
-                if (
-                    n in (combined, "*")
-                    or (r.subresource and n == f"*/{r.subresource}")
-                    or (n.endswith("/*") and n[:-2] == r.resource)
-                ):
-                    return True
-        return False
-    return not rule.get("nonResourceURLs")  # our requests are resource requests
-
-
-def audit_level(policy: dict[str, Any], r: AuditRequest) -> tuple[int, Path_]:
-    """(level, path of the deciding rule) for a request: the first matching rule wins; no match is None."""
-    rules = policy.get("rules")
-    if not isinstance(rules, list):
-        raise NotEvaluated(
-            f"rules is {type_name(rules)}, expected a list; the API server refuses the policy", ("rules",)
-        )
-    omitted = set(_strs(policy.get("omitStages")))
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, dict) or not isinstance(rule.get("level"), str) or rule["level"] not in AUDIT_LEVELS:
-            raise NotEvaluated(
-                f"rules[{i}] has no valid level (None, Metadata, Request, RequestResponse)", ("rules", i)
-            )
-        if _rule_matches(rule, r):
-            level = AUDIT_LEVELS[rule["level"]]
-            if omitted | set(_strs(rule.get("omitStages"))) >= _ALL_STAGES:
-                level = 0
-            return level, ("rules", i)
-    return 0, ("rules",)
-
-
-def audit_policy(res: Resource) -> dict[str, Any]:
+def audit_policy(res: Resource) -> AuditPolicy:
+    """The audit Policy the object holds, as the API server loads it (kube/auditpolicy.py);
+    NotEvaluated for one it refuses, NotApplicable for other objects."""
     if res.id.kind != "Policy" or not res.id.api_version.startswith("audit.k8s.io/"):
         raise NotApplicable()
-    return res.obj
+    return parse_policy(res.obj)
 
 
+RBAC = "rbac.authorization.k8s.io"
+# what CIS 3.2.2 asks the policy to record, and what kubefort's audit detections (KF-AUDIT) read:
+# reads and changes of Secrets, RBAC changes, interactive access, token minting, admission and
+# certificate control, namespace deletion
 KEY_EVENTS = (
     AuditRequest("reading Secrets", "get", "", "secrets"),
+    AuditRequest("listing Secrets", "list", "", "secrets"),
+    AuditRequest("watching Secrets", "watch", "", "secrets"),
+    AuditRequest("changing Secrets", "patch", "", "secrets"),
     AuditRequest("exec into pods", "create", "", "pods", "exec"),
     AuditRequest("attaching to pods", "create", "", "pods", "attach"),
     AuditRequest("port-forwarding to pods", "create", "", "pods", "portforward"),
     AuditRequest("proxying to pods", "get", "", "pods", "proxy"),
     AuditRequest("proxying to services", "get", "", "services", "proxy"),
+    AuditRequest("proxying to nodes (the kubelet API)", "get", "", "nodes", "proxy", namespace=""),
+    AuditRequest("adding ephemeral containers", "patch", "", "pods", "ephemeralcontainers"),
     AuditRequest("creating pods", "create", "", "pods"),
     AuditRequest("changing Deployments", "patch", "apps", "deployments"),
-    AuditRequest("binding cluster roles", "create", "rbac.authorization.k8s.io", "clusterrolebindings", namespace=""),
-    AuditRequest("changing roles", "update", "rbac.authorization.k8s.io", "roles"),
+    AuditRequest("binding cluster roles", "create", RBAC, "clusterrolebindings", namespace=""),
+    AuditRequest("deleting cluster role bindings", "delete", RBAC, "clusterrolebindings", namespace=""),
+    AuditRequest("binding roles", "create", RBAC, "rolebindings"),
+    AuditRequest("changing roles", "update", RBAC, "roles"),
+    AuditRequest("changing cluster roles", "patch", RBAC, "clusterroles", namespace=""),
+    AuditRequest("requesting service-account tokens", "create", "", "serviceaccounts", "token"),
+    AuditRequest(
+        "changing admission webhooks",
+        "update",
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+        namespace="",
+    ),
+    AuditRequest(
+        "approving certificate requests",
+        "update",
+        "certificates.k8s.io",
+        "certificatesigningrequests",
+        "approval",
+        namespace="",
+    ),
+    AuditRequest("deleting namespaces", "delete", "", "namespaces", name="default"),  # its namespace is its name
 )
 SENSITIVE = (
     (AuditRequest("creating Secrets", "create", "", "secrets"), 1),
     (AuditRequest("updating Secrets", "update", "", "secrets"), 1),
+    (AuditRequest("patching Secrets", "patch", "", "secrets"), 1),
     (AuditRequest("reading Secrets", "get", "", "secrets"), 2),
+    (AuditRequest("listing Secrets", "list", "", "secrets"), 2),
     (AuditRequest("updating ConfigMaps", "update", "", "configmaps"), 1),
     (AuditRequest("TokenReviews", "create", "authentication.k8s.io", "tokenreviews", namespace=""), 1),
     (AuditRequest("TokenRequests", "create", "", "serviceaccounts", "token"), 2),
@@ -295,7 +233,7 @@ _POLICY_FIX = (
     severity=Severity.MEDIUM,
     target="object",
     kinds=("Policy",),
-    remediation="Add rules that log at least Metadata for Secrets, pods/exec|attach|portforward|proxy, services/proxy, pod and Deployment changes and RBAC changes.",
+    remediation="Add rules that log at least Metadata for Secrets, pods/exec|attach|portforward|proxy|ephemeralcontainers, services/proxy, nodes/proxy, pod and Deployment changes, RBAC changes, token requests, admission webhook changes, certificate approvals and namespace deletion.",
     **node_meta(
         cis=("3.2.2",),
         manual=True,
@@ -305,8 +243,12 @@ _POLICY_FIX = (
         "way the API server does (first matching rule wins, no match means None) for the events CIS 3.2.2 lists, and flags "
         "the policy when any of them is not recorded: "
         + ", ".join(e.label for e in KEY_EVENTS)
-        + ". The request is from an "
-        "ordinary authenticated user in namespace `default`.",
+        + ". The request is from an ordinary authenticated user in namespace `default`. A request is not recorded when no "
+        "rule matches it, when the deciding rule's level is None, or when every stage it writes (RequestReceived, "
+        "ResponseStarted for long-running requests such as watch and exec, ResponseComplete) is in `omitStages`. "
+        "Besides CIS 3.2.2's list, the events kubefort's audit detections (KF-AUDIT) read must be there: listing and "
+        "watching Secrets, RBAC changes, token requests, admission webhook changes, certificate approvals, ephemeral "
+        "containers, kubelet API proxying and namespace deletion.",
         why="A policy that records nothing (or only some noise) gives an audit log in which the attack is missing.",
         example=_POLICY_EXAMPLE,
         fix=_POLICY_FIX,
@@ -318,9 +260,9 @@ def audit_policy_misses_key_events(res: Resource, ctx: CheckContext[None]) -> It
     policy = audit_policy(res)
     missing: list[tuple[str, Path_]] = []
     for ev in KEY_EVENTS:
-        level, path = audit_level(policy, ev)
-        if level == 0:
-            missing.append((ev.label, path))
+        d = evaluate(policy, ev)
+        if d.level == 0:
+            missing.append((ev.label, d.path))
     if missing:
         yield Violation(f"the policy records nothing for: {', '.join(m for m, _ in missing)}", missing[0][1])
 
@@ -341,7 +283,7 @@ def audit_policy_misses_key_events(res: Resource, ctx: CheckContext[None]) -> It
         mitre=("T1552",),
         owasp=("K05", "K08"),
         what="Evaluates an audit `Policy` like KF-CP-057 and flags it when a request carrying a credential is logged with its body: "
-        "creating or updating Secrets or ConfigMaps, TokenReviews at `Request` or above, reading Secrets or requesting tokens at `RequestResponse`.",
+        "creating, updating or patching Secrets, updating ConfigMaps, TokenReviews at `Request` or above, reading or listing Secrets or requesting tokens at `RequestResponse`.",
         why="The audit log is usually shipped to a log platform that many people can read: Secret values, service-account tokens "
         "and reviewed bearer tokens end up there in clear text.",
         example="```yaml\napiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse   # every body, Secrets included\n```",
@@ -356,9 +298,9 @@ def audit_policy_logs_secret_payloads(res: Resource, ctx: CheckContext[None]) ->
     policy = audit_policy(res)
     leaks: list[tuple[str, Path_]] = []
     for ev, limit in SENSITIVE:
-        level, path = audit_level(policy, ev)
-        if level > limit:
-            leaks.append((f"{ev.label} at {next(k for k, n in AUDIT_LEVELS.items() if n == level)}", path))
+        d = evaluate(policy, ev)
+        if d.level > limit:
+            leaks.append((f"{ev.label} at {LEVELS[d.level]}", d.path))
     if leaks:
         yield Violation(
             f"the policy logs request or response bodies for: {', '.join(x for x, _ in leaks)}", leaks[0][1]
