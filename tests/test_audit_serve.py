@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import click
 import orjson
 import pytest
 import urllib3
@@ -48,7 +49,8 @@ from kubefort.audit.serve_alerts import alerts_url
 from kubefort.audit.serve_http import RunningServer, ServeSettings, parse_event_list, start_in_thread
 from kubefort.audit.serve_metrics import BAD_REQUEST_REASONS
 from kubefort.audit.services import default_services
-from kubefort.cli.audit_serve import parse_size, serve
+from kubefort.cli.audit_serve import serve
+from kubefort.cli.params import parse_size
 from kubefort.config import Config, ExceptionRule
 from kubefort.registry import REGISTRY
 
@@ -1085,10 +1087,18 @@ def test_cli_file_errors(certs: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("12MiB", 12 * 1024**2), ("500KiB", 512_000), ("1048576", 1048576), ("2MB", 2_000_000)]
+    ("text", "size"),
+    [("12MiB", 12 * 1024**2), ("500KiB", 512_000), ("1048576", 1048576), ("2MB", 2_000_000), ("1G", 1024**3)],
 )
 def test_parse_size(text: str, size: int) -> None:
-    assert parse_size(text) == size
+    assert parse_size(text, "--max-body-size") == size
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "0.1", "-5MiB", ""])
+def test_parse_size_refuses_what_is_not_a_positive_size(text: str) -> None:
+    with pytest.raises(click.BadParameter) as exc:
+        parse_size(text, "--max-file-size")
+    assert exc.value.param_hint == "--max-file-size"
 
 
 @pytest.mark.slow

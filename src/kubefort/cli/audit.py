@@ -33,6 +33,7 @@ from kubefort.cli.params import (
     complete_check_ids,
     complete_report_formats,
     os_reason,
+    parse_size,
 )
 
 # name -> ("module:attribute", the first paragraph of its help); tests/test_audit_cli.py holds them equal
@@ -68,30 +69,6 @@ PATH: audit log files as --audit-log-path writes them (JSON lines, .gz too), dir
 EKS CloudWatch and GKE Cloud Audit Logs exports. Each request is judged once. Subcommands:
 `kubefort audit serve` (live receiver), `kubefort audit rbac` (least privilege from usage).
 """
-
-
-def _size(text: str) -> int:
-    """`4MiB`, `512KiB`, `1048576` -> bytes (KiB/MiB/GiB are binary, KB/MB/GB decimal)."""
-    t = text.strip().upper()
-    mult = 1
-    for suffix, m in (
-        ("KIB", 1024),
-        ("MIB", 1024**2),
-        ("GIB", 1024**3),
-        ("KB", 1000),
-        ("MB", 1000**2),
-        ("GB", 1000**3),
-    ):
-        if t.endswith(suffix):
-            t, mult = t[: -len(suffix)], m
-            break
-    try:
-        size = int(float(t) * mult)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a size (e.g. 4MiB)", param_hint="--max-event-size") from None
-    if size < 1:
-        raise click.BadParameter(f"{text!r} must be at least one byte", param_hint="--max-event-size")
-    return size
 
 
 class AuditGroup(LazyGroup):
@@ -293,7 +270,7 @@ def analyse(
         raise click.UsageError(check_suggestion(reg, [*split_ids(select), *split_ids(skip)]) or str(exc)) from None
     if write_baseline and (outputs or output_file):
         raise click.UsageError("--write-baseline writes the baseline and no report: drop -o/--output-file")
-    limit = _size(max_event_size)
+    limit = parse_size(max_event_size, "--max-event-size")
     threshold = parse_fail_on(fail_on, config)
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 import click
 
 from kubefort.cli.common import builtin_registry, split_ids
-from kubefort.cli.params import FileError, InputFile, OutputFile, complete_check_ids
+from kubefort.cli.params import FileError, InputFile, OutputFile, complete_check_ids, parse_size
 
 SERVE_HELP_EPILOG = """\b
 Point the API server at it with --audit-webhook-config-file, a kubeconfig whose
@@ -23,24 +23,6 @@ the queue for --drain-timeout seconds, then exits.
 
 # the API server reaches the receiver over the network; TLS and client authentication protect it
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104
-_SIZES = (("KIB", 1024), ("MIB", 1024**2), ("GIB", 1024**3), ("KB", 1000), ("MB", 1000**2), ("K", 1024), ("M", 1024**2))
-
-
-def parse_size(text: str) -> int:
-    """`12MiB`, `500KiB`, `1048576` -> bytes."""
-    t = text.strip().upper()
-    mult = 1
-    for suffix, m in _SIZES:
-        if t.endswith(suffix):
-            t, mult = t[: -len(suffix)], m
-            break
-    try:
-        size = int(float(t) * mult)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a size (e.g. 12MiB)", param_hint="--max-body-size") from None
-    if size < 1:
-        raise click.BadParameter(f"{text!r} must be at least one byte", param_hint="--max-body-size")
-    return size
 
 
 class FindingsOutput(OutputFile):
@@ -220,7 +202,7 @@ def serve(
         port=port,
         client_ca_file=client_ca_file,
         token_file=token_file,
-        max_body_size=parse_size(max_body_size),
+        max_body_size=parse_size(max_body_size, "--max-body-size", "12MiB"),
         drain_timeout=drain_seconds,
     )
     _setup_logging()

@@ -49,6 +49,38 @@ __all__ = [
 ]
 
 
+# size suffixes: KiB/MiB/GiB (and K/M/G) are binary, KB/MB/GB decimal
+_SIZE_SUFFIXES = (
+    ("KIB", 1024),
+    ("MIB", 1024**2),
+    ("GIB", 1024**3),
+    ("KB", 1000),
+    ("MB", 1000**2),
+    ("GB", 1000**3),
+    ("K", 1024),
+    ("M", 1024**2),
+    ("G", 1024**3),
+)
+
+
+def parse_size(text: str, option: str, example: str = "4MiB") -> int:
+    """`4MiB`, `512KiB`, `1048576` -> bytes, for a size option (`option` names it in errors);
+    BadParameter for text that is not a size, or below one byte."""
+    t = text.strip().upper()
+    mult = 1
+    for suffix, m in _SIZE_SUFFIXES:
+        if t.endswith(suffix):
+            t, mult = t[: -len(suffix)], m
+            break
+    try:
+        size = int(float(t) * mult)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size (e.g. {example})", param_hint=option) from None
+    if size < 1:
+        raise click.BadParameter(f"{text!r} must be at least one byte", param_hint=option)
+    return size
+
+
 def one_line(text: str) -> str:
     """`text` on one line: its lines joined by single spaces, blank lines dropped."""
     return " ".join(part.strip() for part in text.splitlines() if part.strip())

@@ -29,6 +29,7 @@ from kubefort.cli.params import (
     complete_check_ids,
     complete_report_formats,
     os_reason,
+    parse_size,
 )
 from kubefort.verdict import nothing_found, nothing_listed
 
@@ -44,29 +45,6 @@ Exit codes:
      --allow-incomplete turns this into 0/1
 With --write-baseline: 0 once the baseline is written (3 when incomplete).
 """
-
-
-def _size(text: str) -> int:
-    t = text.strip().upper()
-    mult = 1
-    for suffix, m in (
-        ("KIB", 1024),
-        ("MIB", 1024**2),
-        ("GIB", 1024**3),
-        ("KB", 1000),
-        ("MB", 1000**2),
-        ("GB", 1000**3),
-        ("K", 1024),
-        ("M", 1024**2),
-        ("G", 1024**3),
-    ):
-        if t.endswith(suffix):
-            t, mult = t[: -len(suffix)], m
-            break
-    try:
-        return int(float(t) * mult)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a size (e.g. 32MiB)") from None
 
 
 @click.command("scan", epilog=EXIT_CODES_HELP)
@@ -422,7 +400,7 @@ def scan(
         check_ids=check_ids,
         keep_passed=keep_passed,
         load=LoadOptions(
-            max_file_size=_size(max_file_size),
+            max_file_size=parse_size(max_file_size, "--max-file-size", "32MiB"),
             helm_values=helm_values,
             helm_set=helm_set,
             namespace=namespaces[0] if namespaces else None,
