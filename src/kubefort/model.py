@@ -6,6 +6,7 @@ Nothing here performs I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import hashlib
@@ -265,6 +266,24 @@ class CheckContext(Generic[OptionsT]):
 
     options: OptionsT
     pod_template_paths: Mapping[str, Sequence[Path_]] = field(default_factory=dict)
+
+
+class OffUntilSet:
+    """Options of a check that judges nothing until configured (a bound, an allow-list, networks):
+    `off` while every option is unset (empty or zero). Drivers never call a check whose options
+    are off (its every outcome would be "not applicable"): the engine and the audit analyzer
+    both honour it."""
+
+    __slots__ = ()
+
+    @property
+    def off(self) -> bool:
+        return not any(getattr(self, f.name) for f in dataclasses.fields(self))  # type: ignore[arg-type]
+
+
+def options_off(options: object) -> bool:
+    """Whether a check's options leave it off (see `OffUntilSet`)."""
+    return isinstance(options, OffUntilSet) and options.off
 
 
 class ClusterIndex(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubefort.kube.pods import BUILTIN_GROUPS, ContainerView, Fields, PodView, api_group, need
+from kubefort.kube.pods import BUILTIN_GROUPS, ContainerView, Fields, PodView, api_group, memoised, need
 from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Path_, Severity, Violation, format_path
 from kubefort.registry import Mappings, check
 
@@ -20,15 +20,23 @@ BATCH_KINDS = frozenset({"Job", "CronJob"})
 
 def _long_running(pod: PodView, c: ContainerView) -> None:
     """NotApplicable unless `c` is a main container of a pod that runs until it is stopped."""
+    reason = memoised(c.memo, "containers.not_long_running", _not_long_running, pod, c)  # asked by 010 and 011
+    if reason is not None:
+        raise NotApplicable(reason)
+
+
+def _not_long_running(pod: PodView, c: ContainerView) -> str | None:
+    """Why `c` is not a main container of a long-running pod (None: it is one)."""
     if c.kind != "container":  # init, ephemeral, Argo template script/sidecar containers
-        raise NotApplicable(NOT_A_MAIN_CONTAINER)
+        return NOT_A_MAIN_CONTAINER
     if pod.origin == "template":  # an Argo Workflows step
-        raise NotApplicable(RUNS_TO_COMPLETION)
+        return RUNS_TO_COMPLETION
     res = pod.resource
     if res.id.kind in BATCH_KINDS and api_group(res.id.api_version) in BUILTIN_GROUPS:
-        raise NotApplicable(RUNS_TO_COMPLETION)
+        return RUNS_TO_COMPLETION
     if pod.spec.str("restartPolicy") in ("Never", "OnFailure"):
-        raise NotApplicable(RUNS_TO_COMPLETION)
+        return RUNS_TO_COMPLETION
+    return None
 
 
 def _probe_set(c: ContainerView, field: str) -> bool:
@@ -178,27 +186,42 @@ def readiness_probe_missing(pod: PodView, c: ContainerView, ctx: CheckContext[No
         )
 
 
-def _hides(var: Fields, name: str) -> bool:
-    """Does a later definition of `name` hide the earlier one? The API server's own rule
-    (kubernetes pkg/api/pod/warnings.go, "hides previous definition of"): it does unless it only
-    extends the earlier value, `X=$(X):more` (a reference to itself plus something else, no valueFrom)."""
+def _hides(text: str, value_from: object, name: str) -> bool:
+    """Does a later definition of `name` (value `text`, `valueFrom`) hide the earlier one? The API
+    server's own rule (kubernetes pkg/api/pod/warnings.go, "hides previous definition of"): it does
+    unless it only extends the earlier value, `X=$(X):more` (a reference to itself plus something
+    else, no valueFrom)."""
     ref = f"$({name})"
-    text = var.str("value") or ""
-    return var.get("valueFrom") is not None or text == ref or ref not in text
+    return value_from is not None or text == ref or ref not in text
 
 
 def _duplicates(c: ContainerView) -> list[tuple[str, int, int]]:
     """(name, index of the first definition, index of the hiding one) for every hidden variable."""
+    env = c.plain_env()
+    if env is None:
+        return duplicates_checked(c)
     first: dict[str, int] = {}
     found: list[tuple[str, int, int]] = []
-    for i, item in enumerate(c.list("env")):
-        path = c.at("env", i)
-        var = Fields(need(item, dict, "an env var mapping", path), path)
+    for i, item in enumerate(env):
+        name = item.get("name") or ""
+        if name not in first:
+            first[name] = i
+        elif _hides(item.get("value") or "", item.get("valueFrom"), name):
+            found.append((name, first[name], i))
+    return found
+
+
+def duplicates_checked(c: ContainerView) -> list[tuple[str, int, int]]:
+    """`_duplicates` entry by entry: NotEvaluated for the first entry that is not a mapping, or
+    whose name or value is not a string (the API server rejects the pod)."""
+    first: dict[str, int] = {}
+    found: list[tuple[str, int, int]] = []
+    for i, var in enumerate(c.env_items()):
         name = var.str("name") or ""
         var.str("value")  # a value of another type: the API server rejects the pod
         if name not in first:
             first[name] = i
-        elif _hides(var, name):
+        elif _hides(var.str("value") or "", var.get("valueFrom"), name):
             found.append((name, first[name], i))
     return found
 

@@ -13,6 +13,7 @@ from kubefort.kube.pods import (
     Fields,
     api_group,
     find_pods,
+    memoised,
     need,
 )
 from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Resource, Severity, Violation
@@ -140,9 +141,14 @@ STATIC_POD_ANNOTATIONS = ("kubernetes.io/config.mirror", "kubernetes.io/config.s
 
 
 def string_labels(fields: Fields | None) -> dict[str, str]:
-    """The labels (a map of strings: a null value is ""); NotEvaluated for values of another type."""
+    """The labels (a map of strings: a null value is ""); NotEvaluated for values of another type.
+    Read once per view (KF-WL-007 asks it of every container of a pod): do not change the result."""
     if fields is None:
         return {}
+    return memoised(fields.memo, "string_labels", _string_labels, fields)
+
+
+def _string_labels(fields: Fields) -> dict[str, str]:
     labels = fields.mapping("labels")
     for key, value in labels.items():
         if value is not None and not isinstance(value, str):

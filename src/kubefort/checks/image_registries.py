@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from kubefort.checks.images import DOCKER_HUB, DOCKER_HUB_ALIASES, container_image, normalized_name
 from kubefort.kube import imageref
 from kubefort.kube.pods import ContainerView, PodView
-from kubefort.model import CheckContext, NotApplicable, Severity, Violation
+from kubefort.model import CheckContext, NotApplicable, OffUntilSet, Severity, Violation
 from kubefort.registry import Mappings, check
 
 _ENTRY_EXAMPLES = "examples: registry.example.com, ghcr.io/my-org, docker.io/library, *.dkr.ecr.eu-west-1.amazonaws.com"
@@ -27,7 +27,7 @@ def check_registry_entries(option: str, entries: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageAllowOptions:
+class ImageAllowOptions(OffUntilSet):
     """Options of KF-IMG-004 (`.kubefort.yaml`: `options: {KF-IMG-004: {allowed_registries: [...]}}`)."""
 
     allowed_registries: tuple[str, ...] = ()
@@ -37,7 +37,7 @@ class ImageAllowOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageBlockOptions:
+class ImageBlockOptions(OffUntilSet):
     """Options of KF-IMG-006 (`.kubefort.yaml`: `options: {KF-IMG-006: {blocked_registries: [...]}}`)."""
 
     blocked_registries: tuple[str, ...] = ()

@@ -38,6 +38,7 @@ def _image_ref(ref: Reference) -> ImageRef:
     return ImageRef(ref.domain or None, ref.path, ref.tag, str(ref.digest) if ref.digest else None)
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of the text, like _read below
 def parse_image(ref: str) -> ImageRef:
     """The image's registry, repository, tag and digest, never raising: as the kubelet reads it
     (`nginx` -> docker.io, library/nginx) when the reference is valid; a digest the kubelet
@@ -104,11 +105,9 @@ def _container_image(c: ContainerView) -> Image | None:
         if c.kind == "ephemeral container":
             return None
         raise NotEvaluated(f"{c.label()} has no image", c.at("image"))
-    found = _read(image)
-    if isinstance(found, Reference):
-        return Image(image, _image_ref(found))
-    if found.without_digest is not None:
-        return Image(image, _image_ref(found.without_digest), found.reason)
+    found = _image(image)
+    if isinstance(found, Image):
+        return found
     if PLACEHOLDER.search(image):
         raise NotEvaluated(
             f"{c.label()}: image {image!r} is a template placeholder, filled in at deploy time", c.at("image")
@@ -120,6 +119,18 @@ def _container_image(c: ContainerView) -> Image | None:
     )
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of the text (Images are immutable)
+def _image(text: str) -> Image | ImageRefError:
+    """The image written `text`, or the grammar's error when the kubelet cannot read it at all."""
+    found = _read(text)
+    if isinstance(found, Reference):
+        return Image(text, _image_ref(found))
+    if found.without_digest is not None:
+        return Image(text, _image_ref(found.without_digest), found.reason)
+    return found
+
+
+@functools.lru_cache(maxsize=8192)  # a pure function of an (immutable) reference: three checks ask it of every image
 def normalized_name(ref: ImageRef) -> str:
     """The repository as the runtime resolves it: `nginx` -> `docker.io/library/nginx`; the
     host in lower case (DNS names are case-insensitive), Docker Hub's aliases as `docker.io`."""

@@ -4,14 +4,13 @@ without logging in (009)."""
 from __future__ import annotations
 
 import ipaddress
-import posixpath
 import re
 from collections.abc import Iterator
 
 from kubefort.checks.hygiene import string_labels
-from kubefort.checks.images import parse_image
+from kubefort.checks.images import ImageRef, parse_image
 from kubefort.kube.flags.syntax import go_bool, parse_args
-from kubefort.kube.pods import ContainerView, Fields, PodView, need
+from kubefort.kube.pods import ContainerView, Fields, PodView, memoised, need
 from kubefort.model import CheckContext, NotApplicable, NotEvaluated, Path_, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
 
@@ -23,17 +22,39 @@ TILLER_PORT = 44134
 TILLER_LABELS = {"app": "helm", "name": "tiller"}
 
 
+def _image(c: ContainerView) -> ImageRef | None:
+    """The container's image as `parse_image` reads it (None when unset), once per container."""
+    return memoised(c.memo, "legacy.image", _read_image, c)
+
+
+def _read_image(c: ContainerView) -> ImageRef | None:
+    image = c.str("image")
+    return parse_image(image.strip()) if image else None
+
+
 def _image_repo(c: ContainerView) -> str:
     """The container's repository path, lower case, without registry, tag or digest ("" when unset)."""
-    image = c.str("image")
-    return parse_image(image.strip()).repository.lower() if image else ""
+    ref = _image(c)
+    return ref.repository.lower() if ref is not None else ""
 
 
 def _env_value(c: ContainerView, name: str) -> tuple[bool, str | None]:
     """(is the variable defined, its literal value) in the container's env (the last definition wins)."""
+    env = c.plain_env()
+    if env is None:
+        return env_value_checked(c, name)
     found, value = False, None
-    for i, item in enumerate(c.list("env")):
-        var = Fields(need(item, dict, "an env var mapping", c.at("env", i)), c.at("env", i))
+    for item in env:
+        if item.get("name") == name:
+            found, value = True, item.get("value")
+    return found, value
+
+
+def env_value_checked(c: ContainerView, name: str) -> tuple[bool, str | None]:
+    """`_env_value` entry by entry: NotEvaluated for the first entry that is not a mapping, or
+    whose name (or, for the variable asked for, value) is not a string."""
+    found, value = False, None
+    for var in c.env_items():
         if var.str("name") == name:
             found, value = True, var.str("value")
     return found, value
@@ -48,7 +69,7 @@ def _argv(c: ContainerView) -> list[str]:
 def _is_tiller(pod: PodView, c: ContainerView) -> str | None:
     """How the container shows it is Tiller (None: it is not)."""
     repo = _image_repo(c)
-    if posixpath.basename(repo) == "tiller":
+    if repo.rpartition("/")[2] == "tiller":  # the last path component (posixpath.basename)
         return f"image {c.str('image')}"
     if _env_value(c, "TILLER_NAMESPACE")[0]:
         return "env TILLER_NAMESPACE"
@@ -365,8 +386,7 @@ def dashboard_without_authentication(pod: PodView, c: ContainerView, ctx: CheckC
     - https://github.com/kubernetes/dashboard/blob/master/docs/user/access-control/README.md
     - https://nvd.nist.gov/vuln/detail/CVE-2018-18264
     """
-    image = c.str("image")
-    ref = parse_image(image.strip()) if image else None
+    ref = _image(c)
     if ref is None or not _DASHBOARD_REPO.search(ref.repository.lower()):
         raise NotApplicable(NOT_A_DASHBOARD)
     bools, values = _dashboard_flags(c)

@@ -21,7 +21,7 @@ from decimal import Decimal
 from kubefort.checks.resources import MITRE_DOS, MITRE_DOS_HIJACK, NSA_RES, effective
 from kubefort.kube.pods import ContainerView, PodView
 from kubefort.kube.quantity import QuantityError, format_quantity, parse_quantity
-from kubefort.model import CheckContext, NotApplicable, Severity, Violation
+from kubefort.model import CheckContext, NotApplicable, OffUntilSet, Severity, Violation
 from kubefort.registry import Mappings, check
 
 OFF = "the check is off: no bound is configured in .kubefort.yaml options"
@@ -47,7 +47,7 @@ def ratio(option: str, value: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class MaxCPUOptions:
+class MaxCPUOptions(OffUntilSet):
     max_cpu: str = ""  # the largest CPU limit a container may have (2, 1500m); "" leaves the check off
 
     def __post_init__(self) -> None:
@@ -55,7 +55,7 @@ class MaxCPUOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class MaxMemoryOptions:
+class MaxMemoryOptions(OffUntilSet):
     max_memory: str = ""  # the largest memory limit a container may have (4Gi); "" leaves the check off
 
     def __post_init__(self) -> None:
@@ -63,7 +63,7 @@ class MaxMemoryOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class MinCPUOptions:
+class MinCPUOptions(OffUntilSet):
     min_cpu: str = ""  # the smallest CPU request a container may make (50m); "" leaves the check off
 
     def __post_init__(self) -> None:
@@ -71,7 +71,7 @@ class MinCPUOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class MinMemoryOptions:
+class MinMemoryOptions(OffUntilSet):
     min_memory: str = ""  # the smallest memory request a container may make (64Mi); "" leaves the check off
 
     def __post_init__(self) -> None:
@@ -79,7 +79,7 @@ class MinMemoryOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class RatioOptions:
+class RatioOptions(OffUntilSet):
     max_cpu_ratio: float = 0.0  # the largest CPU limit/request ratio; 0 does not check CPU
     max_memory_ratio: float = 0.0  # the largest memory limit/request ratio; 0 does not check memory
 

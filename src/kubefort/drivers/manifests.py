@@ -6,11 +6,9 @@ the order of the inputs, so reports never depend on which worker finished first.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from kubefort.config import Config
 from kubefort.engine import Engine, EngineSettings, Partial
@@ -54,10 +52,16 @@ def evaluate_all(
     total_bytes = sum(s.size for s in specs)
     rendered = sum(1 for s in specs if s.kind in ("helm", "kustomize"))
     parallel = ncpu > 1 and len(specs) > 1 and (total_bytes >= PARALLEL_MIN_BYTES or (rendered > 0 and len(specs) > 2))
-    parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
+    if parallel:
+        import multiprocessing  # only a scan that may use workers loads it
+
+        parallel = "fork" in multiprocessing.get_all_start_methods()
     tally = _Tally(len(specs), total_bytes, progress)
     parts: list[Partial | None] = [None] * len(specs)
     if parallel:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         files = [i for i, s in enumerate(specs) if s.kind != "stdin"]
         # big files first so that no worker is left with the largest at the end
         files.sort(key=lambda i: -specs[i].size)

@@ -11,9 +11,10 @@ runs checks through `Engine`.
 See docs/architecture.md.
 """
 
-from kubefort.engine.core import CLUSTER_SCHEME, INPUT_CHECKS, Engine, EngineSettings, Partial, Recorder
+from kubefort.engine.core import INPUT_CHECKS, Engine, EngineSettings, Partial
 from kubefort.engine.exceptions import apply_exceptions, inline_ignores
 from kubefort.engine.index import POD_KINDS, Gaps, Index
+from kubefort.engine.recorder import CLUSTER_SCHEME, Recorder
 
 __all__ = [
     "CLUSTER_SCHEME",

@@ -19,16 +19,14 @@ drivers (manifest scans, cluster scans, node scans, admission) feed it loaded in
 
 from __future__ import annotations
 
-import multiprocessing
 import operator
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubefort import __version__
-from kubefort.config import Config, InlineIgnore, inline_suppression
+from kubefort.config import Config
 from kubefort.engine.exceptions import apply_exceptions, inline_ignores
 from kubefort.engine.index import (
     Gaps,
@@ -40,15 +38,14 @@ from kubefort.engine.index import (
     split_units,
 )
 from kubefort.engine.progress import ProgressCallback, ProgressEvent
+from kubefort.engine.recorder import CLUSTER_SCHEME, CheckRun, Recorder
 from kubefort.kube.pods import PodView, find_pods
 from kubefort.loaders.manifests import LoadedInput, LoadOptions, LoadProblem, add_object
-from kubefort.loaders.origin import OriginFiles
 from kubefort.locate import Locator
 from kubefort.model import (
     CheckContext,
     InputRecord,
     Location,
-    NotApplicable,
     NotEvaluated,
     Outcome,
     Path_,
@@ -59,13 +56,12 @@ from kubefort.model import (
     Source,
     Status,
     Suppression,
-    Violation,
     fingerprint,
+    options_off,
 )
 from kubefort.registry import CheckMeta, Registry, load_builtin_checks
 
 INPUT_CHECKS = {"read": "KF-INPUT-001", "parse": "KF-INPUT-001", "render": "KF-INPUT-002", "invalid": "KF-INPUT-003"}
-CLUSTER_SCHEME = "cluster://"
 
 ObjectKey = tuple[ResourceId, Source]
 ObjectReport = Callable[[list[PodView], NotEvaluated | None], dict[str, Any]]
@@ -158,106 +154,6 @@ def _unpickle_partial(records: list[InputRecord], packed: list[PackedOutcome], *
     return Partial(records, unpack(packed), *rest)
 
 
-# ---------------------------------------------------------------------------------------------
-# recording outcomes
-# ---------------------------------------------------------------------------------------------
-# Status members as plain globals for the hot path (`Status.PASSED` is an enum class attribute
-# lookup, several times slower than a global, and runs ~100 times per object)
-_PASSED, _FAILED, _SUPPRESSED, _NOT_EVALUATED = Status.PASSED, Status.FAILED, Status.SUPPRESSED, Status.NOT_EVALUATED
-
-
-class Recorder:
-    """Turns check results into outcomes, locating only what is shown."""
-
-    def __init__(
-        self,
-        severity: dict[str, Severity],
-        locator_for: Callable[[Source], Locator | None],
-        keep_passed: bool = True,
-        by_request: dict[str, Suppression] | None = None,
-        origins: OriginFiles | None = None,
-    ) -> None:
-        self.severity = severity
-        self.by_request = by_request or {}  # check ID -> the suppression of its not-evaluated outcomes
-        self.outcomes: list[Outcome] = []
-        self.locator_for = locator_for
-        self.keep_passed = keep_passed
-        self.omitted = 0  # passes counted, not kept
-        self.origins = origins  # resource files of rendered Kustomize objects, read back on demand
-
-    def run(
-        self,
-        meta: CheckMeta,
-        res: Resource,
-        args: tuple[Any, ...],
-        container: str | None,
-        base: Path_,
-        ignores: list[InlineIgnore],
-    ) -> None:
-        try:
-            violations = [*meta.func(*args)]  # type: ignore[misc]  # a registered check always has one
-        except NotEvaluated as exc:
-            self.add(meta, res, _NOT_EVALUATED, container, exc.reason, exc.path)
-            return
-        except NotApplicable:
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug in a check must not end the scan, nor pass silently
-            self.add(
-                meta, res, _NOT_EVALUATED, container, f"internal error in {meta.id}: {type(exc).__name__}: {exc}", base
-            )
-            return
-        if not violations:
-            if self.keep_passed:
-                self.add(meta, res, _PASSED, container, "", base)
-            else:
-                self.omitted += 1
-            return
-        v0: Violation = violations[0]
-        message = v0.message if len(violations) == 1 else "; ".join(v.message for v in violations)
-        supp = inline_suppression(ignores, meta.id, container) if ignores else None
-        status = _SUPPRESSED if supp is not None else _FAILED
-        self.add(meta, res, status, container or v0.container, message, v0.path or base, supp)
-
-    def add(
-        self,
-        meta: CheckMeta,
-        res: Resource,
-        status: Status,
-        container: str | None,
-        message: str,
-        path: Path_,
-        supp: Suppression | None = None,
-    ) -> None:
-        if status is _PASSED and not self.keep_passed:
-            self.omitted += 1
-            return
-        src = res.source
-        if status is _NOT_EVALUATED and supp is None and self.by_request:
-            supp = self.by_request.get(meta.id)
-        o = Outcome(meta.id, status, res.id, src, container, message, path, None, "", supp, self.severity[meta.id])
-        if status is not _PASSED:
-            o.location = self.locate(src, path, res.obj)
-            o.fingerprint = fingerprint(meta.id, res.id, container, path, src.fingerprint_file)
-        self.outcomes.append(o)
-
-    def locate(self, src: Source, path: Path_, obj: Any = None) -> Location:
-        if src.file.startswith(CLUSTER_SCHEME):
-            return Location(src.file)  # a cluster's objects have no lines
-        if src.rendered_by is not None:
-            # lines of rendered output exist in no file: a line only where the resource file
-            # kustomize named holds exactly this field (`obj`: the rendered object)
-            if src.line is None or obj is None:
-                return Location(src.file)
-            if self.origins is None:
-                self.origins = OriginFiles()
-            return self.origins.locate(src, path, obj)
-        loc = self.locator_for(src)
-        pos = loc.find(src.doc_index, src.item_path + tuple(path)) if loc is not None else None
-        if pos is None:
-            return Location(src.file, src.line)
-        return Location(src.file, pos[0], pos[1])
-
-
 # cross-object checks run in forked workers share this state (set by the parent before forking)
 _cross_state: tuple[Engine, list[Index], bytes | None, dict[str, list[int]], dict[str, Locator | None]] | None = None
 
@@ -282,7 +178,9 @@ class Engine:
         self.pod_checks = [m for m in metas if m.target == "pod"]
         self.container_checks = [m for m in metas if m.target == "container"]
         self.cross_checks = [m for m in metas if m.target == "cluster"]
-        self._object_checks: dict[str, list[CheckMeta]] = {}  # kind -> the object checks that target it
+        self._object_checks: dict[str, list[CheckRun]] = {}  # kind -> the object checks that target it
+        self._pod_runs = self._runs(self.pod_checks)
+        self._container_runs = self._runs(self.container_checks)
         kinds: set[str] = set()
         for m in self.cross_checks:
             kinds |= set(m.kinds or ()) | set(m.needs)
@@ -303,6 +201,13 @@ class Engine:
             or self.collect_ns_pods
             or settings.object_report is not None
         )
+
+    def _runs(self, metas: list[CheckMeta]) -> list[CheckRun]:
+        """The checks to call on each target, as the per-object loop calls them. A check whose
+        options say it is `off` (a bound or list left unset, so it raises NotApplicable on every
+        target before reading it) is not called: it gives no outcome either way. It still gets
+        the not-evaluated outcome of an object whose pod spec cannot be read, as every check does."""
+        return [(m, m.func, self.ctx[m.id]) for m in metas if not options_off(self.ctx[m.id].options)]
 
     # -- per object -------------------------------------------------------------------------
     def evaluate(self, li: LoadedInput, *, collect: bool = True) -> Partial:
@@ -346,7 +251,6 @@ class Engine:
         self, res: Resource, rec: Recorder, collect: Partial | None, extra: dict[ObjectKey, dict[str, Any]] | None
     ) -> None:
         settings = self.settings
-        ctx = self.ctx
         pods: list[PodView] = []
         pod_error: NotEvaluated | None = None
         if self.need_pods:
@@ -366,33 +270,29 @@ class Engine:
         object_checks = self._object_checks.get(res.id.kind)
         if object_checks is None:
             kind = res.id.kind
-            object_checks = self._object_checks[kind] = [
-                m for m in self.object_checks if m.kinds is None or kind in m.kinds
-            ]
-        run = rec.run
-        for m in object_checks:
-            run(m, res, (res, ctx[m.id]), None, (), ignores)
+            object_checks = self._object_checks[kind] = self._runs(
+                [m for m in self.object_checks if m.kinds is None or kind in m.kinds]
+            )
+        run_all = rec.run_all
+        if object_checks:
+            run_all(object_checks, res, (res,), None, (), ignores)
         if pod_error is not None:
             for m in self.pod_checks + self.container_checks:
-                rec.add(m, res, _NOT_EVALUATED, None, pod_error.reason, pod_error.path)
+                rec.add(m, res, Status.NOT_EVALUATED, None, pod_error.reason, pod_error.path)
             return
-        container_checks = self.container_checks
+        container_runs = self._container_runs
         for pod in pods:
-            ppath = pod.path
-            for m in self.pod_checks:
-                run(m, res, (pod, ctx[m.id]), None, ppath, ignores)
-            if not container_checks:
-                continue
+            run_all(self._pod_runs, res, (pod,), None, pod.path, ignores)
+            if not self.container_checks:  # every selected one, those that are off included: each is
+                continue  # not evaluated when the containers cannot be read
             try:
                 containers = list(pod.containers())
             except NotEvaluated as exc:
-                for m in container_checks:
-                    rec.add(m, res, _NOT_EVALUATED, None, exc.reason, exc.path)
+                for m in self.container_checks:
+                    rec.add(m, res, Status.NOT_EVALUATED, None, exc.reason, exc.path)
                 continue
             for c in containers:
-                cname, cpath = c.name, c.path
-                for m in container_checks:
-                    run(m, res, (pod, c, ctx[m.id]), cname, cpath, ignores)
+                run_all(container_runs, res, (pod, c), c.name, c.path, ignores)
 
     def problem_outcome(self, p: LoadProblem) -> Outcome:
         """A loader's problem as the not-evaluated outcome of its KF-INPUT check."""
@@ -453,7 +353,11 @@ class Engine:
         indexes = [Index(effective(unit), gaps) for unit in split_units(collected)] or [Index([], gaps)]
         _cross_state = (self, indexes, stdin_data, doc_lines or {}, {})
         try:
-            if jobs > 1 and len(ids) > 1 and len(collected) > 200 and "fork" in multiprocessing.get_all_start_methods():
+            if jobs > 1 and len(ids) > 1 and len(collected) > 200 and _fork_available():
+                # imported here: a scan small enough to stay in one process never loads them
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+
                 with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as ex:
                     futures = {ex.submit(_run_cross_check, i): k for k, i in enumerate(ids)}
                     for n, fut in enumerate(as_completed(futures), 1):  # progress as checks complete
@@ -589,6 +493,12 @@ class Engine:
             extras=extras,
             object_extra=part.object_extra,
         )
+
+
+def _fork_available() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _run_cross_check(check_id: str) -> list[Outcome]:

@@ -12,11 +12,30 @@ NotEvaluated naming the field and what was found instead, so checks never guess.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
+from kubefort.kube.fields import Fields, memoised, memoised_iter, need, optional, type_name
 from kubefort.model import NotEvaluated, Path_, Resource, format_path
+
+# the accessors and the memo machinery live in kubefort.kube.fields; checks import them from here too
+__all__ = [
+    "BUILTIN_GROUPS",
+    "CONTAINER_KINDS",
+    "KNOWN_POD_PATHS",
+    "MAX_WALK_NODES",
+    "ContainerView",
+    "Fields",
+    "PodView",
+    "api_group",
+    "find_pods",
+    "memoised",
+    "memoised_iter",
+    "need",
+    "optional",
+    "type_name",
+]
 
 # kind -> path of the PodSpec and of the pod metadata
 KNOWN_POD_PATHS: dict[str, tuple[Path_, Path_ | None]] = {
@@ -70,208 +89,7 @@ CONTAINER_KINDS = (
     ("ephemeralContainers", "ephemeral container"),
 )
 MAX_WALK_NODES = 200_000
-
-T = TypeVar("T")
-
-
-def type_name(v: object) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float)):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a mapping"
-    return type(v).__name__
-
-
-def _expect(value: object, kind: type[T], what: str, path: Path_) -> T:
-    """value, typed as `kind`, if it is one (bools are not ints), else NotEvaluated naming the field."""
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise NotEvaluated(f"{format_path(path)} is {type_name(value)}, expected {what}", path)
-    return value
-
-
-def need(value: object, kind: type[T], what: str, path: Path_) -> T:
-    """value if it has the type the API declares, else NotEvaluated naming the field (bools are not
-    ints; whole floats are ints, as JSON decoding gives them)."""
-    if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return _expect(value, kind, what, path)
-
-
-def optional(value: object, kind: type[T], what: str, path: Path_) -> T | None:
-    """None when absent, else as `need`."""
-    return None if value is None else need(value, kind, what, path)
-
-
-class _Raised:
-    """A memoised NotEvaluated: raised again (as a new exception) on every later call."""
-
-    __slots__ = ("path", "reason")
-
-    def __init__(self, exc: NotEvaluated) -> None:
-        self.reason = exc.reason
-        self.path = exc.path
-
-    def throw(self) -> NoReturn:
-        raise NotEvaluated(self.reason, self.path)
-
-
-def memoised(memo: dict[Any, Any], key: object, compute: Callable[..., T], *args: Any) -> T:
-    """`compute(*args)`, once per `memo` and key: later calls return the same value, or raise the
-    same NotEvaluated again. `memo` is a view's own dict (`Fields.memo`, `PodView.memo`), so nothing
-    is ever shared between objects; checks use it for what several of them derive from one pod or
-    container (a parsed image reference, an effective securityContext value ...)."""
-    hit = memo.get(key, _ABSENT)
-    if hit is _ABSENT:
-        try:
-            hit = memo[key] = compute(*args)
-        except NotEvaluated as exc:
-            memo[key] = _Raised(exc)
-            raise
-        return hit
-    if type(hit) is _Raised:
-        hit.throw()
-    return hit  # type: ignore[no-any-return]
-
-
-def memoised_iter(memo: dict[Any, Any], key: object, produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[T]:
-    """The items of `produce(*args)`, walked once per `memo` and key: later calls replay them, and
-    raise the walk's NotEvaluated again after the items it had yielded, exactly as a fresh walk would."""
-    found: tuple[builtins.list[T], _Raised | None] | None = memo.get(key)
-    if found is None:
-        items: builtins.list[T] = []
-        error: _Raised | None = None
-        try:
-            for item in produce(*args):
-                items.append(item)  # noqa: PERF402 - keeps what was produced before a NotEvaluated
-        except NotEvaluated as exc:
-            error = _Raised(exc)
-        found = memo[key] = (items, error)
-    yield from found[0]
-    if found[1] is not None:
-        found[1].throw()
-
-
-_ABSENT: Any = object()
-
-
-class Fields:
-    """Typed access to a mapping at a known path."""
-
-    # The accessors below are named after the types they return (`bool`, `int`, `str`, `list`),
-    # which shadows those names inside this class body: annotations spell them `builtins.*`.
-    #
-    # They run ~150 times per object, so each is written for the common case (every step a
-    # dict, the value of the declared type or absent): no path is built and no helper is called
-    # unless the value is mistyped. `memo` holds what checks derive from this view (see `memoised`).
-    __slots__ = ("data", "memo", "path")
-
-    def __init__(self, data: Mapping[builtins.str, Any], path: Path_) -> None:
-        self.data = data
-        self.path = path
-        self.memo: dict[Any, Any] = {}
-
-    def at(self, *keys: builtins.str | builtins.int) -> Path_:
-        return self.path + keys
-
-    def get(self, *keys: builtins.str) -> Any:
-        """The raw value at keys (None when any step is absent or null); wrong container types raise.
-
-        Typed `Any` on purpose: callers narrow it themselves (or use the typed accessors below)."""
-        return self._get(keys)
-
-    def _get(self, keys: tuple[builtins.str, ...]) -> Any:
-        cur: Any = self.data
-        for k in keys:
-            if type(cur) is dict:  # the common case, on every check's hot path
-                cur = cur.get(k)
-            elif cur is None:
-                return None
-            elif isinstance(cur, dict):
-                cur = cur.get(k)
-            else:
-                self._not_a_mapping(keys)
-        return cur
-
-    def _not_a_mapping(self, keys: tuple[builtins.str, ...]) -> NoReturn:
-        """Raise for the first step of keys that is neither a mapping nor absent."""
-        cur: object = self.data
-        for i, k in enumerate(keys):
-            if cur is None:
-                break
-            if not isinstance(cur, dict):
-                raise NotEvaluated(
-                    f"{format_path(self.path + keys[:i])} is {type_name(cur)}, expected a mapping", self.path + keys[:i]
-                )
-            cur = cur.get(k)
-        raise AssertionError("unreachable: _get found a step that is not a mapping")
-
-    def mapping(self, *keys: builtins.str) -> dict[builtins.str, Any]:
-        v = self._get(keys)
-        if type(v) is dict:
-            return v
-        if v is None:
-            return {}
-        return _expect(v, dict, "a mapping", self.path + keys)
-
-    def bool(self, *keys: builtins.str) -> builtins.bool | None:
-        v = self._get(keys)
-        if v is None or v is True or v is False:
-            return v
-        raise NotEvaluated(
-            f"{format_path(self.at(*keys))} is {type_name(v)} ({v!r}), expected a boolean; the API server rejects it",
-            self.at(*keys),
-        )
-
-    def int(self, *keys: builtins.str) -> builtins.int | None:
-        v = self._get(keys)
-        if v is None or type(v) is int:
-            return v
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        return _expect(v, int, "an integer", self.path + keys)
-
-    def str(self, *keys: builtins.str) -> builtins.str | None:
-        v = self._get(keys)
-        if v is None or type(v) is str:
-            return v
-        return _expect(v, str, "a string", self.path + keys)
-
-    def list(self, *keys: builtins.str) -> builtins.list[Any]:
-        v = self._get(keys)
-        if type(v) is list:
-            return v
-        if v is None:
-            return []
-        return _expect(v, list, "a list", self.path + keys)
-
-    def str_map(self, *keys: builtins.str) -> dict[builtins.str, builtins.str]:
-        """A map[string]string (labels, annotations, selectors, nodeSelector) as the API server decodes
-        it: absent or null is empty, a null value is "" (the key is present); NotEvaluated for any
-        other value, which the API server rejects."""
-        out: dict[builtins.str, builtins.str] = {}
-        for k, v in self.mapping(*keys).items():
-            if v is not None and type(v) is not str:
-                p = self.at(*keys, builtins.str(k))
-                raise NotEvaluated(f"{format_path(p)} is {type_name(v)}, expected a string", p)
-            out[builtins.str(k)] = v or ""
-        return out
-
-    def str_list(self, *keys: builtins.str) -> builtins.list[builtins.str]:
-        out = self.list(*keys)
-        for i, x in enumerate(out):
-            if not isinstance(x, str):
-                raise NotEvaluated(
-                    f"{format_path(self.at(*keys))}[{i}] is {type_name(x)}, expected a string", self.at(*keys) + (i,)
-                )
-        return out
+_UNSET: Any = object()  # not yet decided (in a view's memo)
 
 
 class ContainerView(Fields):
@@ -288,6 +106,37 @@ class ContainerView(Fields):
 
     def label(self) -> str:
         return f"{self.kind} {self.name!r}"
+
+    # Fast paths: the entries of `env` and `ports` as plain mappings when no accessor could fail
+    # on them (the common case, decided once per container). Checks read those with `get`, and
+    # otherwise go through `env_items` / the accessors, which raise where the API server rejects.
+    def plain_env(self) -> builtins.list[dict[builtins.str, Any]] | None:
+        """The `env` entries ([] when absent) if it is a list of mappings whose `name` and `value`
+        are strings or null; None otherwise."""
+        hit = self.memo.get("plain_env", _UNSET)
+        if hit is _UNSET:
+            hit = self.memo["plain_env"] = _plain_env(self.data.get("env"))
+        return hit  # type: ignore[no-any-return]
+
+    def plain_ports(self) -> builtins.list[dict[builtins.str, Any]] | None:
+        """The `ports` entries ([] when absent) if it is a list of mappings with an integer
+        `containerPort`, and a `name` (string) and `hostPort` (integer) that are absent, null or of
+        their type; None otherwise."""
+        hit = self.memo.get("plain_ports", _UNSET)
+        if hit is _UNSET:
+            hit = self.memo["plain_ports"] = _plain_ports(self.data.get("ports"))
+        return hit  # type: ignore[no-any-return]
+
+    def env_items(self) -> Iterator[Fields]:
+        """The `env` entries as views (path `env[i]`), built once per container for every check
+        that reads them. Raises NotEvaluated when `env` is not a list, or (after the entries
+        before it) for an entry that is not a mapping."""
+        return memoised_iter(self.memo, "env_items", self._env_items)
+
+    def _env_items(self) -> Iterator[Fields]:
+        for i, item in enumerate(self.list("env")):
+            path = self.path + ("env", i)
+            yield Fields(need(item, dict, "an env var mapping", path), path)
 
 
 @dataclass(slots=True)
@@ -399,6 +248,39 @@ class PodView:
         return self.spec
 
 
+def _plain_env(items: object) -> list[dict[str, Any]] | None:
+    """`items` ([] for None) if it is a list of mappings whose `name` and `value` are strings or
+    null; None otherwise."""
+    if items is None:
+        return []
+    if type(items) is not list:
+        return None
+    for item in items:
+        if type(item) is not dict:
+            return None
+        name, value = item.get("name"), item.get("value")
+        if (name is not None and type(name) is not str) or (value is not None and type(value) is not str):
+            return None
+    return items
+
+
+def _plain_ports(items: object) -> list[dict[str, Any]] | None:
+    """`items` ([] for None) if it is a list of mappings with an integer `containerPort` (a bool is
+    not one, nor is a whole float taken for one), a string or null `name` and an integer or null
+    `hostPort`; None otherwise."""
+    if items is None:
+        return []
+    if type(items) is not list:
+        return None
+    for item in items:
+        if type(item) is not dict or type(item.get("containerPort")) is not int:
+            return None
+        name, host = item.get("name"), item.get("hostPort")
+        if (name is not None and type(name) is not str) or (host is not None and type(host) is not int):
+            return None
+    return items
+
+
 def _container_name(c: dict[str, Any], path: Path_) -> str | None:
     """A container's `name` (None when absent or null); NotEvaluated when it is not a string, as the
     API server rejects such a pod: a check must not judge a container it cannot name."""
@@ -475,11 +357,37 @@ def api_group(api_version: str) -> str:
     return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 
 
+# The last object asked about, its pod template paths and what `find_pods` found (or raised):
+# the engine and then the object checks that read pod specs (KF-META-001 ...) ask about the
+# same object in turn. Resources never change, and a scan never modifies the objects it judges.
+_last_found: tuple[Resource, object, list[PodView] | NotEvaluated] | None = None
+
+
 def find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None = None) -> list[PodView]:
     """Every pod spec the object carries (empty for objects that carry none).
 
     Raises NotEvaluated when the object is of a pod-bearing kind but its pod spec is malformed.
+    Asked again about the object it was last asked about (with the same paths), it returns the
+    same views (a new list), so what checks derive from them is derived once.
     """
+    global _last_found
+    paths = extra_paths or None  # no paths: {} and None find the same pods
+    last = _last_found
+    if last is not None and last[0] is res and last[1] is paths:
+        found = last[2]
+        if isinstance(found, NotEvaluated):
+            raise NotEvaluated(found.reason, found.path)  # a new exception, as a fresh search raises
+        return list(found)
+    try:
+        pods = _find_pods(res, paths)
+    except NotEvaluated as exc:
+        _last_found = (res, paths, NotEvaluated(exc.reason, exc.path))  # without the traceback's frames
+        raise
+    _last_found = (res, paths, pods)
+    return list(pods)
+
+
+def _find_pods(res: Resource, extra_paths: Mapping[str, Sequence[Path_]] | None) -> list[PodView]:
     kind = res.id.kind
     obj = res.obj
     if kind in KNOWN_POD_PATHS and api_group(res.id.api_version) in BUILTIN_GROUPS:

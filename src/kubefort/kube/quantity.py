@@ -17,6 +17,7 @@ importing it loads the whole Kubernetes client, a second per scan.)
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal
@@ -32,6 +33,8 @@ class QuantityError(ValueError):
 
 def parse_quantity(value: object) -> Decimal:
     """The exact value of a quantity as decoded from JSON/YAML: a string, a number or null (zero)."""
+    if type(value) is str:  # the common case
+        return _parse_text(value.strip())
     if value is None:
         return Decimal(0)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -39,6 +42,14 @@ def parse_quantity(value: object) -> Decimal:
     if isinstance(value, float) and not math.isfinite(value):
         raise QuantityError(f"{value} is not a quantity; JSON has no such number")
     text = value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    return _parse_text(text)
+
+
+# A pure function of the text, cached: the same few quantities (`100m`, `256Mi`) recur in every
+# container of a scan, and each is read by several checks. Decimals are immutable, so sharing
+# them is safe; a QuantityError is not cached (raised afresh each time).
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Decimal:
     m = _QUANTITY.fullmatch(text)
     if m is None:
         raise QuantityError(f"{text!r:.40} is not a quantity (such as 500m, 2, 1.5Gi or 1e3)")

@@ -76,22 +76,21 @@ class Selector:
         return ",".join(parts) or "<all>"
 
 
-def _need(cond: bool, msg: str, path: Path_) -> None:
-    if not cond:
-        raise SelectorError(f"{format_path(path)} {msg}", path)
+def _invalid(path: Path_, msg: str) -> SelectorError:
+    return SelectorError(f"{format_path(path)} {msg}", path)
 
 
+# Each rule below builds its message only when it is broken: selectors are parsed for every
+# controller, Service and policy, and nearly all of them are valid.
 def _match_labels(v: Any, path: Path_) -> dict[str, str]:
     """matchLabels (map[string]string): a null value is the empty string, as the API server decodes it."""
     if v is None:
         return {}
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
+    if not isinstance(v, dict):
+        raise _invalid(path, f"is {type_name(v)}, expected a mapping")
     for k, x in v.items():
-        _need(
-            isinstance(k, str) and (x is None or isinstance(x, str)),
-            f"has {k!r}: {x!r}; keys and values must be strings",
-            path,
-        )
+        if not (isinstance(k, str) and (x is None or isinstance(x, str))):
+            raise _invalid(path, f"has {k!r}: {x!r}; keys and values must be strings")
     return {k: x or "" for k, x in v.items()}
 
 
@@ -103,25 +102,28 @@ def parse_selector(v: Any, path: Path_ = ()) -> Selector:
     do not fit the operator."""
     if v is None:
         return Selector()
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a label selector", path)
+    if not isinstance(v, dict):
+        raise _invalid(path, f"is {type_name(v)}, expected a label selector")
     labels = _match_labels(v.get("matchLabels"), path + ("matchLabels",))
     exprs: list[Requirement] = []
     raw = v.get("matchExpressions")
     raw = [] if raw is None else raw  # null is absent; {} or "" is a wrong type, never an empty list
-    _need(isinstance(raw, list), "is not a list", path + ("matchExpressions",))
+    if not isinstance(raw, list):
+        raise _invalid(path + ("matchExpressions",), "is not a list")
     for i, e in enumerate(raw):
         p = path + ("matchExpressions", i)
-        _need(isinstance(e, dict), "is not a mapping", p)
+        if not isinstance(e, dict):
+            raise _invalid(p, "is not a mapping")
         key, op, vals = e.get("key"), e.get("operator"), e.get("values")
         vals = [] if vals is None else vals
-        _need(isinstance(key, str) and bool(key), "needs a key", p)
-        _need(op in OPERATORS, f"has operator {op!r}; In, NotIn, Exists or DoesNotExist", p)
-        _need(isinstance(vals, list) and all(isinstance(x, str) for x in vals), "values must be a list of strings", p)
-        _need(
-            bool(vals) == (op in ("In", "NotIn")),
-            f"operator {op} " + ("needs values" if op in ("In", "NotIn") else "takes no values"),
-            p,
-        )
+        if not (isinstance(key, str) and bool(key)):
+            raise _invalid(p, "needs a key")
+        if op not in OPERATORS:
+            raise _invalid(p, f"has operator {op!r}; In, NotIn, Exists or DoesNotExist")
+        if not (isinstance(vals, list) and all(isinstance(x, str) for x in vals)):
+            raise _invalid(p, "values must be a list of strings")
+        if bool(vals) != (op in ("In", "NotIn")):
+            raise _invalid(p, f"operator {op} " + ("needs values" if op in ("In", "NotIn") else "takes no values"))
         exprs.append((key, op, tuple(sorted(set(vals)))))
     return Selector(tuple(sorted(labels.items())), tuple(exprs))
 

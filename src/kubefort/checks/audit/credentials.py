@@ -8,9 +8,6 @@ import binascii
 from collections.abc import Iterator
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from kubefort.audit.context import AuditContext, AuditScope
 from kubefort.audit.event import AuditEvent
 from kubefort.checks.audit.common import (
@@ -41,6 +38,10 @@ SIGNERS = {
 def csr_subject(request: str) -> tuple[list[str], list[str]] | str:
     """(common names, organizations) of a CertificateSigningRequest's `spec.request` (base64 of a
     PEM CSR, as the API encodes []byte), or why it cannot be read."""
+    # imported here: cryptography's x509 costs ~50 ms, which every scan would pay at start-up
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         csr = x509.load_pem_x509_csr(base64.b64decode(request, validate=True))
     except (binascii.Error, ValueError) as exc:

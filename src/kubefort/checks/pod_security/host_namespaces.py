@@ -167,6 +167,26 @@ def host_network_namespace(pod: PodView, ctx: CheckContext[None]) -> Iterator[Vi
     return _host_namespace(pod, "hostNetwork")
 
 
+def _host_ports(c: ContainerView) -> list[tuple[int, Path_]]:
+    plain = c.plain_ports()
+    if plain is None:
+        return host_ports_checked(c)
+    return [(p["hostPort"], c.at("ports", j, "hostPort")) for j, p in enumerate(plain) if p.get("hostPort")]
+
+
+def host_ports_checked(c: ContainerView) -> list[tuple[int, Path_]]:
+    """The non-zero host ports of the container, entry by entry: NotEvaluated for the first entry
+    that is not a mapping or whose hostPort is not an integer."""
+    ports: list[tuple[int, Path_]] = []
+    for j, p in enumerate(c.list("ports")):
+        ppath = c.at("ports") + (j,)
+        need(p, dict, "a port mapping", ppath)
+        hp = optional(p.get("hostPort"), int, "an integer", ppath + ("hostPort",))
+        if hp:
+            ports.append((hp, ppath + ("hostPort",)))
+    return ports
+
+
 @check(
     id="KF-POD-016",
     name="host-port",
@@ -234,13 +254,7 @@ def host_port(pod: PodView, c: ContainerView, ctx: CheckContext[None]) -> Iterat
     For pods with `hostNetwork: true` the API server defaults `hostPort` to `containerPort`;
     such pods are reported by KF-POD-004 (`host-network-namespace`), not here.
     """
-    ports: list[tuple[int, Path_]] = []
-    for j, p in enumerate(c.list("ports")):
-        ppath = c.at("ports") + (j,)
-        need(p, dict, "a port mapping", ppath)
-        hp = optional(p.get("hostPort"), int, "an integer", ppath + ("hostPort",))
-        if hp:
-            ports.append((hp, ppath + ("hostPort",)))
+    ports = _host_ports(c)
     if ports:
         yield Violation(
             f"{c.label()} binds host port{'s' if len(ports) > 1 else ''} {', '.join(str(n) for n, _ in ports)}",

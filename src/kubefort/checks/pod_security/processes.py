@@ -3,6 +3,7 @@ KF-POD-024 sudo in the container's command, KF-POD-025 an SSH server in the cont
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import shlex
@@ -104,6 +105,15 @@ def bind_permission(pod: PodView, c: ContainerView) -> BindPermission:
 
 
 def _declared_ports(c: ContainerView) -> Iterator[tuple[int, Path_]]:
+    ports = c.plain_ports()
+    if ports is not None:
+        return ((item["containerPort"], c.at("ports", i, "containerPort")) for i, item in enumerate(ports))
+    return declared_ports_checked(c)
+
+
+def declared_ports_checked(c: ContainerView) -> Iterator[tuple[int, Path_]]:
+    """`_declared_ports` entry by entry: NotEvaluated for the first that is not a mapping, has no
+    containerPort, or an integer field of another type (the API server rejects the pod)."""
     for i, item in enumerate(c.list("ports")):
         path = c.at("ports", i)
         port = Fields(need(item, dict, "a container port mapping", path), path)
@@ -271,7 +281,7 @@ class CommandWord:
 
     @property
     def base(self) -> str:
-        return posixpath.basename(self.word)
+        return self.word.rpartition("/")[2]  # posixpath.basename
 
 
 def _words(text: str) -> list[str]:
@@ -313,9 +323,10 @@ def _simple_commands(script: str) -> Iterator[list[str]]:
             yield current
 
 
-def _commands(argv: Sequence[str], paths: Sequence[Path_], depth: int = 0) -> Iterator[CommandWord]:
+def _commands(argv: Sequence[str], where: Sequence[int], depth: int = 0) -> Iterator[tuple[str, tuple[str, ...], int]]:
     """The command words of one simple command (an argv), following wrappers (`exec`, `env`,
-    `tini --`, `gosu user` ...) and the scripts of `sh -c` (nested up to MAX_NESTING)."""
+    `tini --`, `gosu user` ...) and the scripts of `sh -c` (nested up to MAX_NESTING): (word,
+    the words after it, `where` of the word: the element of the container's argv it is written in)."""
     i, n = 0, len(argv)
     while i < n and (argv[i] in _KEYWORDS or _ASSIGNMENT.match(argv[i])):
         i += 1
@@ -328,12 +339,12 @@ def _commands(argv: Sequence[str], paths: Sequence[Path_], depth: int = 0) -> It
                 i += 1
             i += _WRAPPERS[base]
             continue
-        yield CommandWord(word, tuple(argv[i + 1 :]), paths[i])
+        yield word, tuple(argv[i + 1 :]), where[i]
         if base in _SHELLS and depth < MAX_NESTING:
             script = _shell_script(argv, i + 1)
             if script is not None:
                 for cmd in _simple_commands(argv[script]):
-                    yield from _commands(cmd, [paths[script]] * len(cmd), depth + 1)
+                    yield from _commands(cmd, [where[script]] * len(cmd), depth + 1)
         return
 
 
@@ -362,9 +373,19 @@ def container_commands(c: ContainerView) -> list[CommandWord]:
 def _container_commands(c: ContainerView) -> list[CommandWord]:
     command = c.str_list("command")
     args = c.str_list("args")
-    argv = command + args
+    if not command and not args:
+        return []  # the image's entrypoint and command: nothing the manifest shows
     paths = [c.at("command", i) for i in range(len(command))] + [c.at("args", i) for i in range(len(args))]
-    return list(_commands(argv, paths))
+    return [CommandWord(word, rest, paths[i]) for word, rest, i in _argv_commands(tuple(command + args))]
+
+
+# A pure function of the words, cached: replicas, sibling workloads and every admission request
+# for a workload run the same commands (scripts can be long: a bounded cache).
+@functools.lru_cache(maxsize=1024)
+def _argv_commands(argv: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    """The command words of a container's argv (`command` + `args`), each with the index of the
+    argv element it is written in."""
+    return tuple(_commands(argv, range(len(argv))))
 
 
 SUDO = frozenset({"sudo", "doas"})
@@ -455,6 +476,21 @@ def _starts_ssh(cmd: CommandWord) -> bool:
 
 
 def _ssh_ports(c: ContainerView) -> Iterator[tuple[str, Path_]]:
+    ports = c.plain_ports()
+    if ports is None:
+        yield from ssh_ports_checked(c)
+        return
+    for i, item in enumerate(ports):
+        number, name = item["containerPort"], item.get("name")
+        if number == SSH_PORT:
+            yield f"containerPort {SSH_PORT}", c.at("ports", i, "containerPort")
+        elif name is not None and name.lower() == "ssh":
+            yield f"a port named {name!r} ({number})", c.at("ports", i, "name")
+
+
+def ssh_ports_checked(c: ContainerView) -> Iterator[tuple[str, Path_]]:
+    """`_ssh_ports` entry by entry: NotEvaluated for the first entry that is not a mapping, or
+    whose containerPort or name is of another type (the API server rejects the pod)."""
     for i, item in enumerate(c.list("ports")):
         path = c.at("ports", i)
         port = Fields(need(item, dict, "a container port mapping", path), path)

@@ -50,7 +50,9 @@ control of a version once and answers every level from that one evaluation (rest
 *not* simply baseline plus more: it drops the baseline checks it overrides, so each level
 selects its own controls from the shared results). :func:`evaluate_shared` keeps those
 evaluations for the pods being scanned, so the baseline and restricted checks and the
-``--pss`` report verdict of one pod cost one evaluation.
+``--pss`` report verdict of one pod cost one evaluation; pods of equal content (the replicas of
+a workload, the pods a controller creates from one template, a re-applied object at admission)
+share one too.
 Each message starts with upstream's forbidden reason (``host namespaces``, ``privileged``, ...)
 followed by a detail in parentheses.
 

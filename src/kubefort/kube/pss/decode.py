@@ -16,6 +16,7 @@ _HANDLERS = ("postStart", "preStop")
 _HANDLER_KEYS = frozenset(_PROBES + ("lifecycle",))
 _HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 _EMPTY: Mapping[str, Any] = {}
+_ABSENT: Any = object()  # not a JSON value: read by the helpers
 
 # volume sources allowed by restrictedVolumes (image: patched into the v1.0 check upstream)
 _ALLOWED_VOLUME_SOURCES = (
@@ -53,6 +54,47 @@ _OTHER_VOLUME_SOURCES = (
     "scaleIO",
     "storageos",
 )
+_ALLOWED_SOURCES = frozenset(_ALLOWED_VOLUME_SOURCES)
+_VOLUME_SOURCES = _ALLOWED_SOURCES | frozenset(_OTHER_VOLUME_SOURCES)
+_OTHER_RANK = {src: i for i, src in enumerate(_OTHER_VOLUME_SOURCES)}
+
+# The fields the decoder reads from each mapping, with the one JSON type each decodes from in
+# the common case (`_plain`). A mapping whose fields all have it is read with plain `get`s; any
+# other value (a wrong type, but also a whole float for an integer) goes through the helpers
+# below, which decide it exactly as before and raise in the same order.
+_SPEC_TYPES: dict[str, type] = {
+    "securityContext": dict,
+    "hostNetwork": bool,
+    "hostPID": bool,
+    "hostIPC": bool,
+    "hostUsers": bool,
+    "os": dict,
+    "volumes": list,
+    "initContainers": list,
+    "containers": list,
+    "ephemeralContainers": list,
+}
+_POD_SC_TYPES: dict[str, type] = {
+    "windowsOptions": dict,
+    "appArmorProfile": dict,
+    "seLinuxOptions": dict,
+    "seccompProfile": dict,
+    "runAsNonRoot": bool,
+    "runAsUser": int,
+    "sysctls": list,
+}
+_CONTAINER_SC_TYPES: dict[str, type] = {
+    "privileged": bool,
+    "windowsOptions": dict,
+    "capabilities": dict,
+    "procMount": str,
+    "appArmorProfile": dict,
+    "seLinuxOptions": dict,
+    "seccompProfile": dict,
+    "allowPrivilegeEscalation": bool,
+    "runAsNonRoot": bool,
+    "runAsUser": int,
+}
 
 
 # --------------------------------------------------------------------------- decoding helpers
@@ -88,6 +130,14 @@ def _obj(d: Mapping[str, Any], key: str, prefix: str) -> Mapping[str, Any] | Non
     raise _error(f"{prefix}.{key}", "object", v)
 
 
+def _need_obj(d: Mapping[str, Any], key: str, prefix: str) -> Mapping[str, Any]:
+    """`_obj` of a field known to be set (not null)."""
+    found = _obj(d, key, prefix)
+    if found is None:
+        raise AssertionError(f"{prefix}.{key} was read as set")
+    return found
+
+
 def _list(d: Mapping[str, Any], key: str, prefix: str) -> list[Any]:
     v = d.get(key)
     if v is None:
@@ -120,6 +170,16 @@ def _int(d: Mapping[str, Any], key: str, prefix: str) -> int | None:
     if isinstance(v, float) and v.is_integer():
         return int(v)
     raise _error(f"{prefix}.{key}", "integer", v)
+
+
+def _plain(d: Mapping[str, Any], types: Mapping[str, type]) -> bool:
+    """Is every field of `d` named in `types` absent, null, or exactly of the type given there?
+    (Then `d.get` reads each as its helper would, and none of them can fail.)"""
+    for key, value in d.items():
+        kind = types.get(key)
+        if kind is not None and value is not None and type(value) is not kind:
+            return False
+    return True
 
 
 def _item_obj(v: object, path: str) -> Mapping[str, Any]:
@@ -180,26 +240,51 @@ def _selinux(opts: Mapping[str, Any], prefix: str, who: str) -> SELinux:
 
 
 def _probe_hosts(c: Mapping[str, Any], cp: str) -> list[tuple[str, str]]:
-    """(field, host) for every non-empty host of a probe or lifecycle handler of a container."""
+    """(field, host) for every non-empty host of a probe or lifecycle handler of a container.
+    (Each field is read with `get`; a value that is not of the common type goes to the helper,
+    which decides it, and raises, as reading every field with it would.)"""
     found: list[tuple[str, str]] = []
-    handlers: list[tuple[Mapping[str, Any] | None, str]] = []
+    handlers: list[tuple[Mapping[str, Any], str]] = []
     for probe in _PROBES:
-        handlers.append((_obj(c, probe, cp), f"{cp}.{probe}"))
-    lifecycle = _obj(c, "lifecycle", cp)
+        handler = c.get(probe)
+        if handler is not None:
+            handlers.append((handler if type(handler) is dict else _need_obj(c, probe, cp), f"{cp}.{probe}"))
+    lifecycle = c.get("lifecycle")
     if lifecycle is not None:
+        if type(lifecycle) is not dict:
+            lifecycle = _need_obj(c, "lifecycle", cp)
         lp = cp + ".lifecycle"
         for hook in _HANDLERS:
-            handlers.append((_obj(lifecycle, hook, lp), f"{lp}.{hook}"))
+            handler = lifecycle.get(hook)
+            if handler is not None:
+                handlers.append((handler if type(handler) is dict else _need_obj(lifecycle, hook, lp), f"{lp}.{hook}"))
     for handler, hp in handlers:
-        if handler is None:
-            continue
         for action in ("httpGet", "tcpSocket"):
-            a = _obj(handler, action, hp)
-            if a is not None:
+            a = handler.get(action)
+            if a is None:
+                continue
+            if type(a) is not dict:
+                a = _need_obj(handler, action, hp)
+            host = a.get("host")
+            if host is not None and type(host) is not str:
                 host = _str(a, "host", f"{hp}.{action}")
-                if host:
-                    found.append((f"{hp}.{action}.host", host))
+            if host:
+                found.append((f"{hp}.{action}.host", host))
     return found
+
+
+def _volume_sources(vol: Mapping[str, Any], vp: str) -> tuple[bool, str | None]:
+    """(has an allowed source, the first other source), reading every source type in order:
+    raises for the first one that is set but not an object."""
+    allowed = False
+    for src in _ALLOWED_VOLUME_SOURCES:
+        if _obj(vol, src, vp) is not None:
+            allowed = True
+    restricted_src = None
+    for src in _OTHER_VOLUME_SOURCES:
+        if _obj(vol, src, vp) is not None and restricted_src is None:
+            restricted_src = src
+    return allowed, restricted_src
 
 
 class _Decoder:
@@ -231,23 +316,25 @@ class _Decoder:
             raise _error("metadata", "object", pod_metadata)
 
         annotations = _annotations(meta)
-        psc = _obj(spec, "securityContext", "spec") or _EMPTY
+        plain = _plain(spec, _SPEC_TYPES)  # below, `get` where it is, the helpers where it is not
+        psc = (spec.get("securityContext") if plain else _obj(spec, "securityContext", "spec")) or _EMPTY
         p = "spec.securityContext"
-        pod_win = _obj(psc, "windowsOptions", p) or _EMPTY
+        plain_sc = _plain(psc, _POD_SC_TYPES)
+        pod_win = (psc.get("windowsOptions") if plain_sc else _obj(psc, "windowsOptions", p)) or _EMPTY
         host_process = _bool(pod_win, "hostProcess", p + ".windowsOptions")
-        apparmor = _obj(psc, "appArmorProfile", p)
+        apparmor = psc.get("appArmorProfile") if plain_sc else _obj(psc, "appArmorProfile", p)
         apparmor_type = _str(apparmor, "type", p + ".appArmorProfile") if apparmor is not None else None
-        selinux = _obj(psc, "seLinuxOptions", p)
-        seccomp = _obj(psc, "seccompProfile", p)
+        selinux = psc.get("seLinuxOptions") if plain_sc else _obj(psc, "seLinuxOptions", p)
+        seccomp = psc.get("seccompProfile") if plain_sc else _obj(psc, "seccompProfile", p)
         seccomp_type = _str(seccomp, "type", p + ".seccompProfile") if seccomp is not None else None
-        non_root = _bool(psc, "runAsNonRoot", p)
-        user = _int(psc, "runAsUser", p)
-        sysctl_items = _list(psc, "sysctls", p)
-        host_ns = [(k, _bool(spec, k, "spec")) for k in _HOST_NAMESPACES]
-        host_users = _bool(spec, "hostUsers", "spec")
-        pod_os = _obj(spec, "os", "spec")
+        non_root = psc.get("runAsNonRoot") if plain_sc else _bool(psc, "runAsNonRoot", p)
+        user = psc.get("runAsUser") if plain_sc else _int(psc, "runAsUser", p)
+        sysctl_items = (psc.get("sysctls") or []) if plain_sc else _list(psc, "sysctls", p)
+        host_ns = [(k, spec.get(k) if plain else _bool(spec, k, "spec")) for k in _HOST_NAMESPACES]
+        host_users = spec.get("hostUsers") if plain else _bool(spec, "hostUsers", "spec")
+        pod_os = spec.get("os") if plain else _obj(spec, "os", "spec")
         os_name = _str(pod_os, "name", "spec.os") if pod_os is not None else None
-        volume_items = _list(spec, "volumes", "spec")
+        volume_items = (spec.get("volumes") or []) if plain else _list(spec, "volumes", "spec")
 
         pod_selinux = _selinux(selinux, p, "pod") if selinux is not None else None
         sysctls = []
@@ -258,7 +345,7 @@ class _Decoder:
         containers = [
             self._container(item, f"spec.{kind}[{i}]")
             for kind in _CONTAINER_KINDS
-            for i, item in enumerate(_list(spec, kind, "spec"))
+            for i, item in enumerate((spec.get(kind) or []) if plain else _list(spec, kind, "spec"))
         ]
         return Pod(
             annotations,
@@ -281,14 +368,16 @@ class _Decoder:
     def _volume(self, item: object, vp: str) -> Volume:
         vol = _item_obj(item, vp)
         name = _str(vol, "name", vp) or ""
-        allowed = False
-        for src in _ALLOWED_VOLUME_SOURCES:
-            if _obj(vol, src, vp) is not None:
-                allowed = True
-        restricted_src = None
-        for src in _OTHER_VOLUME_SOURCES:
-            if _obj(vol, src, vp) is not None and restricted_src is None:
-                restricted_src = src
+        # the sources the volume sets (a volume sets one): read from its keys, not by asking
+        # for each of the 30 source types; any that is not an object takes the slow path,
+        # which reports the same first error as reading them one by one in the declared order
+        sources = [k for k, v in vol.items() if v is not None and k in _VOLUME_SOURCES]
+        if all(type(vol[k]) is dict for k in sources):
+            allowed = any(k in _ALLOWED_SOURCES for k in sources)
+            others = [k for k in sources if k not in _ALLOWED_SOURCES]
+            restricted_src = min(others, key=_OTHER_RANK.__getitem__) if others else None
+        else:
+            allowed, restricted_src = _volume_sources(vol, vp)
         host_path = _obj(vol, "hostPath", vp)
         host_path_path = None
         if host_path is not None:
@@ -301,35 +390,50 @@ class _Decoder:
 
     def _container(self, item: object, cp: str) -> Container:
         c = _item_obj(item, cp)
-        name = _str(c, "name", cp) or ""
+        # each field read with `get`; one that is not of the common type goes to its helper,
+        # which decides it (and raises) exactly as reading every field with it would
+        name = c.get("name")
+        if name is not None and type(name) is not str:
+            name = _str(c, "name", cp)
+        name = name or ""
         sp = cp + ".securityContext"
-        csc = _obj(c, "securityContext", cp) or _EMPTY
-        privileged = _bool(csc, "privileged", sp)
-        cwin = _obj(csc, "windowsOptions", sp)
+        csc = c.get("securityContext")
+        if csc is not None and type(csc) is not dict:
+            csc = _obj(c, "securityContext", cp)
+        csc = csc or _EMPTY
+        plain_sc = _plain(csc, _CONTAINER_SC_TYPES)
+        privileged = csc.get("privileged") if plain_sc else _bool(csc, "privileged", sp)
+        cwin = csc.get("windowsOptions") if plain_sc else _obj(csc, "windowsOptions", sp)
         host_process = _bool(cwin, "hostProcess", sp + ".windowsOptions") if cwin else None
-        caps = _obj(csc, "capabilities", sp)
+        caps = csc.get("capabilities") if plain_sc else _obj(csc, "capabilities", sp)
         if caps is not None:
             cap_add = _str_items(caps, "add", sp + ".capabilities")
             cap_drop = _str_items(caps, "drop", sp + ".capabilities")
         else:
             cap_add = cap_drop = []
-        proc_mount = _str(csc, "procMount", sp)
-        apparmor = _obj(csc, "appArmorProfile", sp)
+        proc_mount = csc.get("procMount") if plain_sc else _str(csc, "procMount", sp)
+        apparmor = csc.get("appArmorProfile") if plain_sc else _obj(csc, "appArmorProfile", sp)
         apparmor_type = _str(apparmor, "type", sp + ".appArmorProfile") if apparmor is not None else None
-        selinux = _obj(csc, "seLinuxOptions", sp)
-        seccomp = _obj(csc, "seccompProfile", sp)
+        selinux = csc.get("seLinuxOptions") if plain_sc else _obj(csc, "seLinuxOptions", sp)
+        seccomp = csc.get("seccompProfile") if plain_sc else _obj(csc, "seccompProfile", sp)
         seccomp_type = _str(seccomp, "type", sp + ".seccompProfile") if seccomp is not None else None
-        ape = _bool(csc, "allowPrivilegeEscalation", sp)
-        non_root = _bool(csc, "runAsNonRoot", sp)
-        run_as_user = _int(csc, "runAsUser", sp)
-        ports = _list(c, "ports", cp)
+        ape = csc.get("allowPrivilegeEscalation") if plain_sc else _bool(csc, "allowPrivilegeEscalation", sp)
+        non_root = csc.get("runAsNonRoot") if plain_sc else _bool(csc, "runAsNonRoot", sp)
+        run_as_user = csc.get("runAsUser") if plain_sc else _int(csc, "runAsUser", sp)
+        ports = c.get("ports")
+        if ports is None:
+            ports = ()
+        elif type(ports) is not list:
+            ports = _list(c, "ports", cp)
         hosts = _probe_hosts(c, cp) if _HANDLER_KEYS.intersection(c) else []
         host_ports = []
         for j, port_item in enumerate(ports):
-            pp = f"{cp}.ports[{j}]"
-            host_port = _int(_item_obj(port_item, pp), "hostPort", pp)
+            host_port = port_item.get("hostPort") if type(port_item) is dict else _ABSENT
+            if host_port is not None and type(host_port) is not int:  # not the common case: the helpers decide
+                pp = f"{cp}.ports[{j}]"
+                host_port = _int(_item_obj(port_item, pp), "hostPort", pp)
             if host_port:
-                host_ports.append((pp, host_port))
+                host_ports.append((f"{cp}.ports[{j}]", host_port))
         cselinux = _selinux(selinux, sp, f"container {q(name)}") if selinux is not None else None
         return Container(
             sp,

@@ -6,6 +6,7 @@ level runs at a policy version (:func:`controls_for`), :func:`evaluate`, the one
 from __future__ import annotations
 
 import functools
+import marshal
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -84,11 +85,12 @@ def _controls_for(level: str, minor: int) -> tuple[Control, ...]:
 
 
 def _raise_for(decoded: Decoded, controls: Sequence[Control]) -> Pod:
-    """The decoded pod, or the input error this selection of controls reports first."""
+    """The decoded pod, or the input error this selection of controls reports first (a new
+    exception each time: a decoded pod is shared by every caller that asks about it)."""
     if decoded.host_path_error is not None and any(c.name == "hostPathVolumes" for c in controls):
-        raise decoded.host_path_error
+        raise PSSInputError(*decoded.host_path_error.args)
     if decoded.pod is None:
-        raise decoded.error or PSSInputError("the pod could not be decoded")
+        raise PSSInputError(*decoded.error.args) if decoded.error else PSSInputError("the pod could not be decoded")
     return decoded.pod
 
 
@@ -138,14 +140,15 @@ class PodEvaluation:
         self, pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest"
     ) -> None:
         self.minor = _clamped_minor(version)
-        self._decoded = decode(pod_metadata, pod_spec)
-        self._by_control: dict[str, Violations] = {}
+        self._decoded, self._by_control = _evaluate_controls(pod_metadata, pod_spec, self.minor)
         self._by_level: dict[str, tuple[PSSViolation, ...]] = {}
-        pod = self._decoded.pod
-        if pod is not None:
-            for c in CONTROLS:
-                if c.since <= self.minor:
-                    self._by_control[c.name] = _run(c, pod, self.minor)
+
+    @classmethod
+    def of(cls, other: PodEvaluation) -> PodEvaluation:
+        """A new evaluation with the results of `other` (of a pod with the same content)."""
+        ev = cls.__new__(cls)
+        ev.minor, ev._decoded, ev._by_control, ev._by_level = other.minor, other._decoded, other._by_control, {}
+        return ev
 
     def violations(self, level: str) -> list[PSSViolation]:
         """What :func:`evaluate` returns (or raises) for this pod, version and `level`."""
@@ -160,6 +163,21 @@ class PodEvaluation:
         return list(found)  # a new list each time: callers may change theirs
 
 
+def _evaluate_controls(
+    pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, minor: int
+) -> tuple[Decoded, dict[str, Violations]]:
+    """The decoded pod and the violations of every control that exists at `minor` (none when the
+    pod could not be decoded). Neither is changed afterwards."""
+    decoded = decode(pod_metadata, pod_spec)
+    by_control: dict[str, Violations] = {}
+    pod = decoded.pod
+    if pod is not None:
+        for c in CONTROLS:
+            if c.since <= minor:
+                by_control[c.name] = _run(c, pod, minor)
+    return decoded, by_control
+
+
 def evaluate_all(
     pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str = "latest"
 ) -> PodEvaluation:
@@ -167,14 +185,32 @@ def evaluate_all(
     return PodEvaluation(pod_metadata, pod_spec, version)
 
 
+def _content_key(pod_metadata: object, pod_spec: object, minor: int) -> bytes | None:
+    """What the evaluation of a pod reads, as bytes that only equal content (values and their
+    types: `1`, `1.0` and `true` differ, a NaN is not a null) gives: the metadata's annotations
+    (or the metadata itself when it is not a mapping), the spec and the policy minor version.
+    None when some value is not plain data (marshal refuses it)."""
+    meta = pod_metadata.get("annotations") if type(pod_metadata) is dict else pod_metadata
+    read: Any = (minor, type(pod_metadata) is dict, meta, pod_spec)
+    try:
+        return marshal.dumps(read)
+    except ValueError:
+        return None
+
+
 class _SharedEvaluations:
     """The evaluations of the most recently judged pods, by the identity of their metadata and
     spec objects and the policy minor version. Entries hold their objects, so an identity
-    cannot be reused while cached; a scan never modifies the objects it judges."""
+    cannot be reused while cached; a scan never modifies the objects it judges.
+
+    Pods of the same content share their results too (`by_content`): the replicas of a
+    workload, and in admission control every pod a controller creates from one template and
+    every re-applied object, are judged once. Each pod still gets its own `PodEvaluation`."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.entries: OrderedDict[tuple[int, int, int], tuple[object, object, PodEvaluation]] = OrderedDict()
+        self.by_content: OrderedDict[bytes, PodEvaluation] = OrderedDict()
 
     def get(
         self, pod_metadata: Mapping[str, Any] | None, pod_spec: Mapping[str, Any] | None, version: str
@@ -185,7 +221,17 @@ class _SharedEvaluations:
         if hit is not None and hit[0] is pod_metadata and hit[1] is pod_spec:
             self.entries.move_to_end(key)
             return hit[2]
-        ev = PodEvaluation(pod_metadata, pod_spec, version)
+        content = _content_key(pod_metadata, pod_spec, minor)
+        same = None if content is None else self.by_content.get(content)
+        if same is not None and content is not None:
+            self.by_content.move_to_end(content)
+            ev = PodEvaluation.of(same)
+        else:
+            ev = PodEvaluation(pod_metadata, pod_spec, version)
+            if content is not None:
+                self.by_content[content] = ev
+                if len(self.by_content) > self.size:
+                    self.by_content.popitem(last=False)
         self.entries[key] = (pod_metadata, pod_spec, ev)
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
