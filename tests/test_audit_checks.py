@@ -87,3 +87,18 @@ def test_wrong_types_are_refused_with_their_path() -> None:
     with pytest.raises(AuditEventError) as exc:
         AuditEvent.read({"responseStatus": {"code": "403"}})
     assert exc.value.path == "responseStatus.code"
+
+
+def test_checks_whose_options_are_off_are_never_called() -> None:
+    """The audit analyzer honours `OffUntilSet` as the engine does: KF-AUDIT-021 without networks
+    is not called at all; with networks it judges every request."""
+    from kubefort.checks.audit.networks import NetworkOptions
+
+    ev = {"auditID": "n-1", "stage": "ResponseComplete", "verb": "get", "sourceIPs": ["203.0.113.9"]}
+    off = AuditAnalyzer(AuditSettings(("KF-AUDIT-021",)), REGISTRY)
+    assert off.feed(AuditEvent.read(dict(ev))) == [] and off.evaluated["KF-AUDIT-021"] == 0
+    on = AuditAnalyzer(
+        AuditSettings(("KF-AUDIT-021",), options={"KF-AUDIT-021": NetworkOptions(("10.0.0.0/8",))}), REGISTRY
+    )
+    assert [o.status.value for o in on.feed(AuditEvent.read(dict(ev)))] == ["failed"]
+    assert on.evaluated["KF-AUDIT-021"] == 1

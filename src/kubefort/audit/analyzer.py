@@ -30,7 +30,17 @@ from typing import Any, Literal
 
 from kubefort.audit.context import AuditContext, AuditScope, AuditServices
 from kubefort.audit.event import AuditEvent
-from kubefort.model import Location, NotApplicable, NotEvaluated, Outcome, ResourceId, Severity, Source, Status
+from kubefort.model import (
+    Location,
+    NotApplicable,
+    NotEvaluated,
+    Outcome,
+    ResourceId,
+    Severity,
+    Source,
+    Status,
+    options_off,
+)
 from kubefort.registry import CheckMeta, Registry, load_builtin_checks
 
 RESPONSE_STAGES = frozenset({"ResponseStarted", "ResponseComplete", "Panic"})
@@ -125,7 +135,9 @@ class AuditAnalyzer:
             opts = settings.options.get(m.id) or (m.options() if m.options is not None else None)
             ctx: AuditContext[Any] = AuditContext(opts, services=self.services)
             self.contexts[m.id] = ctx
-            if m.audit is not None and m.audit.active is not None and not m.audit.active(opts, self.services):
+            if options_off(opts) or (
+                m.audit is not None and m.audit.active is not None and not m.audit.active(opts, self.services)
+            ):
                 continue  # off with these options and services: every outcome would be "not applicable"
             scoped = _Scoped(m, ctx)
             verbs = m.audit.verbs if m.audit is not None else None

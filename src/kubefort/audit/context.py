@@ -31,9 +31,10 @@ class AuditScope:
     `stateful=True`: the check keeps history in `ctx.scratch` (windows, first-seen), so the
     analyzer must feed it every admitted event in log order, in one process; stateless checks
     may run in parallel workers on parts of a log.
-    `active(options, services)`: False when, with these options and services, the check can only
-    answer "not applicable" (a check left off until configured, first-seen without a baseline):
-    the analyzer then never calls it, instead of raising NotApplicable on every event.
+    `active(options, services)`: False when, with these services, the check can only answer
+    "not applicable" (first-seen without a baseline): the analyzer then never calls it, instead
+    of raising NotApplicable on every event. Options that leave a check off until configured say
+    so themselves (`kubefort.model.OffUntilSet`), for every driver.
     """
 
     verbs: frozenset[str] | None = None

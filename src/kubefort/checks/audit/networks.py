@@ -11,7 +11,7 @@ from kubefort.audit.context import AuditContext, AuditScope
 from kubefort.audit.event import AuditEvent
 from kubefort.checks.audit.windows import LRU, NetSet, clamp, event_time, parse_networks, positive
 from kubefort.kube.rbac.model import SA_USER_PREFIX
-from kubefort.model import NotApplicable, NotEvaluated, Severity, Violation
+from kubefort.model import NotApplicable, NotEvaluated, OffUntilSet, Severity, Violation
 from kubefort.registry import Mappings, check
 
 OFF = "the check is off: no allowed_cidrs are configured in .kubefort.yaml options"
@@ -30,7 +30,7 @@ SHOWN = 3
 
 
 @dataclass(frozen=True, slots=True)
-class NetworkOptions:
+class NetworkOptions(OffUntilSet):
     """allowed_cidrs: the networks requests may come from (every address of a request's
     sourceIPs must be inside one); empty leaves the check off."""
 
@@ -47,7 +47,7 @@ class NetworkOptions:
     verified="Request came from an allowed network",
     severity=Severity.MEDIUM,
     target="audit",
-    audit=AuditScope(nonresource=True, active=lambda opts, _services: bool(opts.allowed_cidrs)),
+    audit=AuditScope(nonresource=True),
     options=NetworkOptions,
     mappings=Mappings(mitre=("T1133", "T1078"), owasp=("K09",)),
     remediation="Find out who sent the request and from where; restrict access to the API server endpoint (firewall, private endpoint, authorized networks) to the allowed networks, or add the network to allowed_cidrs.",
