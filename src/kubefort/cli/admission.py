@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from kubefort.cli import LazyGroup
-from kubefort.cli.common import builtin_registry, split_ids
+from kubefort.cli.common import builtin_registry, load_command_config, split_ids
 from kubefort.cli.params import FileError, InputFile, check_suggestion
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -35,20 +35,6 @@ def admission() -> None:
     severity, per check and per namespace (labels kubefort.io/enforce, kubefort.io/warn,
     kubefort.io/audit). docs/admission.md walks through installing and operating it.
     """
-
-
-def _config(config_path: str | None, no_config: bool, reg: Any) -> Any:
-    from kubefort.config import ConfigError, find_config, load_config
-
-    if no_config:
-        return None
-    path = Path(config_path) if config_path else find_config(None)
-    if path is None:
-        return None
-    try:
-        return load_config(path, reg)
-    except ConfigError as exc:
-        raise FileError(f"invalid config: {exc}") from None
 
 
 def _levels(enforce: str | None, warn: str | None, audit: str | None) -> dict[Any, Any]:
@@ -187,7 +173,7 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--namespace-labels") from None
     reg = builtin_registry()
-    config = _config(config_path, no_config, reg)
+    config = load_command_config(config_path, no_config, reg)
     levels = _levels(enforce, warn, audit)
     check_ids = _select(reg, config, select, skip, cache=not no_cluster_cache)
     judge = build_judge(reg, config, check_ids, levels, context=not no_cluster_cache)
@@ -348,7 +334,7 @@ def install(
         raise click.BadParameter(str(exc), param_hint="--resource") from None
     ca = Path(ca_bundle).read_bytes() if ca_bundle else None
     reg = builtin_registry()
-    config = _config(config_path, no_config, reg)
+    config = load_command_config(config_path, no_config, reg)
     check_ids = _select(reg, config, select, skip, cache=True)
     rules = inst.rules_for(sorted(inst.judged_kinds(reg, check_ids)), extra)
     excluded = ["kube-system", *exclude_namespace, *([namespace] if namespace else [])]

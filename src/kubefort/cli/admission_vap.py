@@ -7,32 +7,17 @@ decisions live in kubefort.admission.vap_coverage. Nothing here reads a cluster.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
-from kubefort.cli.common import builtin_registry, split_ids
-from kubefort.cli.params import FileError, InputFile, check_suggestion, complete_check_ids
+from kubefort.cli.common import builtin_registry, load_command_config, split_ids
+from kubefort.cli.params import InputFile, check_suggestion, complete_check_ids
 
 LIST_HEADER = (
     "Covered checks give the same verdict as kubefort on every object the API server admits (within CEL's "
     "cost limits); the others are not generated, for the reason shown."
 )
-
-
-def _config(config_path: str | None, no_config: bool, reg: Any) -> Any:
-    from kubefort.config import ConfigError, find_config, load_config
-
-    if no_config:
-        return None
-    path = Path(config_path) if config_path else find_config(None)
-    if path is None:
-        return None
-    try:
-        return load_config(path, reg)
-    except ConfigError as exc:
-        raise FileError(f"invalid config: {exc}") from None
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -157,7 +142,7 @@ def vap(
         else:
             click.echo(_list_text(rows), nl=False)
         return
-    config = _config(config_path, no_config, reg)
+    config = load_command_config(config_path, no_config, reg)
     try:
         ids = select_checks(reg, split_ids(select), split_ids(skip), config=config)
     except SelectionError as exc:

@@ -19,6 +19,7 @@ import click
 from kubefort.cli import LazyGroup
 from kubefort.cli.common import (
     builtin_registry,
+    load_command_config,
     parse_fail_on,
     parse_outputs,
     read_baseline,
@@ -243,19 +244,12 @@ def analyse(
     quiet: bool,
 ) -> None:
     from kubefort.audit.analyzer import AuditSettings
-    from kubefort.config import Config, ConfigError, find_config, load_config
+    from kubefort.config import Config
     from kubefort.drivers import audit as driver
     from kubefort.engine.selection import AUDIT_INPUT_CHECKS, SelectionError, select_checks
 
     reg = builtin_registry()
-    config: Config | None = None
-    try:
-        if not no_config:
-            cpath = Path(config_path) if config_path else find_config(next((p for p in paths if p != "-"), None))
-            if cpath is not None:
-                config = load_config(cpath, reg)
-    except ConfigError as exc:
-        raise FileError(f"invalid config: {exc}") from None
+    config: Config | None = load_command_config(config_path, no_config, reg, next((p for p in paths if p != "-"), None))
     try:
         check_ids = select_checks(
             reg,

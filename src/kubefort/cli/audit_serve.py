@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 
-from kubefort.cli.common import builtin_registry, split_ids
+from kubefort.cli.common import builtin_registry, load_command_config, split_ids
 from kubefort.cli.params import FileError, InputFile, OutputFile, complete_check_ids, parse_size
 
 SERVE_HELP_EPILOG = """\b
@@ -165,18 +164,11 @@ def serve(
     """Receive audit events from the API server's webhook backend and analyse them live."""
     from kubefort.audit.serve import build_receiver
     from kubefort.audit.serve_http import ServeError, ServeSettings, serve_forever
-    from kubefort.config import Config, ConfigError, find_config, load_config
+    from kubefort.config import Config
     from kubefort.engine.selection import SelectionError, select_checks
 
     reg = builtin_registry()
-    config: Config | None = None
-    try:
-        if not no_config:
-            cpath = Path(config_path) if config_path else find_config(None)
-            if cpath is not None:
-                config = load_config(cpath, reg)
-    except ConfigError as exc:
-        raise FileError(f"invalid config: {exc}") from None
+    config: Config | None = load_command_config(config_path, no_config, reg)
     try:
         ids = select_checks(
             reg,

@@ -42,6 +42,25 @@ def builtin_registry() -> Any:
 DEPRECATED_FORMATS = {"text": "table"}
 
 
+def load_command_config(config_path: str | None, no_config: bool, reg: Any, near: str | None = None) -> Any:
+    """The `.kubefort.yaml` a command uses: `-c FILE`, else the nearest one above `near` (the first
+    PATH; the working directory when None), none with `--no-config`. An invalid file is a
+    one-line error (exit 2)."""
+    from pathlib import Path
+
+    from kubefort.config import ConfigError, find_config, load_config
+
+    if no_config:
+        return None
+    path = Path(config_path) if config_path else find_config(near)
+    if path is None:
+        return None
+    try:
+        return load_config(path, reg)
+    except ConfigError as exc:
+        raise FileError(f"invalid config: {exc}") from None
+
+
 def current_format(fmt: str) -> str:
     """A -o name as it is today: `text` is a deprecated alias of `table` (a note on stderr)."""
     new = DEPRECATED_FORMATS.get(fmt.strip().lower())

@@ -15,6 +15,7 @@ import click
 
 from kubefort.cli.common import (
     builtin_registry,
+    load_command_config,
     parse_fail_on,
     parse_outputs,
     read_baseline,
@@ -258,7 +259,7 @@ def scan(
     last definition wins.
     """
     from kubefort import engine
-    from kubefort.config import Config, ConfigError, find_config, load_config
+    from kubefort.config import Config
     from kubefort.drivers import manifests as manifest_driver
     from kubefort.engine.selection import SelectionError, select_checks
     from kubefort.loaders.manifests import LoadOptions, UsageError, discover
@@ -286,14 +287,7 @@ def scan(
     if not (use_cluster or snapshot) and len(namespaces) > 1:
         raise click.UsageError("Helm charts take one release namespace (-n)")
     # --- configuration -------------------------------------------------------------------
-    config: Config | None = None
-    try:
-        if not no_config:
-            cpath = Path(config_path) if config_path else find_config(next((p for p in paths if p != "-"), None))
-            if cpath is not None:
-                config = load_config(cpath, reg)
-    except ConfigError as exc:
-        raise FileError(f"invalid config: {exc}") from None
+    config: Config | None = load_command_config(config_path, no_config, reg, next((p for p in paths if p != "-"), None))
 
     floor = None
     if min_severity:
