@@ -15,6 +15,7 @@ from typing import Any
 
 from kubefort.audit.coverage import POLICY_CHECKS, coverage
 from kubefort.engine import Engine, EngineSettings
+from kubefort.engine.selection import AUDIT_INPUT_CHECKS
 from kubefort.loaders.manifests import InputSpec, discover, load
 from kubefort.model import Outcome
 from kubefort.registry import Registry
@@ -32,7 +33,8 @@ class SideInputs:
 
 
 def _input_ids(registry: Registry) -> tuple[str, ...]:
-    return tuple(m.id for m in registry if m.area == "INPUT" and m.id != "KF-INPUT-006")
+    """The input checks of manifests (not those of audit logs)."""
+    return tuple(m.id for m in registry if m.area == "INPUT" and m.id not in AUDIT_INPUT_CHECKS)
 
 
 def read_policy(path: str, registry: Registry, options: dict[str, object], out: SideInputs) -> None:
