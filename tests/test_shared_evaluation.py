@@ -201,3 +201,26 @@ def test_running_a_targets_checks_together_records_what_running_each_records(obj
             _key(o) + (o.fingerprint, o.suppression) for o in each.outcomes
         ]
         assert together.omitted == each.omitted
+        assert together.omitted_by_check() == each.omitted_by_check()
+        assert sum(together.omitted_by_check().values()) == together.omitted
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_check_counts_are_the_same_whether_passes_are_kept_or_only_counted(jobs: int) -> None:
+    """`ScanResult.check_counts` (what the history store keeps per scan): per check and status,
+    the same whether the engine kept each pass as an outcome or only counted it, in one process
+    or in workers."""
+    from pathlib import Path
+
+    from kubefort.drivers.manifests import scan
+    from kubefort.loaders.manifests import discover
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    specs = discover([str(root)])
+    ids = tuple(m.id for m in REGISTRY if m.target != "audit")
+    kept = scan(specs, EngineSettings(check_ids=ids, keep_passed=True), jobs=jobs)
+    counted = scan(specs, EngineSettings(check_ids=ids, keep_passed=False), jobs=jobs)
+    assert counted.passed_omitted > 0
+    assert counted.check_counts() == kept.check_counts()
+    assert sum(c["passed"] for c in counted.check_counts().values()) == counted.counts()["passed"]
+    assert set(counted.check_counts()) >= set(ids)

@@ -236,6 +236,9 @@ class ScanResult:
     finished_at: float = 0.0  # Unix time the scan ended (0: unknown, e.g. a result built by hand)
     # passes counted but not kept as objects (no report asked to list them: EngineSettings.keep_passed)
     passed_omitted: int = 0
+    # the same per check ID, where the driver counted them per check (the audit driver counts
+    # its passes only in total: `check_counts` leaves those out)
+    passed_omitted_by_check: dict[str, int] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     # per-object additions to the report's `objects` list (for example the `pss` verdict)
     object_extra: dict[tuple[ResourceId, Source], dict[str, Any]] = field(default_factory=dict)
@@ -246,6 +249,22 @@ class ScanResult:
             c[o.status.value] += 1
         c[Status.PASSED.value] += self.passed_omitted
         return c
+
+    def check_counts(self) -> dict[str, dict[str, int]]:
+        """Per check run, its outcomes by status (`passed`, `failed`, `suppressed`,
+        `not-evaluated`), passes the engine counted without keeping included."""
+        out = {cid: {s.value: 0 for s in Status} for cid in self.checks_run}
+        for o in self.outcomes:
+            c = out.get(o.check_id)
+            if c is None:
+                c = out[o.check_id] = {s.value: 0 for s in Status}
+            c[o.status.value] += 1
+        for cid, n in self.passed_omitted_by_check.items():
+            c = out.get(cid)
+            if c is None:
+                c = out[cid] = {s.value: 0 for s in Status}
+            c[Status.PASSED.value] += n
+        return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -127,6 +127,7 @@ class Partial:
     object_extra: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)  # per-object report additions
     doc_lines: dict[str, list[int]] = field(default_factory=dict)  # file -> document start lines (to locate later)
     passed_omitted: int = 0  # passes counted, not kept
+    passed_by_check: dict[str, int] = field(default_factory=dict)  # the same, per check ID
 
     def merge(self, other: Partial) -> Partial:
         self.records.extend(other.records)
@@ -136,6 +137,9 @@ class Partial:
         self.object_extra.update(other.object_extra)
         self.doc_lines.update(other.doc_lines)
         self.passed_omitted += other.passed_omitted
+        mine = self.passed_by_check
+        for cid, n in other.passed_by_check.items():
+            mine[cid] = mine.get(cid, 0) + n
         return self
 
     def __reduce__(self) -> tuple[Callable[..., Partial], tuple[Any, ...]]:
@@ -147,6 +151,7 @@ class Partial:
             self.object_extra,
             self.doc_lines,
             self.passed_omitted,
+            self.passed_by_check,
         )
 
 
@@ -228,6 +233,7 @@ class Engine:
             self._evaluate_resource(res, rec, part if collect else None, part.object_extra)
         part.outcomes = rec.outcomes
         part.passed_omitted = rec.omitted
+        part.passed_by_check = rec.omitted_by_check()
         # document start lines let the main process locate cross-object findings without
         # composing whole files again
         if part.collected and li.data is not None:
@@ -490,6 +496,7 @@ class Engine:
             duration_s=time.perf_counter() - started if started is not None else 0.0,
             finished_at=time.time(),
             passed_omitted=part.passed_omitted,
+            passed_omitted_by_check=part.passed_by_check,
             extras=extras,
             object_extra=part.object_extra,
         )

@@ -55,6 +55,13 @@ class Recorder:
         self.locator_for = locator_for
         self.keep_passed = keep_passed
         self.omitted = 0  # passes counted, not kept
+        # per check, the passes counted but not kept (`omitted_by_check`), from three tallies
+        # kept off the hot path: how often each `run_all` list ran (id -> [list, times]; the
+        # list is held, so its id stays unique), the targets of each check that gave anything
+        # but a pass there, and the passes `run`/`add` omitted one by one
+        self._ran: dict[int, list[Any]] = {}
+        self._handled: dict[str, int] = {}
+        self._omitted_one: dict[str, int] = {}
         self.origins = origins  # resource files of rendered Kustomize objects, read back on demand
 
     def run(
@@ -82,6 +89,7 @@ class Recorder:
                 self.add(meta, res, _PASSED, container, "", base)
             else:
                 self.omitted += 1
+                self._omitted_one[meta.id] = self._omitted_one.get(meta.id, 0) + 1
             return
         self.failed(meta, res, violations, container, base, ignores)
 
@@ -103,6 +111,12 @@ class Recorder:
         and passes counted once at the end."""
         handled = 0  # targets with an outcome other than a pass, or none: the rest passed
         keep = self.keep_passed
+        if not keep:
+            times = self._ran.get(id(runs))
+            if times is None:
+                self._ran[id(runs)] = [runs, 1]
+            else:
+                times[1] += 1
         first = target[0]
         pair = len(target) == 2
         second = target[1] if pair else None
@@ -117,21 +131,36 @@ class Recorder:
             except NotEvaluated as exc:
                 self.add(meta, res, _NOT_EVALUATED, container, exc.reason, exc.path)
                 handled += 1
+                self._handled[meta.id] = self._handled.get(meta.id, 0) + 1
                 continue
             except NotApplicable:
                 handled += 1
+                self._handled[meta.id] = self._handled.get(meta.id, 0) + 1
                 continue
             except Exception as exc:  # noqa: BLE001 - a bug in a check must not end the scan, nor pass silently
                 self.crashed(meta, res, container, exc, base)
                 handled += 1
+                self._handled[meta.id] = self._handled.get(meta.id, 0) + 1
                 continue
             if violations is not None:
                 self.failed(meta, res, violations, container, base, ignores)
                 handled += 1
+                self._handled[meta.id] = self._handled.get(meta.id, 0) + 1
             elif keep:
                 self.add(meta, res, _PASSED, container, "", base)
         if not keep:
             self.omitted += len(runs) - handled
+
+    def omitted_by_check(self) -> dict[str, int]:
+        """Per check ID, the passes counted but not kept (they sum to `omitted`)."""
+        out = dict(self._omitted_one)
+        for runs, times in self._ran.values():
+            for meta, _, _ in runs:
+                out[meta.id] = out.get(meta.id, 0) + times
+        for cid, n in self._handled.items():
+            if cid in out:
+                out[cid] -= n
+        return {cid: n for cid, n in out.items() if n}
 
     def crashed(self, meta: CheckMeta, res: Resource, container: str | None, exc: Exception, base: Path_) -> None:
         """An unexpected exception in a check: not evaluated, naming it (a bug to fix, never a pass)."""
@@ -167,6 +196,7 @@ class Recorder:
     ) -> None:
         if status is _PASSED and not self.keep_passed:
             self.omitted += 1
+            self._omitted_one[meta.id] = self._omitted_one.get(meta.id, 0) + 1
             return
         src = res.source
         if status is _NOT_EVALUATED and supp is None and self.by_request:
