@@ -68,7 +68,7 @@ def _meta(id: str, name: str, title: str, sev: Severity, target: str, fix: str, 
         target=target,
         kinds=None,
         mappings=Mappings(**maps),
-        doc=DOC.format(what=title.lower(), fix=fix),
+        raw_doc=DOC.format(what=title.lower(), fix=fix),
         remediation=fix,
     )
 

@@ -5,6 +5,8 @@ rarely needs are imported where they are used: `multiprocessing` and `concurrent
 `logging`, ~9 ms) only when a scan may use workers (inputs of 4 MiB or more, several rendered
 inputs, cross-object checks on more than 200 objects with several jobs), and
 `cryptography.x509` (~50 ms) only when KF-AUDIT-013 reads a CertificateSigningRequest.
+The KF-AUDIT checks and the audit package (~50 ms) are a deferred area of the registry
+(`Registry.defer`): imported the first time something names or lists them, never by a scan.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-RARE_MODULES = ("multiprocessing", "concurrent.futures", "cryptography.x509")
+RARE_MODULES = ("multiprocessing", "concurrent.futures", "cryptography.x509", "kubefort.checks.audit", "kubefort.audit")
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -65,3 +67,40 @@ def test_a_scan_of_a_small_directory_loads_no_rarely_needed_module(tmp_path: Pat
     )
     assert "kubefort.drivers.manifests" in modules
     assert not modules & set(RARE_MODULES), sorted(modules & set(RARE_MODULES))
+
+
+def _audit_loaded_after(code: str) -> bool:
+    modules = _modules_after(
+        "import json, sys\nfrom kubefort.registry import load_builtin_checks\nreg = load_builtin_checks()\n"
+        + textwrap.dedent(code)
+        + "\nprint(json.dumps(sorted(sys.modules)))"
+    )
+    return "kubefort.checks.audit" in modules
+
+
+def test_the_audit_checks_are_there_whenever_something_asks_for_them() -> None:
+    """Deferring the KF-AUDIT area changes no answer of the registry: every way of reaching one
+    of its checks (its ID, its name, a prefix that covers it, listing or counting every check)
+    imports it; lookups that cannot reach it do not."""
+    assert not _audit_loaded_after("reg.get('KF-POD-001'); reg.select(['KF-POD', 'KF-RBAC-001'])")
+    assert not _audit_loaded_after("list(reg.iter_without(['KF-AUDIT-']))")
+    for reach in (
+        "assert reg.get('KF-AUDIT-001').target == 'audit'",
+        "assert reg.get('kf-audit-001').target == 'audit'",
+        "assert reg.get(__import__('kubefort.checks.audit', fromlist=['x']) and 'KF-AUDIT-002').id",
+        "assert any(m.id.startswith('KF-AUDIT-') for m in reg.select(['KF-AU']))",
+        "assert any(m.id.startswith('KF-AUDIT-') for m in reg.select(['KF-']))",
+        "assert any(m.id.startswith('KF-AUDIT-') for m in reg)",
+        "assert len(reg) > len(list(reg.iter_without(['KF-AUDIT-'])))",
+    ):
+        assert _audit_loaded_after(reach), reach
+
+
+def test_a_check_name_of_the_deferred_area_is_found() -> None:
+    from kubefort.registry import load_builtin_checks
+
+    reg = load_builtin_checks()
+    names = {m.id: m.name for m in reg if m.id.startswith("KF-AUDIT-")}
+    assert names
+    code = "\n".join(f"assert reg.get({n!r}).id == {i!r}" for i, n in sorted(names.items())[:1])
+    assert _audit_loaded_after(code)

@@ -333,3 +333,50 @@ def test_unpadded_or_overpadded_base64_is_refused(raw: bytes) -> None:
 )
 def test_decode_bytes_agrees_with_go(text: str, go: bytes | None) -> None:
     assert decode_bytes(text) == go
+
+
+_ENV_LEAF = st.none() | st.text(max_size=6) | st.integers() | st.booleans() | st.lists(st.none(), max_size=1)
+_ENV_ENTRY = st.one_of(
+    _ENV_LEAF,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": _ENV_LEAF,
+            "value": _ENV_LEAF,
+            "valueFrom": _ENV_LEAF
+            | st.fixed_dictionaries(
+                {},
+                optional={
+                    "secretKeyRef": _ENV_LEAF
+                    | st.fixed_dictionaries({}, optional={"name": _ENV_LEAF, "key": _ENV_LEAF, "optional": _ENV_LEAF}),
+                    "configMapKeyRef": _ENV_LEAF,
+                },
+            ),
+        },
+    ),
+)
+
+
+@settings(max_examples=400)
+@given(env=st.lists(_ENV_ENTRY, max_size=4))
+def test_env_entries_read_inline_decode_as_the_checked_path_does(env: list[object]) -> None:
+    """`env_vars` reads the common shape of an entry inline: for any entries, it gives what
+    decoding every entry through `Fields` gives (the same EnvVars, or the same NotEvaluated)."""
+    from kubefort.kube.pods import find_pods
+    from kubefort.kube.secretfields import _decode_env_entry, env_vars
+    from kubefort.loaders.manifests import LoadedInput, add_object
+    from kubefort.model import InputRecord, NotEvaluated, Source
+
+    li = LoadedInput(InputRecord("-", "object"))
+    add_object(li, _pod({"name": "app", "image": "nginx:1.27", "env": env}), Source("-"), "-")
+    c = next(iter(find_pods(li.resources[0], {})[0].containers()))
+
+    def outcome(f: Callable[[], object]) -> object:
+        try:
+            return f()
+        except NotEvaluated as exc:
+            return ("not-evaluated", exc.reason, exc.path)
+
+    assert outcome(lambda: env_vars(c)) == outcome(
+        lambda: tuple(_decode_env_entry(c, i, item) for i, item in enumerate(env))
+    )

@@ -7,19 +7,24 @@ module in `kubefort/checks/` holds the checks of one ID prefix.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from kubefort.audit.context import AuditContext, AuditScope
-from kubefort.audit.event import AuditEvent
 from kubefort.kube.pods import ContainerView, PodView
 from kubefort.model import CheckContext, ClusterIndex, Resource, Severity, Violation
 
+if TYPE_CHECKING:  # the audit package is imported only by what reads audit events (`Registry.defer`)
+    from kubefort.audit.context import AuditContext, AuditScope
+    from kubefort.audit.event import AuditEvent
+
 ID_RE = re.compile(r"^KF-[A-Z]+-\d{3}$")
+ID_PREFIX_RE = re.compile(r"^KF-[A-Z]+-$")
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 # What a check function receives, declared by `target`:
@@ -42,7 +47,7 @@ PodCheck = Callable[[PodView, CheckContext[Any]], Iterable[Violation]]
 ContainerCheck = Callable[[PodView, ContainerView, CheckContext[Any]], Iterable[Violation]]
 ClusterCheck = Callable[[Resource, ClusterIndex, CheckContext[Any]], Iterable[Violation]]
 InputCheck = Callable[[], Iterable[Violation]]  # never called: it only carries the documentation
-AuditCheck = Callable[[AuditEvent, AuditContext[Any]], Iterable[Violation]]
+AuditCheck = Callable[["AuditEvent", "AuditContext[Any]"], Iterable[Violation]]
 CheckFunc = ObjectCheck | PodCheck | ContainerCheck | ClusterCheck | InputCheck | AuditCheck
 CheckFuncT = TypeVar("CheckFuncT", bound=CheckFunc)
 
@@ -74,7 +79,9 @@ class CheckMeta:
     target: str
     kinds: frozenset[str] | None  # None = every kind (for "object"); pod-bearing checks ignore it
     mappings: Mappings
-    doc: str
+    # the docstring as written: `doc` is its cleaned text, made when first read (cleaning ~250
+    # docstrings at import would cost every command's start-up)
+    raw_doc: str
     remediation: str
     func: CheckFunc | None = field(compare=False, default=None)
     source: str = ""  # "kubefort/checks/pod_security/privileges.py:42": where the check is defined
@@ -91,6 +98,11 @@ class CheckMeta:
     verified: str = ""
     # audit checks: which events the analyzer hands them (verbs, resources)
     audit: AuditScope | None = None
+
+    @property
+    def doc(self) -> str:
+        """The check's documentation (ruff-style '## ' sections), indentation removed."""
+        return _clean_doc(self.raw_doc)
 
     def passed_text(self) -> str:
         """What a passed outcome of this check says: `verified`, or a generic phrase with the name."""
@@ -110,13 +122,39 @@ class CheckMeta:
         return {k: v.strip("\n") for k, v in out.items()}
 
 
+@functools.lru_cache(maxsize=1024)
+def _clean_doc(raw: str) -> str:
+    return inspect.cleandoc(raw)
+
+
 REQUIRED_SECTIONS = ("What it does", "Why is this bad?", "Example", "How to fix", "References")
 
 
 class Registry:
+    """Checks by ID and name. An area may be *deferred* (`defer`): its module is imported the
+    first time anything needs one of its checks (a lookup by ID or name, an ID prefix that can
+    reach it, listing every check), so commands that never run it (a manifest scan and the
+    KF-AUDIT checks) do not pay for importing it. `loaded()` and `iter_without` list checks
+    without importing deferred areas."""
+
     def __init__(self) -> None:
         self._by_id: dict[str, CheckMeta] = {}
         self._by_name: dict[str, CheckMeta] = {}
+        self._deferred: dict[str, str] = {}  # ID prefix ("KF-AUDIT-") -> module registering its checks
+
+    def defer(self, prefix: str, module: str) -> None:
+        """Register the checks whose IDs start with `prefix` by importing `module` when first needed."""
+        if not ID_PREFIX_RE.match(prefix):
+            raise ValueError(f"deferred area {prefix!r} is not an ID prefix like 'KF-AUDIT-'")
+        self._deferred[prefix] = module
+
+    def _load(self, reaches: Callable[[str], bool] | None = None) -> bool:
+        """Import the deferred areas `reaches` selects (all by default); True when any was."""
+        todo = [p for p in self._deferred if reaches is None or reaches(p)]
+        for prefix in todo:
+            module = self._deferred.pop(prefix)
+            importlib.import_module(module)
+        return bool(todo)
 
     def add(self, meta: CheckMeta) -> None:
         if not ID_RE.match(meta.id):
@@ -141,15 +179,33 @@ class Registry:
         self._by_name[meta.name] = meta
 
     def __iter__(self) -> Iterator[CheckMeta]:
-        return iter(sorted(self._by_id.values(), key=lambda m: m.id))
+        self._load()
+        return self.loaded()
 
     def __len__(self) -> int:
+        self._load()
         return len(self._by_id)
+
+    def loaded(self) -> Iterator[CheckMeta]:
+        """The checks registered so far, in ID order, importing no deferred area."""
+        return iter(sorted(self._by_id.values(), key=lambda m: m.id))
+
+    def iter_without(self, prefixes: Iterable[str]) -> Iterator[CheckMeta]:
+        """Every check but those whose ID starts with one of `prefixes`, importing only the
+        deferred areas those prefixes do not cover."""
+        skip = tuple(prefixes)
+        self._load(lambda p: not p.startswith(skip))
+        return (m for m in self.loaded() if not m.id.startswith(skip))
 
     def get(self, key: str) -> CheckMeta:
         """Look a check up by ID or name; raises KeyError with a helpful message."""
         k = key.strip()
         meta = self._by_id.get(k.upper()) or self._by_name.get(k.lower())
+        if meta is None and self._deferred:
+            u = k.upper()
+            # an ID loads only the area it names; a name may be in any of them
+            self._load(u.startswith if u.startswith("KF-") else None)
+            meta = self._by_id.get(u) or self._by_name.get(k.lower())
         if meta is None:
             raise KeyError(f"unknown check {key!r} (see `kubefort checks`)")
         return meta
@@ -162,6 +218,15 @@ class Registry:
             if not k:
                 continue
             if k.upper() in self._by_id or k.lower() in self._by_name:
+                m = self.get(k)
+                out[m.id] = m
+                continue
+            u = k.upper()
+            if u.startswith("KF-"):  # an ID prefix: the deferred areas it can reach
+                self._load(lambda p, u=u: p.startswith(u) or u.startswith(p))  # type: ignore[misc]
+            else:  # a name, perhaps of a deferred check
+                self._load()
+            if u in self._by_id or k.lower() in self._by_name:
                 m = self.get(k)
                 out[m.id] = m
                 continue
@@ -219,7 +284,7 @@ def check(
     """
 
     def deco(func: CheckFuncT) -> CheckFuncT:
-        text = inspect.cleandoc(doc if doc is not None else func.__doc__ or "")
+        text = doc if doc is not None else func.__doc__ or ""
         area = id.split("-")[1]
         src = source
         if src is None:
@@ -236,7 +301,7 @@ def check(
             target=target,
             kinds=frozenset(kinds) if kinds is not None else None,
             mappings=mappings,
-            doc=text,
+            raw_doc=text,
             remediation=remediation,
             func=func,
             source=src,

@@ -31,7 +31,6 @@ packages list their modules per ID here and in their own `__init__.py`).
 """
 
 from kubefort.checks import (  # noqa: F401  (importing the modules registers their checks)
-    audit,
     cluster,
     containers,
     control_plane,
@@ -53,3 +52,8 @@ from kubefort.checks import (  # noqa: F401  (importing the modules registers th
     secrets,
     workload,
 )
+from kubefort.registry import REGISTRY
+
+# the KF-AUDIT checks (and the audit package they stand on) are imported the first time something
+# asks for one of them: `kubefort audit`, an ID or name, `kubefort checks`; a manifest scan never does
+REGISTRY.defer("KF-AUDIT-", "kubefort.checks.audit")

@@ -169,6 +169,7 @@ def node(
             default=lambda m: m.area in NODE_AREAS,
             config_select=False,
             family=lambda m: m.target != "audit",
+            without=("KF-AUDIT-",),
             family_hint="the KF-AUDIT checks read audit logs (`kubefort audit`)",
         )
     except SelectionError as exc:

@@ -312,7 +312,9 @@ def scan(
         from kubefort.checks.rbac.common import RbacOptions, with_kubernetes_version
 
         try:
-            options = with_kubernetes_version(options, k8s_version, [m.id for m in reg if m.options is RbacOptions])
+            options = with_kubernetes_version(
+                options, k8s_version, [m.id for m in reg.iter_without(("KF-AUDIT-",)) if m.options is RbacOptions]
+            )
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
 
@@ -325,6 +327,7 @@ def scan(
             min_severity=floor,
             adjust=adjust,
             family=lambda m: m.target != "audit",
+            without=("KF-AUDIT-",),
             family_hint="the KF-AUDIT checks read audit logs (`kubefort audit`)",
         )
     except SelectionError as exc:

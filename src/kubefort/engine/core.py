@@ -171,7 +171,9 @@ class Engine:
         self.settings = settings
         self.registry = registry if registry is not None else load_builtin_checks()
         metas = [self.registry.get(i) for i in settings.check_ids]
-        self.severity = {m.id: settings.severity.get(m.id, m.severity) for m in self.registry}
+        # every check loaded (the selected ones are: `get` loads a deferred area), for the outcomes
+        # of checks run besides the selection (KF-INPUT)
+        self.severity = {m.id: settings.severity.get(m.id, m.severity) for m in self.registry.loaded()}
         self.ctx: dict[str, CheckContext[Any]] = {
             m.id: CheckContext(
                 settings.options.get(m.id) or (m.options() if m.options is not None else None),

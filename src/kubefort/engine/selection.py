@@ -34,6 +34,7 @@ def select_checks(
     family: Callable[[CheckMeta], bool] | None = None,
     family_hint: str = "",
     inputs: Callable[[CheckMeta], bool] | None = None,
+    without: Sequence[str] = (),
 ) -> tuple[str, ...]:
     """The sorted check IDs to run. `default` picks the checks when neither `select` nor the
     config's `select` names any (all by default); `adjust` may rewrite the chosen list before
@@ -43,20 +44,22 @@ def select_checks(
     checks outside it that `select` names are an error (`family_hint` says which command runs
     them); those of the config's `select` or the default are left out silently, since one config
     serves every command. `inputs` picks the KF-INPUT checks the command reports (default: all
-    but those of audit logs, AUDIT_INPUT_CHECKS)."""
+    but those of audit logs, AUDIT_INPUT_CHECKS). `without` are ID prefixes ("KF-AUDIT-") of
+    checks outside `family` whatever the selection: their deferred areas are not imported to
+    list the default set (`Registry.defer`), only when `select` or the config names them."""
     try:
         if select:
             chosen = registry.select(select)
         elif config_select and config is not None and config.select:
             chosen = registry.select(config.select)
         else:
-            chosen = [m for m in registry if default is None or default(m)]
+            chosen = [m for m in registry.iter_without(without) if default is None or default(m)]
         skipped = {m.id for m in registry.select(skip)} | set(config.ignore if config else [])
     except KeyError as exc:
         raise SelectionError(str(exc.args[0])) from None
     is_input = inputs if inputs is not None else (lambda m: m.id not in AUDIT_INPUT_CHECKS)
     # loader problems and objects the API server rejects (or unreadable audit events)
-    input_ids = {m.id for m in registry if m.area == "INPUT" and is_input(m)}
+    input_ids = {m.id for m in registry.iter_without(without) if m.area == "INPUT" and is_input(m)}
     chosen = [m for m in chosen if m.area != "INPUT" or m.id in input_ids]
     if family is not None:
         foreign = sorted(m.id for m in chosen if not family(m) and m.area != "INPUT")
@@ -71,7 +74,8 @@ def select_checks(
             f"{', '.join(sorted(skipped & input_ids))} cannot be skipped: unreadable input would then pass silently"
         )
     if min_severity is not None:
-        sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in registry}
+        # every chosen check is loaded by now
+        sev_of = {m.id: (config.severity.get(m.id, m.severity) if config else m.severity) for m in registry.loaded()}
         chosen = [m for m in chosen if sev_of[m.id] >= min_severity or m.id in input_ids]
     if adjust is not None:
         chosen = adjust(chosen)

@@ -119,15 +119,40 @@ def _entry(c: ContainerView, field: str, i: int, item: object) -> Fields:
     return Fields(need(item, dict, "a mapping", path), path)
 
 
+def _decode_env_entry(c: ContainerView, i: int, item: object) -> EnvVar:
+    """One `env` entry, every field checked through `Fields` (NotEvaluated for a wrong type)."""
+    var = _entry(c, "env", i, item)
+    name, value = var.str("name") or "", var.str("value") or ""
+    # Fields.get refuses a valueFrom that is not a mapping, and reads a null one as absent
+    found = _object(var, "valueFrom", "secretKeyRef")
+    ref = None if found is None else SecretKeyRef(found.str("name") or "", found.str("key") or "")
+    return EnvVar(i, var.path, name, value, ref)
+
+
 def _decode_env(c: ContainerView) -> tuple[EnvVar, ...]:
+    """`_decode_env_entry` for each entry, with the common shape (a mapping whose name, value
+    and valueFrom.secretKeyRef fields are absent, null or of their type) read inline; anything
+    else takes the checked path, so both give the same EnvVar or the same NotEvaluated
+    (tests/test_secretfields.py compares them on generated entries)."""
     out: list[EnvVar] = []
+    base = c.path
     for i, item in enumerate(c.list("env")):
-        var = _entry(c, "env", i, item)
-        name, value = var.str("name") or "", var.str("value") or ""
-        # Fields.get refuses a valueFrom that is not a mapping, and reads a null one as absent
-        found = _object(var, "valueFrom", "secretKeyRef")
-        ref = None if found is None else SecretKeyRef(found.str("name") or "", found.str("key") or "")
-        out.append(EnvVar(i, var.path, name, value, ref))
+        if type(item) is dict:
+            name = item.get("name")
+            value = item.get("value")
+            vf = item.get("valueFrom")
+            if (name is None or type(name) is str) and (value is None or type(value) is str):
+                ref = None if type(vf) is not dict else vf.get("secretKeyRef")
+                if vf is None or (type(vf) is dict and ref is None):
+                    out.append(EnvVar(i, (*base, "env", i), name or "", value or "", None))
+                    continue
+                if type(ref) is dict:
+                    rn, rk = ref.get("name"), ref.get("key")
+                    if (rn is None or type(rn) is str) and (rk is None or type(rk) is str):
+                        sref = SecretKeyRef(rn or "", rk or "")
+                        out.append(EnvVar(i, (*base, "env", i), name or "", value or "", sref))
+                        continue
+        out.append(_decode_env_entry(c, i, item))
     return tuple(out)
 
 

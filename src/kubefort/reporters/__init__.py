@@ -182,7 +182,7 @@ def check_meta(registry: Registry, check_id: str) -> CheckMeta:
             target="object",
             kinds=None,
             mappings=Mappings(),
-            doc="",
+            raw_doc="",
             remediation="",
         )
 
