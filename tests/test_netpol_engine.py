@@ -420,3 +420,36 @@ def test_explain_names_policies_and_rules_per_direction():
     with pytest.raises(KeyError, match="no workload"):
         c.find("a/nope")
     assert c.find("10.0.0.0/8") == External("10.0.0.0/8", "10.0.0.0/8")
+
+
+@pytest.mark.parametrize(
+    "excepts",
+    [
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],  # ascending, as the issue reported
+        ["192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/12"],
+        ["10.0.0.0/8", "10.1.0.0/16"],  # nested
+        ["10.0.0.0/9", "10.128.0.0/9", "10.0.0.0/8"],  # adjacent, then covering both
+    ],
+)
+def test_every_except_is_judged_against_cidr_alone(excepts: list[str]) -> None:
+    """ValidateIPBlock checks each except against cidr (contained, longer prefix), not against
+    what earlier excepts left: any number of them, in any order, overlapping or nested, is valid."""
+    from kubefort.kube.netpol.cidr import cidr_range
+    from kubefort.kube.netpol.parse import parse_policy
+
+    spec = {"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": excepts}}]}]}
+    res = Resource(
+        ResourceId("networking.k8s.io/v1", "NetworkPolicy", "a", "p"),
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "p", "namespace": "a"},
+            "spec": spec,
+        },
+        Source("p.yaml"),
+    )
+    block = parse_policy(res).egress[0].peers[0].block
+    covered = [cidr_range(e) for e in excepts]
+    assert block[0][0] == 0 and block[-1][1] == (1 << 32) - 1
+    for lo, hi in block:  # what is left touches no except
+        assert all(hi < elo or lo > ehi for elo, ehi in covered)

@@ -25,13 +25,26 @@ VALUES = ["x", "y"]
 PORT_NUMBERS = [53, 80, 81]
 PORT_NAMES = ["http", "dns", "metrics"]
 QUERY_PORTS = [1, 52, 53, 54, 79, 80, 81, 82, 65535]
+# each cidr with the excepts drawn for it: strict subsets of it, several at once in any order,
+# nested (10.1.0.0/16 in 10.0.0.0/8), adjacent (the two halves of 10.0.0.0/8, which leave nothing)
 CIDRS = [
-    ("0.0.0.0/0", ["169.254.169.254/32"]),
-    ("10.0.0.0/8", ["10.1.0.0/16"]),
-    ("10.1.2.0/24", []),
+    (
+        "0.0.0.0/0",
+        [
+            "169.254.169.254/32",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "10.1.0.0/16",
+            "10.0.0.0/9",
+            "10.128.0.0/9",
+        ],
+    ),
+    ("10.0.0.0/8", ["10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "10.0.0.0/9", "10.128.0.0/9"]),
+    ("10.1.2.0/24", ["10.1.2.3/32", "10.1.2.0/25"]),
     ("192.168.0.0/16", []),
     ("169.254.169.254/32", []),
-    ("::/0", []),
+    ("::/0", ["fd00::/8", "fd00:1::/32"]),
 ]
 EXTERNALS = [
     External("internet", "0.0.0.0/0"),
@@ -75,7 +88,7 @@ def peer(draw: Any) -> dict[str, Any]:
         cidr, excepts = draw(st.sampled_from(CIDRS))
         block: dict[str, Any] = {"cidr": cidr}
         if excepts and draw(st.integers(0, 3)):
-            block["except"] = excepts
+            block["except"] = draw(st.lists(st.sampled_from(excepts), min_size=1, max_size=4, unique=True))
         return {"ipBlock": block}
     out: dict[str, Any] = {}
     if kind in ("pod", "both"):

@@ -43,7 +43,8 @@ def _parse_peer(v: Any, path: Path_) -> Peer:
         p = path + ("ipBlock",)
         _need(isinstance(ipb, dict) and isinstance(ipb.get("cidr"), str), "needs cidr", p)
         try:
-            block: Ranges = (cidr_range(ipb["cidr"]),)
+            first, last = cidr_range(ipb["cidr"])
+            block: Ranges = ((first, last),)
             version, plen = cidr_prefix(ipb["cidr"])
             excepts = ipb.get("except")  # null is absent; 0, "" or false are not a list
             excepts = [] if excepts is None else excepts
@@ -52,8 +53,11 @@ def _parse_peer(v: Any, path: Path_) -> Peer:
                 _need(isinstance(ex, str), "is not a string", p + ("except", i))
                 lo, hi = cidr_range(ex)
                 ev, elen = cidr_prefix(ex)
+                # each except is judged against cidr alone, as ValidateIPBlock does (the network
+                # contains the except's address and its prefix is longer), never against what
+                # earlier excepts left: they may overlap, nest or come in any order
                 _need(
-                    ev == version and block[0][0] <= lo and hi <= block[0][1] and elen > plen,
+                    ev == version and first <= lo and hi <= last and elen > plen,
                     "must be a strict subset of cidr",
                     p + ("except", i),
                 )
