@@ -81,3 +81,69 @@ def test_model_is_built_once_per_scan(tmp_path, monkeypatch):
     text = (FIXTURES / "checks" / "KF-NET-003.yaml").read_text()
     outs = scan_text(tmp_path, text, checks=tuple(NET_IDS))
     assert len(built) == 1 and len([o for o in outs if o.check_id.startswith("KF-NET")]) > 10
+
+
+UNMODELLED_APP = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: other}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "nginx:1.27"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: other}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: "nginx:1.27"}]}
+"""
+
+
+@pytest.mark.parametrize("group_kind", sorted(__import__("kubefort.kube.netpol.kinds", fromlist=["x"]).UNMODELLED))
+def test_a_policy_kind_not_modelled_makes_the_namespaces_it_may_govern_not_evaluated(tmp_path, group_kind):
+    """Every CNI policy kind kubefort does not model yet: the namespace of a namespaced one (every
+    namespace, for a cluster-scoped one) gets not-evaluated KF-NET verdicts naming it, never the
+    verdicts of a namespace without it; other namespaces keep theirs."""
+    from kubefort.kube.netpol.kinds import UNMODELLED
+
+    group, kind = group_kind
+    cluster_scoped = UNMODELLED[group_kind]
+    meta = "{name: p}" if cluster_scoped else "{name: p, namespace: shop}"
+    text = UNMODELLED_APP + f"---\napiVersion: {group}/v1\nkind: {kind}\nmetadata: {meta}\nspec: {{}}\n"
+    outs = scan_text(tmp_path, text, checks=("KF-NET-001", "KF-NET-003", "KF-NET-006"))
+    by = {(o.check_id, o.resource.namespace or o.resource.name): o for o in outs if o.resource is not None}
+    for cid, ns in [("KF-NET-001", "shop"), ("KF-NET-003", "shop"), ("KF-NET-006", "shop")]:
+        o = by[(cid, ns)]
+        assert o.status.value == "not-evaluated", (cid, o)
+        assert kind in o.message and "does not model" in o.message
+    other = by[("KF-NET-003", "other")]
+    if cluster_scoped:
+        assert other.status.value == "not-evaluated"
+    else:
+        assert other.status.value == "failed"  # no policy at all in `other`: judged as before
+
+
+def test_a_scan_warns_of_each_policy_kind_it_does_not_model(tmp_path):
+    from kubefort.drivers.manifests import scan
+    from kubefort.engine import EngineSettings
+    from kubefort.loaders.manifests import discover
+
+    (tmp_path / "a.yaml").write_text(
+        UNMODELLED_APP + "---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+        "metadata: {name: deny, namespace: shop}\nspec: {endpointSelector: {}}\n"
+    )
+    result = scan(discover([str(tmp_path)]), EngineSettings(check_ids=("KF-NET-003",), keep_passed=False))
+    assert [w for w in result.warnings if "CiliumNetworkPolicy shop/deny (cilium.io/v2)" in w]

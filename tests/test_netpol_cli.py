@@ -358,3 +358,49 @@ def test_separate_units_are_analysed_apart(app, tmp_path):
     assert code == 2 and "needs one analysis unit" in err
     code, _, err = run("matrix", str(app), str(bare), "-o", "csv")
     assert code == 2 and "-o csv needs one analysis unit" in err
+
+
+def test_items_of_a_typed_list_take_the_lists_kind_and_version(tmp_path: Path) -> None:
+    """A PodList as the API returns it: items without kind and apiVersion are Pods of the list's
+    version (apimachinery's decoder), in every command; an item that names its own keeps it."""
+    (tmp_path / "pods.json").write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "PodList",
+                "items": [
+                    {
+                        "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+                        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                    },
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {"name": "db", "namespace": "shop"},
+                        "spec": {"containers": [{"name": "db", "image": "postgres"}]},
+                    },
+                ],
+            }
+        )
+    )
+    code, out, _ = run("matrix", str(tmp_path), "-o", "json")
+    assert code == 0
+    names = {w["name"] for w in json.loads(out)["workloads"]}
+    assert names == {"shop/Pod/web", "shop/Pod/db"}
+
+
+@pytest.mark.parametrize("content", ["", "foo: bar\n", "- 1\n- 2\n"])
+def test_a_command_that_read_no_object_says_so_and_exits_3(tmp_path: Path, content: str) -> None:
+    (tmp_path / "x.yaml").write_text(content)
+    code, _, err = run("matrix", str(tmp_path))
+    assert code == 3
+    assert "no Kubernetes objects found" in err
+
+
+def test_a_policy_kind_not_modelled_is_reported_and_exits_3(tmp_path: Path, app: Path) -> None:
+    (app / "cilium.yaml").write_text(
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: lockdown}\nspec: {}\n"
+    )
+    code, _, err = run("matrix", str(app))
+    assert code == 3
+    assert "CiliumClusterwideNetworkPolicy lockdown (cilium.io/v2)" in err and "every namespace" in err

@@ -445,3 +445,13 @@ def test_separate_units_are_answered_apart(tmp_path: Path) -> None:
     assert [bool(u["scopes"]) for u in json.loads(out)["units"]] == [False, True]
     code, out, _ = run("paths", a, b, "-o", "json", "--no-bootstrap")
     assert code == 0 and [u["paths"] for u in json.loads(out)["units"]] == [[], []]
+
+
+@pytest.mark.parametrize("args", [("who-can", "get", "pods"), ("paths",), ("permissions", "User:alice")])
+def test_paths_that_hold_no_object_are_reported_and_exit_3(tmp_path, args) -> None:
+    """PATHs given that held no Kubernetes object: the answer is the built-in defaults' alone, which
+    the command says (exit 3) rather than answer as if the inputs had been analysed."""
+    (tmp_path / "values.yaml").write_text("replicas: 2\n")
+    code, _, err = run(*args, str(tmp_path))
+    assert code == 3
+    assert "no Kubernetes objects found" in err and "only the built-in defaults answer" in err

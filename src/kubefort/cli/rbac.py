@@ -105,7 +105,7 @@ class _Loaded:
 
         snapshots = [p for p in paths if _is_snapshot(p)]
         try:
-            resources, problems, _ = load_resources(
+            resources, problems, records = load_resources(
                 [p for p in paths if p not in snapshots], exclude, render_dirs=not no_render
             )
         except UsageError as exc:  # a PATH that does not exist
@@ -119,6 +119,12 @@ class _Loaded:
             by_unit[None] = []  # nothing read: the built-in defaults alone still answer
         self.units = [_Unit(name, res, no_bootstrap, k8s_version) for name, res in by_unit.items()]
         self.problems = [f"{p.file}{':' + str(p.line) if p.line else ''}: {p.message}" for p in problems]
+        if paths and not snapshots:  # PATHs given that held no object: the answer is the defaults' alone
+            from kubefort.verdict import nothing_found
+
+            nothing = nothing_found(paths, records, len(resources), excluded=bool(exclude))
+            if nothing is not None:
+                self.problems.append(nothing.replace("nothing was evaluated", "only the built-in defaults answer"))
         for u in self.units:
             self.problems += [self.label(u, p) for p in u.problems]
 

@@ -482,6 +482,12 @@ class Engine:
         unused, expired = apply_exceptions(outcomes, config, baseline)
         extras = dict(extras or {})
         warnings = list(warnings)
+        if any(m.area == "NET" for m in self.cross_checks):
+            from kubefort.kube.netpol.kinds import warning
+
+            w = warning([rid for rid, _ in part.resources])
+            if w is not None:
+                warnings.append(w)
         dups = duplicates(part.resources)
         if dups:
             warnings += duplicate_warnings(dups)  # the first few by name, the rest counted

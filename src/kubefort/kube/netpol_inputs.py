@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from kubefort.kube.netpol import DEFAULT_EXTERNALS, Cluster, External
+from kubefort.kube.netpol.kinds import describe, unmodelled
 from kubefort.loaders.manifests import LoadOptions, load_resources
 from kubefort.model import Resource
+from kubefort.verdict import nothing_found
 
 
 class ExternalError(ValueError):
@@ -55,7 +57,8 @@ def load_clusters(
     Raises the loader's UsageError for a path that does not exist and ExternalError for a bad
     external peer. `drop_policies` leaves out the NetworkPolicies of the input.
     """
-    resources, problems, _ = load_resources(paths, exclude, options, render_dirs=render_dirs)
+    resources, problems, records = load_resources(paths, exclude, options, render_dirs=render_dirs)
+    nothing = nothing_found(paths, records, len(resources), excluded=bool(exclude))
     if drop_policies:
         resources = [r for r in resources if r.id.kind != "NetworkPolicy"]
     peers = externals(external_specs)
@@ -66,9 +69,15 @@ def load_clusters(
         (None, Cluster.from_resources([], peers))
     ]
     msgs = [f"{p.file}" + (f":{p.line}" if p.line else "") + f": {p.message}" for p in problems]
+    if nothing is not None:  # an answer about no objects is no answer: say so (exit 3)
+        msgs.append(nothing)
     several = len(clusters) > 1
     for unit, cluster in clusters:
         msgs += [f"{unit_name(unit)}: {p}" if several else str(p) for p in cluster.problems]
+        for r in cluster.unmodelled:  # never ignored silently: the answer may be wrong without it
+            where = "every namespace" if unmodelled(r.id) else f"namespace {r.id.namespace or 'default'}"
+            text = f"{describe(r.id)} is a policy kind kubefort does not model yet: the answers for {where} ignore it"
+            msgs.append(f"{unit_name(unit)}: {text}" if several else text)
     return clusters, msgs
 
 

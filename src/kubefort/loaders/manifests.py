@@ -269,6 +269,12 @@ def _shown(doc: dict[str, Any], key: str) -> str:
     return "null" if doc[key] is None else repr(doc[key])
 
 
+def _nonempty_str(doc: dict[str, Any], key: str) -> bool:
+    """`doc[key]` as unstructured's GetKind/GetAPIVersion read it is set: a non-empty string."""
+    v = doc.get(key)
+    return isinstance(v, str) and bool(v)
+
+
 def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
     """Validate one decoded document and add it to `li`: a Resource (List members one by one),
     a LoadProblem for a malformed object, or a `skipped` note for what is not a Kubernetes object."""
@@ -345,7 +351,18 @@ def add_object(li: LoadedInput, doc: Any, src: Source, file: str) -> None:
                 )
             )
             return
+        # a typed list (PodList, NamespaceList ... as the API returns them) leaves kind and
+        # apiVersion out of its items: as apimachinery's decoder does (unstructured decodeToList),
+        # an item with neither gets the list's apiVersion and its kind less "List"
+        item_kind = kind.removesuffix("List")
         for j, item in enumerate(items):
+            if (
+                item_kind
+                and isinstance(item, dict)
+                and not _nonempty_str(item, "kind")
+                and not _nonempty_str(item, "apiVersion")
+            ):
+                item = {**item, "kind": item_kind, "apiVersion": av}
             add_object(
                 li,
                 item,

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from kubefort.kube.apis import not_served
 from kubefort.kube.netpol import Analysis, Cluster, External, Policy, port_set, ports_union
+from kubefort.kube.netpol.kinds import KINDS, describe, unmodelled
 from kubefort.kube.pods import find_pods
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Path_, Resource
 
 NSA = ("NSA-CISA Kubernetes Hardening Guide: Network separation and hardening",)
 OWASP = ("K07",)  # OWASP Kubernetes Top 10: Missing Network Segmentation Controls
-NEEDS = ("Namespace", "NetworkPolicy", "Service", "@pods")
+# the policy kinds not modelled yet are collected too: they make the namespaces they may govern
+# not evaluated (Model.check_namespace), never judged as if they were absent
+NEEDS = ("Namespace", "NetworkPolicy", "Service", "@pods", *KINDS)
 METADATA = External("cloud-metadata", "169.254.169.254/32")
 DNS = ports_union(port_set("TCP", 53, 53), port_set("UDP", 53, 53))
 
@@ -21,9 +24,13 @@ class Model:
     def __init__(self, index: ClusterIndex, ctx: CheckContext[None]) -> None:
         paths = ctx.pod_template_paths
         resources = [*index.kind("Namespace"), *index.kind("NetworkPolicy"), *index.pod_bearing]
+        resources += [r for k in KINDS for r in index.kind(k) if k != "NetworkPolicy"]
         self.c = Cluster.from_resources(resources, pod_template_paths=paths)
         self.a = Analysis(self.c)
         self.scoped = self.c.defined_namespaces | {r.id.namespace or "default" for r in index.kind("NetworkPolicy")}
+        if any(unmodelled(r.id) for r in self.c.unmodelled):  # a cluster-scoped kind may govern every namespace
+            self.scoped |= {w.namespace for w in self.c.workloads}
+        self.scoped |= {r.id.namespace or "default" for r in self.c.unmodelled if r.id.namespace}
         self.by_res: dict[int, list[int]] = {}
         for i, w in enumerate(self.c.workloads):
             self.by_res.setdefault(id(w.resource), []).append(i)
@@ -33,6 +40,13 @@ class Model:
             self.in_ns.setdefault(w.namespace, []).append(i)
 
     def check_namespace(self, ns: str) -> None:
+        found = self.c.unmodelled_for(ns)
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise NotEvaluated(
+                f"namespace {ns!r} may be governed by {describe(found[0].id)}{more}, a policy kind kubefort "
+                "does not model yet: its connections cannot be judged without it"
+            )
         if ns in self.c.invalid_namespaces:
             bad = [
                 str(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kubefort.kube.netpol import kinds
 from kubefort.kube.netpol.cidr import cidr_range
 from kubefort.kube.netpol.model import (
     DEFAULT_EXTERNALS,
@@ -33,7 +34,11 @@ class Cluster:
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
         externals: Sequence[External] = DEFAULT_EXTERNALS,
         problems: Sequence[Problem] = (),
+        unmodelled: Sequence[Resource] = (),
     ) -> None:
+        # policies of kinds the engine does not model yet (kinds.UNMODELLED): the namespaces they
+        # may govern cannot be judged (`unmodelled_for`)
+        self.unmodelled = list(unmodelled)
         self.workloads = list(workloads)
         self.policies = list(policies)
         self.externals = list(externals)
@@ -66,6 +71,7 @@ class Cluster:
         policies: list[Policy] = []
         ns_labels: dict[str, dict[str, str]] = {}
         problems: list[Problem] = []
+        unmodelled: list[Resource] = []
         seen: set[str] = set()
         for r in resources:
             try:
@@ -79,6 +85,8 @@ class Cluster:
                     "extensions",
                 ):
                     policies.append(parse_policy(r))
+                elif kinds.unmodelled(r.id) is not None:
+                    unmodelled.append(r)
                 else:
                     for w in workloads_of(r, pod_template_paths):
                         n, base = 2, w.name
@@ -88,7 +96,14 @@ class Cluster:
                         workloads.append(w)
             except NotEvaluated as exc:
                 problems.append(Problem(r.id, exc.reason, exc.path, r))
-        return cls(workloads, policies, ns_labels, externals, problems)
+        return cls(workloads, policies, ns_labels, externals, problems, unmodelled)
+
+    def unmodelled_for(self, namespace: str) -> list[Resource]:
+        """The unmodelled policies that may govern pods of `namespace`: its own, and every
+        cluster-scoped one."""
+        return [
+            r for r in self.unmodelled if kinds.unmodelled(r.id) or (r.id.namespace or DEFAULT_NAMESPACE) == namespace
+        ]
 
     def policies_in(self, namespace: str) -> list[Policy]:
         """The policies of one namespace (the only ones that can select its pods), in order."""
