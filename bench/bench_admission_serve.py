@@ -17,9 +17,10 @@ and RSS, and how much of the server's time per review the checks take (from its 
 /metrics: kubefort_admission_judge_duration_seconds vs request_duration_seconds).
 
 The other stacks are for choosing one: `asgi` is the same app started by this script (so that
-`--http`, `--loop` and `--workers` can vary; the command itself uses httptools and uvloop when
-they are installed, else h11 and asyncio), `starlette` wraps the same Judge in a Starlette route. With `--workers N` the processes share one listening socket; /metrics then
-comes from one of them.
+`--http` and `--loop` can vary; the command itself uses httptools and uvloop when they are
+installed, else h11 and asyncio), `starlette` wraps the same Judge in a Starlette route. With
+`--workers N` the processes share one listening socket (the command's own `--workers`, or a
+plain fork for the other stacks, whose /metrics then comes from one of them).
 """
 
 from __future__ import annotations
@@ -194,8 +195,8 @@ def starlette_app(asgi: Any) -> Any:
 def start_server(a: argparse.Namespace, certs: tuple[Path, Path, Path], port: int) -> subprocess.Popen[bytes]:
     _ca, crt, key = certs
     if a.stack == "cli":
-        if a.http or a.loop or a.workers != 1:
-            raise SystemExit("--stack cli is the real command (its own stack, one process): use --stack asgi to vary")
+        if a.http or a.loop:
+            raise SystemExit("--stack cli is the real command (its own stack): use --stack asgi to vary it")
         exe = Path(sys.executable).parent / "kubefort"
         cmd = [str(exe)] if exe.is_file() else [sys.executable, "-m", "kubefort"]
         argv = [*cmd, "admission", "serve", "--tls-cert-file", str(crt), "--tls-private-key-file", str(key)]
@@ -208,6 +209,8 @@ def start_server(a: argparse.Namespace, certs: tuple[Path, Path, Path], port: in
             "--no-cluster-cache",
             "--log-level",
             "warning",
+            "--workers",
+            str(a.workers),
         ]
     else:
         argv = [sys.executable, __file__, "--serve-child", "--cert", str(crt), "--key", str(key), "--port", str(port)]

@@ -1551,3 +1551,82 @@ def test_a_review_past_its_timeout_is_not_judged(webhook: StartWebhook) -> None:
     )
     status, _ = w.request("POST", "/validate?timeout=10s", body)
     assert status == 200
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads worker processes from /proc")
+def test_workers_share_the_port_add_up_their_metrics_and_are_restarted(ca: CA, tmp_path: Path) -> None:
+    """`admission serve --workers 2`: two processes answer on one port; /metrics (from whichever
+    answers) counts every review of both; a worker that is killed is started again; SIGTERM
+    stops them all (exit 0) and removes the metrics directory."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    crt, key = ca.issue(tmp_path, "workers")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubefort", "admission", "serve", "--tls-cert-file", str(crt)]
+        + ["--tls-private-key-file", str(key), "--host", "127.0.0.1", "--port", str(port)]
+        + ["--no-cluster-cache", "--workers", "2", "--log-level", "warning"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ctx = ssl.create_default_context(cafile=ca.path)
+
+    def get(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def requests_total() -> float:
+        _, body = get("GET", "/metrics")
+        return sum(
+            s.value
+            for fam in text_string_to_metric_families(body.decode())
+            for s in fam.samples
+            if s.name == "kubefort_admission_requests_total"
+        )
+
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) < 2 or not _answers(get):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"}}
+        pod["spec"] = {"containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]}
+        for i in range(20):  # new connections: the kernel spreads them over both workers
+            status, body = get("POST", "/validate", json.dumps(review(pod, f"u{i}", "shop")).encode())
+            assert status == 200 and json.loads(body)["response"]["allowed"] is False
+        assert requests_total() == 20
+        first, second = _children(proc.pid)
+        os.kill(first, 9)
+        deadline = time.monotonic() + 20
+        while first in _children(proc.pid) or len(_children(proc.pid)) < 2:
+            assert time.monotonic() < deadline, "the killed worker was not started again"
+            time.sleep(0.1)
+        assert second in _children(proc.pid)
+        proc.terminate()
+        assert proc.wait(30) == 0
+        assert not list(tmp_path.glob("kubefort-admission-metrics-*"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _answers(get: Callable[..., tuple[int, bytes]]) -> bool:
+    try:
+        return get("GET", "/healthz")[0] == 200
+    except OSError:
+        return False

@@ -16,7 +16,22 @@
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def use_multiprocess(directory: str) -> None:
+    """Count in files under `directory` (prometheus_client's multiprocess mode), so that the
+    metrics of every worker of `admission serve --workers N` add up whichever worker answers
+    /metrics. Called before any AdmissionMetrics is made; the workers inherit the setting."""
+    from prometheus_client import values
+
+    os.environ[MULTIPROC_ENV] = directory
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]  # chosen at import from the same variable
+
 
 # the API server's default webhook timeout is 10 s; the interesting part is below 10 ms
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -24,6 +39,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05
 
 class AdmissionMetrics:
     def __init__(self) -> None:
+        # set by use_multiprocess: /metrics then sums the files of every worker
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV)
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -74,11 +91,13 @@ class AdmissionMetrics:
             "kubefort_admission_tls_certificate_expiry_timestamp_seconds",
             "notAfter of the certificate being served (Unix time)",
             registry=r,
+            multiprocess_mode="max",
         )
         self.cache_synced = Gauge(
             "kubefort_admission_cache_synced",
             "1 once the namespace (and ServiceAccount) cache has listed everything; /readyz waits for it",
             registry=r,
+            multiprocess_mode="livemin",  # with workers: 1 once every live worker's cache has synced
         )
 
     def certificate_loaded(self, expiry: float | None, *, reload: bool) -> None:
@@ -88,4 +107,17 @@ class AdmissionMetrics:
             self.tls_expiry.set(expiry)
 
     def render(self) -> bytes:
+        if self.multiprocess_dir is not None:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
         return generate_latest(self.registry)
+
+    def worker_gone(self, pid: int) -> None:
+        """A worker exited: its live gauges no longer count."""
+        if self.multiprocess_dir is not None:
+            from prometheus_client.multiprocess import mark_process_dead
+
+            mark_process_dead(pid, self.multiprocess_dir)  # type: ignore[no-untyped-call]

@@ -23,9 +23,12 @@ it is answered 503 unjudged and counted (`expired`). Nothing a client sends ends
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
+import os
 import re
+import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -344,3 +347,91 @@ def make_server(app: Any, cert: ReloadingCertificate, *, http: str | None = None
 def run(app: AdmissionApp, cert: ReloadingCertificate, sock: socket.socket) -> None:
     """Serve on `sock` until SIGTERM or SIGINT."""
     make_server(app, cert).run(sockets=[sock])
+
+
+RESTART_DELAY = 1.0  # seconds before a worker that died is started again
+EARLY = 10.0  # a worker that fails this soon after it started failed to start
+GIVE_UP = 5  # failures to start in a row that stop the server
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def run_workers(workers: int, serve: Callable[[], None], *, on_exit: Callable[[int], None] = lambda pid: None) -> bool:
+    """`serve` (one server on a socket bound before, until SIGTERM) in `workers` forked
+    processes that share the socket (the kernel hands each connection to one of them), until
+    SIGTERM or SIGINT, which is passed on to every worker; each then finishes its open requests.
+
+    A worker that ends otherwise (a crash, the OOM killer) is started again after RESTART_DELAY
+    seconds; after GIVE_UP workers in a row failed within EARLY seconds of starting (a
+    certificate or cluster that cannot be used) the others are stopped and the result is False.
+    `on_exit` hears of each worker's pid when it ends. Fork before any thread starts: `serve`
+    makes what holds threads (the watch cache) in the worker."""
+    log = logging.getLogger("kubefort.admission")
+    children: dict[int, tuple[int, float]] = {}  # pid -> (worker number, when it started)
+    stopping = False
+    early_failures = 0
+
+    def spawn(number: int) -> None:
+        started = time.monotonic()
+        # a signal between the fork and the worker's own handlers would reach the parent's
+        # handler in the worker (and be lost): blocked across the fork, delivered after it
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        pid = os.fork()
+        if pid == 0:  # the worker: default signal handling, then serve until told to stop
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+                serve()
+            except SystemExit as exc:  # uvicorn exits 1 when it cannot start
+                code = exc.code if isinstance(exc.code, int) else 1
+            except Exception:  # a worker reports and ends; the parent starts another
+                log.exception("worker %d failed", number)
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = (number, started)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        for n in range(workers):
+            spawn(n)
+        while children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            found = children.pop(pid, None)
+            on_exit(pid)
+            if found is None or stopping:
+                continue
+            number, started = found
+            early = time.monotonic() - started < EARLY and status != 0
+            early_failures = early_failures + 1 if early else 0
+            if early_failures >= GIVE_UP:
+                log.error("worker %d (pid %d) failed to start %d times in a row: stopping", number, pid, GIVE_UP)
+                stop(signal.SIGTERM, None)
+                continue
+            log.warning("worker %d (pid %d) ended (%s): starting it again", number, pid, _wait_status(status))
+            time.sleep(RESTART_DELAY)
+            if not stopping:
+                spawn(number)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return early_failures < GIVE_UP
+
+
+def _wait_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"

@@ -8,6 +8,9 @@ when it runs: `kubefort admission vap` loads neither uvicorn nor the kubernetes 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +132,13 @@ def _select(reg: Any, config: Any, select: tuple[str, ...], skip: tuple[str, ...
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (about one per core for high request rates).",
+)
 def serve(
     tls_cert_file: str,
     tls_private_key_file: str,
@@ -147,6 +157,7 @@ def serve(
     kube_context: str | None,
     max_body_size: int,
     log_level: str,
+    workers: int,
 ) -> None:
     """Serve AdmissionReviews on https://HOST:PORT/validate (and /healthz, /readyz, /metrics).
 
@@ -156,11 +167,14 @@ def serve(
     the findings `kubefort scan` would report for the same object. Each failure is then denied,
     warned or audited according to its severity, the namespace's kubefort.io/<mode> labels and
     the config's `admission:` section. /readyz answers 200 once the namespace cache has synced.
+
+    With --workers N, N processes share the port (each with its own cache of the cluster), and
+    /metrics adds up all of them whichever answers.
     """
     from kubefort.admission.build import build_judge
     from kubefort.admission.cache import StaticNamespaces, WatchCache, parse_namespace_labels
-    from kubefort.admission.metrics import AdmissionMetrics
-    from kubefort.admission.server import AdmissionApp, bind, run
+    from kubefort.admission.metrics import AdmissionMetrics, use_multiprocess
+    from kubefort.admission.server import AdmissionApp, bind, run, run_workers
     from kubefort.admission.tls import ReloadEvents, ReloadingCertificate, TLSError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -177,6 +191,9 @@ def serve(
     levels = _levels(enforce, warn, audit)
     check_ids = _select(reg, config, select, skip, cache=not no_cluster_cache)
     judge = build_judge(reg, config, check_ids, levels, context=not no_cluster_cache)
+    metrics_dir = tempfile.mkdtemp(prefix="kubefort-admission-metrics-") if workers > 1 else None
+    if metrics_dir is not None:
+        use_multiprocess(metrics_dir)  # before the first metric is made
     metrics = AdmissionMetrics()
     try:
         cert = ReloadingCertificate(
@@ -189,12 +206,22 @@ def serve(
         )
     except TLSError as exc:
         raise FileError(str(exc)) from None
-    cache: Any
-    if no_cluster_cache:
-        cache = StaticNamespaces(static_labels)
-        metrics.cache_synced.set(1)
-    else:
-        cache = _watch_cache(kubeconfig, kube_context, judge, metrics, WatchCache)
+
+    def make_app() -> AdmissionApp:
+        """The app of one server process: its cache's watches are threads, which a fork would
+        not carry, so each worker makes its own."""
+        cache: Any
+        if no_cluster_cache:
+            cache = StaticNamespaces(static_labels)
+            metrics.cache_synced.set(1)
+        else:
+            cache = _watch_cache(kubeconfig, kube_context, judge, metrics, WatchCache)
+        return AdmissionApp(judge, cache, metrics, max_body_size)
+
+    if workers == 1:
+        app = make_app()  # credentials are checked before the port is taken
+    elif not no_cluster_cache:
+        _cluster(kubeconfig, kube_context)  # a bad kubeconfig is one message here, not one per worker
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -208,20 +235,33 @@ def serve(
         judge.settings.levels.describe(),
         "namespace labels from --namespace-labels" if no_cluster_cache else "namespace cache from the cluster",
     )
-    run(AdmissionApp(judge, cache, metrics, max_body_size), cert, sock)
+    if workers == 1:
+        run(app, cert, sock)
+        return
+    metrics.worker_gone(os.getpid())  # the parent serves nothing: its live gauges (cache synced) do not count
+    try:
+        ok = run_workers(workers, lambda: run(make_app(), cert, sock), on_exit=metrics.worker_gone)
+    finally:
+        shutil.rmtree(str(metrics_dir), ignore_errors=True)
+    if not ok:
+        raise click.ClickException("the workers kept failing as they started (see the log above)")
+
+
+def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
+    from kubefort.cluster.client import Cluster, ClusterError
+
+    try:
+        return Cluster(kubeconfig, kube_context)
+    except ClusterError as exc:
+        raise FileError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - kubernetes' kubeconfig loader raises YAML, key and type errors on a malformed file
+        raise FileError(f"cannot load cluster credentials: {exc}") from None
 
 
 def _watch_cache(kubeconfig: str | None, kube_context: str | None, judge: Any, metrics: Any, cls: Any) -> Any:
     from kubernetes import client
 
-    from kubefort.cluster.client import Cluster, ClusterError
-
-    try:
-        cluster = Cluster(kubeconfig, kube_context)
-    except ClusterError as exc:
-        raise FileError(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - kubernetes' kubeconfig loader raises YAML, key and type errors on a malformed file
-        raise FileError(f"cannot load cluster credentials: {exc}") from None
+    cluster = _cluster(kubeconfig, kube_context)
     accounts = judge.context is not None and judge.context.needs_accounts
     cache = cls(
         client.ApiClient(cluster.cfg),
