@@ -57,6 +57,7 @@ log = logging.getLogger("kubefort.audit.serve")
 # accepted since the receiver started (the record's `event` says which request it is)
 WEBHOOK_SOURCE = "webhook"
 DEFAULT_QUEUE_SIZE = 10_000  # events; the API server's own webhook buffer holds 10,000 too
+BASELINE_SAVE_SECONDS = 300.0  # how often `audit serve --usage-baseline` writes its file
 LOG_EVERY = 10.0  # seconds between two warnings of one kind (the counters count every case)
 
 
@@ -169,8 +170,15 @@ class Receiver:
         config: Config | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         alertmanager_url: str | None = None,
+        baseline_path: str | None = None,
+        baseline_every: float = BASELINE_SAVE_SECONDS,
     ) -> None:
         self.analyzer = analyzer
+        # the usage baseline's file (--usage-baseline): written every `baseline_every` seconds by
+        # the worker, between two EventLists, and once more when the receiver stops
+        self.baseline_path = baseline_path
+        self.baseline_every = baseline_every
+        self.baseline_saved = time.monotonic()
         self.output = output
         self.registry = registry
         self.config = config
@@ -230,6 +238,8 @@ class Receiver:
         while (batch := self.queue.take()) is not None:
             try:
                 self.analyse(batch)
+                if self.baseline_path is not None and time.monotonic() - self.baseline_saved >= self.baseline_every:
+                    self.save_baseline()
             except OSError as exc:
                 self.metrics.worker_errors.inc()
                 self.warn.warning("output", "cannot write the findings of EventList %d: %s", batch.seq, exc)
@@ -295,6 +305,20 @@ class Receiver:
             lines.append(orjson.dumps(finding_record(o, self.registry), option=orjson.OPT_APPEND_NEWLINE))
         return lines
 
+    def save_baseline(self) -> None:
+        """Write the usage baseline to its file (atomically), between two EventLists; a failure
+        is logged (throttled) and counted, and retried at the next interval."""
+        baseline = self.analyzer.services.baseline
+        if self.baseline_path is None or baseline is None:
+            return
+        self.baseline_saved = time.monotonic()
+        try:
+            with self.access_lock:
+                baseline.save(self.baseline_path)
+        except OSError as exc:
+            self.metrics.worker_errors.inc()
+            self.warn.warning("baseline", "cannot write the usage baseline %s: %s", self.baseline_path, exc)
+
     def drain(self, timeout: float) -> bool:
         """Stop taking EventLists and analyse what is queued, for at most `timeout` seconds; what
         is still queued then is counted as dropped (reason shutdown). Flushes the output and the
@@ -307,6 +331,7 @@ class Receiver:
             left = self.queue.abort()
             self.metrics.events_dropped.labels("shutdown").inc(left)
             log.warning("shutdown: %d queued events were not analysed within %.0f s", left, timeout)
+        self.save_baseline()  # what was learned until the stop (consistent: under the analysis lock)
         try:
             self.output.flush()
         except OSError as exc:
@@ -326,11 +351,15 @@ def build_receiver(
     alertmanager_url: str | None = None,
     kubernetes_version: str | None = None,
     rbac_objects: list[dict[str, Any]] | None = None,
+    usage_baseline: Any = None,
+    baseline_path: str | None = None,
 ) -> Receiver:
     """A Receiver running `check_ids` (default: every audit check) with the config's options,
     severities and exceptions; `kubernetes_version` picks the default RBAC the checks judge
     bindings with (ValueError for a version kubefort does not ship), `rbac_objects` are the
-    cluster's own roles and bindings (`kubefort audit --rbac`)."""
+    cluster's own roles and bindings (`kubefort audit --rbac`); `usage_baseline` (a
+    UsageBaseline) is what first-seen checks compare with, learning as configured, written to
+    `baseline_path` as the receiver runs and when it stops."""
     reg = registry if registry is not None else load_builtin_checks()
     ids = check_ids if check_ids is not None else tuple(m.id for m in reg if m.target == "audit")
     settings = AuditSettings(
@@ -338,7 +367,16 @@ def build_receiver(
         options=dict(config.options) if config else {},
         severity=dict(config.severity) if config else {},
     )
-    analyzer = AuditAnalyzer(settings, reg, services=default_services(reg, kubernetes_version, rbac_objects))
+    services = default_services(reg, kubernetes_version, rbac_objects)
+    if usage_baseline is not None:
+        services.baseline = usage_baseline
+    analyzer = AuditAnalyzer(settings, reg, services=services)
     return Receiver(
-        analyzer, output, registry=reg, config=config, queue_size=queue_size, alertmanager_url=alertmanager_url
+        analyzer,
+        output,
+        registry=reg,
+        config=config,
+        queue_size=queue_size,
+        alertmanager_url=alertmanager_url,
+        baseline_path=baseline_path,
     )

@@ -142,6 +142,18 @@ def _setup_logging() -> None:
     show_default=True,
     help="Seconds to analyse queued events after SIGTERM.",
 )
+@click.option(
+    "--usage-baseline",
+    type=OutputFile("usage baseline"),
+    help="First-seen baseline (KF-AUDIT-024): read at start when it exists, written back every 5 minutes "
+    "and at shutdown with what the stream showed; created when it does not exist.",
+)
+@click.option(
+    "--learn-for",
+    metavar="DURATION",
+    help="Learn the first DURATION of the stream (30m, 12h, 7d) into the usage baseline instead of judging "
+    "it (KF-AUDIT-024).",
+)
 def serve(
     tls_cert_file: str,
     tls_private_key_file: str,
@@ -160,6 +172,8 @@ def serve(
     queue_size: int,
     max_body_size: str,
     drain_seconds: float,
+    usage_baseline: str | None,
+    learn_for: str | None,
 ) -> None:
     """Receive audit events from the API server's webhook backend and analyse them live."""
     from kubefort.audit.serve import build_receiver
@@ -199,6 +213,9 @@ def serve(
     )
     _setup_logging()
     rbac_objects = _rbac_objects(reg, rbac_inputs) if rbac_inputs else None
+    from kubefort.cli.audit import _usage_baseline  # one reader of the baseline file for both commands
+
+    usage = _usage_baseline(usage_baseline, learn_for)
     output = _output(output_path)
     try:
         receiver = build_receiver(
@@ -210,6 +227,8 @@ def serve(
             alertmanager_url=alertmanager_url,
             kubernetes_version=k8s_version,
             rbac_objects=rbac_objects,
+            usage_baseline=usage,
+            baseline_path=usage_baseline,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
