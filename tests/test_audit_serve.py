@@ -1117,23 +1117,6 @@ def test_bench_script_runs() -> None:
     assert "dropped 0 (queue full)" in p.stdout
 
 
-def _cm_event(i: int, user: str, verb: str, day: int) -> dict[str, Any]:
-    return {
-        "kind": "Event",
-        "apiVersion": "audit.k8s.io/v1",
-        "level": "Metadata",
-        "auditID": f"b-{i}",
-        "stage": "ResponseComplete",
-        "verb": verb,
-        "requestURI": "/api/v1/namespaces/shop/configmaps",
-        "user": {"username": user, "groups": ["system:authenticated"]},
-        "sourceIPs": ["10.0.0.7"],
-        "objectRef": {"resource": "configmaps", "namespace": "shop", "apiVersion": "v1"},
-        "responseStatus": {"code": 200},
-        "stageTimestamp": f"2026-11-{day:02d}T10:00:00.000000Z",
-    }
-
-
 def _feed(receiver: Receiver, items: list[dict[str, Any]]) -> None:
     assert receiver.accept(orjson.loads(event_list(items)), len(items), time.time())
 
@@ -1143,6 +1126,7 @@ def test_serve_learns_a_usage_baseline_writes_it_and_judges_with_it_after_a_rest
     finding), the file is written while serving (every interval) and at the stop; a receiver
     started later from the file judges first-seen actions against it (KF-AUDIT-024)."""
     from kubefort.audit.baseline import UsageBaseline
+    from test_audit_side_inputs import _event
 
     store = tmp_path / "usage.json"
     out = io.BytesIO()
@@ -1150,7 +1134,7 @@ def test_serve_learns_a_usage_baseline_writes_it_and_judges_with_it_after_a_rest
         out, check_ids=("KF-AUDIT-024",), usage_baseline=UsageBaseline(learn_for=7 * 86400), baseline_path=str(store)
     )
     receiver.baseline_every = 0.0  # write after every EventList
-    _feed(receiver, [_cm_event(i, "carol", "list", 1 + i) for i in range(3)])
+    _feed(receiver, [_event(i, "carol", "list", 1 + i) for i in range(3)])
     wait_for(store.is_file)
     assert receiver.drain(10)
     assert lines(out) == []
@@ -1160,7 +1144,7 @@ def test_serve_learns_a_usage_baseline_writes_it_and_judges_with_it_after_a_rest
     later = build_receiver(
         out, check_ids=("KF-AUDIT-024",), usage_baseline=UsageBaseline.load(store), baseline_path=str(store)
     )
-    _feed(later, [_cm_event(10, "carol", "list", 20), _cm_event(11, "carol", "delete", 20)])
+    _feed(later, [_event(10, "carol", "list", 20), _event(11, "carol", "delete", 20)])
     assert later.drain(10)
     assert [(r["check_id"], r["event"]["verb"]) for r in lines(out)] == [("KF-AUDIT-024", "delete")]
 
