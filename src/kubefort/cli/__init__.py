@@ -38,6 +38,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kubefort.cli.explain:explain",
         "Explain a check (by ID or name): what it does, why, example, fix, references.",
     ),
+    "images": (
+        "kubefort.cli.images:images_cmd",
+        "Every container image of every workload, normalised as the runtime pulls it.",
+    ),
+    "metrics": (
+        "kubefort.cli.metrics:metrics_cmd",
+        "The key security metrics of the stored history: RBAC, network policies, pod security, audit, "
+        "secrets, time to remediate and detect, and framework compliance (docs/history.md).",
+    ),
     "netpol": (
         "kubefort.cli.netpol:netpol",
         "NetworkPolicy analysis: who can talk to whom, exactly as the API defines it.",
@@ -47,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Check a node's control-plane, etcd and kubelet configuration (CIS 1.x-4.x and more).",
     ),
     "rbac": ("kubefort.cli.rbac:rbac", "Analyse RBAC exactly as the API server's authorizer does."),
+    "report": (
+        "kubefort.cli.report:report",
+        "Reports from the history store (scans recorded with --store): diff, html.",
+    ),
     "scan": (
         "kubefort.cli.scan:scan",
         "Scan manifests (files, directories, '-' for stdin, Helm charts, Kustomize directories), "

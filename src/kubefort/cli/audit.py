@@ -25,6 +25,7 @@ from kubefort.cli.common import (
     read_baseline,
     report_and_exit,
     split_ids,
+    store_request,
 )
 from kubefort.cli.params import (
     FileError,
@@ -35,6 +36,7 @@ from kubefort.cli.params import (
     complete_report_formats,
     os_reason,
     parse_size,
+    store_option,
 )
 
 # name -> ("module:attribute", the first paragraph of its help); tests/test_audit_cli.py holds them equal
@@ -218,6 +220,7 @@ class AuditGroup(LazyGroup):
 @click.option(
     "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per CPU; 1 disables parallelism)."
 )
+@store_option(target=True, record=True)
 @click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary lines on stderr.")
 def analyse(
@@ -240,6 +243,8 @@ def analyse(
     usage_baseline: str | None,
     learn_for: str | None,
     jobs: int,
+    store: str | None,
+    store_target: str | None,
     color: bool | None,
     quiet: bool,
 ) -> None:
@@ -268,10 +273,11 @@ def analyse(
     threshold = parse_fail_on(fail_on, config)
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)
+    record = store_request(store, "audit", lambda _result: _audit_target(paths), store_target)
     sources = _sources(paths)
     side = _side_inputs(reg, policy_file, rbac_inputs, dict(config.options) if config else {})
     services = _services(reg, k8s_version, side.rbac_objects)
-    usage = _usage_baseline(usage_baseline, learn_for)
+    usage = load_usage_baseline(usage_baseline, learn_for)
     if usage is not None:
         services.baseline = usage
     settings = AuditSettings(
@@ -314,7 +320,14 @@ def analyse(
             quiet=quiet,
             progress=progress,
             nothing_evaluated=nothing,
+            store=record,
         )
+
+
+def _audit_target(paths: tuple[str, ...]) -> Any:
+    from kubefort.history.target import for_audit
+
+    return for_audit(paths)
 
 
 audit = AuditGroup("audit", help=AUDIT_HELP, lazy_commands=SUBCOMMANDS, analyse=analyse, epilog=EXIT_CODES_HELP)
@@ -350,7 +363,7 @@ def _side_inputs(reg: Any, policy_file: str | None, rbac_inputs: tuple[str, ...]
     return side
 
 
-def _usage_baseline(path: str | None, learn_for: str | None) -> Any:
+def load_usage_baseline(path: str | None, learn_for: str | None) -> Any:
     """The first-seen usage baseline: the stored one (when the file exists), learning for `learn_for`."""
     from kubefort.audit.baseline import BaselineError, UsageBaseline, parse_duration
 

@@ -213,9 +213,9 @@ def serve(
     )
     _setup_logging()
     rbac_objects = _rbac_objects(reg, rbac_inputs) if rbac_inputs else None
-    from kubefort.cli.audit import _usage_baseline  # one reader of the baseline file for both commands
+    from kubefort.cli.audit import load_usage_baseline  # one reader of the baseline file for both commands
 
-    usage = _usage_baseline(usage_baseline, learn_for)
+    usage = load_usage_baseline(usage_baseline, learn_for)
     output = _output(output_path)
     try:
         receiver = build_receiver(

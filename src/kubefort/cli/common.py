@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,12 +24,15 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "FormatChoice",
+    "StoreRequest",
     "builtin_registry",
     "parse_fail_on",
     "parse_outputs",
     "read_baseline",
+    "record_scan",
     "report_and_exit",
     "split_ids",
+    "store_request",
 ]
 
 
@@ -132,6 +137,43 @@ def read_baseline(path: str | None) -> set[str] | None:
         raise FileError(f"cannot read baseline {path}: {exc}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class StoreRequest:
+    """`--store [URL]` of a scan command: where to record the result (`url` "" is the default
+    store), as which kind of scan, and its target: `--store-target` (`key`) else `detect(result)`,
+    a `kubefort.history.target.TargetLabel`."""
+
+    url: str
+    kind: str
+    detect: Callable[[Any], Any]
+    key: str | None = None
+
+
+def store_request(url: str | None, kind: str, detect: Callable[[Any], Any], key: str | None) -> StoreRequest | None:
+    """The StoreRequest of a command's --store/--store-target, or None without --store."""
+    if url is None:
+        if key:
+            raise click.UsageError("--store-target needs --store")
+        return None
+    return StoreRequest(url, kind, detect, key)
+
+
+def record_scan(result: Any, registry: Any, request: StoreRequest, *, complete: bool, quiet: bool) -> None:
+    """Record `result` in the history store (one transaction). A store that cannot be used is one
+    line on stderr and exit 2; the reports are written by then."""
+    from kubefort.history.store import Store, StoreError
+    from kubefort.history.target import override
+
+    try:
+        target = override(request.detect(result), request.key)
+        with Store.open(request.url) as store:
+            row = store.record(result, registry, kind=request.kind, target=target, complete=complete)
+    except StoreError as exc:
+        raise FileError(str(exc)) from None
+    if not quiet:
+        click.echo(f"kubefort: stored scan {row.uid[:12]} of {row.target} in {store.url}", err=True)
+
+
 def _reports_event(done: int, total: int, fmt: str = "") -> ProgressEvent:
     from kubefort.engine.progress import ProgressEvent
 
@@ -151,18 +193,21 @@ def report_and_exit(
     nothing_evaluated: str | None = None,
     show_suppressed: bool = False,
     progress: ProgressCallback | None = None,
+    store: StoreRequest | None = None,
 ) -> None:
     """Render every requested report, then exit with the documented code (`kubefort.verdict`):
 
     0 clean; 1 a failure at or above the threshold; 3 something was not evaluated (or, with
-    `nothing_evaluated`, nothing at all was) unless allow_incomplete.
+    `nothing_evaluated`, nothing at all was) unless allow_incomplete. With `store` (--store), the
+    result is recorded in the history store once the reports are written: a store error is exit
+    2 (`record_scan`), and a scan that evaluated nothing is recorded as incomplete.
 
     Reports to files are written first (`progress`, a `kubefort.engine.progress.ProgressCallback`,
     hears of each), then the one for stdout, laid out for the terminal's width (`$COLUMNS`, else
     100 columns when stdout is no terminal).
     """
     from kubefort import reporters
-    from kubefort.reporters.layout import output_width
+    from kubefort.reporters.width import output_width
     from kubefort.verdict import verdict
 
     if nothing_evaluated:
@@ -195,6 +240,8 @@ def report_and_exit(
                 raise FileError(f"cannot write {fmt} report {dest}: {os_reason(exc)}") from None
             if progress is not None:
                 progress(_reports_event(i, files, fmt))  # the files come first: i of them are written
+    if store is not None:
+        record_scan(result, registry, store, complete=not nothing_evaluated, quiet=quiet)
     v = verdict(result, threshold, allow_incomplete=allow_incomplete, nothing_evaluated=nothing_evaluated)
     if not quiet:
         click.echo(v.summary, err=True)

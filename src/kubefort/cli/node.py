@@ -13,8 +13,24 @@ from typing import Any
 
 import click
 
-from kubefort.cli.common import EXIT_OK, parse_fail_on, parse_outputs, read_baseline, report_and_exit, split_ids
-from kubefort.cli.params import FileError, InputDir, InputFile, OutputFile, complete_report_formats, os_reason
+from kubefort.cli.common import (
+    EXIT_OK,
+    parse_fail_on,
+    parse_outputs,
+    read_baseline,
+    report_and_exit,
+    split_ids,
+    store_request,
+)
+from kubefort.cli.params import (
+    FileError,
+    InputDir,
+    InputFile,
+    OutputFile,
+    complete_report_formats,
+    os_reason,
+    store_option,
+)
 from kubefort.kube.cis import manual_controls
 from kubefort.wording import plural
 
@@ -108,6 +124,7 @@ def _dump(path: str, loaded: Any) -> int:
     metavar="FILE",
     help="Also write what kubefort read (NodeComponent and NodeFile objects) to FILE as YAML; `kubefort scan FILE` re-checks it.",
 )
+@store_option(target=True, record=True)
 @click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
 def node(
@@ -124,6 +141,8 @@ def node(
     baseline: str | None,
     list_manual: bool,
     dump_path: str | None,
+    store: str | None,
+    store_target: str | None,
     color: bool | None,
     quiet: bool,
 ) -> None:
@@ -176,6 +195,7 @@ def node(
         raise click.UsageError(str(exc)) from None
     threshold = parse_fail_on(fail_on, config)
     base_fps = read_baseline(baseline)
+    record = store_request(store, "node", lambda _result: _node_target(root), store_target)
 
     from kubefort.drivers.node import scan_node
 
@@ -208,4 +228,11 @@ def node(
         allow_incomplete=allow_incomplete,
         quiet=quiet,
         nothing_evaluated=nothing,
+        store=record,
     )
+
+
+def _node_target(root: str) -> Any:
+    from kubefort.history.target import for_node
+
+    return for_node(root)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
@@ -44,6 +44,7 @@ __all__ = [
     "one_line",
     "os_reason",
     "read_problem",
+    "store_option",
     "suggest",
     "write_problem",
 ]
@@ -349,3 +350,57 @@ def check_suggestion(reg: Registry, keys: Iterable[str], *, prefixes: bool = Tru
             hint = did_you_mean(key, [k for k, _ in _check_keys(reg, prefixes=prefixes)])
             return f"unknown check {key.strip()!r}{hint} (see `kubefort checks`)"
     return None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ---------------------------------------------------------------------------------------------
+# the history store (kubefort.history): one option for every command that records or reads it
+# ---------------------------------------------------------------------------------------------
+STORE_HELP = (
+    "History store URL: sqlite:///PATH or postgresql://USER@HOST/DB. Alone (--store, or --store= before a PATH): "
+    "$KUBEFORT_STORE, else SQLite in the user's data directory (~/.local/share/kubefort/history.db)."
+)
+
+
+def _check_store_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--store` takes a URL or nothing: a value without `scheme://` is most likely a PATH the
+    option swallowed (`kubefort scan --store k8s/`), so it is a usage error saying how to write it."""
+    if value and "://" not in value:
+        raise click.BadParameter(
+            f"{value!r} is not a store URL (sqlite:///PATH or postgresql://...); "
+            "to use the default store before a PATH write --store= or put --store after the PATHs",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
+def store_option(*, target: bool = False, record: bool = False) -> Callable[[F], F]:
+    """The `--store [URL]` option (a flag with an optional value: absent None, alone ""), for
+    every history command; `record=True` words it for the commands that record a scan, `target`
+    adds `--store-target KEY`. `kubefort.history.store.Store.open` takes the value as it is."""
+
+    def decorate(f: F) -> F:
+        if target:
+            f = click.option(
+                "--store-target",
+                "store_target",
+                metavar="KEY",
+                help="With --store: record the scan under this target key instead of the detected one "
+                "(repo:..., path:..., cluster:..., node:..., audit:...; see docs/history.md).",
+            )(f)
+        return click.option(
+            "--store",
+            "store",
+            is_flag=False,
+            flag_value="",
+            default=None,
+            metavar="[URL]",
+            callback=_check_store_url,
+            help=("Record the scan in the history store (after the reports are written). " if record else "")
+            + STORE_HELP,
+        )(f)
+
+    return decorate

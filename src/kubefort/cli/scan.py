@@ -21,6 +21,7 @@ from kubefort.cli.common import (
     read_baseline,
     report_and_exit,
     split_ids,
+    store_request,
 )
 from kubefort.cli.params import (
     FileError,
@@ -31,6 +32,7 @@ from kubefort.cli.params import (
     complete_report_formats,
     os_reason,
     parse_size,
+    store_option,
 )
 from kubefort.verdict import nothing_found, nothing_listed
 
@@ -208,6 +210,7 @@ With --write-baseline: 0 once the baseline is written (3 when incomplete).
 @click.option(
     "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per CPU; 1 disables parallelism)."
 )
+@store_option(target=True, record=True)
 @click.option("--color/--no-color", default=None, help="Colour the table (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary lines on stderr.")
 def scan(
@@ -243,6 +246,8 @@ def scan(
     write_baseline: str | None,
     max_file_size: str,
     jobs: int,
+    store: str | None,
+    store_target: str | None,
     color: bool | None,
     quiet: bool,
 ) -> None:
@@ -339,6 +344,7 @@ def scan(
     threshold = parse_fail_on(fail_on, config)
     targets = parse_outputs(outputs, output_file)
     base_fps = read_baseline(baseline)
+    record = store_request(store, *_store_target(paths, snapshot, use_cluster), store_target)
 
     # passes are only listed by --include-passed and JUnit; otherwise they are counted, not kept
     keep_passed = include_passed or any(fmt == "junit" for fmt, _ in targets)
@@ -384,6 +390,7 @@ def scan(
             allow_incomplete=allow_incomplete,
             quiet=quiet,
             nothing_evaluated=nothing,
+            store=record,
         )
 
     # --- inputs ---------------------------------------------------------------------------
@@ -442,7 +449,26 @@ def scan(
             quiet=quiet,
             progress=progress,
             nothing_evaluated=nothing,
+            store=record,
         )
+
+
+def _store_target(paths: tuple[str, ...], snapshot: str | None, use_cluster: bool) -> tuple[str, Any]:
+    """The kind of scan --store records, and how its target is found (kubefort.history.target)."""
+
+    def manifests(_result: Any) -> Any:
+        from kubefort.history.target import for_manifests
+
+        return for_manifests(paths)
+
+    def cluster(result: Any) -> Any:
+        from kubefort.history.target import for_cluster
+
+        return for_cluster(result.extras, snapshot)
+
+    if use_cluster or snapshot:
+        return ("snapshot" if snapshot else "cluster"), cluster
+    return "manifests", manifests
 
 
 def _snapshot_input(paths: tuple[str, ...]) -> str | None:
