@@ -22,6 +22,7 @@ MAX_LINES = 600
 # docstring (what it does, why, example, fix, references) is what `kubefort explain` prints.
 LONG_MODULES: dict[str, str] = {
     "checks/cluster.py": "eight KF-CLU checks whose docstrings (kubefort explain) are most of the file",
+    "checks/image_scans.py": "four KF-IMG checks on scan results and running digests, their docstrings most of the file",
     "checks/resources.py": "the KF-RES checks with their docstrings; one concern (requests, limits, quotas)",
     "kube/secretscan.py": "the credential pattern tables are data: one row per token format",
 }

@@ -109,7 +109,7 @@ class Config:
     admission: AdmissionSettings | None = None  # `admission:` (kubefort admission serve), validated
 
 
-_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options", "admission"}
+_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options", "admission", "image_scans"}
 
 
 def make_options(meta: CheckMeta, raw: object, where: str) -> object:
@@ -291,6 +291,13 @@ def load_config(path: Path, registry: Registry) -> Config:
         cfg.pod_template_paths.setdefault(e["kind"], []).extend(
             parse_path(p) for p in _strs(e.get("paths", []), f"pod_template_paths[{i}]")
         )
+    if doc.get("image_scans") is not None:  # scan data for the KF-IMG scan checks (kubefort.images.scandata)
+        from kubefort.images.scandata import apply_config
+
+        try:
+            apply_config(cfg.options, registry.loaded(), doc["image_scans"], path)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     if doc.get("admission") is not None:
         from kubefort.admission.policy import PolicyError, parse_settings
 

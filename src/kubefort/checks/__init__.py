@@ -11,6 +11,7 @@ packages list their modules per ID here and in their own `__init__.py`).
 | pod_security/     | KF-POD-*     | pod and container security settings: privileges.py (001, 005), host_namespaces.py (002-004, 016, 017, 021), users.py (006, 008, 009, 022), filesystem.py (007, 014, 015), capabilities.py (010, 011), confinement.py (012, 013, 020), kernel.py (018, 019), processes.py (023-025) |
 | images.py         | KF-IMG-*     | container image references: tags, digests, pull policy (001-003) |
 | image_registries.py | KF-IMG-*   | where images come from: allow-list, block-list, retired registries (004-006) |
+| image_scans.py    | KF-IMG-*     | scan results (kubefort/images/): fixable vulnerabilities, missing and outdated scans (007-009); digests pods run (010) |
 | secrets.py        | KF-SEC-*     | credentials in manifests                            |
 | resources.py      | KF-RES-*     | resource requests, limits, quotas and LimitRanges (001-007) |
 | resource_bounds.py | KF-RES-*    | configurable bounds on requests and limits (008-012) |
@@ -37,6 +38,7 @@ from kubefort.checks import (  # noqa: F401  (importing the modules registers th
     etcd,
     hygiene,
     image_registries,
+    image_scans,
     images,
     input,
     kubelet,

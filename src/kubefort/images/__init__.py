@@ -1,0 +1,15 @@
+"""Container images: what runs where, and what scanners found in it (`kubefort images`).
+
+| module | role |
+|---|---|
+| `inventory.py` | every image reference of every workload, normalised as the runtime pulls it, with the workloads using it and, for cluster input, the digests its pods run (`status.containerStatuses[].imageID`) |
+| `vulns.py` | scanner output (Trivy JSON, Grype JSON, CycloneDX 1.4-1.6 with VEX, trivy-operator VulnerabilityReports) read into one model, bounded and with clear errors |
+| `scandata.py` | how scan results reach the KF-IMG scan checks: `image_scans:` in `.kubefort.yaml` (files) and the VulnerabilityReport objects of the scanned input, matched to images |
+
+Signature verification (cosign, registries) is not built yet: an inventory entry carries no
+verification field until it is.
+"""
+
+# the severities of the vulnerability model, most severe first (vulns.py, the KF-IMG scan checks'
+# options): here so that checking options does not import the scanner readers
+SEVERITIES = ("critical", "high", "medium", "low", "unknown")
