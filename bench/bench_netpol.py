@@ -1,7 +1,7 @@
 """Benchmark: the full NetworkPolicy matrix of a synthetic cluster (never a timed test).
 
 Usage: .venv/bin/python bench/bench_netpol.py [--pods 5000] [--policies 500] [--namespaces 50]
-                                              [--yaml] [--baseline-rows 100] [--seed 1]
+                                              [--anp 0] [--yaml] [--baseline-rows 100] [--seed 1]
 
 The cluster is generated deterministically: NAMESPACES namespaces (team/env labels), PODS
 Deployments spread over them (app/tier/version labels, named container ports), and POLICIES
@@ -11,7 +11,10 @@ podSelector peers, matchExpressions, ipBlock with except). Prints the time of ea
 model (parse policies and workloads), profiles (selector bitsets, per-pod rule sets), matrix
 (every ordered pair's allowed ports, NumPy), and for comparison a pure-Python fill of the same
 matrix pair by pair, measured on --baseline-rows source rows and extrapolated. --yaml also
-writes the objects to a temporary directory and times kubefort's loader on them.
+writes the objects to a temporary directory and times kubefort's loader on them. --anp N makes
+N of the POLICIES cluster-wide policies instead (AdminNetworkPolicies of every action, priorities
+with ties that do not conflict, namespace and pod subjects, networks peers, all three port
+forms) plus the BaselineAdminNetworkPolicy `default` (egress to the internet denied).
 """
 
 from __future__ import annotations
@@ -194,6 +197,86 @@ def generate(pods: int, policies: int, namespaces: int, seed: int) -> list[dict]
     return objs
 
 
+def admin_policies(count: int, namespaces: int, seed: int) -> list[dict]:
+    """`count` AdminNetworkPolicies and the BaselineAdminNetworkPolicy, of the kinds clusters hold."""
+    rnd = random.Random(seed + 1)
+    api = "policy.networking.k8s.io/v1alpha1"
+
+    def team(i: int) -> dict:
+        return {"matchLabels": {"team": f"team-{i % 10}"}}
+
+    templates = [
+        lambda i: {  # DNS and monitoring always allowed, before any NetworkPolicy
+            "subject": {"namespaces": {}},
+            "ingress": [
+                {
+                    "name": "allow-monitoring",
+                    "action": "Allow",
+                    "from": [
+                        {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "prometheus"}}}}
+                    ],
+                    "ports": [{"namedPort": "metrics"}],
+                }
+            ],
+            "egress": [
+                {
+                    "name": "dns",
+                    "action": "Allow",
+                    "to": [{"namespaces": {}}],
+                    "ports": [{"portNumber": {"port": 53, "protocol": "UDP"}}],
+                }
+            ],
+        },
+        lambda i: {  # a team's namespaces: deny other teams, delegate the team's own traffic
+            "subject": {"namespaces": team(i)},
+            "ingress": [
+                {"name": "own", "action": "Pass", "from": [{"namespaces": team(i)}]},
+                {"name": "staging", "action": "Deny", "from": [{"namespaces": {"matchLabels": {"env": "staging"}}}]},
+            ],
+        },
+        lambda i: {  # databases: only the api tier, on a port range
+            "subject": {"pods": {"namespaceSelector": team(i), "podSelector": {"matchLabels": {"tier": "db"}}}},
+            "ingress": [
+                {
+                    "name": "api",
+                    "action": "Allow",
+                    "from": [{"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"tier": "api"}}}}],
+                    "ports": [{"portRange": {"start": 5432, "end": 5433}}],
+                },
+                {"name": "rest", "action": "Deny", "from": [{"namespaces": {}}]},
+            ],
+        },
+        lambda i: {  # egress: metadata denied, private ranges passed
+            "subject": {"namespaces": team(i)},
+            "egress": [
+                {"name": "metadata", "action": "Deny", "to": [{"networks": ["169.254.169.254/32"]}]},
+                {"name": "private", "action": "Pass", "to": [{"networks": ["10.0.0.0/8", "192.168.0.0/16"]}]},
+            ],
+        },
+    ]
+    out = []
+    for i in range(count):
+        spec = templates[i % len(templates)](i)
+        # ties only between policies whose subjects differ (teams) or whose actions agree
+        spec["priority"] = (i % len(templates)) * 10 + rnd.randrange(2) * 100
+        out.append(
+            {"apiVersion": api, "kind": "AdminNetworkPolicy", "metadata": {"name": f"anp-{i:04d}"}, "spec": spec}
+        )
+    if count:
+        out.append(
+            {
+                "apiVersion": api,
+                "kind": "BaselineAdminNetworkPolicy",
+                "metadata": {"name": "default"},
+                "spec": {
+                    "subject": {"namespaces": {"matchLabels": {"env": "prod"}}},
+                    "egress": [{"name": "internet", "action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}],
+                },
+            }
+        )
+    return out
+
+
 def to_resources(objs: list[dict]) -> list[Resource]:
     return [
         Resource(
@@ -211,15 +294,20 @@ def main() -> None:
     ap.add_argument("--policies", type=int, default=500)
     ap.add_argument("--namespaces", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--anp", type=int, default=0, help="how many of --policies are AdminNetworkPolicies (plus a BANP)")
     ap.add_argument("--yaml", action="store_true", help="also time kubefort's YAML loader on the same objects")
     ap.add_argument(
         "--baseline-rows", type=int, default=100, help="source rows for the pure-Python comparison (0: skip)"
     )
     args = ap.parse_args()
 
-    objs = generate(args.pods, args.policies, args.namespaces, args.seed)
+    objs = generate(args.pods, args.policies - args.anp, args.namespaces, args.seed)
+    objs += admin_policies(args.anp, args.namespaces, args.seed)
+    kinds = f"{args.policies - args.anp} NetworkPolicies" + (
+        f", {args.anp} AdminNetworkPolicies + 1 BaselineAdminNetworkPolicy" if args.anp else ""
+    )
     print(
-        f"cluster: {args.pods} workloads, {args.policies} NetworkPolicies, {args.namespaces} namespaces (seed {args.seed}); {os.cpu_count()} CPU(s)"
+        f"cluster: {args.pods} workloads, {kinds}, {args.namespaces} namespaces (seed {args.seed}); {os.cpu_count()} CPU(s)"
     )
     if args.yaml:
         import yaml
@@ -241,6 +329,7 @@ def main() -> None:
     m = analysis.matrix()
     t3 = time.perf_counter()
     assert not cluster.problems, cluster.problems[:3]
+    assert not analysis.conflicts, [x.message(analysis) for x in analysis.conflicts[:3]]
     n = len(cluster.workloads)
     allowed = int((m.cells != 0).sum())
     prof_in, prof_eg = len(analysis.profiles["ingress"][0]), len(analysis.profiles["egress"][0])

@@ -27,6 +27,25 @@ NetworkPolicyPeer, NetworkPolicyPort, IPBlock) and SetDefaults_NetworkPolicy:
   - ports: protocol (default TCP) equal; port absent -> any; number -> equal, or within
     port..endPort; name -> a container port of the destination pod with that name and protocol
     and that number.
+
+Cluster-wide tiers (policy.networking.k8s.io: AdminNetworkPolicy and BaselineAdminNetworkPolicy
+v1alpha1, ClusterNetworkPolicy v1alpha2 with tier Admin/Baseline and Accept = Allow), given as
+  admin:      [{"kind", "name", "spec"}]       spec exactly as written (valid)
+evaluated per direction as the API types' documentation defines:
+  - Admin tier first: policies whose subject selects the pod (namespaces: the namespace matches;
+    pods: namespace AND pod match), by ascending priority; within one, rules in order; the
+    first rule whose peers (any) and ports (absent = all) match decides: Allow -> allowed,
+    Deny -> denied, Pass -> the rest of the tier is skipped;
+  - then NetworkPolicy: a pod it isolates is allowed iff a rule allows (as above);
+  - then, for a pod no NetworkPolicy isolates in that direction, the Baseline tier the same way
+    (Deny -> denied; Allow or Pass -> allowed); nothing matched -> allowed;
+  - peers: namespaces / pods as the subject; networks -> the address is in a CIDR (a pod's
+    address is an unknown IPv4 address: only a /0 IPv4 CIDR holds it); nodes, domainNames -> never;
+  - ports: portNumber / portRange (protocol default TCP) / tcp|udp|sctp destinationPort number or
+    range; namedPort / destinationNamedPort -> a container port of the destination pod with that
+    name (its own protocol) and that number;
+  - equal priorities in one tier are unordered by the API: taken by name, and a pair whose
+    first matching rules disagree on an asked connection is recorded in `conflicts`.
 """
 
 from __future__ import annotations
@@ -48,12 +67,20 @@ def _policy_types(spec: dict[str, Any]) -> list[str]:
 
 class Reference:
     def __init__(
-        self, namespaces: dict[str, dict[str, str]], pods: list[dict[str, Any]], policies: list[dict[str, Any]]
+        self,
+        namespaces: dict[str, dict[str, str]],
+        pods: list[dict[str, Any]],
+        policies: list[dict[str, Any]],
+        admin: list[dict[str, Any]] | None = None,
     ) -> None:
         self.namespaces = namespaces
         self.pods = pods
         self.policies = policies
+        self.admin = admin or []
         self._cuts: dict[str, list[str]] = {}
+        # (first policy, second policy, direction): equal-priority policies of one tier whose
+        # matching rules for some asked connection have different actions
+        self.conflicts: set[tuple[str, str, str]] = set()
 
     def ns_labels(self, name: str) -> dict[str, str]:
         labels = dict(self.namespaces.get(name, {}))
@@ -107,6 +134,26 @@ class Reference:
     ) -> bool:
         if pod_ep[0] != "pod":
             return True  # no policy applies to an address outside the cluster
+        # the Admin tier first: its first matching rule decides; Pass goes on to NetworkPolicy
+        verdict = self.tier("Admin", direction, pod_ep, peer_ep, dst, port, proto)
+        if verdict in ("Allow", "Deny"):
+            return verdict == "Allow"
+        isolated, allowed = self.networkpolicy_allows(direction, pod_ep, peer_ep, dst, port, proto)
+        if isolated:
+            return allowed
+        # not isolated by NetworkPolicy: the Baseline tier; Deny denies, anything else allows
+        return self.tier("Baseline", direction, pod_ep, peer_ep, dst, port, proto) != "Deny"
+
+    def networkpolicy_allows(
+        self,
+        direction: str,
+        pod_ep: tuple[str, Any],
+        peer_ep: tuple[str, Any],
+        dst: tuple[str, Any],
+        port: int,
+        proto: str,
+    ) -> tuple[bool, bool]:
+        """(isolated, allowed) by the NetworkPolicies of the pod's namespace."""
         pod = self.pods[pod_ep[1]]
         ptype = "Ingress" if direction == "ingress" else "Egress"
         peer_field = "from" if direction == "ingress" else "to"
@@ -118,7 +165,7 @@ class Reference:
             and ptype in _policy_types(pol["spec"])
         ]
         if not selecting:
-            return True
+            return False, True
         for pol in selecting:
             for rule in pol["spec"].get(direction) or []:
                 rule = rule or {}
@@ -127,8 +174,105 @@ class Reference:
                 peer_ok = not peers or any(self.peer_matches(pr, peer_ep, pol["namespace"]) for pr in peers)
                 port_ok = not ports or any(self.port_matches(p, dst, port, proto) for p in ports)
                 if peer_ok and port_ok:
-                    return True
-        return False
+                    return True, True
+        return True, False
+
+    # -- AdminNetworkPolicy (v1alpha1), BaselineAdminNetworkPolicy, ClusterNetworkPolicy (v1alpha2) --
+    def tier(
+        self,
+        tier: str,
+        direction: str,
+        pod_ep: tuple[str, Any],
+        peer_ep: tuple[str, Any],
+        dst: tuple[str, Any],
+        port: int,
+        proto: str,
+    ) -> str | None:
+        """The action deciding this traffic in one tier (None: no rule matches). Policies go by
+        ascending priority; equal priorities by name (the API leaves them unordered: a pair
+        whose first matching rules disagree is recorded in `conflicts`)."""
+        pod = self.pods[pod_ep[1]]
+        pols = [p for p in self.admin if _tier_of(p) == tier and self.subject_selects(p["spec"]["subject"], pod)]
+        pols.sort(key=lambda p: (p["spec"].get("priority", 0), p["name"]))
+        for prio in sorted({p["spec"].get("priority", 0) for p in pols}):
+            group = [p for p in pols if p["spec"].get("priority", 0) == prio]
+            actions = [(p["name"], self.first_action(p, direction, peer_ep, dst, port, proto)) for p in group]
+            for i, (a, x) in enumerate(actions):
+                for b, y in actions[i + 1 :]:
+                    if x is not None and y is not None and x != y:
+                        self.conflicts.add((f"{_kind(group[i])}/{a}", f"{_kind(_named(group, b))}/{b}", direction))
+            for _, action in actions:
+                if action is not None:
+                    return action  # Pass included: the rest of the tier is skipped
+        return None
+
+    def subject_selects(self, subject: dict[str, Any], pod: dict[str, Any]) -> bool:
+        if "namespaces" in subject:
+            return selector_matches(subject["namespaces"], self.ns_labels(pod["namespace"]))
+        pods = subject["pods"]
+        return selector_matches(pods.get("namespaceSelector") or {}, self.ns_labels(pod["namespace"])) and (
+            selector_matches(pods["podSelector"], pod["labels"])
+        )
+
+    def first_action(
+        self,
+        pol: dict[str, Any],
+        direction: str,
+        peer_ep: tuple[str, Any],
+        dst: tuple[str, Any],
+        port: int,
+        proto: str,
+    ) -> str | None:
+        field = "from" if direction == "ingress" else "to"
+        for rule in pol["spec"].get(direction) or []:
+            if not any(self.admin_peer_matches(pr, peer_ep) for pr in rule[field]):
+                continue
+            ports = rule.get("ports", rule.get("protocols"))
+            if ports is None or any(self.admin_port_matches(p, dst, port, proto) for p in ports):
+                return {"Accept": "Allow"}.get(rule["action"], rule["action"])
+        return None
+
+    def admin_peer_matches(self, peer: dict[str, Any], endpoint: tuple[str, Any]) -> bool:
+        kind, value = endpoint
+        if "networks" in peer:
+            if kind == "pod":
+                # a pod has an IPv4 address kubefort cannot know: only a CIDR holding every IPv4
+                # address certainly holds it
+                return any(
+                    ipaddress.ip_network(n, strict=False).prefixlen == 0 and ":" not in n for n in peer["networks"]
+                )
+            if kind != "ip":
+                return False
+            addr = ipaddress.ip_address(value)
+            return any(
+                addr.version == net.version and addr in net
+                for net in (ipaddress.ip_network(n, strict=False) for n in peer["networks"])
+            )
+        if kind != "pod" or ("namespaces" not in peer and "pods" not in peer):
+            return False  # nodes, domainNames: no endpoint kubefort models
+        pod = self.pods[value]
+        if "namespaces" in peer:
+            return selector_matches(peer["namespaces"], self.ns_labels(pod["namespace"]))
+        return self.subject_selects({"pods": peer["pods"]}, pod)
+
+    def admin_port_matches(self, p: dict[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
+        name = p.get("namedPort", p.get("destinationNamedPort"))
+        if name is not None:
+            return dst[0] == "pod" and any(
+                n == name and pr == proto and num == port for n, pr, num in self.pods[dst[1]]["ports"]
+            )
+        if "portNumber" in p:
+            return p["portNumber"].get("protocol", "TCP") == proto and p["portNumber"]["port"] == port
+        if "portRange" in p:
+            r = p["portRange"]
+            return r.get("protocol", "TCP") == proto and r["start"] <= port <= r["end"]
+        ((key, value),) = p.items()  # v1alpha2: {tcp|udp|sctp: {destinationPort: {number} | {range}}}
+        dp = value["destinationPort"]
+        if key.upper() != proto:
+            return False
+        if "number" in dp:
+            return bool(dp["number"] == port)
+        return bool(dp["range"]["start"] <= port <= dp["range"]["end"])
 
     def allowed(self, src: tuple[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
         if src[0] == "range":
@@ -137,9 +281,9 @@ class Reference:
             return any(self.allowed(src, ("ip", ip), port, proto) for ip in self._candidates(dst[1]))
         if src[0] != "pod" and dst[0] != "pod":
             return False
-        return self.direction_allows("egress", src, dst, dst, port, proto) and self.direction_allows(
-            "ingress", dst, src, dst, port, proto
-        )
+        egress = self.direction_allows("egress", src, dst, dst, port, proto)
+        ingress = self.direction_allows("ingress", dst, src, dst, port, proto)  # both asked: conflicts of each
+        return egress and ingress
 
     def _candidates(self, cidr: str) -> list[str]:
         """One address of every piece the policies' CIDRs cut the range into: enough for "some address"."""
@@ -150,13 +294,17 @@ class Reference:
     def _cut(self, cidr: str) -> list[str]:
         rng = ipaddress.ip_network(cidr, strict=False)
         points = {int(rng.network_address)}
-        for pol in self.policies:
+        for pol in self.policies + self.admin:
             for direction, field in (("ingress", "from"), ("egress", "to")):
                 for rule in pol["spec"].get(direction) or []:
                     for peer in (rule or {}).get(field) or []:
-                        if "ipBlock" not in peer:
+                        if "networks" in peer:
+                            texts = list(peer["networks"])
+                        elif "ipBlock" in peer:
+                            texts = [peer["ipBlock"]["cidr"]] + list(peer["ipBlock"].get("except") or [])
+                        else:
                             continue
-                        for text in [peer["ipBlock"]["cidr"]] + list(peer["ipBlock"].get("except") or []):
+                        for text in texts:
                             net = ipaddress.ip_network(text, strict=False)
                             if net.version != rng.version:
                                 continue
@@ -165,3 +313,17 @@ class Reference:
                                     points.add(x)
         cls = ipaddress.IPv4Address if rng.version == 4 else ipaddress.IPv6Address
         return [str(cls(x)) for x in sorted(points)]
+
+
+def _tier_of(pol: dict[str, Any]) -> str:
+    if pol["kind"] == "ClusterNetworkPolicy":
+        return str(pol["spec"]["tier"])
+    return "Admin" if pol["kind"] == "AdminNetworkPolicy" else "Baseline"
+
+
+def _kind(pol: dict[str, Any]) -> str:
+    return str(pol["kind"])
+
+
+def _named(pols: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(p for p in pols if p["name"] == name)

@@ -239,3 +239,154 @@ def test_fast_engine_equals_reference(data: Any) -> None:
                 for number in QUERY_PORTS:
                     expected = ref.allowed(r_src, r_dst, number, proto)
                     assert ports_contain(fast, number, proto) == expected, (src, dst, number, proto, policies)
+
+
+# -- cluster-wide tiers: AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy ------
+NETWORKS = ["0.0.0.0/0", "10.0.0.0/8", "10.1.2.0/24", "169.254.169.254/32", "192.168.0.0/16", "::/0", "fd00::/8"]
+
+
+@st.composite
+def admin_peer(draw: Any, direction: str, v2: bool, named: bool) -> dict[str, Any]:
+    kinds = ["namespaces", "pods", "pods"] + (
+        ["networks", "networks", "nodes"] if direction == "egress" and not named else []
+    )
+    kind = draw(st.sampled_from(kinds))
+    if kind == "namespaces":
+        return {"namespaces": draw(selector(namespaces=True))}
+    if kind == "pods":
+        pods: dict[str, Any] = {"podSelector": draw(selector())}
+        if not v2 or draw(st.booleans()):
+            pods["namespaceSelector"] = draw(selector(namespaces=True))
+        return {"pods": pods}
+    if kind == "nodes":
+        return {"nodes": {}}
+    return {"networks": draw(st.lists(st.sampled_from(NETWORKS), min_size=1, max_size=2, unique=True))}
+
+
+@st.composite
+def admin_port(draw: Any, v2: bool) -> dict[str, Any]:
+    form = draw(st.sampled_from(["number", "range", "name"]))
+    proto = draw(st.sampled_from(PROTOCOLS))
+    if form == "name":
+        return {("destinationNamedPort" if v2 else "namedPort"): draw(st.sampled_from(PORT_NAMES))}
+    lo = draw(st.sampled_from(PORT_NUMBERS))
+    hi = draw(st.sampled_from([x for x in PORT_NUMBERS + [65535] if x > lo] or [65535]))
+    if v2:
+        dp = {"number": lo} if form == "number" else {"range": {"start": lo, "end": hi}}
+        return {proto.lower(): {"destinationPort": dp}}
+    if form == "number":
+        return {"portNumber": {"port": lo, **({"protocol": proto} if proto != "TCP" or draw(st.booleans()) else {})}}
+    return {"portRange": {"start": lo, "end": hi, **({"protocol": proto} if proto != "TCP" else {})}}
+
+
+@st.composite
+def admin_rules(draw: Any, direction: str, actions: list[str], v2: bool) -> list[dict[str, Any]]:
+    out = []
+    for i in range(draw(st.integers(0, 3))):
+        named = draw(st.integers(0, 3)) == 0
+        rule: dict[str, Any] = {"name": f"r{i}", "action": draw(st.sampled_from(actions))}
+        rule["from" if direction == "ingress" else "to"] = draw(
+            st.lists(admin_peer(direction, v2, named), min_size=1, max_size=2)
+        )
+        if named or draw(st.booleans()):
+            ports = draw(st.lists(admin_port(v2), min_size=1, max_size=2))
+            if not named:  # a named port only where no networks/nodes peer is (the CRD's CEL rule)
+                ports = [p for p in ports if "namedPort" not in p and "destinationNamedPort" not in p] or None
+            if ports:
+                rule["protocols" if v2 else "ports"] = ports
+        out.append(rule)
+    return out
+
+
+@st.composite
+def admin_policy(draw: Any, kind: str, name: str) -> dict[str, Any]:
+    v2 = kind == "ClusterNetworkPolicy"
+    actions = {"AdminNetworkPolicy": ["Allow", "Deny", "Pass"], "BaselineAdminNetworkPolicy": ["Allow", "Deny"]}.get(
+        kind, ["Accept", "Deny", "Pass"]
+    )
+    spec: dict[str, Any] = {}
+    if kind != "BaselineAdminNetworkPolicy":
+        spec["priority"] = draw(st.sampled_from([1, 2, 2, 3]))  # equal priorities are frequent
+    if v2:
+        spec["tier"] = draw(st.sampled_from(["Admin", "Baseline"]))
+    if draw(st.booleans()):
+        spec["subject"] = {"namespaces": draw(selector(namespaces=True))}
+    else:
+        pods: dict[str, Any] = {"podSelector": draw(selector())}
+        if not v2 or draw(st.booleans()):
+            pods["namespaceSelector"] = draw(selector(namespaces=True))
+        spec["subject"] = {"pods": pods}
+    for direction in ("ingress", "egress"):
+        rules = draw(admin_rules(direction, actions, v2))
+        if rules:
+            spec[direction] = rules
+    return {"kind": kind, "name": name, "spec": spec}
+
+
+@st.composite
+def admin_policies(draw: Any) -> list[dict[str, Any]]:
+    out = [draw(admin_policy("AdminNetworkPolicy", f"anp{i}")) for i in range(draw(st.integers(0, 3)))]
+    if draw(st.booleans()):
+        out.append(draw(admin_policy("BaselineAdminNetworkPolicy", "default")))
+    out += [draw(admin_policy("ClusterNetworkPolicy", f"cnp{i}")) for i in range(draw(st.integers(0, 2)))]
+    return out
+
+
+def admin_resources(admin: list[dict[str, Any]]) -> list[Resource]:
+    version = {"ClusterNetworkPolicy": "v1alpha2"}
+    return [
+        Resource(
+            ResourceId(f"policy.networking.k8s.io/{version.get(a['kind'], 'v1alpha1')}", a["kind"], None, a["name"]),
+            {"metadata": {"name": a["name"]}, "spec": a["spec"]},
+            Source("t"),
+        )
+        for a in admin
+    ]
+
+
+tier_cluster_st = st.tuples(
+    cluster_st.map(lambda t: t[0]),
+    st.lists(pod(), min_size=1, max_size=5),
+    st.lists(policy(), min_size=0, max_size=3),
+    admin_policies(),
+)
+
+
+@pytest.mark.slow  # 300 generated clusters with tiers through both engines
+@settings(
+    max_examples=int(os.environ.get("KUBEFORT_NETPOL_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(tier_cluster_st)
+def test_fast_engine_equals_reference_with_cluster_wide_tiers(data: Any) -> None:
+    """ANP, BANP and CNP (both tiers) with NetworkPolicy: the matrix, the profile lookup and
+    explain equal the reference on every connection, and the equal-priority conflicts the
+    engine reports are exactly those the reference meets."""
+    namespaces, pods, policies, admin = data
+    cluster = Cluster.from_resources(
+        to_resources(namespaces, pods, policies) + admin_resources(admin), externals=EXTERNALS
+    )
+    assert not cluster.problems, cluster.problems
+    analysis = Analysis(cluster)
+    matrix = analysis.matrix()
+    ref = Reference(namespaces, pods, policies, admin)
+    endpoints: list[Any] = list(range(len(pods))) + EXTERNALS
+    explain_conflicts = set()
+    for src in endpoints:
+        for dst in endpoints:
+            if isinstance(src, External) and isinstance(dst, External):
+                continue
+            fast = matrix.ports(src, dst)
+            assert fast == analysis.ports(src, dst)
+            eg, ing = explain_side(cluster, "egress", src, dst), explain_side(cluster, "ingress", dst, src)
+            assert fast == ports_inter(eg.ports, ing.ports)
+            explain_conflicts |= {(m, "egress") for m in eg.conflicts} | {(m, "ingress") for m in ing.conflicts}
+            r_src = ("pod", src) if isinstance(src, int) else ("range", src.cidr)
+            r_dst = ("pod", dst) if isinstance(dst, int) else ("range", dst.cidr)
+            for proto in PROTOCOLS:
+                for number in QUERY_PORTS:
+                    expected = ref.allowed(r_src, r_dst, number, proto)
+                    assert ports_contain(fast, number, proto) == expected, (src, dst, number, proto, admin, policies)
+    assert {x.key() for x in analysis.conflicts} == ref.conflicts, (analysis.conflicts, ref.conflicts, admin)
+    assert {(m.split(" and ")[0], d) for m, d in explain_conflicts} == {(a, d) for a, _, d in ref.conflicts}

@@ -172,14 +172,17 @@ def matrix(paths: tuple[str, ...], fmt: str, **kw: Any) -> None:
     if len(units) > 1 and fmt in ("json", "csv", "dot", "md"):
         if fmt != "json":
             _one(units, f"-o {fmt}")
-        docs = [
-            {"unit": unit, **json.loads(render_matrix(Analysis(c).matrix(), "json", Analysis(c)))} for unit, c in units
-        ]
+        docs = []
+        for unit, c in units:
+            analysis = Analysis(c)
+            docs.append({"unit": unit, **json.loads(render_matrix(analysis.matrix(), "json", analysis))})
+            problems += [x.message(analysis) for x in analysis.conflicts]
         click.echo(json.dumps({"version": 1, "units": docs}, indent=2))
     else:
         for unit, cluster in units:
             analysis = Analysis(cluster)
             click.echo(_heading(units, unit) + render_matrix(analysis.matrix(), fmt, analysis), nl=False)
+            problems += [x.message(analysis) for x in analysis.conflicts]
     _finish(problems)
 
 
@@ -202,7 +205,7 @@ def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
                 for i, w in enumerate(c.workloads)
             ],
             "externals": [{"name": e.name, "cidr": e.cidr} for e in c.externals],
-            "policies": [p.key for p in c.policies],
+            "policies": [p.key for p in c.policies] + [p.key for p in c.admin],
             "connections": [
                 {"source": s, "destination": d, "all": ps == ALL_PORTS, "ports": ports_json(ps)} for s, d, ps in conns
             ],
@@ -236,7 +239,7 @@ def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
     rows = [f"{'SOURCE':<{width}}  {'DESTINATION':<{dwidth}}  PORTS"]
     rows += [f"{s:<{width}}  {d:<{dwidth}}  {format_ports(ps)}" for s, d, ps in conns]
     rows.append(
-        f"{plural(len(c.workloads), 'workload')}, {plural(len(c.policies), 'policy')}, {plural(len(conns), 'allowed connection')}; pairs not listed are denied"
+        f"{plural(len(c.workloads), 'workload')}, {plural(len(c.policies) + len(c.admin), 'policy')}, {plural(len(conns), 'allowed connection')}; pairs not listed are denied"
     )
     return "\n".join(rows) + "\n"
 
@@ -284,6 +287,17 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
                         {"policy": p, "rule": f"{side.direction}[{i}]", "ports": ports_json(ps)}
                         for p, i, ps in side.allowing
                     ],
+                    "decided_by": [
+                        {
+                            "policy": x.policy or None,
+                            "tier": x.tier or None,
+                            "rule": x.rule or None,
+                            "action": x.action,
+                            "ports": ports_json(x.ports),
+                        }
+                        for x in side.decisions
+                    ],
+                    "conflicts": side.conflicts,
                     "ports": ports_json(side.ports),
                 }
             )
@@ -294,17 +308,34 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
         click.echo(f"{names[0]} -> {names[1]}")
         for side, who in zip(sides, names, strict=False):
             click.echo(f"  {side.direction} of {who}: " + _side_text(side, port))
+            for x in side.decisions:
+                if x.tier == "Admin":
+                    click.echo(f"    {_verb(x.action)} by {x.policy} {x.rule} ({x.action}): {format_ports(x.ports)}")
             for p, i, ps in side.allowing:
                 click.echo(f"    allowed by {p} {side.direction}[{i}]: {format_ports(ps)}")
+            for x in side.decisions:
+                if x.tier != "Admin":
+                    by = f"{x.policy} {x.rule} ({x.action})" if x.policy else "no policy (default allow)"
+                    click.echo(f"    {_verb(x.action)} by {by}: {format_ports(x.ports)}")
+            for msg in side.conflicts:
+                click.echo(f"    ambiguous: {msg}")
         click.echo(f"  result: {'denied' if total == NO_PORTS else 'allowed on ' + format_ports(total)}")
         if port is not None:
             click.echo(f"  {port[0]}/{port[1]}: {'allowed' if ports_contain(total, *port) else 'denied'}")
-    _finish(problems)
+    _finish(problems + [m for side in sides for m in side.conflicts])
+
+
+def _verb(action: str) -> str:
+    return {"Allow": "allowed", "Deny": "denied", "Pass": "passed to NetworkPolicy"}.get(action, "allowed")
 
 
 def _side_text(side: Any, port: tuple[int, str] | None) -> str:
     if not side.applies:
         return "external peer, no NetworkPolicy applies"
+    if side.decisions and not side.isolating:
+        return f"decided by cluster-wide policies: allowed on {format_ports(side.ports)}"
+    if side.decisions:
+        return f"cluster-wide policies, then isolated by {', '.join(side.isolating)}: allowed on {format_ports(side.ports)}"
     if not side.isolating:
         return "not isolated (no policy of this type selects it): everything allowed"
     text = "isolated by " + ", ".join(side.isolating)
@@ -327,7 +358,10 @@ def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
     u_old, p_old = _load((old,), kw)
     u_new, p_new = _load((new,), kw)
     c_old, c_new = _one(u_old, "OLD"), _one(u_new, "NEW")
-    changes = diff(Analysis(c_old).matrix(), Analysis(c_new).matrix())
+    a_old, a_new = Analysis(c_old), Analysis(c_new)
+    changes = diff(a_old.matrix(), a_new.matrix())
+    p_old += [f"OLD: {x.message(a_old)}" for x in a_old.conflicts]
+    p_new += [f"NEW: {x.message(a_new)}" for x in a_new.conflicts]
     added = sorted({w.key for w in c_new.workloads} - {w.key for w in c_old.workloads})
     removed = sorted({w.key for w in c_old.workloads} - {w.key for w in c_new.workloads})
     if fmt == "json":

@@ -4,7 +4,7 @@ port tables, and `labels_path`."""
 from __future__ import annotations
 
 from kubefort.kube.apis import not_served
-from kubefort.kube.netpol import Analysis, Cluster, External, Policy, port_set, ports_union
+from kubefort.kube.netpol import Analysis, Cluster, External, Policy, bit_indexes, port_set, ports_union
 from kubefort.kube.netpol.kinds import KINDS, describe, unmodelled
 from kubefort.kube.pods import find_pods
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Path_, Resource
@@ -13,7 +13,9 @@ NSA = ("NSA-CISA Kubernetes Hardening Guide: Network separation and hardening",)
 OWASP = ("K07",)  # OWASP Kubernetes Top 10: Missing Network Segmentation Controls
 # the policy kinds not modelled yet are collected too: they make the namespaces they may govern
 # not evaluated (Model.check_namespace), never judged as if they were absent
-NEEDS = ("Namespace", "NetworkPolicy", "Service", "@pods", *KINDS)
+# the cluster-wide tiers of the Network Policy API (kube/netpol/admin.py) are modelled
+ADMIN_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+NEEDS = ("Namespace", "NetworkPolicy", "Service", "@pods", *ADMIN_KINDS, *KINDS)
 METADATA = External("cloud-metadata", "169.254.169.254/32")
 DNS = ports_union(port_set("TCP", 53, 53), port_set("UDP", 53, 53))
 
@@ -24,10 +26,20 @@ class Model:
     def __init__(self, index: ClusterIndex, ctx: CheckContext[None]) -> None:
         paths = ctx.pod_template_paths
         resources = [*index.kind("Namespace"), *index.kind("NetworkPolicy"), *index.pod_bearing]
-        resources += [r for k in KINDS for r in index.kind(k) if k != "NetworkPolicy"]
+        resources += [r for k in (*ADMIN_KINDS, *KINDS) for r in index.kind(k) if k != "NetworkPolicy"]
         self.c = Cluster.from_resources(resources, pod_template_paths=paths)
         self.a = Analysis(self.c)
         self.scoped = self.c.defined_namespaces | {r.id.namespace or "default" for r in index.kind("NetworkPolicy")}
+        # a cluster-wide policy brings into scope the namespaces of the workloads its subject selects
+        # (an invalid one, every namespace: it may govern any)
+        for bits in self.a.admin_selected:
+            self.scoped |= {self.c.workloads[i].namespace for i in bit_indexes(bits)}
+        if self.c.invalid_admin:
+            self.scoped |= {w.namespace for w in self.c.workloads}
+        # namespaces whose pods equal-priority cluster-wide policies govern with different actions
+        self.ambiguous: dict[str, str] = {}
+        for x in self.a.conflicts:
+            self.ambiguous.setdefault(self.c.workloads[x.subject].namespace, x.message(self.a))
         if any(unmodelled(r.id) for r in self.c.unmodelled):  # a cluster-scoped kind may govern every namespace
             self.scoped |= {w.namespace for w in self.c.workloads}
         self.scoped |= {r.id.namespace or "default" for r in self.c.unmodelled if r.id.namespace}
@@ -40,6 +52,13 @@ class Model:
             self.in_ns.setdefault(w.namespace, []).append(i)
 
     def check_namespace(self, ns: str) -> None:
+        if self.c.invalid_admin:
+            raise NotEvaluated(
+                f"namespace {ns!r} may be governed by a cluster-wide policy the API server would reject: "
+                f"{self.c.invalid_admin[0]}"
+            )
+        if ns in self.ambiguous:
+            raise NotEvaluated(f"the connections of namespace {ns!r} are ambiguous: {self.ambiguous[ns]}")
         found = self.c.unmodelled_for(ns)
         if found:
             more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""

@@ -5,11 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubefort.checks.network.common import NEEDS, NSA, OWASP, labels_path, model
+from kubefort.checks.network.common import NEEDS, NSA, OWASP, Model, labels_path, model
 from kubefort.kube.exposure import KINDS as EXPOSURE_KINDS
 from kubefort.kube.exposure import exposures, namespace_of, selects, service_selector
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
+
+
+def _tier_default(m: Model, ns: str, direction: str, tier: str) -> dict[str, tuple[str, str]]:
+    """What the first rule covering a whole part of the traffic does, per part ("pods": every pod
+    of the cluster; "net": every IPv4 address, for egress), among the cluster-wide policies of
+    `tier` whose subject is every pod of `ns` (a rule with `ports` covers a part of the ports only)."""
+    parts = {"pods"} if direction == "ingress" else {"pods", "net"}
+    decided: dict[str, tuple[str, str]] = {}
+    labels = m.c.ns_labels(ns)
+    for a in m.c.admin:
+        if a.tier != tier or not a.ns.matches(labels) or (a.pod is not None and not a.pod.empty):
+            continue
+        for r in a.rules(direction):
+            if r.ports is not None:
+                continue
+            covers: set[str] = set()
+            for pr in r.peers:
+                if (
+                    pr.kind in ("namespaces", "pods")
+                    and (pr.ns is None or pr.ns.empty)
+                    and (pr.pod is None or pr.pod.empty)
+                ):
+                    covers.add("pods")
+                if pr.kind == "networks" and pr.all_ipv4:
+                    covers |= {"pods", "net"}
+            for part in (covers & parts) - set(decided):
+                decided[part] = (r.action, f"{a.key} {direction}[{r.index}]")
+    return decided
 
 
 def _default_deny(res: Resource, index: ClusterIndex, ctx: CheckContext[None], direction: str) -> Iterator[Violation]:
@@ -17,10 +45,21 @@ def _default_deny(res: Resource, index: ClusterIndex, ctx: CheckContext[None], d
     ns = res.id.name
     m.check_namespace(ns)
     deny = [p for p in m.c.policies if p.namespace == ns and p.affects(direction) and p.selector.empty]
-    if not deny:
+    admin = _tier_default(m, ns, direction, "Admin")
+    for action, rule in sorted(set(admin.values())):
+        if action == "Allow":
+            yield Violation(
+                f"{rule} allows all {direction} of every pod of {ns!r} before any NetworkPolicy applies, which "
+                "undoes any default deny",
+                ("metadata", "name"),
+            )
+            return
+    baseline = _tier_default(m, ns, direction, "Baseline")
+    parts = ["pods"] if direction == "ingress" else ["pods", "net"]
+    if not deny and not all("Deny" in (admin.get(x, ("",))[0], baseline.get(x, ("",))[0]) for x in parts):
         yield Violation(
-            f"no NetworkPolicy in namespace {ns!r} selects every pod for {direction}: pods that no other "
-            f"policy selects have unrestricted {direction}",
+            f"no NetworkPolicy in namespace {ns!r} selects every pod for {direction}, and no cluster-wide policy "
+            f"denies all its {direction}: pods that no other policy selects have unrestricted {direction}",
             ("metadata", "name"),
         )
         return

@@ -37,16 +37,23 @@ workloads at once.
 | `Cluster`: a scan's model, direct matching and endpoint lookup    | `cluster.py`  |
 | the fast engine: `Analysis` (bitsets, profiles), `Matrix`, `diff` | `analysis.py` |
 | `explain_side`: the policies and rules deciding one pair          | `explain.py`  |
+| cluster-wide tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy): model, parsing, validation | `admin.py` |
+| the fast engine's profiles with those tiers (first match, conflicts) | `tiers.py`    |
+
+With cluster-wide policies, each direction is decided tier by tier: the Admin tier's first
+matching rule (Allow, Deny, or Pass to what follows), then NetworkPolicy (for an isolated pod),
+then the Baseline tier (for a pod no NetworkPolicy isolates), else allowed (docs/netpol.md).
 
 Every public name of these modules is re-exported here: import from `kubefort.kube.netpol`.
 """
 
 from __future__ import annotations
 
+from kubefort.kube.netpol.admin import AdminPeer, AdminPolicy, AdminPort, AdminRule, parse_admin_policy
 from kubefort.kube.netpol.analysis import Analysis, Matrix, bit_indexes, diff
 from kubefort.kube.netpol.cidr import V6, cidr_prefix, cidr_range
 from kubefort.kube.netpol.cluster import Cluster
-from kubefort.kube.netpol.explain import Side, explain_side
+from kubefort.kube.netpol.explain import Decision, Side, explain_side
 from kubefort.kube.netpol.model import (
     DEFAULT_EXTERNALS,
     DEFAULT_NAMESPACE,
@@ -90,8 +97,13 @@ __all__ = [
     "PROTOCOLS",
     "SYSTEM_NAMESPACES",
     "V6",
+    "AdminPeer",
+    "AdminPolicy",
+    "AdminPort",
+    "AdminRule",
     "Analysis",
     "Cluster",
+    "Decision",
     "External",
     "Matrix",
     "Peer",
@@ -110,6 +122,7 @@ __all__ = [
     "diff",
     "explain_side",
     "format_ports",
+    "parse_admin_policy",
     "parse_policy",
     "parse_port",
     "port_set",

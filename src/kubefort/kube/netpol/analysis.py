@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubefort.kube.netpol import tiers
+from kubefort.kube.netpol.admin import AdminRule
 from kubefort.kube.netpol.cluster import Cluster
 from kubefort.kube.netpol.model import External, Policy, Rule
 from kubefort.kube.netpol.ports import (
@@ -74,7 +76,26 @@ class Analysis:
                 self.sig_rep.append(i)
             self.sig_bits[s] |= 1 << i
             self.sig_of.append(s)
+        # cluster-wide tiers (tiers.py): peers are workloads plus pieces of the external ranges
+        self.conflicts: list[tiers.Conflict] = []
+        self.pieces: list[tuple[int, int]] = []
+        self.piece_ext: list[int] = []
+        if c.admin:
+            for i, (lo, hi) in enumerate(self.ext_ranges):
+                for piece in c.pieces(lo, hi):
+                    self.pieces.append(piece)
+                    self.piece_ext.append(i)
+        self.full = (1 << (n + len(self.pieces))) - 1
+        self.all_pieces = self.full ^ self.all
+        self.named_cache: dict[Any, list[tuple[int, PortSet]]] = {}
+        self._admin_match: dict[Any, list[tuple[int, PortSet]]] = {}
+        self.admin_selected = [tiers.admin_selected(self, a) for a in c.admin]
         self.profiles = {d: self._profiles(d) for d in ("ingress", "egress")}
+        if self.conflicts:  # one per pair of policies and direction, first found
+            seen: dict[tuple[str, str, str], tiers.Conflict] = {}
+            for x in self.conflicts:
+                seen.setdefault(x.key(), x)
+            self.conflicts = list(seen.values())
 
     # -- selectors ------------------------------------------------------------------------
     def sel_bits(self, sel: Selector) -> int:
@@ -129,10 +150,12 @@ class Analysis:
         for pi in pols:
             for w in bit_indexes(self.selected[pi]):
                 by_pod[w].append(pi)
-        rules = {pi: [(r, *self.peer_bits(c.policies[pi], r)) for r in c.policies[pi].rules(direction)] for pi in pols}
         index: dict[tuple[Any, ...], int] = {}
         profiles: list[_Profile] = []
         of: list[int] = []
+        if c.admin:
+            return self._tier_profiles(direction, by_pod)
+        rules = {pi: [(r, *self.peer_bits(c.policies[pi], r)) for r in c.policies[pi].rules(direction)] for pi in pols}
         for w in range(self.n):
             # ingress: named ports resolve on the selected pod itself, so its port signature is part of the key
             key = (tuple(by_pod[w]), self.sig_of[w] if direction == "ingress" else 0)
@@ -145,6 +168,49 @@ class Analysis:
             profiles[k].members.append(w)
             of.append(k)
         return profiles, of
+
+    def _tier_profiles(self, direction: str, by_pod: list[list[int]]) -> tuple[list[_Profile], list[int]]:
+        """Profiles with the cluster-wide tiers (tiers.py): keyed also by the selecting tier policies."""
+        by_admin: list[list[int]] = [[] for _ in range(self.n)]
+        members: dict[int, list[int]] = {}  # many policies share a subject: its members listed once
+        for ai, a in enumerate(self.c.admin):
+            if a.rules(direction):
+                bits = self.admin_selected[ai]
+                if bits not in members:
+                    members[bits] = bit_indexes(bits)
+                for w in members[bits]:
+                    by_admin[w].append(ai)
+        index: dict[tuple[Any, ...], int] = {}
+        profiles: list[_Profile] = []
+        of: list[int] = []
+        nx = len(self.ext_ranges)
+        for w in range(self.n):
+            key = (tuple(by_pod[w]), tuple(by_admin[w]), self.sig_of[w] if direction == "ingress" else 0)
+            k = index.get(key)
+            if k is None:
+                k = index[key] = len(profiles)
+                parts = tiers.tier_parts(self, direction, w, by_pod[w], by_admin[w], self.conflicts)
+                ext = [NO_PORTS] * nx
+                wparts = []
+                for b, ps in parts:
+                    if b & self.all:
+                        wparts.append((b & self.all, ps))
+                    for j in bit_indexes(b >> self.n):
+                        e = self.piece_ext[j]
+                        ext[e] = ports_union(ext[e], ps)
+                isolated = tiers.tier_isolated(self.c, direction, by_pod[w], by_admin[w])
+                profiles.append(_Profile(isolated=isolated, parts=wparts, ext=ext))
+            profiles[k].members.append(w)
+            of.append(k)
+        return profiles, of
+
+    def admin_rule_match(self, direction: str, w: int, ai: int, rule: AdminRule) -> list[tuple[int, PortSet]]:
+        """What a cluster-wide policy's rule matches, memoised (ingress ports resolve on the subject)."""
+        key = (ai, direction, rule.index, self.sig_of[w] if direction == "ingress" else 0)
+        out = self._admin_match.get(key)
+        if out is None:
+            out = self._admin_match[key] = tiers.admin_match(self, direction, w, rule)
+        return out
 
     def _profile(self, rules: list[tuple[Rule, int, list[bool]]], direction: str, w: int, isolated: bool) -> _Profile:
         nx = len(self.ext_ranges)
@@ -227,6 +293,10 @@ class Analysis:
 
     def _ext_ports(self, direction: str, w: int, e: External) -> PortSet:
         """An external peer that is not one of the cluster's (a CIDR given in a query)."""
+        if self.c.admin:
+            from kubefort.kube.netpol.explain import explain_side
+
+            return explain_side(self.c, direction, w, e).ports
         if not self.isolated(w, direction):
             return ALL_PORTS
         lo, hi = e.range

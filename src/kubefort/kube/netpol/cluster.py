@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kubefort.kube.netpol import kinds
+from kubefort.kube.netpol.admin import AdminPolicy, is_admin_kind, parse_admin_policy
 from kubefort.kube.netpol.cidr import cidr_range
 from kubefort.kube.netpol.model import (
     DEFAULT_EXTERNALS,
@@ -35,6 +36,7 @@ class Cluster:
         externals: Sequence[External] = DEFAULT_EXTERNALS,
         problems: Sequence[Problem] = (),
         unmodelled: Sequence[Resource] = (),
+        admin: Sequence[AdminPolicy] = (),
     ) -> None:
         # policies of kinds the engine does not model yet (kinds.UNMODELLED): the namespaces they
         # may govern cannot be judged (`unmodelled_for`)
@@ -54,6 +56,15 @@ class Cluster:
         self.by_namespace: dict[str, list[Policy]] = {}
         for p in self.policies:
             self.by_namespace.setdefault(p.namespace, []).append(p)
+        # cluster-wide tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy)
+        # in evaluation order: tier, priority, name
+        self.admin = sorted(admin, key=lambda a: a.order)
+        # an invalid cluster-wide policy may govern any namespace: none can be judged without it
+        self.invalid_admin = [
+            p
+            for p in self.problems
+            if p.resource is not None and is_admin_kind(p.resource.api_version, p.resource.kind)
+        ]
         self.invalid_namespaces = {
             p.resource.namespace or DEFAULT_NAMESPACE
             for p in self.problems
@@ -72,6 +83,7 @@ class Cluster:
         ns_labels: dict[str, dict[str, str]] = {}
         problems: list[Problem] = []
         unmodelled: list[Resource] = []
+        admin: list[AdminPolicy] = []
         seen: set[str] = set()
         for r in resources:
             try:
@@ -85,6 +97,8 @@ class Cluster:
                     "extensions",
                 ):
                     policies.append(parse_policy(r))
+                elif is_admin_kind(r.id.api_version, r.id.kind):
+                    admin.append(parse_admin_policy(r))
                 elif kinds.unmodelled(r.id) is not None:
                     unmodelled.append(r)
                 else:
@@ -96,7 +110,7 @@ class Cluster:
                         workloads.append(w)
             except NotEvaluated as exc:
                 problems.append(Problem(r.id, exc.reason, exc.path, r))
-        return cls(workloads, policies, ns_labels, externals, problems, unmodelled)
+        return cls(workloads, policies, ns_labels, externals, problems, unmodelled, admin)
 
     def unmodelled_for(self, namespace: str) -> list[Resource]:
         """The unmodelled policies that may govern pods of `namespace`: its own, and every
@@ -104,6 +118,30 @@ class Cluster:
         return [
             r for r in self.unmodelled if kinds.unmodelled(r.id) or (r.id.namespace or DEFAULT_NAMESPACE) == namespace
         ]
+
+    def ns_labels(self, namespace: str) -> dict[str, str]:
+        return self.namespaces.get(namespace, {NAME_LABEL: namespace})
+
+    def admin_for(self, w: Workload) -> list[AdminPolicy]:
+        """The cluster-wide policies whose subject selects `w`, in evaluation order."""
+        labels = self.ns_labels(w.namespace)
+        return [a for a in self.admin if a.selects(w, labels)]
+
+    def cuts(self) -> list[int]:
+        """Every address where some policy's address block starts or ends (+1): between two
+        consecutive cuts each block either holds every address or none."""
+        out: set[int] = set()
+        blocks = [pr.block for p in self.policies for r in (*p.ingress, *p.egress) for pr in r.peers or ()]
+        blocks += [pr.block for a in self.admin for r in (*a.ingress, *a.egress) for pr in r.peers]
+        for block in blocks:
+            for lo, hi in block:
+                out.update((lo, hi + 1))
+        return sorted(out)
+
+    def pieces(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """The range lo..hi cut at `cuts()`: each piece lies wholly inside or outside every block."""
+        points = [lo] + [x for x in self.cuts() if lo < x <= hi]
+        return [(a, b - 1) for a, b in zip(points, points[1:] + [hi + 1], strict=False)]
 
     def policies_in(self, namespace: str) -> list[Policy]:
         """The policies of one namespace (the only ones that can select its pods), in order."""

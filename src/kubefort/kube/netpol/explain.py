@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kubefort.kube.netpol.admin import AdminPolicy, AdminRule
 from kubefort.kube.netpol.cluster import Cluster
-from kubefort.kube.netpol.model import External
-from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PortSet, ports_union
+from kubefort.kube.netpol.model import External, Workload
+from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PortSet, ports_inter, ports_minus, ports_union
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Ports of one direction decided by one rule of a cluster-wide policy (or by nothing)."""
+
+    policy: str  # "AdminNetworkPolicy/name", ..., or "" for the default (no policy decided)
+    rule: str  # "ingress[0] (name)"; "" for the default
+    action: str  # "Allow" | "Deny" | "Pass" | "default allow"
+    tier: str  # "Admin" | "Baseline" | ""
+    ports: PortSet
 
 
 @dataclass(slots=True)
 class Side:
     direction: str
     applies: bool  # False: the pod of this side is an external peer (no policy applies there)
-    isolating: list[str] = field(default_factory=list)  # policies of this type selecting the pod
+    isolating: list[str] = field(default_factory=list)  # NetworkPolicies of this type selecting the pod
     allowing: list[tuple[str, int, PortSet]] = field(default_factory=list)  # (policy, rule index, ports)
     ports: PortSet = ALL_PORTS
+    decisions: list[Decision] = field(default_factory=list)  # cluster-wide tiers, in evaluation order
+    conflicts: list[str] = field(default_factory=list)  # equal-priority policies deciding differently
 
 
 def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | External) -> Side:
@@ -25,22 +39,125 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
     w = c.workloads[pod]
     side = Side(direction, True, ports=NO_PORTS)
     dst = w if direction == "ingress" else (c.workloads[peer] if isinstance(peer, int) else None)
-    for p in c.policies_in(w.namespace):
-        if not (p.affects(direction) and c.selected_by(p, w)):
-            continue
-        side.isolating.append(p.key)
-        for r in p.rules(direction):
-            if r.peers is None:
-                hit = True
-            elif isinstance(peer, External):
-                lo, hi = peer.range
-                hit = any(pr.cidr is not None and any(a <= hi and lo <= b for a, b in pr.block) for pr in r.peers)
-            else:
-                hit = any(c.peer_matches_workload(p, pr, c.workloads[peer]) for pr in r.peers)
-            ps = c.rule_ports_for(r, dst) if hit else NO_PORTS
-            if ps != NO_PORTS:
-                side.allowing.append((p.key, r.index, ps))
-                side.ports = ports_union(side.ports, ps)
-    if not side.isolating:
-        side.ports = ALL_PORTS
+    reps: list[int | tuple[int, int]] = [peer] if isinstance(peer, int) else list(c.pieces(*peer.range))
+    np_by_rep: list[PortSet] = []
+    for rep in reps:  # an external range: one representative per piece, each wholly in or out of every block
+        np_by_rep.append(NO_PORTS)
+        for p in c.policies_in(w.namespace):
+            if not (p.affects(direction) and c.selected_by(p, w)):
+                continue
+            if p.key not in side.isolating:
+                side.isolating.append(p.key)
+            for r in p.rules(direction):
+                if r.peers is None:
+                    hit = True
+                elif isinstance(rep, tuple):
+                    lo, hi = rep
+                    hit = any(pr.cidr is not None and any(a <= hi and lo <= b for a, b in pr.block) for pr in r.peers)
+                else:
+                    hit = any(c.peer_matches_workload(p, pr, c.workloads[rep]) for pr in r.peers)
+                ps = c.rule_ports_for(r, dst) if hit else NO_PORTS
+                if ps != NO_PORTS:
+                    np_by_rep[-1] = ports_union(np_by_rep[-1], ps)
+                    if all(a[:2] != (p.key, r.index) for a in side.allowing):
+                        side.allowing.append((p.key, r.index, ps))
+                    else:
+                        side.allowing = [
+                            (k, i, ports_union(x, ps) if (k, i) == (p.key, r.index) else x) for k, i, x in side.allowing
+                        ]
+    if not c.admin:
+        for ps in np_by_rep if side.isolating else [ALL_PORTS]:
+            side.ports = ports_union(side.ports, ps)
+        return side
+    admin = c.admin_for(w)
+    for rep, np_ports in zip(reps, np_by_rep, strict=False):
+        side.ports = ports_union(side.ports, _tiers(c, side, w, admin, rep, dst, np_ports))
     return side
+
+
+def _rule_ports(c: Cluster, r: AdminRule, w: Workload, rep: int | tuple[int, int], dst: Workload | None) -> PortSet:
+    """The ports `r` matches between `w` and the peer `rep` (a workload index or an address piece)."""
+    if isinstance(rep, tuple):
+        hit = any(pr.kind == "networks" and pr.overlaps(*rep) for pr in r.peers)
+    else:
+        other = c.workloads[rep]
+        hit = any(pr.matches_workload(other, c.ns_labels(other.namespace)) for pr in r.peers)
+    return r.ports_for(dst) if hit else NO_PORTS
+
+
+def _tier(
+    c: Cluster,
+    side: Side,
+    w: Workload,
+    pols: list[AdminPolicy],
+    rep: int | tuple[int, int],
+    dst: Workload | None,
+    undecided: PortSet = ALL_PORTS,
+) -> tuple[PortSet, PortSet]:
+    """First match over one tier's policies on the `undecided` ports: (allowed, denied) ports; the
+    rest is passed or unmatched."""
+    allow, deny = NO_PORTS, NO_PORTS
+    i = 0
+    while i < len(pols):
+        group = [p for p in pols[i:] if p.priority == pols[i].priority]
+        i += len(group)
+        own = [_policy(c, w, p, side.direction, rep, dst, undecided) for p in group]
+        for x in range(len(group)):
+            for y in range(x + 1, len(group)):
+                if _disagree(own[x], own[y]):
+                    side.conflicts.append(
+                        f"{group[x].key} and {group[y].key} ({group[x].tier} tier, priority {group[x].priority}) "
+                        f"both match this {side.direction} traffic with different actions"
+                    )
+        for p in group:
+            for d in _policy(c, w, p, side.direction, rep, dst, undecided):
+                side.decisions.append(d)
+                undecided = ports_minus(undecided, d.ports)
+                if d.action == "Allow":
+                    allow = ports_union(allow, d.ports)
+                elif d.action == "Deny":
+                    deny = ports_union(deny, d.ports)
+    return allow, deny
+
+
+def _policy(
+    c: Cluster,
+    w: Workload,
+    p: AdminPolicy,
+    direction: str,
+    rep: int | tuple[int, int],
+    dst: Workload | None,
+    left: PortSet,
+) -> list[Decision]:
+    out = []
+    for r in p.rules(direction):
+        ps = ports_inter(_rule_ports(c, r, w, rep, dst), left)
+        if ps != NO_PORTS:
+            label = f"{direction}[{r.index}]" + (f" ({r.name})" if r.name else "")
+            out.append(Decision(p.key, label, r.action, p.tier, ps))
+            left = ports_minus(left, ps)
+    return out
+
+
+def _disagree(a: list[Decision], b: list[Decision]) -> bool:
+    return any(x.action != y.action and ports_inter(x.ports, y.ports) != NO_PORTS for x in a for y in b)
+
+
+def _tiers(
+    c: Cluster,
+    side: Side,
+    w: Workload,
+    admin: list[AdminPolicy],
+    rep: int | tuple[int, int],
+    dst: Workload | None,
+    np_ports: PortSet,
+) -> PortSet:
+    allow, deny = _tier(c, side, w, [p for p in admin if p.tier == "Admin"], rep, dst)
+    rest = ports_minus(ports_minus(ALL_PORTS, allow), deny)  # passed or unmatched: NetworkPolicy decides
+    if side.isolating:
+        return ports_union(allow, ports_inter(rest, np_ports))
+    base_allow, base_deny = _tier(c, side, w, [p for p in admin if p.tier == "Baseline"], rep, dst, rest)
+    default = ports_minus(ports_minus(rest, base_allow), base_deny)
+    if default != NO_PORTS and all(d.action != "default allow" or d.ports != default for d in side.decisions):
+        side.decisions.append(Decision("", "", "default allow", "", default))
+    return ports_union(allow, ports_minus(rest, base_deny))

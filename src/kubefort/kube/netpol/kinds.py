@@ -1,6 +1,7 @@
 """Network policy kinds other than `networking.k8s.io/v1` NetworkPolicy that CNIs enforce.
 
-The engine models NetworkPolicy exactly. The kinds below also decide which connections a
+The engine models NetworkPolicy and the Network Policy API's cluster-wide tiers
+(AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy: admin.py) exactly. The kinds below also decide which connections a
 cluster allows, and kubefort does not model them yet: a namespace they may govern is never
 judged as if they were absent. Each one found is a warning, and the KF-NET verdicts (and
 `kubefort netpol` answers) for the namespaces it may affect are not evaluated, with its name.
@@ -14,10 +15,6 @@ from kubefort.kube.pods import api_group
 from kubefort.model import ResourceId
 
 UNMODELLED: dict[tuple[str, str], bool] = {
-    # Network Policy API (sig-network): evaluated before (ANP) and after (BANP) NetworkPolicy
-    ("policy.networking.k8s.io", "AdminNetworkPolicy"): True,
-    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"): True,
-    ("policy.networking.k8s.io", "ClusterNetworkPolicy"): True,
     # Cilium
     ("cilium.io", "CiliumNetworkPolicy"): False,
     ("cilium.io", "CiliumClusterwideNetworkPolicy"): True,
