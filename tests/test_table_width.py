@@ -31,7 +31,8 @@ from kubefort.loaders.manifests import LoadOptions, discover
 from kubefort.model import ScanResult, Status
 from kubefort.registry import REGISTRY
 from kubefort.reporters import render
-from kubefort.reporters.layout import DEFAULT_WIDTH, MIN_WIDTH, output_width, strip_trailing
+from kubefort.reporters.layout import strip_trailing
+from kubefort.reporters.width import DEFAULT_WIDTH, MIN_WIDTH, output_width
 
 WIDTHS = (80, 120, 200)
 WIDE = 100_000  # wide enough that nothing wraps: the words as they are

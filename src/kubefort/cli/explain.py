@@ -38,6 +38,6 @@ def text_layout() -> dict[str, Any]:
     import os
     import sys
 
-    from kubefort.reporters.layout import output_width
+    from kubefort.reporters.width import output_width
 
     return {"width": output_width(sys.stdout), "color": sys.stdout.isatty() and "NO_COLOR" not in os.environ}

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from kubefort.registry import CheckMeta
-from kubefort.reporters.layout import DEFAULT_WIDTH, Piece, Writer, console, strip_trailing
+from kubefort.reporters.layout import Piece, Writer, console, strip_trailing
 from kubefort.reporters.table import SEVERITY_STYLE
+from kubefort.reporters.width import DEFAULT_WIDTH
 from kubefort.wording import plural
 
 if TYPE_CHECKING:

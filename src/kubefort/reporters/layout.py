@@ -1,7 +1,7 @@
 """Text layout shared by the human reports (`scan` table, `kubefort checks`, `kubefort explain`).
 
 * Width: `$COLUMNS` when set, else the terminal's width when writing to one, else
-  `DEFAULT_WIDTH` (pipes and files).
+  `DEFAULT_WIDTH` (pipes and files): `kubefort.reporters.width`.
 * Lines wrap at word boundaries; a word wider than the room left is folded, never cut off.
 * No line ends in spaces, on a terminal or not.
 
@@ -12,9 +12,8 @@ render in about a second.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TextIO
 
 from rich.cells import cell_len, chop_cells
@@ -22,26 +21,7 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
-DEFAULT_WIDTH = 100  # pipes and files: readable, and stable from one run to the next
-MIN_WIDTH = 40  # narrower terminals still get 40 columns (lines then run over)
-
 Piece = tuple[str, "str | Style | None"]  # text and its style ("" or None: unstyled)
-
-
-def output_width(stream: TextIO | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Columns to lay text out in: `$COLUMNS` when set to a number, else the width of the terminal
-    `stream` is (when it is one), else DEFAULT_WIDTH."""
-    env = os.environ if env is None else env
-    cols = env.get("COLUMNS", "").strip()
-    if cols.isdigit() and int(cols) > 0:
-        return max(int(cols), MIN_WIDTH)
-    if stream is not None:
-        try:
-            if stream.isatty():
-                return max(os.get_terminal_size(stream.fileno()).columns, MIN_WIDTH)
-        except (AttributeError, OSError, ValueError):  # no descriptor (a StringIO), closed, not a terminal
-            pass
-    return DEFAULT_WIDTH
 
 
 def console(width: int, color: bool, file: TextIO) -> Console:

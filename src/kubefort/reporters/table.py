@@ -29,7 +29,8 @@ from kubefort.reporters import (
     severity_counts,
     sort_key,
 )
-from kubefort.reporters.layout import DEFAULT_WIDTH, Piece, Writer, console
+from kubefort.reporters.layout import Piece, Writer, console
+from kubefort.reporters.width import DEFAULT_WIDTH
 from kubefort.wording import plural
 
 SEVERITY_STYLE = {
