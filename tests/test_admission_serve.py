@@ -1569,10 +1569,11 @@ def test_workers_share_the_port_add_up_their_metrics_and_are_restarted(ca: CA, t
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "TMPDIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "kubefort", "admission", "serve", "--tls-cert-file", str(crt)]
+    argv += ["--tls-private-key-file", str(key), "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--no-cluster-cache", "--workers", "2", "--log-level", "warning"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kubefort", "admission", "serve", "--tls-cert-file", str(crt)]
-        + ["--tls-private-key-file", str(key), "--host", "127.0.0.1", "--port", str(port)]
-        + ["--no-cluster-cache", "--workers", "2", "--log-level", "warning"],
+        argv,
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -1619,10 +1620,33 @@ def test_workers_share_the_port_add_up_their_metrics_and_are_restarted(ca: CA, t
         proc.terminate()
         assert proc.wait(30) == 0
         assert not list(tmp_path.glob("kubefort-admission-metrics-*"))
+        # a server killed outright: its workers notice and stop on their own
+        proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) < 2:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{w}").exists() and "Z" not in _state(w) for w in workers):
+            assert time.monotonic() < deadline, "workers outlived their server"
+            time.sleep(0.2)
     finally:
         if proc.poll() is None:
+            for w in _children(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w, 9)
             proc.kill()
             proc.wait()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
 
 
 def _answers(get: Callable[..., tuple[int, bytes]]) -> bool:

@@ -30,6 +30,7 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -372,6 +373,7 @@ def run_workers(workers: int, serve: Callable[[], None], *, on_exit: Callable[[i
 
     def spawn(number: int) -> None:
         started = time.monotonic()
+        parent = os.getpid()
         # a signal between the fork and the worker's own handlers would reach the parent's
         # handler in the worker (and be lost): blocked across the fork, delivered after it
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -382,6 +384,7 @@ def run_workers(workers: int, serve: Callable[[], None], *, on_exit: Callable[[i
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+                _stop_with(parent)
                 serve()
             except SystemExit as exc:  # uvicorn exits 1 when it cannot start
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -429,6 +432,18 @@ def run_workers(workers: int, serve: Callable[[], None], *, on_exit: Callable[[i
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return early_failures < GIVE_UP
+
+
+def _stop_with(parent: int) -> None:
+    """In a worker: stop as SIGTERM does once `parent` is gone (killed with SIGKILL, it could not
+    pass the signal on), so that no worker outlives the server."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="kubefort-parent-watch", daemon=True).start()
 
 
 def _wait_status(status: int) -> str:
