@@ -56,7 +56,7 @@ def _reference_key(ref: ImageRef) -> str:
     return reference_key(ref)
 
 
-def _pod_statuses(res: Resource) -> dict[tuple[str, str], object] | None:
+def _pod_statuses(res: Resource) -> dict[tuple[str, str], str | None] | None:
     from kubefort.images.inventory import pod_statuses
 
     return pod_statuses(res)
@@ -468,7 +468,10 @@ def _running_by_tag(index: ClusterIndex) -> dict[str, dict[str, set[str]]]:
     """Normalised tag reference -> registry digest -> pods running it, over the unit's Pods."""
     out: dict[str, dict[str, set[str]]] = {}
     for res in index.kind("Pod"):
-        statuses = _pod_statuses(res)
+        try:
+            statuses = _pod_statuses(res)
+        except NotEvaluated:  # a status the API server would refuse: that pod is judged not evaluated
+            continue
         if not statuses or res.id.api_version != "v1":
             continue
         for pod in _pods_or_none(res):

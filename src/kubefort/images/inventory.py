@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from kubefort.kube import imageref
 from kubefort.kube.imageref import ImageRefError
-from kubefort.kube.pods import ContainerView, PodView, find_pods
-from kubefort.model import NotEvaluated, Path_, Resource
+from kubefort.kube.pods import ContainerView, PodView, find_pods, type_name
+from kubefort.model import NotEvaluated, Path_, Resource, format_path
 
 if TYPE_CHECKING:
     from kubefort.checks.images import ImageRef
@@ -259,23 +259,39 @@ def _owners(resources: Sequence[Resource]) -> tuple[dict[str, Resource], dict[in
     return by_uid, top
 
 
-def pod_statuses(res: Resource) -> dict[tuple[str, str], object] | None:
-    """(container list, container name) -> imageID of a Pod's status; None when it has no status lists."""
+def pod_statuses(res: Resource) -> dict[tuple[str, str], str | None] | None:
+    """(container list, container name) -> imageID of a Pod's status; None when it has no status
+    lists. Read as the API server decodes a Pod: `status` and each list absent or null is empty,
+    `imageID` absent or null is unset; any other type (a status the API server would refuse)
+    raises NotEvaluated with its path."""
     if res.id.kind != "Pod":
         return None
     status = res.obj.get("status")
-    if not isinstance(status, dict):
+    if status is None:
         return None
-    out: dict[tuple[str, str], object] = {}
+    if not isinstance(status, dict):
+        raise NotEvaluated(f"status is {type_name(status)}, expected a mapping", ("status",))
+    out: dict[tuple[str, str], str | None] = {}
     found = False
     for list_key, status_key in STATUS_LISTS.items():
         items = status.get(status_key)
-        if not isinstance(items, list):
+        if items is None:
             continue
+        path: Path_ = ("status", status_key)
+        if not isinstance(items, list):
+            raise NotEvaluated(f"{format_path(path)} is {type_name(items)}, expected a list", path)
         found = True
-        for s in items:
-            if isinstance(s, dict) and isinstance(s.get("name"), str):
-                out[(list_key, s["name"])] = s.get("imageID")
+        for i, s in enumerate(items):
+            if not isinstance(s, dict):
+                raise NotEvaluated(f"{format_path(path + (i,))} is {type_name(s)}, expected a mapping", path + (i,))
+            name, image_id = s.get("name"), s.get("imageID")
+            if not isinstance(name, str):
+                p = path + (i, "name")
+                raise NotEvaluated(f"{format_path(p)} is {type_name(name)}, expected a string", p)
+            if image_id is not None and not isinstance(image_id, str):
+                p = path + (i, "imageID")
+                raise NotEvaluated(f"{format_path(p)} is {type_name(image_id)}, expected a string", p)
+            out[(list_key, name)] = image_id
     return out if found else None
 
 
@@ -301,14 +317,18 @@ def build_inventory(
             inv.problems.append(f"{res.id}: {exc.reason}")
             continue
         shown = owner or res
-        statuses = pod_statuses(res)
+        try:
+            statuses = pod_statuses(res)
+        except NotEvaluated as exc:  # its running digests are unknown; its references still count
+            inv.problems.append(f"{res.id}: {exc.reason}")
+            statuses = None
         for pod in pods:
             _add_pod(inv, pod, shown, res, statuses)
     return inv
 
 
 def _add_pod(
-    inv: Inventory, pod: PodView, shown: Resource, res: Resource, statuses: dict[tuple[str, str], object] | None
+    inv: Inventory, pod: PodView, shown: Resource, res: Resource, statuses: dict[tuple[str, str], str | None] | None
 ) -> None:
     try:
         containers = list(pod.containers())
@@ -320,7 +340,7 @@ def _add_pod(
 
 
 def _add_container(
-    inv: Inventory, c: ContainerView, shown: Resource, res: Resource, statuses: dict[tuple[str, str], object] | None
+    inv: Inventory, c: ContainerView, shown: Resource, res: Resource, statuses: dict[tuple[str, str], str | None] | None
 ) -> None:
     from kubefort.checks.images import container_image, normalized_name
 
