@@ -61,3 +61,13 @@ def test_generated_checks_doc_is_current():
     expected = docs.checks_page(METAS)
     actual = (ROOT / "docs" / "checks.md").read_text()
     assert actual == expected, "docs/checks.md is stale: run `make docs`"
+
+
+def test_every_check_id_is_written_in_its_source_file():
+    # docs/checks.md names the file only (no line, so edits above a check keep it current):
+    # the ID must then be found in that file by a search
+    for m in METAS:
+        path = ROOT / "src" / m.source.rsplit(":", 1)[0]
+        assert m.id in path.read_text(), (m.id, m.source)
+        line = int(m.source.rsplit(":", 1)[1])
+        assert 0 < line <= len(path.read_text().splitlines()), m.source

@@ -55,7 +55,9 @@ def as_dict(m: CheckMeta) -> CheckDoc:
     }
 
 
-def markdown(m: CheckMeta) -> str:
+def markdown(m: CheckMeta, *, source_line: bool = True) -> str:
+    """`source_line=False` names the file only (docs/checks.md: an edit above a check must not
+    make the committed page stale; the ID is in that file, and `kubefort explain` gives the line)."""
     lines = [
         f"# {m.id} `{m.name}`",
         "",
@@ -70,7 +72,8 @@ def markdown(m: CheckMeta) -> str:
         lines += ["", "## Mappings"]
         lines += [f"- {_MAP_LABELS[k]}: {', '.join(v)}" for k, v in maps.items()]
     if m.source:
-        lines += ["", f"Source: `{m.source}`"]
+        src = m.source if source_line else m.source.rsplit(":", 1)[0]
+        lines += ["", f"Source: `{src}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +129,10 @@ def checks_page(metas: Sequence[CheckMeta]) -> str:
         parts += [
             "---",
             "",
-            markdown(m).replace("# " + m.id, "## " + m.id, 1).replace("\n## ", "\n### ").rstrip("\n"),
+            markdown(m, source_line=False)
+            .replace("# " + m.id, "## " + m.id, 1)
+            .replace("\n## ", "\n### ")
+            .rstrip("\n"),
             "",
         ]
     return "\n".join(parts)
