@@ -147,7 +147,7 @@ def digest(result: ScanResult, registry: Registry) -> Digest:
         counts = per_check.get(o.check_id)
         if counts is None:
             counts = per_check[o.check_id] = dict.fromkeys(statuses, 0)
-        counts[o.status.value] += 1
+        counts[o.status._value_] += 1
         if o.status is not failed:
             continue
         sev = labels[o.severity]
