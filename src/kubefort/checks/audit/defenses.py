@@ -18,6 +18,7 @@ from kubefort.checks.audit.common import (
     require_object,
     trusted,
 )
+from kubefort.checks.psa import LEVEL_RANK
 from kubefort.kube.pods import Fields, need, type_name
 from kubefort.model import NotEvaluated, Severity, Violation
 from kubefort.registry import Mappings, check
@@ -114,20 +115,40 @@ MODE_LABELS = {PSA_PREFIX + m: m for m in MODES}
 LABELS_PATH = "/metadata/labels"
 
 
+STATE_LIMIT = 100_000  # namespaces whose labels are remembered (the oldest forgotten first)
+Known = dict[str, str | None]  # mode label -> its value (None: absent), for the labels known
+
+
+def effective(mode: str, value: str) -> str:
+    """The level a label value gives, as the admission plugin resolves it (PolicyToEvaluate):
+    a level, or for any other value restricted for enforce (it fails closed) and privileged for
+    audit and warn (they fail open)."""
+    if value in LEVEL_RANK:
+        return value
+    return "restricted" if mode == "enforce" else "privileged"
+
+
 def label_change(key: str, value: Any, removed: bool) -> str | None:
-    """What setting (or removing) one label does to Pod Security, if it weakens it."""
+    """What setting (or removing) one label does to Pod Security, if it weakens it whatever the
+    label was before: removing it, or a value that makes the mode privileged."""
     mode = MODE_LABELS.get(key)
     if mode is None:
         return None
     if removed:
         return f"removes the {mode} label"
-    if value is not None and not isinstance(value, str):
+    if value is None:  # in a whole object, null is the empty string (Go's zero value)
+        value = ""
+    if not isinstance(value, str):
         raise NotEvaluated(f"label {key} is {type_name(value)}, expected a string")
-    return f"sets {mode}=privileged" if value == "privileged" else None
+    if value == "privileged":
+        return f"sets {mode}=privileged"
+    if effective(mode, value) == "privileged":
+        return f"sets {mode}={value!r}, not a level: {mode} fails open, as privileged"
+    return None
 
 
 def labels_weakened(labels: Any, where: str, patch: bool) -> list[str]:
-    """Weakenings in a labels mapping: a mode label set to privileged, or (in a merge patch, where
+    """Weakenings in a labels mapping: a mode label made privileged, or (in a merge patch, where
     null removes a key) removed."""
     if labels is None:
         return ["removes every label, Pod Security ones included"] if patch else []
@@ -174,7 +195,8 @@ def merge_patch_weakened(body: dict[str, Any]) -> list[str]:
 
 
 def psa_weakened(ev: AuditEvent) -> list[str]:
-    """What the request does to the namespace's Pod Security labels that weakens them."""
+    """What the request does to the namespace's Pod Security labels that weakens them, read from
+    the request alone."""
     if ev.verb != "patch":
         return labels_weakened(Fields(require_object(ev), ()).mapping("metadata").get("labels"), "labels", False)
     body = ev.raw.get("requestObject")
@@ -185,6 +207,113 @@ def psa_weakened(ev: AuditEvent) -> list[str]:
     if body is None:
         raise unrecorded_patch(ev)
     raise NotEvaluated(f"the recorded patch is {type_name(body)}, expected a JSON patch or a merge patch")
+
+
+# -- what the log says the labels were: a namespace's labels before an update ----------------------
+def _whole(obj: Any) -> Known | None:
+    """The mode labels of a whole Namespace object (None: not one, or its labels unreadable)."""
+    if not isinstance(obj, dict):
+        return None
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    labels = meta.get("labels")
+    if labels is None:
+        return dict.fromkeys(MODE_LABELS)
+    if not isinstance(labels, dict):
+        return None
+    out: Known = {}
+    for key in MODE_LABELS:
+        value = labels.get(key)
+        out[key] = value if isinstance(value, str) else ("" if key in labels and value is None else None)
+    return out
+
+
+def _patched(before: Known | None, body: Any) -> Known | None:
+    """The mode labels known after a patch applied to those known before (None: unknown)."""
+    known: Known = dict(before or {})
+    if isinstance(body, list):  # JSON patch
+        for raw in body:
+            if not isinstance(raw, dict):
+                return None
+            kind, path = raw.get("op"), raw.get("path")
+            if not isinstance(path, str) or kind == "test":
+                continue
+            if kind in ("move", "copy") and (
+                path.startswith("/metadata") or str(raw.get("from", "")).startswith("/metadata")
+            ):
+                return None
+            if path in ("/metadata", LABELS_PATH):
+                if kind == "remove":
+                    known = dict.fromkeys(MODE_LABELS)
+                    continue
+                value = raw.get("value")
+                whole = _whole({"metadata": value} if path == LABELS_PATH and isinstance(value, dict) else value)
+                if path == LABELS_PATH and value is None:
+                    whole = dict.fromkeys(MODE_LABELS)
+                if whole is None:
+                    return None
+                known = whole
+            elif path.startswith(LABELS_PATH + "/"):
+                key = json_pointer_key(path)
+                if key in MODE_LABELS:
+                    value = raw.get("value")
+                    known[key] = None if kind == "remove" else (value if isinstance(value, str) else "")
+        return known or None
+    if not isinstance(body, dict) or ("apiVersion" in body and "kind" in body):
+        # a server-side apply patch may also remove the labels its manager set before: unknown
+        return None
+    meta = body.get("metadata")
+    if not isinstance(meta, dict) or "labels" not in meta:
+        return before
+    labels = meta["labels"]
+    if labels is None:
+        return dict.fromkeys(MODE_LABELS)
+    if not isinstance(labels, dict):
+        return None
+    for key in MODE_LABELS:
+        if key in labels:
+            value = labels[key]
+            known[key] = value if isinstance(value, str) else None  # null removes in a merge patch
+    return known or None
+
+
+def labels_after(ev: AuditEvent, before: Known | None) -> Known | None:
+    """The namespace's mode labels after the request: from the object the response returned, else
+    the request's whole object (create, update) or the patch applied to what was known."""
+    after = _whole(ev.raw.get("responseObject"))
+    if after is not None:
+        return after
+    body = ev.raw.get("requestObject")
+    return _patched(before, body) if ev.verb == "patch" else _whole(body)
+
+
+def lowered(before: Known, after: Known) -> list[str]:
+    """Weakenings seen by comparing the labels before and after: a label removed, or a level lowered."""
+    out: list[str] = []
+    for key, mode in MODE_LABELS.items():
+        if key not in before or key not in after:
+            continue
+        was, now = before[key], after[key]
+        if was is None:
+            continue
+        if now is None:
+            out.append(f"removes the {mode} label")
+            continue
+        a, b = effective(mode, was), effective(mode, now)
+        if LEVEL_RANK[b] < LEVEL_RANK[a]:
+            out.append(f"lowers {mode} from {a} to {b}")
+    return out
+
+
+def remember(ctx: AuditContext[TrustOptions], name: str, after: Known | None) -> None:
+    known: dict[str, Known] = ctx.scratch.setdefault("labels", {})
+    known.pop(name, None)
+    if after is None:
+        return
+    known[name] = after
+    if len(known) > STATE_LIMIT:
+        del known[next(iter(known))]
 
 
 def unrecorded_patch(ev: AuditEvent) -> NotEvaluated:
@@ -202,7 +331,9 @@ def unrecorded_patch(ev: AuditEvent) -> NotEvaluated:
     severity=Severity.HIGH,
     target="audit",
     options=TrustOptions,
-    audit=AuditScope(verbs=frozenset({"create", "update", "patch"}), resources=frozenset({"namespaces"})),
+    audit=AuditScope(
+        verbs=frozenset({"create", "update", "patch"}), resources=frozenset({"namespaces"}), stateful=True
+    ),
     mappings=Mappings(mitre=("T1562.001", "T1610"), owasp=("K04",)),
     remediation="Restore the namespace's pod-security.kubernetes.io labels; restrict who can update and patch namespaces, and pin the cluster-wide defaults in the API server's PodSecurity admission configuration.",
 )
@@ -216,13 +347,19 @@ def pod_security_labels_weakened(ev: AuditEvent, ctx: AuditContext[TrustOptions]
       `remove`), removes every label, or sets one to `privileged`; the patch is read from the
       request body (the whole change is in it);
     - a create or update whose namespace has one of them set to `privileged` (read from the
-      request body, or the response body when only that was recorded).
+      request body, or the response body when only that was recorded);
+    - a value that is not a level (`Privileged`, `""`) for `audit` or `warn`: the admission
+      plugin then fails open, as privileged (for `enforce` it fails closed, as restricted);
+    - an update or patch that removes a label, or lowers a level (restricted to baseline), that
+      the log showed the namespace had: the check remembers each namespace's labels from the
+      requests and responses it reads (creates, updates, patches, by anyone, trusted or not).
 
-    An update replaces the whole namespace and the audit log does not record its labels
-    before, so a label an update leaves out, or lowers from restricted to baseline, is not
-    seen; patches (what `kubectl label`, `kubectl edit` and `kubectl apply` send) are read
-    exactly. A request whose body was not recorded is not evaluated, naming the level to record.
-    Refused requests, dry runs and trusted principals (by default the control plane) are passes.
+    An update replaces the whole namespace, and an event does not record the labels before it:
+    an update of a namespace the log has not shown before is judged on its body alone (only a
+    privileged level is seen). Patches (what `kubectl label`, `kubectl edit` and `kubectl apply`
+    send) are read exactly. A request whose body was not recorded is not evaluated, naming the
+    level to record, and what the check knew of that namespace is forgotten. Refused requests,
+    dry runs and trusted principals (by default the control plane) are passes.
 
     Options (`options: {KF-AUDIT-012: {...}}`): `trusted_users`, `trusted_groups`,
     `trust_system` (default true).
@@ -250,8 +387,17 @@ def pod_security_labels_weakened(ev: AuditEvent, ctx: AuditContext[TrustOptions]
     - Kubernetes: Enforce Pod Security Standards with namespace labels (https://kubernetes.io/docs/tasks/configure-pod-container/enforce-standards-namespace-labels/)
     - MITRE ATT&CK for Containers T1562.001 (https://attack.mitre.org/techniques/T1562/001/)
     """
-    if not changed(ev) or trusted(ev, ctx.options):
+    if not changed(ev):
+        return
+    name = ev.name
+    known: dict[str, Known] = ctx.scratch.get("labels", {})
+    before = None if ev.verb == "create" else known.get(name)
+    after = labels_after(ev, before)
+    remember(ctx, name, after)
+    if trusted(ev, ctx.options):
         return
     found = psa_weakened(ev)
+    if before is not None and after is not None:
+        found += lowered(before, after)
     if found:
         yield Violation(f"{actor(ev)} {did(ev)} namespace {named(ev)}: {', '.join(dict.fromkeys(found))}")
