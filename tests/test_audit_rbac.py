@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kubefort.audit.event import AuditEvent
 from kubefort.audit.rbac_generate import collect, documents, render
-from kubefort.audit.rbac_unused import analyse, granted_pairs, subject_dict
+from kubefort.audit.rbac_unused import analyse, granted_pairs, resource_scopes, subject_dict
 from kubefort.audit.rbac_usage import (
     OncePerRequest,
     accesses,
@@ -888,7 +888,7 @@ def unused_report() -> dict[str, Any]:
     a = analyse(pol, unused_log())
     found = a.finish()
     return {
-        "subjects": {str(s.subject): subject_dict(s, pol.version) for s in found},
+        "subjects": {str(s.subject): subject_dict(s, resource_scopes(pol)) for s in found},
         "counts": (a.events, a.requests, a.refused, a.unexplained),
     }
 
@@ -980,7 +980,47 @@ def test_a_group_subject_is_used_by_its_members():
     ],
 )
 def test_granted_pairs(rule: Rule, through_rb: bool, want: set[tuple[str, str | None, str]]):
-    assert granted_pairs(rule, through_rb, latest()) == want
+    assert granted_pairs(rule, through_rb, dict(scopes(latest()))) == want
+
+
+CRDS = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: clusterwidgets.example.com}
+spec:
+  group: example.com
+  scope: Cluster
+  names: {plural: clusterwidgets, kind: ClusterWidget}
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+"""
+
+
+def test_wildcards_also_grant_the_resources_of_the_inputs_crds():
+    pol = Policy(resources_of(CRDS), kubernetes_version=latest())
+    sc = resource_scopes(pol)
+    assert (sc[("example.com", "widgets")], sc[("example.com", "clusterwidgets")]) == (True, False)
+    every_group = granted_pairs(Rule(("get",), ("*",), ("*",)), False, sc)
+    assert {("get", "example.com", "widgets"), ("get", "example.com", "clusterwidgets")} <= every_group
+    assert len(every_group) == len(scopes(latest())) + 2
+    # the group's own wildcard: both CRDs; through a RoleBinding only the namespaced one
+    assert granted_pairs(Rule(("get",), ("example.com",), ("*",)), False, sc) == {
+        ("get", "example.com", "widgets"),
+        ("get", "example.com", "clusterwidgets"),
+    }
+    assert granted_pairs(Rule(("get",), ("example.com",), ("*",)), True, sc) == {("get", "example.com", "widgets")}
+    # a resource named with the group wildcard resolves to the CRD's group
+    assert granted_pairs(Rule(("list",), ("*",), ("widgets",)), False, sc) == {("list", "example.com", "widgets")}
+    # without the CRDs, a wildcard over the group grants nothing known
+    assert granted_pairs(Rule(("get",), ("example.com",), ("*",)), False, dict(scopes(latest()))) == set()
 
 
 def test_a_pair_used_through_a_wildcard_the_expansion_lacks_counts_as_granted():
@@ -1003,7 +1043,7 @@ subjects: [{kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
     )
     a = analyse(pol, [ev("create", "pods", "a", "p", "exec"), ev("get", "pods", "a", "p")])
     (s,) = a.finish()
-    d = subject_dict(s, latest())
+    d = subject_dict(s, resource_scopes(pol))
     # 8 verbs on pods + 8 on ("", "*/exec"); used: get pods and create pods/exec (not in the expansion)
     assert (d["usedPairs"], d["grantedPairs"]) == (2, 17)
 

@@ -19,8 +19,9 @@ Pairs and the ratio. A pair is (verb, API group, resource[/subresource]), or (ve
 non-resource rule. A subject's granted pairs are those its grants hold, wildcards expanded:
 the verb `*` to the API's eight verbs (get, list, watch, create, update, patch, delete,
 deletecollection) plus any other verb the rule lists; the resource `*` and the group `*` to the
-release's built-in resource table (kube/rbac/builtin.py); `*/subresource` and a resource the
-table does not know stay as written; resourceNames are ignored (a rule limited by name holds
+release's built-in resource table (kube/rbac/builtin.py) and the resources of the
+CustomResourceDefinitions in the RBAC input (`resource_scopes`); `*/subresource` and a resource
+neither knows stay as written; resourceNames are ignored (a rule limited by name holds
 the pair). A RoleBinding grants only namespaced resources (`namespaces` too: a request on a
 namespace carries its own name as namespace), never non-resource URLs; those pairs are not
 granted through it. URL patterns stay as written, with the verbs as written. The used pairs
@@ -47,6 +48,7 @@ from kubefort.audit.rbac_usage import OncePerRequest, accesses
 from kubefort.kube.rbac import builtin
 from kubefort.kube.rbac.model import Binding, Grant, Identity, Request, Rule, Subject
 from kubefort.kube.rbac.policy import Policy
+from kubefort.kube.rbac.resources import crd_rows
 
 # (verb, group, resource[/subresource]); for a URL rule (verb, None, URL pattern)
 Pair = tuple[str, str | None, str]
@@ -80,14 +82,26 @@ def is_wildcard(rule: Rule) -> bool:
     )
 
 
-def granted_pairs(rule: Rule, through_role_binding: bool, version: str) -> frozenset[Pair]:
-    """The pairs a rule holds (module docstring), over the release's built-in resource table."""
+# (group, resource) -> namespaced (None: the CRD does not say)
+Scopes = dict[tuple[str, str], bool | None]
+
+
+def resource_scopes(policy: Policy) -> Scopes:
+    """The resources a wildcard stands for: the release's built-in ones and those of the input's
+    CustomResourceDefinitions (what the API server serves besides its own)."""
+    out: Scopes = dict(builtin.scopes(policy.version))
+    for group, plural, _kind, namespaced, _short in crd_rows(policy.crds):
+        out.setdefault((group, plural), namespaced)
+    return out
+
+
+def granted_pairs(rule: Rule, through_role_binding: bool, scopes: Scopes) -> frozenset[Pair]:
+    """The pairs a rule holds (module docstring), over `scopes` (`resource_scopes`)."""
     if rule.non_resource_urls:
         if through_role_binding:
             return frozenset()
         return frozenset((v, None, u) for v in rule.verbs for u in rule.non_resource_urls)
     verbs = {v for v in rule.verbs if v != "*"} | (set(VERB_ORDER) if "*" in rule.verbs else set())
-    scopes = builtin.scopes(version)
     any_group = "*" in rule.api_groups
 
     def grantable(group: str, resource: str) -> bool:
@@ -173,6 +187,7 @@ class UnusedAnalysis:
         wanted = set(only) if only is not None else None
         self.scope: dict[int, set[Subject]] = {}  # id(binding) -> its subjects in scope
         by_subject: dict[Subject, list[Binding]] = {}
+        scopes = resource_scopes(policy)
         for b in policy.bindings:
             subjects = {s for s in b.extra_subjects() if s.key is not None and (wanted is None or s in wanted)}
             if subjects:
@@ -189,7 +204,7 @@ class UnusedAnalysis:
                     u = GrantUse(g)
                     uses.append(u)
                     self._uses[(s, id(g))] = u
-                    granted |= granted_pairs(g.rule, b.namespace is not None, policy.version)
+                    granted |= granted_pairs(g.rule, b.namespace is not None, scopes)
             bindings = [(b, policy.role_of(b) is not None) for b in by_subject[s]]
             self.subjects[s] = SubjectUse(s, bindings, uses, frozenset(granted))
         self._once = OncePerRequest()
@@ -260,7 +275,7 @@ def grant_text(g: Grant) -> str:
     return g.describe()
 
 
-def subject_dict(s: SubjectUse, version: str) -> dict[str, Any]:
+def subject_dict(s: SubjectUse, scopes: Scopes) -> dict[str, Any]:
     used = s.used
     return {
         "subject": s.subject.as_dict(),
@@ -278,7 +293,7 @@ def subject_dict(s: SubjectUse, version: str) -> dict[str, Any]:
                 u.grant.as_dict(),
                 text=grant_text(u.grant),
                 requests=u.requests,
-                grantedPairs=len(granted_pairs(u.grant.rule, u.grant.binding.namespace is not None, version) | u.pairs),
+                grantedPairs=len(granted_pairs(u.grant.rule, u.grant.binding.namespace is not None, scopes) | u.pairs),
                 used=[pair_text(p) for p in sorted(u.pairs, key=_pair_key)],
             )
             for u in s.wildcards()
@@ -286,7 +301,7 @@ def subject_dict(s: SubjectUse, version: str) -> dict[str, Any]:
     }
 
 
-def table_lines(subjects: list[SubjectUse], version: str) -> list[str]:
+def table_lines(subjects: list[SubjectUse], scopes: Scopes) -> list[str]:
     """The table report: one block per subject."""
     out: list[str] = []
     for s in subjects:
@@ -304,7 +319,7 @@ def table_lines(subjects: list[SubjectUse], version: str) -> list[str]:
                 rows.append(("unused binding", f"{b.key} -> {b.role_key}{missing}"))
         rows += [("unused rule", grant_text(u.grant)) for u in s.unused_rules()]
         for u in s.wildcards():
-            n_granted = len(granted_pairs(u.grant.rule, u.grant.binding.namespace is not None, version) | u.pairs)
+            n_granted = len(granted_pairs(u.grant.rule, u.grant.binding.namespace is not None, scopes) | u.pairs)
             used_text = ", ".join(pair_text(p) for p in sorted(u.pairs, key=_pair_key))
             rows.append(("wildcard", f"{grant_text(u.grant)}: used {len(u.pairs)} of {n_granted} pairs: {used_text}"))
         width = max((len(k) for k, _ in rows), default=0)

@@ -195,6 +195,7 @@ def generate(
 # ------------------------------------------------------------------------------------------------
 # unused
 # ------------------------------------------------------------------------------------------------
+CRD_GROUP = "apiextensions.k8s.io"
 RBAC_TYPES = (
     ("clusterroles", "ClusterRole", False),
     ("clusterrolebindings", "ClusterRoleBinding", False),
@@ -204,7 +205,7 @@ RBAC_TYPES = (
 
 
 def _cluster_resources(kubeconfig: str | None, context: str | None) -> tuple[list[Any], list[str]]:
-    """The cluster's Roles, ClusterRoles and bindings (listed as `kubefort scan --cluster` lists
+    """The cluster's Roles, ClusterRoles, bindings and CustomResourceDefinitions (listed as `kubefort scan --cluster` lists
     objects) and its version (a ClusterInfo); problems for lists it refused."""
     from kubefort.cluster.client import Cluster, ClusterError
     from kubefort.cluster.collect import Collector, normalize
@@ -224,6 +225,10 @@ def _cluster_resources(kubeconfig: str | None, context: str | None) -> tuple[lis
         v = cluster.get("/version")
         info = cluster_info(cluster.name, cluster.server, v.json() if v.status == 200 else None, None)
         types = [ResourceType(RBAC_GROUP, "v1", res, kind, ns, ("list",)) for res, kind, ns in RBAC_TYPES]
+        # the CRDs: the resources a wildcard rule also grants (unused's granted pairs)
+        types.append(
+            ResourceType(CRD_GROUP, "v1", "customresourcedefinitions", "CustomResourceDefinition", False, ("list",))
+        )
         collector = Collector(cluster, Discovery(types, "static"), skip=())
         lists: dict[tuple[int, str | None], tuple[int, list[Any]]] = {}
         for page in collector.pages():
@@ -325,12 +330,13 @@ def unused(
     """What each RBAC subject is granted versus what it used in the audit logs PATH...: unused
     rules, unused bindings, wildcard grants with what was used of them, and a least-privilege
     ratio (used (verb, resource) pairs / granted pairs, wildcards expanded over the release's
-    built-in resources; 1.0: every granted pair was used).
+    built-in resources and the input's CustomResourceDefinitions; 1.0: every granted pair was
+    used).
 
     The RBAC objects come from --rbac PATHs or from --cluster. The default subjects of the
     release's default bindings (system:authenticated on system:discovery ...) are left out.
     """
-    from kubefort.audit.rbac_unused import UnusedAnalysis, subject_dict, table_lines
+    from kubefort.audit.rbac_unused import UnusedAnalysis, resource_scopes, subject_dict, table_lines
     from kubefort.kube.rbac import parse_subject
     from kubefort.kube.rbac.builtin import source_of
 
@@ -349,6 +355,7 @@ def unused(
         analysis.feed(ev)
     found = analysis.finish()
     problems += analysis.problems
+    scopes = resource_scopes(pol)
     version_line = f"Kubernetes {pol.version} RBAC defaults ({source_of(pol.version)}; {pol.version_reason})"
     if fmt == "json":
         doc = {
@@ -358,7 +365,7 @@ def unused(
             "requests": analysis.requests,
             "refused": analysis.refused,
             "unexplained": analysis.unexplained,
-            "subjects": [subject_dict(s, pol.version) for s in found],
+            "subjects": [subject_dict(s, scopes) for s in found],
             "problems": problems,
         }
         click.echo(json.dumps(doc, indent=2))
@@ -371,6 +378,6 @@ def unused(
         )
         if not found:
             click.echo("no subject is bound in the RBAC given")
-        for line in table_lines(found, pol.version):
+        for line in table_lines(found, scopes):
             click.echo(line)
     _finish(problems, allow_incomplete, "the answer")

@@ -26,7 +26,7 @@ class ResourceSpec:
         return base + (f"/{self.subresource}" if self.subresource else "")
 
 
-def _crd_rows(crds: Iterable[Resource]) -> list[tuple[str, str, str, bool | None, tuple[str, ...]]]:
+def crd_rows(crds: Iterable[Resource]) -> list[tuple[str, str, str, bool | None, tuple[str, ...]]]:
     rows: list[tuple[str, str, str, bool | None, tuple[str, ...]]] = []
     for r in crds:
         spec = r.obj.get("spec")
@@ -66,7 +66,7 @@ def resolve_resource(text: str, crds: Iterable[Resource] = (), version: str | No
     lname = name.lower()
     rows: list[tuple[str, str, str, bool | None, tuple[str, ...]]] = [
         *builtin.resource_table(version or builtin.latest()),
-        *_crd_rows(crds),
+        *crd_rows(crds),
     ]
     for g, plural, kind, namespaced, short in rows:
         if dot and g != group:
