@@ -16,9 +16,11 @@ user, verb, object), the same set matched by fingerprint, and the same access me
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +40,9 @@ pytestmark = pytest.mark.cluster
 
 NS = "shop"  # where the workloads and Secrets live
 DOOMED = "scratch"  # the namespace the attacker deletes
+GUARDED = "guarded"  # the namespace whose Pod Security labels the attacker drops
+CSR = "mallory-client"  # the client certificate request the attacker approves
+PSA = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"}
 SA = "api"  # the ServiceAccount whose token reads Secrets
 SA_USER = f"system:serviceaccount:{NS}:{SA}"
 BURST = 25  # refused requests by team-viewer (KF-AUDIT-023's default threshold is 20 in 60 s)
@@ -237,6 +242,7 @@ def attack(c: kubeapi.TestCluster) -> dict[str, int]:
         [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DOOMED}},
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GUARDED, "labels": PSA}},
             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SA, "namespace": NS}},
             {
                 "apiVersion": "v1",
@@ -332,7 +338,38 @@ def attack(c: kubeapi.TestCluster) -> dict[str, int]:
         c, "GET", f"/api/v1/namespaces/{NS}/pods", token=admin, headers={"Impersonate-User": "team-viewer"}
     )
     codes["namespace deleted"] = call(c, "DELETE", f"/api/v1/namespaces/{DOOMED}", token=admin)
+    # a whole-object update that leaves the Pod Security labels out: the event does not show the
+    # labels before it, the namespace's create earlier in the log does
+    status, ns = c.request("GET", f"/api/v1/namespaces/{GUARDED}")
+    assert status == 200, ns
+    ns["metadata"]["labels"] = {k: v for k, v in ns["metadata"]["labels"].items() if k not in PSA}
+    codes["namespace labels dropped"] = call(c, "PUT", f"/api/v1/namespaces/{GUARDED}", ns, token=admin)
+    codes["csr approved"] = approve_client_csr(c, admin)
     return codes
+
+
+def approve_client_csr(c: kubeapi.TestCluster, token: str) -> int:
+    """Create a kube-apiserver-client CSR and approve it (what `kubectl certificate approve`
+    sends); the approval's status code."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        kubeapi._openssl(
+            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "k.pem", "-out", "r.pem", "-subj", "/CN=mallory", cwd=d,
+        )  # fmt: skip
+        request = base64.b64encode((d / "r.pem").read_bytes()).decode()
+    csr = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": CSR},
+        "spec": {"request": request, "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"]},
+    }
+    status, body = c.create("/apis/certificates.k8s.io/v1/certificatesigningrequests", csr)
+    assert status == 201, body
+    body["status"] = {
+        "conditions": [{"type": "Approved", "status": "True", "reason": "Manual", "message": "approved by hand"}]
+    }
+    return call(c, "PUT", f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{CSR}/approval", body, token=token)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -369,6 +406,8 @@ EXPECTED: set[Key] = {
     ("KF-AUDIT-005", "admin", "create", "rolebindings", f"{NS}/anyone-reads", FAILED),
     ("KF-AUDIT-007", "admin", "list", "pods", NS, FAILED),
     ("KF-AUDIT-008", "system:anonymous", "get", "configmaps", f"{NS}/public", FAILED),
+    ("KF-AUDIT-012", "admin", "update", "namespaces", f"{GUARDED}/{GUARDED}", FAILED),
+    ("KF-AUDIT-013", "admin", "update", "certificatesigningrequests/approval", CSR, FAILED),
     ("KF-AUDIT-014", "admin", "delete", "namespaces", f"{DOOMED}/{DOOMED}", FAILED),
     ("KF-AUDIT-015", "admin", "create", "serviceaccounts/token", f"{NS}/{SA}", FAILED),
     ("KF-AUDIT-020", SA_USER, "get", "secrets", f"{NS}/db", FAILED),
@@ -418,6 +457,8 @@ def test_log_and_webhook_give_the_same_exact_findings(world: World, tmp_path: Pa
         "anonymous configmap": 200,
         "impersonated": 200,
         "namespace deleted": 200,
+        "namespace labels dropped": 200,
+        "csr approved": 200,
     }
 
     # the webhook batches (1 s max wait) arrive; the receiver's output grows to the expected set
@@ -453,7 +494,8 @@ def test_log_and_webhook_give_the_same_exact_findings(world: World, tmp_path: Pa
         assert m["checks"]["KF-AUDIT-001"] == {"evaluated": 1, "findings": 1}, source
         assert {c: v["findings"] for c, v in m["checks"].items() if v["findings"]} == {
             "KF-AUDIT-001": 1, "KF-AUDIT-003": 1, "KF-AUDIT-004": 1, "KF-AUDIT-005": 6, "KF-AUDIT-007": 1, "KF-AUDIT-008": 1,
-            "KF-AUDIT-014": 1, "KF-AUDIT-015": 1, "KF-AUDIT-020": 2, "KF-AUDIT-023": 1,
+            "KF-AUDIT-012": 1, "KF-AUDIT-013": 1, "KF-AUDIT-014": 1, "KF-AUDIT-015": 1, "KF-AUDIT-020": 2,
+            "KF-AUDIT-023": 1,
         }, source  # fmt: skip
 
     # what the API server recorded for the exec: authorized, answered 400
