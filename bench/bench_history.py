@@ -250,15 +250,18 @@ def time_report_html(url: str, work: Path) -> float:
     return took
 
 
-def _postgres(args: argparse.Namespace) -> tuple[str | None, Any]:
+def _postgres(args: argparse.Namespace) -> tuple[list[str], Any]:
+    """PostgreSQL URLs for the record phase and for the long history (two databases of a
+    throw-away server, so that neither phase's figures include the other's data; `--postgres URL`
+    gives one database, used for both), and the server to stop (None: the user's)."""
     if args.postgres:
-        return args.postgres, None
+        return [args.postgres, args.postgres], None
     if not args.postgres_temp:
-        return None, None
+        return [], None
     import history_db
 
     server = history_db.PostgresServer(history_db.pg_bindir() or "").start()
-    return server.url(server.create_database()), server
+    return [server.url(server.create_database()), server.url(server.create_database())], server
 
 
 def main() -> None:
@@ -273,8 +276,11 @@ def main() -> None:
     ap.add_argument("--skip-populate", action="store_true")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kubefort-bench-history-"))
-    pg_url, server = _postgres(args)
-    urls = [("sqlite", f"sqlite:///{work / 'history.db'}")] + ([("postgresql", pg_url)] if pg_url else [])
+    pg_urls, server = _postgres(args)
+    # the record phase writes its 50,000-object scans to a store of its own: the long history's
+    # figures (metrics, report html of the fleet) are then those of the issue's history alone
+    record_urls = [("sqlite", f"sqlite:///{work / 'record.db'}")] + ([("postgresql", pg_urls[0])] if pg_urls else [])
+    urls = [("sqlite", f"sqlite:///{work / 'history.db'}")] + ([("postgresql", pg_urls[1])] if pg_urls else [])
     try:
         if not args.skip_record:
             for share in (args.insecure_share, 1.0):
@@ -287,7 +293,7 @@ def main() -> None:
                     f"scan of {n:,} objects ({share:.0%} insecure-app copies): {len(result.resources):,} objects, "
                     f"{failed:,} findings, scanned in {time.perf_counter() - t:.1f} s (not part of the figure)"
                 )
-                for db, url in urls:
+                for db, url in record_urls:
                     time_record(url, result, reg, f"{db}-{share}")
                 shutil.rmtree(d)
         if not args.skip_populate:

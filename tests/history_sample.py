@@ -284,4 +284,10 @@ def sample_view(*, scans: int = 60, findings: int = 200, seed: int = 1, since_da
         "top_checks": top_checks,
         "top_namespaces": top_namespaces,
         "open_findings": open_findings,
+        "open_totals": {
+            "count": len(open_findings),
+            "by_severity": {s: sum(1 for f in open_findings if f["severity"] == s) for s in SEVERITIES},
+            "targets": len({f["target"] for f in open_findings}),
+            "listed": len(open_findings),
+        },
     }

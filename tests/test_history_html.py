@@ -445,6 +445,27 @@ def test_report_html_writes_the_stores_history(tmp_path: Path, store_url: str) -
     assert "wrote " + str(out) in res.output and "3 scans, 2 open findings" in res.output
 
 
+def test_report_html_max_findings(tmp_path: Path) -> None:
+    from kubefort.cli import report_html
+    from kubefort.history import view
+
+    assert report_html.MAX_FINDINGS == view.MAX_FINDINGS  # the option's default is the view's
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    record_history(tmp_path, url)
+    out = tmp_path / "report.html"
+    res = run_html("--store", url, "--since", "all", "--max-findings", "1", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    data = page_data(Page(out.read_text(encoding="utf-8")))
+    assert [f["name"] for f in decode_findings(data["open_findings"])] == ["b"]  # the oldest first
+    assert data["open_totals"] == {"count": 2, "by_severity": {"critical": 2}, "targets": 1, "listed": 1}
+    assert "3 scans, 2 open findings, 1 of them listed" in res.output
+    res = run_html("--store", url, "--since", "all", "--max-findings", "0", "-o", str(out))
+    assert len(decode_findings(page_data(Page(out.read_text(encoding="utf-8")))["open_findings"])) == 2
+    assert "3 scans, 2 open findings" in res.output and "listed" not in res.output
+    res = run_html("--store", url, "--max-findings", "-1", "-o", str(out))
+    assert res.exit_code == 2 and "--max-findings" in res.output
+
+
 def test_report_html_one_target_and_a_window(tmp_path: Path, store_url: str) -> None:  # noqa: F811
     import time
 

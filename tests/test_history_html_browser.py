@@ -127,6 +127,24 @@ def test_every_chart_draws_its_data(loaded: Any, sample: dict[str, Any]) -> None
         assert w > 200 and h > 40 and shapes > 0, chart_id
 
 
+def test_a_capped_list_keeps_the_totals_and_says_what_it_left_out(
+    browser: Any, tmp_path: Path, sample: dict[str, Any]
+) -> None:
+    # `report html --max-findings 30`: the view lists the first 30, its totals count all 180
+    view = {**sample, "open_findings": sample["open_findings"][:30]}
+    view["open_totals"] = {**sample["open_totals"], "listed": 30}
+    open_view(browser, tmp_path, view)
+    cards = js(
+        browser,
+        "return Object.fromEntries([...document.querySelectorAll('#summary-cards .card')]"
+        ".map(c => [c.querySelector('.k').textContent, c.querySelector('.v').textContent]))",
+    )
+    totals = sample["open_totals"]
+    assert cards["Open findings"] == "180"
+    assert {s: cards[s] for s in SEVS[:4]} == {s: f"{totals['by_severity'][s]:,}" for s in SEVS[:4]}
+    assert count_text(browser).startswith("30 of 30 open findings listed (the 30 most severe and oldest of 180")
+
+
 def test_the_stacked_severity_chart_reads_out_the_latest_totals(loaded: Any, sample: dict[str, Any]) -> None:
     latest: dict[str, dict[str, int]] = {}
     for s in sample["scans"]:

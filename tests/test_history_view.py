@@ -33,6 +33,7 @@ VIEW_KEYS = {
     "top_checks",
     "top_namespaces",
     "open_findings",
+    "open_totals",
 }
 OPEN_FINDING_KEYS = {
     "fingerprint",
@@ -67,6 +68,7 @@ def test_view_of_a_fleet(tmp_path: Path, store_url: str) -> None:  # noqa: F811
         record(store, tmp_path, "repo:a", fixed, T0 + 3 * DAY, ids)
         view = build_view(store, now=T0 + 4 * DAY)
         only_b = build_view(store, target="repo:b", since=T0 + DAY / 2, now=T0 + 4 * DAY)
+        capped = [build_view(store, now=T0 + 4 * DAY, max_findings=n) for n in range(7)]
     json.dumps(view, allow_nan=False)  # JSON-able, no NaN
     assert set(view) == VIEW_KEYS
     assert view["generated_at"] == T0 + 4 * DAY and view["since"] is None and view["target"] is None
@@ -115,6 +117,20 @@ def test_view_of_a_fleet(tmp_path: Path, store_url: str) -> None:  # noqa: F811
     assert only_b["target"] == "repo:b" and [s["target"] for s in only_b["scans"]] == ["repo:b"]
     assert [t["key"] for t in only_b["targets"]] == ["repo:b"]
     assert {f["target"] for f in only_b["open_findings"]} == {"repo:b"}
+    # --max-findings: the first N of the same order; the totals, charts and tops still count all
+    by_severity: dict[str, int] = {}
+    for f in view["open_findings"]:
+        by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
+    assert view["open_totals"] == {"count": 5, "by_severity": by_severity, "targets": 2, "listed": 5}
+    for n, v in enumerate(capped):
+        keep = view["open_findings"] if n == 0 else view["open_findings"][:n]
+        assert v["open_findings"] == keep, n
+        assert v["open_totals"] == {**view["open_totals"], "listed": len(keep)}, n
+        assert (v["top_checks"], v["top_namespaces"], v["ttr"]) == (
+            view["top_checks"],
+            view["top_namespaces"],
+            view["ttr"],
+        )
 
 
 def test_view_of_an_empty_store(tmp_path: Path) -> None:

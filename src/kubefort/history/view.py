@@ -18,9 +18,12 @@ Keys (docs/history.md; `kubefort.history.html` renders them):
 * `top_checks` [{check_id, name, severity, open}], `top_namespaces` [{namespace, open}]: the ten
   with the most open findings (a Namespace object's findings count in that namespace; those of
   other cluster-scoped objects in none);
-* `open_findings`: every open finding, most severe and oldest first, {fingerprint, target,
+* `open_findings`: the open findings, most severe and oldest first, {fingerprint, target,
   check_id, check_name, severity, resource, where ("file:line", or kind/namespace/name), message,
-  remediation, first_seen_at, age_s}.
+  remediation, first_seen_at, age_s}: all of them, or the first `max_findings` (the page of a
+  huge fleet stays small enough to open; 0: no limit);
+* `open_totals`: what the whole list counts, whatever was kept: {count, by_severity {severity: n},
+  targets (how many targets have one), listed (how many `open_findings` holds)}.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from kubefort.registry import Registry
 
 TOP = 10
+MAX_FINDINGS = 20_000  # `report html --max-findings`' default: ~4.5 MB of page
 VIEW_METRIC_KEYS = (
     "name",
     "title",
@@ -127,13 +131,20 @@ def _tops(open_rows: list[FindingRow], registry: Registry) -> tuple[list[dict[st
 
 
 def view_from(
-    data: HistoryData, *, store_url: str, targets: list[dict[str, Any]], registry: Registry, now: float
+    data: HistoryData,
+    *,
+    store_url: str,
+    targets: list[dict[str, Any]],
+    registry: Registry,
+    now: float,
+    max_findings: int = MAX_FINDINGS,
 ) -> dict[str, Any]:
     """The view dict of loaded history data (module docstring)."""
     names = {m.id: m.name for m in registry}
     open_rows = list(data.open_findings)
     open_rows.sort(key=lambda f: (-_SEVERITY_RANK.get(f.severity, -1), f.first_seen_at, f.fingerprint))
     top_checks, top_ns = _tops(open_rows, registry)
+    listed = open_rows[:max_findings] if max_findings > 0 else open_rows
     return {
         "generated_at": now,
         "since": data.since,
@@ -146,11 +157,24 @@ def view_from(
         "frameworks": history_frameworks(data.scans, registry),
         "top_checks": top_checks,
         "top_namespaces": top_ns,
-        "open_findings": [_open_finding(f, names, now) for f in open_rows],
+        "open_findings": [_open_finding(f, names, now) for f in listed],
+        "open_totals": {
+            "count": len(open_rows),
+            "by_severity": dict(Counter(f.severity for f in open_rows)),
+            "targets": len({f.target for f in open_rows}),
+            "listed": len(listed),
+        },
     }
 
 
-def build_view(store: Store, *, target: str | None = None, since: float | None = None, now: float) -> dict[str, Any]:
+def build_view(
+    store: Store,
+    *,
+    target: str | None = None,
+    since: float | None = None,
+    now: float,
+    max_findings: int = MAX_FINDINGS,
+) -> dict[str, Any]:
     """The view dict of `store` for one target (None: the fleet) since `since` (module docstring)."""
     from kubefort.registry import load_builtin_checks
 
@@ -160,4 +184,11 @@ def build_view(store: Store, *, target: str | None = None, since: float | None =
         for t in store.targets()
         if target is None or t.key == target
     ]
-    return view_from(data, store_url=str(store.url), targets=targets, registry=load_builtin_checks(), now=now)
+    return view_from(
+        data,
+        store_url=str(store.url),
+        targets=targets,
+        registry=load_builtin_checks(),
+        now=now,
+        max_findings=max_findings,
+    )

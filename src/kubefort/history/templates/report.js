@@ -278,12 +278,20 @@
   /* ---------- sections ---------- */
   function summary(data, findings) {
     const box = document.getElementById("summary-cards");
-    const bySev = {};
-    for (const f of findings) bySev[f.sev] = (bySev[f.sev] || 0) + 1;
+    // the counts cover every open finding, also those past --max-findings that the table leaves out
+    const totals = data.open_totals || null;
+    let bySev = {}, total = findings.length, nTargets;
+    if (totals && isNum(totals.count)) {
+      bySev = totals.by_severity || {};
+      total = totals.count;
+      nTargets = totals.targets;
+    } else {
+      for (const f of findings) bySev[f.sev] = (bySev[f.sev] || 0) + 1;
+      nTargets = new Set(findings.map((f) => f.target)).size;
+    }
     const card = (cls, k, v, sub) => el("div", "card" + (cls ? " " + cls : ""), el("div", "k", k), el("div", "v", v), sub ? el("div", "sub", sub) : null);
     const scans = data.scans || [];
-    const targets = new Set(findings.map((f) => f.target));
-    box.append(card("total", "Open findings", fmtInt(findings.length), `on ${targets.size} target${targets.size === 1 ? "" : "s"}`));
+    box.append(card("total", "Open findings", fmtInt(total), `on ${nTargets} target${nTargets === 1 ? "" : "s"}`));
     for (const s of SEVS.slice(0, 4)) box.append(card("sev sev-" + s, s, fmtInt(bySev[s] || 0), null));
     const fixed = ((data.ttr || {}).fixed_per_day || []).reduce((a, p) => a + (isNum(p[1]) ? p[1] : 0), 0);
     box.append(card(null, "Fixed in period", fmtInt(fixed), null));
@@ -637,7 +645,11 @@
       emptyText: findings.length ? "No open finding matches the filter." : "No open findings.",
       filter: (f) => on.has(f.sev) && matches(f, query),
       onRender: (n) => {
-        const parts = [`${fmtInt(n)} of ${fmtInt(findings.length)} open findings`];
+        const totals = data.open_totals || {};
+        const listed = isNum(totals.count) && totals.count > findings.length
+          ? ` listed (the ${fmtInt(findings.length)} most severe and oldest of ${fmtInt(totals.count)}: kubefort report html --max-findings)`
+          : "";
+        const parts = [`${fmtInt(n)} of ${fmtInt(findings.length)} open findings${listed}`];
         if (n !== findings.length) {
           const b = el("button", null, "clear filter");
           b.type = "button";
