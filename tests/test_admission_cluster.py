@@ -265,6 +265,56 @@ def test_namespace_labels_come_from_the_watch(env: Env) -> None:
         time.sleep(0.2)
 
 
+def _rbac_warnings(env: Env, namespace: str) -> list[str]:
+    """The KF-RBAC-019 warnings on a dry-run create of a plain pod running as `deployer`."""
+    plain = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "app"},
+        "spec": {"serviceAccountName": "deployer", "containers": [{"name": "app", "image": "nginx:1.27"}]},
+    }
+    status, body, warnings = env.create_pod(namespace, plain, dry_run=True)
+    assert status == 201, body
+    return [w for w in warnings if "KF-RBAC-019" in w]
+
+
+def test_the_accounts_bindings_come_from_the_watch(env: Env) -> None:
+    # KF-RBAC-019 at admission: what the pod's ServiceAccount can do, from the cached RBAC objects
+    env.namespace("bound", {"kubefort.io/enforce": "off", "kubefort.io/warn": "high"})
+    status, body = env.cluster.create(
+        "/api/v1/namespaces/bound/serviceaccounts",
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer", "namespace": "bound"}},
+    )
+    assert status == 201, body
+    assert _rbac_warnings(env, "bound") == []  # bound to nothing yet
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "deployer-edit", "namespace": "bound"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "bound"}],
+    }
+    status, body = env.cluster.create("/apis/rbac.authorization.k8s.io/v1/namespaces/bound/rolebindings", binding)
+    assert status == 201, body
+    deadline = time.monotonic() + 15  # the watch event reaches the webhook
+    while not (found := _rbac_warnings(env, "bound")):
+        assert time.monotonic() < deadline, env.server_log()
+        time.sleep(0.2)
+    # `edit` is aggregated from the cluster's ClusterRoles: it reads Secrets and creates pods
+    assert "KF-RBAC-019 workload-with-privileged-rbac (high): runs as ServiceAccount:bound:deployer" in found[0]
+    assert (
+        "Secrets in namespace 'bound' (RoleBinding/bound/deployer-edit -> ClusterRole/edit (aggregated from" in found[0]
+    )
+    status, body = env.cluster.request(
+        "DELETE", "/apis/rbac.authorization.k8s.io/v1/namespaces/bound/rolebindings/deployer-edit"
+    )
+    assert status == 200, body
+    deadline = time.monotonic() + 15
+    while _rbac_warnings(env, "bound"):
+        assert time.monotonic() < deadline, env.server_log()
+        time.sleep(0.2)
+
+
 def test_zz_a_stopped_webhook_behaves_as_the_failure_policy_says(env: Env) -> None:
     """Last (it stops the webhook): enforcing namespaces fail closed, the others open."""
     env.namespace("closed", {"kubefort.io/enforce": "high"})

@@ -1014,10 +1014,19 @@ class FakeCluster(StaticNamespaces):
 
     live = True
 
-    def __init__(self, namespaces: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, namespaces: list[dict[str, Any]], accounts: list[dict[str, Any]], rbac: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__()
         self.ns = {n["metadata"]["name"]: n for n in namespaces}
         self.sa = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in accounts}
+        self.rbac_objects = list(rbac or [])
+        self.generation = 0
+        self.rbac_reads = 0
+
+    def rbac(self) -> tuple[int, list[Any]]:
+        self.rbac_reads += 1
+        return self.generation, self.rbac_objects
 
     def labels(self, namespace: str) -> Any:
         obj = self.ns.get(namespace)
@@ -1058,6 +1067,102 @@ def test_cache_backed_checks_match_a_scan_with_the_namespace_and_account(webhook
     # the account disables automounting: KF-WL-001 passes, as in a scan
     w2 = webhook(cache=FakeCluster([ns], [{**sa, "automountServiceAccountToken": False}]), select=("KF-WL-001",))
     assert w2.review(pod) == {"allowed": True}
+
+
+def _rbac_world() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """shop, its ServiceAccount `deployer`, a Role that reads Secrets bound to it, a Deployment."""
+    ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "shop", "labels": {"kubefort.io/enforce": "high"}},
+    }
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer", "namespace": "shop"}}
+    rbac = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "read-secrets", "namespace": "shop"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "deployer-secrets", "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"},
+            "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": "shop"}],
+        },
+    ]
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"serviceAccountName": "deployer", "containers": [{"name": "app", "image": "nginx:1.27"}]},
+            },
+        },
+    }
+    return ns, sa, rbac, deployment
+
+
+def test_rbac_at_admission_matches_a_scan_of_the_same_objects(webhook: StartWebhook, tmp_path: Path) -> None:
+    ns, sa, rbac, deployment = _rbac_world()
+    cluster = FakeCluster([ns], [sa], rbac)
+    w = webhook(cache=cluster, select=("KF-RBAC-019",))
+    answer = w.review(deployment)
+    assert answer["allowed"] is False
+    causes = answer["status"]["details"]["causes"]
+    f = tmp_path / "all.yaml"
+    f.write_text(yaml.safe_dump_all([ns, sa, *rbac, deployment]))
+    scanned = sorted(
+        (o.check_id, o.message)
+        for o in scan_file(f, ("KF-RBAC-019",))
+        if o.status is Status.FAILED and o.resource and o.resource.kind == "Deployment"
+    )
+    assert [c["reason"] for c in causes] == ["KF-RBAC-019"]
+    assert sorted((c["reason"], c["message"]) for c in causes) == scanned
+    assert "read-secrets" in causes[0]["message"]
+    # the pods mount no token: nothing to steal, as in a scan
+    quiet = {**deployment, "spec": {**deployment["spec"], "template": {**deployment["spec"]["template"]}}}
+    quiet["spec"]["template"]["spec"] = {
+        **deployment["spec"]["template"]["spec"],
+        "automountServiceAccountToken": False,
+    }
+    assert w.review(quiet) == {"allowed": True}
+    # the binding goes (a watch event: a new generation): the next review sees it gone
+    cluster.rbac_objects = rbac[:1]
+    cluster.generation += 1
+    assert w.review(deployment) == {"allowed": True}
+    # another account of the namespace, bound to nothing: allowed, with the same policy
+    other = {**deployment, "metadata": {"name": "other", "namespace": "shop"}}
+    assert w.review(other) == {"allowed": True}
+
+
+def test_rbac_policy_is_built_once_per_generation() -> None:
+    from kubefort.admission.context import ContextChecks
+    from kubefort.model import Source
+
+    ns, sa, rbac, deployment = _rbac_world()
+    cluster = FakeCluster([ns], [sa], rbac)
+    ctx = ContextChecks(REGISTRY, ["KF-RBAC-019"], options={}, severity={}, pod_template_paths={})
+    src = Source("cluster://admission")
+    first = ctx.policies(src, cluster.rbac)
+    assert ctx.policies(src, cluster.rbac) is first  # same generation: the same policies
+    for _ in range(3):
+        assert [o.check_id for o in ctx.run(deployment, src, cluster.namespace, cluster.account, cluster.rbac)] == [
+            "KF-RBAC-019"
+        ]
+    assert ctx.policies(src, cluster.rbac) is first
+    (pol,) = first.values()
+    assert pol.workloads == []  # the reviews' objects went into copies, never into the shared policy
+    cluster.generation += 1
+    assert ctx.policies(src, cluster.rbac) is not first
+    # no RBAC lookup (a cache that keeps none): not evaluated, never a pass on the defaults alone
+    (o,) = ctx.run(deployment, src, cluster.namespace, cluster.account, None)
+    assert o.check_id == "KF-RBAC-019" and o.status is Status.NOT_EVALUATED
+    assert "roles and bindings" in (o.message or "")
 
 
 def test_without_the_cache_cross_object_checks_cannot_be_selected() -> None:
@@ -1345,6 +1450,11 @@ def test_chart_webhook_deployment_and_permissions(helm: str) -> None:
         ("", "namespaces", "get"),
         ("", "serviceaccounts", "list"),
         ("", "serviceaccounts", "watch"),
+        *(
+            ("rbac.authorization.k8s.io", r, v)
+            for r in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
+            for v in ("list", "watch")
+        ),
     }
     # the chart's webhook configuration is what `kubefort admission install` prints for it
     vwc = next(o for o in objs if o["kind"] == "ValidatingWebhookConfiguration")
@@ -1492,6 +1602,7 @@ def test_chart_webhook_account_has_no_escalation_path(helm: str, tmp_path: Path)
     assert {(tuple(r["verbs"]), tuple(r["resources"])) for r in ours} == {
         (("get", "list", "watch"), ("namespaces",)),
         (("list", "watch"), ("serviceaccounts",)),
+        (("list", "watch"), ("roles", "clusterroles", "rolebindings", "clusterrolebindings")),
     }
 
 

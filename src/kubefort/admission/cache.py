@@ -1,5 +1,7 @@
 """What the webhook knows about the cluster: Namespaces (their labels set the admission levels;
-KF-PSA-007 reads their Pod Security labels) and, when KF-WL-001 runs, ServiceAccounts.
+KF-PSA-007 reads their Pod Security labels), ServiceAccounts when KF-WL-001 or KF-RBAC-019 runs,
+and when KF-RBAC-019 runs the cluster's Roles, ClusterRoles, RoleBindings and ClusterRoleBindings
+and its version (read once, as a ClusterInfo: the release whose defaults apply).
 
 `WatchCache` lists each kind once, then follows a watch (the `kubernetes` client's
 `watch.Watch`), as client-go's reflector does: a watch that ends is resumed from the last
@@ -10,9 +12,10 @@ yet (created a moment ago, the watch event still on its way): that namespace is 
 `ready()` (what /readyz answers) is True once every kind has been listed.
 
 `StaticNamespaces` is the cache without a cluster (`--no-cluster-cache`): the labels given on the
-command line, ready at once, no ServiceAccounts.
+command line, ready at once, no ServiceAccounts, no RBAC.
 
-Permissions: list and watch on namespaces (and serviceaccounts when KF-WL-001 runs), get on
+Permissions: list and watch on namespaces (and serviceaccounts when KF-WL-001 or KF-RBAC-019
+runs; roles, clusterroles, rolebindings and clusterrolebindings when KF-RBAC-019 runs), get on
 namespaces; nothing else.
 """
 
@@ -45,6 +48,8 @@ class Namespaces(Protocol):
 
     def account(self, namespace: str, name: str) -> Any: ...
 
+    def rbac(self) -> tuple[int, list[Any]]: ...
+
     def fetch_namespace(self, name: str) -> Any: ...
 
 
@@ -76,6 +81,9 @@ class StaticNamespaces:
     def account(self, namespace: str, name: str) -> Any:
         return None
 
+    def rbac(self) -> tuple[int, list[Any]]:
+        return 0, []
+
     def fetch_namespace(self, name: str) -> Any:
         return None
 
@@ -99,17 +107,20 @@ def parse_namespace_labels(values: list[str]) -> dict[str, dict[str, str]]:
 
 
 class _Store:
-    """One kind's objects by key, replaced whole on a list, updated by watch events."""
+    """One kind's objects by key, replaced whole on a list, updated by watch events; `changes`
+    counts both."""
 
     def __init__(self, kind: str, key: Callable[[dict[str, Any]], tuple[str, ...]]) -> None:
         self.kind = kind
         self.key = key
         self.items: dict[tuple[str, ...], dict[str, Any]] = {}
         self.synced = False
+        self.changes = 0
 
     def replace(self, items: list[dict[str, Any]]) -> None:
         self.items = {self.key(o): o for o in items}  # one assignment: readers see the old or the new map
         self.synced = True
+        self.changes += 1
 
     def apply(self, event_type: str, obj: dict[str, Any]) -> None:
         k = self.key(obj)
@@ -117,6 +128,11 @@ class _Store:
             self.items.pop(k, None)
         else:
             self.items[k] = obj
+        self.changes += 1
+
+
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +159,7 @@ class WatchCache:
         api_client: Any,
         *,
         accounts: bool,
+        rbac: bool = False,
         on_error: Callable[[str], None] = lambda _what: None,
         on_synced: Callable[[], None] = lambda: None,
     ) -> None:
@@ -153,9 +170,22 @@ class WatchCache:
         self.on_synced = on_synced
         self.stores: dict[str, _Store] = {"Namespace": _Store("Namespace", _name_key)}
         self.lists: dict[str, Callable[..., Any]] = {"Namespace": self.core.list_namespace}
-        if accounts:
+        if accounts or rbac:
             self.stores["ServiceAccount"] = _Store("ServiceAccount", _namespaced_key)
             self.lists["ServiceAccount"] = self.core.list_service_account_for_all_namespaces
+        self.version_api = client.VersionApi(api_client) if rbac else None
+        self.cluster_info: dict[str, Any] | None = None
+        self._rbac: tuple[tuple[int, ...], int, list[Any]] = ((), 0, [])
+        if rbac:
+            api = client.RbacAuthorizationV1Api(api_client)
+            self.stores["Role"] = _Store("Role", _namespaced_key)
+            self.lists["Role"] = api.list_role_for_all_namespaces
+            self.stores["ClusterRole"] = _Store("ClusterRole", _name_key)
+            self.lists["ClusterRole"] = api.list_cluster_role
+            self.stores["RoleBinding"] = _Store("RoleBinding", _namespaced_key)
+            self.lists["RoleBinding"] = api.list_role_binding_for_all_namespaces
+            self.stores["ClusterRoleBinding"] = _Store("ClusterRoleBinding", _name_key)
+            self.lists["ClusterRoleBinding"] = api.list_cluster_role_binding
         self.stopped = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -173,6 +203,18 @@ class WatchCache:
     def account(self, namespace: str, name: str) -> Any:
         store = self.stores.get("ServiceAccount")
         return store.items.get((namespace, name)) if store is not None else None
+
+    def rbac(self) -> tuple[int, list[Any]]:
+        """Every cached Role, ClusterRole, RoleBinding and ClusterRoleBinding, and the ClusterInfo
+        (the server's version), with a number that changes whenever one of them does."""
+        stores = [self.stores[k] for k in RBAC_KINDS if k in self.stores]
+        state = tuple(s.changes for s in stores) + (self.cluster_info is not None,)
+        if state != self._rbac[0]:
+            objects: list[Any] = [o for s in stores for o in list(s.items.values())]
+            if self.cluster_info is not None:
+                objects.append(self.cluster_info)
+            self._rbac = (state, self._rbac[1] + 1, objects)
+        return self._rbac[1], self._rbac[2]
 
     def fetch_namespace(self, name: str) -> Any:
         """Read one namespace the watch has not delivered yet (None when it does not exist)."""
@@ -229,6 +271,8 @@ class WatchCache:
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _list(self, kind: str) -> str:
+        if kind == "ClusterRole" and self.version_api is not None and self.cluster_info is None:
+            self.cluster_info = self._cluster_info()
         resp = self.lists[kind](_preload_content=False, _request_timeout=60)
         doc = orjson.loads(resp.data)
         store = self.stores[kind]
@@ -238,6 +282,23 @@ class WatchCache:
             log.info("cluster cache synced")
             self.on_synced()
         return str((doc.get("metadata") or {}).get("resourceVersion", ""))
+
+    def _cluster_info(self) -> dict[str, Any] | None:
+        """The API server's version as the scan's ClusterInfo (None when it cannot be read: the
+        RBAC checks then use the newest release kubefort ships, or their kubernetes_version)."""
+        try:
+            resp: Any = self.version_api.get_code(_preload_content=False, _request_timeout=10)  # type: ignore[union-attr]
+            version = orjson.loads(resp.data)
+        except Exception as exc:  # noqa: BLE001 - network errors of every kind: the newest release's defaults
+            self.on_error("cache-version")
+            log.warning("cannot read the API server's version: %s", _short(exc))
+            return None
+        return {
+            "apiVersion": "kubefort.io/v1alpha1",
+            "kind": "ClusterInfo",
+            "metadata": {"name": "admission"},
+            "serverVersion": version if isinstance(version, dict) else {},
+        }
 
     def _watch(self, kind: str, rv: str) -> str:
         for typ, obj in self._events(kind, rv):
@@ -268,7 +329,7 @@ class WatchCache:
 
 def _with_kind(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     """List items carry no apiVersion and kind: set them, as the engine needs them."""
-    obj.setdefault("apiVersion", "v1")
+    obj.setdefault("apiVersion", RBAC_API_VERSION if kind in RBAC_KINDS else "v1")
     obj.setdefault("kind", kind)
     return obj
 

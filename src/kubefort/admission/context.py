@@ -5,9 +5,12 @@ A cross-object check judges an object with others: its namespace, its ServiceAcc
 bindings, NetworkPolicies. At admission only the object under review is in hand, so cross-object
 checks are not run, except those that target pod-bearing objects and need nothing but the kinds
 in CACHED_KINDS (the namespace's Pod Security labels for KF-PSA-007, the ServiceAccount's
-automountServiceAccountToken for KF-WL-001): they run on the object, its Namespace and the
-ServiceAccounts its pods name, all from the cache, exactly as `kubefort scan` judges them when
-those objects are part of the scan. Without the cache (`--no-cluster-cache`) they are not run.
+automountServiceAccountToken for KF-WL-001, what the ServiceAccount's bindings grant for
+KF-RBAC-019): they run on the object, its Namespace and the ServiceAccounts its pods name, all
+from the cache, exactly as `kubefort scan` judges them when those objects are part of the scan.
+The RBAC checks read the cluster's roles and bindings (and its version) as one Policy, built once
+per change of the cached RBAC objects and extended with the reviewed object for each review
+(`Policy.with_objects`). Without the cache (`--no-cluster-cache`) they are not run.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from kubefort.checks.rbac.common import RbacOptions, policy_key
 from kubefort.checks.workload import service_account_of
 from kubefort.engine import CLUSTER_SCHEME, Engine, EngineSettings
 from kubefort.kube.pods import PodView, find_pods
+from kubefort.kube.rbac.policy import Policy
 from kubefort.loaders.manifests import LoadedInput, add_object
 from kubefort.model import InputRecord, NotEvaluated, Outcome, Path_, Resource, Source, Status
 from kubefort.registry import CheckMeta, Registry
 
-CACHED_KINDS = frozenset({"Namespace", "ServiceAccount"})
+RBAC_CACHED = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ClusterInfo"})
+CACHED_KINDS = frozenset({"Namespace", "ServiceAccount"}) | RBAC_CACHED
 POD_TARGETS = frozenset({"@pods", "@namespaced-pods"})
 # Source.file of objects judged at admission: a cluster's object (no file, no line: nothing is read
 # back to locate a finding)
@@ -64,10 +70,25 @@ def account_names(pods: Iterable[PodView]) -> set[str]:
     return names
 
 
-# what the cache answers: the Namespace object (None: not known), and the ServiceAccounts of a
-# namespace by name
+# what the cache answers: the Namespace object (None: not known), the ServiceAccounts of a
+# namespace by name, and the cluster's RBAC objects (and ClusterInfo) with a number that changes
+# whenever they do
 NamespaceLookup = Callable[[str], Any]
 AccountLookup = Callable[[str, str], Any]
+RbacLookup = Callable[[], tuple[int, list[Any]]]
+
+
+def _extend(policy: Policy) -> Callable[[Any], Policy]:
+    """The seed of an index's Policy: the cluster's, with the index's objects added."""
+
+    def build(index: Any) -> Policy:
+        return policy.with_objects(index.resources)
+
+    return build
+
+
+def _no_rbac(_index: Any) -> Policy:
+    raise NotEvaluated("the webhook keeps no copy of the cluster's roles and bindings")
 
 
 class ContextChecks:
@@ -85,6 +106,8 @@ class ContextChecks:
         self.ids = tuple(i for i in check_ids if runs_with_cache(registry.get(i)))
         self.pod_template_paths = dict(pod_template_paths)
         self.needs_accounts = any("ServiceAccount" in registry.get(i).needs for i in self.ids)
+        self.needs_rbac = any(registry.get(i).needs & RBAC_CACHED for i in self.ids)
+        self._policies: tuple[int, dict[str, Policy]] | None = None
         self.engine = (
             Engine(
                 EngineSettings(
@@ -99,8 +122,34 @@ class ContextChecks:
             if self.ids
             else None
         )
+        # the Policy key and release of every RBAC check's options (one Policy each)
+        self.rbac_keys: dict[str, str] = {}
+        for i in self.ids:
+            if self.engine is not None and registry.get(i).needs & RBAC_CACHED:
+                opts = self.engine.ctx[i].options
+                rbac_opts = opts if isinstance(opts, RbacOptions) else None
+                self.rbac_keys[policy_key(rbac_opts)] = rbac_opts.kubernetes_version if rbac_opts else ""
 
-    def run(self, obj: Any, source: Source, namespace: NamespaceLookup, account: AccountLookup) -> list[Outcome]:
+    def policies(self, source: Source, rbac: RbacLookup) -> dict[str, Policy]:
+        """The cluster's RBAC policy for each release the checks ask for, rebuilt only when the
+        cache's RBAC objects changed since the last review."""
+        generation, objects = rbac()
+        if self._policies is None or self._policies[0] != generation:
+            resources = [r for r in (resource_of(o, source) for o in objects) if r is not None]
+            built = {
+                key: Policy(resources, kubernetes_version=version or None) for key, version in self.rbac_keys.items()
+            }
+            self._policies = (generation, built)
+        return self._policies[1]
+
+    def run(
+        self,
+        obj: Any,
+        source: Source,
+        namespace: NamespaceLookup,
+        account: AccountLookup,
+        rbac: RbacLookup | None = None,
+    ) -> list[Outcome]:
         """The outcomes of the checks on `obj` (passes left out)."""
         if self.engine is None:
             return []
@@ -130,4 +179,12 @@ class ContextChecks:
                     sa_res = resource_of(sa, source) if sa is not None else None
                     if sa_res is not None:
                         collected.append((sa_res, False))
-        return [o for o in self.engine.cross_object(collected) if o.status is not Status.PASSED]
+        seeds: dict[str, Callable[[Any], Any]] = {}
+        if self.needs_rbac:
+            if rbac is None:  # never judged on the release's defaults alone: not evaluated
+                seeds = dict.fromkeys(self.rbac_keys, _no_rbac)
+            else:
+                for key, pol in self.policies(source, rbac).items():
+                    seeds[key] = _extend(pol)
+        outcomes = self.engine.cross_object(collected, seeds=seeds)
+        return [o for o in outcomes if o.status is not Status.PASSED]

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubefort.admission.context import ADMISSION_SOURCE, AccountLookup, ContextChecks, NamespaceLookup
+from kubefort.admission.context import ADMISSION_SOURCE, AccountLookup, ContextChecks, NamespaceLookup, RbacLookup
 from kubefort.admission.policy import AdmissionSettings, Levels, Mode, levels_for, modes_for
 from kubefort.admission.review import Review
 from kubefort.config import Config
@@ -127,12 +127,16 @@ class Judge:
         self.source = Source(ADMISSION_SOURCE)
 
     def outcomes(
-        self, obj: dict[str, Any], namespace: NamespaceLookup | None = None, account: AccountLookup | None = None
+        self,
+        obj: dict[str, Any],
+        namespace: NamespaceLookup | None = None,
+        account: AccountLookup | None = None,
+        rbac: RbacLookup | None = None,
     ) -> list[Outcome]:
         """Every non-passing outcome on `obj`, exceptions applied: what `kubefort scan` reports for it."""
         outcomes = self.engine.check_object(obj, self.source)
         if self.context is not None and namespace is not None and account is not None:
-            outcomes.extend(self.context.run(obj, self.source, namespace, account))
+            outcomes.extend(self.context.run(obj, self.source, namespace, account, rbac))
         apply_exceptions(outcomes, self.config, None)
         return outcomes
 
@@ -142,9 +146,11 @@ class Judge:
         labels: Mapping[str, str] | None,
         namespace: NamespaceLookup | None = None,
         account: AccountLookup | None = None,
+        rbac: RbacLookup | None = None,
     ) -> Verdict:
         """The verdict on a request. `labels`: the labels of the request's namespace (None when
-        unknown); `namespace`/`account`: the cache's lookups for the context checks (None: not run)."""
+        unknown); `namespace`/`account`/`rbac`: the cache's lookups for the context checks (None:
+        not run; without `rbac`, the RBAC ones are not)."""
         levels, problems = levels_for(self.settings, review.namespace, labels)
         reason = skip_reason(review)
         if reason:
@@ -152,7 +158,7 @@ class Judge:
         obj = with_namespace(review.object, review.namespace)
         verdict = Verdict(True, levels, problems=problems)
         forced = self.settings.checks
-        for o in self.outcomes(obj, namespace, account):
+        for o in self.outcomes(obj, namespace, account, rbac):
             if o.status is Status.SUPPRESSED:
                 verdict.suppressed += 1
                 continue

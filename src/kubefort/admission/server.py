@@ -191,7 +191,7 @@ class AdmissionApp:
         try:
             labels = await self.labels(review)
             t0 = time.perf_counter()
-            verdict = self.judge.judge(review, labels, self.cache.namespace, self.cache.account)
+            verdict = self.judge.judge(review, labels, self.cache.namespace, self.cache.account, self.cache.rbac)
             response = admission_response(review, verdict)
             self.metrics.judge_latency.observe(time.perf_counter() - t0)
         except Exception:  # a bug must not end the server: 500, and failurePolicy decides

@@ -263,9 +263,11 @@ def _watch_cache(kubeconfig: str | None, kube_context: str | None, judge: Any, m
 
     cluster = _cluster(kubeconfig, kube_context)
     accounts = judge.context is not None and judge.context.needs_accounts
+    rbac = judge.context is not None and judge.context.needs_rbac
     cache = cls(
         client.ApiClient(cluster.cfg),
         accounts=accounts,
+        rbac=rbac,
         on_error=lambda what: metrics.errors.labels(what).inc(),
         on_synced=lambda: metrics.cache_synced.set(1),
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -332,6 +332,7 @@ class Engine:
         doc_lines: dict[str, list[int]] | None = None,
         jobs: int = 1,
         progress: ProgressCallback | None = None,
+        seeds: Mapping[str, Callable[[Index], Any]] | None = None,
     ) -> list[Outcome]:
         """Cross-object checks, after every input was loaded. Files are re-read only to locate failures.
 
@@ -341,6 +342,7 @@ class Engine:
         Independent checks run in forked workers (which inherit the collected objects) when it
         pays; results are concatenated in check order, then unit order, either way, so reports
         do not depend on it. `progress` hears of each check as it completes (phase "cross-object").
+        `seeds` build some of each index's derived data another way (`Index`).
         """
         global _cross_state
         # a check whose options leave it off (OffUntilSet) is not called, as in the per-object loop
@@ -359,7 +361,7 @@ class Engine:
         # one index per unit for all checks (checks derive data once per index, e.g. the RBAC
         # policy), and one cache of locators per process, so a document is composed once
         # whichever checks need it
-        indexes = [Index(effective(unit), gaps) for unit in split_units(collected)] or [Index([], gaps)]
+        indexes = [Index(effective(unit), gaps, seeds) for unit in split_units(collected)] or [Index([], gaps, seeds)]
         _cross_state = (self, indexes, stdin_data, doc_lines or {}, {})
         try:
             if jobs > 1 and len(ids) > 1 and len(collected) > 200 and _fork_available():

@@ -9,7 +9,7 @@ definition wins (`effective`); `duplicates` lists every definition for the repor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from kubefort.config import InlineIgnore
@@ -133,8 +133,16 @@ class Index:
     cluster; a check whose `needs` touch a gap is not evaluated for the targets the gap can affect.
     """
 
-    def __init__(self, collected: Iterable[tuple[Resource, bool]], gaps: Gaps | None = None) -> None:
+    def __init__(
+        self,
+        collected: Iterable[tuple[Resource, bool]],
+        gaps: Gaps | None = None,
+        seeds: Mapping[str, Callable[[Index], Any]] | None = None,
+    ) -> None:
+        """`seeds`: how to build some `derived` keys other than the way the checks would (admission
+        gives the cluster's RBAC policy with the reviewed object added: `Policy.with_objects`)."""
         collected = list(collected)
+        self.seeds = dict(seeds or {})
         self.gaps: Gaps = gaps or {}
         self.ignores: dict[int, list[InlineIgnore]] = {}  # id(resource) -> its kubefort.io/ignore entries
         self.resources: list[Resource] = [r for r, _ in collected]
@@ -157,7 +165,8 @@ class Index:
 
     def derived(self, key: str, build: Callable[[], T]) -> T:
         if key not in self._derived:
-            self._derived[key] = build()
+            seed = self.seeds.get(key)
+            self._derived[key] = seed(self) if seed is not None else build()
         result: T = self._derived[key]
         return result
 

@@ -37,10 +37,15 @@ def with_kubernetes_version(options: Mapping[str, object], version: str, ids: It
     return {**options, **dict.fromkeys(ids, opts)}
 
 
+def policy_key(options: RbacOptions | None = None) -> str:
+    """The index's derived-data key of the Policy for these options (one per release)."""
+    return f"rbac-policy/{options.kubernetes_version if options is not None else ''}"
+
+
 def policy_for(index: ClusterIndex, options: RbacOptions | None = None) -> Policy:
     """One Policy per cluster index and release (built once, shared by every RBAC check of a scan)."""
     version = options.kubernetes_version if options is not None else ""
-    return index.derived(f"rbac-policy/{version}", lambda: Policy(index.resources, kubernetes_version=version or None))
+    return index.derived(policy_key(options), lambda: Policy(index.resources, kubernetes_version=version or None))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ for the authorizer's questions (authorize, who can, grants of an identity)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -295,6 +296,35 @@ class Policy:
             ) from None
 
     # -- lookups -------------------------------------------------------------------------------
+    def with_objects(self, resources: Iterable[Resource]) -> Policy:
+        """This policy plus the ServiceAccounts, Namespaces, token Secrets, CRDs and pod-bearing
+        objects of `resources` (their RBAC objects are ignored: the roles and bindings stay this
+        policy's). A shallow copy: the roles, bindings and grants are shared, and so is `cache`,
+        whose entries must therefore depend on roles and bindings only (KF-RBAC-019's risky grants
+        per account do). Admission uses it to judge one object against the cluster's RBAC without
+        building the policy again per review."""
+        out = copy.copy(self)
+        out.service_accounts = dict(self.service_accounts)
+        out.namespace_labels = dict(self.namespace_labels)
+        out.token_secrets = {k: list(v) for k, v in self.token_secrets.items()}
+        out.crds = list(self.crds)
+        out.workloads = list(self.workloads)
+        out.workload_problems = dict(self.workload_problems)
+        out._sa_names = None
+        pod_bearing = []
+        for r in resources:
+            if r.id.kind in RBAC_KINDS and api_group(r.id.api_version) == RBAC_GROUP:
+                continue
+            if not out._add_other(r):
+                pod_bearing.append(r)
+        first = len(out.workloads)
+        for r in pod_bearing:
+            out._add_workloads(r)
+        out._workloads_by_res = {k: list(v) for k, v in self._workloads_by_res.items()}
+        for w in out.workloads[first:]:
+            out._workloads_by_res.setdefault(id(w.resource), []).append(w)
+        return out
+
     def workloads_of(self, res: Resource) -> list[Workload]:
         return list(self._workloads_by_res.get(id(res), ()))
 
