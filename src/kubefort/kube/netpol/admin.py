@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubefort.kube.netpol.cidr import cidr_range
-from kubefort.kube.netpol.model import PolicyError, Workload
+from kubefort.kube.netpol.model import PolicyError, Workload, need
 from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PROTOCOLS, PortSet, Ranges, port_set, ports_union
 from kubefort.kube.pods import api_group, type_name
 from kubefort.kube.selectors import Selector, parse_selector
@@ -141,9 +141,6 @@ def is_admin_kind(api_version: str, kind: str) -> bool:
 
 
 # -- parsing ----------------------------------------------------------------------------------
-def _need(cond: bool, msg: str, path: Path_) -> None:
-    if not cond:
-        raise PolicyError(f"{format_path(path)} {msg}", path)
 
 
 def _get(v: dict[str, Any], key: str) -> Any:
@@ -151,31 +148,31 @@ def _get(v: dict[str, Any], key: str) -> Any:
 
 
 def _one_of(v: Any, allowed: tuple[str, ...], path: Path_, what: str) -> str:
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
+    need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
     present = [k for k, x in v.items() if x is not None]
-    _need(len(present) == 1, f"must set exactly one of {', '.join(allowed)} (has {len(present)})", path)
+    need(len(present) == 1, f"must set exactly one of {', '.join(allowed)} (has {len(present)})", path)
     field: str = present[0]
-    _need(field in allowed, f"sets {field!r}; {what} may be one of {', '.join(allowed)}", path)
+    need(field in allowed, f"sets {field!r}; {what} may be one of {', '.join(allowed)}", path)
     return field
 
 
 def _list(v: Any, path: Path_, lo: int, hi: int) -> list[Any]:
-    _need(isinstance(v, list), f"is {type_name(v)}, expected a list", path)
-    _need(lo <= len(v) <= hi, f"has {len(v)} items; {lo} to {hi} allowed", path)
+    need(isinstance(v, list), f"is {type_name(v)}, expected a list", path)
+    need(lo <= len(v) <= hi, f"has {len(v)} items; {lo} to {hi} allowed", path)
     return list(v)
 
 
 def _int(v: Any, path: Path_, lo: int, hi: int) -> int:
-    _need(isinstance(v, int) and not isinstance(v, bool), f"is {type_name(v)}, expected an integer", path)
-    _need(lo <= v <= hi, f"is {v}; {lo} to {hi} allowed", path)
+    need(isinstance(v, int) and not isinstance(v, bool), f"is {type_name(v)}, expected an integer", path)
+    need(lo <= v <= hi, f"is {v}; {lo} to {hi} allowed", path)
     return int(v)
 
 
 def _namespaced_pod(v: Any, path: Path_, ns_required: bool) -> tuple[Selector, Selector]:
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
+    need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
     ns, pod = _get(v, "namespaceSelector"), _get(v, "podSelector")
-    _need(ns is not None or not ns_required, "needs namespaceSelector", path)
-    _need(pod is not None, "needs podSelector", path)
+    need(ns is not None or not ns_required, "needs namespaceSelector", path)
+    need(pod is not None, "needs podSelector", path)
     return parse_selector(ns, path + ("namespaceSelector",)), parse_selector(pod, path + ("podSelector",))
 
 
@@ -200,13 +197,13 @@ def _peer(v: Any, path: Path_, direction: str, kind: str) -> AdminPeer:
     if field == "nodes":
         return AdminPeer(field, pod=parse_selector(v[field], p), path=path)
     items = _list(v[field], p, 1, 25)
-    _need(len({str(x) for x in items}) == len(items), "repeats an item (a set)", p)
+    need(len({str(x) for x in items}) == len(items), "repeats an item (a set)", p)
     if field == "domainNames":
-        _need(all(isinstance(x, str) for x in items), "must hold strings", p)
+        need(all(isinstance(x, str) for x in items), "must hold strings", p)
         return AdminPeer(field, networks=tuple(items), path=path)
     block: list[tuple[int, int]] = []
     for i, cidr in enumerate(items):
-        _need(isinstance(cidr, str) and "/" in cidr and len(cidr) <= 43, "is not a CIDR", p + (i,))
+        need(isinstance(cidr, str) and "/" in cidr and len(cidr) <= 43, "is not a CIDR", p + (i,))
         try:
             block.append(cidr_range(cidr))
         except ValueError:
@@ -218,11 +215,11 @@ def _port_v1(v: Any, path: Path_) -> AdminPort:
     field = _one_of(v, ("portNumber", "namedPort", "portRange"), path, "a port")
     p, x = path + (field,), v[field]
     if field == "namedPort":
-        _need(isinstance(x, str), "is not a string", p)
+        need(isinstance(x, str), "is not a string", p)
         return AdminPort(name=x)
-    _need(isinstance(x, dict), f"is {type_name(x)}, expected a mapping", p)
+    need(isinstance(x, dict), f"is {type_name(x)}, expected a mapping", p)
     proto = _get(x, "protocol") or "TCP"  # defaulted to TCP
-    _need(isinstance(proto, str), "protocol is not a string", p)
+    need(isinstance(proto, str), "protocol is not a string", p)
     if field == "portNumber":
         n = _int(_get(x, "port"), p + ("port",), 1, 65535)
         return AdminPort(proto, n, n)
@@ -236,22 +233,22 @@ def _port_v2(v: Any, path: Path_) -> AdminPort:
     field = _one_of(v, ("tcp", "udp", "sctp", "destinationNamedPort"), path, "a protocol")
     p, x = path + (field,), v[field]
     if field == "destinationNamedPort":
-        _need(isinstance(x, str) and x != "", "is not a port name", p)
+        need(isinstance(x, str) and x != "", "is not a port name", p)
         return AdminPort(name=x)
     proto = field.upper()
-    _need(isinstance(x, dict) and _get(x, "destinationPort") is not None, "needs destinationPort", p)
+    need(isinstance(x, dict) and _get(x, "destinationPort") is not None, "needs destinationPort", p)
     dp = x["destinationPort"]
     kind = _one_of(dp, ("number", "range"), p + ("destinationPort",), "a destinationPort")
     q = p + ("destinationPort", kind)
     if kind == "number":
         n = _int(dp[kind], q, 1, 65535)
         return AdminPort(proto, n, n)
-    _need(isinstance(dp[kind], dict), "is not a mapping", q)
+    need(isinstance(dp[kind], dict), "is not a mapping", q)
     lo, hi = (
         _int(_get(dp[kind], "start"), q + ("start",), 1, 65535),
         _int(_get(dp[kind], "end"), q + ("end",), 1, 65535),
     )
-    _need(lo < hi, "start must be less than end", q)
+    need(lo < hi, "start must be less than end", q)
     return AdminPort(proto, lo, hi)
 
 
@@ -268,11 +265,11 @@ def _rules(spec: dict[str, Any], direction: str, kind: str, v2: bool) -> tuple[A
     out = []
     for i, r in enumerate(_list(raw, path, 0, limit)):
         rp = path + (i,)
-        _need(isinstance(r, dict), f"is {type_name(r)}, expected a rule", rp)
+        need(isinstance(r, dict), f"is {type_name(r)}, expected a rule", rp)
         action, name = _get(r, "action"), _get(r, "name") or ""
-        _need(action in actions, f"has action {action!r}; one of {', '.join(actions)}", rp + ("action",))
-        _need(isinstance(name, str) and len(name) <= 100, "name must be a string of at most 100 characters", rp)
-        _need(_get(r, peer_key) is not None, f"needs {peer_key}", rp)
+        need(action in actions, f"has action {action!r}; one of {', '.join(actions)}", rp + ("action",))
+        need(isinstance(name, str) and len(name) <= 100, "name must be a string of at most 100 characters", rp)
+        need(_get(r, peer_key) is not None, f"needs {peer_key}", rp)
         peers = tuple(
             _peer(x, rp + (peer_key, j), direction, kind)
             for j, x in enumerate(_list(r[peer_key], rp + (peer_key,), 1, limit))
@@ -286,14 +283,14 @@ def _rules(spec: dict[str, Any], direction: str, kind: str, v2: bool) -> tuple[A
             )
         )
         # CEL: "networks/nodes/domainNames peer cannot be set with namedPorts"
-        _need(
+        need(
             not (
                 any(x.kind in ("networks", "nodes", "domainNames") for x in peers) and any(x.name for x in ports or ())
             ),
             "sets a named port with a networks, nodes or domainNames peer (the CRD's validation rejects it)",
             rp,
         )
-        _need(
+        need(
             not (any(x.kind == "domainNames" for x in peers) and action not in ("Allow", "Accept")),
             "uses domainNames in a rule whose action is not Allow (only Allow rules support them)",
             rp,
@@ -308,7 +305,7 @@ def parse_admin_policy(res: Resource) -> AdminPolicy:
     kind = res.id.kind
     version = res.id.api_version.rpartition("/")[2]
     v2 = kind == CNP
-    _need(
+    need(
         version == ("v1alpha2" if v2 else "v1alpha1"),
         f"has no schema kubefort knows in {res.id.api_version} ({kind} is v1alpha1; ClusterNetworkPolicy v1alpha2)",
         ("apiVersion",),
@@ -317,7 +314,7 @@ def parse_admin_policy(res: Resource) -> AdminPolicy:
     if not isinstance(spec, dict):
         raise PolicyError("spec is missing or not a mapping", ("spec",))
     if kind == BANP:  # x-kubernetes-validations: self.metadata.name == 'default'
-        _need(
+        need(
             res.id.name == "default",
             "must be 'default': a BaselineAdminNetworkPolicy is a singleton",
             ("metadata", "name"),
@@ -327,9 +324,9 @@ def parse_admin_policy(res: Resource) -> AdminPolicy:
         tier = "Admin"
         if v2:
             tier = _get(spec, "tier")
-            _need(tier in TIERS, f"is {tier!r}; Admin or Baseline", ("spec", "tier"))
+            need(tier in TIERS, f"is {tier!r}; Admin or Baseline", ("spec", "tier"))
         priority = _int(_get(spec, "priority"), ("spec", "priority"), 0, 1000)
-    _need(_get(spec, "subject") is not None, "needs subject", ("spec",))
+    need(_get(spec, "subject") is not None, "needs subject", ("spec",))
     ns, pod = _subject(spec["subject"], ("spec", "subject"), v2)
     return AdminPolicy(
         kind,

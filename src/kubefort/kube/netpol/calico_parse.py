@@ -46,7 +46,7 @@ from kubefort.kube.netpol.calico_selector import (
     prefix_labels,
     tokenize,
 )
-from kubefort.kube.netpol.model import PolicyError
+from kubefort.kube.netpol.model import PolicyError, checked_list, checked_map, need
 from kubefort.kube.pods import api_group, type_name
 from kubefort.model import Path_, Resource, format_path
 
@@ -60,39 +60,21 @@ _RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _need(cond: bool, msg: str, path: Path_) -> None:
-    if not cond:
-        raise PolicyError(f"{format_path(path)} {msg}", path)
 
 
 def _str(v: Any, path: Path_, limit: int | None = None) -> str:
     if v is None:
         return ""
-    _need(isinstance(v, str), f"is {type_name(v)}, expected a string", path)
-    _need(limit is None or len(v) <= limit, f"is longer than {limit} characters", path)
+    need(isinstance(v, str), f"is {type_name(v)}, expected a string", path)
+    need(limit is None or len(v) <= limit, f"is longer than {limit} characters", path)
     return str(v)
 
 
 def _bool(v: Any, path: Path_) -> bool:
     if v is None:
         return False
-    _need(isinstance(v, bool), f"is {type_name(v)}, expected true or false", path)
+    need(isinstance(v, bool), f"is {type_name(v)}, expected true or false", path)
     return bool(v)
-
-
-def _list(v: Any, path: Path_, limit: int) -> list[Any]:
-    if v is None:
-        return []
-    _need(isinstance(v, list), f"is {type_name(v)}, expected a list", path)
-    _need(len(v) <= limit, f"has {len(v)} items; at most {limit} allowed", path)
-    return list(v)
-
-
-def _map(v: Any, path: Path_) -> dict[str, Any]:
-    if v is None:
-        return {}
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
-    return dict(v)
 
 
 def _selector(text: str, path: Path_) -> Node:
@@ -107,7 +89,7 @@ def _sel_field(v: Any, path: Path_, global_ok: bool = False) -> str:
     the text is rejected unless allowed (the CEL rules test the text, string literals included)."""
     text = _str(v, path, MAX_SELECTOR)
     _selector(text, path)
-    _need(
+    need(
         global_ok or "global(" not in text,
         "uses global(); global() can only be used in an EntityRule namespaceSelector",
         path,
@@ -179,9 +161,9 @@ def _protocol(v: Any, path: Path_) -> int | None:
     if isinstance(v, str) and _DIGITS.match(v) and int(v) <= 255:
         v = int(v)
     if isinstance(v, int) and not isinstance(v, bool):
-        _need(1 <= v <= 255, f"is {v}; protocol numbers are 1-255", path)
+        need(1 <= v <= 255, f"is {v}; protocol numbers are 1-255", path)
         return int(v)
-    _need(
+    need(
         isinstance(v, str) and v in PROTOCOL_NUMBERS,
         f"is {v!r}; one of {', '.join(PROTOCOL_NUMBERS)} or 1-255 (case-sensitive)",
         path,
@@ -192,21 +174,21 @@ def _protocol(v: Any, path: Path_) -> int | None:
 def _port(v: Any, path: Path_) -> CalicoPort:
     """numorstring.Port plus validatePort / validatePortName."""
     if isinstance(v, int) and not isinstance(v, bool):
-        _need(1 <= v <= 65535, f"is {v}; port numbers are 1-65535", path)
+        need(1 <= v <= 65535, f"is {v}; port numbers are 1-65535", path)
         return CalicoPort(v, v)
-    _need(isinstance(v, str), f"is {type_name(v)}, expected a port number, range or name", path)
+    need(isinstance(v, str), f"is {type_name(v)}, expected a port number, range or name", path)
     if _DIGITS.match(v):
         n = int(v)
-        _need(1 <= n <= 65535, f"is {v}; port numbers are 1-65535", path)
+        need(1 <= n <= 65535, f"is {v}; port numbers are 1-65535", path)
         return CalicoPort(n, n)
     m = _RANGE.match(v)
     if m:
         lo, hi = int(m.group(1)), int(m.group(2))
-        _need(lo <= 65535 and hi <= 65535, f"is {v!r}; port numbers are 1-65535", path)
-        _need(lo <= hi, f"is {v!r}; the minimum is above the maximum", path)
-        _need(lo >= 1, f"is {v!r}; port numbers are 1-65535", path)
+        need(lo <= 65535 and hi <= 65535, f"is {v!r}; port numbers are 1-65535", path)
+        need(lo <= hi, f"is {v!r}; the minimum is above the maximum", path)
+        need(lo >= 1, f"is {v!r}; port numbers are 1-65535", path)
         return CalicoPort(lo, hi)
-    _need(
+    need(
         bool(_PORT_NAME.match(v)) and bool(_IANA.match(v)) and "--" not in v,
         f"is {v!r}; not a port number, lo:hi range or IANA port name",
         path,
@@ -217,29 +199,29 @@ def _port(v: Any, path: Path_) -> CalicoPort:
 def _icmp(v: Any, path: Path_) -> tuple[int | None, int | None] | None:
     if v is None:
         return None
-    m = _map(v, path)
+    m = checked_map(v, path)
     t, c = m.get("type"), m.get("code")
     for key, x, hi in (("type", t, 254), ("code", c, 255)):
-        _need(
+        need(
             x is None or (isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= hi),
             f"is {x!r}; 0-{hi}",
             path + (key,),
         )
-    _need(c is None or t is not None, "sets code without type", path)
+    need(c is None or t is not None, "sets code without type", path)
     return t, c
 
 
 def _nets(v: Any, path: Path_, negated: bool) -> tuple[str, ...]:
-    items = _list(v, path, 256)
-    _need(len({str(x) for x in items}) == len(items), "repeats an item (a set)", path)
+    items = checked_list(v, path, 256)
+    need(len({str(x) for x in items}) == len(items), "repeats an item (a set)", path)
     for i, n in enumerate(items):
         p = path + (i,)
-        _need(isinstance(n, str) and "/" in n, "is not a CIDR", p)
+        need(isinstance(n, str) and "/" in n, "is not a CIDR", p)
         try:
             net = ipaddress.ip_network(n, strict=True)
         except ValueError:
             raise PolicyError(f"{format_path(p)} is not a strictly masked CIDR", p) from None
-        _need(
+        need(
             not (negated and net.prefixlen == 0),
             "is a catch-all CIDR in a negated match (matches no traffic: the validator rejects it)",
             p,
@@ -248,7 +230,7 @@ def _nets(v: Any, path: Path_, negated: bool) -> tuple[str, ...]:
 
 
 def _entity(v: Any, path: Path_, ns: str | None) -> EntityRule:
-    m = _map(v, path)
+    m = checked_map(v, path)
     nets = _nets(m.get("nets"), path + ("nets",), False)
     not_nets = _nets(m.get("notNets"), path + ("notNets",), True)
     sel = _sel_field(m.get("selector"), path + ("selector",))
@@ -256,7 +238,7 @@ def _entity(v: Any, path: Path_, ns: str | None) -> EntityRule:
     ns_sel = _sel_field(m.get("namespaceSelector"), path + ("namespaceSelector",), global_ok=True)
     if "global(" in ns_sel and ns_sel != "global()":
         toks = tokenize(ns_sel)
-        _need(
+        need(
             len(toks) <= 2 and toks[0][0] == "global",
             "combines global() with other selectors (global() cannot be combined with other selectors)",
             path + ("namespaceSelector",),
@@ -265,30 +247,33 @@ def _entity(v: Any, path: Path_, ns: str | None) -> EntityRule:
     sa_names: tuple[str, ...] = ()
     sa_sel = ""
     if sa is not None:
-        sam = _map(sa, path + ("serviceAccounts",))
-        names = _list(sam.get("names"), path + ("serviceAccounts", "names"), 1 << 20)
-        _need(all(isinstance(x, str) for x in names), "must hold strings", path + ("serviceAccounts", "names"))
-        _need(len(set(names)) == len(names), "repeats an item (a set)", path + ("serviceAccounts", "names"))
+        sam = checked_map(sa, path + ("serviceAccounts",))
+        names = checked_list(sam.get("names"), path + ("serviceAccounts", "names"), 1 << 20)
+        need(all(isinstance(x, str) for x in names), "must hold strings", path + ("serviceAccounts", "names"))
+        need(len(set(names)) == len(names), "repeats an item (a set)", path + ("serviceAccounts", "names"))
         sa_names = tuple(names)
         sa_sel = _sel_field(sam.get("selector"), path + ("serviceAccounts", "selector"), global_ok=True)
-    ports = tuple(_port(x, path + ("ports", i)) for i, x in enumerate(_list(m.get("ports"), path + ("ports",), 50)))
+    ports = tuple(
+        _port(x, path + ("ports", i)) for i, x in enumerate(checked_list(m.get("ports"), path + ("ports",), 50))
+    )
     not_ports = tuple(
-        _port(x, path + ("notPorts", i)) for i, x in enumerate(_list(m.get("notPorts"), path + ("notPorts",), 50))
+        _port(x, path + ("notPorts", i))
+        for i, x in enumerate(checked_list(m.get("notPorts"), path + ("notPorts",), 50))
     )
     service = None
     svc = m.get("services")
     if svc is not None:
-        sm = _map(svc, path + ("services",))
+        sm = checked_map(svc, path + ("services",))
         name = _str(sm.get("name"), path + ("services", "name"), 253)
         sns = _str(sm.get("namespace"), path + ("services", "namespace"), 253)
         sp = path + ("services",)
-        _need(name != "", "must specify a service name", sp)
+        need(name != "", "must specify a service name", sp)
         for x, key in ((name, "name"), (sns, "namespace")):
-            _need(x == "" or bool(NAME_RE.match(x)), "is not a DNS subdomain name", sp + (key,))
-        _need(not ns_sel, "cannot be set with namespaceSelector", sp)
-        _need(sa is None, "cannot be set with serviceAccounts", sp)
-        _need(not sel and not not_sel, "cannot be set with selector or notSelector", sp)
-        _need(not nets and not not_nets, "cannot be set with nets or notNets", sp)
+            need(x == "" or bool(NAME_RE.match(x)), "is not a DNS subdomain name", sp + (key,))
+        need(not ns_sel, "cannot be set with namespaceSelector", sp)
+        need(sa is None, "cannot be set with serviceAccounts", sp)
+        need(not sel and not not_sel, "cannot be set with selector or notSelector", sp)
+        need(not nets and not not_nets, "cannot be set with nets or notNets", sp)
         service = (name, sns)
     er = EntityRule(
         nets,
@@ -330,68 +315,68 @@ def _effective(text: str, path: Path_) -> Node:
 def _http(v: Any, path: Path_) -> bool:
     if v is None:
         return False
-    m = _map(v, path)
-    methods = _list(m.get("methods"), path + ("methods",), 20)
-    _need(len({str(x) for x in methods}) == len(methods), "has duplicate methods", path + ("methods",))
-    for i, p in enumerate(_list(m.get("paths"), path + ("paths",), 20)):
+    m = checked_map(v, path)
+    methods = checked_list(m.get("methods"), path + ("methods",), 20)
+    need(len({str(x) for x in methods}) == len(methods), "has duplicate methods", path + ("methods",))
+    for i, p in enumerate(checked_list(m.get("paths"), path + ("paths",), 20)):
         pp = path + ("paths", i)
-        pm = _map(p, pp)
+        pm = checked_map(p, pp)
         exact, prefix = _str(pm.get("exact"), pp + ("exact",), 1024), _str(pm.get("prefix"), pp + ("prefix",), 1024)
-        _need(not (exact and prefix), "sets both exact and prefix", pp)
+        need(not (exact and prefix), "sets both exact and prefix", pp)
         x = exact or prefix
-        _need(x != "", "must set exact or prefix", pp)
-        _need(x.startswith("/") and not any(c in x for c in "? #"), "must start with / and hold no ?, # or space", pp)
+        need(x != "", "must set exact or prefix", pp)
+        need(x.startswith("/") and not any(c in x for c in "? #"), "must start with / and hold no ?, # or space", pp)
     return True
 
 
 def _rule_metadata(v: Any, path: Path_) -> None:
     """validateRuleMetadata: annotation keys are qualified names (checked lower-cased), 256 KiB in all."""
-    ann = _map(_map(v, path).get("annotations"), path + ("annotations",))
+    ann = checked_map(checked_map(v, path).get("annotations"), path + ("annotations",))
     size = 0
     for k, x in ann.items():
-        _need(isinstance(k, str) and isinstance(x, str), f"has {k!r}: {x!r}; strings expected", path + ("annotations",))
+        need(isinstance(k, str) and isinstance(x, str), f"has {k!r}: {x!r}; strings expected", path + ("annotations",))
         prefix, _, name = k.lower().rpartition("/")
-        _need(
+        need(
             bool(_QUALIFIED.match(k.lower())) and len(name) <= 63 and len(prefix) <= 253,
             f"has key {k!r}; not a qualified name",
             path + ("annotations",),
         )
         size += len(k.encode()) + len(x.encode())
-    _need(size <= 256 * 1024, "are larger than 256 KiB in total", path + ("annotations",))
+    need(size <= 256 * 1024, "are larger than 256 KiB in total", path + ("annotations",))
 
 
 def _rule(v: Any, path: Path_, direction: str, index: int, ns: str | None) -> CalicoRule:
-    m = _map(v, path)
+    m = checked_map(v, path)
     _rule_metadata(m.get("metadata"), path + ("metadata",))
     action = m.get("action")
-    _need(action in ACTIONS, f"is {action!r}; one of {', '.join(ACTIONS)}", path + ("action",))
+    need(action in ACTIONS, f"is {action!r}; one of {', '.join(ACTIONS)}", path + ("action",))
     ipv = m.get("ipVersion")
-    _need(ipv is None or (ipv in (4, 6) and not isinstance(ipv, bool)), f"is {ipv!r}; 4 or 6", path + ("ipVersion",))
+    need(ipv is None or (ipv in (4, 6) and not isinstance(ipv, bool)), f"is {ipv!r}; 4 or 6", path + ("ipVersion",))
     proto = _protocol(m.get("protocol"), path + ("protocol",))
     not_proto = _protocol(m.get("notProtocol"), path + ("notProtocol",))
     icmp, not_icmp = _icmp(m.get("icmp"), path + ("icmp",)), _icmp(m.get("notICMP"), path + ("notICMP",))
     http = _http(m.get("http"), path + ("http",))
-    _need(not http or action == "Allow", "HTTP match is only valid on Allow rules", path + ("http",))
-    _need(not http or proto in (None, 6), "rules with HTTP match must have protocol TCP or unset", path + ("http",))
-    _need(not http or direction == "ingress", "is not allowed in egress rules (application layer policy)", path)
-    _need(icmp is None or proto in (1, 58), "ICMP fields require protocol to be ICMP or ICMPv6", path + ("icmp",))
+    need(not http or action == "Allow", "HTTP match is only valid on Allow rules", path + ("http",))
+    need(not http or proto in (None, 6), "rules with HTTP match must have protocol TCP or unset", path + ("http",))
+    need(not http or direction == "ingress", "is not allowed in egress rules (application layer policy)", path)
+    need(icmp is None or proto in (1, 58), "ICMP fields require protocol to be ICMP or ICMPv6", path + ("icmp",))
     for key, p in (("protocol", proto), ("notProtocol", not_proto)):
-        _need(not (p == 1 and ipv not in (None, 4)), "ICMP requires ipVersion 4", path + (key,))
-        _need(not (p == 58 and ipv not in (None, 6)), "ICMPv6 requires ipVersion 6", path + (key,))
+        need(not (p == 1 and ipv not in (None, 4)), "ICMP requires ipVersion 4", path + (key,))
+        need(not (p == 58 and ipv not in (None, 6)), "ICMPv6 requires ipVersion 6", path + (key,))
     src = _entity(m.get("source"), path + ("source",), ns)
     dst = _entity(m.get("destination"), path + ("destination",), ns)
     if dst.service is not None:
-        _need(not dst.ports and not dst.not_ports, "ports and notPorts cannot be specified with services", path)
+        need(not dst.ports and not dst.not_ports, "ports and notPorts cannot be specified with services", path)
     for er, side in ((src, "source"), (dst, "destination")):
         for key, ports in (("ports", er.ports), ("notPorts", er.not_ports)):
             if proto is None:
-                _need(
+                need(
                     all(p.name for p in ports),
                     "rules with numeric port or port range must set protocol to TCP or UDP or SCTP",
                     path + (side, key),
                 )
             else:
-                _need(
+                need(
                     not ports or proto in PORT_PROTOCOLS,
                     "rules that specify ports must set protocol to TCP or UDP or SCTP",
                     path + (side, key),
@@ -402,8 +387,8 @@ def _rule(v: Any, path: Path_, direction: str, index: int, ns: str | None) -> Ca
         for key, nets in (("nets", er.nets), ("notNets", er.not_nets)):
             vs = {ipaddress.ip_network(n).version for n in nets}
             fp = path + (side, key)
-            _need(ipv is None or vs <= {ipv}, "rule IP version doesn't match CIDR version", fp)
-            _need(len(vs | seen) <= 1, "rule contains both IPv4 and IPv6 CIDRs", fp)
+            need(ipv is None or vs <= {ipv}, "rule IP version doesn't match CIDR version", fp)
+            need(len(vs | seen) <= 1, "rule contains both IPv4 and IPv6 CIDRs", fp)
             seen |= vs
     return CalicoRule(direction, index, str(action), proto, not_proto, ipv, icmp, not_icmp, src, dst, http, path)
 
@@ -429,10 +414,10 @@ def _name(res: Resource, tier: str) -> str:
 
 def _types(spec: dict[str, Any], crd: bool, n_in: int, n_eg: int) -> tuple[frozenset[str], str]:
     path: Path_ = ("spec", "types")
-    raw = _list(spec.get("types"), path, 2)
+    raw = checked_list(spec.get("types"), path, 2)
     for i, t in enumerate(raw):
-        _need(t in ("Ingress", "Egress"), f"is {t!r}; Ingress or Egress", path + (i,))
-    _need(len(set(raw)) == len(raw), "specifies a type more than once", path)
+        need(t in ("Ingress", "Egress"), f"is {t!r}; Ingress or Egress", path + (i,))
+    need(len(set(raw)) == len(raw), "specifies a type more than once", path)
     if raw:
         return frozenset(raw), "given"
     if crd:
@@ -446,28 +431,28 @@ def parse_calico_policy(res: Resource) -> CalicoPolicy:
     """A Calico NetworkPolicy or GlobalNetworkPolicy (projectcalico.org/v3 or
     crd.projectcalico.org/v1). Raises PolicyError where upstream's validation rejects it."""
     group, kind = api_group(res.id.api_version), res.id.kind
-    _need(
+    need(
         (group, res.id.api_version.rpartition("/")[2]) in ((GROUP, "v3"), (CRD_GROUP, "v1")),
         f"has no schema kubefort knows in {res.id.api_version} (projectcalico.org/v3, crd.projectcalico.org/v1)",
         ("apiVersion",),
     )
-    _need(kind in (NP, GNP), f"is {kind!r}; NetworkPolicy or GlobalNetworkPolicy", ("kind",))
+    need(kind in (NP, GNP), f"is {kind!r}; NetworkPolicy or GlobalNetworkPolicy", ("kind",))
     spec = res.obj.get("spec")
     if spec is None:
         spec = {}
-    _need(isinstance(spec, dict), f"is {type_name(spec)}, expected a mapping", ("spec",))
+    need(isinstance(spec, dict), f"is {type_name(spec)}, expected a mapping", ("spec",))
     tier = _str(spec.get("tier"), ("spec", "tier")) or DEFAULT_TIER
-    _need(bool(NAME_RE.match(tier)), "is not a valid tier name", ("spec", "tier"))
+    need(bool(NAME_RE.match(tier)), "is not a valid tier name", ("spec", "tier"))
     name = _name(res, tier)
-    _need(len(name) <= 253, "is longer than 253 characters", ("metadata", "name"))
-    _need(
+    need(len(name) <= 253, "is longer than 253 characters", ("metadata", "name"))
+    need(
         bool((NP_NAME_RE if kind == NP else GNP_NAME_RE).match(name)),
         f"is {name!r}; not a valid {kind} name",
         ("metadata", "name"),
     )
     ns = (res.id.namespace or "default") if kind == NP else None
     order = spec.get("order")
-    _need(
+    need(
         order is None or (isinstance(order, (int, float)) and not isinstance(order, bool) and math.isfinite(order)),
         f"is {order!r}; expected a number",
         ("spec", "order"),
@@ -478,9 +463,9 @@ def parse_calico_policy(res: Resource) -> CalicoPolicy:
     if kind == GNP:
         ns_sel = _sel_field(spec.get("namespaceSelector"), ("spec", "namespaceSelector"))
     else:
-        _need(spec.get("namespaceSelector") is None, "is not a NetworkPolicy field", ("spec", "namespaceSelector"))
-    hints = _list(spec.get("performanceHints"), ("spec", "performanceHints"), 1 << 10)
-    _need(
+        need(spec.get("namespaceSelector") is None, "is not a NetworkPolicy field", ("spec", "namespaceSelector"))
+    hints = checked_list(spec.get("performanceHints"), ("spec", "performanceHints"), 1 << 10)
+    need(
         all(h == "AssumeNeededOnEveryNode" for h in hints) and len(set(hints)) == len(hints),
         "may hold AssumeNeededOnEveryNode once",
         ("spec", "performanceHints"),
@@ -489,30 +474,30 @@ def parse_calico_policy(res: Resource) -> CalicoPolicy:
     for direction in ("ingress", "egress"):
         p: Path_ = ("spec", direction)
         rules[direction] = tuple(
-            _rule(r, p + (i,), direction, i, ns) for i, r in enumerate(_list(spec.get(direction), p, 1024))
+            _rule(r, p + (i,), direction, i, ns) for i, r in enumerate(checked_list(spec.get(direction), p, 1024))
         )
         for r in rules[direction]:
             other = r.source if direction == "egress" else r.destination
-            _need(
+            need(
                 other.service is None,
                 f"services are not allowed in {direction} rule {'source' if direction == 'egress' else 'destination'}",
                 other.path + ("services",),
             )
             own = r.destination if direction == "egress" else r.source
             if kind == GNP and own.service is not None:
-                _need(own.service[1] != "", "must specify a namespace", own.path + ("services", "namespace"))
+                need(own.service[1] != "", "must specify a namespace", own.path + ("services", "namespace"))
     types, how = _types(spec, group == CRD_GROUP, len(rules["ingress"]), len(rules["egress"]))
     dnt = _bool(spec.get("doNotTrack"), ("spec", "doNotTrack")) if kind == GNP else False
     pre = _bool(spec.get("preDNAT"), ("spec", "preDNAT")) if kind == GNP else False
     fwd = _bool(spec.get("applyOnForward"), ("spec", "applyOnForward")) if kind == GNP else False
-    _need(not (dnt and pre), "preDNAT and doNotTrack cannot both be true", ("spec",))
-    _need(not pre or not rules["egress"], "preDNAT policy cannot have any egress rules", ("spec", "egress"))
-    _need(
+    need(not (dnt and pre), "preDNAT and doNotTrack cannot both be true", ("spec",))
+    need(not pre or not rules["egress"], "preDNAT policy cannot have any egress rules", ("spec", "egress"))
+    need(
         not pre or "Egress" not in types or how != "given",
         "preDNAT policy cannot have 'Egress' type",
         ("spec", "types"),
     )
-    _need(fwd or not (dnt or pre), "applyOnForward must be true if either preDNAT or doNotTrack is true", ("spec",))
+    need(fwd or not (dnt or pre), "applyOnForward must be true if either preDNAT or doNotTrack is true", ("spec",))
     text = policy_selector(kind, ns, sel, ns_sel, sa_sel)
     selects = _effective(text, ("spec", "selector"))
     return CalicoPolicy(
@@ -539,21 +524,21 @@ def parse_calico_policy(res: Resource) -> CalicoPolicy:
 def parse_calico_tier(res: Resource) -> CalicoTier:
     """A Tier (projectcalico.org/v3 or crd.projectcalico.org/v1). Raises PolicyError."""
     name = res.id.name
-    _need(len(name) <= 63, "is longer than 63 characters", ("metadata", "name"))
-    _need(bool(TIER_NAME_RE.match(name)), f"is {name!r}; a tier name is a DNS label (no dots)", ("metadata", "name"))
-    spec = _map(res.obj.get("spec"), ("spec",))
+    need(len(name) <= 63, "is longer than 63 characters", ("metadata", "name"))
+    need(bool(TIER_NAME_RE.match(name)), f"is {name!r}; a tier name is a DNS label (no dots)", ("metadata", "name"))
+    spec = checked_map(res.obj.get("spec"), ("spec",))
     order = spec.get("order")
-    _need(
+    need(
         order is None or (isinstance(order, (int, float)) and not isinstance(order, bool) and math.isfinite(order)),
         f"is {order!r}; expected a number",
         ("spec", "order"),
     )
     action = spec.get("defaultAction") or "Deny"  # +kubebuilder:default=Deny
-    _need(action in ("Deny", "Pass"), f"is {action!r}; Deny or Pass", ("spec", "defaultAction"))
+    need(action in ("Deny", "Pass"), f"is {action!r}; Deny or Pass", ("spec", "defaultAction"))
     if name in BUILTIN_TIERS:
         want_order, want_action = BUILTIN_TIERS[name]
-        _need(action == want_action, f"must be {want_action} for the {name!r} tier", ("spec", "defaultAction"))
-        _need(order == want_order, f"must be {want_order:g} for the {name!r} tier", ("spec", "order"))
+        need(action == want_action, f"must be {want_action} for the {name!r} tier", ("spec", "defaultAction"))
+        need(order == want_order, f"must be {want_order:g} for the {name!r} tier", ("spec", "order"))
     return CalicoTier(name, None if order is None else float(order), action, res)
 
 

@@ -72,7 +72,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubefort.kube.netpol.model import PolicyError, Workload
+from kubefort.kube.netpol.model import PolicyError, Workload, need
 from kubefort.kube.netpol.ports import (
     ALL_PORTS,
     NO_PORTS,
@@ -84,7 +84,7 @@ from kubefort.kube.netpol.ports import (
 )
 from kubefort.kube.pods import api_group
 from kubefort.kube.selectors import Requirement, Selector, SelectorError, parse_selector
-from kubefort.model import Path_, Resource, format_path
+from kubefort.model import Path_, Resource
 
 GROUP = "cilium.io"
 CNP, CCNP = "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"
@@ -128,11 +128,6 @@ _IGNORE = tuple(
         r"topology\.kubernetes\.io"
     ).split()
 )
-
-
-def need(cond: bool, msg: str, path: Path_) -> None:
-    if not cond:
-        raise PolicyError(f"{format_path(path)} {msg}", path)
 
 
 # -- labels ------------------------------------------------------------------------------------

@@ -27,12 +27,11 @@ from kubefort.kube.netpol.cilium import (
     CiliumRule,
     CiliumSpec,
     cilium_selector,
-    need,
     peer_selector,
     selector_keys,
     subject_selector,
 )
-from kubefort.kube.netpol.model import PolicyError
+from kubefort.kube.netpol.model import PolicyError, checked_list, checked_map, need
 from kubefort.kube.netpol.ports import (
     Ranges,
     ranges_minus,
@@ -61,19 +60,6 @@ _ICMP_TYPE = re.compile(
 
 
 # -- parsing -----------------------------------------------------------------------------------
-def _list(v: Any, path: Path_, hi: int | None = None) -> list[Any]:
-    if v is None:
-        return []
-    need(isinstance(v, list), f"is {type_name(v)}, expected a list", path)
-    need(hi is None or len(v) <= hi, f"has {len(v)} items; at most {hi} allowed", path)
-    return list(v)
-
-
-def _map(v: Any, path: Path_) -> dict[str, Any]:
-    if v is None:
-        return {}
-    need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
-    return dict(v)
 
 
 def _str(v: Any, path: Path_) -> str:
@@ -101,7 +87,7 @@ def _cidr_peer(text: Any, path: Path_) -> CiliumPeer:
 
 
 def _cidr_set_peer(v: Any, path: Path_) -> CiliumPeer:
-    m = _map(v, path)
+    m = checked_map(v, path)
     given = [k for k in ("cidr", "cidrGroupRef", "cidrGroupSelector") if m.get(k) not in (None, "")]
     need(len(given) == 1, "must set exactly one of cidr, cidrGroupRef, cidrGroupSelector", path)
     field = given[0]
@@ -115,7 +101,7 @@ def _cidr_set_peer(v: Any, path: Path_) -> CiliumPeer:
     net = _prefix(text, path + ("cidr",))
     block: Ranges = (cidr_range(text),)
     excepts = []
-    for i, ex in enumerate(_list(m.get("except"), path + ("except",))):
+    for i, ex in enumerate(checked_list(m.get("except"), path + ("except",))):
         ep = path + ("except", i)
         ex_s = _str(ex, ep)
         ex_net = _prefix(ex_s, ep)
@@ -133,10 +119,10 @@ def _cidr_set_peer(v: Any, path: Path_) -> CiliumPeer:
 
 
 def _service_peer(v: Any, path: Path_) -> CiliumPeer:
-    m = _map(v, path)
+    m = checked_map(v, path)
     if m.get("k8sServiceSelector") is not None:
         p = path + ("k8sServiceSelector",)
-        s = _map(m["k8sServiceSelector"], p)
+        s = checked_map(m["k8sServiceSelector"], p)
         need(s.get("selector") is not None, "needs selector", p)
         ns = _str(s.get("namespace") or "", p + ("namespace",))
         return CiliumPeer(
@@ -144,13 +130,13 @@ def _service_peer(v: Any, path: Path_) -> CiliumPeer:
         )
     need(m.get("k8sService") is not None, "needs k8sService or k8sServiceSelector", path)
     p = path + ("k8sService",)
-    s = _map(m["k8sService"], p)
+    s = checked_map(m["k8sService"], p)
     name = _str(s.get("serviceName") or "", p + ("serviceName",))
     return CiliumPeer("service", name=name, namespace=_str(s.get("namespace") or "", p + ("namespace",)), path=path)
 
 
 def _fqdn_peer(v: Any, path: Path_) -> CiliumPeer:
-    m = _map(v, path)
+    m = checked_map(v, path)
     given = [k for k in ("matchName", "matchPattern") if m.get(k) is not None]
     need(len(given) == 1, "must set exactly one of matchName, matchPattern", path)
     k = given[0]
@@ -181,7 +167,7 @@ def parse_port_text(text: str) -> tuple[int, str | None]:
 
 
 def _port(v: Any, path: Path_, dns: bool) -> CiliumPort:
-    m = _map(v, path)
+    m = checked_map(v, path)
     raw = m.get("port")
     text = _str(raw if raw is not None else "", path + ("port",))
     proto = _str(m.get("protocol") or "ANY", path + ("protocol",))
@@ -207,12 +193,12 @@ def _port(v: Any, path: Path_, dns: bool) -> CiliumPort:
 
 def _l7(v: Any, path: Path_, ports: tuple[CiliumPort, ...], ingress: bool, host: bool) -> tuple[tuple[str, int], ...]:
     """L7Rules (v1.20: http or dns; the Kafka and generic l7proto rules were removed)."""
-    m = _map(v, path)
+    m = checked_map(v, path)
     for gone in ("kafka", "l7proto", "l7"):
         need(
             m.get(gone) is None, "is not supported by Cilium 1.20 (removed); kubefort does not model it", path + (gone,)
         )
-    found = [(k, len(_list(m[k], path + (k,)))) for k in ("http", "dns") if m.get(k) is not None]
+    found = [(k, len(checked_list(m[k], path + (k,)))) for k in ("http", "dns") if m.get(k) is not None]
     need(len(found) <= 1, "sets several L7 protocols in one rule", path)
     if not found or found[0][1] == 0:
         return ()
@@ -227,16 +213,18 @@ def _l7(v: Any, path: Path_, ports: tuple[CiliumPort, ...], ingress: bool, host:
 
 
 def _port_rule(v: Any, path: Path_, ingress: bool, deny: bool, host: bool) -> CiliumPortRule:
-    m = _map(v, path)
+    m = checked_map(v, path)
     rules = m.get("rules") if not deny else None
     dns = isinstance(rules, dict) and bool(rules.get("dns"))
     ports = tuple(
-        _port(x, path + ("ports", i), dns) for i, x in enumerate(_list(m.get("ports"), path + ("ports",), MAX_PORTS))
+        _port(x, path + ("ports", i), dns)
+        for i, x in enumerate(checked_list(m.get("ports"), path + ("ports",), MAX_PORTS))
     )
     if deny:
         return CiliumPortRule(ports)
     names = tuple(
-        _str(x, path + ("serverNames", i)) for i, x in enumerate(_list(m.get("serverNames"), path + ("serverNames",)))
+        _str(x, path + ("serverNames", i))
+        for i, x in enumerate(checked_list(m.get("serverNames"), path + ("serverNames",)))
     )
     need(all(names), "holds an empty server name", path + ("serverNames",))
     l7 = _l7(rules, path + ("rules",), ports, ingress, host) if rules is not None else ()
@@ -247,7 +235,7 @@ def _port_rule(v: Any, path: Path_, ingress: bool, deny: bool, host: bool) -> Ci
     )
     listener = None
     if m.get("listener") is not None:
-        lm = _map(m["listener"], path + ("listener",))
+        lm = checked_map(m["listener"], path + ("listener",))
         listener = _str(lm.get("name") or "", path + ("listener", "name"))
         need(not ingress, "sets a listener on ingress", path + ("listener",))
         need(not l7, "sets a listener with L7 rules", path + ("listener",))
@@ -255,11 +243,11 @@ def _port_rule(v: Any, path: Path_, ingress: bool, deny: bool, host: bool) -> Ci
 
 
 def _icmp_rule(v: Any, path: Path_) -> CiliumPortRule:
-    m = _map(v, path)
+    m = checked_map(v, path)
     fields = []
-    for i, f in enumerate(_list(m.get("fields"), path + ("fields",), MAX_PORTS)):
+    for i, f in enumerate(checked_list(m.get("fields"), path + ("fields",), MAX_PORTS)):
         fp = path + ("fields", i)
-        fm = _map(f, fp)
+        fm = checked_map(f, fp)
         family = fm.get("family") or "IPv4"
         need(family in ("IPv4", "IPv6"), f"has family {family!r}; IPv4 or IPv6", fp)
         t = fm.get("type")
@@ -280,15 +268,15 @@ _PEER_FIELDS = {
 def _rule(
     v: Any, path: Path_, direction: str, deny: bool, index: int, namespace: str | None, subject_init: bool, host: bool
 ) -> CiliumRule:
-    r = _map(v, path)
+    r = checked_map(v, path)
     ingress = direction == "ingress"
     fields = [f for f in _PEER_FIELDS[direction] if not (deny and f == "toFQDNs")]
-    lists = {f: _list(r.get(f), path + (f,)) for f in fields}
+    lists = {f: checked_list(r.get(f), path + (f,)) for f in fields}
     given = [f for f in fields if lists[f]]
     need(len(given) <= 1, f"combines {' and '.join(given)}; Cilium supports one kind of peer per rule", path)
     req = "fromRequires" if ingress else "toRequires"
     need(
-        not _list(r.get(req), path + (req,)),
+        not checked_list(r.get(req), path + (req,)),
         "is set; it was removed in Cilium 1.19 (the CRD allows no items) and kubefort does not model it",
         path + (req,),
     )
@@ -326,14 +314,14 @@ def _rule(
         if "Services" not in f and "FQDN" not in f and "Groups" not in f
     )
     l3: tuple[CiliumPeer, ...] | None = () if empty_given else (tuple(peers) if peers else None)
-    to_ports = _list(r.get("toPorts"), path + ("toPorts",))
-    icmps = _list(r.get("icmps"), path + ("icmps",))
+    to_ports = checked_list(r.get("toPorts"), path + ("toPorts",))
+    icmps = checked_list(r.get("icmps"), path + ("icmps",))
     need(not (icmps and to_ports), "sets icmps together with toPorts; use separate rules", path)
     ports = tuple(_port_rule(x, path + ("toPorts", i), ingress, deny, host) for i, x in enumerate(to_ports))
     ports += tuple(_icmp_rule(x, path + ("icmps", i)) for i, x in enumerate(icmps))
     auth = None
     if not deny and r.get("authentication") is not None:
-        am = _map(r["authentication"], path + ("authentication",))
+        am = checked_map(r["authentication"], path + ("authentication",))
         auth = am.get("mode")
         need(auth in AUTH_MODES, f"has mode {auth!r}; one of {', '.join(AUTH_MODES)}", path + ("authentication",))
     return CiliumRule(direction, deny, index, l3, ports, auth, path)
@@ -346,9 +334,9 @@ def _bool_or_none(v: Any, path: Path_) -> bool | None:
 
 def parse_spec(v: Any, path: Path_, kind: str, namespace: str | None) -> CiliumSpec:
     """One rule (`api.Rule`) as `Parse` reads it: Sanitize, then ParseToCiliumRule."""
-    r = _map(v, path)
+    r = checked_map(v, path)
     need(isinstance(v, dict), "is not a mapping", path)
-    sections = {f: _list(r.get(f), path + (f,)) for f in ("ingress", "ingressDeny", "egress", "egressDeny")}
+    sections = {f: checked_list(r.get(f), path + (f,)) for f in ("ingress", "ingressDeny", "egress", "egressDeny")}
     need(any(sections.values()), "must have at least one of ingress, ingressDeny, egress, egressDeny", path)
     es, ns_ = r.get("endpointSelector"), r.get("nodeSelector")
     need(es is not None or ns_ is not None, "must have one of endpointSelector or nodeSelector", path)
@@ -361,7 +349,7 @@ def parse_spec(v: Any, path: Path_, kind: str, namespace: str | None) -> CiliumS
     else:
         subject = subject_selector(cilium_selector(es, path + ("endpointSelector",)), namespace)
     subject_init = subject is not None and "reserved:init" in selector_keys(subject)
-    dd = _map(r.get("enableDefaultDeny"), path + ("enableDefaultDeny",))
+    dd = checked_map(r.get("enableDefaultDeny"), path + ("enableDefaultDeny",))
     dd_in = _bool_or_none(dd.get("ingress"), path + ("enableDefaultDeny", "ingress"))
     dd_eg = _bool_or_none(dd.get("egress"), path + ("enableDefaultDeny", "egress"))
     rules = {
@@ -415,7 +403,7 @@ def parse_cilium_policy(res: Resource) -> CiliumPolicy:
     if spec is not None:
         need(isinstance(spec, dict), f"is {type_name(spec)}, expected a rule", ("spec",))
         out.append(parse_spec(spec, ("spec",), kind, namespace))
-    for i, x in enumerate(_list(specs, ("specs",))):
+    for i, x in enumerate(checked_list(specs, ("specs",))):
         need(isinstance(x, dict), f"is {type_name(x)}, expected a rule", ("specs", i))
         out.append(parse_spec(x, ("specs", i), kind, namespace))
     return CiliumPolicy(kind, namespace, res.id.name, tuple(out), res)

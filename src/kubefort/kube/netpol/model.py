@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubefort.kube.netpol.cidr import cidr_range
 from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PortSet, port_set, ports_union
+from kubefort.kube.pods import type_name
 from kubefort.kube.selectors import Selector
-from kubefort.model import NotEvaluated, Path_, Resource, ResourceId
+from kubefort.model import NotEvaluated, Path_, Resource, ResourceId, format_path
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NAMESPACE = "default"
@@ -31,6 +33,29 @@ DEFAULT_EXTERNALS = (External("internet", "0.0.0.0/0"), External("cloud-metadata
 
 class PolicyError(NotEvaluated):
     """An object the API server would reject (or that kubefort cannot read)."""
+
+
+# field checks shared by the policy parsers: a refusal names the field's path
+def need(cond: bool, msg: str, path: Path_) -> None:
+    if not cond:
+        raise PolicyError(f"{format_path(path)} {msg}", path)
+
+
+def checked_list(v: Any, path: Path_, hi: int | None = None) -> list[Any]:
+    """A list field (None: absent, empty), with at most `hi` items."""
+    if v is None:
+        return []
+    need(isinstance(v, list), f"is {type_name(v)}, expected a list", path)
+    need(hi is None or len(v) <= hi, f"has {len(v)} items; at most {hi} allowed", path)
+    return list(v)
+
+
+def checked_map(v: Any, path: Path_) -> dict[str, Any]:
+    """A mapping field (None: absent, empty)."""
+    if v is None:
+        return {}
+    need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
+    return dict(v)
 
 
 @dataclass(frozen=True, slots=True)

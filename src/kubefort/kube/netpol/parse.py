@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from kubefort.kube.netpol.cidr import cidr_prefix, cidr_range
-from kubefort.kube.netpol.model import DEFAULT_NAMESPACE, Peer, Policy, PolicyError, PortRule, Rule, Workload
+from kubefort.kube.netpol.model import DEFAULT_NAMESPACE, Peer, Policy, PolicyError, PortRule, Rule, Workload, need
 from kubefort.kube.netpol.ports import PROTOCOLS, Ranges, ranges_minus
 from kubefort.kube.pods import find_pods, type_name
 from kubefort.kube.selectors import parse_selector
@@ -15,19 +15,14 @@ from kubefort.model import Path_, Resource, format_path
 _SVC_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 
 
-def _need(cond: bool, msg: str, path: Path_) -> None:
-    if not cond:
-        raise PolicyError(f"{format_path(path)} {msg}", path)
-
-
 def str_map(v: Any, path: Path_) -> dict[str, str]:
     """A labels mapping (None: empty; a null value is "", as the API server decodes map[string]string);
     raises PolicyError unless every key and value is a string."""
     if v is None:
         return {}
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
+    need(isinstance(v, dict), f"is {type_name(v)}, expected a mapping", path)
     for k, x in v.items():
-        _need(
+        need(
             isinstance(k, str) and (x is None or isinstance(x, str)),
             f"has {k!r}: {x!r}; keys and values must be strings",
             path,
@@ -36,27 +31,27 @@ def str_map(v: Any, path: Path_) -> dict[str, str]:
 
 
 def _parse_peer(v: Any, path: Path_) -> Peer:
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a peer", path)
+    need(isinstance(v, dict), f"is {type_name(v)}, expected a peer", path)
     pod, ns, ipb = v.get("podSelector"), v.get("namespaceSelector"), v.get("ipBlock")
     if ipb is not None:
-        _need(pod is None and ns is None, "sets ipBlock together with a selector; the API server rejects it", path)
+        need(pod is None and ns is None, "sets ipBlock together with a selector; the API server rejects it", path)
         p = path + ("ipBlock",)
-        _need(isinstance(ipb, dict) and isinstance(ipb.get("cidr"), str), "needs cidr", p)
+        need(isinstance(ipb, dict) and isinstance(ipb.get("cidr"), str), "needs cidr", p)
         try:
             first, last = cidr_range(ipb["cidr"])
             block: Ranges = ((first, last),)
             version, plen = cidr_prefix(ipb["cidr"])
             excepts = ipb.get("except")  # null is absent; 0, "" or false are not a list
             excepts = [] if excepts is None else excepts
-            _need(isinstance(excepts, list), f"is {type_name(excepts)}, expected a list", p + ("except",))
+            need(isinstance(excepts, list), f"is {type_name(excepts)}, expected a list", p + ("except",))
             for i, ex in enumerate(excepts):
-                _need(isinstance(ex, str), "is not a string", p + ("except", i))
+                need(isinstance(ex, str), "is not a string", p + ("except", i))
                 lo, hi = cidr_range(ex)
                 ev, elen = cidr_prefix(ex)
                 # each except is judged against cidr alone, as ValidateIPBlock does (the network
                 # contains the except's address and its prefix is longer), never against what
                 # earlier excepts left: they may overlap, nest or come in any order
-                _need(
+                need(
                     ev == version and first <= lo and hi <= last and elen > plen,
                     "must be a strict subset of cidr",
                     p + ("except", i),
@@ -65,7 +60,7 @@ def _parse_peer(v: Any, path: Path_) -> Peer:
         except ValueError as exc:
             raise PolicyError(f"{format_path(p)}: {exc}", p) from None
         return Peer(cidr=ipb["cidr"], block=block, path=path)
-    _need(pod is not None or ns is not None, "is empty; a peer needs podSelector, namespaceSelector or ipBlock", path)
+    need(pod is not None or ns is not None, "is empty; a peer needs podSelector, namespaceSelector or ipBlock", path)
     return Peer(
         parse_selector(pod, path + ("podSelector",)) if pod is not None else None,
         parse_selector(ns, path + ("namespaceSelector",)) if ns is not None else None,
@@ -74,22 +69,22 @@ def _parse_peer(v: Any, path: Path_) -> Peer:
 
 
 def _parse_port(v: Any, path: Path_) -> PortRule:
-    _need(isinstance(v, dict), f"is {type_name(v)}, expected a port", path)
+    need(isinstance(v, dict), f"is {type_name(v)}, expected a port", path)
     proto = v.get("protocol", "TCP") or "TCP"
-    _need(proto in PROTOCOLS, f"has protocol {proto!r}; TCP, UDP or SCTP", path)
+    need(proto in PROTOCOLS, f"has protocol {proto!r}; TCP, UDP or SCTP", path)
     port, end = v.get("port"), v.get("endPort")
     if isinstance(port, int) and not isinstance(port, bool):
-        _need(1 <= port <= 65535, f"has port {port}; 1-65535", path)
+        need(1 <= port <= 65535, f"has port {port}; 1-65535", path)
     elif port is not None:
-        _need(
+        need(
             isinstance(port, str) and bool(_SVC_NAME.match(port)) and "--" not in port,
             f"has port {port!r}; a number or an IANA service name",
             path,
         )
     if end is not None:
-        _need(isinstance(end, int) and not isinstance(end, bool), "endPort is not an integer", path)
-        _need(isinstance(port, int), "sets endPort without a numeric port", path)
-        _need(port <= end <= 65535, f"has endPort {end} below port {port} or above 65535", path)
+        need(isinstance(end, int) and not isinstance(end, bool), "endPort is not an integer", path)
+        need(isinstance(port, int), "sets endPort without a numeric port", path)
+        need(port <= end <= 65535, f"has endPort {end} below port {port} or above 65535", path)
     return PortRule(proto, port, end)
 
 
@@ -98,15 +93,15 @@ def _parse_rules(spec: dict[str, Any], direction: str) -> tuple[Rule, ...]:
     path: Path_ = ("spec", direction)
     if raw is None:
         return ()
-    _need(isinstance(raw, list), f"is {type_name(raw)}, expected a list", path)
+    need(isinstance(raw, list), f"is {type_name(raw)}, expected a list", path)
     peer_key = "from" if direction == "ingress" else "to"
     out = []
     for i, r in enumerate(raw):
         r = r if r is not None else {}
-        _need(isinstance(r, dict), "is not a mapping", path + (i,))
+        need(isinstance(r, dict), "is not a mapping", path + (i,))
         peers, ports = r.get(peer_key), r.get("ports")  # null is absent; 0, "" or false are not lists
         peers, ports = [] if peers is None else peers, [] if ports is None else ports
-        _need(isinstance(peers, list) and isinstance(ports, list), f"{peer_key} and ports must be lists", path + (i,))
+        need(isinstance(peers, list) and isinstance(ports, list), f"{peer_key} and ports must be lists", path + (i,))
         out.append(
             Rule(
                 direction,
@@ -126,7 +121,7 @@ def parse_policy(res: Resource) -> Policy:
         raise PolicyError("spec is missing or not a mapping", ("spec",))
     types = spec.get("policyTypes")  # null is absent; 0, "" or false are not a list
     types = [] if types is None else types
-    _need(
+    need(
         isinstance(types, list) and all(t in ("Ingress", "Egress") for t in types),
         "may hold only Ingress and Egress",
         ("spec", "policyTypes"),
