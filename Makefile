@@ -25,11 +25,12 @@ demo: $(STAMP)
 	@$(BIN)/kubefort scan examples/insecure-app; code=$$?; \
 	  if [ $$code -eq 1 ]; then echo "(exit code 1, as expected: findings at or above --fail-on high)"; else exit $$code; fi
 
-## tools: build real helm and kustomize (renderer tests) and a real kube-apiserver + etcd
-## (cluster tests), all cached outside the repo
+## tools: build real helm and kustomize (renderer tests), a real kube-apiserver + etcd
+## (cluster tests) and an OCI registry, crane and cosign (signature tests), all cached outside the repo
 tools:
 	bash tools/install-test-tools.sh
 	bash tools/install-test-cluster.sh
+	bash tools/install-test-registry.sh
 
 ## test: set up and run the whole suite
 test: $(STAMP)
@@ -37,6 +38,7 @@ test: $(STAMP)
 	bash tools/install-test-cluster.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: kube-apiserver/etcd could not be built; cluster tests will skip"; }
 	bash tools/install-test-chromium.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: chromium/chromedriver could not be installed; HTML report browser tests will skip"; }
 	bash tools/install-test-postgres.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: postgresql could not be installed; PostgreSQL store tests will skip"; }
+	bash tools/install-test-registry.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: registry/crane/cosign could not be built; image signature tests will skip"; }
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -m "not cluster" -n auto  # on every core
 	$(BIN)/python -m pytest -m cluster  # one real kube-apiserver + etcd for the whole session

@@ -5,9 +5,11 @@
 | `inventory.py` | every image reference of every workload, normalised as the runtime pulls it, with the workloads using it and, for cluster input, the digests its pods run (`status.containerStatuses[].imageID`) |
 | `vulns.py` | scanner output (Trivy JSON, Grype JSON, CycloneDX 1.4-1.6 with VEX, trivy-operator VulnerabilityReports) read into one model, bounded and with clear errors |
 | `scandata.py` | how scan results reach the KF-IMG scan checks: `image_scans:` in `.kubefort.yaml` (files) and the VulnerabilityReport objects of the scanned input, matched to images |
+| `oci.py` | a small OCI distribution client (manifests, blobs, referrers; registry auth; bounded reads) |
+| `cosign.py` | cosign key-pair signatures: found in the registry, verified against trusted public keys |
 
-Signature verification (cosign, registries) is not built yet: an inventory entry carries no
-verification field until it is.
+Signature verification is a library so far: no command or check calls `oci.py`/`cosign.py` yet,
+and an inventory entry carries no verification field (docs/images.md, "Not built yet").
 """
 
 # the severities of the vulnerability model, most severe first (vulns.py, the KF-IMG scan checks'

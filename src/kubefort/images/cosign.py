@@ -1,0 +1,228 @@
+"""Cosign (Sigstore) image signatures made with key pairs: find them in the registry and verify
+them against trusted public keys, as `cosign verify --key` and Kyverno's `verifyImages` do.
+
+Where a signature is (the format cosign v2 writes by default): the manifest tagged
+`sha256-<hex of the image digest>.sig` in the image's repository; each of its layers of type
+`application/vnd.dev.cosign.simplesigning.v1+json` is one signature: the layer blob is the
+signed payload, its annotation `dev.cosignproject.cosign/signature` the base64 signature. When
+the registry has the OCI 1.1 referrers API, referrers of the image with artifact type
+`application/vnd.dev.cosign.artifact.sig.v1+json` are read the same way.
+
+What a signature proves (`verify_image`): its signature verifies over the payload bytes with
+one of the trusted keys (ECDSA P-256/P-384/P-521 with SHA-256 as cosign signs, RSA PKCS#1 v1.5
+or PSS with SHA-256, Ed25519), and the payload (a "cosign container image signature") names the
+image's digest in `critical.image.docker-manifest-digest`. A signature by a trusted key over
+another digest proves nothing about this image (`other-digest`); one by no trusted key is
+`untrusted`; no signature at all is `unsigned`. Registry failures raise `RegistryError` (not
+evaluated), malformed signatures are skipped with the reason kept.
+
+Not covered here: keyless signatures (Fulcio certificates, Rekor inclusion), attestations
+(in-toto/DSSE), and the transparency log: a key pair signature is verified offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from kubefort.images.oci import DIGEST_RE, MAX_BLOB, Registry, RegistryError
+
+__all__ = [
+    "Signature",
+    "TrustedKey",
+    "Verdict",
+    "find_signatures",
+    "load_key",
+    "signature_tag",
+    "verify_image",
+]
+
+SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
+SIG_ANNOTATION = "dev.cosignproject.cosign/signature"
+PAYLOAD_TYPE = "cosign container image signature"
+MAX_SIGNATURES = 64  # layers read per signature manifest; more is refused, never half-read
+
+Status = Literal["verified", "unsigned", "untrusted", "other-digest"]
+
+
+def signature_tag(digest: str) -> str:
+    """The tag cosign stores an image's signatures under."""
+    algo, _, hexdigest = digest.partition(":")
+    return f"{algo}-{hexdigest}.sig"
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """A public key signatures may be made with; `name` says which in messages."""
+
+    name: str
+    key: Any  # a cryptography public key
+    fingerprint: str  # sha256 of its DER SubjectPublicKeyInfo
+
+    def verifies(self, signature: bytes, payload: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+        k = self.key
+        try:
+            if isinstance(k, ec.EllipticCurvePublicKey):
+                k.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
+            elif isinstance(k, rsa.RSAPublicKey):
+                try:
+                    k.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
+                except InvalidSignature:
+                    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+                    k.verify(signature, payload, pss, hashes.SHA256())
+            elif isinstance(k, ed25519.Ed25519PublicKey):
+                k.verify(signature, payload)
+            else:
+                return False
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def load_key(pem: bytes, name: str) -> TrustedKey:
+    """A PEM public key (cosign.pub, a KMS export); ValueError for anything else."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: not a PEM public key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        raise ValueError(f"{name}: a {type(key).__name__}; cosign keys are ECDSA, RSA or Ed25519")
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return TrustedKey(name, key, hashlib.sha256(der).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    payload: bytes
+    signature: bytes
+    where: str  # the manifest and layer it was read from
+
+
+@dataclass(slots=True)
+class Verdict:
+    status: Status
+    digest: str
+    key: str | None = None  # the trusted key that verified (verified, other-digest)
+    signed_digests: tuple[str, ...] = ()  # other-digest: what the trusted signatures name
+    signatures: int = 0
+    skipped: list[str] = field(default_factory=list)  # malformed signatures, with the reason
+
+    @property
+    def message(self) -> str:
+        if self.status == "verified":
+            return f"signed by {self.key}"
+        if self.status == "unsigned":
+            return "no cosign signature in the registry" + _skipped(self.skipped)
+        if self.status == "other-digest":
+            named = ", ".join(self.signed_digests)
+            return f"signed by {self.key} for another digest ({named}), none for {self.digest}"
+        n = self.signatures
+        return f"{n} signature{'s' if n != 1 else ''}, none by a trusted key" + _skipped(self.skipped)
+
+
+def _skipped(skipped: list[str]) -> str:
+    return f" ({len(skipped)} unreadable: {skipped[0]})" if skipped else ""
+
+
+def _layers(manifest: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        raise RegistryError(f"{where}: a signature manifest without a list of layers")
+    if len(layers) > MAX_SIGNATURES:
+        raise RegistryError(f"{where}: {len(layers)} signature layers, more than the {MAX_SIGNATURES} read")
+    return [x for x in layers if isinstance(x, dict)]
+
+
+def _signatures_of(
+    reg: Registry, repo: str, manifest: dict[str, Any], where: str, skipped: list[str]
+) -> list[Signature]:
+    out = []
+    for i, layer in enumerate(_layers(manifest, where)):
+        at = f"{where} layer {i}"
+        if layer.get("mediaType") != SIMPLESIGNING:
+            continue
+        annotations = layer.get("annotations")
+        encoded = annotations.get(SIG_ANNOTATION) if isinstance(annotations, dict) else None
+        digest = layer.get("digest")
+        size = layer.get("size")
+        if not isinstance(encoded, str) or not isinstance(digest, str) or not DIGEST_RE.match(digest):
+            skipped.append(f"{at}: no signature annotation or digest")
+            continue
+        if isinstance(size, int) and size > MAX_BLOB:
+            skipped.append(f"{at}: a payload of {size:,} bytes")
+            continue
+        try:
+            signature = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            skipped.append(f"{at}: the signature is not base64")
+            continue
+        out.append(Signature(reg.blob(repo, digest), signature, at))
+    return out
+
+
+def find_signatures(reg: Registry, repo: str, digest: str, skipped: list[str] | None = None) -> list[Signature]:
+    """Every key-pair signature stored for the image (tag scheme, then OCI 1.1 referrers)."""
+    skipped = skipped if skipped is not None else []
+    out: list[Signature] = []
+    tag = signature_tag(digest)
+    m = reg.manifest(repo, tag)
+    if m is not None:
+        out += _signatures_of(reg, repo, m.body, f"{reg.host}/{repo}:{tag}", skipped)
+    for ref in reg.referrers(repo, digest) or []:
+        if ref.get("artifactType") != SIG_ARTIFACT or not isinstance(ref.get("digest"), str):
+            continue
+        rm = reg.manifest(repo, ref["digest"])
+        if rm is not None:
+            out += _signatures_of(reg, repo, rm.body, f"{reg.host}/{repo}@{ref['digest']}", skipped)
+    return out
+
+
+def signed_digest(payload: bytes) -> str | None:
+    """The image digest a cosign payload names (None: not a cosign image signature payload)."""
+    try:
+        doc = orjson.loads(payload)
+        critical = doc["critical"]
+        if critical.get("type") != PAYLOAD_TYPE:
+            return None
+        digest = critical["image"]["docker-manifest-digest"]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    return digest if isinstance(digest, str) else None
+
+
+def verify_image(reg: Registry, repo: str, digest: str, keys: list[TrustedKey]) -> Verdict:
+    """The verdict on one image digest (module docstring). RegistryError: not evaluated."""
+    skipped: list[str] = []
+    sigs = find_signatures(reg, repo, digest, skipped)
+    verdict = Verdict("unsigned", digest, signatures=len(sigs), skipped=skipped)
+    if not sigs:
+        return verdict
+    other: list[str] = []
+    other_key = None
+    for sig in sigs:
+        for key in keys:
+            if not key.verifies(sig.signature, sig.payload):
+                continue
+            named = signed_digest(sig.payload)
+            if named == digest:
+                verdict.status, verdict.key = "verified", key.name
+                return verdict
+            other.append(named or "a payload that names no image")
+            other_key = other_key or key.name
+    if other:
+        verdict.status, verdict.key, verdict.signed_digests = "other-digest", other_key, tuple(dict.fromkeys(other))
+    else:
+        verdict.status = "untrusted"
+    return verdict

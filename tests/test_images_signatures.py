@@ -1,0 +1,368 @@
+"""Cosign key-pair signatures (kubefort.images.cosign) read from a real OCI registry
+(kubefort.images.oci): the CNCF distribution registry on 127.0.0.1 with TLS, images pushed with
+crane and signed with cosign, all three built from the Go module proxy by
+tools/install-test-registry.sh. Verification passes for the right key and fails for another key,
+a re-tagged image, a tampered payload, a signature of a different digest and a missing
+signature; an unreachable, untrusted or hostile registry is a RegistryError (not evaluated),
+never a pass."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from conftest import tool_missing
+from kubefort.images.cosign import (
+    SIG_ANNOTATION,
+    SIMPLESIGNING,
+    TrustedKey,
+    load_key,
+    signature_tag,
+    signed_digest,
+    verify_image,
+)
+from kubefort.images.oci import Credentials, Registry, RegistryError, docker_credentials
+from test_admission_serve import new_ca
+
+TOOLS = Path(os.environ.get("KUBEFORT_TOOLS_DIR", str(Path.home() / ".cache" / "kubefort" / "tools"))) / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class World:
+    d: Path
+    host: str
+    ca: Path
+    env: dict[str, str]
+    trusted: TrustedKey
+    other: TrustedKey
+
+    def run(self, tool: str, *args: str) -> str:
+        p = subprocess.run(
+            [str(TOOLS / tool), *args], cwd=self.d, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert p.returncode == 0, f"{tool} {' '.join(args)}:\n{p.stderr}"
+        return p.stdout.strip()
+
+    def push(self, repo_tag: str, content: str) -> str:
+        """An image of one layer holding `content` at host/repo_tag; its digest."""
+        layer = self.d / f"layer-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+        layer.mkdir(exist_ok=True)
+        (layer / "f.txt").write_text(content)
+        subprocess.run(["tar", "cf", f"{layer}.tar", "-C", str(layer), "f.txt"], check=True)
+        self.run("crane", "append", "-f", f"{layer}.tar", "-t", f"{self.host}/{repo_tag}")
+        return self.run("crane", "digest", f"{self.host}/{repo_tag}")
+
+    def sign(self, key: str, repo: str, digest: str) -> None:
+        self.run("cosign", "sign", "--key", key, "--tlog-upload=false", "--yes", f"{self.host}/{repo}@{digest}")
+
+    def registry(self) -> Registry:
+        return Registry(self.host, ca_file=str(self.ca))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    missing = [t for t in ("registry", "crane", "cosign") if not (TOOLS / t).is_file()]
+    if missing:
+        tool_missing(f"{', '.join(missing)} not built: run `bash tools/install-test-registry.sh` (needs Go)")
+    d = tmp_path_factory.mktemp("registry")
+    ca = new_ca(d)
+    crt, key = ca.issue(d, "registry")
+    port = _free_port()
+    (d / "config.yml").write_text(
+        "version: 0.1\nlog: {level: error}\n"
+        f"storage: {{filesystem: {{rootdirectory: {d / 'data'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}', secret: test, tls: {{certificate: {crt}, key: {key}}}}}\n"
+    )
+    log = open(d / "registry.log", "wb")
+    proc = subprocess.Popen([str(TOOLS / "registry"), "serve", str(d / "config.yml")], stdout=log, stderr=log)
+    env = {
+        **os.environ,
+        "SSL_CERT_FILE": str(ca.path),  # crane and cosign (Go) trust the test CA
+        "COSIGN_PASSWORD": "test",
+        "HOME": str(d),  # no docker config, no cosign state of the user's
+    }
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (d / "registry.log").read_text()
+                time.sleep(0.1)
+        keys = []
+        for name in ("trusted", "other"):
+            (d / name).mkdir()
+            subprocess.run(
+                [str(TOOLS / "cosign"), "generate-key-pair"], cwd=d / name, env=env, check=True, capture_output=True
+            )
+            keys.append(load_key((d / name / "cosign.pub").read_bytes(), f"{name}.pub"))
+        yield World(d, f"127.0.0.1:{port}", ca.path, env, keys[0], keys[1])
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+
+
+def _put(world: World, repo: str, path: str, body: bytes, content_type: str) -> None:
+    import urllib3
+
+    pool = urllib3.PoolManager(ca_certs=str(world.ca))
+    base = f"https://{world.host}/v2/{repo}"
+    if path.startswith("blobs/"):
+        r = pool.request("POST", f"{base}/blobs/uploads/")
+        assert r.status == 202, r.data
+        loc = r.headers["Location"]
+        url = loc if loc.startswith("http") else f"https://{world.host}{loc}"
+        sep = "&" if "?" in url else "?"
+        r = pool.request("PUT", f"{url}{sep}digest={path.removeprefix('blobs/')}", body=body,
+                         headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+    else:
+        r = pool.request("PUT", f"{base}/{path}", body=body, headers={"Content-Type": content_type})
+    assert r.status == 201, r.data
+
+
+def _signature_manifest(world: World, repo: str, tag: str, payload: bytes, signature: bytes) -> None:
+    """Store a cosign-format signature manifest by hand (the registry API, as cosign does)."""
+    config = b"{}"
+    blobs = {"sha256:" + hashlib.sha256(b).hexdigest(): b for b in (payload, config)}
+    for digest, body in blobs.items():
+        _put(world, repo, f"blobs/{digest}", body, "")
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": SIMPLESIGNING,
+                "digest": "sha256:" + hashlib.sha256(payload).hexdigest(),
+                "size": len(payload),
+                "annotations": {SIG_ANNOTATION: base64.b64encode(signature).decode()},
+            }
+        ],
+    }
+    _put(world, repo, f"manifests/{tag}", orjson.dumps(manifest), "application/vnd.oci.image.manifest.v1+json")
+
+
+def _only_signature(world: World, repo: str, digest: str) -> tuple[bytes, bytes]:
+    m = world.registry().manifest(repo, signature_tag(digest))
+    assert m is not None
+    (layer,) = m.body["layers"]
+    payload = world.registry().blob(repo, layer["digest"])
+    return payload, base64.b64decode(layer["annotations"][SIG_ANNOTATION])
+
+
+# ---------------------------------------------------------------------------------------------
+# against the real registry, cosign and crane
+# ---------------------------------------------------------------------------------------------
+def test_a_signature_by_the_trusted_key_verifies(world: World) -> None:
+    digest = world.push("shop/web:v1", "web v1")
+    world.sign("trusted/cosign.key", "shop/web", digest)
+    reg = world.registry()
+    m = reg.manifest("shop/web", "v1")
+    assert m is not None and m.digest == digest
+    v = verify_image(reg, "shop/web", digest, [world.other, world.trusted])
+    assert (v.status, v.key, v.signatures) == ("verified", "trusted.pub", 1)
+    assert v.message == "signed by trusted.pub"
+    # what cosign signed names this digest
+    payload, _ = _only_signature(world, "shop/web", digest)
+    assert signed_digest(payload) == digest
+
+
+def test_another_key_is_untrusted(world: World) -> None:
+    digest = world.push("shop/api:v1", "api v1")
+    world.sign("other/cosign.key", "shop/api", digest)
+    v = verify_image(world.registry(), "shop/api", digest, [world.trusted])
+    assert (v.status, v.signatures) == ("untrusted", 1)
+    assert v.message == "1 signature, none by a trusted key"
+    assert verify_image(world.registry(), "shop/api", digest, [world.other]).status == "verified"
+
+
+def test_a_missing_signature_is_unsigned(world: World) -> None:
+    digest = world.push("shop/cart:v1", "cart v1")
+    v = verify_image(world.registry(), "shop/cart", digest, [world.trusted])
+    assert (v.status, v.signatures, v.message) == ("unsigned", 0, "no cosign signature in the registry")
+
+
+def test_a_retagged_image_is_not_covered_by_the_old_signature(world: World) -> None:
+    old = world.push("shop/pay:v1", "pay v1")
+    world.sign("trusted/cosign.key", "shop/pay", old)
+    new = world.push("shop/pay:v1", "pay v1, rebuilt")  # the same tag now names another image
+    reg = world.registry()
+    m = reg.manifest("shop/pay", "v1")
+    assert m is not None and m.digest == new != old
+    assert verify_image(reg, "shop/pay", new, [world.trusted]).status == "unsigned"
+    assert verify_image(reg, "shop/pay", old, [world.trusted]).status == "verified"
+
+
+def test_a_signature_of_a_different_digest_proves_nothing(world: World) -> None:
+    signed = world.push("shop/mail:v1", "mail v1")
+    world.sign("trusted/cosign.key", "shop/mail", signed)
+    other = world.push("shop/mail:v2", "mail v2")
+    # the signed image's signature copied to the other image's signature tag
+    world.run(
+        "crane",
+        "cp",
+        f"{world.host}/shop/mail:{signature_tag(signed)}",
+        f"{world.host}/shop/mail:{signature_tag(other)}",
+    )
+    v = verify_image(world.registry(), "shop/mail", other, [world.trusted])
+    assert (v.status, v.key, v.signed_digests) == ("other-digest", "trusted.pub", (signed,))
+    assert v.message == f"signed by trusted.pub for another digest ({signed}), none for {other}"
+
+
+def test_a_tampered_payload_does_not_verify(world: World) -> None:
+    signed = world.push("shop/auth:v1", "auth v1")
+    world.sign("trusted/cosign.key", "shop/auth", signed)
+    target = world.push("shop/auth:v2", "auth v2")
+    payload, signature = _only_signature(world, "shop/auth", signed)
+    # the payload edited to name the other image, the signature kept
+    tampered = payload.replace(signed.encode(), target.encode())
+    assert tampered != payload and signed_digest(tampered) == target
+    _signature_manifest(world, "shop/auth", signature_tag(target), tampered, signature)
+    v = verify_image(world.registry(), "shop/auth", target, [world.trusted])
+    assert (v.status, v.signatures) == ("untrusted", 1)
+    # the untouched payload under the same tag would verify: the test is of the tampering alone
+    _signature_manifest(world, "shop/auth", signature_tag(signed), payload, signature)
+    assert verify_image(world.registry(), "shop/auth", signed, [world.trusted]).status == "verified"
+
+
+def test_malformed_signature_layers_are_skipped_with_the_reason(world: World) -> None:
+    digest = world.push("shop/odd:v1", "odd v1")
+    _signature_manifest(world, "shop/odd", signature_tag(digest), b"not json", b"\x00" * 8)
+    v = verify_image(world.registry(), "shop/odd", digest, [world.trusted])
+    assert (v.status, v.signatures) == ("untrusted", 1)  # read, verified by no key: never a pass
+
+
+def test_an_untrusted_certificate_or_a_closed_port_is_an_error_not_a_pass(world: World, tmp_path: Path) -> None:
+    digest = world.push("shop/tls:v1", "tls v1")
+    with pytest.raises(RegistryError, match=r"certificate verify failed|CERTIFICATE_VERIFY_FAILED"):
+        verify_image(Registry(world.host, ca_file=str(new_ca(tmp_path).path)), "shop/tls", digest, [world.trusted])
+    with pytest.raises(RegistryError, match=r"127\.0\.0\.1"):
+        verify_image(Registry(f"127.0.0.1:{_free_port()}", timeout=2), "shop/tls", digest, [world.trusted])
+    assert world.registry().manifest("shop/none", "v1") is None  # a repository without it: 404, None
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile registries (a tiny HTTP server standing for a broken or malicious one)
+# ---------------------------------------------------------------------------------------------
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    mode = "html"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        mode = type(self).mode
+        if mode == "html":
+            body = b"<html><body>Sign in to continue</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+        elif mode == "redirect":
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            body = b""
+        elif mode == "huge":
+            body = b"{" + b" " * (5 << 20) + b"}"
+            self.send_response(200)
+        elif mode == "lying-length":  # no Content-Length: the bound is on what is read
+            self.send_response(200)
+            self.end_headers()
+            for _ in range(6):
+                self.wfile.write(b" " * (1 << 20))
+            return
+        elif mode == "slow":
+            time.sleep(3)
+            body = b"{}"
+            self.send_response(200)
+        elif mode == "challenge":
+            body = b""
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Negotiate realm="corp"')
+        else:
+            body = b""
+            self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def hostile() -> Iterator[type[_Hostile]]:
+    handler = type("Handler", (_Hostile,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    handler.port = server.server_address[1]  # type: ignore[attr-defined]
+    yield handler
+    server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("html", "answered text/html, not JSON"),
+        ("redirect", "more than 3 redirects"),
+        ("huge", "more than the 4,194,304 read"),
+        ("lying-length", "more than the 4,194,304 bytes read"),
+        ("slow", "timed out"),
+        ("challenge", "authentication challenge kubefort cannot answer"),
+        ("error", "answered 500"),
+    ],
+)
+def test_hostile_registries_are_errors_never_passes(hostile: Any, mode: str, message: str) -> None:
+    hostile.mode = mode
+    reg = Registry(f"127.0.0.1:{hostile.port}", plain_http=True, timeout=1)
+    with pytest.raises(RegistryError, match=message):
+        verify_image(reg, "app", "sha256:" + "a" * 64, [])
+
+
+# ---------------------------------------------------------------------------------------------
+# keys and credentials
+# ---------------------------------------------------------------------------------------------
+def test_keys_load_from_pem_and_anything_else_is_refused(world: World) -> None:
+    assert world.trusted.fingerprint != world.other.fingerprint and len(world.trusted.fingerprint) == 64
+    with pytest.raises(ValueError, match="not a PEM public key"):
+        load_key(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "broken.pub")
+    with pytest.raises(ValueError, match="not a PEM public key"):
+        load_key((world.d / "trusted" / "cosign.key").read_bytes(), "cosign.key")  # the private key
+
+
+def test_docker_config_credentials() -> None:
+    auth = base64.b64encode(b"robot:s3cret").decode()
+    config = {
+        "auths": {
+            "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw").decode()},
+            "registry.example.com": {"auth": auth},
+            "https://ghcr.io": {"username": "u", "password": "p"},
+            "bad.example.com": {"auth": "%%%"},
+        }
+    }
+    assert docker_credentials("registry.example.com", config) == Credentials("robot", "s3cret")
+    assert docker_credentials("docker.io", config) == Credentials("hub", "pw")
+    assert docker_credentials("ghcr.io", config) == Credentials("u", "p")
+    assert docker_credentials("bad.example.com", config) is None
+    assert docker_credentials("quay.io", config) is None
+    assert docker_credentials("quay.io", {"auths": []}) is None
