@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES
-from kubefort.config import make_options
+from kubefort.config import config_from_doc, make_options
 from kubefort.engine import Engine, EngineSettings
 from kubefort.loaders.manifests import InputSpec, LoadedInput, add_object, load
 from kubefort.model import InputRecord, Outcome, Path_, Source
@@ -42,9 +42,14 @@ def fixture_objects(check_id: str) -> tuple[dict[str, Any], ...]:
 def engine(check_id: str) -> Engine:
     """An engine that runs one check with the options its fixture declares."""
     path = CHECKS_DIR / f"{check_id}.yaml"
-    m = re.search(r"^# kubefort-test-options: (.*)$", path.read_text(), re.MULTILINE)
+    text = path.read_text()
+    options: dict[str, object] = {}
+    c = re.search(r"^# kubefort-test-config: (.*)$", text, re.MULTILINE)
+    if c:  # a .kubefort.yaml document (as JSON), relative paths relative to the fixture
+        options.update(config_from_doc(json.loads(c.group(1)), path, REGISTRY).options)
+    m = re.search(r"^# kubefort-test-options: (.*)$", text, re.MULTILINE)
     raw = json.loads(m.group(1)) if m else {}
-    options = {cid: make_options(REGISTRY.get(cid), v, path.name) for cid, v in raw.items()}
+    options.update({cid: make_options(REGISTRY.get(cid), v, path.name) for cid, v in raw.items()})
     return Engine(EngineSettings(check_ids=(check_id,), options=options), REGISTRY)
 
 

@@ -366,3 +366,160 @@ def test_docker_config_credentials() -> None:
     assert docker_credentials("bad.example.com", config) is None
     assert docker_credentials("quay.io", config) is None
     assert docker_credentials("quay.io", {"auths": []}) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# KF-IMG-011 and KF-IMG-012 in `kubefort scan`, with image_verification in .kubefort.yaml
+# ---------------------------------------------------------------------------------------------
+def _deployment(name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+def _scan(d: Path, *args: str) -> tuple[int, dict[tuple[str, str], tuple[str, str]]]:
+    """`kubefort scan d` with its .kubefort.yaml: exit code and {(check, object): (status, message)}."""
+    from click.testing import CliRunner
+
+    from kubefort.cli import cli
+
+    out = d / "report.json"
+    res = CliRunner().invoke(
+        cli,
+        ["scan", str(d / "k8s"), "--config", str(d / ".kubefort.yaml"), "--checks", "KF-IMG-011,KF-IMG-012",
+         "--include-passed", "-q", "-o", f"json={out}", *args],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code in (0, 1, 3), res.output
+    doc = orjson.loads(out.read_bytes())
+    return res.exit_code, {
+        (r["check_id"], r["resource"]["name"]): (r["outcome"], r.get("message") or "")
+        for r in doc["results"]
+        if r["check_id"] in ("KF-IMG-011", "KF-IMG-012")
+    }
+
+
+@pytest.fixture
+def project(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
+    """A project whose policy covers 127.0.0.1:PORT/team/*, signed with trusted.pub."""
+    import yaml
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))  # no credentials of the user's
+    signed = world.push("team/web:v1", "team web v1")
+    world.sign("trusted/cosign.key", "team/web", signed)
+    unsigned = world.push("team/api:v1", "team api v1")
+    other = world.push("team/jobs:v1", "team jobs v1")
+    world.sign("other/cosign.key", "team/jobs", other)
+    elsewhere = world.push("tools/debug:v1", "tools debug v1")
+    h = world.host
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "all.yaml").write_text(
+        yaml.safe_dump_all(
+            [
+                _deployment("signed", f"{h}/team/web@{signed}"),
+                _deployment("by-tag", f"{h}/team/web:v1"),
+                _deployment("unsigned", f"{h}/team/api@{unsigned}"),
+                _deployment("other-key", f"{h}/team/jobs@{other}"),
+                _deployment("elsewhere", f"{h}/tools/debug@{elsewhere}"),
+            ]
+        )
+    )
+    (tmp_path / ".kubefort.yaml").write_text(
+        "image_verification:\n"
+        f"  policies:\n  - images: ['{h}/team/*']\n    keys: ['{world.d / 'trusted' / 'cosign.pub'}']\n"
+        f"  ca_file: {world.ca}\n"
+    )
+    return tmp_path, {"signed": signed, "unsigned": unsigned, "other": other}
+
+
+def test_scan_judges_signatures_under_the_policy(project: tuple[Path, dict[str, str]], world: World) -> None:
+    d, digests = project
+    code, got = _scan(d)
+    h = world.host
+    assert code == 1
+    assert got == {
+        ("KF-IMG-011", "signed"): ("passed", ""),
+        ("KF-IMG-011", "by-tag"): ("passed", ""),  # the digest the tag names now is signed
+        ("KF-IMG-011", "unsigned"): (
+            "failed",
+            f"container 'app' runs {h}/team/api@{digests['unsigned']}: no cosign signature in the registry",
+        ),
+        ("KF-IMG-011", "other-key"): (
+            "failed",
+            f"container 'app' runs {h}/team/jobs@{digests['other']}: 1 signature, none by a trusted key",
+        ),
+        ("KF-IMG-011", "elsewhere"): ("passed", ""),  # no policy names tools/*
+        ("KF-IMG-012", "signed"): ("passed", ""),
+        ("KF-IMG-012", "by-tag"): (
+            "failed",
+            f"container 'app' references {h}/team/web:v1, which a signature policy covers, by tag",
+        ),
+        ("KF-IMG-012", "unsigned"): ("passed", ""),
+        ("KF-IMG-012", "other-key"): ("passed", ""),
+        ("KF-IMG-012", "elsewhere"): ("passed", ""),
+    }
+
+
+def test_offline_and_an_unreachable_registry_are_not_evaluated(
+    project: tuple[Path, dict[str, str]], world: World
+) -> None:
+    d, _ = project
+    code, got = _scan(d, "--offline")
+    assert code == 3
+    assert got[("KF-IMG-011", "signed")] == (
+        "not-evaluated",
+        f"container 'app': {world.host}/team/web: --offline: the registry is not asked",
+    )
+    assert got[("KF-IMG-012", "by-tag")][0] == "failed"  # needs no registry
+    # a CA that does not sign the registry's certificate: never a pass
+    cfg = (d / ".kubefort.yaml").read_text().replace(str(world.ca), str(new_ca(d).path))
+    (d / ".kubefort.yaml").write_text(cfg.replace("ca_file:", "cache_hours: 0\n  ca_file:"))
+    code, got = _scan(d)
+    assert code == 3
+    status, message = got[("KF-IMG-011", "unsigned")]
+    assert status == "not-evaluated" and "the registry could not be read" in message
+
+
+def test_verified_digests_are_cached_and_only_those(project: tuple[Path, dict[str, str]], world: World) -> None:
+    from kubefort.images.verification import cache_path
+
+    d, digests = project
+    _scan(d)
+    cached = orjson.loads(cache_path().read_bytes())
+    assert [k.split("|")[0] for k in cached] == [f"{world.host}/team/web@{digests['signed']}"]
+    # the registry's certificate no longer trusted: the cached digest still verifies, the rest cannot
+    (d / ".kubefort.yaml").write_text((d / ".kubefort.yaml").read_text().replace(str(world.ca), str(new_ca(d).path)))
+    _, got = _scan(d)
+    assert got[("KF-IMG-011", "signed")] == ("passed", "")
+    assert got[("KF-IMG-011", "unsigned")][0] == "not-evaluated"
+
+
+def test_policy_errors_are_config_errors(tmp_path: Path, world: World) -> None:
+    from click.testing import CliRunner
+
+    from kubefort.cli import cli
+
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    for body, needle in [
+        ("image_verification: {policies: []}\n", "non-empty list"),
+        ("image_verification: {policies: [{images: ['x/*'], keys: [missing.pub]}]}\n", "cannot read"),
+        ("image_verification: {policies: [{images: ['x/*'], keys: [bad.pub]}]}\n", "not a PEM public key"),
+        ("image_verification: {policies: [{images: ['x/*'], identities: [x]}]}\n", "images and keys"),
+        ("image_verification: {policies: [{images: ['x/*'], keys: [k.pub]}], cache_hours: -1}\n", "cache_hours"),
+    ]:
+        (tmp_path / "bad.pub").write_text("not a key\n")
+        (tmp_path / "k.pub").write_bytes((world.d / "trusted" / "cosign.pub").read_bytes())
+        (tmp_path / ".kubefort.yaml").write_text(body)
+        res = CliRunner().invoke(cli, ["scan", str(tmp_path / "k8s"), "--config", str(tmp_path / ".kubefort.yaml")])
+        assert res.exit_code == 2 and needle in res.output, (body, res.output)

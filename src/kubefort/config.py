@@ -109,7 +109,17 @@ class Config:
     admission: AdmissionSettings | None = None  # `admission:` (kubefort admission serve), validated
 
 
-_TOP = {"checks", "severity", "fail_on", "exceptions", "pod_template_paths", "options", "admission", "image_scans"}
+_TOP = {
+    "checks",
+    "severity",
+    "fail_on",
+    "exceptions",
+    "pod_template_paths",
+    "options",
+    "admission",
+    "image_scans",
+    "image_verification",
+}
 
 
 def make_options(meta: CheckMeta, raw: object, where: str) -> object:
@@ -205,7 +215,12 @@ def load_config(path: Path, registry: Registry) -> Config:
         e = parsed.error or next(iter(parsed.doc_errors.values()))
         raise ConfigError(f"{path}:{e.line}: {e.message}")
     doc = parsed.docs[0] if parsed.docs else {}
-    doc = doc or {}
+    return config_from_doc(doc or {}, path, registry)
+
+
+def config_from_doc(doc: object, path: Path, registry: Registry) -> Config:
+    """The Config of a decoded `.kubefort.yaml` document; `path` names it in errors and is what
+    relative paths in it (scan data, keys) are relative to."""
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     unknown = set(doc) - _TOP
@@ -296,6 +311,13 @@ def load_config(path: Path, registry: Registry) -> Config:
 
         try:
             apply_config(cfg.options, registry.loaded(), doc["image_scans"], path)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    if doc.get("image_verification") is not None:  # signature policy (kubefort.images.verification)
+        from kubefort.images.verification import apply_config as apply_verification
+
+        try:
+            apply_verification(cfg.options, registry.loaded(), doc["image_verification"], path)
         except ValueError as exc:
             raise ConfigError(f"{path}: {exc}") from None
     if doc.get("admission") is not None:

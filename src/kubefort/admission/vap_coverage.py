@@ -41,6 +41,7 @@ REASONS: dict[str, str] = {
     "KF-IMG-004": _IMAGE + ", and its allowed registries come from .kubefort.yaml options",
     "KF-IMG-005": _IMAGE,
     "KF-IMG-006": _IMAGE + ", and its blocked registries come from .kubefort.yaml options",
+    "KF-IMG-012": _IMAGE + ", and its signature policy comes from .kubefort.yaml (image_verification)",
     "KF-META-001": "validates kubefort's own exception annotation against the check registry, which the policies do not read",
     "KF-NET-011": "an Ingress check: the generated policies cover the kinds that carry pods",
     "KF-NET-014": "the API server itself rejects a controller whose selector does not match its template",

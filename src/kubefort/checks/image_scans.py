@@ -113,7 +113,7 @@ class _Use:
         return _reference_key(self.image.ref)
 
 
-def _uses(res: Resource, paths: Mapping[str, Sequence[Path_]], unknown: list[str]) -> list[_Use]:
+def image_uses(res: Resource, paths: Mapping[str, Sequence[Path_]], unknown: list[str]) -> list[_Use]:
     """The images of every container of the object; containers that cannot be read go to `unknown`."""
     statuses = _pod_statuses(res) or {}
     out = []
@@ -165,7 +165,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _finish(violations: list[Violation], unknown: list[str]) -> Iterator[Violation]:
+def finish(violations: list[Violation], unknown: list[str]) -> Iterator[Violation]:
     """Failed when anything failed; else not evaluated when a container could not be judged; else passed."""
     if violations:
         yield from violations
@@ -273,7 +273,7 @@ def fixable_vulnerability_not_patched(
     unknown: list[str] = []
     violations: list[Violation] = []
     now = _now()
-    for use in _uses(res, ctx.pod_template_paths, unknown):
+    for use in image_uses(res, ctx.pod_template_paths, unknown):
         scan = _find(data, use)
         if scan is None:
             unknown.append(f"{use.container.label()}: no scan result for {use.name}")
@@ -304,7 +304,7 @@ def fixable_vulnerability_not_patched(
             unknown.append(
                 f"{use.container.label()}: {undated} fixable vulnerabilities of {use.name} have no date to count their age from"
             )
-    yield from _finish(violations, unknown)
+    yield from finish(violations, unknown)
 
 
 @check(
@@ -375,7 +375,7 @@ def image_without_scan_result(
     data = _scan_data(index, opts)
     unknown: list[str] = []
     violations: list[Violation] = []
-    for use in _uses(res, ctx.pod_template_paths, unknown):
+    for use in image_uses(res, ctx.pod_template_paths, unknown):
         if _find(data, use) is not None:
             continue
         known = f" (pods run {', '.join(use.digests)})" if use.digests and use.image.ref.digest is None else ""
@@ -388,7 +388,7 @@ def image_without_scan_result(
             )
         else:
             unknown.append(f"{use.container.label()}: no scan result for {use.name}{known}")
-    yield from _finish(violations, unknown)
+    yield from finish(violations, unknown)
 
 
 @check(
@@ -447,7 +447,7 @@ def image_scan_outdated(res: Resource, index: ClusterIndex, ctx: CheckContext[Sc
     unknown: list[str] = []
     violations: list[Violation] = []
     now = _now()
-    for use in _uses(res, ctx.pod_template_paths, unknown):
+    for use in image_uses(res, ctx.pod_template_paths, unknown):
         scan = _find(data, use)
         if scan is None:
             unknown.append(f"{use.container.label()}: no scan result for {use.name}")
@@ -461,7 +461,7 @@ def image_scan_outdated(res: Resource, index: ClusterIndex, ctx: CheckContext[Sc
                     use.container.at("image"),
                 )
             )
-    yield from _finish(violations, unknown)
+    yield from finish(violations, unknown)
 
 
 def _running_by_tag(index: ClusterIndex) -> dict[str, dict[str, set[str]]]:
@@ -604,4 +604,4 @@ def mutable_tag_runs_several_digests(
                         c.at("image"),
                     )
                 )
-    yield from _finish(violations, unknown)
+    yield from finish(violations, unknown)

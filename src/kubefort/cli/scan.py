@@ -123,6 +123,11 @@ With --write-baseline: 0 once the baseline is written (3 when incomplete).
     metavar="1.N",
     help="Kubernetes release whose default RBAC roles, bindings and resource scopes the RBAC checks use (default: the cluster's or snapshot's API server version, else the newest kubefort ships).",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Contact no image registry: the signature checks (image_verification in .kubefort.yaml) are not evaluated.",
+)
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
 @click.option(
     "-f",
@@ -227,6 +232,7 @@ def scan(
     pss_level: str | None,
     pss_version: str | None,
     k8s_version: str | None,
+    offline: bool,
     exclude: tuple[str, ...],
     helm_values: tuple[str, ...],
     helm_set: tuple[str, ...],
@@ -322,6 +328,16 @@ def scan(
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
+
+    if offline:
+        from dataclasses import replace
+
+        from kubefort.images.verification import ImageVerificationOptions
+
+        for m in reg.iter_without(("KF-AUDIT-",)):
+            if isinstance(m.options, type) and issubclass(m.options, ImageVerificationOptions):
+                current = options.get(m.id)
+                options[m.id] = replace(current if isinstance(current, m.options) else m.options(), offline=True)
 
     try:
         check_ids = select_checks(

@@ -7,9 +7,9 @@
 | `scandata.py` | how scan results reach the KF-IMG scan checks: `image_scans:` in `.kubefort.yaml` (files) and the VulnerabilityReport objects of the scanned input, matched to images |
 | `oci.py` | a small OCI distribution client (manifests, blobs, referrers; registry auth; bounded reads) |
 | `cosign.py` | cosign key-pair signatures: found in the registry, verified against trusted public keys |
+| `verification.py` | the signature policy (`image_verification:` in `.kubefort.yaml`) and the verification of a scan unit's images (parallel, cached), for KF-IMG-011/012 |
 
-Signature verification is a library so far: no command or check calls `oci.py`/`cosign.py` yet,
-and an inventory entry carries no verification field (docs/images.md, "Not built yet").
+An inventory entry carries no verification field yet (docs/images.md, "Not built yet").
 """
 
 # the severities of the vulnerability model, most severe first (vulns.py, the KF-IMG scan checks'

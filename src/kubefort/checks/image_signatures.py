@@ -1,0 +1,205 @@
+"""KF-IMG-011 and KF-IMG-012: images that must be signed (`image_verification:` in
+`.kubefort.yaml`, `kubefort.images.verification`) carry a cosign signature by a trusted key, and
+are pinned so that the signature binds what runs.
+
+Both are off until a policy is configured: a scan without one records none of their outcomes
+and contacts no registry. The registry reads happen once per scan unit for all its images, in
+parallel (`verify_all`), as data derived from the unit's index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from kubefort.checks.image_scans import NSA, finish, image_uses
+from kubefort.checks.images import container_image, normalized_name
+from kubefort.images.verification import ImageVerificationOptions, VerificationResult, verify_all
+from kubefort.kube.pods import ContainerView, PodView
+from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Resource, Severity, Violation
+from kubefort.registry import Mappings, check
+
+OFF = "off: no signature policy configured (image_verification in .kubefort.yaml)"
+# what KF-IMG-011 reads besides the scan's objects: the images' registries (never from a cache of
+# the cluster's objects, so admission does not run it: docs/admission.md)
+REGISTRY_NEED = "ImageRegistry"
+
+
+def _results(
+    index: ClusterIndex, res_list: Sequence[Resource], ctx: CheckContext[ImageVerificationOptions]
+) -> dict[tuple[str, str], VerificationResult]:
+    """Every image of the unit under a policy, verified once per unit and options."""
+    opts = ctx.options
+
+    def build() -> dict[tuple[str, str], VerificationResult]:
+        wanted = set()
+        for r in res_list:
+            try:
+                uses = image_uses(r, ctx.pod_template_paths, [])
+            except NotEvaluated:  # a malformed pod spec: the check reports it on that object
+                uses = []
+            for u in uses:
+                name = normalized_name(u.image.ref)
+                for ref in u.digests or (u.image.ref.tag or "latest",):
+                    wanted.add((name, ref))
+        return verify_all(opts, wanted)
+
+    return index.derived(f"image-verification:{opts!r}", build)
+
+
+@check(
+    id="KF-IMG-011",
+    name="image-signature-not-verified",
+    title="Image that must be signed has no valid signature by a trusted key",
+    verified="Every image under a signature policy is signed by a trusted key",
+    severity=Severity.HIGH,
+    target="cluster",
+    kinds=("@pods",),
+    needs=(REGISTRY_NEED,),
+    options=ImageVerificationOptions,
+    mappings=Mappings(
+        cis=("5.5.1",), nsa=NSA, mitre=("T1525", "T1195.002"), owasp=("K02",), kubescape=("C-0236", "C-0237")
+    ),
+    remediation="Sign the image digest with a trusted key (cosign sign --key ...) in the release pipeline, or deploy the signed digest.",
+)
+def image_signature_not_verified(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[ImageVerificationOptions]
+) -> Iterator[Violation]:
+    """
+    ## What it does
+    **Off until a signature policy is configured** (`image_verification:` in `.kubefort.yaml`,
+    see docs/images.md): no outcome and no registry access without it.
+
+    For every container (init and ephemeral too) whose image repository a policy names, reads
+    the image's cosign signatures from its registry (the `sha256-<digest>.sig` tag and OCI 1.1
+    referrers) and checks that one of them is made by one of the policy's public keys over a
+    payload naming the image's digest. The digest verified is the pinned one, else the one the
+    pod's status says runs, else the one the tag names in the registry now (KF-IMG-012 reports
+    that the tag is not pinned). Fails when the image is unsigned, signed by no trusted key (a
+    tampered payload too), or signed by a trusted key for another digest.
+
+    ## Options
+    Set for both signature checks by `image_verification:`:
+
+    ```yaml
+    # .kubefort.yaml
+    image_verification:
+      policies:
+      - images: ["registry.example.com/shop/*"]
+        keys: [keys/release.pub]
+      ca_file: certs/registry-ca.pem
+    ```
+
+    ## Why is this bad?
+    A signature by the release pipeline's key is what ties a running image to the build that
+    produced it. Without it, an image pushed by whoever obtained write access to the registry, or
+    a tag moved to another image, runs as if it were the release (MITRE ATT&CK T1525, Implant
+    Internal Image; T1195.002, Compromise Software Supply Chain). The NSA/CISA guide asks for
+    signed images verified before deployment.
+
+    ## Example
+    ```yaml
+    containers:
+    - name: web
+      image: registry.example.com/shop/web@sha256:1876...   # no signature by keys/release.pub
+    ```
+
+    ## How to fix
+    Sign the digest in the pipeline that builds it (`cosign sign --key release.key
+    registry.example.com/shop/web@sha256:...`) and deploy that digest.
+
+    ## Not applicable when
+    KF-IMG-011 is off: no signature policy configured, the default. An object none of whose
+    images a policy names passes.
+
+    ## Not evaluated when
+    The registry cannot be read (refused, unreachable, an HTML page, a certificate kubefort does
+    not trust, a body too large) or `--offline` is given: never a pass without a verified
+    signature. An image that is not a valid reference.
+
+    ## References
+    - https://docs.sigstore.dev/cosign/verifying/verify/
+    - https://kyverno.io/docs/writing-policies/verify-images/sigstore/
+    - https://media.defense.gov/2022/Aug/29/2003066362/-1/-1/0/CTR_KUBERNETES_HARDENING_GUIDANCE_1.2_20220829.PDF
+    """
+    opts = ctx.options
+    if opts.off:
+        raise NotApplicable(f"KF-IMG-011 is {OFF}")
+    results = _results(index, index.pod_bearing, ctx)
+    unknown: list[str] = []
+    violations: list[Violation] = []
+    for use in image_uses(res, ctx.pod_template_paths, unknown):
+        name = normalized_name(use.image.ref)
+        if opts.policy_for(name) is None:
+            continue
+        for ref in use.digests or (use.image.ref.tag or "latest",):
+            r = results.get((name, ref))
+            if r is None or r.status == "error":
+                unknown.append(f"{use.container.label()}: {name}: {r.message if r else 'not verified'}")
+            elif r.status != "verified":
+                shown = f"{name}@{r.digest}" if r.digest else f"{name}:{ref}"
+                violations.append(
+                    Violation(f"{use.container.label()} runs {shown}: {r.message}", use.container.at("image"))
+                )
+    yield from finish(violations, unknown)
+
+
+@check(
+    id="KF-IMG-012",
+    name="signed-image-not-pinned",
+    title="Image that must be signed is referenced by a tag, so its signature cannot be bound",
+    verified="Every image under a signature policy is pinned by digest",
+    severity=Severity.MEDIUM,
+    target="container",
+    options=ImageVerificationOptions,
+    mappings=Mappings(cis=("5.5.1",), nsa=NSA, mitre=("T1525",), owasp=("K02",)),
+    remediation="Reference the image by the digest that was signed (repository@sha256:...), as Kyverno's verifyImages mutates it.",
+)
+def signed_image_not_pinned(
+    pod: PodView, c: ContainerView, ctx: CheckContext[ImageVerificationOptions]
+) -> Iterator[Violation]:
+    """
+    ## What it does
+    **Off until a signature policy is configured** (`image_verification:`). Flags containers
+    (init and ephemeral too) whose image a signature policy names but which reference it by tag,
+    without a digest the kubelet accepts. No registry is read, so it also runs at admission.
+
+    ## Why is this bad?
+    A signature is over a digest. Verifying a tag checks what the tag names at that moment; the
+    node pulls the tag later, and whoever can push to the repository can move it to an unsigned
+    image in between. Only a digest binds the signature to what runs (Kyverno's `verifyImages`
+    rewrites tags to digests for that reason).
+
+    ## Example
+    ```yaml
+    image: registry.example.com/shop/web:1.4.2
+    ```
+
+    ## How to fix
+    ```yaml
+    image: registry.example.com/shop/web:1.4.2@sha256:1876f53d...
+    ```
+
+    ## Not applicable when
+    KF-IMG-012 is off: no signature policy configured, the default.
+
+    ## Not evaluated when
+    The image is missing or not a valid reference.
+
+    ## References
+    - https://kyverno.io/docs/writing-policies/verify-images/sigstore/#verifying-image-signatures
+    - https://docs.sigstore.dev/cosign/signing/signing_with_containers/
+    """
+    opts = ctx.options
+    if opts.off:
+        raise NotApplicable(f"KF-IMG-012 is {OFF}")
+    image = container_image(c)
+    if image is None or image.pinned:
+        return
+    name = normalized_name(image.ref)
+    if opts.policy_for(name) is not None:
+        from kubefort.images.inventory import reference_key  # loaded only when a policy applies
+
+        yield Violation(
+            f"{c.label()} references {reference_key(image.ref)}, which a signature policy covers, by tag",
+            c.at("image"),
+        )

@@ -1,0 +1,256 @@
+"""Which images must be signed by whom (`image_verification:` in `.kubefort.yaml`), and the
+verification of every image of a scan unit against that policy, in parallel, with verified
+digests cached on disk.
+
+```yaml
+image_verification:
+  policies:
+  - images: ["registry.example.com/shop/*"]   # globs on the repository, docker.io/library/... form
+    keys: [keys/release.pub]                  # cosign public keys (PEM), relative to this file
+  ca_file: certs/registry-ca.pem              # optional: a CA bundle for the registries
+  cache_hours: 24                             # how long a verified digest is trusted (0: no cache)
+```
+
+An image is under the first policy one of whose globs matches its normalised repository
+(`fnmatch`: `*` matches any characters, `/` included). Nothing is fetched unless a policy is
+configured; `--offline` (or `offline: true`) turns every registry read into "not evaluated".
+
+The cache (`$XDG_CACHE_HOME/kubefort/signatures.json`, else `~/.cache/kubefort/...`) keeps
+only positive results, keyed by repository, digest and the fingerprints of the policy's keys,
+so a change of keys is never answered from it; an unsigned or failing image is asked again
+every time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kubefort.model import OffUntilSet
+
+__all__ = [
+    "ImageVerificationOptions",
+    "SignaturePolicy",
+    "VerificationResult",
+    "apply_config",
+    "verify_all",
+]
+
+MAX_WORKERS = 8
+DIGEST_PREFIX = "sha256:"
+
+
+@dataclass(frozen=True, slots=True)
+class SignaturePolicy:
+    images: tuple[str, ...]  # globs on the normalised repository
+    keys: tuple[str, ...]  # PEM public key files (absolute once read from the config)
+
+    def matches(self, repository: str) -> bool:
+        return any(fnmatch.fnmatchcase(repository, g) for g in self.images)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageVerificationOptions(OffUntilSet):
+    """What the signature checks take; set for all of them with `image_verification:`."""
+
+    policies: tuple[SignaturePolicy, ...] = ()
+    ca_file: str = ""
+    cache_hours: int = 24
+    offline: bool = False
+
+    @property
+    def off(self) -> bool:
+        return not self.policies
+
+    def policy_for(self, repository: str) -> SignaturePolicy | None:
+        return next((p for p in self.policies if p.matches(repository)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """`status`: verified, unsigned, untrusted, other-digest, or error (not evaluated: `message`
+    says why); `digest`: what was verified (a tag is resolved in the registry first)."""
+
+    status: str
+    message: str
+    digest: str | None = None
+
+
+# ---------------------------------------------------------------------------------- config
+_KEYS = {"policies", "ca_file", "cache_hours", "offline"}
+
+
+def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, config_path: Path) -> None:
+    """`.kubefort.yaml` `image_verification:` into the options of every signature check. Key
+    files are read now: a missing or invalid key is a configuration error (ValueError)."""
+    from kubefort.images.cosign import load_key
+
+    if not isinstance(raw, dict) or set(raw) - _KEYS:
+        raise ValueError(f"image_verification: expected a mapping with {', '.join(sorted(_KEYS))}")
+    base = config_path.parent
+    policies = []
+    items = raw.get("policies")
+    if not isinstance(items, list) or not items:
+        raise ValueError("image_verification.policies: expected a non-empty list of {images: [...], keys: [...]}")
+    for i, item in enumerate(items):
+        at = f"image_verification.policies[{i}]"
+        if not isinstance(item, dict) or set(item) - {"images", "keys"}:
+            raise ValueError(f"{at}: expected a mapping with images and keys")
+        images, keys = item.get("images"), item.get("keys")
+        if not isinstance(images, list) or not images or not all(isinstance(g, str) and g for g in images):
+            raise ValueError(f"{at}.images: expected a non-empty list of repository globs")
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            raise ValueError(
+                f"{at}.keys: expected a non-empty list of public key files (keyless identities are not supported yet)"
+            )
+        paths = tuple(k if os.path.isabs(k) else str(base / k) for k in keys)
+        for p in paths:
+            try:
+                load_key(Path(p).read_bytes(), p)
+            except OSError as exc:
+                raise ValueError(f"{at}.keys: cannot read {p}: {exc.strerror or exc}") from None
+        policies.append(SignaturePolicy(tuple(images), paths))
+    ca_file = raw.get("ca_file", "")
+    if not isinstance(ca_file, str):
+        raise ValueError("image_verification.ca_file: expected a path")
+    if ca_file and not os.path.isabs(ca_file):
+        ca_file = str(base / ca_file)
+    hours = raw.get("cache_hours", 24)
+    if not isinstance(hours, int) or isinstance(hours, bool) or hours < 0:
+        raise ValueError("image_verification.cache_hours: expected a whole number of hours, 0 or more")
+    offline = raw.get("offline", False)
+    if not isinstance(offline, bool):
+        raise ValueError("image_verification.offline: expected true or false")
+    for m in metas:
+        cls = m.options
+        if isinstance(cls, type) and issubclass(cls, ImageVerificationOptions):
+            current = options.get(m.id)
+            current = current if isinstance(current, cls) else cls()
+            options[m.id] = replace(
+                current,
+                policies=tuple(policies),
+                ca_file=ca_file,
+                cache_hours=hours,
+                offline=current.offline or offline,
+            )
+
+
+# ---------------------------------------------------------------------------------- cache
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kubefort" / "signatures.json"
+
+
+def _cache_key(repository: str, digest: str, policy: SignaturePolicy, fingerprints: dict[str, str]) -> str:
+    return f"{repository}@{digest}|" + ",".join(sorted(fingerprints[k] for k in policy.keys))
+
+
+def _load_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_cache(path: Path, data: dict[str, Any]) -> None:
+    """Written whole and renamed into place; a cache that cannot be written is only slower."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".signatures-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(orjson.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------------- verify
+def _split(repository: str) -> tuple[str, str]:
+    host, _, repo = repository.partition("/")
+    return host, repo
+
+
+def verify_all(
+    options: ImageVerificationOptions, wanted: Iterable[tuple[str, str]], *, cache_file: Path | None = None
+) -> dict[tuple[str, str], VerificationResult]:
+    """The verdict on each (normalised repository, tag or digest) under a policy, fetched in
+    parallel (one registry client per host)."""
+    from concurrent.futures import ThreadPoolExecutor  # only when a policy is configured
+
+    from kubefort.images.cosign import load_key
+
+    todo = sorted({w for w in wanted if options.policy_for(w[0]) is not None})
+    if options.offline:
+        return {w: VerificationResult("error", "--offline: the registry is not asked") for w in todo}
+    keys = {p: load_key(Path(p).read_bytes(), os.path.basename(p)) for pol in options.policies for p in pol.keys}
+    fingerprints = {p: k.fingerprint for p, k in keys.items()}
+    path = cache_file or cache_path()
+    cache = _load_cache(path) if options.cache_hours else {}
+    now = time.time()
+    ttl = options.cache_hours * 3600
+    results: dict[tuple[str, str], VerificationResult] = {}
+    misses = []
+    for repository, ref in todo:
+        policy = options.policy_for(repository)
+        if policy is None:  # todo holds only what a policy covers
+            continue
+        if ref.startswith(DIGEST_PREFIX):
+            hit = cache.get(_cache_key(repository, ref, policy, fingerprints))
+            if isinstance(hit, dict) and isinstance(hit.get("at"), int | float) and now - hit["at"] < ttl:
+                results[(repository, ref)] = VerificationResult("verified", str(hit.get("message", "")), ref)
+                continue
+        misses.append((repository, ref, policy))
+    registries: dict[str, Any] = {}
+
+    def registry(host: str) -> Any:
+        from kubefort.images.oci import Registry, docker_credentials
+
+        if host not in registries:
+            registries[host] = Registry(host, ca_file=options.ca_file or None, credentials=docker_credentials(host))
+        return registries[host]
+
+    for host in {_split(r)[0] for r, _, _ in misses}:
+        registry(host)  # created here, before the threads share them
+
+    def one(item: tuple[str, str, SignaturePolicy]) -> tuple[tuple[str, str], VerificationResult]:
+        from kubefort.images.cosign import verify_image
+        from kubefort.images.oci import RegistryError
+
+        repository, ref, policy = item
+        host, repo = _split(repository)
+        reg = registries[host]
+        try:
+            digest = ref
+            if not ref.startswith(DIGEST_PREFIX):
+                m = reg.manifest(repo, ref)
+                if m is None:
+                    return (repository, ref), VerificationResult("error", f"{repository}:{ref} is not in the registry")
+                digest = m.digest
+            v = verify_image(reg, repo, digest, [keys[k] for k in policy.keys])
+        except RegistryError as exc:
+            return (repository, ref), VerificationResult("error", f"the registry could not be read: {exc.reason}")
+        return (repository, ref), VerificationResult(v.status, v.message, digest)
+
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as ex:
+        results.update(ex.map(one, misses))
+    if options.cache_hours:
+        changed = False
+        for (repository, _ref), r in results.items():
+            policy = options.policy_for(repository)
+            if r.status == "verified" and r.digest is not None and policy is not None:
+                k = _cache_key(repository, r.digest, policy, fingerprints)
+                if k not in cache or now - cache[k].get("at", 0) >= ttl:
+                    cache[k] = {"at": now, "message": r.message}
+                    changed = True
+        if changed:
+            _save_cache(path, {k: v for k, v in cache.items() if isinstance(v, dict) and now - v.get("at", 0) < ttl})
+    return results
