@@ -88,12 +88,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     crt, key = ca.issue(d, "registry")
     port = _free_port()
     (d / "config.yml").write_text(
-        "version: 0.1\nlog: {level: error}\n"
+        "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
         f"storage: {{filesystem: {{rootdirectory: {d / 'data'}}}}}\n"
         f"http: {{addr: '127.0.0.1:{port}', secret: test, tls: {{certificate: {crt}, key: {key}}}}}\n"
     )
     log = open(d / "registry.log", "wb")
-    proc = subprocess.Popen([str(TOOLS / "registry"), "serve", str(d / "config.yml")], stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [str(TOOLS / "registry"), "serve", str(d / "config.yml")],
+        stdout=log,
+        stderr=log,
+        env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},  # it would export traces to localhost:4318
+    )
     env = {
         **os.environ,
         "SSL_CERT_FILE": str(ca.path),  # crane and cosign (Go) trust the test CA
