@@ -528,3 +528,112 @@ def test_policy_errors_are_config_errors(tmp_path: Path, world: World) -> None:
         (tmp_path / ".kubefort.yaml").write_text(body)
         res = CliRunner().invoke(cli, ["scan", str(tmp_path / "k8s"), "--config", str(tmp_path / ".kubefort.yaml")])
         assert res.exit_code == 2 and needle in res.output, (body, res.output)
+
+
+# ---------------------------------------------------------------------------------------------
+# attestations (cosign attest --key) and KF-IMG-013
+# ---------------------------------------------------------------------------------------------
+def _vuln_predicate(d: Path, finished: str) -> Path:
+    p = d / f"vuln-{finished[:10]}.json"
+    p.write_text(
+        orjson.dumps(
+            {
+                "invocation": {"parameters": None, "uri": "", "event_id": "", "builder.id": ""},
+                "scanner": {"uri": "pkg:github/aquasecurity/trivy@0.50.0", "version": "0.50.0", "result": {}},
+                "metadata": {"scanStartedOn": finished, "scanFinishedOn": finished},
+            }
+        ).decode()
+    )
+    return p
+
+
+def _attest(world: World, key: str, repo: str, digest: str, kind: str, predicate: Path) -> None:
+    world.run(
+        "cosign", "attest", "--key", key, "--tlog-upload=false", "--yes", "--type", kind,
+        "--predicate", str(predicate), f"{world.host}/{repo}@{digest}",
+    )  # fmt: skip
+
+
+def test_attestations_are_verified_by_key_and_subject(world: World) -> None:
+    import datetime as dt
+
+    from kubefort.images.cosign import PREDICATE_TYPES, verified_attestations
+
+    digest = world.push("shop/att:v1", "att v1")
+    other = world.push("shop/att:v2", "att v2")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _attest(world, "trusted/cosign.key", "shop/att", digest, "vuln", _vuln_predicate(world.d, now))
+    _attest(world, "other/cosign.key", "shop/att", digest, "custom", _vuln_predicate(world.d, now))
+    found = verified_attestations(world.registry(), "shop/att", digest, [world.trusted])
+    assert [(a.predicate_type, a.key) for a in found] == [(PREDICATE_TYPES["vuln"], "trusted.pub")]
+    made = found[0].made_at()
+    assert made is not None and abs(made - dt.datetime.now(dt.UTC).timestamp()) < 120
+    # the other key's attestation counts with that key only
+    assert [a.predicate_type for a in verified_attestations(world.registry(), "shop/att", digest, [world.other])] == [
+        PREDICATE_TYPES["custom"]
+    ]
+    # copied to another image, the statement names the wrong digest: it is not that image's
+    world.run(
+        "crane", "cp", f"{world.host}/shop/att:sha256-{digest[7:]}.att", f"{world.host}/shop/att:sha256-{other[7:]}.att"
+    )
+    assert verified_attestations(world.registry(), "shop/att", other, [world.trusted, world.other]) == []
+
+
+def test_scan_requires_fresh_attestations(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    import yaml
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    fresh = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stale = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    images = {}
+    for name, when in (("fresh", fresh), ("stale", stale), ("none", None)):
+        digest = world.push(f"att/{name}:v1", f"att {name}")
+        world.sign("trusted/cosign.key", f"att/{name}", digest)
+        if when is not None:
+            _attest(world, "trusted/cosign.key", f"att/{name}", digest, "vuln", _vuln_predicate(world.d, when))
+        images[name] = digest
+    h = world.host
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "all.yaml").write_text(
+        yaml.safe_dump_all([_deployment(n, f"{h}/att/{n}@{dg}") for n, dg in images.items()])
+    )
+    (tmp_path / ".kubefort.yaml").write_text(
+        "image_verification:\n"
+        f"  policies:\n  - images: ['{h}/att/*']\n    keys: ['{world.d / 'trusted' / 'cosign.pub'}']\n"
+        "    attestations: [{type: vuln, max_age_days: 7}]\n"
+        f"  ca_file: {world.ca}\n"
+    )
+    from click.testing import CliRunner
+
+    from kubefort.cli import cli
+
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(
+        cli,
+        ["scan", str(tmp_path / "k8s"), "--config", str(tmp_path / ".kubefort.yaml"), "--checks",
+         "KF-IMG-011,KF-IMG-013", "--include-passed", "-q", "-o", f"json={out}"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output  # KF-IMG-013 is medium, below the default --fail-on high
+    got = {
+        (r["check_id"], r["resource"]["name"]): (r["outcome"], r.get("message") or "")
+        for r in orjson.loads(out.read_bytes())["results"]
+        if r["check_id"].startswith("KF-IMG-01")
+    }
+    assert got == {
+        ("KF-IMG-011", "fresh"): ("passed", ""),
+        ("KF-IMG-011", "stale"): ("passed", ""),
+        ("KF-IMG-011", "none"): ("passed", ""),
+        ("KF-IMG-013", "fresh"): ("passed", ""),
+        ("KF-IMG-013", "stale"): (
+            "failed",
+            f"container 'app' runs {h}/att/stale@{images['stale']}: its newest vuln attestation is 10 days old (at most 7)",
+        ),
+        ("KF-IMG-013", "none"): (
+            "failed",
+            f"container 'app' runs {h}/att/none@{images['none']}: no vuln attestation signed by a trusted key",
+        ),
+    }

@@ -12,7 +12,7 @@ packages list their modules per ID here and in their own `__init__.py`).
 | images.py         | KF-IMG-*     | container image references: tags, digests, pull policy (001-003) |
 | image_registries.py | KF-IMG-*   | where images come from: allow-list, block-list, retired registries (004-006) |
 | image_scans.py    | KF-IMG-*     | scan results (kubefort/images/): fixable vulnerabilities, missing and outdated scans (007-009); digests pods run (010) |
-| image_signatures.py | KF-IMG-*   | cosign signatures by trusted keys (kubefort/images/verification.py): verified (011), pinned so they bind (012) |
+| image_signatures.py | KF-IMG-*   | cosign signatures by trusted keys (kubefort/images/verification.py): verified (011), pinned so they bind (012), required attestations (013) |
 | secrets.py        | KF-SEC-*     | credentials in manifests                            |
 | resources.py      | KF-RES-*     | resource requests, limits, quotas and LimitRanges (001-007) |
 | resource_bounds.py | KF-RES-*    | configurable bounds on requests and limits (008-012) |

@@ -1,8 +1,8 @@
-"""KF-IMG-011 and KF-IMG-012: images that must be signed (`image_verification:` in
-`.kubefort.yaml`, `kubefort.images.verification`) carry a cosign signature by a trusted key, and
-are pinned so that the signature binds what runs.
+"""KF-IMG-011 to 013: images that must be signed (`image_verification:` in `.kubefort.yaml`,
+`kubefort.images.verification`) carry a cosign signature by a trusted key (011), are pinned so
+that the signature binds what runs (012), and have the attestations their policy requires (013).
 
-Both are off until a policy is configured: a scan without one records none of their outcomes
+All are off until a policy is configured: a scan without one records none of their outcomes
 and contacts no registry. The registry reads happen once per scan unit for all its images, in
 parallel (`verify_all`), as data derived from the unit's index.
 """
@@ -203,3 +203,92 @@ def signed_image_not_pinned(
             f"{c.label()} references {reference_key(image.ref)}, which a signature policy covers, by tag",
             c.at("image"),
         )
+
+
+@check(
+    id="KF-IMG-013",
+    name="required-attestation-missing",
+    title="Image lacks an attestation its signature policy requires, or it is too old",
+    verified="Every image under a signature policy has the attestations it requires",
+    severity=Severity.MEDIUM,
+    target="cluster",
+    kinds=("@pods",),
+    needs=(REGISTRY_NEED,),
+    options=ImageVerificationOptions,
+    mappings=Mappings(cis=("5.5.1",), nsa=NSA, mitre=("T1195.002",), owasp=("K02",)),
+    remediation="Attest the image digest in the pipeline (cosign attest --key ... --type slsaprovenance1|vuln) and rescan it on schedule.",
+)
+def required_attestation_missing(
+    res: Resource, index: ClusterIndex, ctx: CheckContext[ImageVerificationOptions]
+) -> Iterator[Violation]:
+    """
+    ## What it does
+    **Off until a signature policy requires attestations** (`attestations:` in a policy of
+    `image_verification:`). For every container whose image such a policy covers, reads the
+    image's cosign attestations (in-toto statements in DSSE envelopes, the `sha256-<digest>.att`
+    tag) and checks that each required predicate type is there, signed by one of the policy's
+    keys, with a subject naming the image's digest, and, with `max_age_days`, made no longer ago
+    than that (the vulnerability predicate's `scanFinishedOn`, SLSA provenance's build finish).
+
+    ```yaml
+    image_verification:
+      policies:
+      - images: ["registry.example.com/shop/*"]
+        keys: [keys/release.pub]
+        attestations:
+        - {type: slsaprovenance1}
+        - {type: vuln, max_age_days: 7}
+    ```
+
+    ## Why is this bad?
+    A signature says who released an image; an attestation says how it was built (SLSA
+    provenance: from which source, by which builder) and what a scanner found in it. Without a
+    recent scan attestation nobody can tell whether the running digest was checked against
+    this week's vulnerabilities (MITRE ATT&CK T1195.002).
+
+    ## Example
+    An image signed by the release key, with no `https://slsa.dev/provenance/v1` attestation.
+
+    ## How to fix
+    ```sh
+    cosign attest --key release.key --type slsaprovenance1 --predicate provenance.json IMAGE@DIGEST
+    cosign attest --key release.key --type vuln --predicate trivy-vuln.json IMAGE@DIGEST
+    ```
+
+    ## Not applicable when
+    KF-IMG-013 is off: no signature policy configured, the default. An object none of whose
+    images a policy requiring attestations covers passes.
+
+    ## Not evaluated when
+    The registry cannot be read, or `--offline` is given. An image that is not a valid reference.
+
+    ## References
+    - https://docs.sigstore.dev/cosign/verifying/attestation/
+    - https://slsa.dev/spec/v1.0/provenance
+    - https://github.com/in-toto/attestation/blob/main/spec/README.md
+    """
+    opts = ctx.options
+    if opts.off:
+        raise NotApplicable(f"KF-IMG-013 is {OFF}")
+    if not any(p.attestations for p in opts.policies):
+        raise NotApplicable("KF-IMG-013 is off: no signature policy requires attestations")
+    results = _results(index, index.pod_bearing, ctx)
+    unknown: list[str] = []
+    violations: list[Violation] = []
+    for use in image_uses(res, ctx.pod_template_paths, unknown):
+        name = normalized_name(use.image.ref)
+        policy = opts.policy_for(name)
+        if policy is None or not policy.attestations:
+            continue
+        for ref in use.digests or (use.image.ref.tag or "latest",):
+            r = results.get((name, ref))
+            if r is None or r.status == "error":
+                unknown.append(f"{use.container.label()}: {name}: {r.message if r else 'not verified'}")
+                continue
+            lacking = [why for _, why in r.attestations if why]
+            if lacking:
+                shown = f"{name}@{r.digest}" if r.digest else f"{name}:{ref}"
+                violations.append(
+                    Violation(f"{use.container.label()} runs {shown}: {'; '.join(lacking)}", use.container.at("image"))
+                )
+    yield from finish(violations, unknown)

@@ -16,8 +16,12 @@ another digest proves nothing about this image (`other-digest`); one by no trust
 `untrusted`; no signature at all is `unsigned`. Registry failures raise `RegistryError` (not
 evaluated), malformed signatures are skipped with the reason kept.
 
-Not covered here: keyless signatures (Fulcio certificates, Rekor inclusion), attestations
-(in-toto/DSSE), and the transparency log: a key pair signature is verified offline.
+Attestations (`cosign attest --key`, `verified_attestations`): in-toto statements in DSSE
+envelopes under the tag `sha256-<hex>.att`; one counts when a trusted key signed its DSSE
+pre-authentication encoding and its statement's subjects name the image's digest.
+
+Not covered here: keyless signatures (Fulcio certificates, Rekor inclusion) and the transparency
+log: a key pair signature is verified offline.
 """
 
 from __future__ import annotations
@@ -226,3 +230,107 @@ def verify_image(reg: Registry, repo: str, digest: str, keys: list[TrustedKey]) 
     else:
         verdict.status = "untrusted"
     return verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# attestations (cosign attest --key): in-toto statements in DSSE envelopes, `sha256-<hex>.att`
+# ---------------------------------------------------------------------------------------------
+DSSE = "application/vnd.dsse.envelope.v1+json"
+IN_TOTO = "application/vnd.in-toto+json"
+# `cosign attest --type` names and the predicate types they write
+PREDICATE_TYPES = {
+    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance1": "https://slsa.dev/provenance/v1",
+    "spdx": "https://spdx.dev/Document",
+    "spdxjson": "https://spdx.dev/Document",
+    "cyclonedx": "https://cyclonedx.org/bom",
+    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
+    "link": "https://in-toto.io/Link/v1",
+    "custom": "https://cosign.sigstore.dev/attestation/v1",
+}
+# where each predicate says when it was made (for a maximum age)
+_TIMES = {
+    "https://cosign.sigstore.dev/attestation/vuln/v1": ("metadata", "scanFinishedOn"),
+    "https://slsa.dev/provenance/v1": ("runDetails", "metadata", "finishedOn"),
+    "https://slsa.dev/provenance/v0.2": ("metadata", "buildFinishedOn"),
+}
+
+
+def attestation_tag(digest: str) -> str:
+    algo, _, hexdigest = digest.partition(":")
+    return f"{algo}-{hexdigest}.att"
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what an envelope's signatures sign."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %b %d %b" % (len(t), t, len(payload), payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    predicate_type: str
+    statement: dict[str, Any]
+    key: str  # the trusted key that signed it
+    where: str
+
+    def made_at(self) -> float | None:
+        """When the predicate says it was made (Unix time; None: it does not say)."""
+        import datetime as dt
+
+        value: Any = self.statement.get("predicate")
+        for k in _TIMES.get(self.predicate_type, ()):
+            value = value.get(k) if isinstance(value, dict) else None
+        if not isinstance(value, str):
+            return None
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return (when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def verified_attestations(
+    reg: Registry, repo: str, digest: str, keys: list[TrustedKey], skipped: list[str] | None = None
+) -> list[Attestation]:
+    """The attestations of the image signed by a trusted key whose statement names its digest
+    (others are left out: `skipped` says why for the unreadable ones)."""
+    skipped = skipped if skipped is not None else []
+    tag = attestation_tag(digest)
+    m = reg.manifest(repo, tag)
+    if m is None:
+        return []
+    where = f"{reg.host}/{repo}:{tag}"
+    algo, _, hexdigest = digest.partition(":")
+    out = []
+    for i, layer in enumerate(_layers(m.body, where)):
+        at = f"{where} layer {i}"
+        blob_digest = layer.get("digest")
+        if layer.get("mediaType") != DSSE or not isinstance(blob_digest, str) or not DIGEST_RE.match(blob_digest):
+            continue
+        try:
+            envelope = orjson.loads(reg.blob(repo, blob_digest))
+            payload = base64.b64decode(envelope["payload"], validate=True)
+            payload_type = envelope["payloadType"]
+            sigs = [base64.b64decode(s["sig"], validate=True) for s in envelope["signatures"]]
+            statement = orjson.loads(payload)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            skipped.append(f"{at}: not a DSSE envelope of an in-toto statement")
+            continue
+        if payload_type != IN_TOTO or not isinstance(statement, dict):
+            skipped.append(f"{at}: payload type {payload_type!r}, not an in-toto statement")
+            continue
+        signed = pae(payload_type, payload)
+        key = next((k for k in keys for s in sigs if k.verifies(s, signed)), None)
+        if key is None:
+            continue
+        subjects = statement.get("subject")
+        names = isinstance(subjects, list) and any(
+            isinstance(s, dict) and isinstance(s.get("digest"), dict) and s["digest"].get(algo) == hexdigest
+            for s in subjects
+        )
+        predicate_type = statement.get("predicateType")
+        if names and isinstance(predicate_type, str):
+            out.append(Attestation(predicate_type, statement, key.name, at))
+    return out

@@ -7,6 +7,9 @@ image_verification:
   policies:
   - images: ["registry.example.com/shop/*"]   # globs on the repository, docker.io/library/... form
     keys: [keys/release.pub]                  # cosign public keys (PEM), relative to this file
+    attestations:                             # optional: signed by those keys, naming the digest
+    - {type: slsaprovenance1}                 # cosign attest --type names, or predicate type URIs
+    - {type: vuln, max_age_days: 7}           # no older than 7 days (when the predicate says)
   ca_file: certs/registry-ca.pem              # optional: a CA bundle for the registries
   cache_hours: 24                             # how long a verified digest is trusted (0: no cache)
 ```
@@ -18,7 +21,7 @@ configured; `--offline` (or `offline: true`) turns every registry read into "not
 The cache (`$XDG_CACHE_HOME/kubefort/signatures.json`, else `~/.cache/kubefort/...`) keeps
 only positive results, keyed by repository, digest and the fingerprints of the policy's keys,
 so a change of keys is never answered from it; an unsigned or failing image is asked again
-every time.
+every time, and so is an image whose policy requires attestations (they age).
 """
 
 from __future__ import annotations
@@ -49,9 +52,20 @@ DIGEST_PREFIX = "sha256:"
 
 
 @dataclass(frozen=True, slots=True)
+class RequiredAttestation:
+    predicate_type: str  # the full predicate type URI (cosign's --type names are expanded)
+    max_age_days: int = 0  # 0: any age
+
+    @property
+    def label(self) -> str:
+        return next((k for k, v in _ALIASES.items() if v == self.predicate_type), self.predicate_type)
+
+
+@dataclass(frozen=True, slots=True)
 class SignaturePolicy:
     images: tuple[str, ...]  # globs on the normalised repository
     keys: tuple[str, ...]  # PEM public key files (absolute once read from the config)
+    attestations: tuple[RequiredAttestation, ...] = ()
 
     def matches(self, repository: str) -> bool:
         return any(fnmatch.fnmatchcase(repository, g) for g in self.images)
@@ -77,15 +91,53 @@ class ImageVerificationOptions(OffUntilSet):
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
     """`status`: verified, unsigned, untrusted, other-digest, or error (not evaluated: `message`
-    says why); `digest`: what was verified (a tag is resolved in the registry first)."""
+    says why); `digest`: what was verified (a tag is resolved in the registry first);
+    `attestations`: what each attestation the policy requires lacks ("" when it is there)."""
 
     status: str
     message: str
     digest: str | None = None
+    attestations: tuple[tuple[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------- config
 _KEYS = {"policies", "ca_file", "cache_hours", "offline"}
+# `cosign attest --type` names (kubefort.images.cosign.PREDICATE_TYPES, repeated here so that
+# reading the config does not import the verifier)
+_ALIASES = {
+    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance1": "https://slsa.dev/provenance/v1",
+    "spdxjson": "https://spdx.dev/Document",
+    "cyclonedx": "https://cyclonedx.org/bom",
+    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
+    "link": "https://in-toto.io/Link/v1",
+    "custom": "https://cosign.sigstore.dev/attestation/v1",
+    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
+    "spdx": "https://spdx.dev/Document",
+}
+
+
+def _attestations(raw: object, at: str) -> tuple[RequiredAttestation, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{at}: expected a list of {{type: ..., max_age_days: N}}")
+    out = []
+    for j, item in enumerate(raw):
+        where = f"{at}[{j}]"
+        if not isinstance(item, dict) or set(item) - {"type", "max_age_days"} or not isinstance(item.get("type"), str):
+            raise ValueError(
+                f"{where}: expected {{type: vuln|slsaprovenance|slsaprovenance1|... or a URI, max_age_days: N}}"
+            )
+        kind = item["type"]
+        uri = _ALIASES.get(kind, kind if "://" in kind else "")
+        if not uri:
+            raise ValueError(f"{where}.type: {kind!r} is neither one of {', '.join(_ALIASES)} nor a predicate type URI")
+        age = item.get("max_age_days", 0)
+        if not isinstance(age, int) or isinstance(age, bool) or age < 0:
+            raise ValueError(f"{where}.max_age_days: expected a whole number of days, 0 or more")
+        out.append(RequiredAttestation(uri, age))
+    return tuple(out)
 
 
 def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, config_path: Path) -> None:
@@ -102,8 +154,8 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
         raise ValueError("image_verification.policies: expected a non-empty list of {images: [...], keys: [...]}")
     for i, item in enumerate(items):
         at = f"image_verification.policies[{i}]"
-        if not isinstance(item, dict) or set(item) - {"images", "keys"}:
-            raise ValueError(f"{at}: expected a mapping with images and keys")
+        if not isinstance(item, dict) or set(item) - {"images", "keys", "attestations"}:
+            raise ValueError(f"{at}: expected a mapping with images and keys (and attestations)")
         images, keys = item.get("images"), item.get("keys")
         if not isinstance(images, list) or not images or not all(isinstance(g, str) and g for g in images):
             raise ValueError(f"{at}.images: expected a non-empty list of repository globs")
@@ -117,7 +169,9 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
                 load_key(Path(p).read_bytes(), p)
             except OSError as exc:
                 raise ValueError(f"{at}.keys: cannot read {p}: {exc.strerror or exc}") from None
-        policies.append(SignaturePolicy(tuple(images), paths))
+        policies.append(
+            SignaturePolicy(tuple(images), paths, _attestations(item.get("attestations"), f"{at}.attestations"))
+        )
     ca_file = raw.get("ca_file", "")
     if not isinstance(ca_file, str):
         raise ValueError("image_verification.ca_file: expected a path")
@@ -174,6 +228,22 @@ def _save_cache(path: Path, data: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------- verify
+def _lacks(required: RequiredAttestation, found: list[Any], now: float) -> str:
+    """What the image lacks of a required attestation ("" when a fitting one is there)."""
+    mine = [a for a in found if a.predicate_type == required.predicate_type]
+    if not mine:
+        return f"no {required.label} attestation signed by a trusted key"
+    if not required.max_age_days:
+        return ""
+    times = [t for t in (a.made_at() for a in mine) if t is not None]
+    if not times:
+        return f"its {required.label} attestation does not say when it was made"
+    days = (now - max(times)) / 86400
+    if days > required.max_age_days:
+        return f"its newest {required.label} attestation is {days:.0f} days old (at most {required.max_age_days})"
+    return ""
+
+
 def _split(repository: str) -> tuple[str, str]:
     host, _, repo = repository.partition("/")
     return host, repo
@@ -203,7 +273,7 @@ def verify_all(
         policy = options.policy_for(repository)
         if policy is None:  # todo holds only what a policy covers
             continue
-        if ref.startswith(DIGEST_PREFIX):
+        if ref.startswith(DIGEST_PREFIX) and not policy.attestations:  # attestations age: never cached
             hit = cache.get(_cache_key(repository, ref, policy, fingerprints))
             if isinstance(hit, dict) and isinstance(hit.get("at"), int | float) and now - hit["at"] < ttl:
                 results[(repository, ref)] = VerificationResult("verified", str(hit.get("message", "")), ref)
@@ -222,7 +292,7 @@ def verify_all(
         registry(host)  # created here, before the threads share them
 
     def one(item: tuple[str, str, SignaturePolicy]) -> tuple[tuple[str, str], VerificationResult]:
-        from kubefort.images.cosign import verify_image
+        from kubefort.images.cosign import verified_attestations, verify_image
         from kubefort.images.oci import RegistryError
 
         repository, ref, policy = item
@@ -235,10 +305,15 @@ def verify_all(
                 if m is None:
                     return (repository, ref), VerificationResult("error", f"{repository}:{ref} is not in the registry")
                 digest = m.digest
-            v = verify_image(reg, repo, digest, [keys[k] for k in policy.keys])
+            trusted = [keys[k] for k in policy.keys]
+            v = verify_image(reg, repo, digest, trusted)
+            lacking: tuple[tuple[str, str], ...] = ()
+            if policy.attestations:
+                found = verified_attestations(reg, repo, digest, trusted)
+                lacking = tuple((r.label, _lacks(r, found, now)) for r in policy.attestations)
         except RegistryError as exc:
             return (repository, ref), VerificationResult("error", f"the registry could not be read: {exc.reason}")
-        return (repository, ref), VerificationResult(v.status, v.message, digest)
+        return (repository, ref), VerificationResult(v.status, v.message, digest, lacking)
 
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as ex:
         results.update(ex.map(one, misses))
