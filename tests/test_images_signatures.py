@@ -637,3 +637,36 @@ def test_scan_requires_fresh_attestations(world: World, tmp_path: Path, monkeypa
             f"container 'app' runs {h}/att/none@{images['none']}: no vuln attestation signed by a trusted key",
         ),
     }
+
+
+def test_images_lists_each_images_signature_verdict(project: tuple[Path, dict[str, str]], world: World) -> None:
+    from click.testing import CliRunner
+
+    from kubefort.cli import cli
+
+    d, digests = project
+    args = ["images", str(d / "k8s"), "--config", str(d / ".kubefort.yaml"), "-o", "json"]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    doc = orjson.loads(res.stdout)
+    h = world.host
+    got = {
+        e["image"]: [(s["reference"], s["status"]) for s in e["signatures"]] if e["signatures"] else None
+        for e in doc["images"]
+    }
+    assert got == {
+        f"{h}/team/web@{digests['signed']}": [(digests["signed"], "verified")],
+        f"{h}/team/web:v1": [("v1", "verified")],  # the digest the tag names now
+        f"{h}/team/api@{digests['unsigned']}": [(digests["unsigned"], "unsigned")],
+        f"{h}/team/jobs@{digests['other']}": [(digests["other"], "untrusted")],
+        f"{h}/tools/debug@{next(e['digest'] for e in doc['images'] if 'tools/debug' in e['image'])}": None,
+    }
+    assert doc["summary"]["signatures_verified"] == 2
+    # --offline: nothing is verified, and the inventory says it is incomplete (exit 3)
+    res = CliRunner().invoke(cli, [*args, "--offline"], catch_exceptions=False)
+    assert res.exit_code == 3
+    assert {s["status"] for e in orjson.loads(res.stdout)["images"] for s in e["signatures"] or []} == {"error"}
+    assert "signature not verified: --offline: the registry is not asked" in res.stderr
+    # without a policy there is no signature field at all, and no registry access
+    res = CliRunner().invoke(cli, ["images", str(d / "k8s"), "--no-config", "-o", "json"], catch_exceptions=False)
+    assert res.exit_code == 0 and "signatures" not in orjson.loads(res.stdout)["images"][0]

@@ -67,6 +67,15 @@ def _parse_output(text: str) -> tuple[str, str | None]:
 )
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB (repeatable).")
 @click.option("--no-render", is_flag=True, help="Treat Helm chart and Kustomize directories as plain files.")
+@click.option(
+    "--config",
+    "config_path",
+    type=InputFile("config"),
+    metavar="FILE",
+    help="Config file whose image_verification verifies signatures (default: nearest .kubefort.yaml above the first PATH).",
+)
+@click.option("--no-config", is_flag=True, help="Ignore .kubefort.yaml files (no signature verification).")
+@click.option("--offline", is_flag=True, help="Contact no image registry: signatures are not verified.")
 def images_cmd(
     paths: tuple[str, ...],
     use_cluster: bool,
@@ -78,6 +87,9 @@ def images_cmd(
     output: str,
     exclude: tuple[str, ...],
     no_render: bool,
+    config_path: str | None,
+    no_config: bool,
+    offline: bool,
 ) -> None:
     """Every container image of every workload, normalised as the runtime pulls it.
 
@@ -85,7 +97,9 @@ def images_cmd(
     cluster snapshot, as `kubefort scan` does. For each image: the workloads and namespaces using
     it, whether it is pinned by digest, and for pods that ran, the digests they run (a tag that
     runs several digests is listed as a finding). With --scans (or VulnerabilityReports in the
-    input), the newest matching scan's vulnerability counts by severity.
+    input), the newest matching scan's vulnerability counts by severity. With a signature policy
+    (`image_verification:` in .kubefort.yaml), each image's cosign signature verdict, read from
+    its registry (never with --offline).
 
     \b
     kubefort images k8s/
@@ -118,7 +132,12 @@ def images_cmd(
             index = ScanIndex(found, errors)
     if not resources:
         problems.append("no Kubernetes object was found in the input")
-    doc = inventory_document(inv, index)
+    signatures = _signatures(inv, config_path, no_config, offline, paths)
+    if signatures is not None:
+        problems += [
+            f"{k[0]}:{k[1]}: signature not verified: {r.message}" for k, r in signatures.items() if r.status == "error"
+        ]
+    doc = inventory_document(inv, index, signatures)
     text = render(doc, fmt)
     if dest is None:
         click.echo(text, nl=False)
@@ -187,11 +206,45 @@ def _snapshot(paths: tuple[str, ...]) -> str | None:
     return found[0] if found else None
 
 
-def inventory_document(inv: Any, index: Any) -> dict[str, Any]:
+def _signatures(
+    inv: Any, config_path: str | None, no_config: bool, offline: bool, paths: tuple[str, ...]
+) -> dict[tuple[str, str], Any] | None:
+    """The signature verdicts of the inventory's images under the config's policy (None: none)."""
+    from dataclasses import replace
+
+    from kubefort.cli.common import load_command_config
+    from kubefort.images.verification import ImageVerificationOptions, verify_all
+    from kubefort.registry import load_builtin_checks
+
+    reg = load_builtin_checks()
+    config = load_command_config(config_path, no_config, reg, paths[0] if paths else None)
+    opts = config.options.get("KF-IMG-011") if config is not None else None
+    if not isinstance(opts, ImageVerificationOptions) or opts.off:
+        return None
+    if offline:
+        opts = replace(opts, offline=True)
+    return verify_all(opts, {k for e in inv.sorted_images() for k in _signature_keys(e)})
+
+
+def _signature_keys(entry: Any) -> list[tuple[str, str]]:
+    """What is verified for an inventory entry: its digest, else the digests its pods run, else its tag."""
+    if entry.digest:
+        return [(entry.repository, entry.digest)]
+    if entry.running:
+        return [(entry.repository, dg) for dg in sorted(entry.running)]
+    return [(entry.repository, entry.tag or "latest")]
+
+
+def inventory_document(inv: Any, index: Any, signatures: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
     """The JSON document (the interface scripts use): `images[]` with `image`, `digest`, `workloads`..."""
     out = []
     for entry in inv.sorted_images():
         d = entry.as_dict()
+        if signatures is not None:
+            found = [(k, signatures[k]) for k in _signature_keys(entry) if k in signatures]
+            d["signatures"] = [
+                {"reference": k[1], "status": r.status, "digest": r.digest, "message": r.message} for k, r in found
+            ] or None
         if index is not None:
             digests = [entry.digest] if entry.digest else sorted(entry.running)
             scan = index.find(entry.repository, entry.tag, digests)
@@ -212,6 +265,15 @@ def inventory_document(inv: Any, index: Any) -> dict[str, Any]:
                 else None
             )
         out.append(d)
+    summary_extra = (
+        {}
+        if signatures is None
+        else {
+            "signatures_verified": sum(
+                1 for d in out if d.get("signatures") and all(s["status"] == "verified" for s in d["signatures"])
+            )
+        }
+    )
     return {
         "images": out,
         "invalid": [inv.invalid[k].as_dict() for k in sorted(inv.invalid)],
@@ -221,6 +283,7 @@ def inventory_document(inv: Any, index: Any) -> dict[str, Any]:
             "running_statuses": inv.statuses_read,
             "with_findings": sum(1 for d in out if d["findings"]),
             "scanned": None if index is None else sum(1 for d in out if d.get("scan")),
+            **summary_extra,
         },
     }
 
@@ -264,21 +327,31 @@ def _csv(doc: dict[str, Any]) -> str:
 
 def _table(doc: dict[str, Any]) -> str:
     scanned = doc["summary"]["scanned"] is not None
-    header = ["IMAGE", "BY", "WORKLOADS", "NAMESPACES", "RUNNING"] + (["C/H/M/L"] if scanned else []) + ["NOTES"]
+    signed = "signatures_verified" in doc["summary"]
+    header = (
+        ["IMAGE", "BY", "WORKLOADS", "NAMESPACES", "RUNNING"]
+        + (["C/H/M/L"] if scanned else [])
+        + (["SIGNATURE"] if signed else [])
+        + ["NOTES"]
+    )
     rows = []
     for d in doc["images"]:
         counts = d.get("vulnerabilities")
         vulns = "/".join(str(counts[s]) for s in SEVERITY_COLUMNS[:4]) if counts else "no scan"
         running = ", ".join(r["digest"][:19] for r in d["running"]) or "-"
+        sigs = d.get("signatures")
+        verdict = ",".join(dict.fromkeys(s["status"] for s in sigs)) if sigs else "-"
         rows.append(
             [d["image"], d["reference"], str(len(d["workloads"])), ",".join(d["namespaces"]) or "-", running]
             + ([vulns] if scanned else [])
+            + ([verdict] if signed else [])
             + ["; ".join(d["findings"]) or ""]
         )
     for bad in doc["invalid"]:
         rows.append(
             [bad["image"], "invalid", str(len(bad["workloads"])), "-", "-"]
             + (["-"] if scanned else [])
+            + (["-"] if signed else [])
             + [bad["error"]]
         )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
@@ -287,5 +360,6 @@ def _table(doc: dict[str, Any]) -> str:
     lines.append(
         f"\n{s['images']} images, {s['pinned']} pinned by digest, {s['with_findings']} with findings"
         + (f", {s['scanned']} with a scan result" if scanned else "")
+        + (f", {s['signatures_verified']} with verified signatures" if signed else "")
     )
     return "\n".join(line.rstrip() for line in lines) + "\n"
