@@ -146,7 +146,9 @@ def _put(world: World, repo: str, path: str, body: bytes, content_type: str) -> 
     assert r.status == 201, r.data
 
 
-def _signature_manifest(world: World, repo: str, tag: str, payload: bytes, signature: bytes) -> None:
+def _signature_manifest(
+    world: World, repo: str, tag: str, payload: bytes, signature: bytes, extra: dict[str, str] | None = None
+) -> None:
     """Store a cosign-format signature manifest by hand (the registry API, as cosign does)."""
     config = b"{}"
     blobs = {"sha256:" + hashlib.sha256(b).hexdigest(): b for b in (payload, config)}
@@ -165,7 +167,7 @@ def _signature_manifest(world: World, repo: str, tag: str, payload: bytes, signa
                 "mediaType": SIMPLESIGNING,
                 "digest": "sha256:" + hashlib.sha256(payload).hexdigest(),
                 "size": len(payload),
-                "annotations": {SIG_ANNOTATION: base64.b64encode(signature).decode()},
+                "annotations": {SIG_ANNOTATION: base64.b64encode(signature).decode(), **(extra or {})},
             }
         ],
     }
@@ -520,7 +522,12 @@ def test_policy_errors_are_config_errors(tmp_path: Path, world: World) -> None:
         ("image_verification: {policies: []}\n", "non-empty list"),
         ("image_verification: {policies: [{images: ['x/*'], keys: [missing.pub]}]}\n", "cannot read"),
         ("image_verification: {policies: [{images: ['x/*'], keys: [bad.pub]}]}\n", "not a PEM public key"),
-        ("image_verification: {policies: [{images: ['x/*'], identities: [x]}]}\n", "images and keys"),
+        (
+            "image_verification: {policies: [{images: ['x/*'], identities: [x]}]}\n",
+            "expected {issuer: URL, subject_regexp",
+        ),
+        ("image_verification: {policies: [{images: ['x/*'], signers: [x]}]}\n", "images, keys and/or identities"),
+        ("image_verification: {policies: [{images: ['x/*']}]}\n", "give keys (public key files) and/or identities"),
         ("image_verification: {policies: [{images: ['x/*'], keys: [k.pub]}], cache_hours: -1}\n", "cache_hours"),
     ]:
         (tmp_path / "bad.pub").write_text("not a key\n")
@@ -670,3 +677,168 @@ def test_images_lists_each_images_signature_verdict(project: tuple[Path, dict[st
     # without a policy there is no signature field at all, and no registry access
     res = CliRunner().invoke(cli, ["images", str(d / "k8s"), "--no-config", "-o", "json"], catch_exceptions=False)
     assert res.exit_code == 0 and "signatures" not in orjson.loads(res.stdout)["images"][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# keyless: a certificate for a workflow identity, issued by a (test) Fulcio CA, attached by cosign
+# ---------------------------------------------------------------------------------------------
+GITHUB = "https://token.actions.githubusercontent.com"
+WORKFLOW = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+
+
+def _leaf(ca: Any, d: Path, name: str, *, issuer: str = GITHUB, subject: str = WORKFLOW, code_signing: bool = True,
+          hours: float = 1.0) -> tuple[Path, Path]:  # fmt: skip
+    """A Fulcio-like signing certificate (SAN URI, the issuer extension, code signing) and its key."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    usage = [ExtendedKeyUsageOID.CODE_SIGNING if code_signing else ExtendedKeyUsageOID.CLIENT_AUTH]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=hours))
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(subject)]), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+        .add_extension(
+            x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), b"\x0c" + bytes([len(issuer)]) + issuer.encode()),
+            critical=False,
+        )
+        .sign(ca.key, hashes.SHA256())
+    )  # fmt: skip
+    (d / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / f"{name}.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return d / f"{name}.pem", d / f"{name}.key"
+
+
+def _sign_keyless(world: World, ca: Any, cert: Path, key: Path, repo: str, digest: str) -> None:
+    """cosign signs with the certificate's key and attaches the certificate and its chain."""
+    d = key.parent / key.stem
+    d.mkdir(exist_ok=True)
+    p = subprocess.run(
+        [str(TOOLS / "cosign"), "import-key-pair", "--key", str(key)],
+        cwd=d,
+        env=world.env,
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    world.run(
+        "cosign", "sign", "--key", str(d / "import-cosign.key"), "--certificate", str(cert),
+        "--certificate-chain", str(ca.path), "--tlog-upload=false", "--yes", f"{world.host}/{repo}@{digest}",
+    )  # fmt: skip
+
+
+def test_keyless_signatures_verify_by_identity_and_trusted_ca(world: World, tmp_path: Path) -> None:
+    from kubefort.images.cosign import Identity, Keyless, load_roots
+
+    fulcio = new_ca(tmp_path / "fulcio" if (tmp_path / "fulcio").mkdir() is None else tmp_path)
+    rogue = new_ca(tmp_path / "rogue" if (tmp_path / "rogue").mkdir() is None else tmp_path)
+    roots = tuple(load_roots(fulcio.path.read_bytes(), "fulcio"))
+    now = time.time()
+    ours = Identity(GITHUB, r"https://github\.com/acme/.*")
+
+    def verdict(repo: str, digest: str, identity: Identity = ours, at: float = now) -> tuple[str, str]:
+        v = verify_image(world.registry(), repo, digest, [], Keyless(roots, (identity,), at))
+        return v.status, v.message
+
+    cases = {
+        "good": _leaf(fulcio, tmp_path, "good"),
+        "rogue-ca": _leaf(rogue, tmp_path, "rogue"),
+        "other-subject": _leaf(fulcio, tmp_path, "other", subject="https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main"),
+        "other-issuer": _leaf(fulcio, tmp_path, "issuer", issuer="https://accounts.google.com"),
+    }  # fmt: skip
+    digests = {}
+    for name, (cert, key) in cases.items():
+        digests[name] = world.push(f"keyless/{name}:v1", f"keyless {name}")
+        _sign_keyless(world, rogue if name == "rogue-ca" else fulcio, cert, key, f"keyless/{name}", digests[name])
+    # a certificate without code signing (cosign refuses to use it): the signature made by hand
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    cert, key = _leaf(fulcio, tmp_path, "client", code_signing=False)
+    digests["no-code-signing"] = world.push("keyless/no-code-signing:v1", "keyless no-code-signing")
+    good_payload, _ = _only_signature(world, "keyless/good", digests["good"])
+    payload = good_payload.replace(digests["good"].encode(), digests["no-code-signing"].encode())
+    private = serialization.load_pem_private_key(key.read_bytes(), None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    _signature_manifest(
+        world, "keyless/no-code-signing", signature_tag(digests["no-code-signing"]), payload,
+        private.sign(payload, ec.ECDSA(hashes.SHA256())),
+        {"dev.sigstore.cosign/certificate": cert.read_text(), "dev.sigstore.cosign/chain": fulcio.path.read_text()},
+    )  # fmt: skip
+    assert verdict("keyless/good", digests["good"]) == ("verified", f"signed by {WORKFLOW} (issuer {GITHUB})")
+    for name in ("rogue-ca", "other-subject", "other-issuer", "no-code-signing"):
+        assert verdict(f"keyless/{name}", digests[name])[0] == "untrusted", name
+    # the identity policy decides: another workflow's regexp refuses the good certificate
+    assert (
+        verdict("keyless/good", digests["good"], Identity(GITHUB, r"https://github\.com/acme/other/.*"))[0]
+        == "untrusted"
+    )
+    # after the certificate expired, without a transparency-log time it no longer verifies
+    assert verdict("keyless/good", digests["good"], at=now + 2 * 3600)[0] == "untrusted"
+    # and no trusted key makes the keyless signature pass on its own
+    assert verify_image(world.registry(), "keyless/good", digests["good"], [world.trusted]).status == "untrusted"
+
+
+def test_scan_with_a_keyless_policy(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from kubefort.cli import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    (tmp_path / "fulcio").mkdir()
+    fulcio = new_ca(tmp_path / "fulcio")
+    cert, key = _leaf(fulcio, tmp_path, "release")
+    signed = world.push("ci/app:v1", "ci app v1")
+    _sign_keyless(world, fulcio, cert, key, "ci/app", signed)
+    unsigned = world.push("ci/tool:v1", "ci tool v1")
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "all.yaml").write_text(
+        yaml.safe_dump_all(
+            [
+                _deployment("app", f"{world.host}/ci/app@{signed}"),
+                _deployment("tool", f"{world.host}/ci/tool@{unsigned}"),
+            ]
+        )
+    )
+    cfg = tmp_path / ".kubefort.yaml"
+    cfg.write_text(
+        "image_verification:\n"
+        f"  trusted_roots: {fulcio.path}\n  ca_file: {world.ca}\n"
+        f"  policies:\n  - images: ['{world.host}/ci/*']\n"
+        f"    identities: [{{issuer: '{GITHUB}', subject_regexp: 'https://github\\.com/acme/.*'}}]\n"
+    )
+    out = tmp_path / "report.json"
+    res = CliRunner().invoke(
+        cli, ["scan", str(tmp_path / "k8s"), "--config", str(cfg), "--checks", "KF-IMG-011", "--include-passed",
+              "-q", "-o", f"json={out}"], catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    got = {
+        r["resource"]["name"]: r["outcome"]
+        for r in orjson.loads(out.read_bytes())["results"]
+        if r["check_id"] == "KF-IMG-011"
+    }
+    assert got == {"app": "passed", "tool": "failed"}
+    # keyless signers need the CA certificates; a regexp must compile
+    for body, needle in [
+        (cfg.read_text().replace(f"  trusted_roots: {fulcio.path}\n", ""), "need trusted_roots"),
+        (cfg.read_text().replace("https://github\\.com/acme/.*", "(unclosed"), "not a regular expression"),
+    ]:
+        cfg.write_text(body)
+        res = CliRunner().invoke(cli, ["scan", str(tmp_path / "k8s"), "--config", str(cfg)])
+        assert res.exit_code == 2 and needle in res.output, res.output

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kubefort.engine import Engine, EngineSettings
@@ -148,9 +148,23 @@ def test_values_that_cannot_be_credentials(case, value):
 @given(credential_names(), LITERALS)
 def test_literal_values_under_credential_names_are_credentials(case, value):
     name, is_credential = case
+    # `tlsSecret: web-tls` names a Secret object (a lowercase DNS name with '-' or '/' under a name
+    # ending in "secret"): by rule not a literal, tested in test_secret_object_names_are_not_credentials
+    assume(not secretscan.names_secret_object(name, value))
     assert secretscan.literal_candidate(value, name), (name, value)
     hits = env_hits(name, value)
     assert bool(hits) == is_credential, (name, value, hits)
+
+
+def test_secret_object_names_are_not_credentials():
+    # under a name ending in "secret", a lowercase DNS name with '-' or '/' names a Secret object
+    for name in ("tlsSecret", "CERTS_SECRET", "secret", "webhook-secret"):
+        for value in ("ingress-tls", "kube-system/webhook-certs", "a000-0", "db-creds.v2"):
+            assert not secretscan.literal_candidate(value, name), (name, value)
+    # anything else under those names is a value like any other; and elsewhere the rule is off
+    for value in ("s3cr3tValue9", "Ingress-TLS", "plainword7"):
+        assert secretscan.literal_candidate(value, "tlsSecret"), value
+    assert secretscan.literal_candidate("ingress-tls", "DB_PASSWORD")
 
 
 def test_header_names_under_authorization_names_are_not_credentials():

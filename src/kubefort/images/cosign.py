@@ -20,8 +20,12 @@ Attestations (`cosign attest --key`, `verified_attestations`): in-toto statement
 envelopes under the tag `sha256-<hex>.att`; one counts when a trusted key signed its DSSE
 pre-authentication encoding and its statement's subjects name the image's digest.
 
-Not covered here: keyless signatures (Fulcio certificates, Rekor inclusion) and the transparency
-log: a key pair signature is verified offline.
+Keyless signatures (`Keyless`): the signature layer's certificate (and chain) annotations, a
+certificate chaining to trusted CA certificates given as a file, valid now, for code signing, of
+an allowed identity (OIDC issuer and subject). Not covered: the transparency log (Rekor bundles
+and their signed entry timestamps are not read), so a keyless signature verifies only while its
+certificate is valid; Fulcio's 10-minute certificates need that proof, which kubefort does not
+check yet.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ __all__ = [
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SIG_ANNOTATION = "dev.cosignproject.cosign/signature"
+CERT_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
 PAYLOAD_TYPE = "cosign container image signature"
 MAX_SIGNATURES = 64  # layers read per signature manifest; more is refused, never half-read
 
@@ -112,6 +118,8 @@ class Signature:
     payload: bytes
     signature: bytes
     where: str  # the manifest and layer it was read from
+    certificate: bytes | None = None  # keyless: the signing certificate (PEM), and its chain
+    chain: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -172,7 +180,16 @@ def _signatures_of(
         except ValueError:
             skipped.append(f"{at}: the signature is not base64")
             continue
-        out.append(Signature(reg.blob(repo, digest), signature, at))
+        cert, chain = annotations.get(CERT_ANNOTATION), annotations.get(CHAIN_ANNOTATION)  # type: ignore[union-attr]
+        out.append(
+            Signature(
+                reg.blob(repo, digest),
+                signature,
+                at,
+                cert.encode() if isinstance(cert, str) and cert else None,
+                chain.encode() if isinstance(chain, str) and chain else None,
+            )
+        )
     return out
 
 
@@ -206,7 +223,9 @@ def signed_digest(payload: bytes) -> str | None:
     return digest if isinstance(digest, str) else None
 
 
-def verify_image(reg: Registry, repo: str, digest: str, keys: list[TrustedKey]) -> Verdict:
+def verify_image(
+    reg: Registry, repo: str, digest: str, keys: list[TrustedKey], keyless: Keyless | None = None
+) -> Verdict:
     """The verdict on one image digest (module docstring). RegistryError: not evaluated."""
     skipped: list[str] = []
     sigs = find_signatures(reg, repo, digest, skipped)
@@ -216,20 +235,186 @@ def verify_image(reg: Registry, repo: str, digest: str, keys: list[TrustedKey]) 
     other: list[str] = []
     other_key = None
     for sig in sigs:
-        for key in keys:
-            if not key.verifies(sig.signature, sig.payload):
-                continue
+        signers = [k.name for k in keys if k.verifies(sig.signature, sig.payload)]
+        if keyless is not None and sig.certificate is not None:
+            who = keyless.signer(sig)
+            if who is not None:
+                signers.append(who)
+        for name in signers:
             named = signed_digest(sig.payload)
             if named == digest:
-                verdict.status, verdict.key = "verified", key.name
+                verdict.status, verdict.key = "verified", name
                 return verdict
             other.append(named or "a payload that names no image")
-            other_key = other_key or key.name
+            other_key = other_key or name
     if other:
         verdict.status, verdict.key, verdict.signed_digests = "other-digest", other_key, tuple(dict.fromkeys(other))
     else:
         verdict.status = "untrusted"
     return verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# keyless signatures: a certificate for an identity, issued by a trusted (Fulcio) CA
+# ---------------------------------------------------------------------------------------------
+ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"  # Fulcio: the OIDC issuer, a DER UTF8String
+ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"  # Fulcio's older extension: the issuer as raw bytes
+CODE_SIGNING = "1.3.6.1.5.5.7.3.3"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who may sign: the certificate's OIDC issuer (exact) and subject (a regular expression
+    matched whole against each email and URI of its subject alternative names)."""
+
+    issuer: str
+    subject_regexp: str
+
+    def matches(self, issuer: str | None, subjects: list[str]) -> bool:
+        import re
+
+        return issuer == self.issuer and any(re.fullmatch(self.subject_regexp, s) for s in subjects)
+
+
+def load_roots(pem: bytes, name: str) -> list[Any]:
+    """The trusted CA certificates (Fulcio roots and intermediates) of a PEM bundle."""
+    from cryptography import x509
+
+    try:
+        roots = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise ValueError(f"{name}: not a PEM bundle of certificates ({exc})") from None
+    return roots
+
+
+def _issuer_of(cert: Any) -> str | None:
+    from cryptography import x509
+
+    for ext in cert.extensions:
+        oid = ext.oid.dotted_string
+        value = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else None
+        if value is None:
+            continue
+        if oid == ISSUER_V2:
+            return _utf8_string(value)
+        if oid == ISSUER_V1:
+            return str(value.decode("utf-8", "replace"))
+    return None
+
+
+def _utf8_string(der: bytes) -> str | None:
+    """A DER UTF8String (tag 0x0C; short or long form length), None for anything else."""
+    if len(der) < 2 or der[0] != 0x0C:
+        return None
+    n, start = der[1], 2
+    if n & 0x80:
+        size = n & 0x7F
+        if size == 0 or size > 2 or len(der) < 2 + size:
+            return None
+        n, start = int.from_bytes(der[2 : 2 + size], "big"), 2 + size
+    if len(der) != start + n:
+        return None
+    return der[start:].decode("utf-8", "replace")
+
+
+def _subjects_of(cert: Any) -> list[str]:
+    from cryptography import x509
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(v) for v in san.get_values_for_type(x509.RFC822Name)] + [
+        str(v) for v in san.get_values_for_type(x509.UniformResourceIdentifier)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyless:
+    """Keyless verification: the trusted CA certificates and the identities allowed to sign.
+
+    A signature counts when its certificate chains (through the chain annotation's
+    intermediates) to a trusted certificate, every certificate of the path is valid at `now`,
+    the issuers are CAs, the leaf allows code signing, its identity matches one of
+    `identities`, and its public key verifies the signature over the payload. Without a
+    transparency-log entry (not read here), the certificate must be valid now: short-lived
+    Fulcio certificates need the Rekor proof of signing time that kubefort does not check yet.
+    """
+
+    roots: tuple[Any, ...]
+    identities: tuple[Identity, ...]
+    now: float
+
+    def signer(self, sig: Signature) -> str | None:
+        """The identity that made the signature (None: not a valid keyless signature)."""
+        import datetime as dt
+
+        from cryptography import x509
+
+        try:
+            leaf = x509.load_pem_x509_certificate(sig.certificate or b"")
+            chain = x509.load_pem_x509_certificates(sig.chain) if sig.chain else []
+        except ValueError:
+            return None
+        when = dt.datetime.fromtimestamp(self.now, dt.UTC)
+        if not self._chains(leaf, chain, when):
+            return None
+        try:
+            eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            return None
+        if CODE_SIGNING not in {u.dotted_string for u in eku}:
+            return None
+        issuer, subjects = _issuer_of(leaf), _subjects_of(leaf)
+        if not any(i.matches(issuer, subjects) for i in self.identities):
+            return None
+        key = TrustedKey("certificate", leaf.public_key(), "")
+        if not key.verifies(sig.signature, sig.payload):
+            return None
+        return f"{subjects[0]} (issuer {issuer})" if subjects else f"issuer {issuer}"
+
+    def _chains(self, leaf: Any, chain: list[Any], when: Any) -> bool:
+        from cryptography import x509
+
+        def valid(c: Any) -> bool:
+            return bool(c.not_valid_before_utc <= when <= c.not_valid_after_utc)
+
+        def is_ca(c: Any) -> bool:
+            try:
+                return bool(c.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+            except x509.ExtensionNotFound:
+                return False
+
+        trusted = {r.public_bytes(_der()) for r in self.roots}
+        cert, pool, depth = leaf, [*chain, *self.roots], 0
+        while depth < 5:
+            if not valid(cert):
+                return False
+            if depth and cert.public_bytes(_der()) in trusted:
+                return True
+            issuer = next((c for c in pool if c.subject == cert.issuer and is_ca(c) and _issued(cert, c)), None)
+            if issuer is None:
+                return False
+            if issuer.public_bytes(_der()) in trusted:
+                return valid(issuer)
+            cert, depth = issuer, depth + 1
+        return False
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.Encoding.DER
+
+
+def _issued(cert: Any, issuer: Any) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ image_verification:
     attestations:                             # optional: signed by those keys, naming the digest
     - {type: slsaprovenance1}                 # cosign attest --type names, or predicate type URIs
     - {type: vuln, max_age_days: 7}           # no older than 7 days (when the predicate says)
+  trusted_roots: certs/fulcio.pem             # for keyless signers: the CA certificates (PEM)
   ca_file: certs/registry-ca.pem              # optional: a CA bundle for the registries
   cache_hours: 24                             # how long a verified digest is trusted (0: no cache)
 ```
@@ -62,10 +63,17 @@ class RequiredAttestation:
 
 
 @dataclass(frozen=True, slots=True)
+class KeylessIdentity:
+    issuer: str  # the OIDC issuer in the certificate, exactly
+    subject_regexp: str  # matched whole against its SAN emails and URIs
+
+
+@dataclass(frozen=True, slots=True)
 class SignaturePolicy:
     images: tuple[str, ...]  # globs on the normalised repository
     keys: tuple[str, ...]  # PEM public key files (absolute once read from the config)
     attestations: tuple[RequiredAttestation, ...] = ()
+    identities: tuple[KeylessIdentity, ...] = ()  # keyless signers (certificates from trusted_roots)
 
     def matches(self, repository: str) -> bool:
         return any(fnmatch.fnmatchcase(repository, g) for g in self.images)
@@ -76,6 +84,7 @@ class ImageVerificationOptions(OffUntilSet):
     """What the signature checks take; set for all of them with `image_verification:`."""
 
     policies: tuple[SignaturePolicy, ...] = ()
+    trusted_roots: str = ""  # PEM bundle of the CA certificates keyless signatures chain to
     ca_file: str = ""
     cache_hours: int = 24
     offline: bool = False
@@ -101,7 +110,7 @@ class VerificationResult:
 
 
 # ---------------------------------------------------------------------------------- config
-_KEYS = {"policies", "ca_file", "cache_hours", "offline"}
+_KEYS = {"policies", "trusted_roots", "ca_file", "cache_hours", "offline"}
 # `cosign attest --type` names (kubefort.images.cosign.PREDICATE_TYPES, repeated here so that
 # reading the config does not import the verifier)
 _ALIASES = {
@@ -115,6 +124,30 @@ _ALIASES = {
     "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
     "spdx": "https://spdx.dev/Document",
 }
+
+
+def _identities(raw: object, at: str) -> tuple[KeylessIdentity, ...]:
+    import re
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{at}: expected a list of {{issuer: URL, subject_regexp: REGEXP}}")
+    out = []
+    for j, item in enumerate(raw):
+        where = f"{at}[{j}]"
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"issuer", "subject_regexp"}
+            or not all(isinstance(v, str) and v for v in item.values())
+        ):
+            raise ValueError(f"{where}: expected {{issuer: URL, subject_regexp: REGEXP}}")
+        try:
+            re.compile(item["subject_regexp"])
+        except re.error as exc:
+            raise ValueError(f"{where}.subject_regexp: not a regular expression ({exc})") from None
+        out.append(KeylessIdentity(item["issuer"], item["subject_regexp"]))
+    return tuple(out)
 
 
 def _attestations(raw: object, at: str) -> tuple[RequiredAttestation, ...]:
@@ -154,15 +187,18 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
         raise ValueError("image_verification.policies: expected a non-empty list of {images: [...], keys: [...]}")
     for i, item in enumerate(items):
         at = f"image_verification.policies[{i}]"
-        if not isinstance(item, dict) or set(item) - {"images", "keys", "attestations"}:
-            raise ValueError(f"{at}: expected a mapping with images and keys (and attestations)")
-        images, keys = item.get("images"), item.get("keys")
+        if not isinstance(item, dict) or set(item) - {"images", "keys", "identities", "attestations"}:
+            raise ValueError(f"{at}: expected a mapping with images, keys and/or identities (and attestations)")
+        images, keys = item.get("images"), item.get("keys", [])
         if not isinstance(images, list) or not images or not all(isinstance(g, str) and g for g in images):
             raise ValueError(f"{at}.images: expected a non-empty list of repository globs")
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
-            raise ValueError(
-                f"{at}.keys: expected a non-empty list of public key files (keyless identities are not supported yet)"
-            )
+        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+            raise ValueError(f"{at}.keys: expected a list of public key files")
+        identities = _identities(item.get("identities"), f"{at}.identities")
+        if not keys and not identities:
+            raise ValueError(f"{at}: give keys (public key files) and/or identities (keyless signers)")
+        if identities and not raw.get("trusted_roots"):
+            raise ValueError(f"{at}.identities: keyless signers need trusted_roots (the CA certificates, PEM)")
         paths = tuple(k if os.path.isabs(k) else str(base / k) for k in keys)
         for p in paths:
             try:
@@ -170,8 +206,21 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
             except OSError as exc:
                 raise ValueError(f"{at}.keys: cannot read {p}: {exc.strerror or exc}") from None
         policies.append(
-            SignaturePolicy(tuple(images), paths, _attestations(item.get("attestations"), f"{at}.attestations"))
+            SignaturePolicy(
+                tuple(images), paths, _attestations(item.get("attestations"), f"{at}.attestations"), identities
+            )
         )
+    roots = raw.get("trusted_roots", "")
+    if not isinstance(roots, str):
+        raise ValueError("image_verification.trusted_roots: expected a path")
+    if roots:
+        from kubefort.images.cosign import load_roots
+
+        roots = roots if os.path.isabs(roots) else str(base / roots)
+        try:
+            load_roots(Path(roots).read_bytes(), roots)
+        except OSError as exc:
+            raise ValueError(f"image_verification.trusted_roots: cannot read {roots}: {exc.strerror or exc}") from None
     ca_file = raw.get("ca_file", "")
     if not isinstance(ca_file, str):
         raise ValueError("image_verification.ca_file: expected a path")
@@ -191,6 +240,7 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
             options[m.id] = replace(
                 current,
                 policies=tuple(policies),
+                trusted_roots=roots,
                 ca_file=ca_file,
                 cache_hours=hours,
                 offline=current.offline or offline,
@@ -204,7 +254,10 @@ def cache_path() -> Path:
 
 
 def _cache_key(repository: str, digest: str, policy: SignaturePolicy, fingerprints: dict[str, str]) -> str:
-    return f"{repository}@{digest}|" + ",".join(sorted(fingerprints[k] for k in policy.keys))
+    who = sorted(fingerprints[k] for k in policy.keys) + sorted(
+        f"{i.issuer} {i.subject_regexp}" for i in policy.identities
+    )
+    return f"{repository}@{digest}|" + ",".join(who)
 
 
 def _load_cache(path: Path) -> dict[str, Any]:
@@ -256,12 +309,17 @@ def verify_all(
     parallel (one registry client per host)."""
     from concurrent.futures import ThreadPoolExecutor  # only when a policy is configured
 
-    from kubefort.images.cosign import load_key
+    from kubefort.images.cosign import Identity, Keyless, load_key, load_roots
 
     todo = sorted({w for w in wanted if options.policy_for(w[0]) is not None})
     if options.offline:
         return {w: VerificationResult("error", "--offline: the registry is not asked") for w in todo}
     keys = {p: load_key(Path(p).read_bytes(), os.path.basename(p)) for pol in options.policies for p in pol.keys}
+    roots = (
+        tuple(load_roots(Path(options.trusted_roots).read_bytes(), options.trusted_roots))
+        if options.trusted_roots
+        else ()
+    )
     fingerprints = {p: k.fingerprint for p, k in keys.items()}
     path = cache_file or cache_path()
     cache = _load_cache(path) if options.cache_hours else {}
@@ -306,7 +364,12 @@ def verify_all(
                     return (repository, ref), VerificationResult("error", f"{repository}:{ref} is not in the registry")
                 digest = m.digest
             trusted = [keys[k] for k in policy.keys]
-            v = verify_image(reg, repo, digest, trusted)
+            keyless = (
+                Keyless(roots, tuple(Identity(i.issuer, i.subject_regexp) for i in policy.identities), now)
+                if policy.identities
+                else None
+            )
+            v = verify_image(reg, repo, digest, trusted, keyless)
             lacking: tuple[tuple[str, str], ...] = ()
             if policy.attestations:
                 found = verified_attestations(reg, repo, digest, trusted)
