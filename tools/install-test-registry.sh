@@ -29,54 +29,11 @@ COSIGN_PKG="github.com/sigstore/cosign/v2/cmd/cosign"
 # the newest v2 (v3 changes the default signature format to bundles in the referrers API)
 COSIGN_VERSION="${KUBEFORT_COSIGN_VERSION:-v2.6.5}"
 
-TOOLS_DIR="${KUBEFORT_TOOLS_DIR:-$HOME/.cache/kubefort/tools}"
-BIN_DIR="$TOOLS_DIR/bin"
+TOOL_LOG=install-test-registry
+# shellcheck source=tools/go-install-lib.sh
+. "$(dirname "$0")/go-install-lib.sh"
 
-log() { printf 'install-test-registry: %s\n' "$*"; }
-die() { printf 'install-test-registry: error: %s\n' "$*" >&2; exit 1; }
-
-if ! command -v go >/dev/null 2>&1; then
-    if [ -x /usr/local/go/bin/go ]; then
-        PATH="/usr/local/go/bin:$PATH"
-        export PATH
-    else
-        die "go not found on PATH nor at /usr/local/go/bin/go"
-    fi
-fi
-log "using $(go version)"
-
-mkdir -p "$BIN_DIR"
-export GOBIN="$BIN_DIR"
-export CGO_ENABLED=0
-export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
-export GOTOOLCHAIN=local
-
-installed_version() {
-    local bin="$1" module="$2"
-    [ -x "$bin" ] || return 0
-    go version -m "$bin" 2>/dev/null \
-        | awk -v m="$module" '($1 == "mod" || $1 == "path") && $2 == m && $3 ~ /^v/ { print $3; exit }'
-}
-
-install_tool() {
-    local name="$1" module="$2" pkg="$3" version="$4"
-    local bin="$BIN_DIR/$name"
-    local have
-    have="$(installed_version "$bin" "$module")"
-    if [ "$have" = "$version" ]; then
-        log "$name $version already installed at $bin (skipped)"
-        return 0
-    fi
-    log "building $name $version ($pkg@$version) ..."
-    local start
-    start=$(date +%s)
-    go install -trimpath -ldflags "-s -w" "$pkg@$version" || die "go install $pkg@$version failed"
-    have="$(installed_version "$bin" "$module")"
-    [ "$have" = "$version" ] || die "$name built but $bin reports version '${have:-unknown}', want $version"
-    log "installed $name $version at $bin in $(($(date +%s) - start))s"
-}
-
-install_tool registry "$REGISTRY_MODULE" "$REGISTRY_PKG" "$REGISTRY_VERSION"
-install_tool crane "$CRANE_MODULE" "$CRANE_PKG" "$CRANE_VERSION"
-install_tool cosign "$COSIGN_MODULE" "$COSIGN_PKG" "$COSIGN_VERSION"
+install_tool registry "$REGISTRY_MODULE" "$REGISTRY_PKG" "$REGISTRY_VERSION" -ldflags "-s -w"
+install_tool crane "$CRANE_MODULE" "$CRANE_PKG" "$CRANE_VERSION" -ldflags "-s -w"
+install_tool cosign "$COSIGN_MODULE" "$COSIGN_PKG" "$COSIGN_VERSION" -ldflags "-s -w"
 log "done; binaries in $BIN_DIR (tests find them there)"

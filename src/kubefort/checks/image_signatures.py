@@ -9,11 +9,12 @@ parallel (`verify_all`), as data derived from the unit's index.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from kubefort.checks.image_scans import NSA, finish, image_uses
 from kubefort.checks.images import container_image, normalized_name
-from kubefort.images.verification import ImageVerificationOptions, VerificationResult, verify_all
+from kubefort.images.verification import ImageVerificationOptions, SignaturePolicy, VerificationResult, verify_all
 from kubefort.kube.pods import ContainerView, PodView
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, NotEvaluated, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
@@ -44,6 +45,29 @@ def _results(
         return verify_all(opts, wanted)
 
     return index.derived(f"image-verification:{opts!r}", build)
+
+
+def _verdicts(
+    res: Resource,
+    index: ClusterIndex,
+    ctx: CheckContext[ImageVerificationOptions],
+    unknown: list[str],
+    wanted: Callable[[SignaturePolicy], bool],
+) -> Iterator[tuple[Any, str, VerificationResult]]:
+    """(container use, the reference shown, its verdict) for every image of the object under a
+    policy `wanted` keeps; what could not be verified goes to `unknown`."""
+    results = _results(index, index.pod_bearing, ctx)
+    for use in image_uses(res, ctx.pod_template_paths, unknown):
+        name = normalized_name(use.image.ref)
+        policy = ctx.options.policy_for(name)
+        if policy is None or not wanted(policy):
+            continue
+        for ref in use.digests or (use.image.ref.tag or "latest",):
+            r = results.get((name, ref))
+            if r is None or r.status == "error":
+                unknown.append(f"{use.container.label()}: {name}: {r.message if r else 'not verified'}")
+            else:
+                yield use, (f"{name}@{r.digest}" if r.digest else f"{name}:{ref}"), r
 
 
 @check(
@@ -124,22 +148,13 @@ def image_signature_not_verified(
     opts = ctx.options
     if opts.off:
         raise NotApplicable(f"KF-IMG-011 is {OFF}")
-    results = _results(index, index.pod_bearing, ctx)
     unknown: list[str] = []
     violations: list[Violation] = []
-    for use in image_uses(res, ctx.pod_template_paths, unknown):
-        name = normalized_name(use.image.ref)
-        if opts.policy_for(name) is None:
-            continue
-        for ref in use.digests or (use.image.ref.tag or "latest",):
-            r = results.get((name, ref))
-            if r is None or r.status == "error":
-                unknown.append(f"{use.container.label()}: {name}: {r.message if r else 'not verified'}")
-            elif r.status != "verified":
-                shown = f"{name}@{r.digest}" if r.digest else f"{name}:{ref}"
-                violations.append(
-                    Violation(f"{use.container.label()} runs {shown}: {r.message}", use.container.at("image"))
-                )
+    for use, shown, r in _verdicts(res, index, ctx, unknown, lambda p: True):
+        if r.status != "verified":
+            violations.append(
+                Violation(f"{use.container.label()} runs {shown}: {r.message}", use.container.at("image"))
+            )
     yield from finish(violations, unknown)
 
 
@@ -272,23 +287,12 @@ def required_attestation_missing(
         raise NotApplicable(f"KF-IMG-013 is {OFF}")
     if not any(p.attestations for p in opts.policies):
         raise NotApplicable("KF-IMG-013 is off: no signature policy requires attestations")
-    results = _results(index, index.pod_bearing, ctx)
     unknown: list[str] = []
     violations: list[Violation] = []
-    for use in image_uses(res, ctx.pod_template_paths, unknown):
-        name = normalized_name(use.image.ref)
-        policy = opts.policy_for(name)
-        if policy is None or not policy.attestations:
-            continue
-        for ref in use.digests or (use.image.ref.tag or "latest",):
-            r = results.get((name, ref))
-            if r is None or r.status == "error":
-                unknown.append(f"{use.container.label()}: {name}: {r.message if r else 'not verified'}")
-                continue
-            lacking = [why for _, why in r.attestations if why]
-            if lacking:
-                shown = f"{name}@{r.digest}" if r.digest else f"{name}:{ref}"
-                violations.append(
-                    Violation(f"{use.container.label()} runs {shown}: {'; '.join(lacking)}", use.container.at("image"))
-                )
+    for use, shown, r in _verdicts(res, index, ctx, unknown, lambda p: bool(p.attestations)):
+        lacking = [why for _, why in r.attestations if why]
+        if lacking:
+            violations.append(
+                Violation(f"{use.container.label()} runs {shown}: {'; '.join(lacking)}", use.container.at("image"))
+            )
     yield from finish(violations, unknown)
