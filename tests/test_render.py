@@ -671,9 +671,12 @@ def test_tool_lookup_order(tool: str, present: set[str]) -> None:
 def test_tools_cache_defaults_to_the_install_scripts_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBEFORT_TOOLS_DIR", raising=False)
     assert tools_bin_dir() == Path.home() / ".cache" / "kubefort" / "tools" / "bin"
-    script = (Path(__file__).resolve().parents[1] / "tools" / "install-test-tools.sh").read_text()
-    assert 'TOOLS_DIR="${KUBEFORT_TOOLS_DIR:-$HOME/.cache/kubefort/tools}"' in script
-    assert 'BIN_DIR="$TOOLS_DIR/bin"' in script
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    lib = (tools / "go-install-lib.sh").read_text()  # what the install scripts source
+    assert 'TOOLS_DIR="${KUBEFORT_TOOLS_DIR:-$HOME/.cache/kubefort/tools}"' in lib
+    assert 'BIN_DIR="$TOOLS_DIR/bin"' in lib
+    for script in ("install-test-tools.sh", "install-test-registry.sh"):
+        assert '. "$(dirname "$0")/go-install-lib.sh"' in (tools / script).read_text(), script
 
 
 def test_scan_says_where_to_put_a_missing_renderer(tmp_path: Path) -> None:

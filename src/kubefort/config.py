@@ -197,11 +197,11 @@ def parse_path(text: str) -> Path_:
     """ "spec.templates[0].spec" -> ("spec", "templates", 0, "spec")."""
     out: list[str | int] = []
     for part in text.split("."):
-        m = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", part)
+        m = re.fullmatch(r"([^\[\]]+)((?:\[\d{1,9}\])*)", part)
         if not m:
             raise ConfigError(f"bad path {text!r}")
         out.append(m.group(1))
-        out.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+        out.extend(int(i) for i in re.findall(r"\[(\d{1,9})\]", m.group(2)))
     return tuple(out)
 
 

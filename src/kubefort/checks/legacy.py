@@ -264,7 +264,7 @@ def helm_tiller_service(res: Resource, ctx: CheckContext[None]) -> Iterator[Viol
 _DASHBOARD_REPO = re.compile(
     r"(?:^|/)(?:kubernetes-dashboard(?:-(?:amd64|arm64|arm|ppc64le|s390x))?|kubernetesui/dashboard)$"
 )
-_V1_TAG = re.compile(r"^v?1\.(\d+)\.(\d+)")
+_V1_TAG = re.compile(r"^v?1\.(\d{1,9})\.(\d{1,9})")
 _DASHBOARD_BOOLS = (
     "enable-skip-login",
     "enable-insecure-login",

@@ -23,7 +23,8 @@ from typing import Any, TypedDict
 AFFECTED = "affected"
 CANNOT_TELL = "cannot-tell"
 
-_VERSION = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~_].*)?\s*$", re.IGNORECASE)
+# at most 9 digits a part: a longer number is no release (and int() refuses very long ones)
+_VERSION = re.compile(r"^\s*v?(\d{1,9})\.(\d{1,9})(?:\.(\d{1,9}))?(?:[-+~_].*)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, order=True, slots=True)

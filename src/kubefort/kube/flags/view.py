@@ -142,5 +142,5 @@ class ComponentView:
             text = self.node["version"]
         elif self.image:
             text = self.image.rpartition(":")[2] if ":" in self.image.rpartition("/")[2] else None
-        m = re.match(r"v?(\d+)\.(\d+)", text or "")
+        m = re.match(r"v?(\d{1,9})\.(\d{1,9})", text or "")
         return (int(m.group(1)), int(m.group(2))) if m else None

@@ -55,8 +55,8 @@ _IANA = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")  # k8s Is
 _QUALIFIED = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
-_DIGITS = re.compile(r"^[0-9]+$")
-_RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
+_DIGITS = re.compile(r"^[0-9]{1,9}$")  # longer: no port, and int() refuses very long ones
+_RANGE = re.compile(r"^([0-9]{1,9}):([0-9]{1,9})$")
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "windowsHostProcess": ("baseline", ("v1.0",)),
 }
 
-_VERSION_RE = re.compile(r"v1\.(0|[1-9][0-9]*)")
+_VERSION_RE = re.compile(r"v1\.(0|[1-9][0-9]{0,8})")
 
 UNSET = "<unset>"
 SECCOMP_OK = ("RuntimeDefault", "Localhost")
