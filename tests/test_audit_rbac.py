@@ -1157,6 +1157,23 @@ def test_unused_command_table_and_json(tmp_path: Path):
     assert doc["subjects"][0]["ratio"] == round(1 / 3, 6)
 
 
+def test_unused_reports_do_not_depend_on_the_order_of_the_rbac_objects(tmp_path: Path):
+    # a live cluster's lists and a snapshot list the same objects in other orders
+    import yaml
+
+    log = write_log(tmp_path / "audit.log", unused_log())
+    docs = [d for d in yaml.safe_load_all(UNUSED_RBAC) if d]
+    outputs = []
+    for i, order in enumerate((docs, docs[::-1], docs[1:] + docs[:1])):
+        f = tmp_path / f"rbac-{i}.yaml"
+        f.write_text(yaml.safe_dump_all(order))
+        res = invoke("unused", str(log), "--rbac", str(f), "-o", "json")
+        assert res.exit_code == 0, res.output
+        outputs.append(json.loads(res.stdout))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert any(len(s["bindings"]) > 1 for s in outputs[0]["subjects"])  # an order to get wrong
+
+
 def test_unused_command_exits_3_on_unreadable_input(tmp_path: Path):
     log = write_log(tmp_path / "audit.log", unused_log(), extra="{}\n")
     (tmp_path / "rbac.yaml").write_text(

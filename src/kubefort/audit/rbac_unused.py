@@ -197,6 +197,9 @@ class UnusedAnalysis:
         self.subjects: dict[Subject, SubjectUse] = {}
         self._uses: dict[tuple[Subject, int], GrantUse] = {}
         for s in sorted(by_subject, key=lambda s: (s.kind, s.namespace or "", s.name)):
+            # reports list the bindings in one order whatever order the input listed them in (a
+            # live cluster's lists and a snapshot differ): ClusterRoleBindings first, then by name
+            by_subject[s].sort(key=lambda b: (b.namespace is not None, b.namespace or "", b.key))
             uses = []
             granted: set[Pair] = set()
             for b in by_subject[s]:
