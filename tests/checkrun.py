@@ -11,6 +11,7 @@ import functools
 import json
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,18 +39,24 @@ def fixture_objects(check_id: str) -> tuple[dict[str, Any], ...]:
     return tuple(r.obj for r in li.resources)
 
 
-@functools.cache
-def engine(check_id: str) -> Engine:
-    """An engine that runs one check with the options its fixture declares."""
-    path = CHECKS_DIR / f"{check_id}.yaml"
+def fixture_options(path: Path) -> dict[str, object]:
+    """The options a fixture declares: `# kubefort-test-config:` (a .kubefort.yaml document, as
+    JSON, its relative paths relative to the fixture), then `# kubefort-test-options:`."""
     text = path.read_text()
     options: dict[str, object] = {}
     c = re.search(r"^# kubefort-test-config: (.*)$", text, re.MULTILINE)
-    if c:  # a .kubefort.yaml document (as JSON), relative paths relative to the fixture
+    if c:
         options.update(config_from_doc(json.loads(c.group(1)), path, REGISTRY).options)
     m = re.search(r"^# kubefort-test-options: (.*)$", text, re.MULTILINE)
     raw = json.loads(m.group(1)) if m else {}
     options.update({cid: make_options(REGISTRY.get(cid), v, path.name) for cid, v in raw.items()})
+    return options
+
+
+@functools.cache
+def engine(check_id: str) -> Engine:
+    """An engine that runs one check with the options its fixture declares."""
+    options = fixture_options(CHECKS_DIR / f"{check_id}.yaml")
     return Engine(EngineSettings(check_ids=(check_id,), options=options), REGISTRY)
 
 

@@ -18,15 +18,13 @@ apply to). The fixture must contain at least one failed and one passed expectati
 
 from __future__ import annotations
 
-import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from checkrun import fixture_options
 from conftest import FIXTURES, scan_file
-from kubefort.config import config_from_doc, make_options
 from kubefort.loaders.manifests import InputSpec, load
 from kubefort.registry import REGISTRY
 
@@ -56,20 +54,6 @@ def _expectations(path: Path) -> dict[str, dict[str | None, str]]:
     return out
 
 
-def _options(path: Path) -> dict:
-    """The options a fixture declares: `# kubefort-test-config:` (a .kubefort.yaml document, as
-    JSON, its relative paths relative to the fixture), then `# kubefort-test-options:`."""
-    text = path.read_text()
-    options: dict = {}
-    c = re.search(r"^# kubefort-test-config: (.*)$", text, re.MULTILINE)
-    if c:
-        options.update(config_from_doc(json.loads(c.group(1)), path, REGISTRY).options)
-    m = re.search(r"^# kubefort-test-options: (.*)$", text, re.MULTILINE)
-    raw = json.loads(m.group(1)) if m else {}
-    options.update({cid: make_options(REGISTRY.get(cid), v, path.name) for cid, v in raw.items()})
-    return options
-
-
 def _annotation(path: Path, name: str, key: str) -> str | None:
     li = load(InputSpec("file", str(path), path.stat().st_size))
     for r in li.resources:
@@ -93,7 +77,7 @@ def test_check_has_fixture_with_failed_and_passed(meta):
 def test_check_exact_outcomes(meta):
     path = CHECKS_DIR / f"{meta.id}.yaml"
     expected = _expectations(path)
-    outcomes = [o for o in scan_file(path, (meta.id,), options=_options(path)) if o.check_id == meta.id]
+    outcomes = [o for o in scan_file(path, (meta.id,), options=fixture_options(path)) if o.check_id == meta.id]
     actual: dict[str, dict[str | None, str]] = defaultdict(dict)
     for o in outcomes:
         assert o.resource is not None

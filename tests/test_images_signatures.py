@@ -564,7 +564,8 @@ def _attest(world: World, key: str, repo: str, digest: str, kind: str, predicate
 def test_attestations_are_verified_by_key_and_subject(world: World) -> None:
     import datetime as dt
 
-    from kubefort.images.cosign import PREDICATE_TYPES, verified_attestations
+    from kubefort.images import PREDICATE_TYPES
+    from kubefort.images.cosign import verified_attestations
 
     digest = world.push("shop/att:v1", "att v1")
     other = world.push("shop/att:v2", "att v2")
@@ -743,8 +744,9 @@ def _sign_keyless(world: World, ca: Any, cert: Path, key: Path, repo: str, diges
 def test_keyless_signatures_verify_by_identity_and_trusted_ca(world: World, tmp_path: Path) -> None:
     from kubefort.images.cosign import Identity, Keyless, load_roots
 
-    fulcio = new_ca(tmp_path / "fulcio" if (tmp_path / "fulcio").mkdir() is None else tmp_path)
-    rogue = new_ca(tmp_path / "rogue" if (tmp_path / "rogue").mkdir() is None else tmp_path)
+    for d in ("fulcio", "rogue"):
+        (tmp_path / d).mkdir()
+    fulcio, rogue = new_ca(tmp_path / "fulcio"), new_ca(tmp_path / "rogue")
     roots = tuple(load_roots(fulcio.path.read_bytes(), "fulcio"))
     now = time.time()
     ours = Identity(GITHUB, r"https://github\.com/acme/.*")
@@ -834,6 +836,24 @@ def test_scan_with_a_keyless_policy(world: World, tmp_path: Path, monkeypatch: p
         if r["check_id"] == "KF-IMG-011"
     }
     assert got == {"app": "passed", "tool": "failed"}
+    # the verified digest is cached; other trusted CA certificates are never answered from it
+    from kubefort.images.verification import cache_path
+
+    assert cache_path().is_file()
+    (tmp_path / "rogue").mkdir()
+    good = cfg.read_text()
+    cfg.write_text(good.replace(str(fulcio.path), str(new_ca(tmp_path / "rogue").path)))
+    res = CliRunner().invoke(
+        cli, ["scan", str(tmp_path / "k8s"), "--config", str(cfg), "--checks", "KF-IMG-011", "--include-passed",
+              "-q", "-o", f"json={out}"], catch_exceptions=False,
+    )  # fmt: skip
+    got = {
+        r["resource"]["name"]: r["outcome"]
+        for r in orjson.loads(out.read_bytes())["results"]
+        if r["check_id"] == "KF-IMG-011"
+    }
+    assert got == {"app": "failed", "tool": "failed"}
+    cfg.write_text(good)
     # keyless signers need the CA certificates; a regexp must compile
     for body, needle in [
         (cfg.read_text().replace(f"  trusted_roots: {fulcio.path}\n", ""), "need trusted_roots"),

@@ -15,3 +15,17 @@ An inventory entry carries no verification field yet (docs/images.md, "Not built
 # the severities of the vulnerability model, most severe first (vulns.py, the KF-IMG scan checks'
 # options): here so that checking options does not import the scanner readers
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
+
+# `cosign attest --type` names and the in-toto predicate types they write, preferred name first
+# for each type (the signature policy's config and cosign.py's attestation reader share it)
+PREDICATE_TYPES = {
+    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance1": "https://slsa.dev/provenance/v1",
+    "spdxjson": "https://spdx.dev/Document",
+    "cyclonedx": "https://cyclonedx.org/bom",
+    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
+    "link": "https://in-toto.io/Link/v1",
+    "custom": "https://cosign.sigstore.dev/attestation/v1",
+    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
+    "spdx": "https://spdx.dev/Document",
+}

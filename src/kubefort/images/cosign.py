@@ -422,18 +422,6 @@ def _issued(cert: Any, issuer: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 DSSE = "application/vnd.dsse.envelope.v1+json"
 IN_TOTO = "application/vnd.in-toto+json"
-# `cosign attest --type` names and the predicate types they write
-PREDICATE_TYPES = {
-    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
-    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
-    "slsaprovenance1": "https://slsa.dev/provenance/v1",
-    "spdx": "https://spdx.dev/Document",
-    "spdxjson": "https://spdx.dev/Document",
-    "cyclonedx": "https://cyclonedx.org/bom",
-    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
-    "link": "https://in-toto.io/Link/v1",
-    "custom": "https://cosign.sigstore.dev/attestation/v1",
-}
 # where each predicate says when it was made (for a maximum age)
 _TIMES = {
     "https://cosign.sigstore.dev/attestation/vuln/v1": ("metadata", "scanFinishedOn"),

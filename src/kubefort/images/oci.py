@@ -84,11 +84,11 @@ def docker_credentials(registry: str, config: Mapping[str, Any] | None = None) -
     if not isinstance(auths, dict):
         return None
     host = registry_host(registry)
-    keys = {host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"}
+    names = {host, f"https://{host}", f"http://{host}", f"https://{host}/v1", f"https://{host}/v2"}
     if host == DOCKER_HUB:
-        keys |= {"https://index.docker.io/v1/", "docker.io"}
+        names.add("docker.io")
     for key, entry in auths.items():
-        if key.rstrip("/") not in {k.rstrip("/") for k in keys} or not isinstance(entry, dict):
+        if key.rstrip("/") not in names or not isinstance(entry, dict):
             continue
         if isinstance(entry.get("auth"), str) and entry["auth"]:
             try:
@@ -162,12 +162,12 @@ class Registry:
                 length = resp.headers.get("Content-Length")
                 if length is not None and length.isdigit() and int(length) > limit:
                     raise RegistryError(f"{url}: {int(length):,} bytes, more than the {limit:,} read")
-                body = b""
+                body = bytearray()
                 for chunk in resp.stream(65536):
                     body += chunk
                     if len(body) > limit:
                         raise RegistryError(f"{url}: more than the {limit:,} bytes read")
-                return resp.status, resp.headers, body
+                return resp.status, resp.headers, bytes(body)
             except urllib3.exceptions.HTTPError as exc:
                 raise RegistryError(f"{self.host}: {_reason(exc)}") from None
             finally:

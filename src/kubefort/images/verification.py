@@ -20,14 +20,16 @@ An image is under the first policy one of whose globs matches its normalised rep
 configured; `--offline` (or `offline: true`) turns every registry read into "not evaluated".
 
 The cache (`$XDG_CACHE_HOME/kubefort/signatures.json`, else `~/.cache/kubefort/...`) keeps
-only positive results, keyed by repository, digest and the fingerprints of the policy's keys,
-so a change of keys is never answered from it; an unsigned or failing image is asked again
+only positive results, keyed by repository, digest and what decides trust (the fingerprints of
+the policy's keys; its keyless identities and the digest of `trusted_roots`), so a change of
+either is never answered from it; an unsigned or failing image is asked again
 every time, and so is an image whose policy requires attestations (they age).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import tempfile
 import time
@@ -38,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from kubefort.images import PREDICATE_TYPES
 from kubefort.model import OffUntilSet
 
 __all__ = [
@@ -59,7 +62,7 @@ class RequiredAttestation:
 
     @property
     def label(self) -> str:
-        return next((k for k, v in _ALIASES.items() if v == self.predicate_type), self.predicate_type)
+        return next((k for k, v in PREDICATE_TYPES.items() if v == self.predicate_type), self.predicate_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,19 +114,6 @@ class VerificationResult:
 
 # ---------------------------------------------------------------------------------- config
 _KEYS = {"policies", "trusted_roots", "ca_file", "cache_hours", "offline"}
-# `cosign attest --type` names (kubefort.images.cosign.PREDICATE_TYPES, repeated here so that
-# reading the config does not import the verifier)
-_ALIASES = {
-    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
-    "slsaprovenance1": "https://slsa.dev/provenance/v1",
-    "spdxjson": "https://spdx.dev/Document",
-    "cyclonedx": "https://cyclonedx.org/bom",
-    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
-    "link": "https://in-toto.io/Link/v1",
-    "custom": "https://cosign.sigstore.dev/attestation/v1",
-    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
-    "spdx": "https://spdx.dev/Document",
-}
 
 
 def _identities(raw: object, at: str) -> tuple[KeylessIdentity, ...]:
@@ -163,9 +153,11 @@ def _attestations(raw: object, at: str) -> tuple[RequiredAttestation, ...]:
                 f"{where}: expected {{type: vuln|slsaprovenance|slsaprovenance1|... or a URI, max_age_days: N}}"
             )
         kind = item["type"]
-        uri = _ALIASES.get(kind, kind if "://" in kind else "")
+        uri = PREDICATE_TYPES.get(kind, kind if "://" in kind else "")
         if not uri:
-            raise ValueError(f"{where}.type: {kind!r} is neither one of {', '.join(_ALIASES)} nor a predicate type URI")
+            raise ValueError(
+                f"{where}.type: {kind!r} is neither one of {', '.join(PREDICATE_TYPES)} nor a predicate type URI"
+            )
         age = item.get("max_age_days", 0)
         if not isinstance(age, int) or isinstance(age, bool) or age < 0:
             raise ValueError(f"{where}.max_age_days: expected a whole number of days, 0 or more")
@@ -254,10 +246,15 @@ def cache_path() -> Path:
 
 
 def _cache_key(repository: str, digest: str, policy: SignaturePolicy, fingerprints: dict[str, str]) -> str:
-    who = sorted(fingerprints[k] for k in policy.keys) + sorted(
-        f"{i.issuer} {i.subject_regexp}" for i in policy.identities
-    )
+    """Everything that decides trust: the keys' fingerprints, and for keyless signers their
+    identities and the trusted CA certificates (`fingerprints[ROOTS]`)."""
+    who = sorted(fingerprints[k] for k in policy.keys)
+    if policy.identities:
+        who += [fingerprints[ROOTS], *sorted(f"{i.issuer} {i.subject_regexp}" for i in policy.identities)]
     return f"{repository}@{digest}|" + ",".join(who)
+
+
+ROOTS = "trusted_roots"  # the key of the CA certificates' digest among the cache key's fingerprints
 
 
 def _load_cache(path: Path) -> dict[str, Any]:
@@ -315,12 +312,10 @@ def verify_all(
     if options.offline:
         return {w: VerificationResult("error", "--offline: the registry is not asked") for w in todo}
     keys = {p: load_key(Path(p).read_bytes(), os.path.basename(p)) for pol in options.policies for p in pol.keys}
-    roots = (
-        tuple(load_roots(Path(options.trusted_roots).read_bytes(), options.trusted_roots))
-        if options.trusted_roots
-        else ()
-    )
+    roots_pem = Path(options.trusted_roots).read_bytes() if options.trusted_roots else b""
+    roots = tuple(load_roots(roots_pem, options.trusted_roots)) if roots_pem else ()
     fingerprints = {p: k.fingerprint for p, k in keys.items()}
+    fingerprints[ROOTS] = hashlib.sha256(roots_pem).hexdigest()
     path = cache_file or cache_path()
     cache = _load_cache(path) if options.cache_hours else {}
     now = time.time()
@@ -337,17 +332,12 @@ def verify_all(
                 results[(repository, ref)] = VerificationResult("verified", str(hit.get("message", "")), ref)
                 continue
         misses.append((repository, ref, policy))
-    registries: dict[str, Any] = {}
+    from kubefort.images.oci import Registry, docker_credentials
 
-    def registry(host: str) -> Any:
-        from kubefort.images.oci import Registry, docker_credentials
-
-        if host not in registries:
-            registries[host] = Registry(host, ca_file=options.ca_file or None, credentials=docker_credentials(host))
-        return registries[host]
-
-    for host in {_split(r)[0] for r, _, _ in misses}:
-        registry(host)  # created here, before the threads share them
+    registries = {  # one client per host, made before the threads share them
+        host: Registry(host, ca_file=options.ca_file or None, credentials=docker_credentials(host))
+        for host in {_split(r)[0] for r, _, _ in misses}
+    }
 
     def one(item: tuple[str, str, SignaturePolicy]) -> tuple[tuple[str, str], VerificationResult]:
         from kubefort.images.cosign import verified_attestations, verify_image
