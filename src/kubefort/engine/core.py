@@ -159,8 +159,40 @@ def _unpickle_partial(records: list[InputRecord], packed: list[PackedOutcome], *
     return Partial(records, unpack(packed), *rest)
 
 
+def _read_for_locator(file: str, stdin_data: bytes | None) -> bytes | None:
+    """The text of a file to locate findings in (None: a cluster's object, or unreadable now)."""
+    if file == "-":
+        return stdin_data
+    if file.startswith(CLUSTER_SCHEME):
+        return None
+    try:
+        with open(file, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _locate_in_files(outcomes: list[Outcome], stdin_data: bytes | None, doc_lines: dict[str, list[int]]) -> None:
+    """Lines for cross-object findings, file by file: each file is read and parsed once, whatever
+    checks failed in it, and dropped before the next (the checks left their document's line)."""
+    by_file: dict[str, list[tuple[Outcome, Source]]] = {}
+    for o in outcomes:
+        src = o.source
+        if o.status is not Status.PASSED and src is not None and src.rendered_by is None:
+            by_file.setdefault(src.file, []).append((o, src))
+    for file, found in by_file.items():
+        data = _read_for_locator(file, stdin_data)
+        if data is None:
+            continue
+        loc = Locator(data, doc_lines.get(file))
+        for o, src in found:
+            pos = loc.find(src.doc_index, src.item_path + tuple(o.path))
+            if pos is not None:
+                o.location = Location(src.file, pos[0], pos[1])
+
+
 # cross-object checks run in forked workers share this state (set by the parent before forking)
-_cross_state: tuple[Engine, list[Index], bytes | None, dict[str, list[int]], dict[str, Locator | None]] | None = None
+_cross_state: tuple[Engine, list[Index]] | None = None
 
 
 class Engine:
@@ -362,7 +394,7 @@ class Engine:
         # policy), and one cache of locators per process, so a document is composed once
         # whichever checks need it
         indexes = [Index(effective(unit), gaps, seeds) for unit in split_units(collected)] or [Index([], gaps, seeds)]
-        _cross_state = (self, indexes, stdin_data, doc_lines or {}, {})
+        _cross_state = (self, indexes)
         try:
             if jobs > 1 and len(ids) > 1 and len(collected) > 200 and _fork_available():
                 # imported here: a scan small enough to stay in one process never loads them
@@ -378,33 +410,14 @@ class Engine:
                     completed(k, _run_cross_check(i), k + 1)
         finally:
             _cross_state = None
-        return [o for part in parts for o in part]
+        outcomes = [o for part in parts for o in part]
+        _locate_in_files(outcomes, stdin_data, doc_lines or {})
+        return outcomes
 
-    def _cross_check(
-        self,
-        check_id: str,
-        index: Index,
-        stdin_data: bytes | None,
-        doc_lines: dict[str, list[int]],
-        locators: dict[str, Locator | None],
-    ) -> list[Outcome]:
-        def locator_for(src: Source) -> Locator | None:
-            if src.file not in locators:
-                data: bytes | None = None
-                if src.file.startswith(CLUSTER_SCHEME):
-                    pass
-                elif src.file == "-":
-                    data = stdin_data
-                else:
-                    try:
-                        with open(src.file, "rb") as fh:
-                            data = fh.read()
-                    except OSError:
-                        data = None
-                locators[src.file] = Locator(data, doc_lines.get(src.file)) if data is not None else None
-            return locators[src.file]
-
-        rec = Recorder(self.severity, locator_for, by_request=self.by_request)
+    def _cross_check(self, check_id: str, index: Index) -> list[Outcome]:
+        # findings get their document's line here, their field's once every check has run
+        # (`_locate_in_files`: each file parsed once, not once per check and worker)
+        rec = Recorder(self.severity, lambda src: None, by_request=self.by_request)
         m = self.registry.get(check_id)
         kinds = m.kinds or frozenset()
         if "@pods" in kinds:
@@ -522,5 +535,5 @@ def _fork_available() -> bool:
 def _run_cross_check(check_id: str) -> list[Outcome]:
     if _cross_state is None:
         raise RuntimeError("cross-object worker used before its initializer")
-    engine, indexes, stdin_data, doc_lines, locators = _cross_state
-    return [o for index in indexes for o in engine._cross_check(check_id, index, stdin_data, doc_lines, locators)]
+    engine, indexes = _cross_state
+    return [o for index in indexes for o in engine._cross_check(check_id, index)]
