@@ -113,7 +113,9 @@ def images_cmd(
         raise click.UsageError("give PATHs (manifests or a snapshot), or --cluster")
     if not use_cluster and (kubeconfig or kube_context or namespaces):
         raise click.UsageError("--kubeconfig, --context and -n need --cluster")
-    resources, problems = _read(paths, use_cluster, kubeconfig, kube_context, list(namespaces), exclude, no_render)
+    resources, problems, live = _read(
+        paths, use_cluster, kubeconfig, kube_context, list(namespaces), exclude, no_render
+    )
 
     from kubefort.images.inventory import build_inventory
     from kubefort.images.scandata import ScanIndex, load_files, reports_of
@@ -132,7 +134,7 @@ def images_cmd(
             index = ScanIndex(found, errors)
     if not resources:
         problems.append("no Kubernetes object was found in the input")
-    signatures = _signatures(inv, config_path, no_config, offline, paths)
+    signatures = _signatures(inv, config_path, no_config, offline, paths, live, resources)
     if signatures is not None:
         problems += [
             f"{k[0]}:{k[1]}: signature not verified: {r.message}" for k, r in signatures.items() if r.status == "error"
@@ -161,8 +163,8 @@ def _read(
     namespaces: list[str],
     exclude: tuple[str, ...],
     no_render: bool,
-) -> tuple[list[Any], list[str]]:
-    """The objects of the input, and the problems met (as messages)."""
+) -> tuple[list[Any], list[str], Any]:
+    """The objects of the input, the problems met (as messages), and the live cluster (None: files)."""
     from kubefort.images.sources import source_resources
 
     if use_cluster:
@@ -171,7 +173,7 @@ def _read(
 
         try:
             source = LiveSource(Cluster(kubeconfig, context), namespaces=namespaces or None, probe=False)
-            return source_resources(source)
+            return (*source_resources(source), source.cluster)
         except ClusterError as exc:
             raise FileError(str(exc)) from None
     snapshot = _snapshot(paths)
@@ -179,7 +181,7 @@ def _read(
         from kubefort.cluster.source import SnapshotError, SnapshotSource
 
         try:
-            return source_resources(SnapshotSource(snapshot))
+            return (*source_resources(SnapshotSource(snapshot)), None)
         except (SnapshotError, OSError) as exc:
             why = os_reason(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{snapshot}: ")
             raise FileError(f"cannot read snapshot {snapshot}: {why}") from None
@@ -189,7 +191,7 @@ def _read(
         resources, load_problems, _records = load_resources(paths, exclude, render_dirs=not no_render)
     except UsageError as exc:
         raise FileError(str(exc)) from None
-    return resources, [f"{p.file}" + (f":{p.line}" if p.line else "") + f": {p.message}" for p in load_problems]
+    return resources, [f"{p.file}" + (f":{p.line}" if p.line else "") + f": {p.message}" for p in load_problems], None
 
 
 def _snapshot(paths: tuple[str, ...]) -> str | None:
@@ -207,9 +209,16 @@ def _snapshot(paths: tuple[str, ...]) -> str | None:
 
 
 def _signatures(
-    inv: Any, config_path: str | None, no_config: bool, offline: bool, paths: tuple[str, ...]
+    inv: Any,
+    config_path: str | None,
+    no_config: bool,
+    offline: bool,
+    paths: tuple[str, ...],
+    live: Any = None,
+    resources: list[Any] | None = None,
 ) -> dict[tuple[str, str], Any] | None:
-    """The signature verdicts of the inventory's images under the config's policy (None: none)."""
+    """The signature verdicts of the inventory's images under the config's policy (None: none);
+    with a live cluster and `pull_secrets: true`, the pods' pull secrets give credentials."""
     from dataclasses import replace
 
     from kubefort.cli.common import load_command_config
@@ -223,6 +232,13 @@ def _signatures(
         return None
     if offline:
         opts = replace(opts, offline=True)
+    if live is not None and opts.pull_secrets and not opts.offline:
+        from kubefort.images.pullsecrets import pull_secret_refs, read_pull_secrets
+
+        auths, warnings = read_pull_secrets(live, pull_secret_refs(resources or []))
+        opts = replace(opts, registry_auths=auths)
+        for w in warnings:
+            click.echo(f"kubefort: warning: {w}", err=True)
     return verify_all(opts, {k for e in inv.sorted_images() for k in _signature_keys(e)})
 
 

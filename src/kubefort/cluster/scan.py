@@ -284,6 +284,12 @@ def scan_source(
     )
     covered = sum(1 for e in merged.object_extra.values() if "coveredBy" in e)
     collected = merged.collected
+    warnings = _unknown_skips(source)
+    live = getattr(source, "cluster", None)
+    if live is not None:  # image_verification.pull_secrets: the pods' pull secrets as registry credentials
+        from kubefort.images.verification import add_pull_secrets
+
+        warnings += add_pull_secrets(engine.ctx, live, (r for r, _ in collected))
     # cross-object checks serially: forking a process that holds a whole cluster costs more than it saves
     result = engine.finish(
         merged,
@@ -294,7 +300,7 @@ def scan_source(
         baseline=baseline,
         started=t0,
         progress=phases,
-        warnings=_unknown_skips(source),
+        warnings=warnings,
         records=records,
         extras={
             "cluster": {

@@ -22,10 +22,8 @@ pre-authentication encoding and its statement's subjects name the image's digest
 
 Keyless signatures (`Keyless`): the signature layer's certificate (and chain) annotations, a
 certificate chaining to trusted CA certificates given as a file, valid now, for code signing, of
-an allowed identity (OIDC issuer and subject). Not covered: the transparency log (Rekor bundles
-and their signed entry timestamps are not read), so a keyless signature verifies only while its
-certificate is valid; Fulcio's 10-minute certificates need that proof, which kubefort does not
-check yet.
+an allowed identity (OIDC issuer and subject), at the time the transparency log proves (the
+Rekor bundle, `images.rekor`) when its keys are configured, else now.
 """
 
 from __future__ import annotations
@@ -54,6 +52,7 @@ SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SIG_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERT_ANNOTATION = "dev.sigstore.cosign/certificate"
 CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
+BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"  # the transparency log's answer (images.rekor)
 PAYLOAD_TYPE = "cosign container image signature"
 MAX_SIGNATURES = 64  # layers read per signature manifest; more is refused, never half-read
 
@@ -120,6 +119,7 @@ class Signature:
     where: str  # the manifest and layer it was read from
     certificate: bytes | None = None  # keyless: the signing certificate (PEM), and its chain
     chain: bytes | None = None
+    bundle: bytes | None = None  # keyless: the transparency log's answer (images.rekor)
 
 
 @dataclass(slots=True)
@@ -130,6 +130,7 @@ class Verdict:
     signed_digests: tuple[str, ...] = ()  # other-digest: what the trusted signatures name
     signatures: int = 0
     skipped: list[str] = field(default_factory=list)  # malformed signatures, with the reason
+    rejected: list[str] = field(default_factory=list)  # why keyless signatures did not count
 
     @property
     def message(self) -> str:
@@ -141,7 +142,8 @@ class Verdict:
             named = ", ".join(self.signed_digests)
             return f"signed by {self.key} for another digest ({named}), none for {self.digest}"
         n = self.signatures
-        return f"{n} signature{'s' if n != 1 else ''}, none by a trusted key" + _skipped(self.skipped)
+        why = f" (keyless: {self.rejected[0]})" if self.rejected else ""
+        return f"{n} signature{'s' if n != 1 else ''}, none by a trusted key{why}" + _skipped(self.skipped)
 
 
 def _skipped(skipped: list[str]) -> str:
@@ -181,6 +183,7 @@ def _signatures_of(
             skipped.append(f"{at}: the signature is not base64")
             continue
         cert, chain = annotations.get(CERT_ANNOTATION), annotations.get(CHAIN_ANNOTATION)  # type: ignore[union-attr]
+        bundle = annotations.get(BUNDLE_ANNOTATION)  # type: ignore[union-attr]
         out.append(
             Signature(
                 reg.blob(repo, digest),
@@ -188,6 +191,7 @@ def _signatures_of(
                 at,
                 cert.encode() if isinstance(cert, str) and cert else None,
                 chain.encode() if isinstance(chain, str) and chain else None,
+                bundle.encode() if isinstance(bundle, str) and bundle else None,
             )
         )
     return out
@@ -237,7 +241,7 @@ def verify_image(
     for sig in sigs:
         signers = [k.name for k in keys if k.verifies(sig.signature, sig.payload)]
         if keyless is not None and sig.certificate is not None:
-            who = keyless.signer(sig)
+            who = keyless.signer(sig, verdict.rejected)
             if who is not None:
                 signers.append(who)
         for name in signers:
@@ -334,42 +338,66 @@ class Keyless:
     """Keyless verification: the trusted CA certificates and the identities allowed to sign.
 
     A signature counts when its certificate chains (through the chain annotation's
-    intermediates) to a trusted certificate, every certificate of the path is valid at `now`,
-    the issuers are CAs, the leaf allows code signing, its identity matches one of
-    `identities`, and its public key verifies the signature over the payload. Without a
-    transparency-log entry (not read here), the certificate must be valid now: short-lived
-    Fulcio certificates need the Rekor proof of signing time that kubefort does not check yet.
+    intermediates) to a trusted certificate, every certificate of the path is valid at the
+    signing time, the issuers are CAs, the leaf allows code signing, its identity matches one
+    of `identities`, and its public key verifies the signature over the payload.
+
+    The signing time: with `log_keys` (trusted transparency logs), the integrated time of the
+    signature's Rekor bundle, which must verify (`images.rekor`; a signature without one does
+    not count), as `cosign verify` requires; without them, `now`, so a signature counts only
+    while its certificate is valid (Fulcio's last ten minutes: configure the log's key).
     """
 
     roots: tuple[Any, ...]
     identities: tuple[Identity, ...]
     now: float
+    log_keys: tuple[Any, ...] = ()  # images.rekor.LogKey
 
-    def signer(self, sig: Signature) -> str | None:
-        """The identity that made the signature (None: not a valid keyless signature)."""
+    def signer(self, sig: Signature, why: list[str] | None = None) -> str | None:
+        """The identity that made the signature (None: not a valid keyless signature, and the
+        reason appended to `why`)."""
         import datetime as dt
 
         from cryptography import x509
 
+        why = why if why is not None else []
         try:
             leaf = x509.load_pem_x509_certificate(sig.certificate or b"")
             chain = x509.load_pem_x509_certificates(sig.chain) if sig.chain else []
         except ValueError:
+            why.append("the certificate is not PEM")
             return None
-        when = dt.datetime.fromtimestamp(self.now, dt.UTC)
+        signed_at = self.now
+        if self.log_keys:
+            from kubefort.images.rekor import BundleError, verify_bundle
+
+            if sig.bundle is None:
+                why.append("no transparency-log bundle")
+                return None
+            try:
+                signed_at = verify_bundle(sig.bundle, self.log_keys, sig.signature, sig.payload, sig.certificate or b"")
+            except BundleError as exc:
+                why.append(str(exc))
+                return None
+        when = dt.datetime.fromtimestamp(signed_at, dt.UTC)
         if not self._chains(leaf, chain, when):
+            at = "when it was logged" if self.log_keys else "now"
+            why.append(f"the certificate does not chain to a trusted CA certificate valid {at}")
             return None
         try:
-            eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            usages = {u.dotted_string for u in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value}
         except x509.ExtensionNotFound:
-            return None
-        if CODE_SIGNING not in {u.dotted_string for u in eku}:
+            usages = set()
+        if CODE_SIGNING not in usages:
+            why.append("the certificate is not for code signing")
             return None
         issuer, subjects = _issuer_of(leaf), _subjects_of(leaf)
         if not any(i.matches(issuer, subjects) for i in self.identities):
+            why.append(f"{subjects[0] if subjects else 'no subject'} (issuer {issuer}) is not an allowed identity")
             return None
         key = TrustedKey("certificate", leaf.public_key(), "")
         if not key.verifies(sig.signature, sig.payload):
+            why.append("the signature does not verify with the certificate's key")
             return None
         return f"{subjects[0]} (issuer {issuer})" if subjects else f"issuer {issuer}"
 

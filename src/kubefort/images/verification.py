@@ -10,8 +10,14 @@ image_verification:
     attestations:                             # optional: signed by those keys, naming the digest
     - {type: slsaprovenance1}                 # cosign attest --type names, or predicate type URIs
     - {type: vuln, max_age_days: 7}           # no older than 7 days (when the predicate says)
-  trusted_roots: certs/fulcio.pem             # for keyless signers: the CA certificates (PEM)
+  trusted_roots: certs/fulcio.pem             # for keyless signers: the CA certificates (PEM), or a
+                                              # Sigstore trusted_root.json (CAs and transparency logs)
+  transparency_log_keys: [keys/rekor.pub]     # optional: trusted Rekor keys (PEM); with these (or a
+                                              # trusted_root.json's tlogs) a keyless signature needs
+                                              # a verified log entry, and its time decides validity
   ca_file: certs/registry-ca.pem              # optional: a CA bundle for the registries
+  pull_secrets: true                          # optional, live clusters: read the pods' image pull
+                                              # secrets for registry credentials (images.pullsecrets)
   cache_hours: 24                             # how long a verified digest is trusted (0: no cache)
 ```
 
@@ -34,7 +40,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +93,14 @@ class ImageVerificationOptions(OffUntilSet):
     """What the signature checks take; set for all of them with `image_verification:`."""
 
     policies: tuple[SignaturePolicy, ...] = ()
-    trusted_roots: str = ""  # PEM bundle of the CA certificates keyless signatures chain to
+    trusted_roots: str = ""  # PEM bundle of the CA certificates keyless signatures chain to, or trusted_root.json
+    log_keys: tuple[str, ...] = ()  # PEM public keys of trusted transparency logs (Rekor)
     ca_file: str = ""
     cache_hours: int = 24
     offline: bool = False
+    pull_secrets: bool = False  # live clusters: credentials from the pods' image pull secrets
+    # what they gave (a docker config: {"auths": ...}), set by the cluster driver; never shown
+    registry_auths: Any = field(default=None, repr=False, compare=False)
 
     @property
     def off(self) -> bool:
@@ -113,7 +123,7 @@ class VerificationResult:
 
 
 # ---------------------------------------------------------------------------------- config
-_KEYS = {"policies", "trusted_roots", "ca_file", "cache_hours", "offline"}
+_KEYS = {"policies", "trusted_roots", "transparency_log_keys", "ca_file", "cache_hours", "offline", "pull_secrets"}
 
 
 def _identities(raw: object, at: str) -> tuple[KeylessIdentity, ...]:
@@ -206,13 +216,26 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
     if not isinstance(roots, str):
         raise ValueError("image_verification.trusted_roots: expected a path")
     if roots:
-        from kubefort.images.cosign import load_roots
+        from kubefort.images.rekor import read_trust
 
         roots = roots if os.path.isabs(roots) else str(base / roots)
         try:
-            load_roots(Path(roots).read_bytes(), roots)
+            read_trust(Path(roots).read_bytes(), roots)
         except OSError as exc:
             raise ValueError(f"image_verification.trusted_roots: cannot read {roots}: {exc.strerror or exc}") from None
+    log_keys = raw.get("transparency_log_keys", [])
+    if not isinstance(log_keys, list) or not all(isinstance(k, str) and k for k in log_keys):
+        raise ValueError("image_verification.transparency_log_keys: expected a list of public key files (PEM)")
+    log_keys = [k if os.path.isabs(k) else str(base / k) for k in log_keys]
+    for k in log_keys:
+        from kubefort.images.rekor import log_key
+
+        try:
+            log_key(Path(k).read_bytes(), k)
+        except OSError as exc:
+            raise ValueError(
+                f"image_verification.transparency_log_keys: cannot read {k}: {exc.strerror or exc}"
+            ) from None
     ca_file = raw.get("ca_file", "")
     if not isinstance(ca_file, str):
         raise ValueError("image_verification.ca_file: expected a path")
@@ -224,6 +247,9 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
     offline = raw.get("offline", False)
     if not isinstance(offline, bool):
         raise ValueError("image_verification.offline: expected true or false")
+    pull_secrets = raw.get("pull_secrets", False)
+    if not isinstance(pull_secrets, bool):
+        raise ValueError("image_verification.pull_secrets: expected true or false")
     for m in metas:
         cls = m.options
         if isinstance(cls, type) and issubclass(cls, ImageVerificationOptions):
@@ -233,9 +259,11 @@ def apply_config(options: dict[str, object], metas: Iterable[Any], raw: object, 
                 current,
                 policies=tuple(policies),
                 trusted_roots=roots,
+                log_keys=tuple(log_keys),
                 ca_file=ca_file,
                 cache_hours=hours,
                 offline=current.offline or offline,
+                pull_secrets=pull_secrets,
             )
 
 
@@ -306,16 +334,21 @@ def verify_all(
     parallel (one registry client per host)."""
     from concurrent.futures import ThreadPoolExecutor  # only when a policy is configured
 
-    from kubefort.images.cosign import Identity, Keyless, load_key, load_roots
+    from kubefort.images.cosign import Identity, Keyless, load_key
+    from kubefort.images.rekor import log_key, read_trust
 
     todo = sorted({w for w in wanted if options.policy_for(w[0]) is not None})
     if options.offline:
         return {w: VerificationResult("error", "--offline: the registry is not asked") for w in todo}
     keys = {p: load_key(Path(p).read_bytes(), os.path.basename(p)) for pol in options.policies for p in pol.keys}
     roots_pem = Path(options.trusted_roots).read_bytes() if options.trusted_roots else b""
-    roots = tuple(load_roots(roots_pem, options.trusted_roots)) if roots_pem else ()
+    found_roots, logs = read_trust(roots_pem, options.trusted_roots) if roots_pem else ([], [])
+    logs += [log_key(Path(p).read_bytes(), os.path.basename(p)) for p in options.log_keys]
+    roots, log_keys = tuple(found_roots), tuple(logs)
     fingerprints = {p: k.fingerprint for p, k in keys.items()}
-    fingerprints[ROOTS] = hashlib.sha256(roots_pem).hexdigest()
+    # the CA certificates and the logs (their keys and validity) decide keyless trust together
+    trust = roots_pem + b"".join(f"|{k.log_id} {k.start} {k.end}".encode() for k in log_keys)
+    fingerprints[ROOTS] = hashlib.sha256(trust).hexdigest()
     path = cache_file or cache_path()
     cache = _load_cache(path) if options.cache_hours else {}
     now = time.time()
@@ -335,7 +368,12 @@ def verify_all(
     from kubefort.images.oci import Registry, docker_credentials
 
     registries = {  # one client per host, made before the threads share them
-        host: Registry(host, ca_file=options.ca_file or None, credentials=docker_credentials(host))
+        host: Registry(
+            host,
+            ca_file=options.ca_file or None,
+            credentials=(docker_credentials(host, options.registry_auths) if options.registry_auths else None)
+            or docker_credentials(host),
+        )
         for host in {_split(r)[0] for r, _, _ in misses}
     }
 
@@ -355,7 +393,7 @@ def verify_all(
                 digest = m.digest
             trusted = [keys[k] for k in policy.keys]
             keyless = (
-                Keyless(roots, tuple(Identity(i.issuer, i.subject_regexp) for i in policy.identities), now)
+                Keyless(roots, tuple(Identity(i.issuer, i.subject_regexp) for i in policy.identities), now, log_keys)
                 if policy.identities
                 else None
             )
@@ -382,3 +420,22 @@ def verify_all(
         if changed:
             _save_cache(path, {k: v for k, v in cache.items() if isinstance(v, dict) and now - v.get("at", 0) < ttl})
     return results
+
+
+def add_pull_secrets(ctx: dict[str, Any], cluster: Any, resources: Iterable[Any]) -> list[str]:
+    """With `pull_secrets: true`, read the image pull secrets the scanned pods name from the live
+    cluster (`images.pullsecrets`) into the options of the signature checks (`ctx`: the engine's
+    check contexts, updated in place); the warnings name each Secret that could not be used."""
+    wanted = [
+        cid
+        for cid, c in ctx.items()
+        if isinstance(c.options, ImageVerificationOptions) and c.options.pull_secrets and not c.options.off
+    ]
+    if not wanted or all(ctx[cid].options.offline for cid in wanted):
+        return []
+    from kubefort.images.pullsecrets import pull_secret_refs, read_pull_secrets
+
+    auths, warnings = read_pull_secrets(cluster, pull_secret_refs(resources))
+    for cid in wanted:
+        ctx[cid] = replace(ctx[cid], options=replace(ctx[cid].options, registry_auths=auths))
+    return warnings
