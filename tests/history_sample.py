@@ -79,7 +79,7 @@ METRICS: tuple[tuple[str, str, str, str, str | None, float, float], ...] = (
         "Vulnerabilities per image",
         "count",
         "Known CVEs per container image.",
-        "needs image vulnerability data: kubefort does not scan images",
+        "no image scan data in this scan (image_scans in .kubefort.yaml)",
         0,
         0,
     ),

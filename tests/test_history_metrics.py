@@ -197,7 +197,25 @@ def test_image_metrics_are_never_zero(kind: str) -> None:
     for name in ("images_scanned", "vulnerabilities_per_image"):
         assert m[name]["available"] is False
         assert m[name]["value"] is None
-        assert m[name]["reason"] == NO_IMAGE_DATA
+        if kind in ("node", "audit"):
+            assert m[name]["reason"] == f"a {kind} scan reads no Kubernetes objects (scan manifests, a cluster or a snapshot)"
+        else:
+            assert m[name]["reason"] == NO_IMAGE_DATA
+
+
+def test_image_metrics_from_the_scans_image_summary() -> None:
+    result = ScanResult("0", [], [], [], [])
+    result.extras["images"] = {"images": 5, "scanned": 4, "vulnerabilities": 10, "scan_data_errors": 0}
+    m = by_name(scan_metrics(result, REG, "manifests"))
+    assert (m["images_scanned"]["value"], m["images_scanned"]["images"], m["images_scanned"]["partial"]) == (4, 5, False)
+    v = m["vulnerabilities_per_image"]
+    assert (v["value"], v["numerator"], v["denominator"]) == (2.5, 10, 4)
+    result.extras["images"] = {"images": 3, "scanned": 0, "vulnerabilities": 0, "scan_data_errors": 1}
+    m = by_name(scan_metrics(result, REG, "cluster"))
+    assert (m["images_scanned"]["value"], m["images_scanned"]["partial"]) == (0, True)
+    assert m["images_scanned"]["reason"] == "1 scan data inputs could not be read: their images count as not scanned"
+    assert m["vulnerabilities_per_image"]["available"] is False
+    assert m["vulnerabilities_per_image"]["reason"] == "none of the 3 images has a scan result"
 
 
 def test_object_counts_need_an_object_scan() -> None:
@@ -630,7 +648,7 @@ def test_metrics_command_json(tmp_path: Path, store_url: str) -> None:  # noqa: 
     assert {f["framework"] for f in doc["frameworks"]} == {"CIS", "NSA-CISA", "PSS", "MITRE ATT&CK", "OWASP K8s Top 10"}
     table = CliRunner().invoke(cli, ["metrics", "--store", store_url, "--target", "repo:a"])
     assert table.exit_code == 0, table.output
-    assert "Namespaces denying ingress by default  100.0 % (1 of 1)" in table.output
+    assert re.search(r"^Namespaces denying ingress by default +100\.0 % \(1 of 1\)$", table.output, re.MULTILINE)
     images = re.search(r"^Images scanned +not available \[(\d+)\]$", table.output, re.MULTILINE)
     vulns = re.search(r"^Vulnerabilities per image +not available \[(\d+)\]$", table.output, re.MULTILINE)
     assert images and vulns and images.group(1) == vulns.group(1)  # one note for both
@@ -651,3 +669,20 @@ def test_metrics_command_errors(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["metrics", "--store", url, "-o", "sarif"])
     assert res.exit_code == 2
     assert "unknown format 'sarif'" in res.output
+
+
+def test_time_to_remediate_vulnerabilities_reads_only_the_fixable_vulnerability_findings() -> None:
+    rows = [
+        EpisodeRow("a", "repo:x", "KF-IMG-007", "high", T0, T0 + 2 * DAY),
+        EpisodeRow("b", "repo:x", "KF-IMG-007", "high", T0, T0 + 6 * DAY),
+        EpisodeRow("c", "repo:x", "KF-POD-001", "critical", T0, T0 + 30 * DAY),  # not a vulnerability
+        EpisodeRow("d", "repo:x", "KF-IMG-007", "critical", T0, None),  # still open
+    ]
+    m = by_name(metrics(HistoryData(None, None, [], rows), now=T0 + 40 * DAY))
+    vm, vp = m["time_to_remediate_vulnerabilities_median"], m["time_to_remediate_vulnerabilities_p90"]
+    assert (vm["value"], vp["value"]) == (4 * DAY, 6 * DAY)
+    assert vm["by_severity"]["high"]["count"] == 2
+    assert m["time_to_remediate_median"]["value"] == 6 * DAY  # all findings: 2, 6 and 30 days
+    none = by_name(metrics(HistoryData(None, None, [], rows[2:]), now=T0 + 40 * DAY))
+    assert none["time_to_remediate_vulnerabilities_median"]["available"] is False
+    assert none["time_to_remediate_vulnerabilities_median"]["reason"].startswith("no KF-IMG-007 finding")

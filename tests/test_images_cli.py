@@ -157,6 +157,24 @@ def test_scan_reads_image_scans_from_config(tmp_path):
     assert ("KF-IMG-009", "failed") in got  # scans from 2024/2025, older than 7 days
     assert ("KF-IMG-008", "not-evaluated") in got  # redis:7 has no scan result
     assert r.exit_code == 3  # not-evaluated outcomes make the scan incomplete
+    # what the history metrics read: the same counts as `kubefort images` (4 + 2 vulnerabilities)
+    assert doc["extras"]["images"] == {"images": 3, "scanned": 2, "vulnerabilities": 6, "scan_data_errors": 0}
+    inv = json.loads(_run(str(p), "--scans", str(SCANS), "-o", "json").stdout)
+    assert inv["summary"]["scanned"] == 2
+    assert sum(sum((e["vulnerabilities"] or {}).values()) for e in inv["images"]) == 6
+
+
+def test_stored_scans_give_the_image_metrics(tmp_path):
+    p = _scanned_manifest(tmp_path)
+    shutil.copytree(SCANS, tmp_path / "scans")
+    (tmp_path / ".kubefort.yaml").write_text("image_scans:\n  files: [scans/]\n")
+    store = f"sqlite:///{tmp_path / 'history.db'}"
+    r = CliRunner().invoke(cli, ["scan", str(p), "--store", store, "-q", "--fail-on", "never", "-o", "json=/dev/null"])
+    assert r.exit_code == 3, r.output
+    r = CliRunner().invoke(cli, ["metrics", "--store", store, "-o", "json"])
+    metrics = {m["name"]: m for m in json.loads(r.stdout)["metrics"]}
+    assert (metrics["images_scanned"]["value"], metrics["vulnerabilities_per_image"]["value"]) == (2, 3.0)
+    assert metrics["time_to_remediate_vulnerabilities_median"]["available"] is False  # nothing fixed yet
 
 
 def test_scan_without_scan_data_runs_none_of_the_scan_checks(tmp_path):

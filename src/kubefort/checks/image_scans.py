@@ -153,7 +153,7 @@ def _scan_data(index: ClusterIndex, opts: ImageScanOptions) -> ScanIndex:
     return data
 
 
-def _find(data: ScanIndex, use: _Use) -> ImageScan | None:
+def find_scan(data: ScanIndex, use: _Use) -> ImageScan | None:
     return data.find(normalized_name(use.image.ref), use.image.ref.tag or _default_tag(use), use.digests)
 
 
@@ -274,7 +274,7 @@ def fixable_vulnerability_not_patched(
     violations: list[Violation] = []
     now = _now()
     for use in image_uses(res, ctx.pod_template_paths, unknown):
-        scan = _find(data, use)
+        scan = find_scan(data, use)
         if scan is None:
             unknown.append(f"{use.container.label()}: no scan result for {use.name}")
             continue
@@ -376,7 +376,7 @@ def image_without_scan_result(
     unknown: list[str] = []
     violations: list[Violation] = []
     for use in image_uses(res, ctx.pod_template_paths, unknown):
-        if _find(data, use) is not None:
+        if find_scan(data, use) is not None:
             continue
         known = f" (pods run {', '.join(use.digests)})" if use.digests and use.image.ref.digest is None else ""
         if opts.missing_is_finding:
@@ -448,7 +448,7 @@ def image_scan_outdated(res: Resource, index: ClusterIndex, ctx: CheckContext[Sc
     violations: list[Violation] = []
     now = _now()
     for use in image_uses(res, ctx.pod_template_paths, unknown):
-        scan = _find(data, use)
+        scan = find_scan(data, use)
         if scan is None:
             unknown.append(f"{use.container.label()}: no scan result for {use.name}")
         elif scan.scanned_at is None:

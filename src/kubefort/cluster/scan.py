@@ -285,6 +285,8 @@ def scan_source(
     covered = sum(1 for e in merged.object_extra.values() if "coveredBy" in e)
     collected = merged.collected
     warnings = _unknown_skips(source)
+    from kubefort.images.summary import image_extras
+
     live = getattr(source, "cluster", None)
     if live is not None:  # image_verification.pull_secrets: the pods' pull secrets as registry credentials
         from kubefort.images.verification import add_pull_secrets
@@ -303,6 +305,7 @@ def scan_source(
         warnings=warnings,
         records=records,
         extras={
+            **(image_extras(engine.ctx, collected) or {}),
             "cluster": {
                 "name": source.name,
                 "server": source.server,
@@ -311,7 +314,7 @@ def scan_source(
                 "discovery": source.discovery.method,
                 "scope": source.scope,
                 "coveredByController": covered,
-            }
+            },
         },
     )
     result.extras["cluster"]["namespaces"] = namespace_posture(result.outcomes, collected, engine.registry)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from kubefort.config import Config
 from kubefort.engine import Engine, EngineSettings, Partial
@@ -124,5 +125,20 @@ def scan(
     engine = Engine(settings)
     part = evaluate_all(engine, specs, jobs=jobs, stdin_data=stdin_data, progress=progress)
     return engine.finish(
-        part, stdin_data=stdin_data, jobs=cpus(jobs), config=config, baseline=baseline, started=t0, progress=progress
+        part,
+        stdin_data=stdin_data,
+        jobs=cpus(jobs),
+        config=config,
+        baseline=baseline,
+        started=t0,
+        progress=progress,
+        extras=_image_extras(engine, part),
     )
+
+
+def _image_extras(engine: Engine, part: Partial) -> dict[str, Any] | None:
+    if not part.collected:
+        return None
+    from kubefort.images.summary import image_extras  # only a scan that collected workloads
+
+    return image_extras(engine.ctx, part.collected)

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kubefort.history import stats
-from kubefort.history.metrics import METRICS, Metric
+from kubefort.history.metrics import FIXABLE_VULNS, METRICS, Metric
 
 if TYPE_CHECKING:
     from kubefort.history.store import EpisodeRow, FindingRow, ScanRow, Store
@@ -291,6 +291,10 @@ def _severity_counts(c: Counter[str]) -> dict[str, int]:
 
 
 NO_FIX = "no finding was fixed in the window yet (fixed: absent from a later complete scan of its target)"
+NO_VULN_FIX = (
+    "no KF-IMG-007 finding (a fixable critical or high vulnerability unpatched too long) was fixed in the "
+    "window yet: it needs scans with image scan data (image_scans in .kubefort.yaml)"
+)
 NO_DETECTION = (
     "no audit finding with an event time is stored: time to detect comes from audit analyses (kubefort audit --store)"
 )
@@ -303,11 +307,15 @@ def metrics(data: HistoryData, *, now: float) -> list[dict[str, Any]]:
     ttr = stats.remediation_times(data.episodes, data.since)
     ttd = stats.detection_times(data.detections, data.since)
     ttr_median, ttr_p90 = _durations(ttr, NO_FIX)
+    vulns = stats.remediation_times((e for e in data.episodes if e.check_id == FIXABLE_VULNS), data.since)
+    vuln_median, vuln_p90 = _durations(vulns, NO_VULN_FIX)
     ttd_median, ttd_p90 = _durations(ttd, NO_DETECTION)
     history = {
         "open_findings": _open_findings(data),
         "time_to_remediate_median": ttr_median,
         "time_to_remediate_p90": ttr_p90,
+        "time_to_remediate_vulnerabilities_median": vuln_median,
+        "time_to_remediate_vulnerabilities_p90": vuln_p90,
         "time_to_detect_median": ttd_median,
         "time_to_detect_p90": ttd_p90,
     }

@@ -67,9 +67,10 @@ LOAD_CHECKS = ("KF-INPUT-001", "KF-INPUT-002", "KF-INPUT-004")  # an input or a 
 AUDIT_READ = "KF-INPUT-006"
 NOT_AN_OBJECT_SCAN = "a {kind} scan reads no Kubernetes objects (scan manifests, a cluster or a snapshot)"
 NO_IMAGE_DATA = (
-    "needs image vulnerability data, which these metrics do not read yet (no image scan results are "
-    "counted): there is nothing to count, and it is not 0"
+    "no image scan data in this scan (image_scans in .kubefort.yaml: scanner reports or the cluster's "
+    "VulnerabilityReports): there is nothing to count, and it is not 0"
 )
+FIXABLE_VULNS = "KF-IMG-007"  # critical/high vulnerabilities with a fix, unpatched longer than allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class ScanFacts:
     privileged: set[tuple[Any, ...]] = field(default_factory=set)  # objects with a privileged container
     privileged_ne: set[tuple[Any, ...]] = field(default_factory=set)
     audit: Mapping[str, Any] | None = None
+    images: Mapping[str, Any] | None = None  # extras["images"] (kubefort.images.summary)
 
     def tally(self, check_id: str) -> tuple[int, int, int]:
         """(passed, failed incl. suppressed, not evaluated) of one check."""
@@ -134,6 +136,8 @@ def scan_facts(result: ScanResult, kind: str) -> ScanFacts:
             facts.load_gaps += 1
     audit = result.extras.get("audit")
     facts.audit = audit if isinstance(audit, Mapping) else None
+    images = result.extras.get("images")
+    facts.images = images if isinstance(images, Mapping) else None
     return facts
 
 
@@ -295,8 +299,33 @@ def _secret_rate(facts: ScanFacts) -> dict[str, Any]:
     return _value(n / hours, numerator=n, denominator=hours)
 
 
-def _never(reason: str) -> Callable[[ScanFacts], dict[str, Any]]:
-    return lambda _facts: unavailable(reason)
+def _images(facts: ScanFacts) -> Mapping[str, Any] | str:
+    """The scan's image summary, or why there is none."""
+    if facts.kind not in OBJECT_SCANS:
+        return NOT_AN_OBJECT_SCAN.format(kind=facts.kind)
+    return facts.images if facts.images is not None else NO_IMAGE_DATA
+
+
+def _images_scanned(facts: ScanFacts) -> dict[str, Any]:
+    found = _images(facts)
+    if isinstance(found, str):
+        return unavailable(found)
+    errors = int(found.get("scan_data_errors", 0))
+    out = _value(int(found.get("scanned", 0)), images=int(found.get("images", 0)))
+    if errors:
+        out["partial"] = True
+        out["reason"] = f"{errors} scan data inputs could not be read: their images count as not scanned"
+    return out
+
+
+def _vulns_per_image(facts: ScanFacts) -> dict[str, Any]:
+    found = _images(facts)
+    if isinstance(found, str):
+        return unavailable(found)
+    scanned, vulns = int(found.get("scanned", 0)), int(found.get("vulnerabilities", 0))
+    if not scanned:
+        return unavailable(f"none of the {found.get('images', 0)} images has a scan result")
+    return _value(vulns / scanned, numerator=vulns, denominator=scanned)
 
 
 POD_CHECKS_NOTE = "Pods are Pods and the pod templates of workloads (one per object, as scanned)."
@@ -382,16 +411,21 @@ METRICS: tuple[Metric, ...] = (
         "Images scanned",
         COUNT,
         "Images",
-        "Container images scanned for known vulnerabilities.",
-        compute=_never(NO_IMAGE_DATA),
+        "Distinct container images (normalised reference, with the digest pods run when known) that the "
+        "scanned workloads use and that have a vulnerability scan result in the scan data given "
+        "(image_scans: scanner reports, VulnerabilityReports); `images` is how many they use in all.",
+        ("KF-IMG-007", "KF-IMG-008"),
+        compute=_images_scanned,
     ),
     Metric(
         "vulnerabilities_per_image",
         "Vulnerabilities per image",
         COUNT,
         "Images",
-        "Known vulnerabilities (CVEs) per scanned container image.",
-        compute=_never(NO_IMAGE_DATA),
+        "Known vulnerabilities (every severity, suppressed ones left out) of the scanned images over the "
+        "images scanned (numerator and denominator given).",
+        ("KF-IMG-007",),
+        compute=_vulns_per_image,
     ),
     Metric(
         "open_findings",
@@ -418,6 +452,25 @@ METRICS: tuple[Metric, ...] = (
         SECONDS,
         "Remediation",
         "90th percentile (nearest rank) of fixed - opened over the remediated episodes, as the median.",
+        source="history",
+    ),
+    Metric(
+        "time_to_remediate_vulnerabilities_median",
+        "Time to remediate vulnerabilities (median)",
+        SECONDS,
+        "Remediation",
+        "Time to remediate over the episodes of KF-IMG-007 findings only (a workload running an image with a "
+        "critical or high vulnerability whose fix is older than allowed), as time_to_remediate_median.",
+        (FIXABLE_VULNS,),
+        source="history",
+    ),
+    Metric(
+        "time_to_remediate_vulnerabilities_p90",
+        "Time to remediate vulnerabilities (90th percentile)",
+        SECONDS,
+        "Remediation",
+        "90th percentile (nearest rank) over the remediated KF-IMG-007 episodes.",
+        (FIXABLE_VULNS,),
         source="history",
     ),
     Metric(

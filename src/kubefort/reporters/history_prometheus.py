@@ -17,7 +17,9 @@ Gauges (labels: `target` is a store target key, or `(fleet)` for the fleet aggre
 * `kubefort_posture_time_to_remediate_seconds{target,severity,quantile}` (quantile 0.5 and 0.9;
   severity `all` too) and `kubefort_posture_remediated_findings{target,severity}` (episodes
   measured); the same for detection: `kubefort_posture_time_to_detect_seconds`,
-  `kubefort_posture_detected_findings`;
+  `kubefort_posture_detected_findings`, and for vulnerabilities (KF-IMG-007 findings):
+  `kubefort_posture_time_to_remediate_vulnerabilities_seconds`,
+  `kubefort_posture_remediated_vulnerabilities`;
 * `kubefort_posture_framework_controls{target,framework,state}` (state passing, failing,
   not-evaluated, not-covered) and `kubefort_posture_framework_passing_ratio{target,framework}`
   (passing over the controls covered; absent when none is);
@@ -42,6 +44,11 @@ SUFFIX = {"count": "", "ratio": "_ratio", "seconds": "_seconds", "requests/hour"
 DURATIONS = (
     ("time_to_remediate", "remediated_findings", "Time to remediate: fixed - opened of the remediated episodes"),
     ("time_to_detect", "detected_findings", "Time to detect: detection - event time of the audit findings"),
+    (
+        "time_to_remediate_vulnerabilities",
+        "remediated_vulnerabilities",
+        "Time to remediate vulnerabilities: fixed - opened of the remediated KF-IMG-007 episodes",
+    ),
 )
 STATES = ("passing", "failing", "not_evaluated", "not_covered")
 
