@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from kubefort.cli import cli
 from kubefort.cli import params as params_mod
-from kubefort.cli.params import FileError, InputDir, InputFile, OutputFile, read_problem, write_problem
+from kubefort.cli.params import FileError, InputDir, InputFile, OutputDir, OutputFile, read_problem, write_problem
 
 POD = """\
 apiVersion: v1
@@ -66,7 +66,7 @@ def leaf_commands() -> list[tuple[tuple[str, ...], click.Command]]:
 
 COMMANDS = leaf_commands()
 # arguments that name inputs to scan (a missing one is a file error), by parameter name
-INPUT_PATH_ARGS = {"paths", "old", "new"}
+INPUT_PATH_ARGS = {"paths", "old", "new", "flow_files"}  # files the command opens itself ("-": stdin)
 # parameter names that suggest a file: each must have a file role (so a file type of params)
 FILEISH = re.compile(r"file|path|config|baseline|values|dump|root|proc|output|out\b|dir")
 NOT_FILES = {"max_file_size"}  # names that match FILEISH but are no file
@@ -77,13 +77,15 @@ def file_role(p: click.Parameter) -> str | None:
     or path (PATHs to scan); None for other parameters."""
     if isinstance(p.type, OutputFile):
         return "output"
+    if isinstance(p.type, OutputDir):
+        return "output-dir"
     if isinstance(p.type, InputDir):
         return "input-dir"
     if isinstance(p.type, InputFile):
         return "input"
     if isinstance(p, click.Option) and p.metavar == "FORMAT[=FILE]":
         return "report"
-    if isinstance(p, click.Argument) and p.name in INPUT_PATH_ARGS:
+    if p.name in INPUT_PATH_ARGS:  # arguments, and netpol observe's -m/--manifests PATHs
         return "path"
     return None
 
@@ -136,6 +138,7 @@ def base_value(p: click.Parameter, tree: Tree) -> list[str]:
     """A valid value for a required parameter (what a minimal invocation needs)."""
     by_name = {
         "paths": [str(tree.manifest)],
+        "flow_files": [str(tree.file)],
         "old": [str(tree.manifest.parent)],
         "new": [str(tree.manifest.parent)],
         "verb": ["get"],
@@ -180,6 +183,7 @@ def bad_values(role: str, tree: Tree) -> list[str]:
         "report": [f"json={v}" for v in tree.bad_outputs()],
         "input": tree.bad_inputs(),
         "input-dir": tree.bad_dirs(),
+        "output-dir": [str(tree.file), str(tree.file / "x")],
         "path": tree.bad_paths(),
     }[role]
 
@@ -210,7 +214,7 @@ def test_every_command_with_a_file_parameter_is_covered():
     for path in [("scan",), ("node",), ("cluster", "snapshot"), ("db", "update"), ("netpol", "generate")]:
         assert path in covered
     roles = {file_role(next(p for p in cmd.params if p.name == name)) for _, cmd, name in CASES}
-    assert roles == {"output", "input", "input-dir", "report", "path"}
+    assert roles == {"output", "input", "input-dir", "output-dir", "report", "path"}
 
 
 @pytest.mark.parametrize("path,cmd,name", CASES, ids=[f"{' '.join(p)} {n}" for p, _, n in CASES])

@@ -1,4 +1,4 @@
-"""`kubefort netpol`: NetworkPolicy connectivity from manifests (matrix, explain, diff, generate).
+"""`kubefort netpol`: NetworkPolicy connectivity from manifests (matrix, explain, diff, generate, observe).
 
 Endpoints are named `ns/kind/name` (always unique), `ns/name` (when one kind has that name),
 an external peer's name (`internet` 0.0.0.0/0, `cloud-metadata` 169.254.169.254/32, or one
@@ -14,12 +14,12 @@ import csv
 import io
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kubefort.cli.common import FormatChoice
-from kubefort.cli.params import FileError, InputFile, OutputFile, os_reason
+from kubefort.cli.params import FileError, InputFile, OutputDir, OutputFile, os_reason
 from kubefort.kube.netpol import (
     ALL_PORTS,
     NO_PORTS,
@@ -43,6 +43,9 @@ from kubefort.kube.netpol_generate import (
     unlabelled_warnings,
 )
 from kubefort.wording import plural
+
+if TYPE_CHECKING:
+    from kubefort.kube.netpol.observe import Group
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -148,6 +151,7 @@ def netpol() -> None:
     kubefort netpol explain shop/web shop/db k8s/   which policies and rules decide
     kubefort netpol diff old/ new/                  connections gained and lost
     kubefort netpol generate k8s/ --allow shop/web:shop/db:5432/TCP
+    kubefort netpol observe flows.json -m k8s/      observed flows the policies would block
     """
 
 
@@ -451,3 +455,141 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
     else:
         click.echo(header + text, nl=False)
     _finish(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+@netpol.command(context_settings={"max_content_width": 100})
+@click.argument("flow_files", nargs=-1, required=True, metavar="FLOWS...")
+@click.option(
+    "-m",
+    "--manifests",
+    "paths",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Manifests holding the workloads and policies to judge the flows by (repeatable; - for stdin).",
+)
+@click.option(
+    "--format",
+    "flow_format",
+    type=click.Choice(["auto", "hubble", "calico"]),
+    default="auto",
+    show_default=True,
+    help="Flow log format; auto decides per file from its first record.",
+)
+@click.option("-o", "--output", "fmt", type=FormatChoice(["table", "json"]), default="table", show_default=True)
+@click.option("--generate", is_flag=True, help="Also write NetworkPolicies allowing exactly the observed traffic.")
+@click.option(
+    "--generate-from",
+    type=click.Choice(["forwarded", "all"]),
+    default="forwarded",
+    show_default=True,
+    help="Which flows --generate allows: those the CNI forwarded (audit-mode flows included), or all.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=OutputDir("policies directory"),
+    metavar="DIR",
+    help="With --generate: write one NAMESPACE.yaml per namespace to DIR.",
+)
+@_input_options
+def observe(
+    flow_files: tuple[str, ...],
+    paths: tuple[str, ...],
+    flow_format: str,
+    fmt: str,
+    generate: bool,
+    generate_from: str,
+    out_dir: str | None,
+    **kw: Any,
+) -> None:
+    """Judge observed flows (Hubble `hubble observe -o json`, Calico flow logs; FLOWS files,
+    - for stdin) with the policies of the manifests: the connections the policies would block
+    (whatever the CNI did), the allow rules no flow used, and flows whose endpoints match no
+    workload. --generate adds least-privilege NetworkPolicies for the observed traffic,
+    re-checked with the engine before they are written (to stdout as YAML, the report then
+    going to stderr, or to --out DIR).
+
+    \b
+    kubefort netpol observe flows.json -m k8s/
+    hubble observe -o json --since 1h | kubefort netpol observe - -m k8s/ -o json
+    kubefort netpol observe flows.log -m k8s/ --generate --out learned/
+
+    Exit codes: 0 nothing blocked; 1 the policies block some observed flow; 2 usage or I/O error;
+    3 a bad flow line or manifest problem (the report is still printed), or no flow judged.
+    """
+    from kubefort.kube.netpol.flows import ReadStats, read_flows
+    from kubefort.kube.netpol.observe import Observer, report_doc, report_text, rule_uses
+
+    if out_dir and not generate:
+        raise click.UsageError("--out needs --generate")
+    if flow_files.count("-") + paths.count("-") > 1:
+        raise click.UsageError("stdin (-) can be read once: give it to FLOWS or to --manifests, not both")
+    streams = []
+    for name in flow_files:
+        try:
+            streams.append((name, sys.stdin.buffer if name == "-" else open(name, "rb")))  # noqa: SIM115
+        except OSError as exc:
+            raise FileError(f"cannot read flows {name}: {os_reason(exc)}") from None
+    units, problems = _load(paths, kw)
+    cluster = _one(units, "netpol observe")
+    analysis = Analysis(cluster)
+    problems += [x.message(analysis) for x in analysis.conflicts]
+    stats = ReadStats()
+    obs = Observer(cluster, analysis)
+    for name, stream in streams:
+        try:
+            with stream:
+                obs.add(read_flows(stream, "stdin" if name == "-" else name, flow_format, stats))
+        except OSError as exc:
+            raise FileError(f"cannot read flows {name}: {os_reason(exc)}") from None
+    groups = obs.result()
+    doc = report_doc(cluster, groups, rule_uses(cluster, analysis, groups), obs.unmatched, stats)
+    yaml_text = ""
+    if generate:
+        yaml_text = _learned(cluster, groups, generate_from, out_dir, doc)
+    text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else report_text(doc)
+    click.echo(text, nl=False, err=bool(yaml_text) and fmt == "table")
+    if yaml_text and fmt == "table":
+        click.echo(yaml_text, nl=False)
+    problems += [f"{f}:{n}: {why}" for f, n, why in stats.bad_lines]
+    if stats.bad > len(stats.bad_lines):
+        problems.append(f"{plural(stats.bad - len(stats.bad_lines), 'more bad line')} not listed")
+    if not groups:
+        problems.append("no flow was judged: " + ("every endpoint unmatched" if obs.unmatched else "no flow read"))
+    _finish(problems, EXIT_FINDINGS if any(not g.allowed for g in groups) else EXIT_OK)
+
+
+def _learned(cluster: Cluster, groups: list[Group], source: str, out_dir: str | None, doc: dict[str, Any]) -> str:
+    """--generate: the policies, re-checked; written to out_dir (returns "") or returned as YAML."""
+    import yaml
+
+    from kubefort.kube.netpol.observe import learn
+
+    try:
+        got = learn(cluster, groups, source)
+    except GenerateError as exc:
+        raise click.UsageError(f"--generate: {exc}") from None
+    if got.mismatches:  # a bug guard: never write policies whose effect differs from the traffic
+        for b in got.mismatches:
+            click.echo(f"kubefort: generated policies do not match the observed traffic: {b}", err=True)
+        sys.exit(EXIT_INCOMPLETE)
+    header = f"# generated by kubefort netpol observe --generate from {source} flows: {plural(len(got.docs), 'NetworkPolicy')}\n"
+    doc["learned"] = {
+        "from": source,
+        "connections": got.connections,
+        "groups": got.groups,
+        "policies": [f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in got.docs],
+        "written": out_dir,
+    }
+    if not out_dir:
+        doc["learned"]["documents"] = got.docs
+        return header + yaml.safe_dump_all(got.docs, sort_keys=False, default_flow_style=False)
+    from kubefort.kube.netpol.observe import write_learned
+
+    try:
+        write_learned(got.docs, header, out_dir)
+    except OSError as exc:
+        raise FileError(f"cannot write policies to {out_dir}: {os_reason(exc)}") from None
+    return ""

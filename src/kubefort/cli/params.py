@@ -227,6 +227,30 @@ class OutputFile(_FileType):
         return "cannot write"
 
 
+class OutputDir(_FileType):
+    """A directory the command writes files into (reports, generated policies): created with its
+    parents when missing, so an existing one must be a writable directory, and otherwise the
+    nearest existing ancestor must be."""
+
+    name = "directory"
+
+    def problem(self, path: str) -> str | None:
+        if not path:
+            return "no directory name given"
+        p = Path(path)
+        if os.path.lexists(p):
+            if not p.is_dir():
+                return "not a directory"
+            return None if os.access(p, os.W_OK | os.X_OK) else "permission denied"
+        parent = _nearest_existing(p)
+        if not parent.is_dir():
+            return f"{parent} is not a directory"
+        return None if os.access(parent, os.W_OK | os.X_OK) else f"directory {parent} is not writable"
+
+    def action(self) -> str:
+        return "cannot write"
+
+
 # ---------------------------------------------------------------------------------------------
 # reports: -o FORMAT[=FILE]
 # ---------------------------------------------------------------------------------------------
