@@ -38,7 +38,7 @@ test: $(STAMP)
 	bash tools/install-test-cluster.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: kube-apiserver/etcd could not be built; cluster tests will skip"; }
 	bash tools/install-test-chromium.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: chromium/chromedriver could not be installed; HTML report browser tests will skip"; }
 	bash tools/install-test-postgres.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: postgresql could not be installed; PostgreSQL store tests will skip"; }
-	bash tools/install-test-registry.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: registry/crane/cosign could not be built; image signature tests will skip"; }
+	bash tools/install-test-registry.sh || { [ -z "$$KUBEFORT_REQUIRE_TOOLS" ] && echo "warning: registry/crane/cosign/trivy could not be built; image signature and scanner tests will skip"; }
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -m "not cluster" -n auto  # on every core
 	$(BIN)/python -m pytest -m cluster  # one real kube-apiserver + etcd for the whole session

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from kubefort.cli.params import FileError, InputFile, os_reason
+from kubefort.cli.params import FileError, InputFile, OutputDir, os_reason
 
 EXIT_OK, EXIT_INCOMPLETE = 0, 3
 FORMATS = ("table", "json", "csv")
@@ -52,6 +52,29 @@ def _parse_output(text: str) -> tuple[str, str | None]:
     "VulnerabilityReports; a directory gives its *.json files (repeatable).",
 )
 @click.option(
+    "--scan-with",
+    type=click.Choice(["trivy", "grype"]),
+    help="Run this installed scanner on each unique image (the digest that runs when known) and map its "
+    "reports as --scans does (docs/images.md). Optional: kubefort never scans images itself.",
+)
+@click.option(
+    "--scanner-arg",
+    "scanner_args",
+    multiple=True,
+    metavar="ARG",
+    help="With --scan-with: an argument passed to the scanner unchanged, e.g. --scanner-arg=--skip-db-update "
+    "--scanner-arg=--offline-scan (repeatable).",
+)
+@click.option(
+    "--scan-dir",
+    type=OutputDir("scan reports directory"),
+    metavar="DIR",
+    help="With --scan-with: keep the scanner's JSON reports in this directory (default: a temporary one).",
+)
+@click.option(
+    "--scan-jobs", type=click.IntRange(1, 32), default=2, show_default=True, help="With --scan-with: images at a time."
+)
+@click.option(
     "--cluster-reports/--no-cluster-reports",
     default=True,
     show_default=True,
@@ -83,6 +106,10 @@ def images_cmd(
     kube_context: str | None,
     namespaces: tuple[str, ...],
     scans: tuple[str, ...],
+    scan_with: str | None,
+    scanner_args: tuple[str, ...],
+    scan_dir: str | None,
+    scan_jobs: int,
     cluster_reports: bool,
     output: str,
     exclude: tuple[str, ...],
@@ -105,6 +132,7 @@ def images_cmd(
     kubefort images k8s/
     kubefort images --cluster -o json
     kubefort images snapshot.json.gz --scans scans/ -o csv=images.csv
+    kubefort images k8s/ --scan-with trivy --scanner-arg=--skip-db-update --scan-dir scans/
     """
     fmt, dest = _parse_output(output)
     if use_cluster and paths:
@@ -113,6 +141,15 @@ def images_cmd(
         raise click.UsageError("give PATHs (manifests or a snapshot), or --cluster")
     if not use_cluster and (kubeconfig or kube_context or namespaces):
         raise click.UsageError("--kubeconfig, --context and -n need --cluster")
+    if not scan_with and (scanner_args or scan_dir):
+        raise click.UsageError("--scanner-arg and --scan-dir need --scan-with")
+    if scan_with:
+        from kubefort.images.scanner import ScannerError, find_scanner
+
+        try:
+            find_scanner(scan_with)  # before reading anything
+        except ScannerError as exc:
+            raise click.UsageError(str(exc)) from None
     resources, problems, live = _read(
         paths, use_cluster, kubeconfig, kube_context, list(namespaces), exclude, no_render
     )
@@ -122,6 +159,10 @@ def images_cmd(
 
     inv = build_inventory(resources)
     problems += inv.problems
+    if scan_with:
+        found_dir, scan_problems = _run_scanner(inv, scan_with, scanner_args, scan_dir, scan_jobs)
+        problems += scan_problems
+        scans = (*scans, found_dir)
     index: ScanIndex | None = None
     if scans or cluster_reports:
         found, errors = load_files(scans) if scans else ([], [])
@@ -153,6 +194,36 @@ def images_cmd(
     for p in problems:
         click.echo(f"kubefort: not read: {p}", err=True)
     sys.exit(EXIT_INCOMPLETE if problems else EXIT_OK)
+
+
+def _scanner_images(inv: Any) -> list[str]:
+    """What the scanner is given per inventory entry: the pinned digest, else each digest its pods
+    run, else the tag (the same choice as signature verification)."""
+    return [
+        f"{r}@{ref}" if ref.startswith("sha256:") else f"{r}:{ref}"
+        for e in inv.sorted_images()
+        for r, ref in _signature_keys(e)
+    ]
+
+
+def _run_scanner(inv: Any, tool: str, args: tuple[str, ...], scan_dir: str | None, jobs: int) -> tuple[str, list[str]]:
+    """Scan every unique image (kubefort.images.scanner); the reports' directory and the problems."""
+    import tempfile
+    from pathlib import Path
+
+    from kubefort.images.scanner import scan_images
+
+    out = Path(scan_dir) if scan_dir else Path(tempfile.mkdtemp(prefix="kubefort-scans-"))
+    if not scan_dir:
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, out, True)
+    try:
+        done = scan_images(tool, _scanner_images(inv), out, args=args, jobs=jobs)
+    except OSError as exc:
+        raise FileError(f"cannot write scanner reports to {out}: {os_reason(exc)}") from None
+    return str(out), [d.problem for d in done if d.problem]
 
 
 def _read(
