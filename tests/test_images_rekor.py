@@ -341,3 +341,93 @@ def test_scan_with_a_trusted_root_json(
         cfg.read_text().replace(f"trusted_roots: {root}", f"trusted_roots: {fulcio.path}\n  transparency_log_keys: [rekor.pub]")
     )  # fmt: skip
     assert {k: v[0] for k, v in outcomes().items()} == {"logged": "passed", "unlogged": "failed"}
+
+
+# ---------------------------------------------------------------------------------------------
+# keyless attestations: `cosign attest` with a certificate; with a log, an intoto v0.0.2 bundle
+# ---------------------------------------------------------------------------------------------
+def _intoto_bundle(log: Log, statement: bytes, envelope_sig: str, cert_pem: bytes, at: int) -> bytes:
+    """The bundle of an intoto v0.0.2 entry (rekor's pkg/types/intoto/v0.0.2: each `sig` is the
+    envelope's base64 signature text, base64-encoded again)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    entry = {
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {
+            "content": {
+                "envelope": {
+                    "payloadType": "application/vnd.in-toto+json",
+                    "signatures": [
+                        {
+                            "sig": base64.b64encode(envelope_sig.encode()).decode(),
+                            "publicKey": base64.b64encode(cert_pem).decode(),
+                        }
+                    ],
+                },
+                "hash": {"algorithm": "sha256", "value": "00" * 32},
+                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(statement).hexdigest()},
+            }
+        },
+    }
+    body = base64.b64encode(orjson.dumps(entry)).decode()
+    signed = {"body": body, "integratedTime": at, "logID": log.log_id, "logIndex": 9}
+    set_ = log.key.sign(orjson.dumps(signed, option=orjson.OPT_SORT_KEYS), ec.ECDSA(hashes.SHA256()))
+    return orjson.dumps({"SignedEntryTimestamp": base64.b64encode(set_).decode(), "Payload": signed})
+
+
+def test_keyless_attestations_verify_by_identity_and_log(world: World, fulcio: Any, tmp_path: Path) -> None:
+    from kubefort.images.cosign import attestation_tag, verified_attestations
+    from test_images_signatures import _leaf, _vuln_predicate
+
+    cert, key = _leaf(fulcio, tmp_path, "attester")
+    d = tmp_path / "attester-keys"
+    d.mkdir()
+    import subprocess
+
+    from test_images_signatures import TOOLS
+
+    p = subprocess.run(
+        [str(TOOLS / "cosign"), "import-key-pair", "--key", str(key)],
+        cwd=d,
+        env=world.env,
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    digest = world.push("ka/app:v1", "keyless attested app")
+    world.run(
+        "cosign", "attest", "--key", str(d / "import-cosign.key"), "--certificate", str(cert),
+        "--certificate-chain", str(fulcio.path), "--tlog-upload=false", "--yes", "--type", "vuln",
+        "--predicate", str(_vuln_predicate(tmp_path, "2026-12-01T00:00:00Z")), f"{world.host}/ka/app@{digest}",
+    )  # fmt: skip
+    now = time.time()
+    roots = (fulcio.cert,)
+
+    def found(keyless: Keyless | None) -> list[tuple[str, str]]:
+        got = verified_attestations(world.registry(), "ka/app", digest, [], keyless=keyless)
+        return [(a.predicate_type, a.key) for a in got]
+
+    vuln = "https://cosign.sigstore.dev/attestation/vuln/v1"
+    assert found(Keyless(roots, (OURS,), now)) == [(vuln, f"{WORKFLOW} (issuer {GITHUB})")]
+    assert found(Keyless(roots, (Identity(GITHUB, "https://github.com/other/.*"),), now)) == []
+    assert found(None) == []  # no key and no keyless policy: nothing counts
+    # with a trusted log the attestation needs its intoto entry, bound to the statement and signature
+    log = Log()
+    logs = (log.public(),)
+    assert found(Keyless(roots, (OURS,), now, logs)) == []  # no bundle yet
+    tag = attestation_tag(digest)
+    m = world.registry().manifest("ka/app", tag)
+    assert m is not None
+    (layer,) = m.body["layers"]
+    envelope = orjson.loads(world.registry().blob("ka/app", layer["digest"]))
+    statement = base64.b64decode(envelope["payload"])
+    for bundle, ok in [
+        (_intoto_bundle(log, statement, envelope["signatures"][0]["sig"], cert.read_bytes(), int(now)), True),
+        (_intoto_bundle(log, statement + b" ", envelope["signatures"][0]["sig"], cert.read_bytes(), int(now)), False),
+        (log.bundle(statement, b"x", cert.read_bytes(), int(now)), False),  # a hashedrekord: not this entry
+    ]:
+        layer["annotations"][BUNDLE_ANNOTATION] = bundle.decode()
+        _put(world, "ka/app", f"manifests/{tag}", orjson.dumps(m.body), "application/vnd.oci.image.manifest.v1+json")
+        assert bool(found(Keyless(roots, (OURS,), now, logs))) is ok

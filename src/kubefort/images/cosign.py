@@ -120,6 +120,7 @@ class Signature:
     certificate: bytes | None = None  # keyless: the signing certificate (PEM), and its chain
     chain: bytes | None = None
     bundle: bytes | None = None  # keyless: the transparency log's answer (images.rekor)
+    statement: bytes | None = None  # an attestation: the DSSE envelope's payload (`payload` is its PAE)
 
 
 @dataclass(slots=True)
@@ -375,7 +376,14 @@ class Keyless:
                 why.append("no transparency-log bundle")
                 return None
             try:
-                signed_at = verify_bundle(sig.bundle, self.log_keys, sig.signature, sig.payload, sig.certificate or b"")
+                signed_at = verify_bundle(
+                    sig.bundle,
+                    self.log_keys,
+                    sig.signature,
+                    sig.payload,
+                    sig.certificate or b"",
+                    statement=sig.statement,
+                )
             except BundleError as exc:
                 why.append(str(exc))
                 return None
@@ -493,10 +501,16 @@ class Attestation:
 
 
 def verified_attestations(
-    reg: Registry, repo: str, digest: str, keys: list[TrustedKey], skipped: list[str] | None = None
+    reg: Registry,
+    repo: str,
+    digest: str,
+    keys: list[TrustedKey],
+    skipped: list[str] | None = None,
+    keyless: Keyless | None = None,
 ) -> list[Attestation]:
-    """The attestations of the image signed by a trusted key whose statement names its digest
-    (others are left out: `skipped` says why for the unreadable ones)."""
+    """The attestations of the image signed by a trusted key, or by an allowed keyless identity
+    (the layer's certificate, chain and bundle annotations, judged as for signatures), whose
+    statement names its digest (others are left out: `skipped` says why for the unreadable ones)."""
     skipped = skipped if skipped is not None else []
     tag = attestation_tag(digest)
     m = reg.manifest(repo, tag)
@@ -523,7 +537,25 @@ def verified_attestations(
             skipped.append(f"{at}: payload type {payload_type!r}, not an in-toto statement")
             continue
         signed = pae(payload_type, payload)
-        key = next((k for k in keys for s in sigs if k.verifies(s, signed)), None)
+        key = next((k.name for k in keys for s in sigs if k.verifies(s, signed)), None)
+        found_annotations = layer.get("annotations")
+        annotations: dict[str, Any] = found_annotations if isinstance(found_annotations, dict) else {}
+        cert = annotations.get(CERT_ANNOTATION)
+        if key is None and keyless is not None and isinstance(cert, str) and cert:
+            chain, bundle = annotations.get(CHAIN_ANNOTATION), annotations.get(BUNDLE_ANNOTATION)
+            for s in sigs:
+                found = Signature(
+                    signed,
+                    s,
+                    at,
+                    cert.encode(),
+                    chain.encode() if isinstance(chain, str) and chain else None,
+                    bundle.encode() if isinstance(bundle, str) and bundle else None,
+                    statement=payload,
+                )
+                key = keyless.signer(found)
+                if key is not None:
+                    break
         if key is None:
             continue
         subjects = statement.get("subject")
@@ -533,5 +565,5 @@ def verified_attestations(
         )
         predicate_type = statement.get("predicateType")
         if names and isinstance(predicate_type, str):
-            out.append(Attestation(predicate_type, statement, key.name, at))
+            out.append(Attestation(predicate_type, statement, key, at))
     return out

@@ -18,13 +18,17 @@ the layer annotation `dev.sigstore.cosign/bundle`:
    `trusted_root.json`), and `integratedTime` lies in that key's validity period when one is given;
 2. the signed entry timestamp verifies with that key over the RFC 8785 canonical JSON of
    `{body, integratedTime, logID, logIndex}` (ECDSA with SHA-256, as Rekor signs);
-3. the logged entry is this signature: a `hashedrekord` (v0.0.1) whose SHA-256 is that of the
-   signed payload, whose signature is the layer's, and whose public key is the signing
-   certificate (the same DER certificate).
+3. the logged entry is this signature: for an image signature a `hashedrekord` (v0.0.1) whose
+   SHA-256 is that of the signed payload, whose signature is the layer's, and whose public key
+   is the signing certificate (the same DER certificate); for an attestation (a DSSE envelope,
+   `cosign attest`) an `intoto` (v0.0.2) entry whose `payloadHash` is the SHA-256 of the
+   envelope's payload (the in-toto statement) and one of whose signatures is the envelope's,
+   with that certificate as its public key (rekor stores each `sig` base64-encoded once more).
 
 It returns the integrated time, at which the certificate chain must then be valid. Not checked:
 the inclusion proof against a signed tree head (a bundle from `--rekor-response` may carry none;
-the SET is the log's promise to include the entry), and entry kinds other than `hashedrekord`.
+the SET is the log's promise to include the entry), the intoto entry's hash of the whole
+envelope (the payload and signature bind it), and other entry kinds.
 """
 
 from __future__ import annotations
@@ -105,9 +109,18 @@ def _same_certificate(logged_pem: bytes, certificate_pem: bytes) -> bool:
     return bool(a.public_bytes(der) == b.public_bytes(der))
 
 
-def verify_bundle(bundle: bytes, keys: tuple[LogKey, ...], signature: bytes, payload: bytes, certificate: bytes) -> int:
+def verify_bundle(
+    bundle: bytes,
+    keys: tuple[LogKey, ...],
+    signature: bytes,
+    payload: bytes,
+    certificate: bytes,
+    *,
+    statement: bytes | None = None,
+) -> int:
     """The integrated time (Unix seconds) the bundle proves for this signature (module
-    docstring); BundleError says why it proves nothing."""
+    docstring); BundleError says why it proves nothing. `statement`: the signature is a DSSE
+    envelope's (over `payload`, its pre-authentication encoding) of this in-toto statement."""
     try:
         doc = orjson.loads(bundle)
     except orjson.JSONDecodeError:
@@ -130,6 +143,9 @@ def verify_bundle(bundle: bytes, keys: tuple[LogKey, ...], signature: bytes, pay
         entry = orjson.loads(_b64(body_b64, "the logged entry"))
     except orjson.JSONDecodeError:
         raise BundleError("the logged entry is not JSON") from None
+    if statement is not None:
+        _bind_intoto(entry, signature, statement, certificate)
+        return when
     if _field(entry, "kind") != "hashedrekord" or _field(entry, "apiVersion") != "0.0.1":
         raise BundleError(f"a logged entry of kind {entry.get('kind')!r}, not hashedrekord 0.0.1")
     digest = _field(entry, "spec", "data", "hash")
@@ -143,6 +159,33 @@ def verify_bundle(bundle: bytes, keys: tuple[LogKey, ...], signature: bytes, pay
     if not _same_certificate(logged_key, certificate):
         raise BundleError("the logged entry is for another certificate")
     return when
+
+
+def _bind_intoto(entry: Any, signature: bytes, statement: bytes, certificate: bytes) -> None:
+    """The logged intoto v0.0.2 entry is this DSSE signature of this statement (BundleError if not)."""
+    if _field(entry, "kind") != "intoto" or _field(entry, "apiVersion") != "0.0.2":
+        raise BundleError(f"a logged entry of kind {entry.get('kind')!r}, not intoto 0.0.2")
+    digest = _field(entry, "spec", "content", "payloadHash")
+    if not isinstance(digest, dict) or digest.get("algorithm") != "sha256":
+        raise BundleError("the logged entry's payload hash is not a sha256")
+    if digest.get("value") != hashlib.sha256(statement).hexdigest():
+        raise BundleError("the logged entry is for another payload")
+    sigs = _field(entry, "spec", "content", "envelope", "signatures")
+    if not isinstance(sigs, list):
+        raise BundleError("the logged entry has no list of signatures")
+    for item in sigs:
+        if not isinstance(item, dict):
+            continue
+        try:  # base64 of the envelope's own base64 signature text
+            raw = base64.b64decode(base64.b64decode(str(item.get("sig")), validate=True), validate=True)
+            key = base64.b64decode(str(item.get("publicKey")), validate=True)
+        except ValueError:
+            continue
+        if raw == signature:
+            if not _same_certificate(key, certificate):
+                raise BundleError("the logged entry is for another certificate")
+            return
+    raise BundleError("the logged entry is for another signature")
 
 
 def _time(value: object, what: str) -> float:

@@ -306,11 +306,11 @@ def _save_cache(path: Path, data: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------- verify
-def _lacks(required: RequiredAttestation, found: list[Any], now: float) -> str:
+def _lacks(required: RequiredAttestation, found: list[Any], now: float, signers: str = "a trusted key") -> str:
     """What the image lacks of a required attestation ("" when a fitting one is there)."""
     mine = [a for a in found if a.predicate_type == required.predicate_type]
     if not mine:
-        return f"no {required.label} attestation signed by a trusted key"
+        return f"no {required.label} attestation signed by {signers}"
     if not required.max_age_days:
         return ""
     times = [t for t in (a.made_at() for a in mine) if t is not None]
@@ -400,8 +400,11 @@ def verify_all(
             v = verify_image(reg, repo, digest, trusted, keyless)
             lacking: tuple[tuple[str, str], ...] = ()
             if policy.attestations:
-                found = verified_attestations(reg, repo, digest, trusted)
-                lacking = tuple((r.label, _lacks(r, found, now)) for r in policy.attestations)
+                found = verified_attestations(reg, repo, digest, trusted, keyless=keyless)
+                who = {(True, True): "a trusted key or identity", (False, True): "an allowed identity"}.get(
+                    (bool(policy.keys), bool(policy.identities)), "a trusted key"
+                )
+                lacking = tuple((r.label, _lacks(r, found, now, who)) for r in policy.attestations)
         except RegistryError as exc:
             return (repository, ref), VerificationResult("error", f"the registry could not be read: {exc.reason}")
         return (repository, ref), VerificationResult(v.status, v.message, digest, lacking)
