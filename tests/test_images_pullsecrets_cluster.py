@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 
 from conftest import tool_missing
 from test_admission_serve import new_ca
-from test_images_signatures import TOOLS, _deployment, _free_port
+from test_images_signatures import TOOLS, _deployment, _free_port, serve_registry
 
 USER, PASSWORD = "puller", "s3cret-pull"
 
@@ -64,28 +62,13 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     (d / "docker" / "config.json").write_text(orjson.dumps({"auths": {host: {"auth": auth}}}).decode())
     env = {**os.environ, "SSL_CERT_FILE": str(ca.path), "COSIGN_PASSWORD": "test", "HOME": str(d),
            "DOCKER_CONFIG": str(d / "docker")}  # fmt: skip
-    log = open(d / "registry.log", "wb")
-    proc = subprocess.Popen(
-        [str(TOOLS / "registry"), "serve", str(d / "config.yml")],
-        stdout=log,
-        stderr=log,
-        env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
-    )
 
     def run(tool: str, *args: str) -> str:
         p = subprocess.run([str(TOOLS / tool), *args], cwd=d, env=env, capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, f"{tool} {' '.join(args)}:\n{p.stderr}"
         return p.stdout.strip()
 
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (d / "registry.log").read_text()
-                time.sleep(0.1)
+    with serve_registry(d, port):
         (d / "layer").mkdir()
         (d / "layer" / "f.txt").write_text("private app")
         subprocess.run(["tar", "cf", str(d / "layer.tar"), "-C", str(d / "layer"), "f.txt"], check=True)
@@ -94,10 +77,6 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         run("cosign", "generate-key-pair")
         run("cosign", "sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", f"{host}/team/app@{digest}")
         yield {"d": d, "host": host, "ca": ca.path, "digest": digest, "auth": auth, "pub": d / "cosign.pub"}
-    finally:
-        proc.kill()
-        proc.wait()
-        log.close()
 
 
 def _pod(name: str, ns: str, image: str, secrets: list[str]) -> dict[str, Any]:

@@ -379,26 +379,13 @@ def _intoto_bundle(log: Log, statement: bytes, envelope_sig: str, cert_pem: byte
 
 def test_keyless_attestations_verify_by_identity_and_log(world: World, fulcio: Any, tmp_path: Path) -> None:
     from kubefort.images.cosign import attestation_tag, verified_attestations
-    from test_images_signatures import _leaf, _vuln_predicate
+    from test_images_signatures import _leaf, _vuln_predicate, import_key
 
     cert, key = _leaf(fulcio, tmp_path, "attester")
-    d = tmp_path / "attester-keys"
-    d.mkdir()
-    import subprocess
-
-    from test_images_signatures import TOOLS
-
-    p = subprocess.run(
-        [str(TOOLS / "cosign"), "import-key-pair", "--key", str(key)],
-        cwd=d,
-        env=world.env,
-        capture_output=True,
-        text=True,
-    )
-    assert p.returncode == 0, p.stderr
+    cosign_key = import_key(world.env, key, tmp_path / "attester-keys")
     digest = world.push("ka/app:v1", "keyless attested app")
     world.run(
-        "cosign", "attest", "--key", str(d / "import-cosign.key"), "--certificate", str(cert),
+        "cosign", "attest", "--key", str(cosign_key), "--certificate", str(cert),
         "--certificate-chain", str(fulcio.path), "--tlog-upload=false", "--yes", "--type", "vuln",
         "--predicate", str(_vuln_predicate(tmp_path, "2026-12-01T00:00:00Z")), f"{world.host}/ka/app@{digest}",
     )  # fmt: skip

@@ -9,6 +9,7 @@ never a pass."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.server
 import os
@@ -78,6 +79,42 @@ class World:
         return Registry(self.host, ca_file=str(self.ca))
 
 
+@contextlib.contextmanager
+def serve_registry(d: Path, port: int) -> Iterator[None]:
+    """The CNCF distribution registry serving `d/config.yml` (listening on `port`) until the block ends."""
+    log = open(d / "registry.log", "wb")
+    proc = subprocess.Popen(
+        [str(TOOLS / "registry"), "serve", str(d / "config.yml")],
+        stdout=log,
+        stderr=log,
+        env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},  # it would export traces to localhost:4318
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (d / "registry.log").read_text()
+                time.sleep(0.1)
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+
+
+def import_key(env: dict[str, str], key: Path, d: Path) -> Path:
+    """`cosign import-key-pair` of a PEM private key into `d`: the cosign key file."""
+    d.mkdir(exist_ok=True)
+    p = subprocess.run(
+        [str(TOOLS / "cosign"), "import-key-pair", "--key", str(key)], cwd=d, env=env, capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    return d / "import-cosign.key"
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     missing = [t for t in ("registry", "crane", "cosign") if not (TOOLS / t).is_file()]
@@ -92,28 +129,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         f"storage: {{filesystem: {{rootdirectory: {d / 'data'}}}}}\n"
         f"http: {{addr: '127.0.0.1:{port}', secret: test, tls: {{certificate: {crt}, key: {key}}}}}\n"
     )
-    log = open(d / "registry.log", "wb")
-    proc = subprocess.Popen(
-        [str(TOOLS / "registry"), "serve", str(d / "config.yml")],
-        stdout=log,
-        stderr=log,
-        env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},  # it would export traces to localhost:4318
-    )
     env = {
         **os.environ,
         "SSL_CERT_FILE": str(ca.path),  # crane and cosign (Go) trust the test CA
         "COSIGN_PASSWORD": "test",
         "HOME": str(d),  # no docker config, no cosign state of the user's
     }
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (d / "registry.log").read_text()
-                time.sleep(0.1)
+    with serve_registry(d, port):
         keys = []
         for name in ("trusted", "other"):
             (d / name).mkdir()
@@ -122,10 +144,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
             keys.append(load_key((d / name / "cosign.pub").read_bytes(), f"{name}.pub"))
         yield World(d, f"127.0.0.1:{port}", ca.path, env, keys[0], keys[1])
-    finally:
-        proc.kill()
-        proc.wait()
-        log.close()
 
 
 def _put(world: World, repo: str, path: str, body: bytes, content_type: str) -> None:
@@ -725,18 +743,9 @@ def _leaf(ca: Any, d: Path, name: str, *, issuer: str = GITHUB, subject: str = W
 
 def _sign_keyless(world: World, ca: Any, cert: Path, key: Path, repo: str, digest: str) -> None:
     """cosign signs with the certificate's key and attaches the certificate and its chain."""
-    d = key.parent / key.stem
-    d.mkdir(exist_ok=True)
-    p = subprocess.run(
-        [str(TOOLS / "cosign"), "import-key-pair", "--key", str(key)],
-        cwd=d,
-        env=world.env,
-        capture_output=True,
-        text=True,
-    )
-    assert p.returncode == 0, p.stderr
+    cosign_key = import_key(world.env, key, key.parent / key.stem)
     world.run(
-        "cosign", "sign", "--key", str(d / "import-cosign.key"), "--certificate", str(cert),
+        "cosign", "sign", "--key", str(cosign_key), "--certificate", str(cert),
         "--certificate-chain", str(ca.path), "--tlog-upload=false", "--yes", f"{world.host}/{repo}@{digest}",
     )  # fmt: skip
 

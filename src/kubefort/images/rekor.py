@@ -146,13 +146,7 @@ def verify_bundle(
     if statement is not None:
         _bind_intoto(entry, signature, statement, certificate)
         return when
-    if _field(entry, "kind") != "hashedrekord" or _field(entry, "apiVersion") != "0.0.1":
-        raise BundleError(f"a logged entry of kind {entry.get('kind')!r}, not hashedrekord 0.0.1")
-    digest = _field(entry, "spec", "data", "hash")
-    if not isinstance(digest, dict) or digest.get("algorithm") != "sha256":
-        raise BundleError("the logged entry's hash is not a sha256")
-    if digest.get("value") != hashlib.sha256(payload).hexdigest():
-        raise BundleError("the logged entry is for another payload")
+    _entry_of(entry, "hashedrekord", "0.0.1", ("spec", "data", "hash"), payload)
     if _b64(_field(entry, "spec", "signature", "content"), "the logged signature") != signature:
         raise BundleError("the logged entry is for another signature")
     logged_key = _b64(_field(entry, "spec", "signature", "publicKey", "content"), "the logged certificate")
@@ -161,15 +155,20 @@ def verify_bundle(
     return when
 
 
+def _entry_of(entry: Any, kind: str, version: str, hash_at: tuple[str, ...], data: bytes) -> None:
+    """The logged entry is of `kind` and `version`, and the SHA-256 at `hash_at` is `data`'s."""
+    if _field(entry, "kind") != kind or _field(entry, "apiVersion") != version:
+        raise BundleError(f"a logged entry of kind {entry.get('kind')!r}, not {kind} {version}")
+    digest = _field(entry, *hash_at)
+    if not isinstance(digest, dict) or digest.get("algorithm") != "sha256":
+        raise BundleError(f"the logged entry's {hash_at[-1]} is not a sha256")
+    if digest.get("value") != hashlib.sha256(data).hexdigest():
+        raise BundleError("the logged entry is for another payload")
+
+
 def _bind_intoto(entry: Any, signature: bytes, statement: bytes, certificate: bytes) -> None:
     """The logged intoto v0.0.2 entry is this DSSE signature of this statement (BundleError if not)."""
-    if _field(entry, "kind") != "intoto" or _field(entry, "apiVersion") != "0.0.2":
-        raise BundleError(f"a logged entry of kind {entry.get('kind')!r}, not intoto 0.0.2")
-    digest = _field(entry, "spec", "content", "payloadHash")
-    if not isinstance(digest, dict) or digest.get("algorithm") != "sha256":
-        raise BundleError("the logged entry's payload hash is not a sha256")
-    if digest.get("value") != hashlib.sha256(statement).hexdigest():
-        raise BundleError("the logged entry is for another payload")
+    _entry_of(entry, "intoto", "0.0.2", ("spec", "content", "payloadHash"), statement)
     sigs = _field(entry, "spec", "content", "envelope", "signatures")
     if not isinstance(sigs, list):
         raise BundleError("the logged entry has no list of signatures")

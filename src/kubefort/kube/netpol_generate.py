@@ -156,8 +156,9 @@ def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[Intent]) -> list[str]:
-    """Pairs whose allowed ports under `docs` differ from the intent (an external range counts when it overlaps)."""
+def with_generated(c: Cluster, docs: list[dict[str, Any]], externals: Sequence[External] | None = None) -> Cluster:
+    """The workloads of `c` with the generated policies `docs` as the only policies (what a
+    re-check evaluates), with `externals` (default: c's) as the external peers."""
     res = list({id(w.resource): w.resource for w in c.workloads if w.resource is not None}.values())
     res += [
         Resource(
@@ -167,7 +168,12 @@ def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[
         )
         for d in docs
     ]
-    check = Cluster.from_resources(res, c.externals)
+    return Cluster.from_resources(res, c.externals if externals is None else externals)
+
+
+def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[Intent]) -> list[str]:
+    """Pairs whose allowed ports under `docs` differ from the intent (an external range counts when it overlaps)."""
+    check = with_generated(c, docs)
     m = Analysis(check).matrix()
     want: dict[tuple[str, str], PortSet] = {}
     ends = list(range(len(check.workloads))) + list(check.externals)

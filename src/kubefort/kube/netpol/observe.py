@@ -328,18 +328,9 @@ def recheck(
     c: Cluster, docs: list[dict[str, Any]], want: dict[tuple[Peer, Peer], PortSet], exts: list[External]
 ) -> list[str]:
     """Pairs whose allowed ports under the workloads plus `docs` alone differ from `want`."""
-    from kubefort.model import Resource, ResourceId, Source
+    from kubefort.kube.netpol_generate import with_generated
 
-    res = list({id(w.resource): w.resource for w in c.workloads if w.resource is not None}.values())
-    res += [
-        Resource(
-            ResourceId(d["apiVersion"], d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]),
-            d,
-            Source("<generated>"),
-        )
-        for d in docs
-    ]
-    check = Cluster.from_resources(res, exts)
+    check = with_generated(c, docs, exts)
     keys = {check.name(s): s for s in range(len(check.workloads))}
 
     def name(e: Peer) -> str:
