@@ -15,6 +15,11 @@ writes the objects to a temporary directory and times kubefort's loader on them.
 N of the POLICIES cluster-wide policies instead (AdminNetworkPolicies of every action, priorities
 with ties that do not conflict, namespace and pod subjects, networks peers, all three port
 forms) plus the BaselineAdminNetworkPolicy `default` (egress to the internet denied).
+--cilium N makes N of the POLICIES Cilium policies instead (CiliumNetworkPolicies per namespace:
+tier-to-tier allows with numbered, named and ranged ports, DNS egress to kube-system, deny rules
+towards the metadata address, world egress on 443, enableDefaultDeny false audits; every tenth a
+CiliumClusterwideNetworkPolicy denying ingress from the world to databases): the cluster is then
+judged as Cilium enforces it (kube/netpol/cilium_engine.py).
 """
 
 from __future__ import annotations
@@ -277,6 +282,59 @@ def admin_policies(count: int, namespaces: int, seed: int) -> list[dict]:
     return out
 
 
+def cilium_policies(count: int, namespaces: int, seed: int) -> list[dict]:
+    """`count` CiliumNetworkPolicies / CiliumClusterwideNetworkPolicies of the kinds clusters hold."""
+    rnd = random.Random(seed + 2)
+    names = [f"ns-{i:03d}" for i in range(namespaces)]
+    dns = {
+        "toEndpoints": [{"matchLabels": {"io.kubernetes.pod.namespace": "kube-system", "k8s-app": "kube-dns"}}],
+        "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}], "rules": {"dns": [{"matchPattern": "*"}]}}],
+    }
+    templates = [
+        lambda t, u: {
+            "endpointSelector": {"matchLabels": {"tier": t}},
+            "ingress": [
+                {
+                    "fromEndpoints": [{"matchLabels": {"tier": u}}],
+                    "toPorts": [{"ports": [{"port": "http"}, {"port": "8000", "endPort": 8100, "protocol": "TCP"}]}],
+                }
+            ],
+            "egress": [dns, {"toEndpoints": [{"matchLabels": {"tier": u}}]}],
+        },
+        lambda t, u: {
+            "endpointSelector": {"matchLabels": {"tier": t}},
+            "egress": [{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}],
+            "egressDeny": [{"toCIDR": ["169.254.169.254/32"]}],
+        },
+        lambda t, u: {
+            "endpointSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["prometheus"]}]},
+            "egress": [{"toEntities": ["cluster"], "toPorts": [{"ports": [{"port": "metrics"}]}]}],
+        },
+        lambda t, u: {
+            "endpointSelector": {"matchLabels": {"tier": t}},
+            "enableDefaultDeny": {"ingress": False},
+            "ingressDeny": [{"fromEndpoints": [{"matchLabels": {"io.cilium.k8s.namespace.labels.env": "staging"}}]}],
+        },
+    ]
+    out: list[dict] = []
+    for i in range(count):
+        t, u = rnd.sample(TIERS, 2)
+        if i % 10 == 9:
+            spec = {
+                "endpointSelector": {"matchLabels": {"tier": "db"}},
+                "ingressDeny": [{"fromEntities": ["world"]}],
+                "enableDefaultDeny": {"ingress": False},
+            }
+            meta: dict = {"name": f"ccnp-{i:04d}"}
+            kind = "CiliumClusterwideNetworkPolicy"
+        else:
+            spec = templates[rnd.randrange(len(templates))](t, u)
+            meta = {"name": f"cnp-{i:04d}", "namespace": names[rnd.randrange(namespaces)]}
+            kind = "CiliumNetworkPolicy"
+        out.append({"apiVersion": "cilium.io/v2", "kind": kind, "metadata": meta, "spec": spec})
+    return out
+
+
 def to_resources(objs: list[dict]) -> list[Resource]:
     return [
         Resource(
@@ -295,17 +353,20 @@ def main() -> None:
     ap.add_argument("--namespaces", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--anp", type=int, default=0, help="how many of --policies are AdminNetworkPolicies (plus a BANP)")
+    ap.add_argument("--cilium", type=int, default=0, help="how many of --policies are Cilium policies (CNP, CCNP)")
     ap.add_argument("--yaml", action="store_true", help="also time kubefort's YAML loader on the same objects")
     ap.add_argument(
         "--baseline-rows", type=int, default=100, help="source rows for the pure-Python comparison (0: skip)"
     )
     args = ap.parse_args()
 
-    objs = generate(args.pods, args.policies - args.anp, args.namespaces, args.seed)
+    objs = generate(args.pods, args.policies - args.anp - args.cilium, args.namespaces, args.seed)
     objs += admin_policies(args.anp, args.namespaces, args.seed)
-    kinds = f"{args.policies - args.anp} NetworkPolicies" + (
+    objs += cilium_policies(args.cilium, args.namespaces, args.seed)
+    kinds = f"{args.policies - args.anp - args.cilium} NetworkPolicies" + (
         f", {args.anp} AdminNetworkPolicies + 1 BaselineAdminNetworkPolicy" if args.anp else ""
     )
+    kinds += f", {args.cilium} Cilium policies" if args.cilium else ""
     print(
         f"cluster: {args.pods} workloads, {kinds}, {args.namespaces} namespaces (seed {args.seed}); {os.cpu_count()} CPU(s)"
     )

@@ -398,9 +398,9 @@ def test_a_command_that_read_no_object_says_so_and_exits_3(tmp_path: Path, conte
 
 
 def test_a_policy_kind_not_modelled_is_reported_and_exits_3(tmp_path: Path, app: Path) -> None:
-    (app / "cilium.yaml").write_text(
-        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: lockdown}\nspec: {}\n"
+    (app / "calico.yaml").write_text(
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: lockdown}\nspec: {}\n"
     )
     code, _, err = run("matrix", str(app))
     assert code == 3
-    assert "CiliumClusterwideNetworkPolicy lockdown (cilium.io/v2)" in err and "every namespace" in err
+    assert "GlobalNetworkPolicy lockdown (projectcalico.org/v3)" in err and "every namespace" in err

@@ -336,10 +336,14 @@ def _verb(action: str) -> str:
 def _side_text(side: Any, port: tuple[int, str] | None) -> str:
     if not side.applies:
         return "external peer, no NetworkPolicy applies"
-    if side.decisions and not side.isolating:
-        return f"decided by cluster-wide policies: allowed on {format_ports(side.ports)}"
     if side.decisions:
-        return f"cluster-wide policies, then isolated by {', '.join(side.isolating)}: allowed on {format_ports(side.ports)}"
+        allowed = format_ports(side.ports)
+        if {d.tier for d in side.decisions if d.tier} == {"Cilium"}:  # deny rules win over every allow
+            isolated = f"isolated by {', '.join(side.isolating)}; " if side.isolating else ""
+            return f"{isolated}Cilium deny rules match: allowed on {allowed}"
+        if not side.isolating:
+            return f"decided by cluster-wide policies: allowed on {allowed}"
+        return f"cluster-wide policies, then isolated by {', '.join(side.isolating)}: allowed on {allowed}"
     if not side.isolating:
         return "not isolated (no policy of this type selects it): everything allowed"
     text = "isolated by " + ", ".join(side.isolating)

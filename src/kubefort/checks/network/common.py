@@ -36,6 +36,11 @@ class Model:
             self.scoped |= {self.c.workloads[i].namespace for i in bit_indexes(bits)}
         if self.c.invalid_admin:
             self.scoped |= {w.namespace for w in self.c.workloads}
+        # a Cilium policy brings into scope its namespace and those of the pods it selects
+        if self.a.cilium is not None:
+            self.scoped |= {p.namespace for p in self.c.cilium if p.namespace} | self.c.invalid_namespaces
+            for bits in self.a.cilium.spec_bits:
+                self.scoped |= {self.c.workloads[i].namespace for i in bit_indexes(bits)}
         # namespaces whose pods equal-priority cluster-wide policies govern with different actions
         self.ambiguous: dict[str, str] = {}
         for x in self.a.conflicts:
@@ -68,13 +73,15 @@ class Model:
             )
         if ns in self.c.invalid_namespaces:
             bad = [
-                str(p)
+                p
                 for p in self.c.problems
                 if p.resource is not None
                 and (p.resource.namespace or "default") == ns
-                and p.resource.kind == "NetworkPolicy"
+                and p.resource.kind in ("NetworkPolicy", "CiliumNetworkPolicy")
             ]
-            raise NotEvaluated(f"namespace {ns!r} holds a NetworkPolicy the API server would reject: {bad[0]}")
+            who = "the API server" if bad[0].resource is None or bad[0].resource.kind == "NetworkPolicy" else "Cilium"
+            kind = bad[0].resource.kind if bad[0].resource is not None else "NetworkPolicy"
+            raise NotEvaluated(f"namespace {ns!r} holds a {kind} {who} would reject: {bad[0]}")
 
     def workloads(self, res: Resource) -> list[int]:
         """The target's workloads in an in-scope namespace (NotApplicable / NotEvaluated otherwise)."""

@@ -40,15 +40,20 @@ workloads at once.
 | cluster-wide tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy): model, parsing, validation | `admin.py` |
 | the fast engine's profiles with those tiers (first match, conflicts) | `tiers.py`    |
 | Calico policies and tiers: selector language, model, parsing (not in the engine yet) | `calico_selector.py`, `calico.py`, `calico_parse.py` |
-| Cilium policies: identity labels, model, parsing (not in the engine yet) | `cilium.py`, `cilium_parse.py` |
+| Cilium policies: identity labels, model, parsing | `cilium.py`, `cilium_parse.py` |
+| the fast engine's Cilium layer (CNP, CCNP and NetworkPolicy as Cilium composes them) | `cilium_engine.py` |
 
 With cluster-wide policies, each direction is decided tier by tier: the Admin tier's first
 matching rule (Allow, Deny, or Pass to what follows), then NetworkPolicy (for an isolated pod),
 then the Baseline tier (for a pod no NetworkPolicy isolates), else allowed (docs/netpol.md).
 
+With Cilium policies in the scan, the NetworkPolicy tier is replaced by Cilium's layer: every rule
+selecting a pod in a direction (CNP, CCNP, NetworkPolicy) adds to it, deny rules win, default
+deny is on unless every entry disables it (`cilium_engine.py`, docs/netpol.md).
+
 Every public name of these modules is re-exported here: import from `kubefort.kube.netpol`. The
-Calico and Cilium modules are the exact models the engine will build on; until it does, their
-kinds stay "not modelled" (`kinds.py`) and they are imported from their own modules.
+Calico modules are the exact model the engine will build on; until it does, Calico kinds stay
+"not modelled" (`kinds.py`); they and the Cilium modules are imported from their own modules.
 """
 
 from __future__ import annotations

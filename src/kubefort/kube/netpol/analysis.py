@@ -8,6 +8,7 @@ from typing import Any
 
 from kubefort.kube.netpol import tiers
 from kubefort.kube.netpol.admin import AdminRule
+from kubefort.kube.netpol.cilium_engine import CiliumLayer
 from kubefort.kube.netpol.cluster import Cluster
 from kubefort.kube.netpol.model import External, Policy, Rule
 from kubefort.kube.netpol.ports import (
@@ -40,6 +41,24 @@ class _Profile:
     isolated: bool = False
     parts: list[tuple[int, PortSet]] = field(default_factory=list)  # disjoint peer bitsets -> ports
     ext: list[PortSet] = field(default_factory=list)  # per external peer
+
+
+def selector_bits(sel: Selector, everyone: int, by_label: dict[Any, int], by_key: dict[str, int]) -> int:
+    """The workloads (bits of `everyone`) a label selector matches, from the bits of the workloads
+    holding each (key, value) (`by_label`) and each key (`by_key`)."""
+    b = everyone
+    for kv in sel.labels:
+        b &= by_label.get(kv, 0)
+    for k, op, vals in sel.exprs:
+        if op in ("In", "NotIn"):
+            m = 0
+            for v in vals:
+                m |= by_label.get((k, v), 0)
+            b &= m if op == "In" else everyone & ~m
+        else:
+            m = by_key.get(k, 0)
+            b &= m if op == "Exists" else everyone & ~m
+    return b
 
 
 class Analysis:
@@ -80,7 +99,7 @@ class Analysis:
         self.conflicts: list[tiers.Conflict] = []
         self.pieces: list[tuple[int, int]] = []
         self.piece_ext: list[int] = []
-        if c.admin:
+        if c.admin or c.cilium:
             for i, (lo, hi) in enumerate(self.ext_ranges):
                 for piece in c.pieces(lo, hi):
                     self.pieces.append(piece)
@@ -90,6 +109,8 @@ class Analysis:
         self.named_cache: dict[Any, list[tuple[int, PortSet]]] = {}
         self._admin_match: dict[Any, list[tuple[int, PortSet]]] = {}
         self.admin_selected = [tiers.admin_selected(self, a) for a in c.admin]
+        # Cilium policies: every pod's profiles come from the Cilium layer (cilium_engine.py)
+        self.cilium = CiliumLayer(self) if c.cilium else None
         self.profiles = {d: self._profiles(d) for d in ("ingress", "egress")}
         if self.conflicts:  # one per pair of policies and direction, first found
             seen: dict[tuple[str, str, str], tiers.Conflict] = {}
@@ -102,19 +123,7 @@ class Analysis:
         """Workloads (in any namespace) whose labels match sel."""
         b = self._sel.get(sel)
         if b is None:
-            b = self.all
-            for kv in sel.labels:
-                b &= self.lv.get(kv, 0)
-            for k, op, vals in sel.exprs:
-                if op in ("In", "NotIn"):
-                    m = 0
-                    for v in vals:
-                        m |= self.lv.get((k, v), 0)
-                    b &= m if op == "In" else self.all & ~m
-                else:
-                    m = self.keys.get(k, 0)
-                    b &= m if op == "Exists" else self.all & ~m
-            self._sel[sel] = b
+            b = self._sel[sel] = selector_bits(sel, self.all, self.lv, self.keys)
         return b
 
     def nsel_bits(self, sel: Selector) -> int:
@@ -145,6 +154,8 @@ class Analysis:
     # -- profiles -------------------------------------------------------------------------
     def _profiles(self, direction: str) -> tuple[list[_Profile], list[int]]:
         c = self.c
+        if self.cilium is not None:
+            return self._cilium_profiles(direction, self.cilium)
         pols = [i for i, p in enumerate(c.policies) if p.affects(direction)]
         by_pod: list[list[int]] = [[] for _ in range(self.n)]
         for pi in pols:
@@ -183,26 +194,44 @@ class Analysis:
         index: dict[tuple[Any, ...], int] = {}
         profiles: list[_Profile] = []
         of: list[int] = []
-        nx = len(self.ext_ranges)
         for w in range(self.n):
             key = (tuple(by_pod[w]), tuple(by_admin[w]), self.sig_of[w] if direction == "ingress" else 0)
             k = index.get(key)
             if k is None:
                 k = index[key] = len(profiles)
                 parts = tiers.tier_parts(self, direction, w, by_pod[w], by_admin[w], self.conflicts)
-                ext = [NO_PORTS] * nx
-                wparts = []
-                for b, ps in parts:
-                    if b & self.all:
-                        wparts.append((b & self.all, ps))
-                    for j in bit_indexes(b >> self.n):
-                        e = self.piece_ext[j]
-                        ext[e] = ports_union(ext[e], ps)
                 isolated = tiers.tier_isolated(self.c, direction, by_pod[w], by_admin[w])
-                profiles.append(_Profile(isolated=isolated, parts=wparts, ext=ext))
+                profiles.append(self._piece_profile(parts, isolated))
             profiles[k].members.append(w)
             of.append(k)
         return profiles, of
+
+    def _cilium_profiles(self, direction: str, layer: CiliumLayer) -> tuple[list[_Profile], list[int]]:
+        """Profiles from the Cilium layer: one per distinct (specs, policies, tiers, signature) key."""
+        index: dict[tuple[Any, ...], int] = {}
+        profiles: list[_Profile] = []
+        of: list[int] = []
+        for w, (key, has, parts) in enumerate(layer.profiles(direction)):
+            k = index.get(key)
+            if k is None:
+                k = index[key] = len(profiles)
+                profiles.append(self._piece_profile(parts, has))
+            profiles[k].members.append(w)
+            of.append(k)
+        return profiles, of
+
+    def _piece_profile(self, parts: list[tuple[int, PortSet]], isolated: bool) -> _Profile:
+        """A profile from disjoint (workload and piece bits, ports): an external peer's ports are
+        the union over its pieces."""
+        ext = [NO_PORTS] * len(self.ext_ranges)
+        wparts = []
+        for b, ps in parts:
+            if b & self.all:
+                wparts.append((b & self.all, ps))
+            for j in bit_indexes(b >> self.n):
+                e = self.piece_ext[j]
+                ext[e] = ports_union(ext[e], ps)
+        return _Profile(isolated=isolated, parts=wparts, ext=ext)
 
     def admin_rule_match(self, direction: str, w: int, ai: int, rule: AdminRule) -> list[tuple[int, PortSet]]:
         """What a cluster-wide policy's rule matches, memoised (ingress ports resolve on the subject)."""
@@ -293,7 +322,7 @@ class Analysis:
 
     def _ext_ports(self, direction: str, w: int, e: External) -> PortSet:
         """An external peer that is not one of the cluster's (a CIDR given in a query)."""
-        if self.c.admin:
+        if self.c.admin or self.c.cilium:
             from kubefort.kube.netpol.explain import explain_side
 
             return explain_side(self.c, direction, w, e).ports

@@ -8,6 +8,9 @@ from typing import Any
 from kubefort.kube.netpol import kinds
 from kubefort.kube.netpol.admin import AdminPolicy, is_admin_kind, parse_admin_policy
 from kubefort.kube.netpol.cidr import cidr_range
+from kubefort.kube.netpol.cilium import CCNP, CiliumPolicy, identity_labels, is_cilium_kind
+from kubefort.kube.netpol.cilium_engine import Service
+from kubefort.kube.netpol.cilium_parse import parse_cilium_policy
 from kubefort.kube.netpol.model import (
     DEFAULT_EXTERNALS,
     DEFAULT_NAMESPACE,
@@ -21,7 +24,7 @@ from kubefort.kube.netpol.model import (
 )
 from kubefort.kube.netpol.parse import parse_policy, str_map, workloads_of
 from kubefort.kube.netpol.ports import PortSet, port_set, ports_union
-from kubefort.kube.pods import api_group
+from kubefort.kube.pods import api_group, find_pods
 from kubefort.model import NotEvaluated, Resource
 
 
@@ -37,6 +40,9 @@ class Cluster:
         problems: Sequence[Problem] = (),
         unmodelled: Sequence[Resource] = (),
         admin: Sequence[AdminPolicy] = (),
+        cilium: Sequence[CiliumPolicy] = (),
+        services: Sequence[Service] = (),
+        service_accounts: Mapping[str, str] | None = None,
     ) -> None:
         # policies of kinds the engine does not model yet (kinds.UNMODELLED): the namespaces they
         # may govern cannot be judged (`unmodelled_for`)
@@ -46,7 +52,12 @@ class Cluster:
         self.externals = list(externals)
         self.problems = list(problems)
         self.defined_namespaces = set(namespace_labels or {})
+        # Cilium policies (cilium_engine.py): with any, the cluster is judged as Cilium enforces it
+        self.cilium = list(cilium)
+        self.services = list(services)  # for Cilium toServices peers
+        self.service_accounts = dict(service_accounts or {})  # workload key -> service account
         names = self.defined_namespaces | {w.namespace for w in self.workloads} | {p.namespace for p in self.policies}
+        names |= {p.namespace for p in self.cilium if p.namespace}
         # the API server sets kubernetes.io/metadata.name on every namespace, over any value given
         self.namespaces: dict[str, dict[str, str]] = {
             n: {**(namespace_labels or {}).get(n, {}), NAME_LABEL: n} for n in sorted(names)
@@ -60,15 +71,24 @@ class Cluster:
         # in evaluation order: tier, priority, name
         self.admin = sorted(admin, key=lambda a: a.order)
         # an invalid cluster-wide policy may govern any namespace: none can be judged without it
+        # (a CiliumClusterwideNetworkPolicy too: it may select pods of any namespace)
         self.invalid_admin = [
             p
             for p in self.problems
-            if p.resource is not None and is_admin_kind(p.resource.api_version, p.resource.kind)
+            if p.resource is not None
+            and (
+                is_admin_kind(p.resource.api_version, p.resource.kind)
+                or (is_cilium_kind(p.resource.api_version, p.resource.kind) and p.resource.kind == CCNP)
+            )
         ]
         self.invalid_namespaces = {
             p.resource.namespace or DEFAULT_NAMESPACE
             for p in self.problems
-            if p.resource is not None and p.resource.kind == "NetworkPolicy"
+            if p.resource is not None
+            and (
+                p.resource.kind == "NetworkPolicy"
+                or (is_cilium_kind(p.resource.api_version, p.resource.kind) and p.resource.kind != CCNP)
+            )
         }
 
     @classmethod
@@ -84,6 +104,9 @@ class Cluster:
         problems: list[Problem] = []
         unmodelled: list[Resource] = []
         admin: list[AdminPolicy] = []
+        cilium: list[CiliumPolicy] = []
+        services: list[Service] = []
+        accounts: dict[str, str] = {}
         seen: set[str] = set()
         for r in resources:
             try:
@@ -99,18 +122,32 @@ class Cluster:
                     policies.append(parse_policy(r))
                 elif is_admin_kind(r.id.api_version, r.id.kind):
                     admin.append(parse_admin_policy(r))
+                elif is_cilium_kind(r.id.api_version, r.id.kind):
+                    cilium.append(parse_cilium_policy(r))
+                elif r.id.kind == "Service" and r.id.api_version == "v1":
+                    services.append(_service(r))
                 elif kinds.unmodelled(r.id) is not None:
                     unmodelled.append(r)
                 else:
-                    for w in workloads_of(r, pod_template_paths):
+                    found = workloads_of(r, pod_template_paths)
+                    pods = find_pods(r, pod_template_paths) if found else []
+                    for j, w in enumerate(found):
                         n, base = 2, w.name
                         while w.key in seen:
                             w.name, n = f"{base}#{n}", n + 1
                         seen.add(w.key)
                         workloads.append(w)
+                        if j < len(pods):
+                            accounts[w.key] = _service_account(pods[j].spec.data)
             except NotEvaluated as exc:
                 problems.append(Problem(r.id, exc.reason, exc.path, r))
-        return cls(workloads, policies, ns_labels, externals, problems, unmodelled, admin)
+        return cls(workloads, policies, ns_labels, externals, problems, unmodelled, admin, cilium, services, accounts)
+
+    def cilium_labels(self, w: Workload) -> dict[str, str]:
+        """A workload's labels as Cilium policy sees them (`cilium.identity_labels`)."""
+        return identity_labels(
+            w.labels, w.namespace, self.ns_labels(w.namespace), self.service_accounts.get(w.key, "default")
+        )
 
     def unmodelled_for(self, namespace: str) -> list[Resource]:
         """The unmodelled policies that may govern pods of `namespace`: its own, and every
@@ -133,6 +170,13 @@ class Cluster:
         out: set[int] = set()
         blocks = [pr.block for p in self.policies for r in (*p.ingress, *p.egress) for pr in r.peers or ()]
         blocks += [pr.block for a in self.admin for r in (*a.ingress, *a.egress) for pr in r.peers]
+        blocks += [
+            pr.block
+            for p in self.cilium
+            for s in p.specs
+            for r in (*s.ingress, *s.ingress_deny, *s.egress, *s.egress_deny)
+            for pr in r.peers or ()
+        ]
         for block in blocks:
             for lo, hi in block:
                 out.update((lo, hi + 1))
@@ -201,3 +245,24 @@ class Cluster:
             + ", ".join(e.name for e in self.externals)
             + ", or a CIDR)"
         )
+
+
+def _service_account(spec: Any) -> str:
+    """A pod's service account: serviceAccountName, else the deprecated serviceAccount, else
+    "default" (the ServiceAccount admission plugin)."""
+    if isinstance(spec, dict):
+        for key in ("serviceAccountName", "serviceAccount"):
+            v = spec.get(key)
+            if isinstance(v, str) and v:
+                return v
+    return "default"
+
+
+def _service(r: Resource) -> Service:
+    """A v1 Service's labels and selector (for Cilium toServices peers)."""
+    meta = r.obj.get("metadata")
+    spec = r.obj.get("spec")
+    labels = str_map(meta.get("labels") if isinstance(meta, dict) else None, ("metadata", "labels"))
+    raw = spec.get("selector") if isinstance(spec, dict) else None
+    selector = str_map(raw, ("spec", "selector")) or None
+    return Service(r.id.namespace or DEFAULT_NAMESPACE, r.id.name, labels, selector)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kubefort.kube.netpol import cilium_engine
 from kubefort.kube.netpol.admin import AdminPolicy, AdminRule
 from kubefort.kube.netpol.cluster import Cluster
 from kubefort.kube.netpol.model import External, Workload
@@ -12,12 +13,13 @@ from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PortSet, ports_inter
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Ports of one direction decided by one rule of a cluster-wide policy (or by nothing)."""
+    """Ports of one direction decided by one rule of a cluster-wide policy or a Cilium deny rule
+    (tier "Cilium"), or by nothing."""
 
     policy: str  # "AdminNetworkPolicy/name", ..., or "" for the default (no policy decided)
     rule: str  # "ingress[0] (name)"; "" for the default
     action: str  # "Allow" | "Deny" | "Pass" | "default allow"
-    tier: str  # "Admin" | "Baseline" | ""
+    tier: str  # "Admin" | "Baseline" | "Cilium" | ""
     ports: PortSet
 
 
@@ -40,6 +42,8 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
     side = Side(direction, True, ports=NO_PORTS)
     dst = w if direction == "ingress" else (c.workloads[peer] if isinstance(peer, int) else None)
     reps: list[int | tuple[int, int]] = [peer] if isinstance(peer, int) else list(c.pieces(*peer.range))
+    if c.cilium:
+        return _cilium(c, side, w, reps, dst)
     np_by_rep: list[PortSet] = []
     for rep in reps:  # an external range: one representative per piece, each wholly in or out of every block
         np_by_rep.append(NO_PORTS)
@@ -71,7 +75,42 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
         return side
     admin = c.admin_for(w)
     for rep, np_ports in zip(reps, np_by_rep, strict=False):
-        side.ports = ports_union(side.ports, _tiers(c, side, w, admin, rep, dst, np_ports))
+        side.ports = ports_union(side.ports, _tiers(c, side, w, admin, rep, dst, np_ports, bool(side.isolating)))
+    return side
+
+
+def _cilium(c: Cluster, side: Side, w: Workload, reps: list[int | tuple[int, int]], dst: Workload | None) -> Side:
+    """A cluster with Cilium policies (cilium_engine.py): the rules giving the pod entries of this
+    direction; `isolating` names those enabling default deny, `allowing` the allow rules that
+    match (when default deny is on), `decisions` the deny rules that match; then the cluster-wide
+    tiers around the Cilium layer."""
+    d = side.direction
+    found = cilium_engine.selecting(c, d, w)
+    dd = any(x[1] for x in found)
+    side.isolating = [name for name, on, _, _ in found if on]
+    admin = c.admin_for(w)
+    for rep in reps:
+        allow, deny = NO_PORTS, NO_PORTS
+        for name, _, pol, rules in found:
+            for r, is_deny in rules:
+                if (not is_deny and not dd) or not cilium_engine.rule_hits(c, pol, r, rep):
+                    continue
+                ps = cilium_engine.rule_ports(c, r, dst)
+                if ps == NO_PORTS:
+                    continue
+                if is_deny:
+                    deny = ports_union(deny, ps)
+                    label = f"{d}Deny[{r.index}]"
+                    if all((x.policy, x.rule) != (name, label) for x in side.decisions):
+                        side.decisions.append(Decision(name, label, "Deny", "Cilium", ps))
+                else:
+                    allow = ports_union(allow, ps)
+                    if all(a[:2] != (name, r.index) for a in side.allowing):
+                        side.allowing.append((name, r.index, ps))
+        ps = ports_minus(allow if dd else ALL_PORTS, deny) if found else ALL_PORTS
+        if admin:
+            ps = _tiers(c, side, w, admin, rep, dst, ps, bool(found))
+        side.ports = ports_union(side.ports, ps)
     return side
 
 
@@ -151,10 +190,13 @@ def _tiers(
     rep: int | tuple[int, int],
     dst: Workload | None,
     np_ports: PortSet,
+    lower: bool,
 ) -> PortSet:
+    """The Admin tier, then the NetworkPolicy (or Cilium) layer when it applies (`lower`: it
+    isolates the pod / gives it entries), else the Baseline tier."""
     allow, deny = _tier(c, side, w, [p for p in admin if p.tier == "Admin"], rep, dst)
     rest = ports_minus(ports_minus(ALL_PORTS, allow), deny)  # passed or unmatched: NetworkPolicy decides
-    if side.isolating:
+    if lower:
         return ports_union(allow, ports_inter(rest, np_ports))
     base_allow, base_deny = _tier(c, side, w, [p for p in admin if p.tier == "Baseline"], rep, dst, rest)
     default = ports_minus(ports_minus(rest, base_allow), base_deny)

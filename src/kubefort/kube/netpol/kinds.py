@@ -1,8 +1,9 @@
 """Network policy kinds other than `networking.k8s.io/v1` NetworkPolicy that CNIs enforce.
 
-The engine models NetworkPolicy and the Network Policy API's cluster-wide tiers
-(AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy: admin.py) exactly. The kinds below also decide which connections a
-cluster allows, and kubefort does not model them yet: a namespace they may govern is never
+The engine models NetworkPolicy, the Network Policy API's cluster-wide tiers
+(AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy: admin.py) and Cilium's
+CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (cilium.py, cilium_engine.py) exactly. The
+kinds below also decide which connections a cluster allows, and kubefort does not model them yet: a namespace they may govern is never
 judged as if they were absent. Each one found is a warning, and the KF-NET verdicts (and
 `kubefort netpol` answers) for the namespaces it may affect are not evaluated, with its name.
 
@@ -15,9 +16,6 @@ from kubefort.kube.pods import api_group
 from kubefort.model import ResourceId
 
 UNMODELLED: dict[tuple[str, str], bool] = {
-    # Cilium
-    ("cilium.io", "CiliumNetworkPolicy"): False,
-    ("cilium.io", "CiliumClusterwideNetworkPolicy"): True,
     # Calico: the projectcalico.org v3 API (API server) and the CRDs behind it
     ("projectcalico.org", "NetworkPolicy"): False,
     ("projectcalico.org", "GlobalNetworkPolicy"): True,
@@ -28,8 +26,15 @@ UNMODELLED: dict[tuple[str, str], bool] = {
     ("crd.antrea.io", "ClusterNetworkPolicy"): True,
 }
 
-# the kinds above, for the objects a check needs collected (`needs`)
-KINDS: tuple[str, ...] = tuple(sorted({kind for _, kind in UNMODELLED}))
+# CNI policy kinds the engine models beyond NetworkPolicy and the cluster-wide tiers
+MODELLED: dict[tuple[str, str], bool] = {
+    ("cilium.io", "CiliumNetworkPolicy"): False,
+    ("cilium.io", "CiliumClusterwideNetworkPolicy"): True,
+}
+
+# the kinds above, for the objects a check needs collected (`needs`); Services too, which
+# Cilium's `toServices` peers name
+KINDS: tuple[str, ...] = (*sorted({kind for _, kind in (*UNMODELLED, *MODELLED)}), "Service")
 
 
 def unmodelled(rid: ResourceId) -> bool | None:
