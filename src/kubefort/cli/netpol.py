@@ -10,8 +10,6 @@ the model is `kubefort.kube.netpol_inputs`; the analysis is `kubefort.kube.netpo
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -19,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kubefort.cli.common import FormatChoice
+from kubefort.cli.netpol_render import render_matrix
 from kubefort.cli.params import FileError, InputFile, OutputDir, OutputFile, os_reason
 from kubefort.kube.netpol import (
     ALL_PORTS,
@@ -26,7 +25,6 @@ from kubefort.kube.netpol import (
     Analysis,
     Cluster,
     External,
-    Matrix,
     diff,
     explain_side,
     format_ports,
@@ -37,6 +35,7 @@ from kubefort.kube.netpol import (
 )
 from kubefort.kube.netpol_generate import (
     GenerateError,
+    as_cilium,
     generate_policies,
     intent_mismatches,
     parse_allow,
@@ -188,64 +187,6 @@ def matrix(paths: tuple[str, ...], fmt: str, **kw: Any) -> None:
             click.echo(_heading(units, unit) + render_matrix(analysis.matrix(), fmt, analysis), nl=False)
             problems += [x.message(analysis) for x in analysis.conflicts]
     _finish(problems)
-
-
-def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
-    """The matrix in one of the output formats (only allowed pairs; md: a grid)."""
-    c = m.cluster
-    conns = [(m.name(s), m.name(d), ps) for s, d, ps in m.connections()]
-    if fmt == "json":
-        a = analysis or Analysis(c)
-        doc = {
-            "version": 1,
-            "workloads": [
-                {
-                    "name": w.key,
-                    "namespace": w.namespace,
-                    "kind": w.kind,
-                    "labels": w.labels,
-                    "isolated": {"ingress": a.isolated(i, "ingress"), "egress": a.isolated(i, "egress")},
-                }
-                for i, w in enumerate(c.workloads)
-            ],
-            "externals": [{"name": e.name, "cidr": e.cidr} for e in c.externals],
-            "policies": [p.key for p in c.policies] + [p.key for p in c.admin],
-            "connections": [
-                {"source": s, "destination": d, "all": ps == ALL_PORTS, "ports": ports_json(ps)} for s, d, ps in conns
-            ],
-            "problems": [str(p) for p in c.problems],
-        }
-        return json.dumps(doc, indent=2) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["source", "destination", "ports"])
-        w.writerows([s, d, format_ports(ps)] for s, d, ps in conns)
-        return buf.getvalue()
-    if fmt == "dot":
-        lines = ["digraph netpol {", "  rankdir=LR;", "  node [shape=box];"]
-        for ns in sorted({w.namespace for w in c.workloads}):
-            lines.append(f'  subgraph "cluster_{ns}" {{ label="{ns}";')
-            lines += [f'    "{w.key}" [label="{w.kind}/{w.name}"];' for w in c.workloads if w.namespace == ns]
-            lines.append("  }")
-        lines += [f'  "{e.name}" [shape=ellipse, label="{e.name}\\n{e.cidr}"];' for e in c.externals]
-        lines += [f'  "{s}" -> "{d}" [label="{format_ports(ps)}"];' for s, d, ps in conns]
-        return "\n".join(lines + ["}"]) + "\n"
-    if fmt == "md":
-        names = [w.key for w in c.workloads] + [e.name for e in c.externals]
-        cell = {(s, d): format_ports(ps) for s, d, ps in conns}
-        out = ["| from \\ to | " + " | ".join(f"`{n}`" for n in names) + " |", "|---|" + "---|" * len(names)]
-        for s in names:
-            out.append(f"| `{s}` | " + " | ".join(cell.get((s, d), "·") for d in names) + " |")
-        return "\n".join(out) + "\n"
-    width = max([len("SOURCE")] + [len(s) for s, _, _ in conns])
-    dwidth = max([len("DESTINATION")] + [len(d) for _, d, _ in conns])
-    rows = [f"{'SOURCE':<{width}}  {'DESTINATION':<{dwidth}}  PORTS"]
-    rows += [f"{s:<{width}}  {d:<{dwidth}}  {format_ports(ps)}" for s, d, ps in conns]
-    rows.append(
-        f"{plural(len(c.workloads), 'workload')}, {plural(len(c.policies) + len(c.admin), 'policy')}, {plural(len(conns), 'allowed connection')}; pairs not listed are denied"
-    )
-    return "\n".join(rows) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,12 +362,20 @@ def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
     type=OutputFile("policies file"),
     help="Write the YAML to FILE instead of stdout.",
 )
+@click.option(
+    "--kind",
+    "out_kind",
+    type=click.Choice(["networkpolicy", "cilium"]),
+    default="networkpolicy",
+    show_default=True,
+    help="Write NetworkPolicies, or CiliumNetworkPolicies with the same effect.",
+)
 @_input_options
-def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | None, **kw: Any) -> None:
-    """NetworkPolicies for the workloads in PATHs: a default deny per namespace, plus the least
-    rules that keep exactly the --allow connections. NetworkPolicies already in PATHs are
-    ignored (the output replaces them). The result is verified with the engine before it is
-    printed: its matrix equals the intent.
+def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | None, out_kind: str, **kw: Any) -> None:
+    """Policies for the workloads in PATHs: a default deny per namespace, plus the least rules
+    that keep exactly the --allow connections (NetworkPolicies, or CiliumNetworkPolicies with
+    --kind cilium). Policies already in PATHs are ignored (the output replaces them). The result
+    is verified with the engine before it is printed: its matrix equals the intent.
     """
     import yaml
 
@@ -438,6 +387,7 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
         raise click.BadParameter(str(exc), param_hint="--allow") from None
     try:
         docs = generate_policies(cluster, intents)
+        docs = as_cilium(docs) if out_kind == "cilium" else docs
     except GenerateError as exc:
         raise click.UsageError(str(exc)) from None
     for warning in unlabelled_warnings(cluster, intents):
@@ -448,7 +398,8 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
             click.echo(f"kubefort: generated policies do not match the intent: {b}", err=True)
         sys.exit(EXIT_INCOMPLETE)
     text = yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
-    header = f"# generated by kubefort netpol generate: {plural(len(docs), 'NetworkPolicy')} for {plural(len(intents), 'connection')}\n"
+    what = plural(len(docs), "CiliumNetworkPolicy" if out_kind == "cilium" else "NetworkPolicy")
+    header = f"# generated by kubefort netpol generate: {what} for {plural(len(intents), 'connection')}\n"
     if out_file:
         from kubefort.fileio import write_atomically
 

@@ -6,6 +6,13 @@ matches it and no other workload of its namespace (`exact_selector`). `intent_mi
 verifies the result with the engine (`kubefort netpol generate` prints nothing it has not
 verified). `parse_allow` reads one connection as written on the command line
 (`SRC:DST[:PORT/PROTO]`).
+
+`as_cilium` writes the same policies as CiliumNetworkPolicies (`netpol generate --kind cilium`),
+which the engine verifies the same way (it enforces Cilium's semantics): a default deny is a
+CNP selecting every endpoint with one empty rule per direction (an entry turns default deny on,
+an empty rule allows nothing); pod peers become `fromEndpoints`/`toEndpoints` (another
+namespace's pods with `k8s:io.kubernetes.pod.namespace`), address ranges `fromCIDRSet`/
+`toCIDRSet`, ports `toPorts` (with `endPort` for a range).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ __all__ = [
     "Endpoint",
     "GenerateError",
     "Intent",
+    "as_cilium",
     "exact_selector",
     "generate_policies",
     "intent_mismatches",
@@ -154,6 +162,67 @@ def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "kubefort"}},
         "spec": spec,
     }
+
+
+CILIUM_NS = "k8s:io.kubernetes.pod.namespace"
+
+
+def _cilium_peers(peers: list[dict[str, Any]], here: str, direction: str) -> dict[str, Any]:
+    """NetworkPolicy peers (as generate_policies writes them) as a Cilium rule's L3 members."""
+    side = "from" if direction == "ingress" else "to"
+    endpoints, cidrs = [], []
+    for peer in peers:
+        if "ipBlock" in peer:
+            cidrs.append({"cidr": peer["ipBlock"]["cidr"]})
+            continue
+        found = peer["podSelector"]
+        ns = peer.get("namespaceSelector", {}).get("matchLabels", {}).get(NAME_LABEL, here)
+        sel: dict[str, Any] = {"matchLabels": {**found.get("matchLabels", {}), CILIUM_NS: ns}}
+        if found.get("matchExpressions"):
+            sel["matchExpressions"] = [dict(e) for e in found["matchExpressions"]]
+        endpoints.append(sel)
+    out: dict[str, Any] = {}
+    if endpoints:
+        out[f"{side}Endpoints"] = endpoints
+    if cidrs:
+        out[f"{side}CIDRSet"] = cidrs
+    return out
+
+
+def _cilium_rules(np_spec: dict[str, Any], direction: str, here: str) -> list[dict[str, Any]]:
+    rules = []
+    for rule in np_spec.get(direction) or []:
+        peers = rule.get("from" if direction == "ingress" else "to") or []
+        by_members = _cilium_peers(peers, here, direction)
+        # one Cilium rule holds one kind of L3 member: pods and address ranges in rules of their own
+        for key, members in by_members.items():
+            out: dict[str, Any] = {key: members}
+            if rule.get("ports"):
+                ports = []
+                for p in rule["ports"]:
+                    q: dict[str, Any] = {"port": str(p["port"]), "protocol": p["protocol"]}
+                    if "endPort" in p:
+                        q["endPort"] = p["endPort"]
+                    ports.append(q)
+                out["toPorts"] = [{"ports": ports}]
+            rules.append(out)
+    return rules
+
+
+def as_cilium(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """generate_policies' NetworkPolicies as CiliumNetworkPolicies with the same effect."""
+    out = []
+    for d in docs:
+        meta, spec = d["metadata"], d["spec"]
+        here = meta["namespace"]
+        cnp: dict[str, Any] = {"endpointSelector": spec["podSelector"]}
+        for direction in ("ingress", "egress"):
+            if direction.capitalize() not in spec.get("policyTypes", ()):
+                continue
+            # a direction with no rule is a default deny: an empty rule turns it on and allows nothing
+            cnp[direction] = _cilium_rules(spec, direction, here) or [{}]
+        out.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": dict(meta), "spec": cnp})
+    return out
 
 
 def with_generated(c: Cluster, docs: list[dict[str, Any]], externals: Sequence[External] | None = None) -> Cluster:
