@@ -198,7 +198,10 @@ def test_image_metrics_are_never_zero(kind: str) -> None:
         assert m[name]["available"] is False
         assert m[name]["value"] is None
         if kind in ("node", "audit"):
-            assert m[name]["reason"] == f"a {kind} scan reads no Kubernetes objects (scan manifests, a cluster or a snapshot)"
+            assert (
+                m[name]["reason"]
+                == f"a {kind} scan reads no Kubernetes objects (scan manifests, a cluster or a snapshot)"
+            )
         else:
             assert m[name]["reason"] == NO_IMAGE_DATA
 
@@ -207,7 +210,11 @@ def test_image_metrics_from_the_scans_image_summary() -> None:
     result = ScanResult("0", [], [], [], [])
     result.extras["images"] = {"images": 5, "scanned": 4, "vulnerabilities": 10, "scan_data_errors": 0}
     m = by_name(scan_metrics(result, REG, "manifests"))
-    assert (m["images_scanned"]["value"], m["images_scanned"]["images"], m["images_scanned"]["partial"]) == (4, 5, False)
+    assert (m["images_scanned"]["value"], m["images_scanned"]["images"], m["images_scanned"]["partial"]) == (
+        4,
+        5,
+        False,
+    )
     v = m["vulnerabilities_per_image"]
     assert (v["value"], v["numerator"], v["denominator"]) == (2.5, 10, 4)
     result.extras["images"] = {"images": 3, "scanned": 0, "vulnerabilities": 0, "scan_data_errors": 1}
