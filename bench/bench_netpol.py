@@ -1,7 +1,7 @@
 """Benchmark: the full NetworkPolicy matrix of a synthetic cluster (never a timed test).
 
 Usage: .venv/bin/python bench/bench_netpol.py [--pods 5000] [--policies 500] [--namespaces 50]
-                                              [--anp 0] [--yaml] [--baseline-rows 100] [--seed 1]
+                                              [--anp 0] [--cilium 0] [--calico 0] [--yaml] [--baseline-rows 100] [--seed 1]
 
 The cluster is generated deterministically: NAMESPACES namespaces (team/env labels), PODS
 Deployments spread over them (app/tier/version labels, named container ports), and POLICIES
@@ -19,7 +19,13 @@ forms) plus the BaselineAdminNetworkPolicy `default` (egress to the internet den
 tier-to-tier allows with numbered, named and ranged ports, DNS egress to kube-system, deny rules
 towards the metadata address, world egress on 443, enableDefaultDeny false audits; every tenth a
 CiliumClusterwideNetworkPolicy denying ingress from the world to databases): the cluster is then
-judged as Cilium enforces it (kube/netpol/cilium_engine.py).
+judged as Cilium enforces it (kube/netpol/cilium_engine.py). --calico N makes N of the POLICIES
+Calico policies instead (a `security` Tier with defaultAction Pass; per namespace, NetworkPolicies
+of the default tier allowing tier-to-tier traffic on numbered, named and ranged ports, DNS egress
+to kube-system, egress to the outside on 443 but not to the metadata address (notNets), Log
+rules; every tenth a GlobalNetworkPolicy of the security tier denying ingress to databases from
+staging namespaces and passing the rest, or allowing Prometheus to scrape `metrics` everywhere):
+the cluster is then judged as Felix enforces it (kube/netpol/calico_engine.py).
 """
 
 from __future__ import annotations
@@ -335,6 +341,82 @@ def cilium_policies(count: int, namespaces: int, seed: int) -> list[dict]:
     return out
 
 
+def calico_policies(count: int, namespaces: int, seed: int) -> list[dict]:
+    """`count` Calico NetworkPolicies / GlobalNetworkPolicies (and their Tier) of the kinds clusters hold."""
+    if not count:
+        return []
+    rnd = random.Random(seed + 3)
+    names = [f"ns-{i:03d}" for i in range(namespaces)]
+    dns = {
+        "action": "Allow",
+        "protocol": "UDP",
+        "destination": {"namespaceSelector": "projectcalico.org/name == 'kube-system'", "ports": [53]},
+    }
+    templates = [
+        lambda t, u: {
+            "selector": f"tier == '{t}'",
+            "order": rnd.choice([10, 100, None]),
+            "ingress": [
+                {"action": "Log"},
+                {
+                    "action": "Allow",
+                    "protocol": "TCP",
+                    "source": {"selector": f"tier == '{u}'"},
+                    "destination": {"ports": ["http", "8000:8100"]},
+                },
+            ],
+            "egress": [dns, {"action": "Allow", "destination": {"selector": f"tier in {{'{u}', '{t}'}}"}}],
+        },
+        lambda t, u: {
+            "selector": f"tier == '{t}' && !has(debug)",
+            "types": ["Egress"],
+            "egress": [
+                {"action": "Deny", "destination": {"nets": ["169.254.169.254/32"]}},
+                {"action": "Allow", "protocol": "TCP", "destination": {"notNets": ["10.0.0.0/8"], "ports": [443]}},
+            ],
+        },
+        lambda t, u: {
+            "selector": "app == 'prometheus'",
+            "types": ["Egress"],
+            "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": ["metrics"]}}],
+        },
+    ]
+    out: list[dict] = [
+        {
+            "apiVersion": "projectcalico.org/v3",
+            "kind": "Tier",
+            "metadata": {"name": "security"},
+            "spec": {"order": 100, "defaultAction": "Pass"},
+        },
+    ]
+    for i in range(count):
+        t, u = rnd.sample(TIERS, 2)
+        if i % 10 == 9:
+            spec = {
+                "tier": "security",
+                "order": i,
+                "selector": "tier == 'db'",
+                "ingress": [
+                    {"action": "Deny", "source": {"namespaceSelector": "env == 'staging'"}},
+                    {
+                        "action": "Allow",
+                        "protocol": "TCP",
+                        "source": {"selector": "app == 'prometheus'"},
+                        "destination": {"ports": ["metrics"]},
+                    },
+                    {"action": "Pass"},
+                ],
+            }
+            meta: dict = {"name": f"gnp-{i:04d}"}
+            kind = "GlobalNetworkPolicy"
+        else:
+            spec = {k: v for k, v in templates[rnd.randrange(len(templates))](t, u).items() if v is not None}
+            meta = {"name": f"cnp-{i:04d}", "namespace": names[rnd.randrange(namespaces)]}
+            kind = "NetworkPolicy"
+        out.append({"apiVersion": "projectcalico.org/v3", "kind": kind, "metadata": meta, "spec": spec})
+    return out
+
+
 def to_resources(objs: list[dict]) -> list[Resource]:
     return [
         Resource(
@@ -354,19 +436,23 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--anp", type=int, default=0, help="how many of --policies are AdminNetworkPolicies (plus a BANP)")
     ap.add_argument("--cilium", type=int, default=0, help="how many of --policies are Cilium policies (CNP, CCNP)")
+    ap.add_argument("--calico", type=int, default=0, help="how many of --policies are Calico policies (NP, GNP)")
     ap.add_argument("--yaml", action="store_true", help="also time kubefort's YAML loader on the same objects")
     ap.add_argument(
         "--baseline-rows", type=int, default=100, help="source rows for the pure-Python comparison (0: skip)"
     )
     args = ap.parse_args()
 
-    objs = generate(args.pods, args.policies - args.anp - args.cilium, args.namespaces, args.seed)
+    k8s = args.policies - args.anp - args.cilium - args.calico
+    objs = generate(args.pods, k8s, args.namespaces, args.seed)
     objs += admin_policies(args.anp, args.namespaces, args.seed)
     objs += cilium_policies(args.cilium, args.namespaces, args.seed)
-    kinds = f"{args.policies - args.anp - args.cilium} NetworkPolicies" + (
+    objs += calico_policies(args.calico, args.namespaces, args.seed)
+    kinds = f"{k8s} NetworkPolicies" + (
         f", {args.anp} AdminNetworkPolicies + 1 BaselineAdminNetworkPolicy" if args.anp else ""
     )
     kinds += f", {args.cilium} Cilium policies" if args.cilium else ""
+    kinds += f", {args.calico} Calico policies (+ 1 Tier)" if args.calico else ""
     print(
         f"cluster: {args.pods} workloads, {kinds}, {args.namespaces} namespaces (seed {args.seed}); {os.cpu_count()} CPU(s)"
     )

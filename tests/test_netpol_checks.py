@@ -142,8 +142,8 @@ def test_a_scan_warns_of_each_policy_kind_it_does_not_model(tmp_path):
     from kubefort.loaders.manifests import discover
 
     (tmp_path / "a.yaml").write_text(
-        UNMODELLED_APP + "---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n"
-        "metadata: {name: deny, namespace: shop}\nspec: {selector: all()}\n"
+        UNMODELLED_APP + "---\napiVersion: crd.antrea.io/v1beta1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny, namespace: shop}\nspec: {}\n"
     )
     result = scan(discover([str(tmp_path)]), EngineSettings(check_ids=("KF-NET-003",), keep_passed=False))
-    assert [w for w in result.warnings if "NetworkPolicy shop/deny (projectcalico.org/v3)" in w]
+    assert [w for w in result.warnings if "NetworkPolicy shop/deny (crd.antrea.io/v1beta1)" in w]

@@ -398,9 +398,9 @@ def test_a_command_that_read_no_object_says_so_and_exits_3(tmp_path: Path, conte
 
 
 def test_a_policy_kind_not_modelled_is_reported_and_exits_3(tmp_path: Path, app: Path) -> None:
-    (app / "calico.yaml").write_text(
-        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: lockdown}\nspec: {}\n"
+    (app / "antrea.yaml").write_text(
+        "apiVersion: crd.antrea.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: lockdown}\nspec: {}\n"
     )
     code, _, err = run("matrix", str(app))
     assert code == 3
-    assert "GlobalNetworkPolicy lockdown (projectcalico.org/v3)" in err and "every namespace" in err
+    assert "ClusterNetworkPolicy lockdown (crd.antrea.io/v1beta1)" in err and "every namespace" in err

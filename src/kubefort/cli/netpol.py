@@ -261,7 +261,9 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
             for x in side.decisions:
                 if x.tier != "Admin":
                     by = f"{x.policy} {x.rule} ({x.action})" if x.policy else "no policy (default allow)"
-                    click.echo(f"    {_verb(x.action)} by {by}: {format_ports(x.ports)}")
+                    by = f"the end of {x.tier} (defaultAction {x.action})" if x.rule == "end of tier" else by
+                    where = f" in {x.tier}" if x.tier.startswith("calico tier") and x.policy else ""
+                    click.echo(f"    {_verb(x.action, x.tier)} by {by}{where}: {format_ports(x.ports)}")
             for msg in side.conflicts:
                 click.echo(f"    ambiguous: {msg}")
         click.echo(f"  result: {'denied' if total == NO_PORTS else 'allowed on ' + format_ports(total)}")
@@ -270,8 +272,9 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
     _finish(problems + [m for side in sides for m in side.conflicts])
 
 
-def _verb(action: str) -> str:
-    return {"Allow": "allowed", "Deny": "denied", "Pass": "passed to NetworkPolicy"}.get(action, "allowed")
+def _verb(action: str, tier: str = "") -> str:
+    passed = "passed to the next tier" if tier.startswith("calico tier") else "passed to NetworkPolicy"
+    return {"Allow": "allowed", "Deny": "denied", "Pass": passed}.get(action, "allowed")
 
 
 def _side_text(side: Any, port: tuple[int, str] | None) -> str:
@@ -279,6 +282,8 @@ def _side_text(side: Any, port: tuple[int, str] | None) -> str:
         return "external peer, no NetworkPolicy applies"
     if side.decisions:
         allowed = format_ports(side.ports)
+        if any(d.tier.startswith("calico tier") for d in side.decisions):
+            return f"selected by {', '.join(side.isolating)}; Calico tiers, then the namespace profile: allowed on {allowed}"
         if {d.tier for d in side.decisions if d.tier} == {"Cilium"}:  # deny rules win over every allow
             isolated = f"isolated by {', '.join(side.isolating)}; " if side.isolating else ""
             return f"{isolated}Cilium deny rules match: allowed on {allowed}"

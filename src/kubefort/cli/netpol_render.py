@@ -14,9 +14,11 @@ __all__ = ["policy_keys", "render_matrix"]
 
 
 def policy_keys(c: Cluster) -> list[str]:
-    """Every policy the matrix was computed with: NetworkPolicies, the cluster-wide tiers' and
-    Cilium's (`Kind/namespace/name`)."""
-    return [p.key for p in c.policies] + [p.key for p in c.admin] + [p.key for p in c.cilium]
+    """Every policy the matrix was computed with: NetworkPolicies, the cluster-wide tiers', Cilium's
+    and Calico's (`Kind/namespace/name`)."""
+    return (
+        [p.key for p in c.policies] + [p.key for p in c.admin] + [p.key for p in c.cilium] + [p.key for p in c.calico]
+    )
 
 
 def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:

@@ -41,6 +41,11 @@ class Model:
             self.scoped |= {p.namespace for p in self.c.cilium if p.namespace} | self.c.invalid_namespaces
             for bits in self.a.cilium.spec_bits:
                 self.scoped |= {self.c.workloads[i].namespace for i in bit_indexes(bits)}
+        # so does a Calico policy (calico_engine.py; K8s NetworkPolicies are in scope already)
+        if self.a.calico is not None:
+            self.scoped |= {p.namespace for p in self.c.calico if p.namespace} | self.c.invalid_namespaces
+            for e, bits in zip(self.a.calico.entries, self.a.calico.subject_bits, strict=True):
+                self.scoped |= {self.c.workloads[i].namespace for i in bit_indexes(bits)} if e.calico else set()
         # namespaces whose pods equal-priority cluster-wide policies govern with different actions
         self.ambiguous: dict[str, str] = {}
         for x in self.a.conflicts:
@@ -79,9 +84,13 @@ class Model:
                 and (p.resource.namespace or "default") == ns
                 and p.resource.kind in ("NetworkPolicy", "CiliumNetworkPolicy")
             ]
-            who = "the API server" if bad[0].resource is None or bad[0].resource.kind == "NetworkPolicy" else "Cilium"
-            kind = bad[0].resource.kind if bad[0].resource is not None else "NetworkPolicy"
-            raise NotEvaluated(f"namespace {ns!r} holds a {kind} {who} would reject: {bad[0]}")
+            first = bad[0] if bad else None
+            if first is None or first.resource is None:
+                raise NotEvaluated(f"namespace {ns!r} holds a policy that cannot be judged")
+            if first.resource.kind == "NetworkPolicy" and first.resource.api_version == "networking.k8s.io/v1":
+                raise NotEvaluated(f"namespace {ns!r} holds a NetworkPolicy the API server would reject: {first}")
+            # a Cilium or Calico policy its CNI would reject, or one with a feature kubefort does not judge
+            raise NotEvaluated(f"namespace {ns!r} holds a {first.resource.kind} that cannot be judged: {first}")
 
     def workloads(self, res: Resource) -> list[int]:
         """The target's workloads in an in-scope namespace (NotApplicable / NotEvaluated otherwise)."""

@@ -39,7 +39,8 @@ workloads at once.
 | `explain_side`: the policies and rules deciding one pair          | `explain.py`  |
 | cluster-wide tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy): model, parsing, validation | `admin.py` |
 | the fast engine's profiles with those tiers (first match, conflicts) | `tiers.py`    |
-| Calico policies and tiers: selector language, model, parsing (not in the engine yet) | `calico_selector.py`, `calico.py`, `calico_parse.py` |
+| Calico policies and tiers: selector language, model, parsing | `calico_selector.py`, `calico.py`, `calico_parse.py` |
+| the fast engine's Calico layer (Calico tiers, NetworkPolicy and the Admin tiers as Felix runs them) | `calico_engine.py` |
 | Cilium policies: identity labels, model, parsing | `cilium.py`, `cilium_parse.py` |
 | the fast engine's Cilium layer (CNP, CCNP and NetworkPolicy as Cilium composes them) | `cilium_engine.py` |
 
@@ -51,9 +52,14 @@ With Cilium policies in the scan, the NetworkPolicy tier is replaced by Cilium's
 selecting a pod in a direction (CNP, CCNP, NetworkPolicy) adds to it, deny rules win, default
 deny is on unless every entry disables it (`cilium_engine.py`, docs/netpol.md).
 
+With Calico policies or tiers in the scan (and no Cilium policy: then Cilium judges and Calico
+objects are problems), each direction goes through Calico's tiers in order: first matching rule
+(Allow, Deny, Pass to the next tier, Log goes on), a tier's defaultAction when nothing decided,
+the namespace profile's allow after the tiers; NetworkPolicy is in the default tier, the
+Admin/Baseline tiers are kube-admin/kube-baseline (`calico_engine.py`, docs/netpol.md).
+
 Every public name of these modules is re-exported here: import from `kubefort.kube.netpol`. The
-Calico modules are the exact model the engine will build on; until it does, Calico kinds stay
-"not modelled" (`kinds.py`); they and the Cilium modules are imported from their own modules.
+Calico and Cilium modules are imported from their own modules.
 """
 
 from __future__ import annotations

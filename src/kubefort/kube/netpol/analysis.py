@@ -8,6 +8,7 @@ from typing import Any
 
 from kubefort.kube.netpol import tiers
 from kubefort.kube.netpol.admin import AdminRule
+from kubefort.kube.netpol.calico_engine import CalicoLayer
 from kubefort.kube.netpol.cilium_engine import CiliumLayer
 from kubefort.kube.netpol.cluster import Cluster
 from kubefort.kube.netpol.model import External, Policy, Rule
@@ -99,7 +100,7 @@ class Analysis:
         self.conflicts: list[tiers.Conflict] = []
         self.pieces: list[tuple[int, int]] = []
         self.piece_ext: list[int] = []
-        if c.admin or c.cilium:
+        if c.admin or c.cilium or c.calico or c.calico_tiers:
             for i, (lo, hi) in enumerate(self.ext_ranges):
                 for piece in c.pieces(lo, hi):
                     self.pieces.append(piece)
@@ -111,6 +112,8 @@ class Analysis:
         self.admin_selected = [tiers.admin_selected(self, a) for a in c.admin]
         # Cilium policies: every pod's profiles come from the Cilium layer (cilium_engine.py)
         self.cilium = CiliumLayer(self) if c.cilium else None
+        # Calico policies or tiers: every pod's profiles come from the Calico layer (calico_engine.py)
+        self.calico = CalicoLayer(self) if c.calico or c.calico_tiers else None
         self.profiles = {d: self._profiles(d) for d in ("ingress", "egress")}
         if self.conflicts:  # one per pair of policies and direction, first found
             seen: dict[tuple[str, str, str], tiers.Conflict] = {}
@@ -154,8 +157,9 @@ class Analysis:
     # -- profiles -------------------------------------------------------------------------
     def _profiles(self, direction: str) -> tuple[list[_Profile], list[int]]:
         c = self.c
-        if self.cilium is not None:
-            return self._cilium_profiles(direction, self.cilium)
+        layer = self.cilium or self.calico
+        if layer is not None:
+            return self._layer_profiles(direction, layer)
         pols = [i for i, p in enumerate(c.policies) if p.affects(direction)]
         by_pod: list[list[int]] = [[] for _ in range(self.n)]
         for pi in pols:
@@ -206,8 +210,8 @@ class Analysis:
             of.append(k)
         return profiles, of
 
-    def _cilium_profiles(self, direction: str, layer: CiliumLayer) -> tuple[list[_Profile], list[int]]:
-        """Profiles from the Cilium layer: one per distinct (specs, policies, tiers, signature) key."""
+    def _layer_profiles(self, direction: str, layer: CiliumLayer | CalicoLayer) -> tuple[list[_Profile], list[int]]:
+        """Profiles from the Cilium or Calico layer: one per distinct profile key."""
         index: dict[tuple[Any, ...], int] = {}
         profiles: list[_Profile] = []
         of: list[int] = []
@@ -322,7 +326,7 @@ class Analysis:
 
     def _ext_ports(self, direction: str, w: int, e: External) -> PortSet:
         """An external peer that is not one of the cluster's (a CIDR given in a query)."""
-        if self.c.admin or self.c.cilium:
+        if self.c.admin or self.c.cilium or self.calico is not None:
             from kubefort.kube.netpol.explain import explain_side
 
             return explain_side(self.c, direction, w, e).ports

@@ -1,8 +1,8 @@
 """Calico network policy (`projectcalico.org/v3` and its CRD form `crd.projectcalico.org/v1`):
 the model and its semantics (`calico_parse` parses). NetworkPolicy (namespaced),
 GlobalNetworkPolicy (cluster-scoped) and Tier, read into frozen dataclasses with upstream's
-defaults and validation. The engine integration is separate: this
-module is the exact model it builds on.
+defaults and validation. The engine builds on this exact model:
+`calico_engine.py` evaluates it (tiers, orders, actions) for the fast engine and for explain.
 
 Sources (projectcalico/calico, Apache-2.0, commit 87c15906, Aug 2026, i.e. v3.32+):
 `api/pkg/apis/projectcalico/v3/{networkpolicy,globalnetworkpolicy,policy_common,tier}.go` (the

@@ -7,6 +7,9 @@ from typing import Any
 
 from kubefort.kube.netpol import kinds
 from kubefort.kube.netpol.admin import AdminPolicy, is_admin_kind, parse_admin_policy
+from kubefort.kube.netpol.calico import GNP, TIER, CalicoPolicy, CalicoTier, is_calico_kind
+from kubefort.kube.netpol.calico_engine import calico_labels, unsupported
+from kubefort.kube.netpol.calico_parse import parse_calico_policy, parse_calico_tier
 from kubefort.kube.netpol.cidr import cidr_range
 from kubefort.kube.netpol.cilium import CCNP, CiliumPolicy, identity_labels, is_cilium_kind
 from kubefort.kube.netpol.cilium_engine import Service
@@ -43,6 +46,9 @@ class Cluster:
         cilium: Sequence[CiliumPolicy] = (),
         services: Sequence[Service] = (),
         service_accounts: Mapping[str, str] | None = None,
+        calico: Sequence[CalicoPolicy] = (),
+        calico_tiers: Sequence[CalicoTier] = (),
+        sa_labels: Mapping[tuple[str, str], dict[str, str]] | None = None,
     ) -> None:
         # policies of kinds the engine does not model yet (kinds.UNMODELLED): the namespaces they
         # may govern cannot be judged (`unmodelled_for`)
@@ -56,8 +62,15 @@ class Cluster:
         self.cilium = list(cilium)
         self.services = list(services)  # for Cilium toServices peers
         self.service_accounts = dict(service_accounts or {})  # workload key -> service account
+        # Calico policies and tiers (calico_engine.py): with any, the cluster is judged as Felix
+        # enforces it; with Cilium policies too, Cilium judges and every Calico object is a problem
+        others: list[Resource | None] = [x.resource for x in calico] + [t.resource for t in calico_tiers]
+        self.problems += [_other_cni(r) for r in others if cilium and r is not None]
+        self.calico: list[CalicoPolicy] = [] if cilium else [p for p in calico if not self._refused(p, bool(admin))]
+        self.calico_tiers: dict[str, CalicoTier] = {} if cilium else {t.name: t for t in calico_tiers}
+        self.sa_labels = dict(sa_labels or {})  # (namespace, service account) -> labels
         names = self.defined_namespaces | {w.namespace for w in self.workloads} | {p.namespace for p in self.policies}
-        names |= {p.namespace for p in self.cilium if p.namespace}
+        names |= {p.namespace for p in self.cilium if p.namespace} | {p.namespace for p in self.calico if p.namespace}
         # the API server sets kubernetes.io/metadata.name on every namespace, over any value given
         self.namespaces: dict[str, dict[str, str]] = {
             n: {**(namespace_labels or {}).get(n, {}), NAME_LABEL: n} for n in sorted(names)
@@ -79,6 +92,7 @@ class Cluster:
             and (
                 is_admin_kind(p.resource.api_version, p.resource.kind)
                 or (is_cilium_kind(p.resource.api_version, p.resource.kind) and p.resource.kind == CCNP)
+                or (is_calico_kind(p.resource.api_version, p.resource.kind) and p.resource.kind in (GNP, TIER))
             )
         ]
         self.invalid_namespaces = {
@@ -88,6 +102,7 @@ class Cluster:
             and (
                 p.resource.kind == "NetworkPolicy"
                 or (is_cilium_kind(p.resource.api_version, p.resource.kind) and p.resource.kind != CCNP)
+                or (is_calico_kind(p.resource.api_version, p.resource.kind) and p.resource.kind not in (GNP, TIER))
             )
         }
 
@@ -107,6 +122,9 @@ class Cluster:
         cilium: list[CiliumPolicy] = []
         services: list[Service] = []
         accounts: dict[str, str] = {}
+        calico: list[CalicoPolicy] = []
+        calico_tiers: list[CalicoTier] = []
+        sa_labels: dict[tuple[str, str], dict[str, str]] = {}
         seen: set[str] = set()
         for r in resources:
             try:
@@ -124,8 +142,16 @@ class Cluster:
                     admin.append(parse_admin_policy(r))
                 elif is_cilium_kind(r.id.api_version, r.id.kind):
                     cilium.append(parse_cilium_policy(r))
+                elif is_calico_kind(r.id.api_version, r.id.kind) and r.id.kind == TIER:
+                    calico_tiers.append(parse_calico_tier(r))
+                elif is_calico_kind(r.id.api_version, r.id.kind):
+                    calico.append(parse_calico_policy(r))
                 elif r.id.kind == "Service" and r.id.api_version == "v1":
                     services.append(_service(r))
+                elif r.id.kind == "ServiceAccount" and r.id.api_version == "v1":
+                    meta = r.obj.get("metadata")
+                    labels = str_map(meta.get("labels") if isinstance(meta, dict) else None, ("metadata", "labels"))
+                    sa_labels[(r.id.namespace or DEFAULT_NAMESPACE, r.id.name)] = labels
                 elif kinds.unmodelled(r.id) is not None:
                     unmodelled.append(r)
                 else:
@@ -141,7 +167,35 @@ class Cluster:
                             accounts[w.key] = _service_account(pods[j].spec.data)
             except NotEvaluated as exc:
                 problems.append(Problem(r.id, exc.reason, exc.path, r))
-        return cls(workloads, policies, ns_labels, externals, problems, unmodelled, admin, cilium, services, accounts)
+        return cls(
+            workloads,
+            policies,
+            ns_labels,
+            externals,
+            problems,
+            unmodelled,
+            admin,
+            cilium,
+            services,
+            accounts,
+            calico,
+            calico_tiers,
+            sa_labels,
+        )
+
+    def _refused(self, pol: CalicoPolicy, has_admin: bool) -> bool:
+        """Record a Calico policy the engine cannot judge exactly as a problem (True)."""
+        why = unsupported(pol, has_admin)
+        if why is not None and pol.resource is not None:
+            self.problems.append(Problem(pol.resource.id, why, (), pol.resource))
+        return why is not None
+
+    def calico_labels(self, w: Workload) -> dict[str, str]:
+        """A workload's labels as Calico policy sees them (`calico_engine.calico_labels`)."""
+        sa = self.service_accounts.get(w.key, "default")
+        return calico_labels(
+            w.labels, w.namespace, self.ns_labels(w.namespace), sa, self.sa_labels.get((w.namespace, sa), {})
+        )
 
     def cilium_labels(self, w: Workload) -> dict[str, str]:
         """A workload's labels as Cilium policy sees them (`cilium.identity_labels`)."""
@@ -176,6 +230,12 @@ class Cluster:
             for s in p.specs
             for r in (*s.ingress, *s.ingress_deny, *s.egress, *s.egress_deny)
             for pr in r.peers or ()
+        ]
+        blocks += [
+            tuple(cidr_range(n) for n in (*e.nets, *e.not_nets))
+            for p in self.calico
+            for r in (*p.ingress, *p.egress)
+            for e in (r.source, r.destination)
         ]
         for block in blocks:
             for lo, hi in block:
@@ -256,6 +316,16 @@ def _service_account(spec: Any) -> str:
             if isinstance(v, str) and v:
                 return v
     return "default"
+
+
+def _other_cni(r: Resource) -> Problem:
+    return Problem(
+        r.id,
+        "a Calico object in a scan that also holds Cilium policies: a cluster runs one CNI, the scan is judged "
+        "as Cilium enforces it and Calico objects are not evaluated",
+        (),
+        r,
+    )
 
 
 def _service(r: Resource) -> Service:

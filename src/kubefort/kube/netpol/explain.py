@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kubefort.kube.netpol import cilium_engine
+from kubefort.kube.netpol import calico_engine, cilium_engine
 from kubefort.kube.netpol.admin import AdminPolicy, AdminRule
 from kubefort.kube.netpol.cluster import Cluster
 from kubefort.kube.netpol.model import External, Workload
@@ -13,13 +13,13 @@ from kubefort.kube.netpol.ports import ALL_PORTS, NO_PORTS, PortSet, ports_inter
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Ports of one direction decided by one rule of a cluster-wide policy or a Cilium deny rule
-    (tier "Cilium"), or by nothing."""
+    """Ports of one direction decided by one rule of a cluster-wide policy, a Cilium deny rule
+    (tier "Cilium") or a Calico policy (its Calico tier: "calico tier <name>"), or by nothing."""
 
     policy: str  # "AdminNetworkPolicy/name", ..., or "" for the default (no policy decided)
     rule: str  # "ingress[0] (name)"; "" for the default
     action: str  # "Allow" | "Deny" | "Pass" | "default allow"
-    tier: str  # "Admin" | "Baseline" | "Cilium" | ""
+    tier: str  # "Admin" | "Baseline" | "Cilium" | "calico tier <name>" | ""
     ports: PortSet
 
 
@@ -44,6 +44,8 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
     reps: list[int | tuple[int, int]] = [peer] if isinstance(peer, int) else list(c.pieces(*peer.range))
     if c.cilium:
         return _cilium(c, side, w, reps, dst)
+    if c.calico or c.calico_tiers:
+        return _calico(c, side, w, reps, dst)
     np_by_rep: list[PortSet] = []
     for rep in reps:  # an external range: one representative per piece, each wholly in or out of every block
         np_by_rep.append(NO_PORTS)
@@ -112,6 +114,53 @@ def _cilium(c: Cluster, side: Side, w: Workload, reps: list[int | tuple[int, int
             ps = _tiers(c, side, w, admin, rep, dst, ps, bool(found))
         side.ports = ports_union(side.ports, ps)
     return side
+
+
+def _calico(c: Cluster, side: Side, w: Workload, reps: list[int | tuple[int, int]], dst: Workload | None) -> Side:
+    """A cluster with Calico policies (calico_engine.py): tier by tier, the first rule matching
+    each port decides it (Allow, Deny, Pass to the next tier); the end of a tier applies its
+    default action; the namespace profile allows the rest. `isolating` names the selecting
+    policies, `decisions` the rules and tier ends (Deny or Pass) that decided, in evaluation order,
+    and "default allow" what the profile allowed."""
+    d = side.direction
+    found = calico_engine.selecting(c, d, w)
+    side.isolating = [e.key for e in found]
+    steps = calico_engine.plan(c, found, [p for p in c.admin_for(w) if p.rules(d)])
+    for rep in reps:
+        undecided, allowed = ALL_PORTS, NO_PORTS
+        for tier, ents, admin in steps:
+            if admin:
+                al, de = _tier(c, side, w, admin, rep, dst, undecided)
+                allowed, undecided = ports_union(allowed, al), ports_minus(undecided, ports_union(al, de))
+                continue
+            left, name = undecided, f"calico tier {tier}"
+            for e in ents:
+                for action, r in calico_engine.rules_of(c, e, d):
+                    ps = ports_inter(calico_engine.rule_ports(c, e, r, w, rep, dst), left)
+                    if ps == NO_PORTS:
+                        continue
+                    _note(side, Decision(e.key, f"{d}[{r.index}]", action, name, ps))
+                    left = ports_minus(left, ps)
+                    if action != "Pass":
+                        undecided = ports_minus(undecided, ps)
+                        allowed = ports_union(allowed, ps) if action == "Allow" else allowed
+            action = calico_engine.default_action(c, tier)
+            if left != NO_PORTS:
+                _note(side, Decision("", "end of tier", action, name, left))
+                undecided = ports_minus(undecided, left) if action != "Pass" else undecided
+        if undecided != NO_PORTS and steps:
+            _note(side, Decision("", "", "default allow", "", undecided))
+        side.ports = ports_union(side.ports, ports_union(allowed, undecided))
+    return side
+
+
+def _note(side: Side, x: Decision) -> None:
+    """Record a decision, merged with an equal one of another address piece."""
+    for i, y in enumerate(side.decisions):
+        if (y.policy, y.rule, y.action, y.tier) == (x.policy, x.rule, x.action, x.tier):
+            side.decisions[i] = Decision(x.policy, x.rule, x.action, x.tier, ports_union(y.ports, x.ports))
+            return
+    side.decisions.append(x)
 
 
 def _rule_ports(c: Cluster, r: AdminRule, w: Workload, rep: int | tuple[int, int], dst: Workload | None) -> PortSet:

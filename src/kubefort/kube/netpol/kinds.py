@@ -1,10 +1,12 @@
 """Network policy kinds other than `networking.k8s.io/v1` NetworkPolicy that CNIs enforce.
 
 The engine models NetworkPolicy, the Network Policy API's cluster-wide tiers
-(AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy: admin.py) and Cilium's
-CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (cilium.py, cilium_engine.py) exactly. The
-kinds below also decide which connections a cluster allows, and kubefort does not model them yet: a namespace they may govern is never
-judged as if they were absent. Each one found is a warning, and the KF-NET verdicts (and
+(AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy: admin.py), Cilium's
+CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (cilium.py, cilium_engine.py) and Calico's
+NetworkPolicy / GlobalNetworkPolicy / Tier (calico.py, calico_engine.py) exactly (a scan holding
+both Cilium and Calico policies is judged as Cilium enforces it; its Calico objects are problems,
+not evaluated). The kinds below also decide which connections a cluster allows, and kubefort does
+not model them yet: a namespace they may govern is never judged as if they were absent. Each one found is a warning, and the KF-NET verdicts (and
 `kubefort netpol` answers) for the namespaces it may affect are not evaluated, with its name.
 
 (API group, kind) -> cluster-scoped: a cluster-scoped kind may govern every namespace.
@@ -16,11 +18,6 @@ from kubefort.kube.pods import api_group
 from kubefort.model import ResourceId
 
 UNMODELLED: dict[tuple[str, str], bool] = {
-    # Calico: the projectcalico.org v3 API (API server) and the CRDs behind it
-    ("projectcalico.org", "NetworkPolicy"): False,
-    ("projectcalico.org", "GlobalNetworkPolicy"): True,
-    ("crd.projectcalico.org", "NetworkPolicy"): False,
-    ("crd.projectcalico.org", "GlobalNetworkPolicy"): True,
     # Antrea
     ("crd.antrea.io", "NetworkPolicy"): False,
     ("crd.antrea.io", "ClusterNetworkPolicy"): True,
@@ -30,11 +27,18 @@ UNMODELLED: dict[tuple[str, str], bool] = {
 MODELLED: dict[tuple[str, str], bool] = {
     ("cilium.io", "CiliumNetworkPolicy"): False,
     ("cilium.io", "CiliumClusterwideNetworkPolicy"): True,
+    # Calico: the projectcalico.org v3 API (API server) and the CRDs behind it
+    ("projectcalico.org", "NetworkPolicy"): False,
+    ("projectcalico.org", "GlobalNetworkPolicy"): True,
+    ("projectcalico.org", "Tier"): True,
+    ("crd.projectcalico.org", "NetworkPolicy"): False,
+    ("crd.projectcalico.org", "GlobalNetworkPolicy"): True,
+    ("crd.projectcalico.org", "Tier"): True,
 }
 
 # the kinds above, for the objects a check needs collected (`needs`); Services too, which
-# Cilium's `toServices` peers name
-KINDS: tuple[str, ...] = (*sorted({kind for _, kind in (*UNMODELLED, *MODELLED)}), "Service")
+# Cilium's `toServices` peers name, and ServiceAccounts, whose labels Calico selectors read
+KINDS: tuple[str, ...] = (*sorted({kind for _, kind in (*UNMODELLED, *MODELLED)}), "Service", "ServiceAccount")
 
 
 def unmodelled(rid: ResourceId) -> bool | None:

@@ -99,7 +99,7 @@ def _classes(a: Analysis, key: Any, resolve: Callable[[Workload], PortSet]) -> l
     return out
 
 
-def _match(
+def match_ports(
     a: Analysis, direction: str, w: int, wbits: int, pbits: int, static: PortSet, named: bool, resolve: Any, key: Any
 ) -> Match:
     """(bits, ports) of a rule whose peers are `wbits` (workloads) and `pbits` (pieces)."""
@@ -125,7 +125,7 @@ def np_match(a: Analysis, direction: str, w: int, pi: int, rule: Rule) -> Match:
         for peer in rule.peers:
             if peer.cidr is not None:
                 pbits |= piece_bits(a, peer.block)
-    return _match(
+    return match_ports(
         a,
         direction,
         w,
@@ -150,7 +150,7 @@ def admin_match(a: Analysis, direction: str, w: int, rule: AdminRule) -> Match:
             if peer.all_ipv4:  # 0.0.0.0/0 holds every pod address (kubefort models pods as IPv4)
                 wbits = a.all
         # nodes and domainNames: no endpoint kubefort models
-    return _match(
+    return match_ports(
         a,
         direction,
         w,
