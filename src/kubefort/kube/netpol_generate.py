@@ -13,6 +13,13 @@ CNP selecting every endpoint with one empty rule per direction (an entry turns d
 an empty rule allows nothing); pod peers become `fromEndpoints`/`toEndpoints` (another
 namespace's pods with `k8s:io.kubernetes.pod.namespace`), address ranges `fromCIDRSet`/
 `toCIDRSet`, ports `toPorts` (with `endPort` for a range).
+
+`as_calico` writes them as Calico NetworkPolicies (projectcalico.org/v3, `--kind calico`), also
+verified with the engine's Calico semantics: a default deny is a policy selecting `all()` with
+both types and no rule (the end of the default tier denies); each rule is `action: Allow` with
+the peer as a selector in Calico's language (`app == 'web' && !has(track)`, plus a
+`namespaceSelector` on `kubernetes.io/metadata.name` for another namespace) or `nets`, and one
+rule per protocol with its `ports` (`lo:hi` for a range).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ __all__ = [
     "Endpoint",
     "GenerateError",
     "Intent",
+    "as_calico",
     "as_cilium",
     "exact_selector",
     "generate_policies",
@@ -222,6 +230,58 @@ def as_cilium(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # a direction with no rule is a default deny: an empty rule turns it on and allows nothing
             cnp[direction] = _cilium_rules(spec, direction, here) or [{}]
         out.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": dict(meta), "spec": cnp})
+    return out
+
+
+def _calico_selector(sel: dict[str, Any]) -> str:
+    """A label selector (matchLabels and DoesNotExist, as exact_selector writes it) in Calico's language."""
+    terms = [f"{k} == '{v}'" for k, v in sel.get("matchLabels", {}).items()]
+    terms += [f"!has({e['key']})" for e in sel.get("matchExpressions", ())]
+    return " && ".join(terms) or "all()"
+
+
+def _calico_entity(peer: dict[str, Any], here: str) -> dict[str, Any]:
+    if "ipBlock" in peer:
+        return {"nets": [peer["ipBlock"]["cidr"]]}
+    out = {"selector": _calico_selector(peer["podSelector"])}
+    ns = peer.get("namespaceSelector", {}).get("matchLabels", {}).get(NAME_LABEL, here)
+    if ns != here:
+        out["namespaceSelector"] = f"{NAME_LABEL} == '{ns}'"
+    return out
+
+
+def _calico_rules(np_spec: dict[str, Any], direction: str, here: str) -> list[dict[str, Any]]:
+    peer_side, port_side = ("source", "destination") if direction == "ingress" else ("destination", "destination")
+    rules = []
+    for rule in np_spec.get(direction) or []:
+        by_proto: dict[str | None, list[int | str]] = {}
+        for p in rule.get("ports") or []:
+            by_proto.setdefault(p["protocol"], []).append(
+                f"{p['port']}:{p['endPort']}" if "endPort" in p else p["port"]
+            )
+        for peer in rule.get("from" if direction == "ingress" else "to") or []:
+            for proto, ports in by_proto.items() or [(None, [])]:
+                out: dict[str, Any] = {"action": "Allow"}
+                if proto is not None:
+                    out["protocol"] = proto
+                out[peer_side] = _calico_entity(peer, here)
+                if ports:
+                    out.setdefault(port_side, {})["ports"] = ports
+                rules.append(out)
+    return rules
+
+
+def as_calico(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """generate_policies' NetworkPolicies as Calico NetworkPolicies with the same effect."""
+    out = []
+    for d in docs:
+        meta, spec = d["metadata"], d["spec"]
+        types = list(spec.get("policyTypes", ()))
+        cal: dict[str, Any] = {"selector": _calico_selector(spec["podSelector"]), "types": types}
+        for direction in ("ingress", "egress"):
+            if direction.capitalize() in types:
+                cal[direction] = _calico_rules(spec, direction, meta["namespace"])
+        out.append({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": dict(meta), "spec": cal})
     return out
 
 
