@@ -217,20 +217,31 @@ def _cilium_rules(np_spec: dict[str, Any], direction: str, here: str) -> list[di
     return rules
 
 
-def as_cilium(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """generate_policies' NetworkPolicies as CiliumNetworkPolicies with the same effect."""
-    out = []
-    for d in docs:
-        meta, spec = d["metadata"], d["spec"]
-        here = meta["namespace"]
-        cnp: dict[str, Any] = {"endpointSelector": spec["podSelector"]}
-        for direction in ("ingress", "egress"):
-            if direction.capitalize() not in spec.get("policyTypes", ()):
-                continue
+def _cilium_spec(spec: dict[str, Any], here: str) -> dict[str, Any]:
+    cnp: dict[str, Any] = {"endpointSelector": spec["podSelector"]}
+    for direction in ("ingress", "egress"):
+        if direction.capitalize() in spec.get("policyTypes", ()):
             # a direction with no rule is a default deny: an empty rule turns it on and allows nothing
             cnp[direction] = _cilium_rules(spec, direction, here) or [{}]
-        out.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": dict(meta), "spec": cnp})
-    return out
+    return cnp
+
+
+def _translated(docs: list[dict[str, Any]], api_version: str, kind: str, spec_of: Any) -> list[dict[str, Any]]:
+    """Each generated NetworkPolicy as another kind: the same metadata, `spec_of(spec, namespace)`."""
+    return [
+        {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": dict(d["metadata"]),
+            "spec": spec_of(d["spec"], d["metadata"]["namespace"]),
+        }
+        for d in docs
+    ]
+
+
+def as_cilium(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """generate_policies' NetworkPolicies as CiliumNetworkPolicies with the same effect."""
+    return _translated(docs, "cilium.io/v2", "CiliumNetworkPolicy", _cilium_spec)
 
 
 def _calico_selector(sel: dict[str, Any]) -> str:
@@ -271,18 +282,18 @@ def _calico_rules(np_spec: dict[str, Any], direction: str, here: str) -> list[di
     return rules
 
 
+def _calico_spec(spec: dict[str, Any], here: str) -> dict[str, Any]:
+    types = list(spec.get("policyTypes", ()))
+    cal: dict[str, Any] = {"selector": _calico_selector(spec["podSelector"]), "types": types}
+    for direction in ("ingress", "egress"):
+        if direction.capitalize() in types:
+            cal[direction] = _calico_rules(spec, direction, here)
+    return cal
+
+
 def as_calico(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """generate_policies' NetworkPolicies as Calico NetworkPolicies with the same effect."""
-    out = []
-    for d in docs:
-        meta, spec = d["metadata"], d["spec"]
-        types = list(spec.get("policyTypes", ()))
-        cal: dict[str, Any] = {"selector": _calico_selector(spec["podSelector"]), "types": types}
-        for direction in ("ingress", "egress"):
-            if direction.capitalize() in types:
-                cal[direction] = _calico_rules(spec, direction, meta["namespace"])
-        out.append({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": dict(meta), "spec": cal})
-    return out
+    return _translated(docs, "projectcalico.org/v3", "NetworkPolicy", _calico_spec)
 
 
 def with_generated(c: Cluster, docs: list[dict[str, Any]], externals: Sequence[External] | None = None) -> Cluster:
