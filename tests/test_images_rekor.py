@@ -81,33 +81,13 @@ class Log:
 def _expired_leaf(ca: Any, d: Path, name: str) -> tuple[Path, Any, int]:
     """A Fulcio-like certificate valid for one minute that ended two minutes ago, its key, and a
     time inside its validity (when the log integrated the signature)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
+    from test_images_signatures import _leaf
+
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=3)
-    issuer = GITHUB.encode()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(minutes=1))
-        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(WORKFLOW)]), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
-        .add_extension(
-            x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), b"\x0c" + bytes([len(issuer)]) + issuer),
-            critical=False,
-        )
-        .sign(ca.key, hashes.SHA256())
-    )  # fmt: skip
-    path = d / f"{name}.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path, key, int(start.timestamp()) + 30
+    cert, key = _leaf(ca, d, name, hours=1 / 60, not_before=start)
+    return cert, serialization.load_pem_private_key(key.read_bytes(), None), int(start.timestamp()) + 30
 
 
 @pytest.fixture(scope="module")

@@ -706,7 +706,7 @@ WORKFLOW = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads
 
 
 def _leaf(ca: Any, d: Path, name: str, *, issuer: str = GITHUB, subject: str = WORKFLOW, code_signing: bool = True,
-          hours: float = 1.0) -> tuple[Path, Path]:  # fmt: skip
+          hours: float = 1.0, not_before: Any = None) -> tuple[Path, Path]:  # fmt: skip
     """A Fulcio-like signing certificate (SAN URI, the issuer extension, code signing) and its key."""
     import datetime as dt
 
@@ -724,8 +724,8 @@ def _leaf(ca: Any, d: Path, name: str, *, issuer: str = GITHUB, subject: str = W
         .issuer_name(ca.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=hours))
+        .not_valid_before(not_before or now - dt.timedelta(minutes=1))
+        .not_valid_after((not_before or now) + dt.timedelta(hours=hours))
         .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(subject)]), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
         .add_extension(
