@@ -147,3 +147,52 @@ def test_a_scan_warns_of_each_policy_kind_it_does_not_model(tmp_path):
     )
     result = scan(discover([str(tmp_path)]), EngineSettings(check_ids=("KF-NET-003",), keep_passed=False))
     assert [w for w in result.warnings if "NetworkPolicy shop/deny (crd.antrea.io/v1beta1)" in w]
+
+
+WEB_APP = """apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: x}]}
+---
+"""
+
+METADATA_ALLOWED_BY = {
+    "networkpolicy": (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: out, namespace: shop}\n"
+        "spec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 53, protocol: UDP}]}]}\n",
+        "on UDP/53: allowed by shop/out egress[0]",
+    ),
+    "cilium": (
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: out, namespace: shop}\n"
+        "spec: {endpointSelector: {}, egress: [{toEntities: [world], toPorts: [{ports: [{port: '53', protocol: UDP}]}]}]}\n",
+        "on UDP/53: allowed by CiliumNetworkPolicy/shop/out egress[0]",
+    ),
+    "calico": (
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: out, namespace: shop}\n"
+        "spec: {selector: all(), types: [Egress], egress: [{action: Allow, protocol: UDP, destination: {ports: [53]}}]}\n",
+        "on UDP/53: allowed by NetworkPolicy/shop/out egress[0] (calico tier default)",
+    ),
+    "admin": (
+        "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: out}\n"
+        "spec: {priority: 10, subject: {namespaces: {}}, egress: [{name: dns, action: Allow, "
+        "to: [{networks: [0.0.0.0/0]}], ports: [{portNumber: {port: 53, protocol: UDP}}]}]}\n",
+        # nothing else isolates the pod: the rest of its egress is the default allow
+        "on all: allowed by AdminNetworkPolicy/out egress[0] (dns) (Admin), no policy deciding them (default allow)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(METADATA_ALLOWED_BY))
+def test_a_reachable_metadata_endpoint_names_the_rule_that_allows_it_whatever_the_kind(tmp_path, kind):
+    policy, why = METADATA_ALLOWED_BY[kind]
+    (out,) = [o for o in scan_text(tmp_path, WEB_APP + policy, checks=("KF-NET-006",)) if o.check_id == "KF-NET-006"]
+    assert out.status.value == "failed", out.message
+    assert out.message == f"pods of Deployment/web can reach 169.254.169.254 {why}"

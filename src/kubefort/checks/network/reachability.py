@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubefort.checks.network.common import DNS, METADATA, NEEDS, NSA, OWASP, Model, labels_path, model
-from kubefort.kube.netpol import NAME_LABEL, NO_PORTS, SYSTEM_NAMESPACES, explain_side, format_ports, ports_minus
+from kubefort.kube.netpol import (
+    NAME_LABEL,
+    NO_PORTS,
+    SYSTEM_NAMESPACES,
+    PortSet,
+    Side,
+    explain_side,
+    format_ports,
+    ports_inter,
+    ports_minus,
+)
 from kubefort.kube.selectors import Selector
 from kubefort.model import CheckContext, ClusterIndex, NotApplicable, Resource, Severity, Violation
 from kubefort.registry import Mappings, check
@@ -61,17 +71,31 @@ def cloud_metadata_reachable(res: Resource, index: ClusterIndex, ctx: CheckConte
         ports = m.a.ports(w, METADATA)
         if ports == NO_PORTS:
             continue
-        side = explain_side(m.c, "egress", w, METADATA)
-        why = (
-            "egress is not isolated"
-            if not side.isolating
-            else "allowed by " + ", ".join(f"{p} egress[{i}]" for p, i, _ in side.allowing)
-        )
+        why = allowed_because(explain_side(m.c, "egress", w, METADATA), ports)
         yield Violation(
             f"pods of {m.c.workloads[w].kind}/{m.c.workloads[w].name} can reach 169.254.169.254 on "
             f"{format_ports(ports)}: {why}",
             labels_path(res),
         )
+
+
+def allowed_because(side: Side, ports: PortSet) -> str:
+    """Why a direction allows `ports`: the rules that allow them, whatever the policy kind
+    (NetworkPolicy and Cilium allow rules; Allow decisions of the cluster-wide tiers and of
+    Calico; a default allow), or that nothing isolates the pod in that direction."""
+    if not side.isolating and not side.decisions:
+        return f"{side.direction} is not isolated"
+    who = [
+        f"{p} {side.direction}[{i}]" for p, i, rule_ports in side.allowing if ports_inter(rule_ports, ports) != NO_PORTS
+    ]
+    for d in side.decisions:
+        if ports_inter(d.ports, ports) == NO_PORTS:
+            continue
+        if d.action == "Allow":
+            who.append(f"{d.policy} {d.rule}" + (f" ({d.tier})" if d.tier else ""))
+        elif d.action == "default allow":
+            who.append("no policy deciding them (default allow)")
+    return "allowed by " + ", ".join(dict.fromkeys(who)) if who else "allowed"
 
 
 def _reaches_kube_system(m: Model, w: int) -> list[str]:
