@@ -21,7 +21,7 @@ import pytest
 
 from conftest import tool_missing
 from test_admission_serve import new_ca
-from test_images_signatures import TOOLS, _deployment, _free_port, serve_registry
+from test_images_signatures import TOOLS, _deployment, _free_port, serve_registry, write_registry_config
 
 USER, PASSWORD = "puller", "s3cret-pull"
 
@@ -51,12 +51,8 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     port = _free_port()
     host = f"127.0.0.1:{port}"
     (d / "htpasswd").write_text(f"{USER}:{_bcrypt(PASSWORD)}\n")
-    (d / "config.yml").write_text(
-        "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
-        f"storage: {{filesystem: {{rootdirectory: {d / 'data'}}}}}\n"
-        f"auth: {{htpasswd: {{realm: kubefort-test, path: {d / 'htpasswd'}}}}}\n"
-        f"http: {{addr: '{host}', secret: test, tls: {{certificate: {crt}, key: {key}}}}}\n"
-    )
+    htpasswd = f"auth: {{htpasswd: {{realm: kubefort-test, path: {d / 'htpasswd'}}}}}\n"
+    write_registry_config(d, host, crt, key, htpasswd)
     auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     (d / "docker").mkdir()
     (d / "docker" / "config.json").write_text(orjson.dumps({"auths": {host: {"auth": auth}}}).decode())

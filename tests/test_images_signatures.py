@@ -79,6 +79,15 @@ class World:
         return Registry(self.host, ca_file=str(self.ca))
 
 
+def write_registry_config(d: Path, addr: str, crt: Path, key: Path, extra: str = "") -> None:
+    """`d/config.yml` of a TLS registry storing in `d/data`; `extra`: more top-level YAML lines."""
+    (d / "config.yml").write_text(
+        "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {d / 'data'}}}}}\n{extra}"
+        f"http: {{addr: '{addr}', secret: test, tls: {{certificate: {crt}, key: {key}}}}}\n"
+    )
+
+
 @contextlib.contextmanager
 def serve_registry(d: Path, port: int) -> Iterator[None]:
     """The CNCF distribution registry serving `d/config.yml` (listening on `port`) until the block ends."""
@@ -124,11 +133,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ca = new_ca(d)
     crt, key = ca.issue(d, "registry")
     port = _free_port()
-    (d / "config.yml").write_text(
-        "version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\n"
-        f"storage: {{filesystem: {{rootdirectory: {d / 'data'}}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}', secret: test, tls: {{certificate: {crt}, key: {key}}}}}\n"
-    )
+    write_registry_config(d, f"127.0.0.1:{port}", crt, key)
     env = {
         **os.environ,
         "SSL_CERT_FILE": str(ca.path),  # crane and cosign (Go) trust the test CA

@@ -83,7 +83,7 @@ def test_model_is_built_once_per_scan(tmp_path, monkeypatch):
     assert len(built) == 1 and len([o for o in outs if o.check_id.startswith("KF-NET")]) > 10
 
 
-UNMODELLED_APP = """\
+TWO_APPS = """\
 apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
@@ -122,7 +122,7 @@ def test_a_policy_kind_not_modelled_makes_the_namespaces_it_may_govern_not_evalu
     group, kind = group_kind
     cluster_scoped = UNMODELLED[group_kind]
     meta = "{name: p}" if cluster_scoped else "{name: p, namespace: shop}"
-    text = UNMODELLED_APP + f"---\napiVersion: {group}/v1\nkind: {kind}\nmetadata: {meta}\nspec: {{}}\n"
+    text = TWO_APPS + f"---\napiVersion: {group}/v1\nkind: {kind}\nmetadata: {meta}\nspec: {{}}\n"
     outs = scan_text(tmp_path, text, checks=("KF-NET-001", "KF-NET-003", "KF-NET-006"))
     by = {(o.check_id, o.resource.namespace or o.resource.name): o for o in outs if o.resource is not None}
     for cid, ns in [("KF-NET-001", "shop"), ("KF-NET-003", "shop"), ("KF-NET-006", "shop")]:
@@ -142,27 +142,12 @@ def test_a_scan_warns_of_each_policy_kind_it_does_not_model(tmp_path):
     from kubefort.loaders.manifests import discover
 
     (tmp_path / "a.yaml").write_text(
-        UNMODELLED_APP + "---\napiVersion: crd.antrea.io/v1beta1\nkind: NetworkPolicy\n"
+        TWO_APPS + "---\napiVersion: crd.antrea.io/v1beta1\nkind: NetworkPolicy\n"
         "metadata: {name: deny, namespace: shop}\nspec: {}\n"
     )
     result = scan(discover([str(tmp_path)]), EngineSettings(check_ids=("KF-NET-003",), keep_passed=False))
     assert [w for w in result.warnings if "NetworkPolicy shop/deny (crd.antrea.io/v1beta1)" in w]
 
-
-WEB_APP = """apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: c, image: x}]}
----
-"""
 
 METADATA_ALLOWED_BY = {
     "networkpolicy": (
@@ -193,6 +178,7 @@ METADATA_ALLOWED_BY = {
 @pytest.mark.parametrize("kind", sorted(METADATA_ALLOWED_BY))
 def test_a_reachable_metadata_endpoint_names_the_rule_that_allows_it_whatever_the_kind(tmp_path, kind):
     policy, why = METADATA_ALLOWED_BY[kind]
-    (out,) = [o for o in scan_text(tmp_path, WEB_APP + policy, checks=("KF-NET-006",)) if o.check_id == "KF-NET-006"]
+    outs = scan_text(tmp_path, TWO_APPS + "---\n" + policy, checks=("KF-NET-006",))
+    (out,) = [o for o in outs if o.check_id == "KF-NET-006" and o.resource is not None and o.resource.name == "web"]
     assert out.status.value == "failed", out.message
     assert out.message == f"pods of Deployment/web can reach 169.254.169.254 {why}"
