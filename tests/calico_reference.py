@@ -334,7 +334,7 @@ class CalicoReference:
 
     def in_net(self, ep: tuple[str, Any], cidr: str, version: int) -> bool:
         net = ipaddress.ip_network(cidr, strict=False)
-        if ep[0] == "pod":
+        if ep[0] in ("pod", "node"):
             return net.version == version and net.prefixlen == 0
         addr = ipaddress.ip_address(ep[1])
         return addr.version == net.version and addr in net
@@ -454,6 +454,14 @@ class CalicoReference:
 
     # -- the question -------------------------------------------------------------------------
     def allowed(self, src: tuple[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
+        # a hostNetwork pod ("host": True) is its node's address: no workload endpoint (no policy
+        # applies to it, no selector matches it), in no CIDR but a /0; the node reaches its own pods
+        if src[0] == "pod" and self.pods[src[1]].get("host"):
+            return True
+        if dst[0] == "pod" and self.pods[dst[1]].get("host"):
+            if src[0] != "pod":
+                return True
+            dst = ("node", dst[1])
         if src[0] == "range":
             return any(self.allowed(("ip", ip), dst, port, proto) for ip in self._candidates(src[1]))
         if dst[0] == "range":

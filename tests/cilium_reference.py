@@ -433,6 +433,15 @@ class CiliumReference:
         return any(m for deny, _, m in entries if not deny)
 
     def allowed(self, src: tuple[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
+        # a hostNetwork pod ("host": True) has its node's identity: reserved:host on its own node,
+        # reserved:remote-node elsewhere (may connect: either); no policy applies to it (no host firewall)
+        nodes = (("entity", "host"), ("entity", "remote-node"))
+        if src[0] == "pod" and self.pods[src[1]].get("host"):
+            if dst[0] != "pod" or self.pods[dst[1]].get("host"):
+                return True
+            return any(self.allowed(e, dst, port, proto) for e in nodes)
+        if dst[0] == "pod" and self.pods[dst[1]].get("host"):
+            return any(self.allowed(src, e, port, proto) for e in nodes)
         if src[0] == "range":
             return any(self.allowed(("ip", ip), dst, port, proto) for ip in self._candidates(src[1]))
         if dst[0] == "range":

@@ -28,6 +28,16 @@ NetworkPolicyPeer, NetworkPolicyPort, IPBlock) and SetDefaults_NetworkPolicy:
     port..endPort; name -> a container port of the destination pod with that name and protocol
     and that number.
 
+hostNetwork pods (`"host": True` in the pod's data) are the node, as the NetworkPolicy docs allow a
+plugin to treat them ("traffic to/from hostNetwork pods is treated the same as all other traffic
+to/from the host IP"; "traffic to and from the node where a Pod is running is always allowed"):
+  - no policy selects them (their ingress and egress are open), no pod or namespace selector
+    matches them, their container ports are host ports (no named port resolves on them);
+  - traffic between a pod and its own node is allowed by NetworkPolicy: a pod a NetworkPolicy
+    isolates still reaches, and is reached from, a hostNetwork pod (which may run on its node);
+  - the cluster-wide tiers still apply: a `networks` CIDR holding every IPv4 address holds the
+    node's address (unknown, like a pod's), and a `nodes` peer with an empty selector every node.
+
 Cluster-wide tiers (policy.networking.k8s.io: AdminNetworkPolicy and BaselineAdminNetworkPolicy
 v1alpha1, ClusterNetworkPolicy v1alpha2 with tier Admin/Baseline and Accept = Allow), given as
   admin:      [{"kind", "name", "spec"}]       spec exactly as written (valid)
@@ -98,7 +108,7 @@ class Reference:
             if addr.version != cidr.version or addr not in cidr:
                 return False
             return all(addr not in ipaddress.ip_network(ex, strict=False) for ex in block.get("except") or [])
-        if kind != "pod":
+        if kind != "pod" or self.pods[value].get("host"):
             return False
         pod = self.pods[value]
         if "namespaceSelector" in peer:
@@ -119,7 +129,7 @@ class Reference:
         if isinstance(want, int):
             end: int = p.get("endPort", want)
             return want <= port <= end
-        if dst[0] != "pod":
+        if dst[0] != "pod" or self.pods[dst[1]].get("host"):
             return False
         return any(name == want and pr == proto and num == port for name, pr, num in self.pods[dst[1]]["ports"])
 
@@ -132,15 +142,16 @@ class Reference:
         port: int,
         proto: str,
     ) -> bool:
-        if pod_ep[0] != "pod":
-            return True  # no policy applies to an address outside the cluster
+        if pod_ep[0] != "pod" or self.pods[pod_ep[1]].get("host"):
+            return True  # no policy applies to an address outside the cluster, or to the node
         # the Admin tier first: its first matching rule decides; Pass goes on to NetworkPolicy
         verdict = self.tier("Admin", direction, pod_ep, peer_ep, dst, port, proto)
         if verdict in ("Allow", "Deny"):
             return verdict == "Allow"
         isolated, allowed = self.networkpolicy_allows(direction, pod_ep, peer_ep, dst, port, proto)
         if isolated:
-            return allowed
+            # the pod's own node: always allowed by NetworkPolicy
+            return allowed or (peer_ep[0] == "pod" and bool(self.pods[peer_ep[1]].get("host")))
         # not isolated by NetworkPolicy: the Baseline tier; Deny denies, anything else allows
         return self.tier("Baseline", direction, pod_ep, peer_ep, dst, port, proto) != "Deny"
 
@@ -248,6 +259,12 @@ class Reference:
                 addr.version == net.version and addr in net
                 for net in (ipaddress.ip_network(n, strict=False) for n in peer["networks"])
             )
+        if kind == "pod" and self.pods[value].get("host"):  # the node: every node matches `nodes: {}`
+            return (
+                "nodes" in peer
+                and not (peer["nodes"] or {}).get("matchLabels")
+                and not (peer["nodes"] or {}).get("matchExpressions")
+            )
         if kind != "pod" or ("namespaces" not in peer and "pods" not in peer):
             return False  # nodes, domainNames: no endpoint kubefort models
         pod = self.pods[value]
@@ -258,8 +275,10 @@ class Reference:
     def admin_port_matches(self, p: dict[str, Any], dst: tuple[str, Any], port: int, proto: str) -> bool:
         name = p.get("namedPort", p.get("destinationNamedPort"))
         if name is not None:
-            return dst[0] == "pod" and any(
-                n == name and pr == proto and num == port for n, pr, num in self.pods[dst[1]]["ports"]
+            return (
+                dst[0] == "pod"
+                and not self.pods[dst[1]].get("host")
+                and any(n == name and pr == proto and num == port for n, pr, num in self.pods[dst[1]]["ports"])
             )
         if "portNumber" in p:
             return p["portNumber"].get("protocol", "TCP") == proto and p["portNumber"]["port"] == port

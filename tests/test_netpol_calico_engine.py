@@ -32,6 +32,8 @@ PODS: list[dict[str, Any]] = [
     {"namespace": "shop", "labels": {"app": "db"}, "serviceAccount": "db-sa", "ports": [("pg", "TCP", 5432)]},
     {"namespace": "ops", "labels": {"app": "mon", "tier": "x"}, "serviceAccount": "sa2", "ports": []},
     {"namespace": "dev", "labels": {"role": "database"}, "ports": [("http", "TCP", 9090), ("dns", "UDP", 53)]},
+    # a hostNetwork pod: the node's address, whatever its labels (no workload endpoint)
+    {"namespace": "shop", "labels": {"app": "web"}, "ports": [("http", "TCP", 8080)], "host": True},
 ]
 EXTERNALS = [
     External("web", "203.0.113.9/32"),
@@ -61,6 +63,8 @@ def objects(calico: list[dict[str, Any]], k8s: list[dict[str, Any]]) -> list[Res
         spec: dict[str, Any] = {"containers": [{"name": "c", "image": "x", "ports": ports}]}
         if "serviceAccount" in p:
             spec["serviceAccountName"] = p["serviceAccount"]
+        if p.get("host"):
+            spec["hostNetwork"] = True
         meta = {"name": f"p{i}", "namespace": p["namespace"], "labels": p["labels"]}
         out.append(res({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}))
     for np in k8s:
@@ -362,7 +366,8 @@ def test_the_cli_explains_calico_decisions(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["netpol", "matrix", str(tmp_path), "-o", "json"])
     assert json.loads(res.stdout)["policies"] == ["GlobalNetworkPolicy/deny-mon"]
     res = CliRunner().invoke(cli, ["netpol", "matrix", str(tmp_path)])
-    assert ", 1 policy, " in res.stdout.splitlines()[-1], res.stdout
+    assert ", 1 policy, " in res.stdout.splitlines()[-2], res.stdout
+    assert res.stdout.splitlines()[-1] == "host network (the node's identity, no pod policy applies): shop/Pod/p4"
 
 
 def test_generate_writes_calico_policies_the_engine_verifies(tmp_path: Path) -> None:

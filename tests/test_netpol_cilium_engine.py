@@ -32,6 +32,9 @@ PODS: list[dict[str, Any]] = [
     {"namespace": "other", "labels": {"role": "frontend"}, "ports": [("http", "TCP", 9090)]},
     {"namespace": "shop", "labels": {"app": "db", "pod-template-hash": "abc"}, "serviceAccount": "db-sa", "ports": []},
     {"namespace": "other", "labels": {"app": "db"}, "ports": []},
+    # hostNetwork pods: the node's identity (reserved:host / remote-node), whatever their labels
+    {"namespace": "shop", "labels": {"role": "frontend"}, "ports": [("http", "TCP", 8080)], "host": True},
+    {"namespace": "other", "labels": {"app": "db"}, "ports": [], "host": True},
 ]
 EXTERNALS = [
     External("web", "203.0.113.9/32"),
@@ -71,6 +74,8 @@ def objects(
         }
         if "serviceAccount" in p:
             spec["serviceAccountName"] = p["serviceAccount"]
+        if p.get("host"):
+            spec["hostNetwork"] = True
         meta = {"name": f"p{i}", "namespace": p["namespace"], "labels": p["labels"]}
         out.append(res({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}))
     for i, np in enumerate(nps):

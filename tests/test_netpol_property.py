@@ -159,7 +159,12 @@ def pod(draw: Any) -> dict[str, Any]:
     ports = [
         (n, draw(st.sampled_from(["TCP", "TCP", "UDP", "SCTP"])), draw(st.sampled_from(PORT_NUMBERS))) for n in names
     ]
-    return {"namespace": draw(st.sampled_from(NAMESPACES + ["undefined"])), "labels": draw(labels_st), "ports": ports}
+    return {
+        "namespace": draw(st.sampled_from(NAMESPACES + ["undefined"])),
+        "labels": draw(labels_st),
+        "ports": ports,
+        "host": draw(st.integers(0, 4)) == 0,  # hostNetwork: the node's identity
+    }
 
 
 cluster_st = st.tuples(
@@ -195,7 +200,7 @@ def to_resources(
         ]
         obj = {
             "metadata": {"name": f"p{i}", "namespace": p["namespace"], "labels": p["labels"]},
-            "spec": {"containers": containers},
+            "spec": {"containers": containers, **({"hostNetwork": True} if p.get("host") else {})},
         }
         out.append(Resource(ResourceId("v1", "Pod", p["namespace"], f"p{i}"), obj, Source("t")))
     for i, pol in enumerate(policies):
@@ -258,8 +263,8 @@ def admin_peer(draw: Any, direction: str, v2: bool, named: bool) -> dict[str, An
         if not v2 or draw(st.booleans()):
             pods["namespaceSelector"] = draw(selector(namespaces=True))
         return {"pods": pods}
-    if kind == "nodes":
-        return {"nodes": {}}
+    if kind == "nodes":  # every node (the hostNetwork pods), or nodes by labels kubefort cannot know
+        return {"nodes": draw(st.sampled_from([{}, {}, {"matchLabels": {"node-role": "worker"}}]))}
     return {"networks": draw(st.lists(st.sampled_from(NETWORKS), min_size=1, max_size=2, unique=True))}
 
 

@@ -38,6 +38,7 @@ from kubefort.kube.netpol_generate import (
     as_calico,
     as_cilium,
     generate_policies,
+    host_network_warnings,
     intent_mismatches,
     parse_allow,
     unlabelled_warnings,
@@ -244,6 +245,7 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
                         for x in side.decisions
                     ],
                     "conflicts": side.conflicts,
+                    "node": side.node or None,
                     "ports": ports_json(side.ports),
                 }
             )
@@ -267,6 +269,8 @@ def explain(src: str, dst: str, paths: tuple[str, ...], port_text: str | None, f
                     click.echo(f"    {_verb(x.action, x.tier)} by {by}{where}: {format_ports(x.ports)}")
             for msg in side.conflicts:
                 click.echo(f"    ambiguous: {msg}")
+            if side.node and side.decisions:
+                click.echo(f"    node traffic: {side.node}")
         click.echo(f"  result: {'denied' if total == NO_PORTS else 'allowed on ' + format_ports(total)}")
         if port is not None:
             click.echo(f"  {port[0]}/{port[1]}: {'allowed' if ports_contain(total, *port) else 'denied'}")
@@ -281,6 +285,8 @@ def _verb(action: str, tier: str = "") -> str:
 def _side_text(side: Any, port: tuple[int, str] | None) -> str:
     if not side.applies:
         return "external peer, no NetworkPolicy applies"
+    if side.node and not side.isolating and not side.decisions:
+        return f"{side.node}: everything allowed"
     if side.decisions:
         allowed = format_ports(side.ports)
         if any(d.tier.startswith("calico tier") for d in side.decisions):
@@ -294,7 +300,9 @@ def _side_text(side: Any, port: tuple[int, str] | None) -> str:
     if not side.isolating:
         return "not isolated (no policy of this type selects it): everything allowed"
     text = "isolated by " + ", ".join(side.isolating)
-    if not side.allowing:
+    if side.node:
+        text += f"; {side.node}"
+    elif not side.allowing:
         text += "; no rule allows this peer: denied"
     elif port is not None and not ports_contain(side.ports, *port):
         text += f"; no rule allows {port[0]}/{port[1]}: denied"
@@ -396,7 +404,7 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
         docs = {"cilium": as_cilium, "calico": as_calico}.get(out_kind, list)(docs)
     except GenerateError as exc:
         raise click.UsageError(str(exc)) from None
-    for warning in unlabelled_warnings(cluster, intents):
+    for warning in host_network_warnings(cluster, intents) + unlabelled_warnings(cluster, intents):
         click.echo(f"kubefort: warning: {warning}", err=True)
     bad = intent_mismatches(cluster, docs, intents)
     if bad:  # a bug guard: never print policies whose effect differs from what was asked
@@ -441,7 +449,7 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
     help="Flow log format; auto decides per file from its first record.",
 )
 @click.option("-o", "--output", "fmt", type=FormatChoice(["table", "json"]), default="table", show_default=True)
-@click.option("--generate", is_flag=True, help="Also write NetworkPolicies allowing exactly the observed traffic.")
+@click.option("--generate", is_flag=True, help="Also write policies (--kind) allowing exactly the observed traffic.")
 @click.option(
     "--generate-from",
     type=click.Choice(["forwarded", "all"]),
@@ -450,11 +458,22 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
     help="Which flows --generate allows: those the CNI forwarded (audit-mode flows included), or all.",
 )
 @click.option(
+    "--kind",
+    "out_kind",
+    type=click.Choice(["networkpolicy", "cilium", "calico"]),
+    default="networkpolicy",
+    show_default=True,
+    help="With --generate: NetworkPolicies, or CiliumNetworkPolicies or Calico NetworkPolicies with the same effect.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=OutputDir("policies directory"),
     metavar="DIR",
     help="With --generate: write one NAMESPACE.yaml per namespace to DIR.",
+)
+@click.option(
+    "-j", "--jobs", type=int, default=0, help="Worker processes (default: one per CPU; 1 disables parallelism)."
 )
 @_input_options
 def observe(
@@ -464,29 +483,38 @@ def observe(
     fmt: str,
     generate: bool,
     generate_from: str,
+    out_kind: str,
     out_dir: str | None,
+    jobs: int,
     **kw: Any,
 ) -> None:
     """Judge observed flows (Hubble `hubble observe -o json`, Calico flow logs; FLOWS files,
     - for stdin) with the policies of the manifests: the connections the policies would block
     (whatever the CNI did), the allow rules no flow used, and flows whose endpoints match no
-    workload. --generate adds least-privilege NetworkPolicies for the observed traffic,
-    re-checked with the engine before they are written (to stdout as YAML, the report then
-    going to stderr, or to --out DIR).
+    workload. --generate adds least-privilege policies for the observed traffic (NetworkPolicies;
+    CiliumNetworkPolicies or Calico NetworkPolicies with --kind), re-checked with the engine
+    before they are written (to stdout as YAML, the report then going to stderr, or to --out
+    DIR). A large flow file is read by several processes (-j).
 
     \b
     kubefort netpol observe flows.json -m k8s/
     hubble observe -o json --since 1h | kubefort netpol observe - -m k8s/ -o json
     kubefort netpol observe flows.log -m k8s/ --generate --out learned/
+    kubefort netpol observe flows.json -m k8s/ --generate --kind cilium --out learned/
 
     Exit codes: 0 nothing blocked; 1 the policies block some observed flow; 2 usage or I/O error;
     3 a bad flow line or manifest problem (the report is still printed), or no flow judged.
     """
-    from kubefort.kube.netpol.flows import ReadStats, read_flows
+    from click.core import ParameterSource
+
+    from kubefort.kube.netpol.flows import ReadStats
     from kubefort.kube.netpol.observe import Observer, report_doc, report_text, rule_uses
+    from kubefort.kube.netpol.observe_read import FlowReader
 
     if out_dir and not generate:
         raise click.UsageError("--out needs --generate")
+    if not generate and click.get_current_context().get_parameter_source("out_kind") == ParameterSource.COMMANDLINE:
+        raise click.UsageError("--kind needs --generate")
     if flow_files.count("-") + paths.count("-") > 1:
         raise click.UsageError("stdin (-) can be read once: give it to FLOWS or to --manifests, not both")
     streams = []
@@ -501,17 +529,18 @@ def observe(
     problems += [x.message(analysis) for x in analysis.conflicts]
     stats = ReadStats()
     obs = Observer(cluster, analysis)
+    reader = FlowReader(obs, jobs)
     for name, stream in streams:
         try:
             with stream:
-                obs.add(read_flows(stream, "stdin" if name == "-" else name, flow_format, stats))
+                reader.read(stream, "stdin" if name == "-" else name, flow_format, stats, split=name != "-")
         except OSError as exc:
             raise FileError(f"cannot read flows {name}: {os_reason(exc)}") from None
     groups = obs.result()
     doc = report_doc(cluster, groups, rule_uses(cluster, analysis, groups), obs.unmatched, stats)
     yaml_text = ""
     if generate:
-        yaml_text = _learned(cluster, groups, generate_from, out_dir, doc)
+        yaml_text = _learned(cluster, groups, generate_from, out_dir, doc, out_kind)
     text = json.dumps(doc, indent=2) + "\n" if fmt == "json" else report_text(doc)
     click.echo(text, nl=False, err=bool(yaml_text) and fmt == "table")
     if yaml_text and fmt == "table":
@@ -524,28 +553,27 @@ def observe(
     _finish(problems, EXIT_FINDINGS if any(not g.allowed for g in groups) else EXIT_OK)
 
 
-def _learned(cluster: Cluster, groups: list[Group], source: str, out_dir: str | None, doc: dict[str, Any]) -> str:
-    """--generate: the policies, re-checked; written to out_dir (returns "") or returned as YAML."""
+def _learned(
+    cluster: Cluster, groups: list[Group], source: str, out_dir: str | None, doc: dict[str, Any], kind: str
+) -> str:
+    """--generate: the policies of `kind`, re-checked; written to out_dir (returns "") or returned as YAML."""
     import yaml
 
-    from kubefort.kube.netpol.observe import learn
+    from kubefort.kube.netpol.observe import LEARNED_KINDS, learn
 
     try:
-        got = learn(cluster, groups, source)
+        got = learn(cluster, groups, source, kind)
     except GenerateError as exc:
         raise click.UsageError(f"--generate: {exc}") from None
     if got.mismatches:  # a bug guard: never write policies whose effect differs from the traffic
         for b in got.mismatches:
             click.echo(f"kubefort: generated policies do not match the observed traffic: {b}", err=True)
         sys.exit(EXIT_INCOMPLETE)
-    header = f"# generated by kubefort netpol observe --generate from {source} flows: {plural(len(got.docs), 'NetworkPolicy')}\n"
-    doc["learned"] = {
-        "from": source,
-        "connections": got.connections,
-        "groups": got.groups,
-        "policies": [f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in got.docs],
-        "written": out_dir,
-    }
+    api_version, doc_kind, what = LEARNED_KINDS[kind]
+    header = f"# generated by kubefort netpol observe --generate from {source} flows: {plural(len(got.docs), what)}\n"
+    doc["learned"] = {"from": source, "kind": kind, "apiVersion": api_version, "resource": doc_kind}
+    doc["learned"] |= {"connections": got.connections, "groups": got.groups, "written": out_dir}
+    doc["learned"]["policies"] = [f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in got.docs]
     if not out_dir:
         doc["learned"]["documents"] = got.docs
         return header + yaml.safe_dump_all(got.docs, sort_keys=False, default_flow_style=False)

@@ -36,6 +36,7 @@ def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
                     "kind": w.kind,
                     "labels": w.labels,
                     "isolated": {"ingress": a.isolated(i, "ingress"), "egress": a.isolated(i, "egress")},
+                    "host_network": w.host_network,
                 }
                 for i, w in enumerate(c.workloads)
             ],
@@ -76,4 +77,7 @@ def render_matrix(m: Matrix, fmt: str, analysis: Analysis | None = None) -> str:
     rows.append(
         f"{plural(len(c.workloads), 'workload')}, {plural(len(policy_keys(c)), 'policy')}, {plural(len(conns), 'allowed connection')}; pairs not listed are denied"
     )
+    hosts = [w.key for w in c.workloads if w.host_network]
+    if hosts:
+        rows.append(f"host network (the node's identity, no pod policy applies): {', '.join(hosts)}")
     return "\n".join(rows) + "\n"

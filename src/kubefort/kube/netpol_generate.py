@@ -69,7 +69,12 @@ class GenerateError(Exception):
 def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
     """A label selector matching w and no other workload of its namespace (GenerateError if none can)."""
     others = [
-        o for o in c.workloads if o is not w and o.namespace == w.namespace and w.labels.items() <= o.labels.items()
+        o
+        for o in c.workloads
+        if o is not w
+        and o.namespace == w.namespace
+        and not o.host_network  # no selector matches the node
+        and w.labels.items() <= o.labels.items()
     ]
     absent: list[str] = []
     for o in others:
@@ -88,11 +93,27 @@ def exact_selector(c: Cluster, w: Workload) -> dict[str, Any]:
     return sel
 
 
+def _node(c: Cluster, e: Endpoint) -> bool:
+    return isinstance(e, int) and c.workloads[e].host_network
+
+
+def host_network_warnings(c: Cluster, intents: Sequence[Intent]) -> list[str]:
+    """One warning per hostNetwork workload of the intents: its traffic is the node's, which
+    NetworkPolicy does not govern (a pod always reaches, and is reached from, its own node)."""
+    ends = sorted({e for s, d, _ in intents for e in (s, d) if _node(c, e)}, key=str)
+    return [
+        f"{c.workloads[i].key} uses the host network: NetworkPolicy does not govern its traffic, so its "
+        "connections are left out of the generated policies and of their check"
+        for i in ends
+        if isinstance(i, int)
+    ]
+
+
 def unlabelled_warnings(c: Cluster, intents: Sequence[Intent]) -> list[str]:
     """One warning per workload of the intents whose pods carry no labels: its policies can only
     select it as "none of the other workloads' labels", so any other unlabelled pod that later
     runs in the namespace is selected (and allowed) too."""
-    ends = sorted({e for s, d, _ in intents for e in (s, d) if isinstance(e, int)})
+    ends = sorted({e for s, d, _ in intents for e in (s, d) if isinstance(e, int) and not _node(c, e)})
     return [
         f"{c.workloads[i].key} has no pod labels: its policies select it by the absence of the other "
         "workloads' labels, so any other unlabelled pod in its namespace gets the same access; "
@@ -131,9 +152,10 @@ def generate_policies(c: Cluster, intents: Sequence[Intent]) -> list[dict[str, A
     for s, d, ps in intents:
         if isinstance(s, External) and isinstance(d, External):
             raise GenerateError(f"{s.name} -> {d.name}: both ends are external; NetworkPolicy cannot express it")
-        merged[(s, d)] = ports_union(merged.get((s, d), NO_PORTS), ps)
+        if not (_node(c, s) or _node(c, d)):  # NetworkPolicy does not govern traffic with the node
+            merged[(s, d)] = ports_union(merged.get((s, d), NO_PORTS), ps)
     docs: list[dict[str, Any]] = []
-    for ns in sorted({w.namespace for w in c.workloads}):
+    for ns in sorted({w.namespace for w in c.workloads if not w.host_network}):
         docs.append(_np(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
     for direction, key, peer_key in (("ingress", 1, "from"), ("egress", 0, "to")):
         for i, w in enumerate(c.workloads):
@@ -324,6 +346,9 @@ def intent_mismatches(c: Cluster, docs: list[dict[str, Any]], intents: Sequence[
                     k = (m.name(s2), m.name(d2))
                     want[k] = ports_union(want.get(k, NO_PORTS), ps)
     got = {(m.name(s), m.name(d)): ps for s, d, ps in m.connections()}
+    nodes = {w.key for w in check.workloads if w.host_network}  # traffic NetworkPolicy does not govern
+    want = {k: v for k, v in want.items() if not set(k) & nodes}
+    got = {k: v for k, v in got.items() if not set(k) & nodes}
     return [
         f"{s} -> {d}: intended {format_ports(want.get((s, d), NO_PORTS))}, generated policies allow {format_ports(got.get((s, d), NO_PORTS))}"
         for s, d in sorted(set(want) | set(got))

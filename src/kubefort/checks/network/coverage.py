@@ -216,6 +216,9 @@ def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[
     ## How to fix
     Add a namespace default deny (`podSelector: {}`) or a policy selecting `app: web`.
 
+    A workload with `hostNetwork: true` always fails: its pods use the node's network, which no
+    NetworkPolicy (nor Cilium or Calico pod policy) selects or isolates.
+
     ## Not applicable when
     The workload's namespace is out of scope: neither its Namespace nor a NetworkPolicy of
     it is in the scan.
@@ -227,6 +230,13 @@ def non_isolated_workload(res: Resource, index: ClusterIndex, ctx: CheckContext[
     for w in m.workloads(res):
         if not (m.a.isolated(w, "ingress") or m.a.isolated(w, "egress")):
             wl = m.c.workloads[w]
+            if wl.host_network:
+                yield Violation(
+                    f"pods of {wl.kind}/{wl.name} use the host network (spec.hostNetwork): no NetworkPolicy can "
+                    "select or isolate them; all ingress and egress allowed",
+                    labels_path(res),
+                )
+                continue
             labels = ",".join(f"{k}={v}" for k, v in sorted(wl.labels.items())) or "no labels"
             yield Violation(
                 f"no NetworkPolicy in {wl.namespace!r} selects pods of {wl.kind}/{wl.name} ({labels}): "

@@ -18,6 +18,10 @@ source's egress and the destination's ingress both allow it:
 * namespace labels are those of the Namespace objects in the scan plus the automatic
   `kubernetes.io/metadata.name`; a namespace that is referenced but not defined has only that label.
 
+A workload with `hostNetwork: true` is the node's identity: no policy selects it, no pod or
+namespace selector matches it, and a pod always reaches, and is reached from, its own node under
+NetworkPolicy (Cilium and Calico: as docs/netpol.md says).
+
 An external peer is an address range: a port counts as allowed to or from it when at least one
 address of the range is allowed on it.
 

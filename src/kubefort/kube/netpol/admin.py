@@ -68,6 +68,8 @@ class AdminPeer:
     def matches_workload(self, w: Workload, ns_labels: dict[str, str]) -> bool:
         if self.kind == "networks":
             return self.all_ipv4
+        if w.host_network:  # the node: every node (an empty node selector); node labels are not known
+            return self.kind == "nodes" and self.pod is not None and self.pod.empty
         if self.ns is None or not self.ns.matches(ns_labels):
             return False
         return self.pod is None or self.pod.matches(w.labels)

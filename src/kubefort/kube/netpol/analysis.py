@@ -73,12 +73,19 @@ class Analysis:
         self.lv: dict[tuple[str, str], int] = {}
         self.keys: dict[str, int] = {}
         self.ns_bits: dict[str, int] = {}
+        # hostNetwork workloads: the node's identity. No selector matches them (neither pod nor
+        # namespace selectors: they are left out of these bitsets), no policy selects them
+        self.host = 0
         for i, w in enumerate(ws):
             bit = 1 << i
+            if w.host_network:
+                self.host |= bit
+                continue
             self.ns_bits[w.namespace] = self.ns_bits.get(w.namespace, 0) | bit
             for kv in w.labels.items():
                 self.lv[kv] = self.lv.get(kv, 0) | bit
                 self.keys[kv[0]] = self.keys.get(kv[0], 0) | bit
+        self.pods = self.all & ~self.host  # what an empty selector matches
         self._sel: dict[Selector, int] = {}
         self._nsel: dict[Selector, int] = {}
         self._named: dict[Any, list[tuple[int, PortSet]]] = {}
@@ -126,7 +133,7 @@ class Analysis:
         """Workloads (in any namespace) whose labels match sel."""
         b = self._sel.get(sel)
         if b is None:
-            b = self._sel[sel] = selector_bits(sel, self.all, self.lv, self.keys)
+            b = self._sel[sel] = selector_bits(sel, self.pods, self.lv, self.keys)
         return b
 
     def nsel_bits(self, sel: Selector) -> int:
@@ -219,6 +226,8 @@ class Analysis:
             k = index.get(key)
             if k is None:
                 k = index[key] = len(profiles)
+                if direction == "ingress" and self.host and self.calico is not None:  # the node reaches its pods
+                    parts = [(b & ~self.host, ps) for b, ps in parts if b & ~self.host] + [(self.host, ALL_PORTS)]
                 profiles.append(self._piece_profile(parts, has))
             profiles[k].members.append(w)
             of.append(k)
@@ -264,6 +273,8 @@ class Analysis:
                         contrib.append((sub, ps))
             ext_ps = static if direction == "egress" else self.c.rule_ports_for(rule, self.c.workloads[w])
             ext = [ports_union(e, ext_ps) if x else e for e, x in zip(ext, xs, strict=False)]
+        if self.host:  # traffic with the pod's own node is always allowed (the API's NetworkPolicy docs)
+            contrib.append((self.host, ALL_PORTS))
         parts: list[tuple[int, PortSet]] = [(self.all, NO_PORTS)]
         for m, ps in contrib:
             new = []

@@ -260,6 +260,8 @@ class CalicoLayer:
         c = self.c = a.c
         self.values: dict[str, dict[str, int]] = {}  # label -> value -> workloads holding it
         for i, w in enumerate(c.workloads):
+            if w.host_network:  # the node's address: no workload endpoint, no selector matches it
+                continue
             for k, v in c.calico_labels(w).items():
                 per = self.values.setdefault(k, {})
                 per[v] = per.get(v, 0) | 1 << i
@@ -279,7 +281,7 @@ class CalicoLayer:
         return b
 
     def _eval(self, node: cs.Node) -> int:
-        everyone = self.a.all
+        everyone = self.a.pods
         if isinstance(node, cs.Not):
             return everyone & ~self.node_bits(node.operand)
         if isinstance(node, (cs.And, cs.Or)):
@@ -414,7 +416,9 @@ def tiers_bits(b: int) -> list[int]:
 def selecting(c: Any, direction: str, w: Workload) -> list[Entry]:
     """The entries selecting `w` and governing `direction`, in evaluation order."""
     labels = c.calico_labels(w)
-    out = []
+    out: list[Entry] = []
+    if w.host_network:  # the node: host endpoints are not modelled
+        return out
     for e in entries(c):
         if not governs(c, e, direction):
             continue
@@ -444,6 +448,8 @@ def rule_ports(c: Any, e: Entry, rule: CalicoRule | Rule, w: Workload, rep: Rep,
         return NO_PORTS
     if isinstance(rep, tuple):
         hit = piece_in_nets(peer, rep)
+    elif c.workloads[rep].host_network:  # the node's address: selectors never match it
+        hit = pod_in_nets(peer, 4) and peer.selector is None
     else:
         hit = _pod_matches(peer, c.calico_labels(c.workloads[rep]), 4)
     return dest_ports(rule, dst) if hit else NO_PORTS

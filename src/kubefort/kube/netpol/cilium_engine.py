@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 
 K8S_NSL = "k8s:" + NS_LABELS_PREFIX
 WORLD = entity_labels("world")
+# a hostNetwork pod has the identity of its node: `host` on its own node, `remote-node` elsewhere
+NODE_ENTITIES = ("host", "remote-node")
+NODES = tuple(entity_labels(x) for x in NODE_ENTITIES)
 AnyRule = CiliumRule | Rule
 
 
@@ -146,6 +149,8 @@ class CiliumLayer:
         self.keys: dict[str, int] = {}
         for i, labels in enumerate(self.labels):
             bit = 1 << i
+            if a.host >> i & 1:  # a hostNetwork pod is the node (reserved:host / remote-node), not an endpoint
+                continue
             for kv in labels.items():
                 self.lv[kv] = self.lv.get(kv, 0) | bit
                 self.keys[kv[0]] = self.keys.get(kv[0], 0) | bit
@@ -162,7 +167,7 @@ class CiliumLayer:
         if b is None:
             from kubefort.kube.netpol.analysis import selector_bits  # analysis imports this module
 
-            b = self._sel[sel] = selector_bits(sel, self.a.all, self.lv, self.keys)
+            b = self._sel[sel] = selector_bits(sel, self.a.pods, self.lv, self.keys)
         return b
 
     # -- what one rule matches ------------------------------------------------------------------
@@ -197,8 +202,10 @@ class CiliumLayer:
             checks += 1
             if p.kind == "endpoints" and p.selector is not None:
                 b |= self.sel_bits(p.selector) | (a.all_pieces if p.matches_labels(WORLD) else 0)
+                b |= a.host if any(p.matches_labels(x) for x in NODES) else 0
             elif p.kind == "entity":
                 b |= (a.all if p.matches_entity("pod") else 0) | (a.all_pieces if p.matches_entity("world") else 0)
+                b |= a.host if any(p.matches_entity(x) for x in NODE_ENTITIES) else 0
             elif p.kind == "cidr":
                 b |= tiers.piece_bits(a, p.block)
         if checks == 0 and rule.peers:  # only toServices, none matching: the L3 part stays empty
@@ -268,9 +275,30 @@ class CiliumLayer:
                 state = new
         out: dict[PortSet, int] = {}
         for b, al, de in state:
+            b &= ~a.host
             ps = ports_minus(al if dd else ALL_PORTS, de)
-            out[ps] = out.get(ps, 0) | b
+            if b:
+                out[ps] = out.get(ps, 0) | b
+        if a.host:
+            ps = self.node_ports(direction, w, specs, nps, dd)
+            out[ps] = out.get(ps, 0) | a.host
         return [(b, ps) for ps, b in out.items() if ps != NO_PORTS]
+
+    def node_ports(self, direction: str, w: int, specs: list[int], nps: list[int], dd: bool) -> PortSet:
+        """The node (every hostNetwork workload): reached through either of its identities, `host`
+        (its own node; ingress: allow-localhost) or `remote-node`, each with its own entries."""
+        c = self.c
+        dst = c.workloads[w] if direction == "ingress" else None
+        out = NO_PORTS
+        for entity in NODE_ENTITIES:
+            al = ALL_PORTS if direction == "ingress" and entity == "host" else NO_PORTS
+            de = NO_PORTS
+            for pol, rule, deny in self.entries(direction, specs, nps):
+                if (deny or dd) and rule_hits(c, pol, rule, entity):
+                    ps = rule_ports(c, rule, dst)
+                    de, al = (ports_union(de, ps), al) if deny else (de, ports_union(al, ps))
+            out = ports_union(out, ports_minus(al if dd else ALL_PORTS, de))
+        return out
 
     def selection(self, direction: str) -> tuple[list[list[int]], list[list[int]]]:
         """Per workload: the specs and the NetworkPolicies giving it entries of `direction`."""
@@ -353,14 +381,24 @@ class CiliumLayer:
 
 
 # -- direct evaluation (explain) -----------------------------------------------------------------
-def rule_hits(c: Any, pol: Policy | None, rule: AnyRule, rep: int | tuple[int, int]) -> bool:
-    """Does the rule's L3 part match the peer `rep` (a workload index, or an address piece that
-    every block holds wholly or not at all)? The per-pair form of `CiliumLayer.peer_bits`."""
+def rule_hits(c: Any, pol: Policy | None, rule: AnyRule, rep: int | tuple[int, int] | str) -> bool:
+    """Does the rule's L3 part match the peer `rep` (a workload index, an address piece that
+    every block holds wholly or not at all, or a node identity: "host", "remote-node")? The
+    per-pair form of `CiliumLayer.peer_bits`."""
     piece = rep if isinstance(rep, tuple) else None
-    labels = WORLD if piece is not None else c.cilium_labels(c.workloads[rep])
+    node = isinstance(rep, str)
+    labels = (
+        WORLD
+        if piece is not None
+        else entity_labels(rep)
+        if isinstance(rep, str)
+        else c.cilium_labels(c.workloads[rep])
+    )
     if isinstance(rule, Rule):
         if rule.peers is None:
             return True
+        if node:  # NetworkPolicy peers: selectors never match the node, ipBlock never matches nodes in Cilium
+            return False
         for q in rule.peers:
             if q.cidr is not None:
                 if piece is not None and any(lo <= piece[1] and piece[0] <= hi for lo, hi in q.block):
@@ -381,7 +419,7 @@ def rule_hits(c: Any, pol: Policy | None, rule: AnyRule, rep: int | tuple[int, i
         if p.kind == "endpoints":
             hit = hit or p.matches_labels(labels)
         elif p.kind == "entity":
-            hit = hit or p.matches_entity("world" if piece is not None else "pod")
+            hit = hit or p.matches_entity(rep if isinstance(rep, str) else "world" if piece is not None else "pod")
         elif p.kind == "cidr" and piece is not None:
             hit = hit or p.overlaps(*piece)
     if checks == 0 and rule.peers:
@@ -398,6 +436,8 @@ def selecting(c: Any, direction: str, w: Workload) -> list[tuple[str, bool, Poli
     NetworkPolicy giving `w` entries of `direction`."""
     labels = c.cilium_labels(w)
     out: list[tuple[str, bool, Policy | None, list[tuple[AnyRule, bool]]]] = []
+    if w.host_network:  # the node: host policies (nodeSelector) are not modelled
+        return out
     for p in c.cilium:
         for s in p.specs:
             if s.selects(labels) and s.affects(direction):

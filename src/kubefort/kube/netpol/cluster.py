@@ -216,7 +216,7 @@ class Cluster:
     def admin_for(self, w: Workload) -> list[AdminPolicy]:
         """The cluster-wide policies whose subject selects `w`, in evaluation order."""
         labels = self.ns_labels(w.namespace)
-        return [a for a in self.admin if a.selects(w, labels)]
+        return [] if w.host_network else [a for a in self.admin if a.selects(w, labels)]
 
     def cuts(self) -> list[int]:
         """Every address where some policy's address block starts or ends (+1): between two
@@ -252,10 +252,10 @@ class Cluster:
         return self.by_namespace.get(namespace, [])
 
     def selected_by(self, pol: Policy, w: Workload) -> bool:
-        return w.namespace == pol.namespace and pol.selector.matches(w.labels)
+        return w.namespace == pol.namespace and pol.selector.matches(w.labels) and not w.host_network
 
     def peer_matches_workload(self, pol: Policy, peer: Peer, w: Workload) -> bool:
-        if peer.cidr is not None:
+        if peer.cidr is not None or w.host_network:
             return False
         if peer.ns is None and w.namespace != pol.namespace:
             return False

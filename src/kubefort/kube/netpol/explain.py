@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubefort.kube.netpol import calico_engine, cilium_engine
 from kubefort.kube.netpol.admin import AdminPolicy, AdminRule
@@ -32,6 +33,7 @@ class Side:
     ports: PortSet = ALL_PORTS
     decisions: list[Decision] = field(default_factory=list)  # cluster-wide tiers, in evaluation order
     conflicts: list[str] = field(default_factory=list)  # equal-priority policies deciding differently
+    node: str = ""  # why node traffic (a hostNetwork workload) is allowed whatever the policies say
 
 
 def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | External) -> Side:
@@ -39,6 +41,11 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
     if isinstance(pod, External):
         return Side(direction, False)
     w = c.workloads[pod]
+    if w.host_network:
+        return Side(direction, True, node="the pods use the node's network: no pod policy applies to them")
+    other = c.workloads[peer] if isinstance(peer, int) else None
+    if direction == "ingress" and other is not None and other.host_network and not c.cilium:
+        return Side(direction, True, node="traffic from the pod's own node is always allowed")
     side = Side(direction, True, ports=NO_PORTS)
     dst = w if direction == "ingress" else (c.workloads[peer] if isinstance(peer, int) else None)
     reps: list[int | tuple[int, int]] = [peer] if isinstance(peer, int) else list(c.pieces(*peer.range))
@@ -71,6 +78,9 @@ def explain_side(c: Cluster, direction: str, pod: int | External, peer: int | Ex
                         side.allowing = [
                             (k, i, ports_union(x, ps) if (k, i) == (p.key, r.index) else x) for k, i, x in side.allowing
                         ]
+        if side.isolating and other is not None and other.host_network:  # egress to the node
+            side.node = "traffic to the pod's own node is always allowed by NetworkPolicy"
+            np_by_rep[-1] = ALL_PORTS
     if not c.admin:
         for ps in np_by_rep if side.isolating else [ALL_PORTS]:
             side.ports = ports_union(side.ports, ps)
@@ -91,29 +101,42 @@ def _cilium(c: Cluster, side: Side, w: Workload, reps: list[int | tuple[int, int
     dd = any(x[1] for x in found)
     side.isolating = [name for name, on, _, _ in found if on]
     admin = c.admin_for(w)
-    for rep in reps:
-        allow, deny = NO_PORTS, NO_PORTS
-        for name, _, pol, rules in found:
-            for r, is_deny in rules:
-                if (not is_deny and not dd) or not cilium_engine.rule_hits(c, pol, r, rep):
-                    continue
-                ps = cilium_engine.rule_ports(c, r, dst)
-                if ps == NO_PORTS:
-                    continue
-                if is_deny:
-                    deny = ports_union(deny, ps)
-                    label = f"{d}Deny[{r.index}]"
-                    if all((x.policy, x.rule) != (name, label) for x in side.decisions):
-                        side.decisions.append(Decision(name, label, "Deny", "Cilium", ps))
-                else:
-                    allow = ports_union(allow, ps)
-                    if all(a[:2] != (name, r.index) for a in side.allowing):
-                        side.allowing.append((name, r.index, ps))
-        ps = ports_minus(allow if dd else ALL_PORTS, deny) if found else ALL_PORTS
-        if admin:
-            ps = _tiers(c, side, w, admin, rep, dst, ps, bool(found))
+    for orig in reps:
+        # the node (a hostNetwork workload): through either of its identities, its own node or a remote one
+        node = isinstance(orig, int) and c.workloads[orig].host_network
+        lower = NO_PORTS
+        for rep in cilium_engine.NODE_ENTITIES if node else (orig,):
+            lower = ports_union(lower, _cilium_rep(c, side, found, dd, rep, dst))
+        ps = _tiers(c, side, w, admin, orig, dst, lower, bool(found)) if admin else lower
         side.ports = ports_union(side.ports, ps)
     return side
+
+
+def _cilium_rep(
+    c: Cluster, side: Side, found: list[Any], dd: bool, rep: int | tuple[int, int] | str, dst: Workload | None
+) -> PortSet:
+    """The Cilium layer's verdict for one peer (a node identity for the node)."""
+    d = side.direction
+    allow, deny = NO_PORTS, NO_PORTS
+    for name, _, pol, rules in found:
+        for r, is_deny in rules:
+            if (not is_deny and not dd) or not cilium_engine.rule_hits(c, pol, r, rep):
+                continue
+            ps = cilium_engine.rule_ports(c, r, dst)
+            if ps == NO_PORTS:
+                continue
+            if is_deny:
+                deny = ports_union(deny, ps)
+                label = f"{d}Deny[{r.index}]"
+                if all((x.policy, x.rule) != (name, label) for x in side.decisions):
+                    side.decisions.append(Decision(name, label, "Deny", "Cilium", ps))
+            else:
+                allow = ports_union(allow, ps)
+                if all(a[:2] != (name, r.index) for a in side.allowing):
+                    side.allowing.append((name, r.index, ps))
+    if d == "ingress" and rep == "host":
+        allow, side.node = ALL_PORTS, "the local node reaches its pods unless a deny rule matches (allow-localhost)"
+    return ports_minus(allow if dd else ALL_PORTS, deny) if found else ALL_PORTS
 
 
 def _calico(c: Cluster, side: Side, w: Workload, reps: list[int | tuple[int, int]], dst: Workload | None) -> Side:

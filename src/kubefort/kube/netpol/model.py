@@ -127,6 +127,9 @@ class Workload:
     labels: dict[str, str]
     ports: tuple[tuple[str, str, int], ...] = ()  # named container ports: (name, protocol, number)
     resource: Resource | None = None
+    # spec.hostNetwork: the pods are the node's network identity (docs/netpol.md): no pod policy
+    # selects them, no pod selector matches them, and their named ports are host ports (`ports` empty)
+    host_network: bool = False
 
     @property
     def key(self) -> str:

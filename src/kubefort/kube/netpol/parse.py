@@ -162,5 +162,7 @@ def workloads_of(res: Resource, extra_paths: Any = None) -> list[Workload]:
                 ):
                     ports.append((p["name"], proto, num))
         name = res.id.name if len(pods) == 1 else f"{res.id.name}#{i}"
-        out.append(Workload(res.id.namespace or DEFAULT_NAMESPACE, res.id.kind, name, labels, tuple(ports), res))
+        host = pod.spec.data.get("hostNetwork") is True
+        ns = res.id.namespace or DEFAULT_NAMESPACE
+        out.append(Workload(ns, res.id.kind, name, labels, () if host else tuple(ports), res, host))
     return out

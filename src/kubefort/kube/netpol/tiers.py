@@ -147,9 +147,11 @@ def admin_match(a: Analysis, direction: str, w: int, rule: AdminRule) -> Match:
             wbits |= a.nsel_bits(peer.ns or Selector()) & a.sel_bits(peer.pod or Selector())
         elif peer.kind == "networks":
             pbits |= piece_bits(a, peer.block)
-            if peer.all_ipv4:  # 0.0.0.0/0 holds every pod address (kubefort models pods as IPv4)
+            if peer.all_ipv4:  # 0.0.0.0/0 holds every pod and node address (kubefort models them as IPv4)
                 wbits = a.all
-        # nodes and domainNames: no endpoint kubefort models
+        elif peer.kind == "nodes" and peer.pod is not None and peer.pod.empty:
+            wbits |= a.host  # every node: the hostNetwork workloads (node labels are not known)
+        # domainNames: no endpoint kubefort models
     return match_ports(
         a,
         direction,
@@ -261,7 +263,8 @@ def tier_parts(
     fresh: list[Part] = [(a.full, NO_PORTS, NO_PORTS, NO_PORTS)]
     admin = run_tier(a, direction, w, [i for i in admin_pis if c.admin[i].tier == "Admin"], fresh, conflicts)
     if np_pis:  # NetworkPolicy isolates the pod: allowed iff a rule allows (additive)
-        parts: list[tuple[int, PortSet]] = [(a.full, NO_PORTS)]
+        # traffic with the pod's own node is always allowed (the hostNetwork workloads stand for it)
+        parts: list[tuple[int, PortSet]] = [(a.full & ~a.host, NO_PORTS)] + ([(a.host, ALL_PORTS)] if a.host else [])
         for pi in np_pis:
             for rule in c.policies[pi].rules(direction):
                 for m, ps in np_match(a, direction, w, pi, rule):
