@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/bench_netpol_observe.py [--flows 1000000] [--connections 20000]
                                                       [--pods 5000] [--policies 500] [--seed 1]
+                                                      [--jobs 0]
 
 The cluster is bench_netpol.py's (PODS Deployments over 50 namespaces, POLICIES NetworkPolicies
 of the kinds real namespaces hold). The flow log is generated deterministically: CONNECTIONS
@@ -11,18 +12,20 @@ and FLOWS Hubble records drawn from them with a skew (a few connections carry mo
 real traffic), written as `hubble observe -o json` prints them (full records, ~1.2 KB a line),
 the same with the Hubble exporter's field mask keeping only what `observe` reads (time, verdict,
 drop_reason_desc, Type, is_reply, IP, l4, source, destination; ~0.6 KB a line), and the same
-as Calico flow log records. Prints, per format, the rate of reading + judging
-(`read_flows` into `Observer.add`, from an in-memory file), then the time of the rule-use pass
-and the peak memory.
+as Calico flow log records. Each is written to a file in a temporary directory (so the page
+cache holds it, as it would a log just written) and read the way the command reads it
+(`FlowReader(observer, jobs).read` on the open file: with JOBS processes, 0 = one per CPU, for a
+file of 16 MiB or more), then again in one process (`-j 1`). Prints, per format, both rates of
+reading + judging, the processes used, the time of the rule-use pass and the peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_netpol import generate, to_resources
 
 from kubefort.kube.netpol import Analysis, Cluster
-from kubefort.kube.netpol.flows import ReadStats, read_flows
+from kubefort.kube.netpol.flows import ReadStats
 from kubefort.kube.netpol.observe import Observer, rule_uses
+from kubefort.kube.netpol.observe_read import FlowReader
 
 PORTS = [(8080, "TCP"), (80, "TCP"), (9090, "TCP"), (5432, "TCP"), (6379, "TCP"), (53, "UDP"), (443, "TCP")]
 
@@ -133,6 +137,7 @@ def main() -> None:
     ap.add_argument("--policies", type=int, default=500)
     ap.add_argument("--namespaces", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=0, help="processes (0: one per CPU), as observe -j")
     args = ap.parse_args()
 
     rnd = random.Random(args.seed)
@@ -154,34 +159,43 @@ def main() -> None:
         conns.append((src, dst, port, proto, "DROPPED" if rnd.random() < 0.2 else "FORWARDED"))
     weights = [1 / (k + 1) for k in range(len(conns))]  # Zipf-like: a few connections carry most flows
     picks = rnd.choices(range(len(conns)), weights=weights, k=args.flows)
+    tmp = tempfile.TemporaryDirectory(prefix="kubefort-bench-observe-")
     for label, fmt, make in (
         ("hubble", "hubble", hubble_line),
         ("masked", "hubble", masked_line),
         ("calico", "calico", calico_line),
     ):
-        buf = io.BytesIO()
-        for i, k in enumerate(picks):
-            buf.write(make(cluster, *conns[k][:4], conns[k][4], i) + b"\n")
-        data = buf.getvalue()
-        del buf
-        stats = ReadStats()
-        obs = Observer(cluster, analysis)
-        t0 = time.perf_counter()
-        obs.add(read_flows(io.BytesIO(data), fmt, fmt, stats))
-        t1 = time.perf_counter()
-        groups = obs.result()
-        rules = rule_uses(cluster, analysis, groups)
-        t2 = time.perf_counter()
-        assert stats.flows == args.flows and not stats.bad, (stats.flows, stats.bad_lines[:3])
+        path = Path(tmp.name) / f"{label}.jsonl"
+        with path.open("wb") as fh:
+            for i, k in enumerate(picks):
+                fh.write(make(cluster, *conns[k][:4], conns[k][4], i) + b"\n")
+        runs = []
+        for jobs in (args.jobs, 1):
+            stats = ReadStats()
+            obs = Observer(cluster, analysis)
+            t0 = time.perf_counter()
+            with path.open("rb") as fh:
+                used = FlowReader(obs, jobs).read(fh, label, fmt, stats)
+            t1 = time.perf_counter()
+            groups = obs.result()
+            rules = rule_uses(cluster, analysis, groups)
+            t2 = time.perf_counter()
+            assert stats.flows == args.flows and not stats.bad, (stats.flows, stats.bad_lines[:3])
+            runs.append((used, t1 - t0, t2 - t1, groups, rules, len(obs.unmatched)))
+        (used, took, rule_time, groups, rules, unmatched), (_, one, _, groups_one, *_) = runs
+        assert groups == groups_one, "the processes' result differs from one process's"
         blocked = sum(not g.allowed for g in groups)
         print(
-            f"{label:7} {args.flows:,} records, {len(data) / 2**20:.0f} MiB: read + judge {t1 - t0:6.2f} s = "
-            f"{args.flows / (t1 - t0):,.0f} flows/s ({len(groups):,} connections, {blocked:,} blocked, "
-            f"{len(obs.unmatched)} unmatched); rule use {t2 - t1:.2f} s ({sum(not r.flows for r in rules)} of {len(rules)} rules unused)"
+            f"{label:7} {args.flows:,} records, {path.stat().st_size / 2**20:.0f} MiB: read + judge in {used} "
+            f"{'process' if used == 1 else 'processes'} {took:6.2f} s = {args.flows / took:,.0f} flows/s; "
+            f"in one {one:6.2f} s = {args.flows / one:,.0f} flows/s ({len(groups):,} connections, {blocked:,} blocked, "
+            f"{unmatched} unmatched); rule use {rule_time:.2f} s ({sum(not r.flows for r in rules)} of {len(rules)} rules unused)"
         )
-        del data
+        path.unlink()
+    tmp.cleanup()
     print(
-        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (the flow files are held in memory here)"
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (this process), "
+        f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB (the largest worker)"
     )
 
 

@@ -23,8 +23,8 @@ values left out. What is read:
 * `l4.TCP|UDP|SCTP.destination_port` (ICMP and a missing port are skipped);
   `IP.source`/`IP.destination`; `source`/`destination` endpoints: `namespace`, `pod_name`,
   `labels` (`k8s:key=value` are the pod's labels; `reserved:world` marks an address outside the
-  cluster, other `reserved:` identities (host, remote-node, ...) are not pods), `identity`, and
-  `workloads` (`[{"name", "kind"}]`, the pod's controller); `time` (RFC 3339).
+  cluster, other `reserved:` identities (host, remote-node, ...) are not pods) and `workloads`
+  (`[{"name", "kind"}]`, the pod's controller); `time` (RFC 3339).
 
 **Calico** (Calico Enterprise/Cloud flow logs, the JSON that fluentd writes to Elasticsearch
 and to `flows.log`; fields as felix's flow log `JSONOutput`, documented under "Flow log data
@@ -36,6 +36,12 @@ number), `dest_port` (null for ICMP: skipped), `num_flows` (the flows the record
 over), `<end>_name_aggr` (a pod's name prefix ending in `*`, or `pub`/`pvt`),
 `<end>_labels.labels` (`key=value`), `<end>_ip` (null when aggregated). (`source_*` and
 `dest_*`.)
+
+Endpoints repeat across millions of records, so each reader keeps the endpoints it made, found
+by a few fields (namespace, pod name, address; Calico also the type and aggregated name) with
+the rest of what an endpoint is made of compared on a hit: what a record counts as depends on
+that record alone, never on the records read before it (observe_read.py reads byte ranges of
+one file in several processes and relies on it).
 """
 
 from __future__ import annotations
@@ -43,10 +49,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import IO, Any, NamedTuple
+from datetime import UTC, date, datetime
+from typing import IO, Any, NamedTuple, Protocol
 
 import orjson
 
@@ -101,6 +107,12 @@ class ReadStats:
             self.bad_lines.append((name, line, reason))
 
 
+class Readable(Protocol):
+    """What the readers need of a stream: `read(n)`, b"" at its end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class BadLine(Exception):
     """A line that is not a flow record of the format (the message says why)."""
 
@@ -112,37 +124,39 @@ def read_flows(stream: IO[bytes], name: str, fmt: str, stats: ReadStats, max_lin
     known = fmt in FORMATS
     if known:
         stats.formats[name] = fmt
-    hub, cal = _Hubble(), _Calico()
+    hub, cal = Hubble(), Calico()
     parse = hub.parse if fmt == "hubble" else cal.parse
     loads, decode_error, skipped = orjson.loads, orjson.JSONDecodeError, stats.skipped
     lineno = blank = flows = 0
     try:
-        for lines in _chunks(stream, max_line):
+        for lines in chunks(stream, max_line):
             for line in lines:
                 lineno += 1
+                if line is None:
+                    stats.bad_line(name, lineno, f"longer than {max_line} bytes")
+                    continue
                 try:
-                    if line is None:
-                        raise BadLine(f"longer than {max_line} bytes")
                     obj = loads(line)
-                    if not known:
-                        fmt, known = detect(obj), True
-                        stats.formats[name] = fmt
-                        parse = hub.parse if fmt == "hubble" else cal.parse
-                    out = parse(obj)
                 except decode_error as exc:
-                    if line is not None and (not line or line.isspace()):
+                    if not line or line.isspace():
                         blank += 1
                     else:
-                        stats.bad_line(name, lineno, f"not JSON ({str(exc).split(':', 1)[0]})")
+                        stats.bad_line(name, lineno, not_json(exc))
                     continue
-                except BadLine as exc:
-                    stats.bad_line(name, lineno, str(exc))
-                    continue
-                except (TypeError, AttributeError, ValueError, KeyError):  # a safety net: fields are checked first
-                    stats.bad_line(name, lineno, "a field has the wrong type")
-                    continue
+                if not known:
+                    try:
+                        fmt = detect(obj)
+                    except BadLine as exc:
+                        stats.bad_line(name, lineno, str(exc))
+                        continue
+                    known = True
+                    stats.formats[name] = fmt
+                    parse = hub.parse if fmt == "hubble" else cal.parse
+                out = judge_record(parse, obj)
                 if isinstance(out, str):
                     skipped[out] += 1
+                elif isinstance(out, BadLine):
+                    stats.bad_line(name, lineno, str(out))
                 else:
                     flows += 1
                     yield out
@@ -153,7 +167,23 @@ def read_flows(stream: IO[bytes], name: str, fmt: str, stats: ReadStats, max_lin
             stats.formats[name] = "empty" if lineno == blank else "unknown"
 
 
-def _chunks(stream: IO[bytes], max_line: int) -> Iterator[list[bytes | None]]:
+def not_json(exc: ValueError) -> str:
+    """The bad-line reason for a line orjson cannot parse."""
+    return f"not JSON ({str(exc).split(':', 1)[0]})"
+
+
+def judge_record(parse: Callable[[Any], Flow | str], obj: Any) -> Flow | str | BadLine:
+    """One parsed record through `parse`: a Flow, the reason it is skipped, or why it is a bad
+    line (returned, not raised; a field of an unexpected type is caught here as a safety net)."""
+    try:
+        return parse(obj)
+    except BadLine as exc:
+        return exc.with_traceback(None)  # its traceback's frame holds it: a cycle only a collection frees
+    except (TypeError, AttributeError, ValueError, KeyError):
+        return BadLine("a field has the wrong type")
+
+
+def chunks(stream: Readable, max_line: int) -> Iterator[list[bytes | None]]:
     """The lines of a stream, a chunk at a time (without their newline); None stands for a line
     longer than max_line, which is never held whole."""
     size = min(CHUNK, max_line)  # a line inside one chunk is shorter than max_line: only a line
@@ -211,8 +241,23 @@ def norm_time(s: Any) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_END_OF_9999 = 253402300800  # 10000-01-01T00:00:00Z in UNIX seconds
+_MINUTES: dict[int, str] = {}  # minutes since the epoch -> "YYYY-MM-DDTHH:MM:"
+_SECONDS = [f"{s:02d}.000000000Z" for s in range(60)]
+
+
 def unix_time(v: Any) -> str:
     """UNIX seconds as the normalised time string."""
+    if type(v) is int and 0 <= v < _END_OF_9999:  # whole seconds (what felix writes): no datetime
+        minute, sec = divmod(v, 60)
+        p = _MINUTES.get(minute)
+        if p is None:
+            day, m = divmod(minute, 1440)
+            p = f"{date.fromordinal(_EPOCH_ORDINAL + day).isoformat()}T{m // 60:02d}:{m % 60:02d}:"
+            if len(_MINUTES) < 1 << 16:
+                _MINUTES[minute] = p
+        return p + _SECONDS[sec]
     if type(v) is not int and type(v) is not float:
         raise BadLine(f"time is {type(v).__name__}, expected UNIX seconds")
     try:
@@ -257,17 +302,26 @@ def _get(d: dict[str, Any], proto_name: str, json_name: str) -> Any:
 _H_VERDICT = {"FORWARDED": FORWARDED, 1: FORWARDED, "REDIRECTED": FORWARDED, 5: FORWARDED}
 _H_VERDICT |= {"DROPPED": DROPPED, 2: DROPPED, "AUDIT": AUDIT, 4: AUDIT}
 _H_VERDICT_NAMES = {0: "VERDICT_UNKNOWN", 3: "ERROR", 6: "TRACED", 7: "TRANSLATED"}
-_H_POLICY_DROPS = {"POLICY_DENIED", 133, "POLICY_DENY", 181, "DROP_REASON_UNKNOWN", 0}
+H_POLICY_DROPS = frozenset({"POLICY_DENIED", 133, "POLICY_DENY", 181, "DROP_REASON_UNKNOWN", 0})
 _H_TYPES: dict[Any, str] = {"L7": "L7 record", 2: "L7 record", "SOCK": "socket event", 3: "socket event"}
 _EMPTY: dict[str, Any] = {}
 _new = tuple.__new__
+KEEP_ENDPOINTS = 1 << 20  # endpoints a reader keeps: a flood of distinct world addresses is not kept
 
 
-class _Hubble:
+def hubble_key(ep: dict[str, Any], ip: Any) -> tuple[Any, ...]:
+    """What a Hubble endpoint's cache entry is found by; its `labels` and `workloads` are compared
+    on a hit, so what a record's endpoint becomes depends on that record alone."""
+    pod = ep.get("pod_name")
+    return (ep.get("namespace"), pod, ip) if pod else (ep.get("namespace"), pod, ep.get("podName"), ip)
+
+
+class Hubble:
     """Hubble records -> flows; endpoints are interned (pods repeat across millions of flows)."""
 
     def __init__(self) -> None:
-        self.ends: dict[tuple[Any, ...], Endpoint] = {}
+        # hubble_key -> (labels, workloads, the endpoint they make)
+        self.ends: dict[tuple[Any, ...], tuple[Any, Any, Endpoint]] = {}
 
     def parse(self, obj: Any) -> Flow | str:
         """One record: a Flow, or why it is not one to judge (BadLine when it is not a record)."""
@@ -301,7 +355,7 @@ class _Hubble:
             return f"verdict {_H_VERDICT_NAMES.get(v, v) if v.__class__ is int else v or 'VERDICT_UNKNOWN'}"
         if verdict is DROPPED:
             why = _get(f, "drop_reason_desc", "dropReasonDesc")
-            if why is not None and why not in _H_POLICY_DROPS:
+            if why is not None and why not in H_POLICY_DROPS:
                 if why.__class__ is not str and why.__class__ is not int:
                     raise BadLine("drop_reason_desc is not a drop reason")
                 return f"dropped, not by policy ({why})"
@@ -331,22 +385,8 @@ class _Hubble:
             if ip is not None:
                 raise BadLine("IP is not an object")
             ip = _EMPTY
-        ends, ep = self.ends, get("source")
-        src = (
-            ends.get((ep.get("namespace"), pod, ep.get("identity")))
-            if ep.__class__ is dict and (pod := ep.get("pod_name"))
-            else None
-        )
-        if src is None:
-            src = self.endpoint(ep, ip.get("source"), "source")
-        ep = get("destination")
-        dst = (
-            ends.get((ep.get("namespace"), pod, ep.get("identity")))
-            if ep.__class__ is dict and (pod := ep.get("pod_name"))
-            else None
-        )
-        if dst is None:
-            dst = self.endpoint(ep, ip.get("destination"), "destination")
+        src = self.endpoint(get("source"), ip.get("source"), "source")
+        dst = self.endpoint(get("destination"), ip.get("destination"), "destination")
         tm = get("time")
         if tm is None:
             tm = obj.get("time")
@@ -363,15 +403,27 @@ class _Hubble:
         return _H_TYPES.get(t, f"flow type {t}")
 
     def endpoint(self, ep: Any, ip: Any, what: str) -> Endpoint:
+        """The endpoint a record's `source` or `destination` (with its address) names."""
         if ep is None:
-            ep = {}
-        if type(ep) is not dict:
+            ep = _EMPTY
+        if ep.__class__ is not dict:
             raise BadLine(f"{what} is not an object")
+        labels, wls = ep.get("labels"), ep.get("workloads")
+        key: tuple[Any, ...] | None = hubble_key(ep, ip)
+        try:
+            hit = self.ends.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value where a string belongs: the checks below say which
+            hit = key = None
+        if hit is not None and hit[0] == labels and hit[1] == wls:
+            return hit[2]
+        e = self.build(ep, ip, what)
+        if key is not None and (hit is not None or len(self.ends) < KEEP_ENDPOINTS):
+            self.ends[key] = (labels, wls, e)
+        return e
+
+    @staticmethod
+    def build(ep: dict[str, Any], ip: Any, what: str) -> Endpoint:
         ns, pod = ep.get("namespace"), ep.get("pod_name")
-        key = (ns, pod, ep.get("identity")) if pod else ("", ns, ep.get("podName"), ep.get("identity"), ip)
-        e = self.ends.get(key)
-        if e is not None:
-            return e
         ns, pod = _str(ns, f"{what}.namespace"), _str(pod or ep.get("podName"), f"{what}.pod_name")
         labels = ep.get("labels") or []
         if type(labels) is not list:
@@ -398,23 +450,32 @@ class _Hubble:
         kind = (
             "" if pod else ("world" if reserved.startswith("world") else (f"reserved:{reserved}" if reserved else ""))
         )
-        e = Endpoint(ns, pod, tuple(sorted(pod_labels)), _ip(ip, f"IP.{what}"), workload, False, kind)
-        if len(self.ends) < 1 << 20:  # bounded: a flood of distinct world addresses is not kept
-            self.ends[key] = e
-        return e
+        return Endpoint(ns, pod, tuple(sorted(pod_labels)), _ip(ip, f"IP.{what}"), workload, False, kind)
 
 
 # ---------------------------------------------------------------------------------------------
 _C_ACTION = {"allow": FORWARDED, "deny": DROPPED}
-_C_PROTO = {"tcp": "TCP", "6": "TCP", "udp": "UDP", "17": "UDP", "sctp": "SCTP", "132": "SCTP"}
+C_PROTO = {"tcp": "TCP", "6": "TCP", "udp": "UDP", "17": "UDP", "sctp": "SCTP", "132": "SCTP"}
 _C_TYPES = {"wep": "", "hep": "Calico host endpoint", "ns": "world", "net": "world"}
+# per end: the fields of its type, namespace, name, aggregated name, address and labels
+C_FIELDS = {
+    end: tuple(f"{end}_{f}" for f in ("type", "namespace", "name", "name_aggr", "ip", "labels"))
+    for end in ("source", "dest")
+}
+_NO_LABELS = object()  # the labels field of a record where it is neither an object nor absent: never cached
 
 
-class _Calico:
+def calico_labels(lab: Any) -> Any:
+    """What a Calico endpoint's cache entry compares of its `<end>_labels` field."""
+    return lab.get("labels") if lab.__class__ is dict else (None if lab is None else _NO_LABELS)
+
+
+class Calico:
     """Calico flow log records -> flows (one record aggregates `num_flows` connections)."""
 
     def __init__(self) -> None:
-        self.ends: dict[tuple[Any, ...], Endpoint] = {}
+        # (type, namespace, name, aggregated name, address) -> (calico_labels, the endpoint)
+        self.ends: dict[tuple[Any, ...], tuple[Any, Endpoint]] = {}
         self.times: dict[Any, str] = {}
 
     def parse(self, obj: Any) -> Flow | str:
@@ -433,7 +494,7 @@ class _Calico:
         p = obj.get("proto")
         if type(p) is not str:
             raise BadLine("proto is not a string")
-        proto = _C_PROTO.get(p.lower())
+        proto = C_PROTO.get(p.lower())
         if proto is None:
             return "ICMP" if p.lower() in ("icmp", "icmp6", "1", "58") else f"protocol {p}"
         port = obj.get("dest_port")
@@ -457,31 +518,42 @@ class _Calico:
         t = self.times.get(v)
         if t is None:
             t = unix_time(v)
-            if len(self.times) < 1 << 16:
+            if len(self.times) < 1 << 16 and v not in (0, 1):  # never 0 or 1: False and True equal them
                 self.times[v] = t
         return t
 
     def endpoint(self, obj: dict[str, Any], end: str) -> Endpoint:
-        typ, ns, name = obj.get(f"{end}_type"), obj.get(f"{end}_namespace"), obj.get(f"{end}_name")
-        aggr, ip, lab = obj.get(f"{end}_name_aggr"), obj.get(f"{end}_ip"), obj.get(f"{end}_labels")
-        labels = lab.get("labels") if type(lab) is dict else lab
-        key = (typ, ns, name, aggr, ip, tuple(labels) if type(labels) is list else labels)
+        """The endpoint of one end (`source` or `dest`) of a record."""
+        f_typ, f_ns, f_name, f_aggr, f_ip, f_lab = C_FIELDS[end]
+        get = obj.get
+        key: tuple[Any, ...] | None = (get(f_typ), get(f_ns), get(f_name), get(f_aggr), get(f_ip))
+        lab = get(f_lab)
+        labels = calico_labels(lab)
         try:
-            e = self.ends.get(key)
-        except TypeError:  # an unhashable value where a string belongs
-            raise BadLine(f"{end} fields have the wrong types") from None
-        if e is not None:
-            return e
-        typ = _str(typ, f"{end}_type")
+            hit = self.ends.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value where a string belongs: the checks below say which
+            hit = key = None
+        if hit is not None and hit[0] == labels:
+            return hit[1]
+        e = self.build(obj, end)
+        if key is not None and labels is not _NO_LABELS and (hit is not None or len(self.ends) < KEEP_ENDPOINTS):
+            self.ends[key] = (labels, e)
+        return e
+
+    @staticmethod
+    def build(obj: dict[str, Any], end: str) -> Endpoint:
+        f_typ, f_ns, f_name, f_aggr, f_ip, f_lab = C_FIELDS[end]
+        typ, ns, name, aggr, ip, lab = (obj.get(f) for f in C_FIELDS[end])
+        typ = _str(typ, f_typ)
         if typ not in _C_TYPES:
-            raise BadLine(f"{end}_type {typ[:20]!r} is not wep, hep, ns or net")
-        ns, name, aggr = _str(ns, f"{end}_namespace"), _str(name, f"{end}_name"), _str(aggr, f"{end}_name_aggr")
+            raise BadLine(f"{f_typ} {typ[:20]!r} is not wep, hep, ns or net")
+        ns, name, aggr = _str(ns, f_ns), _str(name, f_name), _str(aggr, f_aggr)
         if lab is not None and type(lab) is not dict:
-            raise BadLine(f"{end}_labels is not an object")
+            raise BadLine(f"{f_lab} is not an object")
         pairs: list[tuple[str, str]] = []
-        for item in labels or []:
+        for item in (lab and lab.get("labels")) or []:
             if type(item) is not str:
-                raise BadLine(f"{end}_labels.labels holds a {type(item).__name__}")
+                raise BadLine(f"{f_lab}.labels holds a {type(item).__name__}")
             k, _, v = item.partition("=")
             pairs.append((k, v))
         ns = "" if ns == "-" else ns
@@ -490,7 +562,4 @@ class _Calico:
             pod = name if name not in ("", "-") else aggr
             if name in ("", "-") and pod.endswith("*"):
                 pod, prefix = pod[:-1], True
-        e = Endpoint(ns, pod, tuple(sorted(pairs)), _ip(ip, f"{end}_ip"), None, prefix, _C_TYPES[typ])
-        if len(self.ends) < 1 << 20:
-            self.ends[key] = e
-        return e
+        return Endpoint(ns, pod, tuple(sorted(pairs)), _ip(ip, f_ip), None, prefix, _C_TYPES[typ])

@@ -29,9 +29,14 @@ holds the port. Every allow rule no group used is reported, with whether any pod
 seen in the flows at all.
 
 **Learning** (`learn`): the observed groups (those the CNI forwarded, audit included, or all)
-become intents for `netpol_generate.generate_policies`; the result is evaluated again with the
-engine over the workloads and the generated policies only, and its whole matrix must equal the
-observed connections exactly (every observed one allowed on its ports, nothing else).
+become intents for `netpol_generate.generate_policies`, translated into CiliumNetworkPolicies or
+Calico NetworkPolicies when asked (`as_cilium`, `as_calico`); the documents returned are
+evaluated again with the engine (with their kind's semantics) over the workloads and those
+documents only, and its whole matrix must equal the observed connections exactly (every
+observed one allowed on its ports, nothing else).
+
+Reading large files fast, and in several processes, is observe_read.py (`FlowReader`); it
+counts into an Observer through `count` and `merge`, with the same result as `add`.
 """
 
 from __future__ import annotations
@@ -61,7 +66,6 @@ _POD_NAMES = {
     "Job": "{n}-",
     "CronJob": r"{n}-[0-9]+-",
 }
-_VIDX = {FORWARDED: 3, DROPPED: 4, AUDIT: 5}
 
 
 @dataclass(slots=True)
@@ -166,6 +170,13 @@ def describe(e: Endpoint) -> str:
     return f"{what} {e.ip}" if e.ip else what
 
 
+# a group's tally in Observer.groups: [flows, first, last, forwarded, dropped, audit, allowed]
+# (the CNI's verdicts at VERDICT_SLOT's indexes)
+VERDICT_SLOT = {FORWARDED: 3, DROPPED: 4, AUDIT: 5}
+Tally = list[Any]
+GroupKey = tuple[Peer, Peer, str, int]
+
+
 @dataclass(slots=True)
 class Observer:
     """Judges flows with the engine and groups them; `add` takes any number of flow streams."""
@@ -173,7 +184,7 @@ class Observer:
     cluster: Cluster
     analysis: Analysis
     resolver: Resolver = field(init=False)
-    groups: dict[tuple[Peer, Peer, str, int], list[Any]] = field(default_factory=dict)
+    groups: dict[GroupKey, Tally] = field(default_factory=dict)
     unmatched: dict[tuple[str, str], int] = field(default_factory=dict)  # (endpoint, reason) -> flows
     _pair: dict[tuple[Peer, Peer], PortSet] = field(default_factory=dict)
     _by_id: dict[int, tuple[Endpoint, Peer | str]] = field(default_factory=dict)
@@ -184,7 +195,7 @@ class Observer:
     def add(self, flows: Iterable[Flow]) -> None:
         """Judge and group `flows`. Endpoints are resolved once each: the readers intern them, so
         the same object recurs and is looked up by identity (the table holds it: ids stay unique)."""
-        by_id, resolve, groups, pair, vidx = self._by_id, self.resolver.resolve, self.groups, self._pair, _VIDX
+        by_id, resolve, groups, vidx = self._by_id, self.resolver.resolve, self.groups, VERDICT_SLOT
         for f in flows:
             e = f.src
             hit = by_id.get(id(e))
@@ -196,16 +207,10 @@ class Observer:
             if hit is None:
                 hit = self._remember(e, resolve(e))
             d = hit[1]
-            key = (s, d, f.proto, f.port)
-            g = groups.get(key)  # type: ignore[arg-type]
+            g = groups.get((s, d, f.proto, f.port))  # type: ignore[arg-type]
             if g is None:
-                if isinstance(s, str) or isinstance(d, str) or (isinstance(s, External) and isinstance(d, External)):
-                    self._unmatched(f, s, d)
-                    continue
-                ps = pair.get((s, d))
-                if ps is None:
-                    ps = pair[(s, d)] = self.analysis.ports(s, d)
-                g = groups[key] = [0, f.first, f.last, 0, 0, 0, ports_contain(ps, f.port, f.proto)]  # type: ignore[index]
+                self.count(f.src, f.dst, s, d, f.proto, f.port, vidx[f.verdict], f.first, f.last, f.num)
+                continue
             n = f.num
             g[0] += n
             g[vidx[f.verdict]] += n
@@ -214,21 +219,78 @@ class Observer:
             if f.last > g[2]:  # noqa: PLR1730 (max() is slower here, on every flow)
                 g[2] = f.last
 
+    def count(
+        self,
+        src: Endpoint,
+        dst: Endpoint,
+        s: Peer | str,
+        d: Peer | str,
+        proto: str,
+        port: int,
+        slot: int,
+        first: str,
+        last: str,
+        n: int,
+    ) -> None:
+        """One flow record (n connections) between two resolved ends (a reason for an end that is
+        not a peer); `slot` is its verdict's VERDICT_SLOT. What `add` does per flow, for readers
+        that judge as they read (they update a group that exists themselves, the same way)."""
+        key = (s, d, proto, port)
+        g = self.groups.get(key)  # type: ignore[arg-type]
+        if g is None:
+            if isinstance(s, str) or isinstance(d, str) or (isinstance(s, External) and isinstance(d, External)):
+                self._unmatched(src, dst, s, d, n)
+                return
+            ps = self._pair.get((s, d))
+            if ps is None:
+                ps = self._pair[(s, d)] = self.analysis.ports(s, d)
+            g = self.groups[key] = [0, first, last, 0, 0, 0, ports_contain(ps, port, proto)]  # type: ignore[index]
+        g[0] += n
+        g[slot] += n
+        if first and (first < g[1] or not g[1]):
+            g[1] = first
+        if last > g[2]:  # noqa: PLR1730
+            g[2] = last
+
+    def merge(self, groups: dict[GroupKey, Tally], unmatched: dict[tuple[str, str], int]) -> None:
+        """Fold in what another Observer over the same cluster counted (a worker's part of a file):
+        the same as having counted its flows here."""
+        mine = self.groups
+        for key, g in groups.items():
+            h = mine.get(key)
+            if h is None:
+                mine[key] = list(g)
+                continue
+            for i in (0, 3, 4, 5):
+                h[i] += g[i]
+            if g[1] and (g[1] < h[1] or not h[1]):
+                h[1] = g[1]
+            if g[2] > h[2]:  # noqa: PLR1730
+                h[2] = g[2]
+        for k, n in unmatched.items():
+            self.unmatched[k] = self.unmatched.get(k, 0) + n
+
+    def take(self) -> tuple[dict[GroupKey, Tally], dict[tuple[str, str], int]]:
+        """The groups and unmatched endpoints counted so far, starting afresh (the caches stay)."""
+        out = self.groups, self.unmatched
+        self.groups, self.unmatched = {}, {}
+        return out
+
     def _remember(self, e: Endpoint, r: Peer | str) -> tuple[Endpoint, Peer | str]:
         hit = (e, r)
         if len(self._by_id) < 1 << 20:  # bounded: past it, endpoints are resolved from the resolver's table
             self._by_id[id(e)] = hit
         return hit
 
-    def _unmatched(self, f: Flow, s: Peer | str, d: Peer | str) -> None:
+    def _unmatched(self, src: Endpoint, dst: Endpoint, s: Peer | str, d: Peer | str, n: int) -> None:
         if isinstance(s, str) or isinstance(d, str):
-            for e, r in ((f.src, s), (f.dst, d)):
+            for e, r in ((src, s), (dst, d)):
                 if isinstance(r, str):
                     k = (describe(e), r)
-                    self.unmatched[k] = self.unmatched.get(k, 0) + f.num
+                    self.unmatched[k] = self.unmatched.get(k, 0) + n
         else:
-            k = (f"{describe(f.src)} -> {describe(f.dst)}", "neither end is a pod: no NetworkPolicy applies")
-            self.unmatched[k] = self.unmatched.get(k, 0) + f.num
+            k = (f"{describe(src)} -> {describe(dst)}", "neither end is a pod: no NetworkPolicy applies")
+            self.unmatched[k] = self.unmatched.get(k, 0) + n
 
     def result(self) -> list[Group]:
         """Every group, by flows (most first), then by name."""
@@ -308,12 +370,24 @@ class Learned:
     mismatches: list[str]
 
 
-def learn(c: Cluster, groups: list[Group], source: str) -> Learned:
-    """Least-privilege NetworkPolicies allowing exactly the observed groups: `source` forwarded
-    (what the CNI let through, audit included) or all. Raises GenerateError when a workload
-    cannot be told apart from another by its labels."""
-    from kubefort.kube.netpol_generate import generate_policies
+# --generate --kind: (apiVersion, kind, what the report calls one)
+LEARNED_KINDS = {
+    "networkpolicy": ("networking.k8s.io/v1", "NetworkPolicy", "NetworkPolicy"),
+    "cilium": ("cilium.io/v2", "CiliumNetworkPolicy", "CiliumNetworkPolicy"),
+    "calico": ("projectcalico.org/v3", "NetworkPolicy", "Calico NetworkPolicy"),
+}
 
+
+def learn(c: Cluster, groups: list[Group], source: str, kind: str = "networkpolicy") -> Learned:
+    """Least-privilege policies allowing exactly the observed groups: `source` forwarded (what
+    the CNI let through, audit included) or all; NetworkPolicies, or (`kind` cilium, calico)
+    the same translated into CiliumNetworkPolicies or Calico NetworkPolicies. The documents
+    re-checked are the ones returned. Raises GenerateError when a workload cannot be told apart
+    from another by its labels."""
+    from kubefort.kube.netpol_generate import as_calico, as_cilium, generate_policies
+
+    if kind not in LEARNED_KINDS:
+        raise ValueError(f"unknown policy kind {kind!r}")
     chosen = [g for g in groups if source == "all" or g.verdicts[FORWARDED] or g.verdicts[AUDIT]]
     want: dict[tuple[Peer, Peer], PortSet] = {}
     for g in chosen:
@@ -321,13 +395,18 @@ def learn(c: Cluster, groups: list[Group], source: str) -> Learned:
     exts = sorted({e for pair in want for e in pair if isinstance(e, External)}, key=lambda e: e.name)
     gen = Cluster(c.workloads, [], c.namespaces, exts)
     docs = generate_policies(gen, [(s, d, ps) for (s, d), ps in want.items()])
+    if kind == "cilium":
+        docs = as_cilium(docs)
+    elif kind == "calico":
+        docs = as_calico(docs)
     return Learned(docs, len(want), len(chosen), recheck(c, docs, want, exts))
 
 
 def recheck(
     c: Cluster, docs: list[dict[str, Any]], want: dict[tuple[Peer, Peer], PortSet], exts: list[External]
 ) -> list[str]:
-    """Pairs whose allowed ports under the workloads plus `docs` alone differ from `want`."""
+    """Pairs whose allowed ports under the workloads plus `docs` alone differ from `want`
+    (`docs` of any kind the engine reads: NetworkPolicies, Cilium and Calico policies)."""
     from kubefort.kube.netpol_generate import with_generated
 
     check = with_generated(c, docs, exts)
@@ -340,7 +419,8 @@ def recheck(
     m = Analysis(check).matrix()
     got = {(m.name(s), m.name(d)): ps for s, d, ps in m.connections()}
     out = [f"{w.key} is not among the workloads re-read" for w in c.workloads if w.key not in keys]
-    for s, d in sorted(set(expected) | set(got)):
+    nodes = {w.key for w in c.workloads if w.host_network}  # node traffic: no pod policy governs it
+    for s, d in sorted((set(expected) | set(got)) - {k for k in set(expected) | set(got) if set(k) & nodes}):
         if expected.get((s, d), NO_PORTS) != got.get((s, d), NO_PORTS):
             out.append(
                 f"{s} -> {d}: observed {format_ports(expected.get((s, d), NO_PORTS))}, "
@@ -451,8 +531,9 @@ def report_text(doc: dict[str, Any]) -> str:
     out.append(line)
     learned = doc.get("learned")
     if learned:
+        what = LEARNED_KINDS[learned.get("kind", "networkpolicy")][2]
         out.append(
-            f"generated: {plural(len(learned['policies']), 'NetworkPolicy')} allowing {plural(learned['connections'], 'observed pair')} "
+            f"generated: {plural(len(learned['policies']), what)} allowing {plural(learned['connections'], 'observed pair')} "
             f"({plural(learned['groups'], 'port')}) from {learned['from']} flows, re-checked with the engine"
             + (f"; written to {learned['written']}" if learned.get("written") else "")
         )
