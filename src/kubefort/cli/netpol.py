@@ -309,6 +309,18 @@ def _side_text(side: Any, port: tuple[int, str] | None) -> str:
     return text
 
 
+def _kind_option(lead: str) -> Any:
+    """--kind: the kind of the policies written (generate, observe --generate)."""
+    return click.option(
+        "--kind",
+        "out_kind",
+        type=click.Choice(["networkpolicy", "cilium", "calico"]),
+        default="networkpolicy",
+        show_default=True,
+        help=f"{lead} NetworkPolicies, or CiliumNetworkPolicies or Calico NetworkPolicies with the same effect.",
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 @netpol.command("diff")
 @click.argument("old")
@@ -376,14 +388,7 @@ def diff_cmd(old: str, new: str, fmt: str, exit_code: bool, **kw: Any) -> None:
     type=OutputFile("policies file"),
     help="Write the YAML to FILE instead of stdout.",
 )
-@click.option(
-    "--kind",
-    "out_kind",
-    type=click.Choice(["networkpolicy", "cilium", "calico"]),
-    default="networkpolicy",
-    show_default=True,
-    help="Write NetworkPolicies, or CiliumNetworkPolicies or Calico NetworkPolicies with the same effect.",
-)
+@_kind_option("Write")
 @_input_options
 def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | None, out_kind: str, **kw: Any) -> None:
     """Policies for the workloads in PATHs: a default deny per namespace, plus the least rules
@@ -457,14 +462,7 @@ def generate(paths: tuple[str, ...], allows: tuple[str, ...], out_file: str | No
     show_default=True,
     help="Which flows --generate allows: those the CNI forwarded (audit-mode flows included), or all.",
 )
-@click.option(
-    "--kind",
-    "out_kind",
-    type=click.Choice(["networkpolicy", "cilium", "calico"]),
-    default="networkpolicy",
-    show_default=True,
-    help="With --generate: NetworkPolicies, or CiliumNetworkPolicies or Calico NetworkPolicies with the same effect.",
-)
+@_kind_option("With --generate: write")
 @click.option(
     "--out",
     "out_dir",
