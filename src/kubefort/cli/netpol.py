@@ -46,6 +46,10 @@ from kubefort.kube.netpol_generate import (
 from kubefort.wording import plural
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.decorators import FC
+
     from kubefort.kube.netpol.observe import Group
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -309,7 +313,7 @@ def _side_text(side: Any, port: tuple[int, str] | None) -> str:
     return text
 
 
-def _kind_option(lead: str) -> Any:
+def _kind_option(lead: str) -> Callable[[FC], FC]:
     """--kind: the kind of the policies written (generate, observe --generate)."""
     return click.option(
         "--kind",
