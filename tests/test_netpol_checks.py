@@ -182,3 +182,41 @@ def test_a_reachable_metadata_endpoint_names_the_rule_that_allows_it_whatever_th
     (out,) = [o for o in outs if o.check_id == "KF-NET-006" and o.resource is not None and o.resource.name == "web"]
     assert out.status.value == "failed", out.message
     assert out.message == f"pods of Deployment/web can reach 169.254.169.254 {why}"
+
+
+EXPOSED = """\
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80}]}
+"""
+INGRESS_ISOLATED_BY = {
+    "networkpolicy": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: in, namespace: shop}\n"
+    "spec: {podSelector: {matchLabels: {app: web}}, ingress: [{ports: [{port: 80}]}]}\n",
+    "cilium": "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: in, namespace: shop}\n"
+    "spec: {endpointSelector: {matchLabels: {app: web}}, ingress: [{toPorts: [{ports: [{port: '80'}]}]}]}\n",
+    "calico": "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: in, namespace: shop}\n"
+    "spec: {selector: app == 'web', types: [Ingress], ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]}\n",
+    "admin": "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: in}\n"
+    "spec: {priority: 10, subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}, "
+    "ingress: [{name: others, action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: other}}}]}]}\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(INGRESS_ISOLATED_BY))
+def test_exposed_service_is_judged_with_every_policy_kind(tmp_path, kind):
+    """KF-NET-010 and KF-NET-003 see the isolation of every kind: without the policy the NodePort
+    Service fails; with it, it passes, and web is isolated."""
+    checks = ("KF-NET-010", "KF-NET-003")
+
+    def verdicts(text: str) -> dict[tuple[str, str], str]:
+        return {
+            (o.check_id, o.resource.name): o.status.value
+            for o in scan_text(tmp_path, text, checks=checks)
+            if o.resource is not None and o.resource.name == "web"
+        }
+
+    assert verdicts(TWO_APPS + EXPOSED) == {("KF-NET-010", "web"): "failed", ("KF-NET-003", "web"): "failed"}
+    isolated = TWO_APPS + EXPOSED + "---\n" + INGRESS_ISOLATED_BY[kind]
+    assert verdicts(isolated) == {("KF-NET-010", "web"): "passed", ("KF-NET-003", "web"): "passed"}
