@@ -162,7 +162,12 @@ def workloads_of(res: Resource, extra_paths: Any = None) -> list[Workload]:
                 ):
                     ports.append((p["name"], proto, num))
         name = res.id.name if len(pods) == 1 else f"{res.id.name}#{i}"
-        host = pod.spec.data.get("hostNetwork") is True
+        host = pod.spec.data.get("hostNetwork")
+        need(
+            host is None or isinstance(host, bool),
+            f"is {type_name(host)}, expected a boolean",
+            (*pod.spec.path, "hostNetwork"),
+        )
         ns = res.id.namespace or DEFAULT_NAMESPACE
-        out.append(Workload(ns, res.id.kind, name, labels, () if host else tuple(ports), res, host))
+        out.append(Workload(ns, res.id.kind, name, labels, () if host else tuple(ports), res, host is True))
     return out
