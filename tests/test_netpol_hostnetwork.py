@@ -15,7 +15,16 @@ import yaml
 from click.testing import CliRunner
 
 from kubefort.cli.netpol import netpol
-from kubefort.kube.netpol import ALL_PORTS, NO_PORTS, Analysis, Cluster, explain_side, port_set
+from kubefort.kube.netpol import (
+    ALL_PORTS,
+    NO_PORTS,
+    Analysis,
+    Cluster,
+    explain_side,
+    port_set,
+    ports_inter,
+    ports_minus,
+)
 from kubefort.model import Resource, ResourceId, Source
 
 BASE = """
@@ -69,23 +78,18 @@ def cluster(*docs: str) -> Cluster:
 
 
 def verdicts(c: Cluster) -> dict[str, Any]:
-    a, m = Analysis(c), Analysis(c).matrix()
+    a = Analysis(c)
+    m = a.matrix()
     out: dict[str, Any] = {}
     for s, d in ((WEB, AGENT), (AGENT, WEB), (AGENT, AGENT), (WEB, WEB)):
         ps = m.ports(s, d)
         assert ps == a.ports(s, d)
         via_explain = explain_side(c, "egress", s, d).ports
         into = explain_side(c, "ingress", d, s).ports
-        assert ps == (NO_PORTS if NO_PORTS in (via_explain, into) else _inter(via_explain, into)), (s, d)
+        assert ps == ports_inter(via_explain, into), (s, d)
         out[f"{c.workloads[s].name}->{c.workloads[d].name}"] = "all" if ps == ALL_PORTS else ps
     out["agent isolated"] = (a.isolated(AGENT, "ingress"), a.isolated(AGENT, "egress"))
     return out
-
-
-def _inter(x: Any, y: Any) -> Any:
-    from kubefort.kube.netpol import ports_inter
-
-    return ports_inter(x, y)
 
 
 def test_networkpolicy_never_selects_the_node_and_a_pod_always_reaches_its_node() -> None:
@@ -142,8 +146,6 @@ spec:
 
 
 def _minus_9100() -> Any:
-    from kubefort.kube.netpol import ports_minus
-
     return ports_minus(ALL_PORTS, port_set("TCP", 9100, 9100))
 
 
